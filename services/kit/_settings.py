@@ -1,0 +1,56 @@
+"""Settings of a process, read from `CODER_*` environment variables (and `.env`).
+
+Backends are chosen by URL; every default is the embedded one, so a laptop needs no setup:
+- store: `sqlite:///<path>` (default `.coder/coder.db`) or
+  `cosmos://<host>:<port>/<database>?key=<key>[&tls=false]` (also `cosmos+https://…`);
+- bus: `memory://` or `amqp://user:pass@host:5672/vhost`;
+- cache, rate limits, locks: `memory://` or `redis://host:6379/0`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CODER_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(Path(".coder"), description="Embedded state: SQLite file, dev keys.")
+    store_url: str = Field("", description="Document store URL; empty means SQLite in data_dir.")
+    bus_url: str = Field("memory://", description="Event bus URL.")
+    cache_url: str = Field("memory://", description="Cache, rate limiter and lock URL.")
+
+    host: str = Field("127.0.0.1", description="Address the gRPC server binds.")
+    grpc_port: int | None = Field(
+        None, description="gRPC port; default: the registry's port, or 50051 for `coder dev`."
+    )
+
+    jwks_url: str = Field("", description="JWKS URL of the token issuer (the edge).")
+    jwks_file: Path | None = Field(None, description="JWKS file; used when jwks_url is empty.")
+    jwt_issuer: str = Field("coder", description="Expected `iss` of access tokens.")
+    jwt_audience: str = Field("coder-api", description="Expected `aud` of access tokens.")
+    jwt_leeway_seconds: float = Field(30.0, description="Clock skew tolerated on exp/nbf.")
+
+    log_level: str = Field("info", description="debug, info, warning, error.")
+    log_format: Literal["json", "console"] = Field("json", description="Log line format.")
+
+    grace_seconds: float = Field(10.0, description="Drain time on SIGTERM.")
+    max_message_bytes: int = Field(8 * 1024 * 1024, description="Max gRPC message size.")
+    keepalive_time_ms: int = Field(30_000, description="gRPC keepalive ping interval.")
+    keepalive_timeout_ms: int = Field(10_000, description="gRPC keepalive ack timeout.")
+    default_deadline_seconds: float = Field(
+        30.0, description="Budget for calls that arrive without a deadline."
+    )
+
+    outbox_poll_seconds: float = Field(0.5, description="Outbox relay idle poll interval.")
+    bus_max_retries: int = Field(5, description="Deliveries before a message is dead-lettered.")
+    bus_retry_delay_ms: int = Field(1000, description="Delay before a failed delivery is retried.")
+
+    def resolved_store_url(self) -> str:
+        if self.store_url:
+            return self.store_url
+        return f"sqlite:///{(self.data_dir / 'coder.db').as_posix()}"

@@ -1,5 +1,6 @@
-"""Generate every artifact of the proto tree: Python messages, stubs and .pyi under gen/python,
-and the descriptor set gen/descriptor.binpb (imports and source info included).
+"""Generate every artifact of the proto tree: Python messages and gRPC stubs with typed .pyi
+(mypy-protobuf) under gen/python, and the descriptor set gen/descriptor.binpb (imports and
+source info included).
 
 Dependencies are resolved offline: google/api and google/rpc sources are copied from the
 installed googleapis-common-protos package into build/protodeps (a second buf module), and
@@ -25,6 +26,7 @@ from google.protobuf import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
+BIN = str(Path(sys.executable).parent)
 PROTO = ROOT / "proto"
 DEPS = ROOT / "build" / "protodeps"
 GEN = ROOT / "gen"
@@ -69,6 +71,7 @@ def write_validate_descriptor_set() -> None:
         proto = descriptor_pb2.FileDescriptorProto()
         module.DESCRIPTOR.CopyToProto(proto)
         files.file.append(proto)
+    assert isinstance(serialized, bytes), "protovalidate's descriptor is no longer a bytes literal"
     files.file.append(descriptor_pb2.FileDescriptorProto.FromString(serialized))
     VALIDATE_SET.parent.mkdir(parents=True, exist_ok=True)
     VALIDATE_SET.write_bytes(files.SerializeToString(deterministic=True))
@@ -84,7 +87,19 @@ def protoc(*args: str) -> None:
         f"-I{DEPS}",
         *args,
     ]
-    subprocess.run(command, check=True, cwd=ROOT)
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    # mypy-protobuf announces every file it writes on stderr; keep only real diagnostics.
+    for line in result.stderr.splitlines():
+        if not line.startswith("Writing mypy to "):
+            print(line, file=sys.stderr)
+    if result.returncode != 0:
+        raise SystemExit(f"protoc failed ({result.returncode})")
+
+
+PLUGINS = tuple(
+    f"--plugin={name}={Path(BIN) / name}" for name in ("protoc-gen-mypy", "protoc-gen-mypy_grpc")
+)
+"""mypy-protobuf writes the typed .pyi stubs of messages and of gRPC stubs/servicers."""
 
 
 def our_protos() -> list[str]:
@@ -99,12 +114,14 @@ def generate() -> None:
     PY_OUT.mkdir(parents=True)
     sources = our_protos()
     protoc(
+        *PLUGINS,
         f"--python_out={PY_OUT}",
-        f"--pyi_out={PY_OUT}",
+        f"--mypy_out={PY_OUT}",
         f"--grpc_python_out={PY_OUT}",
+        f"--mypy_grpc_out={PY_OUT}",
         *sources,
     )
-    protoc(f"--python_out={PY_OUT}", f"--pyi_out={PY_OUT}", VALIDATE_PROTO)
+    protoc(*PLUGINS, f"--python_out={PY_OUT}", f"--mypy_out={PY_OUT}", VALIDATE_PROTO)
     protoc(
         "--include_imports",
         "--include_source_info",

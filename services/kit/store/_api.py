@@ -34,14 +34,20 @@ class ContainerSpec:
 
     `indexes` are the JSON paths (`/projectId`, `/labels`) the service filters or sorts on;
     the sqlite backend builds expression indexes for them, the cosmos backend puts them in the
-    container's indexing policy. `default_ttl` (seconds) turns on expiry; a document's own
-    integer `ttl` field overrides it (-1 never expires), as in Cosmos DB.
+    container's indexing policy. A query may order by one of these paths; ordering by several
+    fields needs that combination declared in `sorts` (Cosmos DB serves a multi-field ORDER BY
+    only from a composite index, so both backends refuse an undeclared one).
+
+    `default_ttl` (seconds) is the expiry of documents without their own `ttl`; a document's
+    integer `ttl` field overrides it (-1 never expires), as in Cosmos DB. Per-document `ttl`
+    works on every container, with or without a default.
     """
 
     name: str
     indexes: tuple[str, ...] = ()
     default_ttl: int | None = None
     vector: VectorIndex | None = None
+    sorts: tuple[tuple[Order, ...], ...] = ()
 
 
 # --- query builder -------------------------------------------------------------------------
@@ -104,6 +110,8 @@ class F:
 
 @dataclass(frozen=True, slots=True)
 class Order:
+    """One sort key of a query, addressed by a dotted path like `Condition`."""
+
     path: str
     descending: bool = False
 
@@ -113,7 +121,8 @@ class Query:
     """An immutable query: AND of conditions, ordering, page size and continuation.
 
     Build it fluently: `Query().where(F("projectId") == pid).order_by("createTime", desc=True)
-    .limit(50)`. Ordering always ends with `id` so pages are stable.
+    .limit(50)`. Ordering always ends with `id`, in the direction of the last sort key, so
+    pages are stable; without `order_by` results come in `id` order.
     """
 
     conditions: tuple[Condition, ...] = ()
@@ -189,6 +198,9 @@ class BatchOp:
 MAX_BATCH_OPERATIONS = 100
 """Cosmos DB's limit on a transactional batch; both backends refuse larger batches."""
 
+MAX_PATCH_OPERATIONS = 10
+"""Cosmos DB's limit on the operations of one patch; both backends refuse longer patches."""
+
 
 class Container(Protocol):
     """One container of documents. Every method is scoped to one partition unless it says not."""
@@ -217,7 +229,9 @@ class Container(Protocol):
     async def patch(
         self, partition: str, id: str, ops: Sequence[PatchOp], *, if_match: str | None = None
     ) -> Document:
-        """Apply patch operations atomically; same errors as `replace`."""
+        """Apply patch operations atomically; same errors as `replace`. At most
+        `MAX_PATCH_OPERATIONS`; `replace`/`remove` of an absent node, `incr` of a non-number
+        and any path under `/id`, `/organizationId` or `/_…` are `InvalidArgument`."""
         ...
 
     async def delete(self, partition: str, id: str, *, if_match: str | None = None) -> None:

@@ -1,0 +1,104 @@
+"""The service kit: everything a service of the suite needs, behind one small surface.
+
+A service package imports only from here (`from services.kit import ...`); the modules behind
+it are private. See docs/kit.md for how the pieces fit.
+"""
+
+from services.kit._auth import (
+    ROLE_PERMISSIONS,
+    KeySource,
+    Principal,
+    TokenVerifier,
+    permission_matches,
+)
+from services.kit._clock import Clock, ManualClock, SystemClock
+from services.kit._context import (
+    bearer_token,
+    current_principal,
+    remaining_time,
+    request_id,
+)
+from services.kit._errors import (
+    Aborted,
+    AlreadyExists,
+    DeadlineExceeded,
+    DocumentExists,
+    DocumentNotFound,
+    DomainError,
+    EtagMismatch,
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+    Unauthenticated,
+    Unavailable,
+    Unimplemented,
+)
+from services.kit._ids import id_time_ms, new_id
+from services.kit._interceptors import validate_message
+from services.kit._keys import SigningKey, jwks, load_or_create_dev_key
+from services.kit._observability import configure_logging, configure_tracing, get_logger
+from services.kit._registry import (
+    DOMAINS,
+    EMBEDDED_GRPC_PORT,
+    ENVOY_ADMIN_PORT,
+    ENVOY_PORT,
+    Domain,
+    domain,
+)
+from services.kit._server import Host, Resources, ServiceDefinition, open_resources, serve
+from services.kit._settings import Settings
+
+__all__ = [
+    "DOMAINS",
+    "EMBEDDED_GRPC_PORT",
+    "ENVOY_ADMIN_PORT",
+    "ENVOY_PORT",
+    "ROLE_PERMISSIONS",
+    "Aborted",
+    "AlreadyExists",
+    "Clock",
+    "DeadlineExceeded",
+    "DocumentExists",
+    "DocumentNotFound",
+    "Domain",
+    "DomainError",
+    "EtagMismatch",
+    "FailedPrecondition",
+    "FieldViolation",
+    "Host",
+    "InvalidArgument",
+    "KeySource",
+    "ManualClock",
+    "NotFound",
+    "PermissionDenied",
+    "Principal",
+    "ResourceExhausted",
+    "Resources",
+    "ServiceDefinition",
+    "Settings",
+    "SigningKey",
+    "SystemClock",
+    "TokenVerifier",
+    "Unauthenticated",
+    "Unavailable",
+    "Unimplemented",
+    "bearer_token",
+    "configure_logging",
+    "configure_tracing",
+    "current_principal",
+    "domain",
+    "get_logger",
+    "id_time_ms",
+    "jwks",
+    "load_or_create_dev_key",
+    "new_id",
+    "open_resources",
+    "permission_matches",
+    "remaining_time",
+    "request_id",
+    "serve",
+    "validate_message",
+]

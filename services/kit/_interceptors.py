@@ -1,0 +1,562 @@
+"""The server interceptors, registered in one list and applied by one gRPC interceptor.
+
+Each interceptor wraps a call behaviour `(request, context) -> response` (or an async iterator
+of responses for server streaming). `Pipeline` composes the list once per method and caches the
+result, so a call pays plain nested function calls, not a chain of gRPC interceptor objects.
+Order (outermost first): request context → errors → logs → tracing → metrics → deadline →
+access → validation → handler. Access runs before validation so an anonymous caller learns
+nothing about a request's shape.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import grpc
+import protovalidate
+from google.protobuf import any_pb2, descriptor_pool
+from google.protobuf.duration_pb2 import Duration
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from coder.common.v1 import access_pb2
+from services.kit._auth import TokenVerifier
+from services.kit._context import CallState, current_call, set_call
+from services.kit._errors import (
+    ERROR_DOMAIN,
+    DeadlineExceeded,
+    DomainError,
+    FieldViolation,
+    InvalidArgument,
+    PermissionDenied,
+    Unauthenticated,
+)
+from services.kit._ids import new_id
+from services.kit._observability import Metrics, get_logger
+
+UnaryCall = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
+StreamCall = Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]]
+
+INFRASTRUCTURE_SERVICES = frozenset(
+    {
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1alpha.ServerReflection",
+        "grpc.reflection.v1.ServerReflection",
+    }
+)
+"""gRPC's own services: public by policy, declared here because their protos are not ours."""
+
+_log = get_logger("coder.rpc")
+
+
+@dataclass(frozen=True, slots=True)
+class MethodInfo:
+    """What the pipeline knows about one RPC, read from the descriptor pool at first call."""
+
+    full_name: str
+    service: str
+    name: str
+    permission: str
+    public: bool
+    declared: bool
+
+    @classmethod
+    def lookup(cls, full_name: str) -> MethodInfo:
+        service, _, name = full_name.lstrip("/").partition("/")
+        try:
+            method = descriptor_pool.Default().FindMethodByName(f"{service}.{name}")
+        except KeyError:
+            return cls(full_name, service, name, "", False, False)
+        options = method.GetOptions()
+        if not options.HasExtension(access_pb2.access):
+            return cls(full_name, service, name, "", False, False)
+        rule = options.Extensions[access_pb2.access]
+        declared = bool(rule.public) != bool(rule.permission)
+        return cls(full_name, service, name, rule.permission, rule.public, declared)
+
+
+class Interceptor(Protocol):
+    """A cross-cutting concern. `wrap_unary` and `wrap_stream` return the wrapped behaviour."""
+
+    def wrap_unary(self, info: MethodInfo, call: UnaryCall) -> UnaryCall: ...
+
+    def wrap_stream(self, info: MethodInfo, call: StreamCall) -> StreamCall: ...
+
+
+def _state() -> CallState:
+    state = current_call()
+    assert state is not None, "RequestContextInterceptor must run first"
+    return state
+
+
+class RequestContextInterceptor:
+    """Reads metadata once, assigns the request id (or keeps the caller's) and echoes it."""
+
+    def _begin(self, info: MethodInfo, context: grpc.aio.ServicerContext) -> CallState:
+        metadata = dict(context.invocation_metadata() or ())
+        request_id = metadata.get("x-request-id") or new_id()
+        state = CallState(method=info.full_name, request_id=request_id, metadata=metadata)
+        set_call(state)
+        context.set_trailing_metadata((("x-request-id", request_id),))
+        return state
+
+    def wrap_unary(self, info: MethodInfo, call: UnaryCall) -> UnaryCall:
+        async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            self._begin(info, context)
+            return await call(request, context)
+
+        return wrapped
+
+    def wrap_stream(self, info: MethodInfo, call: StreamCall) -> StreamCall:
+        async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            self._begin(info, context)
+            async for response in call(request, context):
+                yield response
+
+        return wrapped
+
+
+def status_of(error: DomainError, request_id: str) -> status_pb2.Status:
+    """The rich `google.rpc.Status` for a domain error."""
+    details: list[Any] = [
+        error_details_pb2.ErrorInfo(
+            reason=error.reason, domain=ERROR_DOMAIN, metadata=error.metadata
+        ),
+    ]
+    if error.violations:
+        details.append(
+            error_details_pb2.BadRequest(
+                field_violations=[
+                    error_details_pb2.BadRequest.FieldViolation(
+                        field=v.field, description=v.description, reason=v.reason
+                    )
+                    for v in error.violations
+                ]
+            )
+        )
+    if error.retry_after is not None:
+        delay = Duration()
+        delay.FromNanoseconds(int(error.retry_after * 1e9))
+        details.append(error_details_pb2.RetryInfo(retry_delay=delay))
+    if request_id:
+        details.append(error_details_pb2.RequestInfo(request_id=request_id))
+    packed = []
+    for detail in details:
+        holder = any_pb2.Any()
+        holder.Pack(detail)
+        packed.append(holder)
+    return status_pb2.Status(code=error.code.value[0], message=error.message, details=packed)
+
+
+class ErrorInterceptor:
+    """Maps domain errors to rich statuses; anything unexpected becomes INTERNAL, logged."""
+
+    async def _abort(
+        self, error: BaseException, context: grpc.aio.ServicerContext, info: MethodInfo
+    ) -> None:
+        if isinstance(error, TimeoutError):
+            error = DeadlineExceeded("the call ran out of time")
+        if not isinstance(error, DomainError):
+            _log.error("rpc.unhandled", method=info.full_name, exc_info=error)
+            status = status_pb2.Status(
+                code=code_pb2.INTERNAL, message="internal error; quote the request id"
+            )
+            code = grpc.StatusCode.INTERNAL
+            message = status.message
+        else:
+            status = status_of(error, _state().request_id)
+            code, message = error.code, error.message
+        await context.abort(
+            code,
+            message,
+            trailing_metadata=(
+                ("grpc-status-details-bin", status.SerializeToString()),
+                ("x-request-id", _state().request_id),
+            ),
+        )
+
+    def wrap_unary(self, info: MethodInfo, call: UnaryCall) -> UnaryCall:
+        async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            try:
+                return await call(request, context)
+            except (asyncio.CancelledError, grpc.aio.AbortError):
+                raise
+            except Exception as error:
+                await self._abort(error, context, info)
+                raise AssertionError("unreachable: abort raises") from error
+
+        return wrapped
+
+    def wrap_stream(self, info: MethodInfo, call: StreamCall) -> StreamCall:
+        async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            try:
+                async for response in call(request, context):
+                    yield response
+            except (asyncio.CancelledError, grpc.aio.AbortError):
+                raise
+            except Exception as error:
+                await self._abort(error, context, info)
+
+        return wrapped
+
+
+def _code_of(error: BaseException | None) -> str:
+    if error is None:
+        return "OK"
+    if isinstance(error, DomainError):
+        return str(error.code.name)
+    if isinstance(error, TimeoutError):
+        return "DEADLINE_EXCEEDED"
+    if isinstance(error, asyncio.CancelledError):
+        return "CANCELLED"
+    return "INTERNAL"
+
+
+class LoggingInterceptor:
+    """One structured access-log line per call, after it ends."""
+
+    def _log(self, info: MethodInfo, started: float, error: BaseException | None) -> None:
+        state = _state()
+        code = _code_of(error)
+        fields = {
+            "method": info.full_name,
+            "code": code,
+            "ms": round((time.perf_counter() - started) * 1000, 3),
+        }
+        if state.principal is not None:
+            fields["sub"] = state.principal.subject
+        if code == "INTERNAL":
+            _log.error("rpc", **fields)
+        elif code in ("OK", "NOT_FOUND", "ALREADY_EXISTS"):
+            _log.info("rpc", **fields)
+        else:
+            _log.warning("rpc", **fields)
+
+    def wrap_unary(self, info: MethodInfo, call: UnaryCall) -> UnaryCall:
+        async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            started = time.perf_counter()
+            try:
+                response = await call(request, context)
+            except BaseException as error:
+                self._log(info, started, error)
+                raise
+            self._log(info, started, None)
+            return response
+
+        return wrapped
+
+    def wrap_stream(self, info: MethodInfo, call: StreamCall) -> StreamCall:
+        async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            started = time.perf_counter()
+            try:
+                async for response in call(request, context):
+                    yield response
+            except BaseException as error:
+                self._log(info, started, error)
+                raise
+            self._log(info, started, None)
+
+        return wrapped
+
+
+class TracingInterceptor:
+    """A server span per call, continuing the caller's W3C trace context."""
+
+    def __init__(self) -> None:
+        self._tracer = trace.get_tracer("coder.kit")
+
+    def _start(self, info: MethodInfo) -> Any:
+        parent = propagate.extract(_state().metadata)
+        return self._tracer.start_as_current_span(
+            info.full_name.lstrip("/"),
+            context=parent,
+            kind=SpanKind.SERVER,
+            attributes={
+                "rpc.system": "grpc",
+                "rpc.service": info.service,
+                "rpc.method": info.name,
+            },
+            record_exception=False,
+            set_status_on_exception=False,
+        )
+
+    @staticmethod
+    def _finish(span: trace.Span, error: BaseException | None) -> None:
+        code = _code_of(error)
+        span.set_attribute("rpc.grpc.status_code", code)
+        if code == "INTERNAL" and error is not None:
+            span.record_exception(error)
+            span.set_status(Status(StatusCode.ERROR))
+
+    def wrap_unary(self, info: MethodInfo, call: UnaryCall) -> UnaryCall:
+        async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            with self._start(info) as span:
+                try:
+                    response = await call(request, context)
+                except BaseException as error:
+                    self._finish(span, error)
+                    raise
+                self._finish(span, None)
+                return response
+
+        return wrapped
+
+    def wrap_stream(self, info: MethodInfo, call: StreamCall) -> StreamCall:
+        async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            with self._start(info) as span:
+                try:
+                    async for response in call(request, context):
+                        yield response
+                except BaseException as error:
+                    self._finish(span, error)
+                    raise
+                self._finish(span, None)
+
+        return wrapped
+
+
+class MetricsInterceptor:
+    """Prometheus RED metrics per method."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def _record(self, info: MethodInfo, started: float, error: BaseException | None) -> None:
+        self._metrics.requests.labels(info.full_name, _code_of(error)).inc()
+        self._metrics.duration.labels(info.full_name).observe(time.perf_counter() - started)
+
+    def wrap_unary(self, info: MethodInfo, call: UnaryCall) -> UnaryCall:
+        async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            started = time.perf_counter()
+            try:
+                response = await call(request, context)
+            except BaseException as error:
+                self._record(info, started, error)
+                raise
+            self._record(info, started, None)
+            return response
+
+        return wrapped
+
+    def wrap_stream(self, info: MethodInfo, call: StreamCall) -> StreamCall:
+        async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            started = time.perf_counter()
+            try:
+                async for response in call(request, context):
+                    yield response
+            except BaseException as error:
+                self._record(info, started, error)
+                raise
+            self._record(info, started, None)
+
+        return wrapped
+
+
+class DeadlineInterceptor:
+    """Gives every unary call a budget (the caller's deadline, or the default) and enforces it;
+    `remaining_time()` lets the handler pass what is left to the next hop."""
+
+    def __init__(self, default_seconds: float) -> None:
+        self._default = default_seconds
+
+    def wrap_unary(self, info: MethodInfo, call: UnaryCall) -> UnaryCall:
+        async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            remaining = context.time_remaining()
+            budget = self._default if remaining is None else max(remaining, 0.0)
+            loop = asyncio.get_running_loop()
+            _state().deadline = loop.time() + budget
+            try:
+                async with asyncio.timeout(budget):
+                    return await call(request, context)
+            except TimeoutError as error:
+                raise DeadlineExceeded("the call ran out of time") from error
+
+        return wrapped
+
+    def wrap_stream(self, info: MethodInfo, call: StreamCall) -> StreamCall:
+        async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            remaining = context.time_remaining()
+            if remaining is not None:
+                _state().deadline = asyncio.get_running_loop().time() + remaining
+            async for response in call(request, context):
+                yield response
+
+        return wrapped
+
+
+class AccessInterceptor:
+    """Enforces the RPC's declared access rule before anything else touches the request."""
+
+    def __init__(self, verifier: TokenVerifier | None) -> None:
+        self._verifier = verifier
+
+    async def _authorize(self, info: MethodInfo) -> None:
+        if not info.declared:
+            raise PermissionDenied(
+                f"{info.full_name} declares no access rule", reason="ACCESS_UNDECLARED"
+            )
+        state = _state()
+        header = state.metadata.get("authorization", "")
+        if info.public and not header:
+            return
+        if not header:
+            raise Unauthenticated("a bearer token is required", reason="TOKEN_MISSING")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise Unauthenticated("authorization must be `Bearer <token>`", reason="TOKEN_MISSING")
+        if self._verifier is None:
+            raise Unauthenticated("this server has no token issuer configured", reason="NO_ISSUER")
+        principal = await self._verifier.verify(token.strip())
+        state.principal = principal
+        if not info.public and not principal.can(info.permission):
+            raise PermissionDenied(
+                f"permission {info.permission} is required",
+                reason="PERMISSION_MISSING",
+                metadata={"permission": info.permission},
+            )
+
+    def wrap_unary(self, info: MethodInfo, call: UnaryCall) -> UnaryCall:
+        async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            await self._authorize(info)
+            return await call(request, context)
+
+        return wrapped
+
+    def wrap_stream(self, info: MethodInfo, call: StreamCall) -> StreamCall:
+        async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            await self._authorize(info)
+            async for response in call(request, context):
+                yield response
+
+        return wrapped
+
+
+def _violation_path(violation: Any) -> str:
+    """`task.labels[2]` from a protovalidate field path (its subscript is a oneof of index or
+    map key)."""
+    parts: list[str] = []
+    for element in violation.proto.field.elements:
+        name = element.field_name
+        subscript = element.subscript
+        if subscript is not None:
+            key = subscript.value
+            if isinstance(key, bool):
+                name += f"[{str(key).lower()}]"
+            elif isinstance(key, str):
+                name += f"[{key!r}]"
+            else:
+                name += f"[{key}]"
+        parts.append(name)
+    return ".".join(parts)
+
+
+def validate_message(message: Any) -> None:
+    """Raise InvalidArgument with one field violation per broken protovalidate rule."""
+    violations = protovalidate.collect_violations(message)
+    if violations:
+        raise InvalidArgument(
+            "request is invalid",
+            reason="INVALID_REQUEST",
+            violations=[
+                FieldViolation(
+                    field=_violation_path(v),
+                    description=v.proto.message,
+                    reason=v.proto.rule_id,
+                )
+                for v in violations
+            ],
+        )
+
+
+class ValidationInterceptor:
+    """Checks the request against the protovalidate rules declared in its proto."""
+
+    def wrap_unary(self, info: MethodInfo, call: UnaryCall) -> UnaryCall:
+        async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            validate_message(request)
+            return await call(request, context)
+
+        return wrapped
+
+    def wrap_stream(self, info: MethodInfo, call: StreamCall) -> StreamCall:
+        async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            validate_message(request)
+            async for response in call(request, context):
+                yield response
+
+        return wrapped
+
+
+def default_interceptors(
+    *, verifier: TokenVerifier | None, metrics: Metrics, default_deadline: float
+) -> list[Interceptor]:
+    """The one list of interceptors every server runs, outermost first."""
+    return [
+        RequestContextInterceptor(),
+        ErrorInterceptor(),
+        LoggingInterceptor(),
+        TracingInterceptor(),
+        MetricsInterceptor(metrics),
+        DeadlineInterceptor(default_deadline),
+        AccessInterceptor(verifier),
+        ValidationInterceptor(),
+    ]
+
+
+class Pipeline(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """Applies the interceptor list to every RPC handler, once per method."""
+
+    def __init__(self, interceptors: Sequence[Interceptor]) -> None:
+        self._interceptors = list(interceptors)
+        self._handlers: dict[str, Any] = {}
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        method = details.method
+        cached = self._handlers.get(method)
+        if cached is not None:
+            return cached
+        handler = await continuation(details)
+        if handler is None:
+            return None
+        wrapped = self._wrap(method, handler)
+        self._handlers[method] = wrapped
+        return wrapped
+
+    def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        info = MethodInfo.lookup(method)
+        if info.service in INFRASTRUCTURE_SERVICES:
+            return handler
+        if handler.request_streaming:
+            # No RPC of the suite streams requests yet; refuse rather than run it unchecked.
+            async def refuse(_: Any, context: grpc.aio.ServicerContext) -> Any:
+                await context.abort(
+                    grpc.StatusCode.UNIMPLEMENTED, "client-streaming RPCs are not served"
+                )
+
+            return grpc.unary_unary_rpc_method_handler(refuse)
+        if handler.response_streaming:
+            stream: StreamCall = handler.unary_stream
+            for interceptor in reversed(self._interceptors):
+                stream = interceptor.wrap_stream(info, stream)
+            return grpc.unary_stream_rpc_method_handler(
+                stream,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        unary: UnaryCall = handler.unary_unary
+        for interceptor in reversed(self._interceptors):
+            unary = interceptor.wrap_unary(info, unary)
+        return grpc.unary_unary_rpc_method_handler(
+            unary,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )

@@ -1,0 +1,107 @@
+"""Signing keys for access tokens (ES256), their JWKS, and token minting.
+
+The identity service and the edge issue tokens with these; `coder dev` keeps a development key
+under the data directory so locally minted tokens verify; tests mint their own.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from jwt.algorithms import ECAlgorithm
+
+from services.kit._ids import new_id
+
+
+@dataclass(frozen=True, slots=True)
+class SigningKey:
+    """One ES256 key pair with its key id."""
+
+    kid: str
+    private_key: ec.EllipticCurvePrivateKey
+
+    @classmethod
+    def generate(cls, kid: str | None = None) -> SigningKey:
+        return cls(kid or new_id().lower(), ec.generate_private_key(ec.SECP256R1()))
+
+    def public_jwk(self) -> dict[str, Any]:
+        jwk: dict[str, Any] = json.loads(ECAlgorithm.to_jwk(self.private_key.public_key()))
+        jwk.update({"kid": self.kid, "alg": "ES256", "use": "sig"})
+        return jwk
+
+    def private_pem(self) -> bytes:
+        return self.private_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+
+    @classmethod
+    def from_pem(cls, kid: str, pem: bytes) -> SigningKey:
+        key = serialization.load_pem_private_key(pem, password=None)
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise ValueError("signing key must be an EC P-256 key")
+        return cls(kid, key)
+
+    def mint(
+        self,
+        *,
+        subject: str,
+        organization_id: str,
+        issuer: str,
+        audience: str,
+        roles: Iterable[str] = (),
+        permissions: Iterable[str] = (),
+        session_id: str = "",
+        kind: str = "user",
+        lifetime_seconds: float = 900,
+        extra: Mapping[str, Any] | None = None,
+    ) -> str:
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": issuer,
+            "aud": audience,
+            "sub": subject,
+            "org": organization_id,
+            "roles": list(roles),
+            "perms": list(permissions),
+            "kind": kind,
+            "iat": now,
+            "nbf": now,
+            "exp": now + int(lifetime_seconds),
+            "jti": new_id(),
+        }
+        if session_id:
+            claims["sid"] = session_id
+        claims.update(extra or {})
+        return jwt.encode(claims, self.private_key, algorithm="ES256", headers={"kid": self.kid})
+
+
+def jwks(keys: Iterable[SigningKey]) -> dict[str, Any]:
+    """The public JWKS document of the given keys."""
+    return {"keys": [key.public_jwk() for key in keys]}
+
+
+def load_or_create_dev_key(directory: Path) -> SigningKey:
+    """The development signing key under `directory` (created on first use), with its JWKS
+    written beside it as `jwks.json` for the services to verify against."""
+    directory.mkdir(parents=True, exist_ok=True)
+    key_file = directory / "dev-signing-key.pem"
+    kid_file = directory / "dev-signing-key.kid"
+    if key_file.exists() and kid_file.exists():
+        key = SigningKey.from_pem(kid_file.read_text().strip(), key_file.read_bytes())
+    else:
+        key = SigningKey.generate()
+        key_file.touch(mode=0o600)
+        key_file.write_bytes(key.private_pem())
+        kid_file.write_text(key.kid)
+    (directory / "jwks.json").write_text(json.dumps(jwks([key])))
+    return key

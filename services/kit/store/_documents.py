@@ -1,0 +1,123 @@
+"""What both backends do to a document on its way in and out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from services.kit._errors import DomainError, FieldViolation, InvalidArgument
+
+from ._api import MAX_BATCH_OPERATIONS, MAX_PATCH_OPERATIONS, BatchOp, Document, PatchOp
+
+PARTITION_FIELD = "organizationId"
+
+SYSTEM_PROPERTIES = frozenset({"_etag", "_ts", "_rid", "_self", "_attachments", "_lsn"})
+"""Properties the database owns. Readers get `_etag` and `_ts`; callers never write any."""
+
+COSMOS_ONLY_PROPERTIES = SYSTEM_PROPERTIES - {"_etag", "_ts"}
+
+_FORBIDDEN_ID_CHARACTERS = frozenset("/\\?#")
+
+
+def check_partition(partition: str) -> None:
+    if not isinstance(partition, str) or not partition:
+        raise InvalidArgument(
+            "a partition key is required",
+            violations=[FieldViolation(PARTITION_FIELD, "must be a non-empty string")],
+        )
+
+
+def check_id(id: object) -> str:
+    """A document id as Cosmos DB accepts it: a non-empty string without `/ \\ ? #`."""
+    if not isinstance(id, str) or not id:
+        raise InvalidArgument(
+            "a document needs a string id",
+            violations=[FieldViolation("id", "must be a non-empty string")],
+        )
+    if _FORBIDDEN_ID_CHARACTERS.intersection(id) or len(id) > 255:
+        raise InvalidArgument(
+            f"invalid document id {id!r}",
+            violations=[FieldViolation("id", "at most 255 characters, none of / \\ ? #")],
+        )
+    return id
+
+
+def check_ttl(document: Document) -> None:
+    ttl = document.get("ttl")
+    if ttl is None:
+        return
+    if isinstance(ttl, bool) or not isinstance(ttl, int) or ttl == 0 or ttl < -1:
+        raise InvalidArgument(
+            "ttl must be -1 (never expires) or a positive number of seconds",
+            violations=[FieldViolation("ttl", "must be -1 or a positive integer")],
+        )
+
+
+def prepare_write(partition: str, document: Document) -> Document:
+    """A copy of `document` ready to store: system properties dropped, partition key set."""
+    check_partition(partition)
+    if not isinstance(document, dict):
+        raise InvalidArgument("a document must be a JSON object")
+    check_id(document.get("id"))
+    body = {key: value for key, value in document.items() if key not in SYSTEM_PROPERTIES}
+    body[PARTITION_FIELD] = partition
+    check_ttl(body)
+    return body
+
+
+def check_patch(ops: Sequence[PatchOp]) -> None:
+    """Refuse what Cosmos DB refuses, so both backends fail the same way before writing."""
+    if not ops:
+        raise InvalidArgument("a patch needs at least one operation")
+    if len(ops) > MAX_PATCH_OPERATIONS:
+        raise InvalidArgument(f"a patch has at most {MAX_PATCH_OPERATIONS} operations")
+    for op in ops:
+        if op.op not in ("add", "set", "replace", "remove", "incr"):
+            raise InvalidArgument(f"unknown patch operation {op.op!r}")
+        if not op.path.startswith("/") or op.path == "/":
+            raise InvalidArgument(f"patch path {op.path!r} must point below the root")
+        head = op.path[1:].split("/", 1)[0]
+        if head in ("id", PARTITION_FIELD) or head.startswith("_"):
+            raise InvalidArgument(f"patch cannot change {op.path!r}")
+        if op.op == "incr" and (
+            isinstance(op.value, bool) or not isinstance(op.value, int | float)
+        ):
+            raise InvalidArgument("incr needs a number")
+
+
+def check_batch(partition: str, operations: Sequence[BatchOp]) -> None:
+    check_partition(partition)
+    if len(operations) > MAX_BATCH_OPERATIONS:
+        raise InvalidArgument(
+            f"a batch has at most {MAX_BATCH_OPERATIONS} operations, got {len(operations)}",
+            violations=[FieldViolation("operations", f"at most {MAX_BATCH_OPERATIONS}")],
+        )
+    for index, op in enumerate(operations):
+        if op.kind in ("create", "upsert", "replace"):
+            if op.document is None:
+                raise InvalidArgument(f"batch operation {index} ({op.kind}) needs a document")
+        elif op.kind in ("patch", "delete"):
+            check_id(op.id)
+            if op.kind == "patch":
+                check_patch(op.patch)
+        else:
+            raise InvalidArgument(f"batch operation {index}: unknown kind {op.kind!r}")
+
+
+def batch_failure(index: int, op: BatchOp, error: DomainError) -> DomainError:
+    """The error of a failed batch operation: same class, naming which operation failed."""
+    failure = type(error)(
+        f"batch operation {index} ({op.kind}) failed: {error.message}",
+        reason=error.reason,
+        violations=error.violations,
+        metadata={**error.metadata, "operationIndex": str(index)},
+    )
+    failure.__cause__ = error
+    return failure
+
+
+def strip_cosmos_properties(document: dict[str, Any]) -> Document:
+    """A document read from Cosmos DB without `_rid`, `_self`, `_attachments`, `_lsn`."""
+    for key in COSMOS_ONLY_PROPERTIES:
+        document.pop(key, None)
+    return document

@@ -1,0 +1,574 @@
+# ruff: noqa: S608 - SQL text is assembled from validated identifiers and constant fragments;
+# every value is a bound parameter.
+"""The embedded document store: one SQLite file, one table per container.
+
+Each container is a table `(partition, id, body, etag, ts, expires_at)` keyed by
+`(partition, id)`; `body` is the document's JSON without the system properties, which live in
+their own columns. Declared index paths become expression indexes on
+`json_extract(body, '$.path')` after the partition, so partition-scoped filters and sorts read
+an index. Queries are compiled to parameterized SQL and paged by keyset.
+
+Every operation runs as one function on aiosqlite's connection thread. A write that reads
+before it writes (patch, batch, conditional replace) is therefore one unit that no other
+coroutine's statement can interleave with, and a point read costs one thread hop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import json
+import math
+import os
+import sqlite3
+import uuid
+from collections.abc import Callable, Sequence
+from operator import mul
+from pathlib import Path
+from typing import Any, TypeGuard, TypeVar
+
+import aiosqlite
+
+from services.kit._clock import Clock, SystemClock
+from services.kit._errors import (
+    DocumentExists,
+    DocumentNotFound,
+    DomainError,
+    EtagMismatch,
+    FieldViolation,
+    InvalidArgument,
+)
+
+from ._api import (
+    BatchOp,
+    Container,
+    ContainerSpec,
+    Document,
+    Order,
+    Page,
+    PatchOp,
+    Query,
+)
+from ._documents import (
+    batch_failure,
+    check_batch,
+    check_id,
+    check_partition,
+    check_patch,
+    prepare_write,
+)
+from ._patch import apply_patch
+from ._paths import (
+    ID_PATH,
+    check_container_name,
+    declared_sorts,
+    pointer_to_dotted,
+    resolve_ordering,
+)
+from ._sqlite_query import (
+    COLUMNS,
+    NOT_EXPIRED,
+    Tokens,
+    after_sql,
+    compile_where,
+    encode_json,
+    target_of,
+)
+
+T = TypeVar("T")
+
+
+def _dumps(body: Document) -> str:
+    try:
+        return encode_json(body)
+    except (TypeError, ValueError) as error:
+        raise InvalidArgument(f"the document is not valid JSON: {error}") from error
+
+
+def _new_etag() -> str:
+    return uuid.uuid4().hex
+
+
+def _table(name: str) -> str:
+    return f'"c_{check_container_name(name)}"'
+
+
+# --- vectors ---------------------------------------------------------------------------------
+
+
+def _similarity(
+    distance: str, query: Sequence[float], norm: float
+) -> Callable[[list[float]], float]:
+    if distance == "euclidean":
+        return lambda vector: math.dist(query, vector)
+    if distance == "dotproduct":
+        return lambda vector: float(sum(map(mul, query, vector)))
+
+    def cosine(vector: list[float]) -> float:
+        length = math.sqrt(sum(map(mul, vector, vector)))
+        if not norm or not length:
+            return 0.0
+        return float(sum(map(mul, query, vector))) / (norm * length)
+
+    return cosine
+
+
+def _is_vector(value: Any, dimensions: int) -> TypeGuard[list[float]]:
+    return (
+        isinstance(value, list)
+        and len(value) == dimensions
+        and all(isinstance(x, int | float) and not isinstance(x, bool) for x in value)
+    )
+
+
+# --- the store ---------------------------------------------------------------------------------
+
+
+class SqliteStore:
+    """`DocumentStore` over one SQLite database file (or `:memory:`) through aiosqlite."""
+
+    def __init__(self, path: str | Path, clock: Clock | None = None) -> None:
+        self._path = str(path)
+        self._clock: Clock = clock or SystemClock()
+        self._db: aiosqlite.Connection | None = None
+        self._raw: sqlite3.Connection | None = None
+        self._tokens: Tokens | None = None
+        self._containers: dict[str, SqliteContainer] = {}
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    def _connect(self) -> sqlite3.Connection:
+        # Runs on the aiosqlite thread, which owns the connection from here on. Autocommit
+        # mode: transactions are opened explicitly with BEGIN IMMEDIATE where a write needs one.
+        raw = sqlite3.connect(self._path, isolation_level=None, cached_statements=512)
+        raw.execute("PRAGMA busy_timeout = 5000")
+        if self._path != ":memory:":
+            raw.execute("PRAGMA journal_mode = WAL")
+        raw.execute("PRAGMA synchronous = NORMAL")
+        self._raw = raw
+        return raw
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run `fn(*args)` on the connection thread, as one unit."""
+        if self._db is None:
+            raise RuntimeError("the store is not open")
+        # aiosqlite has no public way to run a function on its thread; `_execute` is how its
+        # own helpers do it, and running whole operations there is what makes them atomic.
+        result: T = await self._db._execute(fn, *args)  # type: ignore[no-untyped-call]
+        return result
+
+    @property
+    def raw(self) -> sqlite3.Connection:
+        """The sqlite3 connection; only for functions given to `run`."""
+        if self._raw is None:
+            raise RuntimeError("the store is not open")
+        return self._raw
+
+    def now(self) -> float:
+        return self._clock.now().timestamp()
+
+    @property
+    def tokens(self) -> Tokens:
+        if self._tokens is None:
+            raise RuntimeError("the store is not open")
+        return self._tokens
+
+    async def open(self, specs: Sequence[ContainerSpec]) -> None:
+        """Open the file (creating it and its folder) and create tables and indexes."""
+        if self._db is None:
+            if self._path != ":memory:":
+                Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+            self._db = await aiosqlite.Connection(self._connect, iter_chunk_size=64)
+        key = await self.run(self._setup, list(specs))
+        self._tokens = Tokens(key)
+        for spec in specs:
+            self._containers[spec.name] = SqliteContainer(self, spec)
+        await self.purge_expired()
+
+    def _setup(self, specs: list[ContainerSpec]) -> bytes:
+        raw = self.raw
+        raw.execute("BEGIN IMMEDIATE")
+        try:
+            raw.execute(
+                "CREATE TABLE IF NOT EXISTS _store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+            )
+            raw.execute(
+                "INSERT OR IGNORE INTO _store_meta VALUES ('token_key', ?)", (os.urandom(32).hex(),)
+            )
+            (key,) = raw.execute("SELECT value FROM _store_meta WHERE key = 'token_key'").fetchone()
+            for spec in specs:
+                _create_schema(raw, spec)
+        except BaseException:
+            raw.execute("ROLLBACK")
+            raise
+        raw.execute("COMMIT")
+        return bytes.fromhex(key)
+
+    def container(self, name: str) -> SqliteContainer:
+        return self._containers[name]
+
+    async def ping(self) -> None:
+        await self.run(lambda: self.raw.execute("SELECT 1").fetchone())
+
+    async def purge_expired(self) -> int:
+        """Delete expired documents (reads already hide them); returns how many went."""
+        now = self.now()
+        tables = [container.table for container in self._containers.values()]
+
+        def purge() -> int:
+            removed = 0
+            for table in tables:
+                cursor = self.raw.execute(
+                    f"DELETE FROM {table} WHERE expires_at IS NOT NULL AND expires_at <= ?",
+                    (now,),
+                )
+                removed += cursor.rowcount
+            return removed
+
+        return await self.run(purge)
+
+    async def close(self) -> None:
+        if self._db is not None:
+            db, self._db = self._db, None
+            await db.close()
+            self._raw = None
+
+
+def _indexes(spec: ContainerSpec) -> dict[str, str]:
+    """The secondary indexes of a container's table, by name.
+
+    One index per declared sort, led by the partition and ending with the id tiebreak, so a
+    partition-scoped filter on the first key, or a sorted page, reads the index in order.
+    Inverse sorts share an index (SQLite scans it backwards).
+    """
+    table = _table(spec.name)
+    indexes = {
+        f"c_{spec.name}__expires": "(expires_at) WHERE expires_at IS NOT NULL",
+    }
+    seen: set[tuple[Order, ...]] = set()
+    for keys in declared_sorts(spec):
+        inverse = tuple(Order(o.path, not o.descending) for o in keys)
+        if inverse in seen or all(o.path in COLUMNS for o in keys):
+            continue
+        seen.add(keys)
+        columns = ", ".join(
+            f"{target_of(o.path).expr}{' DESC' if o.descending else ''}"
+            for o in (*keys, Order(ID_PATH, keys[-1].descending))
+        )
+        digest = hashlib.sha256(columns.encode()).hexdigest()[:12]
+        indexes[f"c_{spec.name}__{digest}"] = f"(partition, {columns})"
+    return {
+        name: f'CREATE INDEX IF NOT EXISTS "{name}" ON {table} {body}'
+        for name, body in indexes.items()
+    }
+
+
+def _create_schema(raw: sqlite3.Connection, spec: ContainerSpec) -> None:
+    """Create the container's table and indexes; drop indexes of sorts no longer declared."""
+    if spec.vector is not None:
+        pointer_to_dotted(spec.vector.path)
+    raw.execute(
+        f"CREATE TABLE IF NOT EXISTS {_table(spec.name)} (partition TEXT NOT NULL, "
+        "id TEXT NOT NULL, body TEXT NOT NULL, etag TEXT NOT NULL, ts INTEGER NOT NULL, "
+        "expires_at REAL, PRIMARY KEY (partition, id))"
+    )
+    wanted = _indexes(spec)
+    existing = raw.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?", (f"c_{spec.name}",)
+    )
+    for (name,) in existing.fetchall():
+        if name.startswith(f"c_{spec.name}__") and name not in wanted:
+            raw.execute(f'DROP INDEX "{name}"')
+    for statement in wanted.values():
+        raw.execute(statement)
+
+
+class SqliteContainer(Container):
+    """One container of a `SqliteStore`."""
+
+    def __init__(self, store: SqliteStore, spec: ContainerSpec) -> None:
+        self.spec = spec
+        self.table = table = _table(spec.name)
+        self._store = store
+        key = "partition = ? AND id = ?"
+        row = "(partition, id, body, etag, ts, expires_at) VALUES (?, ?, ?, ?, ?, ?)"
+        update = (
+            f"UPDATE {table} SET body = ?, etag = ?, ts = ?, expires_at = ? "
+            f"WHERE {key} AND {NOT_EXPIRED}"
+        )
+        set_columns = (
+            "body = excluded.body, etag = excluded.etag, ts = excluded.ts, "
+            "expires_at = excluded.expires_at"
+        )
+        self._sql_get = f"SELECT body, etag, ts, expires_at FROM {table} WHERE {key}"
+        # A create may take over the key of an expired document that was not purged yet.
+        self._sql_create = (
+            f"INSERT INTO {table} {row} ON CONFLICT (partition, id) DO UPDATE SET {set_columns} "
+            f"WHERE {table}.expires_at IS NOT NULL AND {table}.expires_at <= ?"
+        )
+        self._sql_upsert = (
+            f"INSERT INTO {table} {row} ON CONFLICT (partition, id) DO UPDATE SET {set_columns}"
+        )
+        self._sql_update = update
+        self._sql_update_if = f"{update} AND etag = ?"
+        self._sql_delete = f"DELETE FROM {table} WHERE {key} AND {NOT_EXPIRED}"
+        self._sql_delete_if = f"{self._sql_delete} AND etag = ?"
+        self._sql_etag = f"SELECT etag FROM {table} WHERE {key} AND {NOT_EXPIRED}"
+        self._vector_expr = (
+            target_of(pointer_to_dotted(spec.vector.path)).expr if spec.vector is not None else ""
+        )
+
+    # --- writes, as functions run on the connection thread -----------------------------------
+
+    def _row(self, body: Document, now: float) -> tuple[str, str, int, float | None]:
+        ttl = body.get("ttl")
+        if ttl is None:
+            ttl = self.spec.default_ttl
+        expires_at = None if ttl is None or ttl == -1 else now + ttl
+        return _dumps(body), _new_etag(), int(now), expires_at
+
+    def _missing_or_stale(self, partition: str, id: str, now: float) -> DomainError:
+        found = self._store.raw.execute(self._sql_etag, (partition, id, now)).fetchone()
+        if found is None:
+            return DocumentNotFound(f"no document {id!r} in {self.spec.name}")
+        return EtagMismatch(f"document {id!r} in {self.spec.name} was changed by another writer")
+
+    def _create(self, partition: str, body: Document, now: float) -> Document:
+        text, etag, ts, expires_at = self._row(body, now)
+        cursor = self._store.raw.execute(
+            self._sql_create, (partition, body["id"], text, etag, ts, expires_at, now)
+        )
+        if cursor.rowcount == 0:
+            raise DocumentExists(f"document {body['id']!r} already exists in {self.spec.name}")
+        return {**body, "_etag": etag, "_ts": ts}
+
+    def _upsert(self, partition: str, body: Document, now: float) -> Document:
+        text, etag, ts, expires_at = self._row(body, now)
+        self._store.raw.execute(
+            self._sql_upsert, (partition, body["id"], text, etag, ts, expires_at)
+        )
+        return {**body, "_etag": etag, "_ts": ts}
+
+    def _replace(
+        self, partition: str, body: Document, if_match: str | None, now: float
+    ) -> Document:
+        text, etag, ts, expires_at = self._row(body, now)
+        params: tuple[Any, ...] = (text, etag, ts, expires_at, partition, body["id"], now)
+        if if_match is None:
+            cursor = self._store.raw.execute(self._sql_update, params)
+        else:
+            cursor = self._store.raw.execute(self._sql_update_if, (*params, if_match))
+        if cursor.rowcount == 0:
+            raise self._missing_or_stale(partition, body["id"], now)
+        return {**body, "_etag": etag, "_ts": ts}
+
+    def _patch(
+        self, partition: str, id: str, ops: Sequence[PatchOp], if_match: str | None, now: float
+    ) -> Document:
+        found = self._store.raw.execute(self._sql_get, (partition, id)).fetchone()
+        if found is None or (found[3] is not None and found[3] <= now):
+            raise DocumentNotFound(f"no document {id!r} in {self.spec.name}")
+        if if_match is not None and found[1] != if_match:
+            raise EtagMismatch(f"document {id!r} in {self.spec.name} was changed by another writer")
+        patched = prepare_write(partition, apply_patch(json.loads(found[0]), ops))
+        return self._replace(partition, patched, found[1], now)
+
+    def _delete(self, partition: str, id: str, if_match: str | None, now: float) -> None:
+        if if_match is None:
+            cursor = self._store.raw.execute(self._sql_delete, (partition, id, now))
+        else:
+            cursor = self._store.raw.execute(self._sql_delete_if, (partition, id, now, if_match))
+        if cursor.rowcount == 0:
+            raise self._missing_or_stale(partition, id, now)
+
+    def _transaction(self, fn: Callable[..., T], *args: Any) -> T:
+        raw = self._store.raw
+        raw.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn(*args)
+        except BaseException:
+            raw.execute("ROLLBACK")
+            raise
+        raw.execute("COMMIT")
+        return result
+
+    def _batch(self, partition: str, operations: Sequence[BatchOp], now: float) -> list[Document]:
+        results: list[Document] = []
+        for index, op in enumerate(operations):
+            try:
+                results.append(self._batch_op(partition, op, now))
+            except DomainError as error:
+                raise batch_failure(index, op, error) from error
+        return results
+
+    def _batch_op(self, partition: str, op: BatchOp, now: float) -> Document:
+        if op.kind == "delete":
+            self._delete(partition, check_id(op.id), op.if_match, now)
+            return {}
+        if op.kind == "patch":
+            return self._patch(partition, check_id(op.id), op.patch, op.if_match, now)
+        body = prepare_write(partition, op.document or {})
+        if op.kind == "create":
+            return self._create(partition, body, now)
+        if op.kind == "upsert":
+            return self._upsert(partition, body, now)
+        return self._replace(partition, body, op.if_match, now)
+
+    # --- Container -------------------------------------------------------------------------
+
+    async def create(self, partition: str, document: Document) -> Document:
+        body = prepare_write(partition, document)
+        return await self._store.run(self._create, partition, body, self._store.now())
+
+    async def upsert(self, partition: str, document: Document) -> Document:
+        body = prepare_write(partition, document)
+        return await self._store.run(self._upsert, partition, body, self._store.now())
+
+    async def get(self, partition: str, id: str) -> Document | None:
+        check_id(id)
+        now = self._store.now()
+        found = await self._store.run(self._get, partition, id)
+        if found is None:
+            return None
+        document, expires_at = found
+        if expires_at is not None and expires_at <= now:
+            return None
+        return document
+
+    def _get(self, partition: str, id: str) -> tuple[Document, float | None] | None:
+        found = self._store.raw.execute(self._sql_get, (partition, id)).fetchone()
+        if found is None:
+            return None
+        document: Document = json.loads(found[0])
+        document["_etag"] = found[1]
+        document["_ts"] = found[2]
+        return document, found[3]
+
+    async def replace(
+        self, partition: str, document: Document, *, if_match: str | None = None
+    ) -> Document:
+        body = prepare_write(partition, document)
+        return await self._store.run(self._replace, partition, body, if_match, self._store.now())
+
+    async def patch(
+        self, partition: str, id: str, ops: Sequence[PatchOp], *, if_match: str | None = None
+    ) -> Document:
+        check_partition(partition)
+        check_id(id)
+        check_patch(ops)
+        return await self._store.run(
+            self._transaction, self._patch, partition, id, list(ops), if_match, self._store.now()
+        )
+
+    async def delete(self, partition: str, id: str, *, if_match: str | None = None) -> None:
+        check_partition(partition)
+        check_id(id)
+        await self._store.run(self._delete, partition, id, if_match, self._store.now())
+
+    async def batch(self, partition: str, operations: Sequence[BatchOp]) -> list[Document]:
+        check_batch(partition, operations)
+        if not operations:
+            return []
+        return await self._store.run(
+            self._transaction, self._batch, partition, list(operations), self._store.now()
+        )
+
+    async def query(self, query: Query, *, partition: str | None) -> Page:
+        if query.page_size is not None and query.page_size < 1:
+            raise InvalidArgument(
+                "page size must be positive",
+                violations=[FieldViolation("page_size", "must be at least 1")],
+            )
+        ordering = resolve_ordering(self.spec, query.ordering)
+        clauses, params = compile_where(query.conditions, partition, self._store.now())
+        fingerprint = b""
+        if query.continuation is not None or query.page_size is not None:
+            fingerprint = Tokens.fingerprint(self.table, partition, query, ordering)
+        if query.continuation is not None:
+            after = self._store.tokens.decode(fingerprint, query.continuation, len(ordering))
+            sql, values = after_sql(ordering, after)
+            clauses.append(sql)
+            params.extend(values)
+        sort_exprs = [target_of(order.path).expr for order in ordering]
+        order_by = ", ".join(
+            f"{expr} {'DESC' if order.descending else 'ASC'}"
+            for expr, order in zip(sort_exprs, ordering, strict=True)
+        )
+        sql = (
+            f"SELECT body, etag, ts, {', '.join(sort_exprs)} FROM {self.table} "
+            f"WHERE {' AND '.join(clauses)} ORDER BY {order_by}"
+        )
+        if query.page_size is not None:
+            sql += " LIMIT ?"
+            params.append(query.page_size + 1)
+        rows = await self._store.run(self._fetch, sql, params)
+        continuation = None
+        if query.page_size is not None and len(rows) > query.page_size:
+            rows = rows[: query.page_size]
+            continuation = self._store.tokens.encode(fingerprint, rows[-1][1])
+        return Page([document for document, _ in rows], continuation)
+
+    def _fetch(self, sql: str, params: list[Any]) -> list[tuple[Document, tuple[Any, ...]]]:
+        rows = []
+        for body, etag, ts, *sort_values in self._store.raw.execute(sql, params):
+            document: Document = json.loads(body)
+            document["_etag"] = etag
+            document["_ts"] = ts
+            rows.append((document, tuple(sort_values)))
+        return rows
+
+    async def count(self, query: Query, *, partition: str | None) -> int:
+        clauses, params = compile_where(query.conditions, partition, self._store.now())
+        sql = f"SELECT COUNT(*) FROM {self.table} WHERE {' AND '.join(clauses)}"
+        found = await self._store.run(lambda: self._store.raw.execute(sql, params).fetchone())
+        return int(found[0])
+
+    async def nearest(
+        self,
+        partition: str,
+        vector: Sequence[float],
+        k: int,
+        *,
+        where: Query | None = None,
+    ) -> list[tuple[Document, float]]:
+        index = self.spec.vector
+        if index is None:
+            raise InvalidArgument(f"container {self.spec.name!r} has no vector index")
+        if not _is_vector(list(vector), index.dimensions):
+            raise InvalidArgument(
+                f"the query vector must have {index.dimensions} numbers",
+                violations=[FieldViolation("vector", f"expected {index.dimensions} dimensions")],
+            )
+        if k < 1:
+            return []
+        check_partition(partition)
+        conditions = where.conditions if where is not None else ()
+        clauses, params = compile_where(conditions, partition, self._store.now())
+        sql = f"SELECT id, {self._vector_expr} FROM {self.table} WHERE {' AND '.join(clauses)}"
+        dimensions = index.dimensions
+        query = [float(x) for x in vector]
+        score = _similarity(index.distance, query, math.sqrt(sum(map(mul, query, query))))
+        closest = heapq.nsmallest if index.distance == "euclidean" else heapq.nlargest
+
+        def search() -> list[tuple[Document, float]]:
+            scored = []
+            for id, text in self._store.raw.execute(sql, params):
+                candidate = json.loads(text) if isinstance(text, str) else None
+                if _is_vector(candidate, dimensions):
+                    scored.append((score(candidate), id))
+            best = closest(k, scored, key=lambda pair: pair[0])
+            if not best:
+                return []
+            marks = ", ".join("?" * len(best))
+            documents = {}
+            for id, body, etag, ts in self._store.raw.execute(
+                f"SELECT id, body, etag, ts FROM {self.table} "
+                f"WHERE partition = ? AND id IN ({marks})",
+                (partition, *(id for _, id in best)),
+            ):
+                documents[id] = {**json.loads(body), "_etag": etag, "_ts": ts}
+            return [(documents[id], value) for value, id in best if id in documents]
+
+        return await self._store.run(search)

@@ -436,7 +436,7 @@ class AccessInterceptor:
         return wrapped
 
 
-def _violation_path(violation: Any) -> str:
+def _violation_path(violation: Any) -> list[str]:
     """`task.labels[2]` from a protovalidate field path (its subscript is a oneof of index or
     map key)."""
     parts: list[str] = []
@@ -452,25 +452,45 @@ def _violation_path(violation: Any) -> str:
             else:
                 name += f"[{key}]"
         parts.append(name)
-    return ".".join(parts)
+    return parts
+
+
+def _outside_mask(message: Any, path: list[str]) -> bool:
+    """Whether a violation at `path` concerns a resource field an update mask leaves alone.
+
+    AIP-134: an update changes only the fields its mask names, so rules on the other fields of
+    the resource (say an empty `task.title` in a status-only PATCH) must not refuse it. An
+    empty mask means every field, and then every rule applies.
+    """
+    field = message.DESCRIPTOR.fields_by_name.get("update_mask")
+    if field is None or len(path) < 2 or path[0] == "update_mask":
+        return False
+    mask_paths = list(message.update_mask.paths)
+    if not mask_paths:
+        return False
+    inner = ".".join(part.split("[", 1)[0] for part in path[1:])
+    return not any(inner == p or inner.startswith(p + ".") for p in mask_paths)
 
 
 def validate_message(message: Any) -> None:
     """Raise InvalidArgument with one field violation per broken protovalidate rule."""
     violations = protovalidate.collect_violations(message)
-    if violations:
-        raise InvalidArgument(
-            "request is invalid",
-            reason="INVALID_REQUEST",
-            violations=[
-                FieldViolation(
-                    field=_violation_path(v),
-                    description=v.proto.message,
-                    reason=v.proto.rule_id,
-                )
-                for v in violations
-            ],
+    if not violations:
+        return
+    found = []
+    for violation in violations:
+        path = _violation_path(violation)
+        if _outside_mask(message, path):
+            continue
+        found.append(
+            FieldViolation(
+                field=".".join(path),
+                description=violation.proto.message,
+                reason=violation.proto.rule_id,
+            )
         )
+    if found:
+        raise InvalidArgument("request is invalid", reason="INVALID_REQUEST", violations=found)
 
 
 class ValidationInterceptor:

@@ -1,0 +1,152 @@
+"""Proto ↔ document mapping of projects and tasks.
+
+Documents use lowerCamelCase field names. Choices that queries depend on:
+- times are RFC 3339 UTC strings of fixed width with nine fractional digits, so string order is
+  time order (ORDER BY and range filters work on them) and no nanosecond is lost;
+- an unset time is stored as null rather than left out: Cosmos DB may leave documents without
+  the sorted property out of an ORDER BY, which would drop undated tasks from pages;
+- enums are stored as their proto numbers, which never change, and the priority number is its
+  urgency, so sorting on it sorts by urgency.
+
+The document → proto direction is on GetTask's hot path, so messages are filled field by field
+rather than through json_format.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from coder.planning.v1 import project_pb2, task_pb2
+from services.kit.store import Document
+
+_EPOCH = datetime(1970, 1, 1)
+_SECONDS_PER_DAY = 86_400
+
+MIN_TIMESTAMP_SECONDS = -62_135_596_800
+"""0001-01-01T00:00:00Z, the earliest time a Timestamp may hold."""
+MAX_TIMESTAMP_SECONDS = 253_402_300_799
+"""9999-12-31T23:59:59Z, the latest time a Timestamp may hold."""
+
+
+def timestamp_in_range(value: Timestamp) -> bool:
+    """Whether a Timestamp holds a time proto3 JSON (and so the document) can represent."""
+    return (
+        MIN_TIMESTAMP_SECONDS <= value.seconds <= MAX_TIMESTAMP_SECONDS
+        and 0 <= value.nanos < 1_000_000_000
+    )
+
+
+def _text(moment: datetime, nanos: int) -> str:
+    # Spelled out rather than strftime: `%Y` does not pad years before 1000 to four digits.
+    return (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T"
+        f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}.{nanos:09d}Z"
+    )
+
+
+def time_text(moment: datetime) -> str:
+    """The stored form of a clock reading."""
+    return _text(moment.astimezone(UTC), moment.microsecond * 1000)
+
+
+def timestamp_text(value: Timestamp) -> str:
+    """The stored form of a Timestamp (which must be in range)."""
+    return _text(_EPOCH + timedelta(seconds=value.seconds), value.nanos)
+
+
+def _fill_timestamp(target: Timestamp, text: str) -> None:
+    elapsed = datetime.fromisoformat(text[:19]) - _EPOCH
+    target.seconds = elapsed.days * _SECONDS_PER_DAY + elapsed.seconds
+    target.nanos = int(text[20:29])
+
+
+def _optional_time(message: Any, field: str) -> str | None:
+    return timestamp_text(getattr(message, field)) if message.HasField(field) else None
+
+
+# --- projects --------------------------------------------------------------------------------
+
+
+def project_document(project: project_pb2.Project) -> Document:
+    """The stored form of a project (its etag is the store's, never stored)."""
+    return {
+        "id": project.id,
+        "organizationId": project.organization_id,
+        "name": project.name,
+        "description": project.description,
+        "createdBy": project.created_by,
+        "createTime": timestamp_text(project.create_time),
+        "updateTime": timestamp_text(project.update_time),
+    }
+
+
+def project_from_document(document: Document) -> project_pb2.Project:
+    """The project a stored document holds, with the document's `_etag` as its etag."""
+    project = project_pb2.Project(
+        id=document["id"],
+        organization_id=document["organizationId"],
+        name=document["name"],
+        description=document["description"],
+        created_by=document["createdBy"],
+        etag=document.get("_etag", ""),
+    )
+    _fill_timestamp(project.create_time, document["createTime"])
+    _fill_timestamp(project.update_time, document["updateTime"])
+    return project
+
+
+# --- tasks -----------------------------------------------------------------------------------
+
+
+def task_document(task: task_pb2.Task) -> Document:
+    """The stored form of a task (its etag is the store's, never stored)."""
+    return {
+        "id": task.id,
+        "organizationId": task.organization_id,
+        "projectId": task.project_id,
+        "title": task.title,
+        "description": task.description,
+        "status": int(task.status),
+        "priority": int(task.priority),
+        "assigneeId": task.assignee_id,
+        "labels": list(task.labels),
+        "dueTime": _optional_time(task, "due_time"),
+        "estimate": task.estimate.ToJsonString() if task.HasField("estimate") else None,
+        "parentTaskId": task.parent_task_id,
+        "dependsOnTaskIds": list(task.depends_on_task_ids),
+        "createdBy": task.created_by,
+        "createTime": timestamp_text(task.create_time),
+        "updateTime": timestamp_text(task.update_time),
+        "completeTime": _optional_time(task, "complete_time"),
+    }
+
+
+def task_from_document(document: Document) -> task_pb2.Task:
+    """The task a stored document holds, with the document's `_etag` as its etag."""
+    task = task_pb2.Task(
+        id=document["id"],
+        project_id=document["projectId"],
+        organization_id=document["organizationId"],
+        title=document["title"],
+        description=document["description"],
+        status=document["status"],
+        priority=document["priority"],
+        assignee_id=document["assigneeId"],
+        labels=document["labels"],
+        parent_task_id=document["parentTaskId"],
+        depends_on_task_ids=document["dependsOnTaskIds"],
+        created_by=document["createdBy"],
+        etag=document.get("_etag", ""),
+    )
+    _fill_timestamp(task.create_time, document["createTime"])
+    _fill_timestamp(task.update_time, document["updateTime"])
+    if (due := document["dueTime"]) is not None:
+        _fill_timestamp(task.due_time, due)
+    if (complete := document["completeTime"]) is not None:
+        _fill_timestamp(task.complete_time, complete)
+    if (estimate := document["estimate"]) is not None:
+        task.estimate.FromJsonString(estimate)
+    return task

@@ -1,0 +1,621 @@
+"""The planning domain rules: projects, their tasks, status moves and links between tasks.
+
+No transport and no storage details here: the servicer unpacks requests and calls these
+methods; the repository stores. The organization always comes from the caller's verified
+token, so every lookup is confined to it and another organization's ids are not found.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+from typing import TypeAlias
+
+from google.protobuf.field_mask_pb2 import FieldMask
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from coder.common.v1 import paging_pb2
+from coder.planning.v1 import planning_service_pb2, project_pb2, task_pb2
+from services.kit import (
+    Clock,
+    EtagMismatch,
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    Principal,
+    current_principal,
+    new_id,
+)
+from services.kit.cache import Lock, LockManager
+from services.planning._mapping import timestamp_in_range, timestamp_text
+from services.planning.events import PlanningEvents
+from services.planning.repository import (
+    TASK_DELETES_PER_BATCH,
+    PlanningRepository,
+    TaskFilter,
+    TaskLinks,
+    TaskSortField,
+)
+
+Status: TypeAlias = task_pb2.TaskStatus.ValueType
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 1000
+
+ALLOWED_MOVES: Mapping[Status, frozenset[Status]] = {
+    task_pb2.TASK_STATUS_TO_DO: frozenset(
+        {task_pb2.TASK_STATUS_IN_PROGRESS, task_pb2.TASK_STATUS_BLOCKED}
+    ),
+    task_pb2.TASK_STATUS_IN_PROGRESS: frozenset(
+        {
+            task_pb2.TASK_STATUS_TO_DO,
+            task_pb2.TASK_STATUS_BLOCKED,
+            task_pb2.TASK_STATUS_REVIEW,
+            task_pb2.TASK_STATUS_DONE,
+        }
+    ),
+    task_pb2.TASK_STATUS_BLOCKED: frozenset(
+        {task_pb2.TASK_STATUS_TO_DO, task_pb2.TASK_STATUS_IN_PROGRESS}
+    ),
+    task_pb2.TASK_STATUS_REVIEW: frozenset(
+        {task_pb2.TASK_STATUS_IN_PROGRESS, task_pb2.TASK_STATUS_BLOCKED, task_pb2.TASK_STATUS_DONE}
+    ),
+    task_pb2.TASK_STATUS_DONE: frozenset(
+        {task_pb2.TASK_STATUS_TO_DO, task_pb2.TASK_STATUS_IN_PROGRESS}
+    ),
+}
+"""The status moves documented on TaskStatus in task.proto; any other move is refused."""
+
+PROJECT_WRITABLE = ("name", "description")
+PROJECT_OUTPUT_ONLY = frozenset(
+    {"id", "organization_id", "created_by", "create_time", "update_time"}
+)
+TASK_WRITABLE = (
+    "title",
+    "description",
+    "status",
+    "priority",
+    "assignee_id",
+    "labels",
+    "due_time",
+    "estimate",
+    "parent_task_id",
+    "depends_on_task_ids",
+)
+TASK_OUTPUT_ONLY = frozenset(
+    {
+        "id",
+        "project_id",
+        "organization_id",
+        "created_by",
+        "create_time",
+        "update_time",
+        "complete_time",
+    }
+)
+_MESSAGE_FIELDS = frozenset({"due_time", "estimate"})
+_REPEATED_FIELDS = frozenset({"labels", "depends_on_task_ids"})
+
+_SORT_FIELDS: Mapping[int, TaskSortField] = {
+    planning_service_pb2.TASK_ORDER_BY_UNSPECIFIED: "createTime",
+    planning_service_pb2.TASK_ORDER_BY_CREATE_TIME: "createTime",
+    planning_service_pb2.TASK_ORDER_BY_UPDATE_TIME: "updateTime",
+    planning_service_pb2.TASK_ORDER_BY_DUE_TIME: "dueTime",
+    planning_service_pb2.TASK_ORDER_BY_PRIORITY: "priority",
+}
+
+
+LINKS_LOCK_TTL = 10.0
+"""Seconds a links lock lives if its holder dies; a check and a write take milliseconds."""
+
+
+class PlanningService:
+    """Projects and tasks of the caller's organization."""
+
+    def __init__(self, repository: PlanningRepository, clock: Clock, locks: LockManager) -> None:
+        self._repository = repository
+        self._clock = clock
+        self._locks = locks
+
+    def _links_lock(
+        self, organization_id: str, project_id: str
+    ) -> AbstractAsyncContextManager[Lock]:
+        """Serializes the changes that read and write the links between a project's tasks.
+
+        An etag guards one task, but a cycle spans several: two concurrent updates that each
+        add half of a cycle would both pass their check. Link changes, and deletes (which must
+        not leave a dangling link), take this lock around check and write.
+        """
+        return self._locks.lock(
+            f"planning:links:{organization_id}:{project_id}", ttl=LINKS_LOCK_TTL, wait=5.0
+        )
+
+    def _events(self, principal: Principal) -> PlanningEvents:
+        return PlanningEvents(principal, self._clock)
+
+    # --- projects ------------------------------------------------------------------------------
+
+    async def create_project(self, draft: project_pb2.Project) -> project_pb2.Project:
+        """Store a new project; only its writable fields are taken from `draft`."""
+        principal = current_principal()
+        project = project_pb2.Project(
+            id=new_id(),
+            organization_id=principal.organization_id,
+            name=draft.name,
+            description=draft.description,
+            created_by=principal.subject,
+        )
+        _stamp(project.create_time, self._clock.now())
+        project.update_time.CopyFrom(project.create_time)
+        event = self._events(principal).project_created(project)
+        return await self._repository.create_project(project, event)
+
+    async def get_project(self, project_id: str) -> project_pb2.Project:
+        return await self._project(current_principal().organization_id, project_id)
+
+    async def list_projects(
+        self, page_size: int, page_token: str
+    ) -> tuple[list[project_pb2.Project], str]:
+        """A page of the organization's projects, newest first, and the next page's token."""
+        organization_id = current_principal().organization_id
+        scope = _scope(organization_id, b"projects")
+        projects, continuation = await self._repository.list_projects(
+            organization_id, _page_size(page_size), _open_token(scope, page_token)
+        )
+        return projects, _seal_token(scope, continuation)
+
+    async def update_project(
+        self, changes: project_pb2.Project, mask: FieldMask
+    ) -> project_pb2.Project:
+        """Apply the masked fields of `changes` to the stored project (all writable fields for
+        an empty mask). Refused with ABORTED when `changes.etag` is set and stale."""
+        paths = _mask_paths(mask, "project", PROJECT_WRITABLE, PROJECT_OUTPUT_ONLY)
+        _require_id(changes.id, "project.id")
+        principal = current_principal()
+        current = await self._project(principal.organization_id, changes.id)
+        _check_etag(changes.etag, current.etag, "project")
+
+        updated = project_pb2.Project()
+        updated.CopyFrom(current)
+        FieldMask(paths=paths).MergeMessage(changes, updated)
+        changed = [
+            path for path in PROJECT_WRITABLE if path in paths and _differs(current, updated, path)
+        ]
+        if not changed:
+            return current
+        updated.ClearField("etag")
+        _stamp(updated.update_time, self._clock.now())
+        event = self._events(principal).project_updated(updated, changed)
+        return await self._repository.replace_project(updated, current.etag, [event])
+
+    async def delete_project(self, project_id: str, etag: str, force: bool) -> None:
+        """Delete a project; one with tasks only with `force`, which deletes them first."""
+        principal = current_principal()
+        organization_id = principal.organization_id
+        project = await self._project(organization_id, project_id)
+        _check_etag(etag, project.etag, "project")
+        events = self._events(principal)
+        if await self._repository.project_has_tasks(organization_id, project_id):
+            if not force:
+                raise FailedPrecondition(
+                    f"project {project_id} still has tasks; delete them first or set force",
+                    reason="PROJECT_HAS_TASKS",
+                )
+            await self._delete_every_task(organization_id, project_id, events)
+        await self._repository.delete_project(
+            organization_id, project_id, project.etag, events.project_deleted(project)
+        )
+
+    async def _delete_every_task(
+        self, organization_id: str, project_id: str, events: PlanningEvents
+    ) -> None:
+        # Batches are atomic per partition but bounded in size, so a large project goes in
+        # several; each deleted task still announces itself.
+        while tasks := await self._repository.some_project_tasks(
+            organization_id, project_id, TASK_DELETES_PER_BATCH
+        ):
+            deletions = [(task.id, None, events.task_deleted(task)) for task in tasks]
+            await self._repository.delete_tasks(organization_id, deletions)
+
+    async def _project(self, organization_id: str, project_id: str) -> project_pb2.Project:
+        project = await self._repository.get_project(organization_id, project_id)
+        if project is None:
+            raise NotFound(f"project {project_id} not found", reason="PROJECT_NOT_FOUND")
+        return project
+
+    # --- tasks ---------------------------------------------------------------------------------
+
+    async def create_task(self, project_id: str, draft: task_pb2.Task) -> task_pb2.Task:
+        """Store a new task in a project; only its writable fields are taken from `draft`.
+        Status defaults to TO_DO and priority to MEDIUM."""
+        principal = current_principal()
+        organization_id = principal.organization_id
+        _check_times(draft, ("due_time",), "task.")
+        await self._project(organization_id, project_id)
+
+        task = task_pb2.Task(
+            id=new_id(),
+            project_id=project_id,
+            organization_id=organization_id,
+            created_by=principal.subject,
+        )
+        FieldMask(paths=TASK_WRITABLE).MergeMessage(draft, task)
+        task.status = task.status or task_pb2.TASK_STATUS_TO_DO
+        task.priority = task.priority or task_pb2.TASK_PRIORITY_MEDIUM
+        now = self._clock.now()
+        _stamp(task.create_time, now)
+        task.update_time.CopyFrom(task.create_time)
+        if task.status == task_pb2.TASK_STATUS_DONE:
+            task.complete_time.CopyFrom(task.create_time)
+        event = self._events(principal).task_created(task)
+        if not task.parent_task_id and not task.depends_on_task_ids:
+            return await self._repository.create_task(task, event)
+        async with self._links_lock(organization_id, project_id):
+            await self._check_new_task_links(task)
+            return await self._repository.create_task(task, event)
+
+    async def get_task(self, project_id: str, task_id: str) -> task_pb2.Task:
+        task = await self._repository.get_task(
+            current_principal().organization_id, project_id, task_id
+        )
+        if task is None:
+            raise NotFound(f"task {task_id} not found", reason="TASK_NOT_FOUND")
+        return task
+
+    async def list_tasks(
+        self, request: planning_service_pb2.ListTasksRequest
+    ) -> tuple[list[task_pb2.Task], str]:
+        """A page of a project's tasks, filtered and ordered as the request says, and the
+        next page's token (bound to the same filters and order)."""
+        organization_id = current_principal().organization_id
+        _check_times(request, ("due_before", "due_after"))
+        await self._project(organization_id, request.project_id)
+
+        query = planning_service_pb2.ListTasksRequest()
+        query.CopyFrom(request)
+        query.ClearField("page_token")
+        query.ClearField("page_size")
+        scope = _scope(organization_id, query.SerializeToString(deterministic=True))
+        continuation = _open_token(scope, request.page_token)
+
+        task_filter = TaskFilter(
+            statuses=tuple(request.statuses),
+            assignee_id=request.assignee_id,
+            label=request.label,
+            priority=request.priority,
+            parent_task_id=request.parent_task_id,
+            due_before=_optional_text(request, "due_before"),
+            due_after=_optional_text(request, "due_after"),
+        )
+        tasks, next_continuation = await self._repository.list_tasks(
+            organization_id,
+            request.project_id,
+            task_filter,
+            _SORT_FIELDS[request.order_by],
+            request.direction != paging_pb2.SORT_DIRECTION_ASCENDING,
+            _page_size(request.page_size),
+            continuation,
+        )
+        return tasks, _seal_token(scope, next_continuation)
+
+    async def update_task(self, changes: task_pb2.Task, mask: FieldMask) -> task_pb2.Task:
+        """Apply the masked fields of `changes` to the stored task (all writable fields for an
+        empty mask). A status change must be an allowed move; links must stay acyclic."""
+        paths = _task_update_paths(changes, mask)
+        _require_id(changes.project_id, "task.project_id")
+        _require_id(changes.id, "task.id")
+        if "due_time" in paths:
+            _check_times(changes, ("due_time",), "task.")
+        principal = current_principal()
+        current = await self._task(principal.organization_id, changes.project_id, changes.id)
+        _check_etag(changes.etag, current.etag, "task")
+
+        updated = task_pb2.Task()
+        updated.CopyFrom(current)
+        FieldMask(paths=paths).MergeMessage(
+            changes, updated, replace_message_field=True, replace_repeated_field=True
+        )
+        changed = [
+            path for path in TASK_WRITABLE if path in paths and _differs(current, updated, path)
+        ]
+        if not changed:
+            return current
+        now = self._clock.now()
+        if "status" in changed:
+            _check_move(current.status, updated.status)
+            if updated.status == task_pb2.TASK_STATUS_DONE:
+                _stamp(updated.complete_time, now)
+            else:
+                updated.ClearField("complete_time")
+        updated.ClearField("etag")
+        _stamp(updated.update_time, now)
+        events = self._events(principal).task_changed(updated, changed, current.status)
+        if "parent_task_id" not in changed and "depends_on_task_ids" not in changed:
+            return await self._repository.replace_task(updated, current.etag, events)
+        async with self._links_lock(principal.organization_id, updated.project_id):
+            await self._check_changed_links(updated, changed)
+            return await self._repository.replace_task(updated, current.etag, events)
+
+    async def delete_task(self, project_id: str, task_id: str, etag: str) -> None:
+        """Delete a task that has no subtasks and that no other task depends on."""
+        principal = current_principal()
+        organization_id = principal.organization_id
+        async with self._links_lock(organization_id, project_id):
+            await self._delete_unlinked_task(principal, project_id, task_id, etag)
+
+    async def _delete_unlinked_task(
+        self, principal: Principal, project_id: str, task_id: str, etag: str
+    ) -> None:
+        organization_id = principal.organization_id
+        task = await self._task(organization_id, project_id, task_id)
+        _check_etag(etag, task.etag, "task")
+        if await self._repository.has_subtasks(organization_id, project_id, task_id):
+            raise FailedPrecondition(
+                f"task {task_id} has subtasks; delete or move them first",
+                reason="TASK_HAS_SUBTASKS",
+            )
+        if await self._repository.has_dependents(organization_id, project_id, task_id):
+            raise FailedPrecondition(
+                f"other tasks depend on task {task_id}; remove those dependencies first",
+                reason="TASK_HAS_DEPENDENTS",
+            )
+        event = self._events(principal).task_deleted(task)
+        await self._repository.delete_tasks(organization_id, [(task_id, task.etag, event)])
+
+    async def _task(self, organization_id: str, project_id: str, task_id: str) -> task_pb2.Task:
+        task = await self._repository.get_task(organization_id, project_id, task_id)
+        if task is None:
+            raise NotFound(f"task {task_id} not found", reason="TASK_NOT_FOUND")
+        return task
+
+    # --- links between tasks -------------------------------------------------------------------
+
+    async def _check_new_task_links(self, task: task_pb2.Task) -> None:
+        """A new task's parent and dependencies must be tasks of its project. Nothing links to
+        a task that does not exist yet, so it cannot close a cycle."""
+        referenced = [*task.depends_on_task_ids]
+        if task.parent_task_id:
+            referenced.append(task.parent_task_id)
+        if not referenced:
+            return
+        existing = await self._repository.existing_task_ids(
+            task.organization_id, task.project_id, referenced
+        )
+        violations = _unknown_links(task, existing)
+        if violations:
+            raise InvalidArgument("task links to tasks not in its project", violations=violations)
+
+    async def _check_changed_links(self, task: task_pb2.Task, changed: Sequence[str]) -> None:
+        """The changed parent and dependencies must be tasks of the project other than the task
+        itself, and must not close a cycle through it (the graph was acyclic before, so a new
+        cycle has to pass through the changed task)."""
+        links = await self._repository.task_links(task.organization_id, task.project_id)
+        links[task.id] = TaskLinks(task.parent_task_id, tuple(task.depends_on_task_ids))
+        violations = _self_links(task, changed) or _unknown_links(task, set(links))
+        if violations:
+            raise InvalidArgument("task links are invalid", violations=violations)
+        if "parent_task_id" in changed and _parent_cycle(links, task.id):
+            raise FailedPrecondition(
+                f"task {task.parent_task_id} is a subtask of task {task.id}",
+                reason="PARENT_CYCLE",
+                violations=[
+                    FieldViolation("task.parent_task_id", "the parent would be its own ancestor")
+                ],
+            )
+        if "depends_on_task_ids" in changed and _dependency_cycle(links, task.id):
+            raise FailedPrecondition(
+                f"the dependencies of task {task.id} would form a cycle",
+                reason="DEPENDENCY_CYCLE",
+                violations=[
+                    FieldViolation(
+                        "task.depends_on_task_ids", "a dependency already depends on this task"
+                    )
+                ],
+            )
+
+
+# --- rules -------------------------------------------------------------------------------------
+
+
+def _check_move(before: Status, after: Status) -> None:
+    if after not in ALLOWED_MOVES.get(before, frozenset()):
+        source, target = task_pb2.TaskStatus.Name(before), task_pb2.TaskStatus.Name(after)
+        raise FailedPrecondition(
+            f"a task cannot move from {source} to {target}",
+            reason="STATUS_MOVE_REFUSED",
+            metadata={"from": source, "to": target},
+        )
+
+
+def _self_links(task: task_pb2.Task, changed: Sequence[str]) -> list[FieldViolation]:
+    violations = []
+    if "parent_task_id" in changed and task.parent_task_id == task.id:
+        violations.append(FieldViolation("task.parent_task_id", "a task cannot be its own parent"))
+    if "depends_on_task_ids" in changed and task.id in task.depends_on_task_ids:
+        violations.append(
+            FieldViolation("task.depends_on_task_ids", "a task cannot depend on itself")
+        )
+    return violations
+
+
+def _unknown_links(task: task_pb2.Task, existing: set[str]) -> list[FieldViolation]:
+    violations = []
+    if task.parent_task_id and task.parent_task_id not in existing:
+        violations.append(
+            FieldViolation(
+                "task.parent_task_id", f"no task {task.parent_task_id} in project {task.project_id}"
+            )
+        )
+    missing = [task_id for task_id in task.depends_on_task_ids if task_id not in existing]
+    if missing:
+        violations.append(
+            FieldViolation(
+                "task.depends_on_task_ids",
+                f"no task {', '.join(missing)} in project {task.project_id}",
+            )
+        )
+    return violations
+
+
+def _parent_cycle(links: Mapping[str, TaskLinks], task_id: str) -> bool:
+    """Whether walking up from the task's parent comes back to the task."""
+    seen: set[str] = set()
+    node = links[task_id].parent_task_id
+    while node and node not in seen:
+        if node == task_id:
+            return True
+        seen.add(node)
+        parent = links.get(node)
+        node = parent.parent_task_id if parent else ""
+    return False
+
+
+def _dependency_cycle(links: Mapping[str, TaskLinks], task_id: str) -> bool:
+    """Whether following dependencies from the task's dependencies reaches the task (DFS)."""
+    seen: set[str] = set()
+    stack = list(links[task_id].depends_on)
+    while stack:
+        node = stack.pop()
+        if node == task_id:
+            return True
+        if node in seen:
+            continue
+        seen.add(node)
+        found = links.get(node)
+        if found:
+            stack.extend(found.depends_on)
+    return False
+
+
+# --- update masks ------------------------------------------------------------------------------
+
+
+def _mask_paths(
+    mask: FieldMask, resource: str, writable: Sequence[str], output_only: frozenset[str]
+) -> list[str]:
+    """The paths an update touches: the mask's, or every writable field for an empty mask."""
+    if not mask.paths:
+        return list(writable)
+    violations = []
+    for path in mask.paths:
+        if path in writable:
+            continue
+        if path in output_only:
+            description = f"{path} is output only"
+        elif path == "etag":
+            description = f"etag is not updatable; send it on the {resource} as a precondition"
+        else:
+            description = f"{path} is not an updatable field of a {resource}"
+        violations.append(FieldViolation("update_mask", description))
+    if violations:
+        raise InvalidArgument(
+            "update_mask names fields that cannot be updated", violations=violations
+        )
+    return list(dict.fromkeys(mask.paths))
+
+
+def _task_update_paths(changes: task_pb2.Task, mask: FieldMask) -> list[str]:
+    """The task paths an update touches. A task always has a status and a priority, so an
+    implied (empty) mask leaves an unset one alone, while naming it in the mask with no value
+    is refused."""
+    paths = _mask_paths(mask, "task", TASK_WRITABLE, TASK_OUTPUT_ONLY)
+    unset = [
+        path for path in ("status", "priority") if path in paths and getattr(changes, path) == 0
+    ]
+    if mask.paths and unset:
+        raise InvalidArgument(
+            "the update names fields without a value",
+            violations=[FieldViolation(f"task.{path}", f"{path} must be set") for path in unset],
+        )
+    return [path for path in paths if path not in unset]
+
+
+def _differs(before: Message, after: Message, path: str) -> bool:
+    if path in _MESSAGE_FIELDS:
+        if before.HasField(path) != after.HasField(path):
+            return True
+    elif path in _REPEATED_FIELDS:
+        return list(getattr(before, path)) != list(getattr(after, path))
+    return bool(getattr(before, path) != getattr(after, path))
+
+
+# --- small helpers -----------------------------------------------------------------------------
+
+
+def _require_id(value: str, field: str) -> None:
+    if not value:
+        raise InvalidArgument(
+            f"{field} is required", violations=[FieldViolation(field, "name what to update")]
+        )
+
+
+def _check_etag(given: str, stored: str, resource: str) -> None:
+    # Checked before any rule so a stale writer learns it is stale, not what else is wrong.
+    if given and given != stored:
+        raise EtagMismatch(f"the {resource} changed since it was read; read it again")
+
+
+def _check_times(message: Message, fields: Iterable[str], prefix: str = "") -> None:
+    violations = [
+        FieldViolation(prefix + field, "must be between 0001-01-01 and 9999-12-31 UTC")
+        for field in fields
+        if message.HasField(field) and not timestamp_in_range(getattr(message, field))
+    ]
+    if violations:
+        raise InvalidArgument("a time is out of range", violations=violations)
+
+
+def _stamp(target: Timestamp, moment: datetime) -> None:
+    target.FromDatetime(moment)
+
+
+def _optional_text(message: Message, field: str) -> str | None:
+    return timestamp_text(getattr(message, field)) if message.HasField(field) else None
+
+
+def _page_size(requested: int) -> int:
+    return min(requested or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+
+
+# --- page tokens -------------------------------------------------------------------------------
+# A page token is the store's continuation prefixed with a short digest of the query it
+# continues (organization, filters, order), so a token cannot be replayed against other filters.
+
+_DIGEST_BYTES = 8
+
+
+def _scope(organization_id: str, query: bytes) -> bytes:
+    return hashlib.blake2b(
+        organization_id.encode() + b"\0" + query, digest_size=_DIGEST_BYTES
+    ).digest()
+
+
+def _seal_token(scope: bytes, continuation: str | None) -> str:
+    if not continuation:
+        return ""
+    return base64.urlsafe_b64encode(scope + continuation.encode()).decode().rstrip("=")
+
+
+def _open_token(scope: bytes, token: str) -> str | None:
+    if not token:
+        return None
+    try:
+        raw = base64.b64decode(token + "=" * (-len(token) % 4), altchars=b"-_", validate=True)
+        bound = len(raw) > _DIGEST_BYTES and hmac.compare_digest(raw[:_DIGEST_BYTES], scope)
+        if bound:
+            return raw[_DIGEST_BYTES:].decode()
+    except ValueError:  # not base64, or not text: not a token of ours either
+        pass
+    raise InvalidArgument(
+        "page_token does not belong to this query",
+        reason="PAGE_TOKEN_INVALID",
+        violations=[
+            FieldViolation("page_token", "use a token from the same query with the same filters")
+        ],
+    )

@@ -1,0 +1,174 @@
+"""Access: a token is required, roles limit writes, organizations never see each other."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf.field_mask_pb2 import FieldMask
+
+from coder.planning.v1 import planning_service_pb2 as api
+from coder.planning.v1 import project_pb2, task_pb2
+from coder.planning.v1.planning_service_pb2_grpc import PlanningServiceStub
+from tests.planning.factories import (
+    TokenFactory,
+    auth,
+    changed,
+    create_project,
+    create_task,
+    get_task,
+    rpc_error,
+    update_task,
+)
+
+TASK = task_pb2.Task(id="t", project_id="p", title="x")
+VALID_REQUESTS: dict[str, Any] = {
+    "CreateProject": api.CreateProjectRequest(project=project_pb2.Project(name="x")),
+    "GetProject": api.GetProjectRequest(project_id="p"),
+    "ListProjects": api.ListProjectsRequest(),
+    "UpdateProject": api.UpdateProjectRequest(project=project_pb2.Project(id="p", name="x")),
+    "DeleteProject": api.DeleteProjectRequest(project_id="p"),
+    "CreateTask": api.CreateTaskRequest(project_id="p", task=task_pb2.Task(title="x")),
+    "GetTask": api.GetTaskRequest(project_id="p", task_id="t"),
+    "ListTasks": api.ListTasksRequest(project_id="p"),
+    "UpdateTask": api.UpdateTaskRequest(task=TASK),
+    "DeleteTask": api.DeleteTaskRequest(project_id="p", task_id="t"),
+}
+"""One well-formed request per RPC of the service."""
+
+WRITES = (
+    "CreateProject",
+    "UpdateProject",
+    "DeleteProject",
+    "CreateTask",
+    "UpdateTask",
+    "DeleteTask",
+)
+
+
+def test_every_rpc_is_covered() -> None:
+    methods = api.DESCRIPTOR.services_by_name["PlanningService"].methods_by_name
+    assert set(VALID_REQUESTS) == set(methods)
+
+
+class TestAuthentication:
+    @pytest.mark.parametrize("method", sorted(VALID_REQUESTS))
+    async def test_a_call_without_a_token_is_unauthenticated(
+        self, stub: PlanningServiceStub, method: str
+    ) -> None:
+        rpc: Callable[..., Any] = getattr(stub, method)
+        await rpc_error(rpc(VALID_REQUESTS[method]), grpc.StatusCode.UNAUTHENTICATED)
+
+    async def test_a_token_from_an_unknown_key_is_unauthenticated(
+        self, stub: PlanningServiceStub
+    ) -> None:
+        from services.kit import SigningKey
+
+        forged = TokenFactory(SigningKey.generate(), "coder", "coder-api")()
+        call = stub.GetProject(VALID_REQUESTS["GetProject"], metadata=auth(forged))
+        await rpc_error(call, grpc.StatusCode.UNAUTHENTICATED)
+
+
+class TestRoles:
+    @pytest.mark.parametrize("method", WRITES)
+    async def test_a_viewer_cannot_write(
+        self, stub: PlanningServiceStub, token: TokenFactory, org: str, method: str
+    ) -> None:
+        rpc: Callable[..., Any] = getattr(stub, method)
+        call = rpc(VALID_REQUESTS[method], metadata=auth(token(org, roles=("viewer",))))
+        await rpc_error(call, grpc.StatusCode.PERMISSION_DENIED)
+
+    async def test_a_viewer_can_read(
+        self, stub: PlanningServiceStub, token: TokenFactory, org: str
+    ) -> None:
+        project = await create_project(stub, token(org))
+        task = await create_task(stub, token(org), project.id)
+        viewer = token(org, roles=("viewer",))
+        assert (await get_task(stub, viewer, project.id, task.id)) == task
+        listed = await stub.ListTasks(
+            api.ListTasksRequest(project_id=project.id), metadata=auth(viewer)
+        )
+        assert [t.id for t in listed.tasks] == [task.id]
+
+
+class TestTenancy:
+    """Organization B's ids are not found by organization A, whatever A asks."""
+
+    @pytest.fixture
+    async def theirs(
+        self, stub: PlanningServiceStub, token: TokenFactory, org: str
+    ) -> tuple[project_pb2.Project, task_pb2.Task]:
+        project = await create_project(stub, token(org + "-b"), name="B's")
+        return project, await create_task(stub, token(org + "-b"), project.id, title="B's task")
+
+    async def test_their_project_is_not_found(
+        self,
+        stub: PlanningServiceStub,
+        token: TokenFactory,
+        org: str,
+        theirs: tuple[project_pb2.Project, task_pb2.Task],
+    ) -> None:
+        project, _ = theirs
+        mine = auth(token(org))
+        calls = [
+            stub.GetProject(api.GetProjectRequest(project_id=project.id), metadata=mine),
+            stub.UpdateProject(
+                api.UpdateProjectRequest(
+                    project=project_pb2.Project(id=project.id, name="hijacked"),
+                    update_mask=FieldMask(paths=["name"]),
+                ),
+                metadata=mine,
+            ),
+            stub.DeleteProject(
+                api.DeleteProjectRequest(project_id=project.id, force=True), metadata=mine
+            ),
+            stub.ListTasks(api.ListTasksRequest(project_id=project.id), metadata=mine),
+            create_task(stub, token(org), project.id),
+        ]
+        for call in calls:
+            await rpc_error(call, grpc.StatusCode.NOT_FOUND)
+
+    async def test_their_task_is_not_found(
+        self,
+        stub: PlanningServiceStub,
+        token: TokenFactory,
+        org: str,
+        theirs: tuple[project_pb2.Project, task_pb2.Task],
+    ) -> None:
+        project, task = theirs
+        calls = [
+            get_task(stub, token(org), project.id, task.id),
+            update_task(stub, token(org), changed(task, title="hijacked"), "title"),
+            stub.DeleteTask(
+                api.DeleteTaskRequest(project_id=project.id, task_id=task.id),
+                metadata=auth(token(org)),
+            ),
+        ]
+        for call in calls:
+            await rpc_error(call, grpc.StatusCode.NOT_FOUND)
+
+    async def test_their_data_is_untouched(
+        self,
+        stub: PlanningServiceStub,
+        token: TokenFactory,
+        org: str,
+        theirs: tuple[project_pb2.Project, task_pb2.Task],
+    ) -> None:
+        project, task = theirs
+        await rpc_error(
+            update_task(stub, token(org), changed(task, title="hijacked"), "title"),
+            grpc.StatusCode.NOT_FOUND,
+        )
+        assert (await get_task(stub, token(org + "-b"), project.id, task.id)) == task
+
+    async def test_their_projects_are_not_listed(
+        self,
+        stub: PlanningServiceStub,
+        token: TokenFactory,
+        org: str,
+        theirs: tuple[project_pb2.Project, task_pb2.Task],
+    ) -> None:
+        response = await stub.ListProjects(api.ListProjectsRequest(), metadata=auth(token(org)))
+        assert list(response.projects) == []

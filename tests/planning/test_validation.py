@@ -1,0 +1,117 @@
+"""Bad input is INVALID_ARGUMENT with a BadRequest field violation naming the field."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf.duration_pb2 import Duration
+from google.protobuf.field_mask_pb2 import FieldMask
+
+from coder.planning.v1 import planning_service_pb2 as api
+from coder.planning.v1 import project_pb2, task_pb2
+from coder.planning.v1.planning_service_pb2_grpc import PlanningServiceStub
+from tests.planning.factories import TokenFactory, auth, rpc_error, violated_fields
+
+TASK = task_pb2.Task(id="t", project_id="p", title="x")
+
+CASES: list[tuple[str, Any, str]] = [
+    ("CreateProject", api.CreateProjectRequest(), "project"),
+    ("CreateProject", api.CreateProjectRequest(project=project_pb2.Project()), "project.name"),
+    (
+        "CreateProject",
+        api.CreateProjectRequest(project=project_pb2.Project(name="n" * 201)),
+        "project.name",
+    ),
+    ("GetProject", api.GetProjectRequest(), "project_id"),
+    ("GetProject", api.GetProjectRequest(project_id="no spaces"), "project_id"),
+    ("ListProjects", api.ListProjectsRequest(page_size=1001), "page_size"),
+    ("ListProjects", api.ListProjectsRequest(page_size=-1), "page_size"),
+    ("UpdateProject", api.UpdateProjectRequest(), "project"),
+    (
+        "UpdateProject",
+        api.UpdateProjectRequest(project=project_pb2.Project(name="x")),
+        "project.id",
+    ),
+    (
+        "UpdateProject",
+        api.UpdateProjectRequest(
+            project=project_pb2.Project(id="p", name="x"), update_mask=FieldMask(paths=["id"])
+        ),
+        "update_mask",
+    ),
+    ("DeleteProject", api.DeleteProjectRequest(project_id="p/q"), "project_id"),
+    ("DeleteProject", api.DeleteProjectRequest(project_id="p", etag="e" * 129), "etag"),
+    ("CreateTask", api.CreateTaskRequest(project_id="p"), "task"),
+    ("CreateTask", api.CreateTaskRequest(task=task_pb2.Task(title="x")), "project_id"),
+    ("CreateTask", api.CreateTaskRequest(project_id="p", task=task_pb2.Task()), "task.title"),
+    (
+        "CreateTask",
+        api.CreateTaskRequest(project_id="p", task=task_pb2.Task(title="x", labels=["a", "a"])),
+        "task.labels",
+    ),
+    (
+        "CreateTask",
+        api.CreateTaskRequest(
+            project_id="p", task=task_pb2.Task(title="x", estimate=Duration(seconds=-1))
+        ),
+        "task.estimate",
+    ),
+    (
+        "CreateTask",
+        api.CreateTaskRequest(project_id="p", task=task_pb2.Task(title="x", status=42)),  # type: ignore[arg-type]
+        "task.status",
+    ),
+    ("GetTask", api.GetTaskRequest(project_id="p"), "task_id"),
+    ("GetTask", api.GetTaskRequest(project_id="p", task_id="t" * 65), "task_id"),
+    ("ListTasks", api.ListTasksRequest(), "project_id"),
+    ("ListTasks", api.ListTasksRequest(project_id="p", statuses=[0]), "statuses[0]"),  # type: ignore[list-item]
+    ("ListTasks", api.ListTasksRequest(project_id="p", page_size=5000), "page_size"),
+    ("ListTasks", api.ListTasksRequest(project_id="p", priority=9), "priority"),  # type: ignore[arg-type]
+    ("UpdateTask", api.UpdateTaskRequest(), "task"),
+    ("UpdateTask", api.UpdateTaskRequest(task=task_pb2.Task(project_id="p", title="x")), "task.id"),
+    ("UpdateTask", api.UpdateTaskRequest(task=task_pb2.Task(id="t", title="x")), "task.project_id"),
+    (
+        "UpdateTask",
+        api.UpdateTaskRequest(task=TASK, update_mask=FieldMask(paths=["created_by"])),
+        "update_mask",
+    ),
+    (
+        "UpdateTask",
+        api.UpdateTaskRequest(
+            task=task_pb2.Task(id="t", project_id="p"), update_mask=FieldMask(paths=["title"])
+        ),
+        "task.title",
+    ),
+    ("DeleteTask", api.DeleteTaskRequest(task_id="t"), "project_id"),
+    ("DeleteTask", api.DeleteTaskRequest(project_id="p", task_id="t", etag="e" * 129), "etag"),
+]
+
+
+def test_every_rpc_has_a_case() -> None:
+    methods = api.DESCRIPTOR.services_by_name["PlanningService"].methods_by_name
+    assert {method for method, _, _ in CASES} == set(methods)
+
+
+class TestValidation:
+    @pytest.mark.parametrize(
+        ("method", "request_", "field"),
+        CASES,
+        ids=[f"{method}-{field}-{n}" for n, (method, _, field) in enumerate(CASES)],
+    )
+    async def test_names_the_bad_field(
+        self,
+        stub: PlanningServiceStub,
+        token: TokenFactory,
+        org: str,
+        method: str,
+        request_: Any,
+        field: str,
+    ) -> None:
+        rpc: Callable[..., Any] = getattr(stub, method)
+        error = await rpc_error(
+            rpc(request_, metadata=auth(token(org))), grpc.StatusCode.INVALID_ARGUMENT
+        )
+        assert field in violated_fields(error)

@@ -11,6 +11,7 @@ from services.kit._auth import (
     TokenVerifier,
     permission_matches,
 )
+from services.kit._clients import ContextPropagation, ServiceChannels
 from services.kit._clock import Clock, ManualClock, SystemClock
 from services.kit._context import (
     bearer_token,
@@ -60,6 +61,7 @@ __all__ = [
     "Aborted",
     "AlreadyExists",
     "Clock",
+    "ContextPropagation",
     "DeadlineExceeded",
     "DocumentExists",
     "DocumentNotFound",
@@ -77,6 +79,7 @@ __all__ = [
     "Principal",
     "ResourceExhausted",
     "Resources",
+    "ServiceChannels",
     "ServiceDefinition",
     "Settings",
     "SigningKey",

@@ -16,6 +16,7 @@ from grpc_reflection.v1alpha import reflection
 
 from coder.ops.v1 import ops_pb2, ops_pb2_grpc
 from services.kit._auth import KeySource, TokenVerifier
+from services.kit._clients import ServiceChannels
 from services.kit._clock import Clock, SystemClock
 from services.kit._interceptors import Pipeline, default_interceptors
 from services.kit._observability import Metrics, get_logger
@@ -39,6 +40,7 @@ class Resources:
     caches: CacheBackends
     verifier: TokenVerifier | None
     metrics: Metrics
+    channels: ServiceChannels = field(default_factory=ServiceChannels)
     relay: OutboxRelay | None = None
 
 
@@ -79,13 +81,23 @@ async def open_resources(
     *,
     clock: Clock | None = None,
     verifier: TokenVerifier | None = None,
+    own_target: str | None = None,
 ) -> AsyncIterator[Resources]:
-    """Open the store (declaring every container), bus, caches and the outbox relay."""
+    """Open the store (declaring every container), bus, caches, the outbox relay and the
+    channels to other services (`own_target`: this process's server, for its own domains)."""
     clock = clock or SystemClock()
     store = open_store(settings.resolved_store_url(), clock=clock)
     bus = open_bus(settings.bus_url, settings=settings)
     caches = await open_cache(settings.cache_url, clock=clock)
     relay: OutboxRelay | None = None
+    targets = ServiceChannels.parse_targets(settings.peers)
+    if own_target is not None:
+        targets.update({d.domain: own_target for d in definitions})
+    channels = ServiceChannels(
+        targets=targets,
+        default_host=settings.peer_host,
+        max_message_bytes=settings.max_message_bytes,
+    )
     try:
         await store.open([spec for d in definitions for spec in d.containers])
         await bus.start()
@@ -103,11 +115,13 @@ async def open_resources(
             caches=caches,
             verifier=verifier or token_verifier(settings),
             metrics=Metrics(),
+            channels=channels,
             relay=relay,
         )
     finally:
         if relay is not None:
             await relay.stop()
+        await channels.close()
         await bus.close()
         await caches.close()
         await store.close()
@@ -248,7 +262,8 @@ async def serve(
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    async with open_resources(settings, definitions) as resources:
+    own = f"{settings.host}:{port}"
+    async with open_resources(settings, definitions, own_target=own) as resources:
         host = Host(definitions, resources, host=settings.host, port=port)
         await host.start()
         if on_started is not None:

@@ -29,6 +29,13 @@ class Settings(BaseSettings):
         None, description="gRPC port; default: the registry's port, or 50051 for `coder dev`."
     )
 
+    peers: str = Field(
+        "", description='Other services\' addresses, JSON: {"ai": "ai.internal:3006"}.'
+    )
+    peer_host: str = Field(
+        "127.0.0.1", description="Host of services not in `peers` (on their registry port)."
+    )
+
     jwks_url: str = Field("", description="JWKS URL of the token issuer (the edge).")
     jwks_file: Path | None = Field(None, description="JWKS file; used when jwks_url is empty.")
     jwt_issuer: str = Field("coder", description="Expected `iss` of access tokens.")

@@ -94,7 +94,7 @@ def cosmos_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = tmp_path_factory.mktemp("cosmosdb") / "server.log"
     with log.open("w") as output:
         # Port 0: the server takes a free port and prints it, so no port can be raced for.
-        server = subprocess.Popen(  # noqa: S603 - fixed arguments
+        server = subprocess.Popen(
             [str(node), str(COSMOS_SERVER_CLI), "--no-ssl", "--host", "127.0.0.1", "-p", "0"],
             stdout=output,
             stderr=subprocess.STDOUT,

@@ -33,6 +33,7 @@ from services.kit import (
     SigningKey,
     TokenVerifier,
     configure_logging,
+    configure_tracing,
     jwks,
     open_resources,
 )
@@ -120,7 +121,9 @@ async def seed(
 
 
 async def run(options: argparse.Namespace) -> list[Result]:
+    # As deployed: spans are recorded (not exported); access logs are filtered out.
     configure_logging("warning")
+    configure_tracing("coder-bench")
     key = SigningKey.generate()
     verifier = TokenVerifier(KeySource(jwks=jwks([key])), issuer="coder", audience="coder-api")
     with tempfile.TemporaryDirectory() as directory:

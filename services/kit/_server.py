@@ -162,7 +162,6 @@ class Host:
             default_deadline=settings.default_deadline_seconds,
         )
         server = grpc.aio.server(
-            interceptors=[Pipeline(interceptors)],
             options=[
                 ("grpc.max_receive_message_length", settings.max_message_bytes),
                 ("grpc.max_send_message_length", settings.max_message_bytes),
@@ -173,10 +172,14 @@ class Host:
                 ("grpc.so_reuseport", 0),
             ],
         )
+        # gRPC's own health and reflection services are public by policy (their protos are not
+        # ours, so they carry no access rule) and go to the server directly; everything else
+        # registers through the pipeline, which refuses a method that declares no access rule.
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
-        ops_pb2_grpc.add_OpsServiceServicer_to_server(OpsServicer(), server)
+        registrar = Pipeline(interceptors).registrar(server)
+        ops_pb2_grpc.add_OpsServiceServicer_to_server(OpsServicer(), registrar)
         for definition in self.definitions:
-            definition.register(server, self.resources)
+            definition.register(registrar, self.resources)
         reflection.enable_server_reflection(
             [*self.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
         )

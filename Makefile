@@ -10,9 +10,12 @@ help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-14s %s\n", $$1, $$2}'
 
 .PHONY: setup
-setup: ## install Python (uv.lock) and npm dependencies
+setup: ## install the locked Python dependencies (uv.lock) into .venv
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet 'uv>=0.9,<1'
 	uv sync --frozen
+
+.PHONY: setup-test
+setup-test: setup ## also install the npm test servers (Cosmos DB test server)
 	npm ci --silent --prefix scripts/cosmosdb
 
 .PHONY: dev
@@ -46,7 +49,7 @@ fmt: ## format and auto-fix
 	.venv/bin/ruff check --fix .
 
 .PHONY: test
-test: setup ## set up, then run every test (needs Redis and RabbitMQ running)
+test: setup-test ## set up, then run every test (needs Redis and RabbitMQ running)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 .PHONY: bench

@@ -8,6 +8,7 @@ from services.kit import ServiceDefinition, domain
 
 IMPLEMENTED: dict[str, str] = {
     "planning": "services.planning",
+    "identity": "services.identity",
 }
 """Domain name → package exposing `SERVICE`. Grows as services land."""
 

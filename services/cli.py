@@ -1,5 +1,6 @@
 """`coder`: run the suite embedded (`coder dev`), run one service (`coder serve <domain>`),
-check health (`coder health`), mint a development token (`coder token`)."""
+check health (`coder health`), mint a development token (`coder token`), write the Envoy
+front proxy's config (`coder envoy-config`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from services import catalog
 from services.kit import (
     EMBEDDED_GRPC_PORT,
+    ENVOY_ADMIN_PORT,
+    ENVOY_PORT,
     Host,
     ServiceDefinition,
     Settings,
@@ -126,6 +129,26 @@ def _token(options: argparse.Namespace) -> int:
     return 0
 
 
+def _envoy_config(options: argparse.Namespace) -> int:
+    from services import deploy
+
+    defaults = deploy.EnvoyOptions()
+    config = deploy.EnvoyOptions(
+        listen_address=options.listen_address or defaults.listen_address,
+        listen_port=options.listen_port,
+        admin_port=options.admin_port,
+        upstream_host=options.upstream_host,
+        embedded_port=options.embedded_port,
+        edge_url=options.edge_url or defaults.edge_url,
+        ui_url=options.ui_url or defaults.ui_url,
+        descriptor=Path(options.descriptor),
+        rate_limit=options.rate_limit,
+        api_timeout_seconds=options.api_timeout,
+    )
+    print(f"coder: wrote {deploy.write(config, Path(options.output))}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="coder", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
@@ -155,6 +178,22 @@ def parser() -> argparse.ArgumentParser:
     token.add_argument("--lifetime", type=float, default=3600.0, help="seconds")
     token.add_argument("--data-dir", help="embedded state directory (default .coder)")
     token.set_defaults(run=_token)
+
+    envoy = commands.add_parser("envoy-config", help="write the Envoy front proxy's config")
+    envoy.add_argument("--output", default="envoy/envoy.yaml", help="(default envoy/envoy.yaml)")
+    envoy.add_argument("--listen-address", help="listener address (default 0.0.0.0)")
+    envoy.add_argument("--listen-port", type=int, default=ENVOY_PORT)
+    envoy.add_argument("--admin-port", type=int, default=ENVOY_ADMIN_PORT, help="on 127.0.0.1")
+    envoy.add_argument("--upstream-host", default="127.0.0.1", help="host of the services")
+    envoy.add_argument(
+        "--embedded-port", type=int, help="send every service to this port (`coder dev`)"
+    )
+    envoy.add_argument("--edge-url", help="edge base URL (default http://127.0.0.1:3001)")
+    envoy.add_argument("--ui-url", help="UI base URL (default http://127.0.0.1:3000)")
+    envoy.add_argument("--descriptor", default="gen/descriptor.binpb", help="descriptor set")
+    envoy.add_argument("--rate-limit", type=int, default=1000, help="requests/s, listener-wide")
+    envoy.add_argument("--api-timeout", type=int, default=30, help="seconds per API call")
+    envoy.set_defaults(run=_envoy_config)
     return root
 
 

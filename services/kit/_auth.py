@@ -13,7 +13,7 @@ import json
 import time
 import urllib.request
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,7 @@ OWNER_ONLY: frozenset[str] = frozenset(
 )
 """Permissions no pattern grants except the owner role itself."""
 
-MEMBER_EXCLUDED: tuple[str, ...] = (
+ADMIN_ONLY: tuple[str, ...] = (
     "identity.member.*",
     "identity.role.*",
     "identity.invitation.*",
@@ -45,7 +45,8 @@ MEMBER_EXCLUDED: tuple[str, ...] = (
     "identity.audit.*",
     "identity.organization.write",
 )
-"""Administration that the member role's wildcards must not reach."""
+"""Administration that the member and viewer roles' wildcards must not reach (not even to
+read: member lists, roles and the audit trail are for admins)."""
 
 ALGORITHMS = ("ES256", "RS256", "EdDSA")
 """Signature algorithms accepted; all are supported by Envoy's jwt_authn. `none` never is."""
@@ -82,7 +83,8 @@ class Principal:
         for role in self.roles:
             patterns = ROLE_PERMISSIONS.get(role, ())
             if any(permission_matches(p, permission) for p in patterns) and not (
-                role == "member" and any(permission_matches(x, permission) for x in MEMBER_EXCLUDED)
+                role in ("member", "viewer")
+                and any(permission_matches(x, permission) for x in ADMIN_ONLY)
             ):
                 return True
         return any(permission_matches(p, permission) for p in self.permissions)
@@ -115,9 +117,15 @@ def _strings(value: Any) -> Iterable[str]:
     return value
 
 
+JwksFetcher = Callable[[], Awaitable[Mapping[str, Any]]]
+"""An in-process source of a JWKS document (the identity service's key ring)."""
+
+
 class KeySource:
     """Where verification keys come from: a JWKS URL (refetched on an unknown `kid`, at most
-    every `min_refresh_seconds`) or a JWKS file (reread when it changes)."""
+    every `min_refresh_seconds`), a JWKS file (reread when it changes), and in-process
+    fetchers attached at start-up (in embedded mode the identity service's key ring, so tokens
+    it issues verify without a network hop)."""
 
     def __init__(
         self,
@@ -127,7 +135,7 @@ class KeySource:
         jwks: Mapping[str, Any] | None = None,
         min_refresh_seconds: float = 30.0,
     ) -> None:
-        if not (url or path or jwks):
+        if not (url or path or jwks is not None):
             raise ValueError("a JWKS url, file or document is required")
         self._url = url
         self._path = path
@@ -136,11 +144,29 @@ class KeySource:
         self._mtime = 0.0
         self._min_refresh = min_refresh_seconds
         self._lock = asyncio.Lock()
+        self._fetchers: list[JwksFetcher] = []
+        self._attached: set[str] = set()
+        self._fetched_at = float("-inf")
         if jwks is not None:
             self._install(jwks)
             self._loaded_at = float("inf")
 
+    @classmethod
+    def in_process(cls, fetch: JwksFetcher, *, min_refresh_seconds: float = 5.0) -> KeySource:
+        """A source fed only by an in-process fetcher."""
+        source = cls(jwks={"keys": []}, min_refresh_seconds=min_refresh_seconds)
+        source.attach(fetch)
+        return source
+
+    def attach(self, fetch: JwksFetcher) -> None:
+        """Also take keys from `fetch`, called on an unknown `kid` (rate-limited)."""
+        self._fetchers.append(fetch)
+        self._fetched_at = float("-inf")
+
     def _install(self, document: Mapping[str, Any]) -> None:
+        if not document.get("keys"):
+            self._keys = {}
+            return
         keyset = PyJWKSet.from_dict(dict(document))
         self._keys = {key.key_id: key for key in keyset.keys if key.key_id}
 
@@ -157,6 +183,12 @@ class KeySource:
         async with self._lock:
             if kid in self._keys and not self._file_changed():
                 return self._keys[kid]
+            if self._fetchers and time.monotonic() - self._fetched_at >= self._min_refresh:
+                await self._fetch_attached()
+                if kid in self._keys:
+                    return self._keys[kid]
+            if not (self._url or self._path):
+                return None
             if time.monotonic() - self._loaded_at < self._min_refresh and not self._file_changed():
                 return None
             try:
@@ -165,11 +197,26 @@ class KeySource:
                 raise Unauthenticated(
                     f"signing keys unavailable: {error}", reason="JWKS_UNAVAILABLE"
                 ) from error
+            attached = {k: v for k, v in self._keys.items() if k in self._attached}
             self._install(document)
+            self._keys.update(attached)
             self._loaded_at = time.monotonic()
             if self._path is not None:
                 self._mtime = self._path.stat().st_mtime
             return self._keys.get(kid)
+
+    async def _fetch_attached(self) -> None:
+        self._fetched_at = time.monotonic()
+        found: dict[str, PyJWK] = {}
+        for fetch in self._fetchers:
+            document = await fetch()
+            keyset = PyJWKSet.from_dict(dict(document)) if document.get("keys") else None
+            if keyset is not None:
+                found.update({key.key_id: key for key in keyset.keys if key.key_id})
+        for stale in self._attached - set(found):
+            self._keys.pop(stale, None)
+        self._attached = set(found)
+        self._keys.update(found)
 
     def _file_changed(self) -> bool:
         if self._path is None:
@@ -196,6 +243,7 @@ class TokenVerifier:
         leeway: float = 30.0,
         cache_size: int = 10_000,
     ) -> None:
+        self.keys = keys
         self._keys = keys
         self._issuer = issuer
         self._audience = audience

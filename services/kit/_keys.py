@@ -64,8 +64,10 @@ class SigningKey:
         kind: str = "user",
         lifetime_seconds: float = 900,
         extra: Mapping[str, Any] | None = None,
+        now: float | None = None,
     ) -> str:
-        now = int(time.time())
+        """A signed access token; `now` (epoch seconds) lets a service use its own clock."""
+        now = int(time.time() if now is None else now)
         claims: dict[str, Any] = {
             "iss": issuer,
             "aud": audience,

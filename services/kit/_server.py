@@ -58,14 +58,16 @@ class ServiceDefinition:
     outbox_containers: tuple[str, ...] = ()
 
 
-def token_verifier(settings: Settings) -> TokenVerifier | None:
-    """The access-token verifier the settings describe, or None without a key source."""
+def token_verifier(settings: Settings) -> TokenVerifier:
+    """The access-token verifier the settings describe. Without a JWKS URL or file it starts
+    with no keys: an in-process issuer (the identity service, when hosted here) attaches its
+    key ring at registration, and otherwise every token is refused."""
     if settings.jwks_url:
         keys = KeySource(url=settings.jwks_url)
     elif settings.jwks_file is not None:
         keys = KeySource(path=settings.jwks_file)
     else:
-        return None
+        keys = KeySource(jwks={"keys": []})
     return TokenVerifier(
         keys,
         issuer=settings.jwt_issuer,

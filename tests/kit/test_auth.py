@@ -134,6 +134,8 @@ class TestPermissions:
             ({"admin"}, "identity.member.write", True),
             ({"member"}, "planning.task.write", True),
             ({"member"}, "identity.member.write", False),
+            ({"viewer"}, "identity.member.read", False),
+            ({"viewer"}, "identity.audit.read", False),
             ({"viewer"}, "planning.task.read", True),
             ({"viewer"}, "planning.task.write", False),
             (set(), "planning.task.read", False),
@@ -147,3 +149,30 @@ class TestPermissions:
         principal = Principal("u", "o", permissions=frozenset({"planning.task.read"}))
         assert principal.can("planning.task.read")
         assert not principal.can("planning.task.write")
+
+
+class TestInProcessKeys:
+    async def test_attached_fetcher_supplies_and_retires_keys(self) -> None:
+        first, second = SigningKey.generate(), SigningKey.generate()
+        published = [first]
+
+        async def fetch() -> dict[str, object]:
+            return jwks(published)
+
+        source = KeySource.in_process(fetch, min_refresh_seconds=0)
+        verifier = TokenVerifier(source, issuer=ISSUER, audience=AUDIENCE)
+        assert (await verifier.verify(mint(first))).subject == "user-1"
+        published.append(second)
+        assert (await verifier.verify(mint(second, subject="user-2"))).subject == "user-2"
+        published.remove(first)
+        assert await source.key(SigningKey.generate().kid) is None
+        assert await source.key(first.kid) is None
+
+    def test_mint_follows_a_given_clock(self) -> None:
+        key = SigningKey.generate()
+        token = key.mint(
+            subject="u", organization_id="o", issuer=ISSUER, audience=AUDIENCE, now=1_000_000
+        )
+        claims = jwt.decode(token, options={"verify_signature": False})
+        assert claims["iat"] == 1_000_000
+        assert claims["exp"] == 1_000_900

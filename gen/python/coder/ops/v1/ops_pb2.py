@@ -25,9 +25,10 @@ _sym_db = _symbol_database.Default()
 from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from coder.common.v1 import access_pb2 as coder_dot_common_dot_v1_dot_access__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x63oder/ops/v1/ops.proto\x12\x0c\x63oder.ops.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1c\x63oder/common/v1/access.proto\x1a\x1cgoogle/api/annotations.proto\"(\n\x0b\x45\x63hoRequest\x12\x19\n\x07message\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\x18\x80 \"\x1f\n\x0c\x45\x63hoResponse\x12\x0f\n\x07message\x18\x01 \x01(\t2k\n\nOpsService\x12]\n\x04\x45\x63ho\x12\x19.coder.ops.v1.EchoRequest\x1a\x1a.coder.ops.v1.EchoResponse\"\x1e\xca\xf3\x18\x02\x10\x01\x82\xd3\xe4\x93\x02\x12\x12\x10/api/v1/ops/echob\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x63oder/ops/v1/ops.proto\x12\x0c\x63oder.ops.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1c\x63oder/common/v1/access.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"(\n\x0b\x45\x63hoRequest\x12\x19\n\x07message\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\x18\x80 \"\x1f\n\x0c\x45\x63hoResponse\x12\x0f\n\x07message\x18\x01 \x01(\t\"n\n\x0cTicksRequest\x12\x19\n\x05\x63ount\x18\x01 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x01\x12 \n\x0binterval_ms\x18\x02 \x01(\x05\x42\x0b\xbaH\x08\x1a\x06\x18\xe0\xd4\x03(\n\x12!\n\x06\x63ursor\x18\x03 \x01(\tB\x11\xbaH\x0er\x0c\x18\x10\x32\x08^[0-9]*$\"[\n\rTicksResponse\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12\x0e\n\x06\x63ursor\x18\x02 \x01(\t\x12(\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp2\xd0\x01\n\nOpsService\x12]\n\x04\x45\x63ho\x12\x19.coder.ops.v1.EchoRequest\x1a\x1a.coder.ops.v1.EchoResponse\"\x1e\xca\xf3\x18\x02\x10\x01\x82\xd3\xe4\x93\x02\x12\x12\x10/api/v1/ops/echo\x12\x63\n\x05Ticks\x12\x1a.coder.ops.v1.TicksRequest\x1a\x1b.coder.ops.v1.TicksResponse\"\x1f\xca\xf3\x18\x02\x10\x01\x82\xd3\xe4\x93\x02\x13\x12\x11/api/v1/ops/ticks0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,12 +37,24 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_ECHOREQUEST'].fields_by_name['message']._loaded_options = None
   _globals['_ECHOREQUEST'].fields_by_name['message']._serialized_options = b'\272H\005r\003\030\200 '
+  _globals['_TICKSREQUEST'].fields_by_name['count']._loaded_options = None
+  _globals['_TICKSREQUEST'].fields_by_name['count']._serialized_options = b'\272H\007\032\005\030\350\007(\001'
+  _globals['_TICKSREQUEST'].fields_by_name['interval_ms']._loaded_options = None
+  _globals['_TICKSREQUEST'].fields_by_name['interval_ms']._serialized_options = b'\272H\010\032\006\030\340\324\003(\n'
+  _globals['_TICKSREQUEST'].fields_by_name['cursor']._loaded_options = None
+  _globals['_TICKSREQUEST'].fields_by_name['cursor']._serialized_options = b'\272H\016r\014\030\0202\010^[0-9]*$'
   _globals['_OPSSERVICE'].methods_by_name['Echo']._loaded_options = None
   _globals['_OPSSERVICE'].methods_by_name['Echo']._serialized_options = b'\312\363\030\002\020\001\202\323\344\223\002\022\022\020/api/v1/ops/echo'
-  _globals['_ECHOREQUEST']._serialized_start=129
-  _globals['_ECHOREQUEST']._serialized_end=169
-  _globals['_ECHORESPONSE']._serialized_start=171
-  _globals['_ECHORESPONSE']._serialized_end=202
-  _globals['_OPSSERVICE']._serialized_start=204
-  _globals['_OPSSERVICE']._serialized_end=311
+  _globals['_OPSSERVICE'].methods_by_name['Ticks']._loaded_options = None
+  _globals['_OPSSERVICE'].methods_by_name['Ticks']._serialized_options = b'\312\363\030\002\020\001\202\323\344\223\002\023\022\021/api/v1/ops/ticks'
+  _globals['_ECHOREQUEST']._serialized_start=162
+  _globals['_ECHOREQUEST']._serialized_end=202
+  _globals['_ECHORESPONSE']._serialized_start=204
+  _globals['_ECHORESPONSE']._serialized_end=235
+  _globals['_TICKSREQUEST']._serialized_start=237
+  _globals['_TICKSREQUEST']._serialized_end=347
+  _globals['_TICKSRESPONSE']._serialized_start=349
+  _globals['_TICKSRESPONSE']._serialized_end=440
+  _globals['_OPSSERVICE']._serialized_start=443
+  _globals['_OPSSERVICE']._serialized_end=651
 # @@protoc_insertion_point(module_scope)

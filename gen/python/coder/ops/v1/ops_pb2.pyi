@@ -5,6 +5,7 @@ isort:skip_file
 
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -59,3 +60,67 @@ class EchoResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___EchoResponse: _TypeAlias = EchoResponse  # noqa: Y015
+
+@_typing.final
+class TicksRequest(_message.Message):
+    """TicksRequest says how many ticks to send, how fast, and where to resume."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COUNT_FIELD_NUMBER: _builtins.int
+    INTERVAL_MS_FIELD_NUMBER: _builtins.int
+    CURSOR_FIELD_NUMBER: _builtins.int
+    count: _builtins.int
+    """Sequence number of the last tick, from 1 to 1000; the stream sends ticks 1 to `count`."""
+    interval_ms: _builtins.int
+    """Pause before each tick, in milliseconds, from 10 to 60,000."""
+    cursor: _builtins.str
+    """Cursor of the last tick the caller received; the stream resumes after it. Empty starts
+    at the first tick.
+    """
+    def __init__(
+        self,
+        *,
+        count: _builtins.int = ...,
+        interval_ms: _builtins.int = ...,
+        cursor: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["count", b"count", "cursor", b"cursor", "interval_ms", b"interval_ms"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TicksRequest: _TypeAlias = TicksRequest  # noqa: Y015
+
+@_typing.final
+class TicksResponse(_message.Message):
+    """TicksResponse is one tick."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SEQUENCE_FIELD_NUMBER: _builtins.int
+    CURSOR_FIELD_NUMBER: _builtins.int
+    TIME_FIELD_NUMBER: _builtins.int
+    sequence: _builtins.int
+    """Sequence number of the tick, from 1."""
+    cursor: _builtins.str
+    """Cursor to resume after this tick."""
+    @_builtins.property
+    def time(self) -> _timestamp_pb2.Timestamp:
+        """When the server sent the tick."""
+
+    def __init__(
+        self,
+        *,
+        sequence: _builtins.int = ...,
+        cursor: _builtins.str = ...,
+        time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["time", b"time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cursor", b"cursor", "sequence", b"sequence", "time", b"time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TicksResponse: _TypeAlias = TicksResponse  # noqa: Y015

@@ -41,6 +41,11 @@ class OpsServiceStub:
                 request_serializer=coder_dot_ops_dot_v1_dot_ops__pb2.EchoRequest.SerializeToString,
                 response_deserializer=coder_dot_ops_dot_v1_dot_ops__pb2.EchoResponse.FromString,
                 _registered_method=True)
+        self.Ticks = channel.unary_stream(
+                '/coder.ops.v1.OpsService/Ticks',
+                request_serializer=coder_dot_ops_dot_v1_dot_ops__pb2.TicksRequest.SerializeToString,
+                response_deserializer=coder_dot_ops_dot_v1_dot_ops__pb2.TicksResponse.FromString,
+                _registered_method=True)
 
 
 class OpsServiceServicer:
@@ -55,6 +60,14 @@ class OpsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Ticks(self, request, context):
+        """Ticks streams `count` numbered ticks, one every `interval_ms`. Probes use it to check the
+        streaming path (gRPC, SSE, NDJSON, WebSocket) end to end, including resume by cursor.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OpsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -62,6 +75,11 @@ def add_OpsServiceServicer_to_server(servicer, server):
                     servicer.Echo,
                     request_deserializer=coder_dot_ops_dot_v1_dot_ops__pb2.EchoRequest.FromString,
                     response_serializer=coder_dot_ops_dot_v1_dot_ops__pb2.EchoResponse.SerializeToString,
+            ),
+            'Ticks': grpc.unary_stream_rpc_method_handler(
+                    servicer.Ticks,
+                    request_deserializer=coder_dot_ops_dot_v1_dot_ops__pb2.TicksRequest.FromString,
+                    response_serializer=coder_dot_ops_dot_v1_dot_ops__pb2.TicksResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -93,6 +111,33 @@ class OpsService:
             '/coder.ops.v1.OpsService/Echo',
             coder_dot_ops_dot_v1_dot_ops__pb2.EchoRequest.SerializeToString,
             coder_dot_ops_dot_v1_dot_ops__pb2.EchoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Ticks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/coder.ops.v1.OpsService/Ticks',
+            coder_dot_ops_dot_v1_dot_ops__pb2.TicksRequest.SerializeToString,
+            coder_dot_ops_dot_v1_dot_ops__pb2.TicksResponse.FromString,
             options,
             channel_credentials,
             insecure,

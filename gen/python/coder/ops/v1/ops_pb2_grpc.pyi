@@ -37,6 +37,10 @@ class OpsServiceStub:
     def __new__(cls, channel: _aio.Channel) -> OpsServiceAsyncStub: ...
     Echo: _grpc.UnaryUnaryMultiCallable[_ops_pb2.EchoRequest, _ops_pb2.EchoResponse]
     """Echo returns the request's message unchanged."""
+    Ticks: _grpc.UnaryStreamMultiCallable[_ops_pb2.TicksRequest, _ops_pb2.TicksResponse]
+    """Ticks streams `count` numbered ticks, one every `interval_ms`. Probes use it to check the
+    streaming path (gRPC, SSE, NDJSON, WebSocket) end to end, including resume by cursor.
+    """
 
 @_typing.type_check_only
 class OpsServiceAsyncStub(OpsServiceStub):
@@ -47,6 +51,10 @@ class OpsServiceAsyncStub(OpsServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     Echo: _aio.UnaryUnaryMultiCallable[_ops_pb2.EchoRequest, _ops_pb2.EchoResponse]  # type: ignore[assignment]
     """Echo returns the request's message unchanged."""
+    Ticks: _aio.UnaryStreamMultiCallable[_ops_pb2.TicksRequest, _ops_pb2.TicksResponse]  # type: ignore[assignment]
+    """Ticks streams `count` numbered ticks, one every `interval_ms`. Probes use it to check the
+    streaming path (gRPC, SSE, NDJSON, WebSocket) end to end, including resume by cursor.
+    """
 
 class OpsServiceServicer(metaclass=_abc_1.ABCMeta):
     """OpsService is hosted by every server next to health and reflection: it answers simple
@@ -60,5 +68,15 @@ class OpsServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_ops_pb2.EchoResponse, _abc.Awaitable[_ops_pb2.EchoResponse]]:
         """Echo returns the request's message unchanged."""
+
+    @_abc_1.abstractmethod
+    def Ticks(
+        self,
+        request: _ops_pb2.TicksRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_ops_pb2.TicksResponse], _abc.AsyncIterator[_ops_pb2.TicksResponse]]:
+        """Ticks streams `count` numbered ticks, one every `interval_ms`. Probes use it to check the
+        streaming path (gRPC, SSE, NDJSON, WebSocket) end to end, including resume by cursor.
+        """
 
 def add_OpsServiceServicer_to_server(servicer: OpsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

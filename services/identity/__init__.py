@@ -1,0 +1,63 @@
+"""The identity service: accounts, sign-in, sessions and tokens, organizations, members,
+custom roles, signing keys and the audit trail."""
+
+from __future__ import annotations
+
+import grpc
+
+from coder.identity.v1 import identity_service_pb2_grpc
+from services.identity._keyring import KeyRing
+from services.identity._oidc import OidcVerifier
+from services.identity._passwords import Passwords
+from services.identity._settings import IdentitySettings, master_key, oidc_providers
+from services.identity.repository import CONTAINERS, OUTBOX_CONTAINERS, IdentityRepository
+from services.identity.service import IdentityService
+from services.identity.servicer import IdentityServicer
+from services.kit import Resources, ServiceDefinition
+
+
+def definition(settings: IdentitySettings | None = None) -> ServiceDefinition:
+    """The service's registry entry; `settings` default to the `CODER_IDENTITY_*` environment,
+    read when the service is registered (never at import)."""
+
+    def register(server: grpc.aio.Server, resources: Resources) -> None:
+        """Add the identity servicer, wired to this process's resources, to a server."""
+        own = settings or IdentitySettings()
+        repository = IdentityRepository(resources.store, resources.relay)
+        keys = KeyRing(
+            repository,
+            resources.clock,
+            master_key(own, resources.settings),
+            rotation_seconds=own.key_rotation_days * 86_400,
+            token_seconds=own.access_token_seconds,
+        )
+        if resources.verifier is not None:
+            # Tokens this process issues verify here without a network hop (embedded mode).
+            resources.verifier.keys.attach(keys.jwks)
+        service = IdentityService(
+            repository,
+            resources.clock,
+            own,
+            Passwords(own),
+            keys,
+            resources.caches.locks,
+            OidcVerifier(oidc_providers(own), resources.clock),
+            issuer=resources.settings.jwt_issuer,
+            audience=resources.settings.jwt_audience,
+        )
+        identity_service_pb2_grpc.add_IdentityServiceServicer_to_server(
+            IdentityServicer(service), server
+        )
+
+    return ServiceDefinition(
+        domain="identity",
+        service_names=("coder.identity.v1.IdentityService",),
+        containers=CONTAINERS,
+        register=register,
+        outbox_containers=OUTBOX_CONTAINERS,
+    )
+
+
+SERVICE = definition()
+
+__all__ = ["SERVICE", "IdentitySettings", "definition"]

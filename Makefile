@@ -23,14 +23,15 @@ dev: setup ## run the whole suite embedded (SQLite, in-process bus and cache)
 	.venv/bin/coder dev
 
 .PHONY: gen
-gen: ## regenerate gen/ from proto/ (Python stubs, descriptor set)
+gen: ## regenerate gen/ from proto/ (Python stubs, descriptor set) and envoy/envoy.yaml
 	$(PY) scripts/gen.py
+	.venv/bin/coder envoy-config
 
 .PHONY: gen-check
-gen-check: ## fail when gen/ differs from what `make gen` writes
-	$(PY) scripts/gen.py
-	@git diff --exit-code --stat -- gen || (echo "gen/ is stale: run make gen and commit" && exit 1)
-	@test -z "$$(git status --porcelain -- gen)" || (git status --porcelain -- gen; echo "gen/ has untracked files: run make gen and commit"; exit 1)
+gen-check: ## fail when gen/ or envoy/envoy.yaml differ from what `make gen` writes
+	$(MAKE) --no-print-directory gen
+	@git diff --exit-code --stat -- gen envoy || (echo "generated files are stale: run make gen and commit" && exit 1)
+	@test -z "$$(git status --porcelain -- gen envoy)" || (git status --porcelain -- gen envoy; echo "untracked generated files: run make gen and commit"; exit 1)
 
 .PHONY: buf-lint
 buf-lint: ## buf lint (STANDARD) over the proto tree

@@ -1,11 +1,14 @@
 """`coder`: run the suite embedded (`coder dev`), run one service (`coder serve <domain>`),
-check health (`coder health`), mint a development token (`coder token`), write the Envoy
-front proxy's config (`coder envoy-config`)."""
+check health (`coder health`), sign in and print an access token (`coder login`), write the
+Envoy front proxy's config (`coder envoy-config`)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
+import json
+import secrets
 import sys
 from pathlib import Path
 
@@ -23,9 +26,11 @@ from services.kit import (
     configure_logging,
     configure_tracing,
     domain,
-    load_or_create_dev_key,
     serve,
 )
+
+DEV_OWNER_EMAIL = "owner@coder.localhost"
+DEV_ORGANIZATION = "Development"
 
 
 def _announce(host: Host, definitions: list[ServiceDefinition], settings: Settings) -> None:
@@ -38,10 +43,52 @@ def _announce(host: Host, definitions: list[ServiceDefinition], settings: Settin
     lines += [f"  - {name}" for name in host.service_names]
     lines += [
         "  health:  coder health --target " + address,
-        "  token:   coder token --org dev-org --sub dev-user --role owner",
         "",
     ]
     print("\n".join(lines), flush=True)
+
+
+async def _bootstrap_dev_account(host: Host, settings: Settings) -> None:
+    """On the first run, create the development organization and its owner with a generated
+    password, shown once; later runs say who to sign in as."""
+    marker = settings.data_dir / "dev-account.json"
+    address = f"{settings.host}:{host.port}"
+    if marker.exists():
+        account = json.loads(marker.read_text())
+        print(
+            f"coder: sign in as {account['email']} (password shown on the first run; "
+            f"delete {settings.data_dir} to start over):\n"
+            f"  coder login --target {address} --email {account['email']}\n",
+            flush=True,
+        )
+        return
+    from coder.identity.v1 import identity_service_pb2 as identity
+    from coder.identity.v1 import identity_service_pb2_grpc
+
+    await host.wait_ready()
+    password = secrets.token_urlsafe(15)
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = identity_service_pb2_grpc.IdentityServiceStub(channel)
+        reply = await stub.Register(
+            identity.RegisterRequest(
+                email=DEV_OWNER_EMAIL,
+                password=password,
+                display_name="Development Owner",
+                organization_name=DEV_ORGANIZATION,
+                device_label="coder dev bootstrap",
+            ),
+            timeout=30,
+        )
+    account = {"email": DEV_OWNER_EMAIL, "organizationId": reply.result.organization_id}
+    marker.write_text(json.dumps(account))
+    print(
+        f"coder: first run: created organization {DEV_ORGANIZATION!r} "
+        f"({reply.result.organization_id}) and its owner\n"
+        f"  email:    {DEV_OWNER_EMAIL}\n"
+        f"  password: {password}   (shown once; delete {settings.data_dir} to start over)\n"
+        f"  coder login --target {address} --email {DEV_OWNER_EMAIL}\n",
+        flush=True,
+    )
 
 
 def _dev(options: argparse.Namespace) -> int:
@@ -49,9 +96,6 @@ def _dev(options: argparse.Namespace) -> int:
     if options.data_dir:
         settings = settings.model_copy(update={"data_dir": Path(options.data_dir)})
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    if not settings.jwks_url and settings.jwks_file is None:
-        load_or_create_dev_key(settings.data_dir / "keys")
-        settings = settings.model_copy(update={"jwks_file": settings.data_dir / "keys/jwks.json"})
     configure_logging(settings.log_level, settings.log_format)
     configure_tracing("coder-dev")
     definitions = catalog.load_all()
@@ -61,10 +105,18 @@ def _dev(options: argparse.Namespace) -> int:
             definitions,
             settings,
             port=port,
-            on_started=lambda host: _announce(host, definitions, settings),
+            on_started=lambda host: _started_dev(host, definitions, settings),
         )
     )
     return 0
+
+
+async def _started_dev(
+    host: Host, definitions: list[ServiceDefinition], settings: Settings
+) -> None:
+    _announce(host, definitions, settings)
+    if any(d.domain == "identity" for d in definitions):
+        await _bootstrap_dev_account(host, settings)
 
 
 def _serve(options: argparse.Namespace) -> int:
@@ -113,19 +165,36 @@ def _health(options: argparse.Namespace) -> int:
     return 0 if asyncio.run(_check(target, names, options.wait)) else 1
 
 
-def _token(options: argparse.Namespace) -> int:
-    settings = Settings()
-    key = load_or_create_dev_key(Path(options.data_dir or settings.data_dir) / "keys")
-    print(
-        key.mint(
-            subject=options.sub,
-            organization_id=options.org,
-            issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience,
-            roles=options.role,
-            lifetime_seconds=options.lifetime,
+async def _login(target: str, email: str, password: str, organization_id: str) -> str:
+    from coder.identity.v1 import identity_service_pb2 as identity
+    from coder.identity.v1 import identity_service_pb2_grpc
+
+    async with grpc.aio.insecure_channel(target) as channel:
+        stub = identity_service_pb2_grpc.IdentityServiceStub(channel)
+        reply = await stub.Login(
+            identity.LoginRequest(
+                email=email,
+                password=password,
+                organization_id=organization_id,
+                device_label="coder login",
+            ),
+            timeout=30,
         )
-    )
+    return str(reply.result.access_token)
+
+
+def _login_command(options: argparse.Namespace) -> int:
+    if options.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"password for {options.email}: ")
+    target = options.target or f"127.0.0.1:{EMBEDDED_GRPC_PORT}"
+    try:
+        token = asyncio.run(_login(target, options.email, password, options.org or ""))
+    except grpc.aio.AioRpcError as error:
+        print(f"coder: sign-in refused: {error.details()}", file=sys.stderr)
+        return 1
+    print(token)
     return 0
 
 
@@ -169,15 +238,14 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--wait", type=float, default=0.0, help="seconds to wait for SERVING")
     check.set_defaults(run=_health)
 
-    token = commands.add_parser("token", help="mint a development access token")
-    token.add_argument("--org", required=True, help="organization id")
-    token.add_argument("--sub", required=True, help="user id")
-    token.add_argument(
-        "--role", action="append", default=[], choices=["owner", "admin", "member", "viewer"]
+    login = commands.add_parser("login", help="sign in and print a 15-minute access token")
+    login.add_argument("--target", help=f"host:port (default 127.0.0.1:{EMBEDDED_GRPC_PORT})")
+    login.add_argument("--email", required=True)
+    login.add_argument("--org", help="organization id (default: the most recently used)")
+    login.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
     )
-    token.add_argument("--lifetime", type=float, default=3600.0, help="seconds")
-    token.add_argument("--data-dir", help="embedded state directory (default .coder)")
-    token.set_defaults(run=_token)
+    login.set_defaults(run=_login_command)
 
     envoy = commands.add_parser("envoy-config", help="write the Envoy front proxy's config")
     envoy.add_argument("--output", default="envoy/envoy.yaml", help="(default envoy/envoy.yaml)")

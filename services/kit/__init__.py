@@ -39,7 +39,7 @@ from services.kit._errors import (
 )
 from services.kit._ids import id_time_ms, new_id
 from services.kit._interceptors import validate_message
-from services.kit._keys import SigningKey, jwks, load_or_create_dev_key
+from services.kit._keys import SigningKey, jwks
 from services.kit._observability import configure_logging, configure_tracing, get_logger
 from services.kit._registry import (
     DOMAINS,
@@ -96,7 +96,6 @@ __all__ = [
     "get_logger",
     "id_time_ms",
     "jwks",
-    "load_or_create_dev_key",
     "new_id",
     "open_resources",
     "permission_matches",

@@ -1,7 +1,6 @@
 """Signing keys for access tokens (ES256), their JWKS, and token minting.
 
-The identity service and the edge issue tokens with these; `coder dev` keeps a development key
-under the data directory so locally minted tokens verify; tests mint their own.
+The identity service's key ring issues tokens with these; tests mint their own.
 """
 
 from __future__ import annotations
@@ -10,7 +9,6 @@ import json
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import jwt
@@ -90,20 +88,3 @@ class SigningKey:
 def jwks(keys: Iterable[SigningKey]) -> dict[str, Any]:
     """The public JWKS document of the given keys."""
     return {"keys": [key.public_jwk() for key in keys]}
-
-
-def load_or_create_dev_key(directory: Path) -> SigningKey:
-    """The development signing key under `directory` (created on first use), with its JWKS
-    written beside it as `jwks.json` for the services to verify against."""
-    directory.mkdir(parents=True, exist_ok=True)
-    key_file = directory / "dev-signing-key.pem"
-    kid_file = directory / "dev-signing-key.kid"
-    if key_file.exists() and kid_file.exists():
-        key = SigningKey.from_pem(kid_file.read_text().strip(), key_file.read_bytes())
-    else:
-        key = SigningKey.generate()
-        key_file.touch(mode=0o600)
-        key_file.write_bytes(key.private_pem())
-        kid_file.write_text(key.kid)
-    (directory / "jwks.json").write_text(json.dumps(jwks([key])))
-    return key

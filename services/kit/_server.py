@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -260,7 +260,7 @@ async def serve(
     settings: Settings,
     *,
     port: int,
-    on_started: Callable[[Host], None] | None = None,
+    on_started: Callable[[Host], Awaitable[None] | None] | None = None,
 ) -> None:
     """Run until SIGTERM or SIGINT, then drain gracefully."""
     stop = asyncio.Event()
@@ -272,7 +272,9 @@ async def serve(
         host = Host(definitions, resources, host=settings.host, port=port)
         await host.start()
         if on_started is not None:
-            on_started(host)
+            started = on_started(host)
+            if started is not None:
+                await started
         await stop.wait()
         _log.info("draining", grace_seconds=settings.grace_seconds)
         await host.stop()

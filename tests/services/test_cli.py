@@ -1,13 +1,17 @@
 """`coder dev` as a user runs it: a real process, health SERVING for every hosted service, a
-token minted by `coder token` accepted, and a clean exit on SIGTERM."""
+first-run owner account whose one-time password signs in with `coder login`, and a clean exit
+on SIGTERM."""
 
 from __future__ import annotations
 
 import os
+import re
+import selectors
 import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import grpc
@@ -24,6 +28,30 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+def read_until(process: subprocess.Popen[str], pattern: re.Pattern[str], within: float) -> str:
+    """Read the process's output until `pattern` matches; the first group is returned.
+
+    Reads the pipe's file descriptor directly: a text wrapper would buffer lines ahead of
+    what `select` can see.
+    """
+    assert process.stdout is not None
+    descriptor = process.stdout.fileno()
+    selector = selectors.DefaultSelector()
+    selector.register(descriptor, selectors.EVENT_READ)
+    seen = ""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if selector.select(timeout=0.5):
+            chunk = os.read(descriptor, 65536).decode()
+            if not chunk:
+                break
+            seen += chunk
+            found = pattern.search(seen)
+            if found:
+                return found.group(1)
+    raise AssertionError(f"no match for {pattern.pattern!r} in:\n{seen}")
 
 
 @pytest.mark.timeout(60)
@@ -51,26 +79,35 @@ def test_dev_serves_every_service_and_drains_on_sigterm(tmp_path: Path) -> None:
         assert health.returncode == 0, health.stdout + health.stderr
         assert "coder.planning.v1.PlanningService: SERVING" in health.stdout
 
+        password = read_until(server, re.compile(r"password: (\S+)"), within=20)
         token = subprocess.run(
-            [*CODER, "token", "--org", "dev-org", "--sub", "dev-user", "--role", "owner"],
+            [
+                *CODER,
+                "login",
+                "--target",
+                f"127.0.0.1:{port}",
+                "--email",
+                "owner@coder.localhost",
+                "--password-stdin",
+            ],
+            input=password + "\n",
             env=env,
-            cwd=tmp_path,
             capture_output=True,
             text=True,
             timeout=30,
             check=True,
-        ).stdout.strip()
+        )
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
             stub = planning_service_pb2_grpc.PlanningServiceStub(channel)
             created = stub.CreateProject(
                 pb.CreateProjectRequest(project=project_pb2.Project(name="from the cli test")),
-                metadata=(("authorization", f"Bearer {token}"),),
+                metadata=(("authorization", f"Bearer {token.stdout.strip()}"),),
                 timeout=10,
             )
-        assert created.project.organization_id == "dev-org"
+        assert created.project.organization_id
         assert (tmp_path / ".coder" / "coder.db").exists()
+        assert (tmp_path / ".coder" / "dev-account.json").exists()
     finally:
         server.send_signal(signal.SIGTERM)
         output, _ = server.communicate(timeout=30)
     assert server.returncode == 0, output
-    assert f"gRPC listening on 127.0.0.1:{port}" in output

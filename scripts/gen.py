@@ -132,6 +132,7 @@ def generate() -> None:
         init = directory / "__init__.py"
         if directory != PY_OUT and not init.exists():
             init.write_text("")
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "gen_openapi.py")], check=True)
 
 
 def main() -> None:

@@ -1,0 +1,154 @@
+"""The ASGI app that serves every `google.api.http` route: unary calls as JSON, server
+streams as SSE, NDJSON or a JSON array (edge.streaming)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import quote
+
+import grpc
+from google.rpc import code_pb2
+from starlette.responses import Response, StreamingResponse
+
+from edge.errors import EdgeRefusal, HttpError, edge_status, http_error, rich_status
+from edge.settings import EdgeSettings
+from edge.streaming import Frames, Stream, stream_format
+from edge.transcoding import Calls, RouteTable, call_options, dumps, render
+from services.kit import new_id
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+JSON_TYPE = "application/json"
+_MAX_REQUEST_ID = 128
+
+
+def request_id_of(headers: dict[str, str]) -> str:
+    """The caller's `x-request-id` when it is sane, else a new one."""
+    given = headers.get("x-request-id", "")
+    if 0 < len(given) <= _MAX_REQUEST_ID and given.isprintable():
+        return given
+    return new_id()
+
+
+def too_large(limit: int) -> EdgeRefusal:
+    return EdgeRefusal(
+        edge_status(
+            code_pb2.OUT_OF_RANGE,
+            f"the body is larger than {limit} bytes",
+            "BODY_TOO_LARGE",
+            metadata={"limit": str(limit)},
+        ),
+        http_status=413,
+    )
+
+
+async def read_body(headers: dict[str, str], receive: Receive, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it is known to exceed `limit`."""
+    declared = headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise too_large(limit)
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def error_response(error: HttpError, request_id: str) -> Response:
+    headers = {**error.headers, "x-request-id": request_id}
+    return Response(error.encoded(), error.status, headers, media_type=JSON_TYPE)
+
+
+class Gateway:
+    """REST → gRPC for every route of the table, on the calls bound at start-up."""
+
+    def __init__(self, settings: EdgeSettings, table: RouteTable) -> None:
+        self._settings = settings
+        self._table = table
+        self.calls: Calls | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008, "reason": "no such endpoint"})
+            return
+        if scope["type"] != "http":
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        request_id = request_id_of(headers)
+        try:
+            response = await self._respond(scope, headers, receive, request_id)
+        except EdgeRefusal as refusal:
+            response = error_response(refusal.to_http(request_id), request_id)
+        except grpc.aio.AioRpcError as error:
+            response = error_response(http_error(rich_status(error), request_id), request_id)
+        await response(scope, receive, send)
+
+    async def _respond(
+        self, scope: Scope, headers: dict[str, str], receive: Receive, request_id: str
+    ) -> Response:
+        assert self.calls is not None, "the gateway is bound to channels in the app's lifespan"
+        raw = scope.get("raw_path") or scope["path"].encode()
+        path = raw.decode("latin-1").split("?", 1)[0]
+        match = self._table.router.match(scope["method"], path)
+        route = match.route
+        body = await read_body(headers, receive, self._settings.body_limit_bytes)
+        method = route.method
+        streaming = method.server_streaming
+        request = route.binding.build(
+            match.variables,
+            scope.get("query_string", b"").decode("latin-1"),
+            body if route.body else b"",
+            headers.get("last-event-id", "") if streaming else "",
+        )
+        deadline = (
+            self._settings.stream_deadline_seconds if streaming else self._settings.deadline_seconds
+        )
+        options = call_options(headers, request_id, deadline)
+        if streaming:
+            return await self._stream(method.full_name, request, options, headers)
+        reply = await self.calls.unary(method.full_name)(
+            request, metadata=options.metadata, timeout=options.timeout
+        )
+        binding = route.binding
+        document: Any = render(reply)
+        if binding.response_key:
+            document = document.get(binding.response_key)
+        response_headers = {"x-request-id": request_id}
+        status = 200
+        if route.http_method == "post" and method.name.startswith("Create"):
+            status = 201
+            resource = getattr(reply, binding.resource_field).id if binding.resource_field else ""
+            if resource:
+                response_headers["location"] = f"{path.rstrip('/')}/{quote(resource, safe='')}"
+        return Response(dumps(document), status, response_headers, media_type=JSON_TYPE)
+
+    async def _stream(
+        self, name: str, request: Any, options: Any, headers: dict[str, str]
+    ) -> Response:
+        assert self.calls is not None
+        media_type = stream_format(headers.get("accept", ""))
+        call = self.calls.stream(name)(request, metadata=options.metadata, timeout=options.timeout)
+        stream = Stream(
+            call, Frames(media_type, options.request_id), self._settings.heartbeat_seconds
+        )
+        try:
+            await stream.start()
+        except BaseException:
+            stream.cancel()
+            raise
+        response_headers = {"x-request-id": options.request_id, "cache-control": "no-cache"}
+        if media_type == "text/event-stream":
+            response_headers["x-accel-buffering"] = "no"
+        return StreamingResponse(stream.body(), 200, response_headers, media_type=media_type)

@@ -1,6 +1,6 @@
-"""`coder`: run the suite embedded (`coder dev`), run one service (`coder serve <domain>`),
-check health (`coder health`), sign in and print an access token (`coder login`), write the
-Envoy front proxy's config (`coder envoy-config`)."""
+"""`coder`: run the suite embedded (`coder dev`), run one service (`coder serve <domain>`) or
+the edge (`coder edge`), check health (`coder health`), sign in and print an access token
+(`coder login`), write the Envoy front proxy's config (`coder envoy-config`)."""
 
 from __future__ import annotations
 
@@ -100,21 +100,44 @@ def _dev(options: argparse.Namespace) -> int:
     configure_tracing("coder-dev")
     definitions = catalog.load_all()
     port = options.port or settings.grpc_port or EMBEDDED_GRPC_PORT
+    from edge.embedded import EmbeddedEdge
+    from edge.settings import EdgeSettings
+
+    edge_settings = EdgeSettings()
+    if options.edge_port is not None:
+        edge_settings = edge_settings.model_copy(update={"port": options.edge_port})
+    edge = EmbeddedEdge(edge_settings)
     asyncio.run(
         serve(
             definitions,
             settings,
             port=port,
-            on_started=lambda host: _started_dev(host, definitions, settings),
+            on_started=lambda host: _started_dev(host, definitions, settings, edge.url),
+            companions=[edge],
         )
     )
     return 0
 
 
+def _edge(options: argparse.Namespace) -> int:
+    from edge import EdgeSettings, run
+
+    settings = EdgeSettings()
+    if options.port is not None:
+        settings = settings.model_copy(update={"port": options.port})
+    configure_logging(Settings().log_level, Settings().log_format)
+    run(settings)
+    return 0
+
+
 async def _started_dev(
-    host: Host, definitions: list[ServiceDefinition], settings: Settings
+    host: Host, definitions: list[ServiceDefinition], settings: Settings, edge_url: str
 ) -> None:
     _announce(host, definitions, settings)
+    print(
+        f"coder: edge (REST, SSE, WebSocket, OpenAPI) on {edge_url}  docs: {edge_url}/docs\n",
+        flush=True,
+    )
     if any(d.domain == "identity" for d in definitions):
         await _bootstrap_dev_account(host, settings)
 
@@ -225,7 +248,12 @@ def parser() -> argparse.ArgumentParser:
     dev = commands.add_parser("dev", help="run every implemented service in one process")
     dev.add_argument("--port", type=int, help=f"gRPC port (default {EMBEDDED_GRPC_PORT})")
     dev.add_argument("--data-dir", help="embedded state directory (default .coder)")
+    dev.add_argument("--edge-port", type=int, help="edge HTTP port (default 3001)")
     dev.set_defaults(run=_dev)
+
+    edge = commands.add_parser("edge", help="run the FastAPI edge (REST, SSE, WebSocket)")
+    edge.add_argument("--port", type=int, help="HTTP port (default 3001)")
+    edge.set_defaults(run=_edge)
 
     one = commands.add_parser("serve", help="run one service on the configured backends")
     one.add_argument("domain", choices=sorted(catalog.IMPLEMENTED))

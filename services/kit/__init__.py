@@ -49,7 +49,14 @@ from services.kit._registry import (
     Domain,
     domain,
 )
-from services.kit._server import Host, Resources, ServiceDefinition, open_resources, serve
+from services.kit._server import (
+    Companion,
+    Host,
+    Resources,
+    ServiceDefinition,
+    open_resources,
+    serve,
+)
 from services.kit._settings import Settings
 
 __all__ = [
@@ -61,6 +68,7 @@ __all__ = [
     "Aborted",
     "AlreadyExists",
     "Clock",
+    "Companion",
     "ContextPropagation",
     "DeadlineExceeded",
     "DocumentExists",

@@ -8,7 +8,7 @@ import contextlib
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -255,14 +255,24 @@ class Host:
             await self.server.stop(grace)
 
 
+class Companion(Protocol):
+    """Something that runs beside the gRPC host in the same process (the edge in `coder dev`):
+    started once the host serves, stopped before the host drains."""
+
+    async def start(self, host: Host) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 async def serve(
     definitions: Sequence[ServiceDefinition],
     settings: Settings,
     *,
     port: int,
     on_started: Callable[[Host], Awaitable[None] | None] | None = None,
+    companions: Sequence[Companion] = (),
 ) -> None:
-    """Run until SIGTERM or SIGINT, then drain gracefully."""
+    """Run until SIGTERM or SIGINT, then drain gracefully (companions first, then the host)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -271,10 +281,18 @@ async def serve(
     async with open_resources(settings, definitions, own_target=own) as resources:
         host = Host(definitions, resources, host=settings.host, port=port)
         await host.start()
-        if on_started is not None:
-            started = on_started(host)
-            if started is not None:
-                await started
-        await stop.wait()
-        _log.info("draining", grace_seconds=settings.grace_seconds)
-        await host.stop()
+        started_companions: list[Companion] = []
+        try:
+            for companion in companions:
+                await companion.start(host)
+                started_companions.append(companion)
+            if on_started is not None:
+                started = on_started(host)
+                if started is not None:
+                    await started
+            await stop.wait()
+            _log.info("draining", grace_seconds=settings.grace_seconds)
+        finally:
+            for companion in reversed(started_companions):
+                await companion.stop()
+            await host.stop()

@@ -1,6 +1,6 @@
 """`coder dev` as a user runs it: a real process, health SERVING for every hosted service, a
-first-run owner account whose one-time password signs in with `coder login`, and a clean exit
-on SIGTERM."""
+first-run owner account whose one-time password signs in with `coder login`, the edge serving
+REST and OpenAPI beside gRPC, and a clean exit on SIGTERM."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import grpc
+import httpx
 import pytest
 
 from coder.planning.v1 import planning_service_pb2 as pb
@@ -56,11 +57,11 @@ def read_until(process: subprocess.Popen[str], pattern: re.Pattern[str], within:
 
 @pytest.mark.timeout(60)
 def test_dev_serves_every_service_and_drains_on_sigterm(tmp_path: Path) -> None:
-    port = free_port()
+    port, edge_port = free_port(), free_port()
     env = {**os.environ, "CODER_DATA_DIR": str(tmp_path / ".coder"), "CODER_LOG_LEVEL": "warning"}
     env.pop("CODER_STORE_URL", None)
     server = subprocess.Popen(
-        [*CODER, "dev", "--port", str(port)],
+        [*CODER, "dev", "--port", str(port), "--edge-port", str(edge_port)],
         env=env,
         cwd=tmp_path,
         stdout=subprocess.PIPE,
@@ -105,6 +106,12 @@ def test_dev_serves_every_service_and_drains_on_sigterm(tmp_path: Path) -> None:
                 timeout=10,
             )
         assert created.project.organization_id
+        edge = f"http://127.0.0.1:{edge_port}"
+        bearer = {"authorization": f"Bearer {token.stdout.strip()}"}
+        listed = httpx.get(f"{edge}/api/v1/planning/projects", headers=bearer, timeout=10)
+        assert listed.status_code == 200, listed.text
+        assert [p["name"] for p in listed.json()["projects"]] == ["from the cli test"]
+        assert httpx.get(f"{edge}/openapi.json", timeout=10).json()["openapi"].startswith("3.1")
         assert (tmp_path / ".coder" / "coder.db").exists()
         assert (tmp_path / ".coder" / "dev-account.json").exists()
     finally:

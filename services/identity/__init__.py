@@ -1,18 +1,30 @@
 """The identity service: accounts, sign-in, sessions and tokens, organizations, members,
-custom roles, signing keys and the audit trail."""
+custom roles, teams, service accounts, invitations, signing keys and the audit trail."""
 
 from __future__ import annotations
 
 import grpc
 
 from coder.identity.v1 import identity_service_pb2_grpc
+from services.identity import (
+    invitations_repository,
+    repository,
+    service_accounts_repository,
+    teams_repository,
+)
 from services.identity._keyring import KeyRing
 from services.identity._oidc import OidcVerifier
 from services.identity._passwords import Passwords
 from services.identity._settings import IdentitySettings, master_key, oidc_providers
-from services.identity.repository import CONTAINERS, OUTBOX_CONTAINERS, IdentityRepository
+from services.identity.invitations import InvitationService
+from services.identity.invitations_repository import InvitationRepository
+from services.identity.repository import IdentityRepository
 from services.identity.service import IdentityService
+from services.identity.service_accounts import ServiceAccountService
+from services.identity.service_accounts_repository import ServiceAccountRepository
 from services.identity.servicer import IdentityServicer
+from services.identity.teams import TeamService
+from services.identity.teams_repository import TeamRepository
 from services.kit import Resources, ServiceDefinition
 
 
@@ -45,16 +57,48 @@ def definition(settings: IdentitySettings | None = None) -> ServiceDefinition:
             issuer=resources.settings.jwt_issuer,
             audience=resources.settings.jwt_audience,
         )
+        service_accounts = ServiceAccountService(
+            ServiceAccountRepository(resources.store, resources.relay),
+            repository,
+            resources.clock,
+            own,
+            keys,
+            issuer=resources.settings.jwt_issuer,
+            audience=resources.settings.jwt_audience,
+        )
+        invitations = InvitationService(
+            InvitationRepository(resources.store, resources.relay),
+            repository,
+            service,
+            resources.clock,
+            own,
+        )
+        teams = TeamService(
+            TeamRepository(resources.store, resources.relay),
+            repository,
+            resources.clock,
+            resources.caches.locks,
+        )
         identity_service_pb2_grpc.add_IdentityServiceServicer_to_server(
-            IdentityServicer(service), server
+            IdentityServicer(service, service_accounts, invitations, teams), server
         )
 
     return ServiceDefinition(
         domain="identity",
         service_names=("coder.identity.v1.IdentityService",),
-        containers=CONTAINERS,
+        containers=(
+            *repository.CONTAINERS,
+            *service_accounts_repository.CONTAINERS,
+            *invitations_repository.CONTAINERS,
+            *teams_repository.CONTAINERS,
+        ),
         register=register,
-        outbox_containers=OUTBOX_CONTAINERS,
+        outbox_containers=(
+            *repository.OUTBOX_CONTAINERS,
+            *service_accounts_repository.OUTBOX_CONTAINERS,
+            *invitations_repository.OUTBOX_CONTAINERS,
+            *teams_repository.OUTBOX_CONTAINERS,
+        ),
     )
 
 

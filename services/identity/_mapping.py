@@ -19,6 +19,11 @@ def time_text(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def stamp_text(stamp: Timestamp) -> str:
+    """The stored form of a proto timestamp."""
+    return time_text(stamp.ToDatetime(tzinfo=UTC))
+
+
 def parse_time(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
@@ -159,3 +164,119 @@ def audit_from_document(document: Document) -> resources_pb2.AuditEvent:
     )
     _stamp(event.time, document["time"])
     return event
+
+
+def _optional_time(stamp: Timestamp, present: bool) -> str | None:
+    return time_text(stamp.ToDatetime(tzinfo=UTC)) if present else None
+
+
+def service_account_document(account: resources_pb2.ServiceAccount, secret_hash: str) -> Document:
+    """A service account in its organization's partition, with the hash of its secret."""
+    return {
+        "id": account.id,
+        "kind": "service_account",
+        "name": account.name,
+        "description": account.description,
+        "permissions": list(account.permissions),
+        "expireTime": _optional_time(account.expire_time, account.HasField("expire_time")),
+        "disabled": account.disabled,
+        "lastUsedTime": _optional_time(account.last_used_time, account.HasField("last_used_time")),
+        "createdBy": account.created_by,
+        "createTime": time_text(account.create_time.ToDatetime(tzinfo=UTC)),
+        "updateTime": time_text(account.update_time.ToDatetime(tzinfo=UTC)),
+        "secretCreateTime": time_text(account.secret_create_time.ToDatetime(tzinfo=UTC)),
+        "secretHash": secret_hash,
+    }
+
+
+def service_account_from_document(
+    organization_id: str, document: Document
+) -> resources_pb2.ServiceAccount:
+    account = resources_pb2.ServiceAccount(
+        id=document["id"],
+        organization_id=organization_id,
+        client_id=f"{organization_id}.{document['id']}",
+        name=document["name"],
+        description=document["description"],
+        permissions=document["permissions"],
+        disabled=document["disabled"],
+        created_by=document["createdBy"],
+    )
+    _stamp(account.expire_time, document["expireTime"])
+    _stamp(account.last_used_time, document["lastUsedTime"])
+    _stamp(account.create_time, document["createTime"])
+    _stamp(account.update_time, document["updateTime"])
+    _stamp(account.secret_create_time, document["secretCreateTime"])
+    return account
+
+
+def invitation_document(invitation: resources_pb2.Invitation, token_hash: str) -> Document:
+    """An invitation in its organization's partition, with the hash of its current token.
+    `state` is stored as pending/accepted/revoked; expiry is read from `expireTime`."""
+    return {
+        "id": invitation.id,
+        "kind": "invitation",
+        "email": invitation.email,
+        "role": invitation.role,
+        "state": resources_pb2.InvitationState.Name(invitation.state),
+        "invitedBy": invitation.invited_by,
+        "createTime": time_text(invitation.create_time.ToDatetime(tzinfo=UTC)),
+        "expireTime": time_text(invitation.expire_time.ToDatetime(tzinfo=UTC)),
+        "updateTime": time_text(invitation.update_time.ToDatetime(tzinfo=UTC)),
+        "resendCount": invitation.resend_count,
+        "acceptedBy": invitation.accepted_by,
+        "tokenHash": token_hash,
+    }
+
+
+def invitation_from_document(
+    organization_id: str, document: Document, now: datetime
+) -> resources_pb2.Invitation:
+    state = resources_pb2.InvitationState.Value(document["state"])
+    if (
+        state == resources_pb2.INVITATION_STATE_PENDING
+        and parse_time(document["expireTime"]) <= now
+    ):
+        state = resources_pb2.INVITATION_STATE_EXPIRED
+    invitation = resources_pb2.Invitation(
+        id=document["id"],
+        organization_id=organization_id,
+        email=document["email"],
+        role=document["role"],
+        state=state,
+        invited_by=document["invitedBy"],
+        resend_count=document["resendCount"],
+        accepted_by=document["acceptedBy"],
+    )
+    _stamp(invitation.create_time, document["createTime"])
+    _stamp(invitation.expire_time, document["expireTime"])
+    _stamp(invitation.update_time, document["updateTime"])
+    return invitation
+
+
+def team_document(team: resources_pb2.Team) -> Document:
+    return {
+        "id": team.id,
+        "kind": "team",
+        "name": team.name,
+        "description": team.description,
+        "parentId": team.parent_id,
+        "createdBy": team.created_by,
+        "createTime": stamp_text(team.create_time),
+        "updateTime": stamp_text(team.update_time),
+    }
+
+
+def team_from_document(organization_id: str, document: Document) -> resources_pb2.Team:
+    team = resources_pb2.Team(
+        id=document["id"],
+        organization_id=organization_id,
+        name=document["name"],
+        description=document["description"],
+        parent_id=document["parentId"],
+        created_by=document["createdBy"],
+        etag=document.get("_etag", ""),
+    )
+    _stamp(team.create_time, document["createTime"])
+    _stamp(team.update_time, document["updateTime"])
+    return team

@@ -39,6 +39,8 @@ class IdentitySettings(BaseSettings):
     argon2_time_cost: int = Field(3, ge=1, description="argon2id iterations.")
     argon2_memory_kib: int = Field(65_536, ge=8, description="argon2id memory, KiB.")
     argon2_parallelism: int = Field(4, ge=1, description="argon2id lanes.")
+    invitation_days: float = Field(7.0, gt=0, description="How long an invitation token works.")
+    invitation_max_resends: int = Field(5, ge=0, description="Resends allowed per invitation.")
     oidc_providers: str = Field(
         "",
         description='OpenID Connect providers, JSON: {"google": {"issuer": '

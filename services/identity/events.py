@@ -35,6 +35,20 @@ EXTERNAL_IDENTITY_LINKED = "identity.external_identity.linked"
 SESSION_STARTED = "identity.session.started"
 SESSION_REFRESHED = "identity.session.refreshed"
 SESSION_REVOKED = "identity.session.revoked"
+SERVICE_ACCOUNT_CREATED = "identity.service_account.created"
+SERVICE_ACCOUNT_SECRET_ROTATED = "identity.service_account.secret_rotated"  # noqa: S105
+SERVICE_ACCOUNT_DISABLED = "identity.service_account.disabled"
+SERVICE_ACCOUNT_DELETED = "identity.service_account.deleted"
+SERVICE_ACCOUNT_USED = "identity.service_account.used"
+TEAM_CREATED = "identity.team.created"
+TEAM_UPDATED = "identity.team.updated"
+TEAM_DELETED = "identity.team.deleted"
+TEAM_MEMBER_ADDED = "identity.team_member.added"
+TEAM_MEMBER_REMOVED = "identity.team_member.removed"
+INVITATION_CREATED = "identity.invitation.created"
+INVITATION_SENT = "identity.invitation.sent"
+INVITATION_ACCEPTED = "identity.invitation.accepted"
+INVITATION_REVOKED = "identity.invitation.revoked"
 
 # Audit actions (AuditEvent.action).
 LOGIN_SUCCEEDED = "login.succeeded"
@@ -45,6 +59,20 @@ MEMBER_ROLE_CHANGED_AUDIT = "member.role_changed"
 MEMBER_REMOVED_AUDIT = "member.removed"
 SESSION_REVOKED_AUDIT = "session.revoked"
 REFRESH_REUSED = "refresh_token.reused"
+SERVICE_ACCOUNT_CREATED_AUDIT = "service_account.created"
+SERVICE_ACCOUNT_ROTATED_AUDIT = "service_account.secret_rotated"
+SERVICE_ACCOUNT_DISABLED_AUDIT = "service_account.disabled"
+SERVICE_ACCOUNT_DELETED_AUDIT = "service_account.deleted"
+SERVICE_ACCOUNT_USED_AUDIT = "service_account.used"
+SERVICE_ACCOUNT_REFUSED_AUDIT = "service_account.refused"
+INVITATION_CREATED_AUDIT = "invitation.created"
+INVITATION_RESENT_AUDIT = "invitation.resent"
+INVITATION_ACCEPTED_AUDIT = "invitation.accepted"
+INVITATION_REVOKED_AUDIT = "invitation.revoked"
+
+
+def service_actor(account_id: str) -> actor_pb2.Actor:
+    return actor_pb2.Actor(kind=actor_pb2.ACTOR_KIND_SERVICE, id=account_id)
 
 
 def user_actor(user_id: str, session_id: str = "") -> actor_pb2.Actor:
@@ -101,6 +129,34 @@ class IdentityEvents:
     ) -> event_pb2.Event:
         payload = events_pb2.SessionChanged(user_id=user_id, session=session, reason=reason)
         return self._event(event_type, user_id, session.id, payload)
+
+    def service_account(
+        self, event_type: str, account: resources_pb2.ServiceAccount
+    ) -> event_pb2.Event:
+        payload = events_pb2.ServiceAccountChanged(service_account=account)
+        return self._event(event_type, account.organization_id, account.id, payload)
+
+    def team(
+        self, event_type: str, team: resources_pb2.Team, changed: Iterable[str] = ()
+    ) -> event_pb2.Event:
+        payload = events_pb2.TeamChanged(team=team)
+        payload.team.ClearField("etag")
+        payload.changed_fields.paths.extend(changed)
+        return self._event(event_type, team.organization_id, team.id, payload)
+
+    def team_member(
+        self, event_type: str, organization_id: str, member: resources_pb2.TeamMember
+    ) -> event_pb2.Event:
+        payload = events_pb2.TeamMemberChanged(member=member)
+        return self._event(event_type, organization_id, member.team_id, payload)
+
+    def invitation(self, event_type: str, invitation: resources_pb2.Invitation) -> event_pb2.Event:
+        payload = events_pb2.InvitationChanged(invitation=invitation)
+        return self._event(event_type, invitation.organization_id, invitation.id, payload)
+
+    def invitation_sent(self, payload: events_pb2.InvitationSent) -> event_pb2.Event:
+        invitation = payload.invitation
+        return self._event(INVITATION_SENT, invitation.organization_id, invitation.id, payload)
 
 
 def audit_document(

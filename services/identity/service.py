@@ -8,9 +8,7 @@ call, inside the organization of its token, so another organization's ids are ne
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 import json
 import re
 import secrets
@@ -25,9 +23,16 @@ from google.protobuf.field_mask_pb2 import FieldMask
 from coder.identity.v1 import events_pb2, resources_pb2
 from coder.identity.v1 import identity_service_pb2 as api
 from services.identity import events as ev
+from services.identity._access import (
+    OWNER,
+    OWNER_ONLY_PERMISSIONS,
+    own_organization,
+    require_administrator,
+)
 from services.identity._keyring import KeyRing
 from services.identity._mapping import parse_time, time_text
 from services.identity._oidc import OidcVerifier
+from services.identity._paging import clamp_page_size, listing_scope, open_token, seal_token
 from services.identity._passwords import Passwords
 from services.identity._settings import IdentitySettings
 from services.identity.events import IdentityEvents, audit_document, user_actor
@@ -47,14 +52,11 @@ from services.kit import (
     Unauthenticated,
     current_principal,
     new_id,
-    permission_matches,
 )
 from services.kit.cache import Lock, LockManager
 from services.kit.store import MAX_BATCH_OPERATIONS
 
 SYSTEM_ROLES = tuple(ROLE_PERMISSIONS)
-OWNER = "owner"
-ADMINISTRATORS = frozenset({"owner", "admin"})
 
 SELF_SERVICE_PERMISSIONS = (
     "identity.user.read",
@@ -63,18 +65,10 @@ SELF_SERVICE_PERMISSIONS = (
 )
 """Added to a custom role's `perms`: what every signed-in user may do on their own records."""
 
-OWNER_ONLY_PERMISSIONS = frozenset(
-    {"identity.organization.delete", "identity.organization.transfer"}
-)
-"""Mirrors the kit's owner-only set: a custom role may not list them (the kit grants an
-explicitly listed permission as is)."""
-
 USER_WRITABLE = ("display_name", "avatar_url", "timezone", "locale")
 ORGANIZATION_WRITABLE = ("name", "settings")
 ROLE_WRITABLE = ("name", "description", "permissions")
 
-DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 1000
 OWNERS_LOCK_TTL = 10.0
 
 _SLUG_JUNK = re.compile(r"[^a-z0-9]+")
@@ -163,6 +157,20 @@ class IdentityService:
                 "the organization needs a name",
                 violations=[FieldViolation("organization_name", "must not be blank")],
             )
+        user = await self.create_account(email, password, display_name)
+        organization_id = ""
+        if organization_name:
+            draft = resources_pb2.Organization(name=organization_name)
+            organization_id = (await self._create_organization(user, draft)).id
+        return await self.start_session(user, organization_id, device)
+
+    async def create_account(
+        self, email: str, password: str, display_name: str, *, field: str = "email"
+    ) -> resources_pb2.User:
+        """A new account with a password (policy checked); `field` names the request field
+        that carried the email, for the violation when it is taken."""
+        email = normalize_email(email)
+        self._passwords.check_policy(password, email, "password")
         now = self._clock.now()
         user = resources_pb2.User(id=new_id(), email=email, display_name=display_name)
         user.create_time.FromDatetime(now)
@@ -171,7 +179,7 @@ class IdentityService:
             raise AlreadyExists(
                 "an account with this email exists",
                 reason="EMAIL_TAKEN",
-                violations=[FieldViolation("email", "is already registered")],
+                violations=[FieldViolation(field, "is already registered")],
             )
         try:
             password_hash = await self._passwords.hash(password)
@@ -180,11 +188,7 @@ class IdentityService:
         except BaseException:
             await self._repository.release_email(email)
             raise
-        organization_id = ""
-        if organization_name:
-            draft = resources_pb2.Organization(name=organization_name)
-            organization_id = (await self._create_organization(user, draft)).id
-        return await self._start_session(user, organization_id, device)
+        return user
 
     async def login(
         self, email: str, password: str, organization_id: str, device: Device
@@ -222,7 +226,7 @@ class IdentityService:
                 )
         else:
             organization_id = await self._default_organization(user_id)
-        result = await self._start_session(user, organization_id, device)
+        result = await self.start_session(user, organization_id, device)
         await self._audit(
             organization_id or user_id,
             ev.LOGIN_SUCCEEDED,
@@ -254,7 +258,7 @@ class IdentityService:
                 )
         else:
             organization_id = await self._default_organization(user_id)
-        result = await self._start_session(user, organization_id, device)
+        result = await self.start_session(user, organization_id, device)
         await self._audit(
             organization_id or user_id,
             ev.LOGIN_SUCCEEDED,
@@ -384,6 +388,14 @@ class IdentityService:
             await self._refresh_reused(user_id, record, ip_address)
         return await self._auth_result(user, session, new_token)
 
+    async def refresh_token_user(self, refresh_token: str) -> resources_pb2.User:
+        """The user of a live refresh token, spending nothing; Unauthenticated otherwise."""
+        user_id, spent, record = await self._open_refresh(refresh_token)
+        user = await self._repository.get_user(user_id)
+        if record.revoked or spent.spent or user is None:
+            raise _invalid_refresh()
+        return user
+
     async def logout(self, refresh_token: str) -> None:
         """End the session of a refresh token (a no-op when it already ended)."""
         user_id, _, record = await self._open_refresh(refresh_token)
@@ -426,9 +438,11 @@ class IdentityService:
         # The user id routes the lookup to the user's partition; the secret is 256 random bits.
         return f"{user_id}.{secrets.token_urlsafe(32)}"
 
-    async def _start_session(
+    async def start_session(
         self, user: resources_pb2.User, organization_id: str, device: Device
     ) -> api.AuthResult:
+        """A new session of the user scoped to the organization (evicting the oldest beyond
+        the cap), with its tokens."""
         now = self._clock.now()
         session = resources_pb2.Session(
             id=new_id(),
@@ -699,14 +713,14 @@ class IdentityService:
         raise AlreadyExists("no free slug for that name; choose one", reason="SLUG_TAKEN")
 
     async def get_organization(self, organization_id: str) -> resources_pb2.Organization:
-        self._own_organization(organization_id)
+        own_organization(organization_id)
         return await self._organization(organization_id)
 
     async def update_organization(
         self, changes: resources_pb2.Organization, mask: FieldMask
     ) -> resources_pb2.Organization:
         paths = _mask_paths(mask, "organization", ORGANIZATION_WRITABLE)
-        principal = self._own_organization(changes.id)
+        principal = own_organization(changes.id)
         current = await self._organization(changes.id)
         updated = resources_pb2.Organization()
         updated.CopyFrom(current)
@@ -748,35 +762,25 @@ class IdentityService:
             )
         return organization
 
-    def _own_organization(self, organization_id: str) -> Principal:
-        """The principal, when `organization_id` is its organization; NotFound otherwise, so
-        another organization's existence is not revealed."""
-        principal = current_principal()
-        if organization_id != principal.organization_id:
-            raise NotFound(
-                f"organization {organization_id} not found", reason="ORGANIZATION_NOT_FOUND"
-            )
-        return principal
-
     # --- members -------------------------------------------------------------------------------
 
     async def list_members(
         self, organization_id: str, page_size: int, page_token: str
     ) -> tuple[list[resources_pb2.Member], str]:
-        principal = self._own_organization(organization_id)
-        _require_administrator(principal, "identity.member.read")
-        scope = _scope(organization_id, b"members")
+        principal = own_organization(organization_id)
+        require_administrator(principal, "identity.member.read")
+        scope = listing_scope(organization_id, b"members")
         members, continuation = await self._repository.list_members(
-            organization_id, _page_size(page_size), _open_token(scope, page_token)
+            organization_id, clamp_page_size(page_size), open_token(scope, page_token)
         )
-        return members, _seal_token(scope, continuation)
+        return members, seal_token(scope, continuation)
 
     async def update_member_role(
         self, organization_id: str, user_id: str, role: str
     ) -> resources_pb2.Member:
         """Give a member a system or custom role. Only an owner grants or takes `owner`; the
         last owner keeps it."""
-        principal = self._own_organization(organization_id)
+        principal = own_organization(organization_id)
         await self._check_role_exists(organization_id, role)
         async with self._owners_lock(organization_id):
             member = await self._member(organization_id, user_id)
@@ -804,7 +808,7 @@ class IdentityService:
 
     async def remove_member(self, organization_id: str, user_id: str) -> None:
         """Remove a member and end their sessions in the organization."""
-        principal = self._own_organization(organization_id)
+        principal = own_organization(organization_id)
         async with self._owners_lock(organization_id):
             member = await self._member(organization_id, user_id)
             if member.role == OWNER:
@@ -864,7 +868,7 @@ class IdentityService:
     async def create_role(
         self, organization_id: str, draft: resources_pb2.Role
     ) -> resources_pb2.Role:
-        principal = self._own_organization(organization_id)
+        principal = own_organization(organization_id)
         _check_permissions(draft.permissions, "role.permissions")
         now = self._clock.now()
         role = resources_pb2.Role(
@@ -885,13 +889,13 @@ class IdentityService:
         return role
 
     async def list_roles(self, organization_id: str) -> list[resources_pb2.Role]:
-        principal = self._own_organization(organization_id)
-        _require_administrator(principal, "identity.role.read")
+        principal = own_organization(organization_id)
+        require_administrator(principal, "identity.role.read")
         return await self._repository.list_roles(organization_id)
 
     async def update_role(self, changes: resources_pb2.Role, mask: FieldMask) -> resources_pb2.Role:
         paths = _mask_paths(mask, "role", ROLE_WRITABLE)
-        principal = self._own_organization(changes.organization_id)
+        principal = own_organization(changes.organization_id)
         current = await self._role(changes.organization_id, changes.id)
         if changes.etag and changes.etag != current.etag:
             raise EtagMismatch("the role changed since it was read; read it again")
@@ -912,7 +916,7 @@ class IdentityService:
             raise _role_name_taken() from error
 
     async def delete_role(self, organization_id: str, role_id: str) -> None:
-        principal = self._own_organization(organization_id)
+        principal = own_organization(organization_id)
         role = await self._role(organization_id, role_id)
         if await self._repository.count_role(organization_id, role_id):
             raise FailedPrecondition(
@@ -933,13 +937,13 @@ class IdentityService:
     async def list_audit_events(
         self, organization_id: str, page_size: int, page_token: str
     ) -> tuple[list[resources_pb2.AuditEvent], str]:
-        principal = self._own_organization(organization_id)
-        _require_administrator(principal, "identity.audit.read")
-        scope = _scope(organization_id, b"audit")
+        principal = own_organization(organization_id)
+        require_administrator(principal, "identity.audit.read")
+        scope = listing_scope(organization_id, b"audit")
         found, continuation = await self._repository.list_audit(
-            organization_id, _page_size(page_size), _open_token(scope, page_token)
+            organization_id, clamp_page_size(page_size), open_token(scope, page_token)
         )
-        return found, _seal_token(scope, continuation)
+        return found, seal_token(scope, continuation)
 
     async def _audit(self, partition: str, action: str, **fields: str | dict[str, str]) -> None:
         document = audit_document(action, self._clock.now(), **fields)  # type: ignore[arg-type]
@@ -957,20 +961,6 @@ class IdentityService:
 
 
 # --- rules -------------------------------------------------------------------------------------
-
-
-def _require_administrator(principal: Principal, permission: str) -> None:
-    """Administration reads are for owners, admins and custom roles that name them.
-
-    The access interceptor already required `permission`, but the kit's viewer role reaches
-    every `*.*.read`, identity administration included (its exclusions apply to `member`
-    only); until the kit excludes them for viewers too, this keeps them from viewers.
-    """
-    if principal.roles & ADMINISTRATORS:
-        return
-    if any(permission_matches(p, permission) for p in principal.permissions):
-        return
-    raise PermissionDenied(f"permission {permission} is required", reason="PERMISSION_MISSING")
 
 
 def _check_permissions(patterns: Iterable[str], field: str) -> None:
@@ -1003,40 +993,3 @@ def _mask_paths(mask: FieldMask, resource: str, writable: Sequence[str]) -> list
             ],
         )
     return list(dict.fromkeys(mask.paths))
-
-
-def _page_size(requested: int) -> int:
-    return min(requested or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-
-
-# A page token is the store's continuation prefixed with a digest of what it continues, so a
-# token cannot be replayed against another organization or listing.
-_DIGEST_BYTES = 8
-
-
-def _scope(organization_id: str, listing: bytes) -> bytes:
-    return hashlib.blake2b(
-        organization_id.encode() + b"\0" + listing, digest_size=_DIGEST_BYTES
-    ).digest()
-
-
-def _seal_token(scope: bytes, continuation: str | None) -> str:
-    if not continuation:
-        return ""
-    return base64.urlsafe_b64encode(scope + continuation.encode()).decode().rstrip("=")
-
-
-def _open_token(scope: bytes, token: str) -> str | None:
-    if not token:
-        return None
-    try:
-        raw = base64.b64decode(token + "=" * (-len(token) % 4), altchars=b"-_", validate=True)
-        if len(raw) > _DIGEST_BYTES and hmac.compare_digest(raw[:_DIGEST_BYTES], scope):
-            return raw[_DIGEST_BYTES:].decode()
-    except ValueError:
-        pass
-    raise InvalidArgument(
-        "page_token does not belong to this listing",
-        reason="PAGE_TOKEN_INVALID",
-        violations=[FieldViolation("page_token", "use a token from the same listing")],
-    )

@@ -10,14 +10,26 @@ import grpc
 
 from coder.identity.v1 import identity_service_pb2 as api
 from coder.identity.v1 import identity_service_pb2_grpc
+from services.identity.invitations import Applicant, InvitationService
 from services.identity.service import Device, IdentityService
+from services.identity.service_accounts import TOKEN_TYPE, ServiceAccountService
+from services.identity.teams import TeamService
 
 
 class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
     """coder.identity.v1.IdentityService."""
 
-    def __init__(self, service: IdentityService) -> None:
+    def __init__(
+        self,
+        service: IdentityService,
+        service_accounts: ServiceAccountService,
+        invitations: InvitationService,
+        teams: TeamService,
+    ) -> None:
         self._service = service
+        self._service_accounts = service_accounts
+        self._invitations = invitations
+        self._teams = teams
 
     async def Register(
         self, request: api.RegisterRequest, context: grpc.aio.ServicerContext
@@ -184,3 +196,156 @@ class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
             request.organization_id, request.page_size, request.page_token
         )
         return api.ListAuditEventsResponse(events=found, next_page_token=token)
+
+    async def CreateServiceAccount(
+        self, request: api.CreateServiceAccountRequest, context: grpc.aio.ServicerContext
+    ) -> api.CreateServiceAccountResponse:
+        account, secret = await self._service_accounts.create(
+            request.organization_id, request.service_account
+        )
+        return api.CreateServiceAccountResponse(service_account=account, client_secret=secret)
+
+    async def ListServiceAccounts(
+        self, request: api.ListServiceAccountsRequest, context: grpc.aio.ServicerContext
+    ) -> api.ListServiceAccountsResponse:
+        found, token = await self._service_accounts.list_accounts(
+            request.organization_id, request.page_size, request.page_token
+        )
+        return api.ListServiceAccountsResponse(service_accounts=found, next_page_token=token)
+
+    async def GetServiceAccount(
+        self, request: api.GetServiceAccountRequest, context: grpc.aio.ServicerContext
+    ) -> api.GetServiceAccountResponse:
+        account = await self._service_accounts.get(
+            request.organization_id, request.service_account_id
+        )
+        return api.GetServiceAccountResponse(service_account=account)
+
+    async def RotateServiceAccountSecret(
+        self, request: api.RotateServiceAccountSecretRequest, context: grpc.aio.ServicerContext
+    ) -> api.RotateServiceAccountSecretResponse:
+        account, secret = await self._service_accounts.rotate_secret(
+            request.organization_id, request.service_account_id
+        )
+        return api.RotateServiceAccountSecretResponse(service_account=account, client_secret=secret)
+
+    async def DisableServiceAccount(
+        self, request: api.DisableServiceAccountRequest, context: grpc.aio.ServicerContext
+    ) -> api.DisableServiceAccountResponse:
+        account = await self._service_accounts.disable(
+            request.organization_id, request.service_account_id
+        )
+        return api.DisableServiceAccountResponse(service_account=account)
+
+    async def DeleteServiceAccount(
+        self, request: api.DeleteServiceAccountRequest, context: grpc.aio.ServicerContext
+    ) -> api.DeleteServiceAccountResponse:
+        await self._service_accounts.delete(request.organization_id, request.service_account_id)
+        return api.DeleteServiceAccountResponse()
+
+    async def IssueServiceToken(
+        self, request: api.IssueServiceTokenRequest, context: grpc.aio.ServicerContext
+    ) -> api.IssueServiceTokenResponse:
+        issued = await self._service_accounts.issue_token(
+            request.client_id, request.client_secret, request.scope, request.ip_address
+        )
+        return api.IssueServiceTokenResponse(
+            access_token=issued.access_token,
+            token_type=TOKEN_TYPE,
+            expires_in=issued.expires_in,
+            scope=" ".join(issued.scope),
+        )
+
+    async def CreateInvitation(
+        self, request: api.CreateInvitationRequest, context: grpc.aio.ServicerContext
+    ) -> api.CreateInvitationResponse:
+        invitation, token = await self._invitations.create(
+            request.organization_id, request.email, request.role
+        )
+        return api.CreateInvitationResponse(invitation=invitation, token=token)
+
+    async def ListInvitations(
+        self, request: api.ListInvitationsRequest, context: grpc.aio.ServicerContext
+    ) -> api.ListInvitationsResponse:
+        found, token = await self._invitations.list_invitations(
+            request.organization_id, request.page_size, request.page_token
+        )
+        return api.ListInvitationsResponse(invitations=found, next_page_token=token)
+
+    async def RevokeInvitation(
+        self, request: api.RevokeInvitationRequest, context: grpc.aio.ServicerContext
+    ) -> api.RevokeInvitationResponse:
+        invitation = await self._invitations.revoke(request.organization_id, request.invitation_id)
+        return api.RevokeInvitationResponse(invitation=invitation)
+
+    async def ResendInvitation(
+        self, request: api.ResendInvitationRequest, context: grpc.aio.ServicerContext
+    ) -> api.ResendInvitationResponse:
+        invitation, token = await self._invitations.resend(
+            request.organization_id, request.invitation_id
+        )
+        return api.ResendInvitationResponse(invitation=invitation, token=token)
+
+    async def AcceptInvitation(
+        self, request: api.AcceptInvitationRequest, context: grpc.aio.ServicerContext
+    ) -> api.AcceptInvitationResponse:
+        device = Device(request.device_label, request.ip_address, request.user_agent)
+        applicant = Applicant(
+            request.display_name, request.password, request.email, request.refresh_token
+        )
+        result = await self._invitations.accept(request.token, applicant, device)
+        return api.AcceptInvitationResponse(result=result)
+
+    async def CreateTeam(
+        self, request: api.CreateTeamRequest, context: grpc.aio.ServicerContext
+    ) -> api.CreateTeamResponse:
+        team = await self._teams.create(request.organization_id, request.team)
+        return api.CreateTeamResponse(team=team)
+
+    async def GetTeam(
+        self, request: api.GetTeamRequest, context: grpc.aio.ServicerContext
+    ) -> api.GetTeamResponse:
+        team = await self._teams.get(request.organization_id, request.team_id)
+        return api.GetTeamResponse(team=team)
+
+    async def ListTeams(
+        self, request: api.ListTeamsRequest, context: grpc.aio.ServicerContext
+    ) -> api.ListTeamsResponse:
+        found, token = await self._teams.list_teams(
+            request.organization_id, request.page_size, request.page_token
+        )
+        return api.ListTeamsResponse(teams=found, next_page_token=token)
+
+    async def UpdateTeam(
+        self, request: api.UpdateTeamRequest, context: grpc.aio.ServicerContext
+    ) -> api.UpdateTeamResponse:
+        team = await self._teams.update(request.team, request.update_mask)
+        return api.UpdateTeamResponse(team=team)
+
+    async def DeleteTeam(
+        self, request: api.DeleteTeamRequest, context: grpc.aio.ServicerContext
+    ) -> api.DeleteTeamResponse:
+        await self._teams.delete(request.organization_id, request.team_id)
+        return api.DeleteTeamResponse()
+
+    async def AddTeamMember(
+        self, request: api.AddTeamMemberRequest, context: grpc.aio.ServicerContext
+    ) -> api.AddTeamMemberResponse:
+        member = await self._teams.add_member(
+            request.organization_id, request.team_id, request.user_id
+        )
+        return api.AddTeamMemberResponse(member=member)
+
+    async def RemoveTeamMember(
+        self, request: api.RemoveTeamMemberRequest, context: grpc.aio.ServicerContext
+    ) -> api.RemoveTeamMemberResponse:
+        await self._teams.remove_member(request.organization_id, request.team_id, request.user_id)
+        return api.RemoveTeamMemberResponse()
+
+    async def ListTeamMembers(
+        self, request: api.ListTeamMembersRequest, context: grpc.aio.ServicerContext
+    ) -> api.ListTeamMembersResponse:
+        members, token = await self._teams.list_members(
+            request.organization_id, request.team_id, request.page_size, request.page_token
+        )
+        return api.ListTeamMembersResponse(members=members, next_page_token=token)

@@ -44,6 +44,8 @@ ADMIN_ONLY: tuple[str, ...] = (
     "identity.service_account.*",
     "identity.audit.*",
     "identity.organization.write",
+    "identity.team.write",
+    "identity.team.delete",
 )
 """Administration that the member and viewer roles' wildcards must not reach (not even to
 read: member lists, roles and the audit trail are for admins)."""

@@ -72,7 +72,7 @@ async def refresh(
 async def add_member(
     resources: Resources, organization_id: str, user: resources_pb2.User, role: str
 ) -> None:
-    """Make a user a member directly through the repository (invitations are not built yet),
+    """Make a user a member directly through the repository (quicker than an invitation),
     with the same writes and event as the service's own membership creation."""
     member = resources_pb2.Member(
         organization_id=organization_id,

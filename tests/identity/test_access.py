@@ -16,7 +16,16 @@ from coder.identity.v1.identity_service_pb2_grpc import IdentityServiceStub
 from tests.identity.factories import register
 from tests.planning.factories import auth, error_reason, rpc_error
 
-PUBLIC = {"Register", "Login", "LoginExternal", "RefreshSession", "Logout", "GetJwks"}
+PUBLIC = {
+    "Register",
+    "Login",
+    "LoginExternal",
+    "RefreshSession",
+    "Logout",
+    "GetJwks",
+    "IssueServiceToken",
+    "AcceptInvitation",
+}
 SERVICE = api.DESCRIPTOR.services_by_name["IdentityService"]
 
 

@@ -26,7 +26,7 @@ from coder.identity.v1 import resources_pb2 as coder_dot_identity_dot_v1_dot_res
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x63oder/identity/v1/events.proto\x12\x11\x63oder.identity.v1\x1a!coder/identity/v1/resources.proto\x1a google/protobuf/field_mask.proto\"h\n\x0bUserChanged\x12%\n\x04user\x18\x01 \x01(\x0b\x32\x17.coder.identity.v1.User\x12\x32\n\x0e\x63hanged_fields\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"\x80\x01\n\x13OrganizationChanged\x12\x35\n\x0corganization\x18\x01 \x01(\x0b\x32\x1f.coder.identity.v1.Organization\x12\x32\n\x0e\x63hanged_fields\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"Q\n\rMemberChanged\x12)\n\x06member\x18\x01 \x01(\x0b\x32\x19.coder.identity.v1.Member\x12\x15\n\rprevious_role\x18\x02 \x01(\t\"4\n\x0bRoleChanged\x12%\n\x04role\x18\x01 \x01(\x0b\x32\x17.coder.identity.v1.Role\"^\n\x0eSessionChanged\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12+\n\x07session\x18\x02 \x01(\x0b\x32\x1a.coder.identity.v1.Session\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\\\n\x16\x45xternalIdentityLinked\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\x0e\n\x06issuer\x18\x03 \x01(\t\x12\x0f\n\x07subject\x18\x04 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x63oder/identity/v1/events.proto\x12\x11\x63oder.identity.v1\x1a!coder/identity/v1/resources.proto\x1a google/protobuf/field_mask.proto\"h\n\x0bUserChanged\x12%\n\x04user\x18\x01 \x01(\x0b\x32\x17.coder.identity.v1.User\x12\x32\n\x0e\x63hanged_fields\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"\x80\x01\n\x13OrganizationChanged\x12\x35\n\x0corganization\x18\x01 \x01(\x0b\x32\x1f.coder.identity.v1.Organization\x12\x32\n\x0e\x63hanged_fields\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"Q\n\rMemberChanged\x12)\n\x06member\x18\x01 \x01(\x0b\x32\x19.coder.identity.v1.Member\x12\x15\n\rprevious_role\x18\x02 \x01(\t\"4\n\x0bRoleChanged\x12%\n\x04role\x18\x01 \x01(\x0b\x32\x17.coder.identity.v1.Role\"^\n\x0eSessionChanged\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12+\n\x07session\x18\x02 \x01(\x0b\x32\x1a.coder.identity.v1.Session\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\\\n\x16\x45xternalIdentityLinked\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\x0e\n\x06issuer\x18\x03 \x01(\t\x12\x0f\n\x07subject\x18\x04 \x01(\t\"S\n\x15ServiceAccountChanged\x12:\n\x0fservice_account\x18\x01 \x01(\x0b\x32!.coder.identity.v1.ServiceAccount\"F\n\x11InvitationChanged\x12\x31\n\ninvitation\x18\x01 \x01(\x0b\x32\x1d.coder.identity.v1.Invitation\"\x83\x01\n\x0eInvitationSent\x12\x31\n\ninvitation\x18\x01 \x01(\x0b\x32\x1d.coder.identity.v1.Invitation\x12\r\n\x05token\x18\x02 \x01(\t\x12\x19\n\x11organization_name\x18\x03 \x01(\t\x12\x14\n\x0cinviter_name\x18\x04 \x01(\t\"h\n\x0bTeamChanged\x12%\n\x04team\x18\x01 \x01(\x0b\x32\x17.coder.identity.v1.Team\x12\x32\n\x0e\x63hanged_fields\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"B\n\x11TeamMemberChanged\x12-\n\x06member\x18\x01 \x01(\x0b\x32\x1d.coder.identity.v1.TeamMemberb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -45,4 +45,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SESSIONCHANGED']._serialized_end=590
   _globals['_EXTERNALIDENTITYLINKED']._serialized_start=592
   _globals['_EXTERNALIDENTITYLINKED']._serialized_end=684
+  _globals['_SERVICEACCOUNTCHANGED']._serialized_start=686
+  _globals['_SERVICEACCOUNTCHANGED']._serialized_end=769
+  _globals['_INVITATIONCHANGED']._serialized_start=771
+  _globals['_INVITATIONCHANGED']._serialized_end=841
+  _globals['_INVITATIONSENT']._serialized_start=844
+  _globals['_INVITATIONSENT']._serialized_end=975
+  _globals['_TEAMCHANGED']._serialized_start=977
+  _globals['_TEAMCHANGED']._serialized_end=1081
+  _globals['_TEAMMEMBERCHANGED']._serialized_start=1083
+  _globals['_TEAMMEMBERCHANGED']._serialized_end=1149
 # @@protoc_insertion_point(module_scope)

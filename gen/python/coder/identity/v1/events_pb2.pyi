@@ -199,3 +199,148 @@ class ExternalIdentityLinked(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ExternalIdentityLinked: _TypeAlias = ExternalIdentityLinked  # noqa: Y015
+
+@_typing.final
+class ServiceAccountChanged(_message.Message):
+    """ServiceAccountChanged is the payload of `identity.service_account.created`,
+    `.secret_rotated`, `.disabled`, `.deleted` and `.used` (a token was issued).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SERVICE_ACCOUNT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def service_account(self) -> _resources_pb2.ServiceAccount:
+        """The service account after the change (before it, for a delete). Never a secret."""
+
+    def __init__(
+        self,
+        *,
+        service_account: _resources_pb2.ServiceAccount | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["service_account", b"service_account"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["service_account", b"service_account"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ServiceAccountChanged: _TypeAlias = ServiceAccountChanged  # noqa: Y015
+
+@_typing.final
+class InvitationChanged(_message.Message):
+    """InvitationChanged is the payload of `identity.invitation.created`, `.accepted` and
+    `.revoked`.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INVITATION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def invitation(self) -> _resources_pb2.Invitation:
+        """The invitation after the change. Never its token."""
+
+    def __init__(
+        self,
+        *,
+        invitation: _resources_pb2.Invitation | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["invitation", b"invitation"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["invitation", b"invitation"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___InvitationChanged: _TypeAlias = InvitationChanged  # noqa: Y015
+
+@_typing.final
+class InvitationSent(_message.Message):
+    """InvitationSent is the payload of `identity.invitation.sent`: an email invitation to deliver
+    (at creation and at every resend). It carries the single-use token, which is what the email
+    links to, so consumers must not log or store it.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INVITATION_FIELD_NUMBER: _builtins.int
+    TOKEN_FIELD_NUMBER: _builtins.int
+    ORGANIZATION_NAME_FIELD_NUMBER: _builtins.int
+    INVITER_NAME_FIELD_NUMBER: _builtins.int
+    token: _builtins.str
+    """The invitation token the email's link carries."""
+    organization_name: _builtins.str
+    """The organization's name, for the email."""
+    inviter_name: _builtins.str
+    """The inviter's display name, for the email."""
+    @_builtins.property
+    def invitation(self) -> _resources_pb2.Invitation:
+        """The invitation."""
+
+    def __init__(
+        self,
+        *,
+        invitation: _resources_pb2.Invitation | None = ...,
+        token: _builtins.str = ...,
+        organization_name: _builtins.str = ...,
+        inviter_name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["invitation", b"invitation"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["invitation", b"invitation", "inviter_name", b"inviter_name", "organization_name", b"organization_name", "token", b"token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___InvitationSent: _TypeAlias = InvitationSent  # noqa: Y015
+
+@_typing.final
+class TeamChanged(_message.Message):
+    """TeamChanged is the payload of `identity.team.created`, `.updated` and `.deleted`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TEAM_FIELD_NUMBER: _builtins.int
+    CHANGED_FIELDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def team(self) -> _resources_pb2.Team:
+        """The team after the change (before it, for a delete)."""
+
+    @_builtins.property
+    def changed_fields(self) -> _field_mask_pb2.FieldMask:
+        """For an update, the fields that changed."""
+
+    def __init__(
+        self,
+        *,
+        team: _resources_pb2.Team | None = ...,
+        changed_fields: _field_mask_pb2.FieldMask | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["changed_fields", b"changed_fields", "team", b"team"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["changed_fields", b"changed_fields", "team", b"team"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TeamChanged: _TypeAlias = TeamChanged  # noqa: Y015
+
+@_typing.final
+class TeamMemberChanged(_message.Message):
+    """TeamMemberChanged is the payload of `identity.team_member.added` and `.removed`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MEMBER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def member(self) -> _resources_pb2.TeamMember:
+        """The team membership."""
+
+    def __init__(
+        self,
+        *,
+        member: _resources_pb2.TeamMember | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["member", b"member"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["member", b"member"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TeamMemberChanged: _TypeAlias = TeamMemberChanged  # noqa: Y015

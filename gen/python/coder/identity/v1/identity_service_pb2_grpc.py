@@ -160,6 +160,106 @@ class IdentityServiceStub:
                 request_serializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.ListAuditEventsRequest.SerializeToString,
                 response_deserializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.ListAuditEventsResponse.FromString,
                 _registered_method=True)
+        self.CreateServiceAccount = channel.unary_unary(
+                '/coder.identity.v1.IdentityService/CreateServiceAccount',
+                request_serializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.CreateServiceAccountRequest.SerializeToString,
+                response_deserializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.CreateServiceAccountResponse.FromString,
+                _registered_method=True)
+        self.ListServiceAccounts = channel.unary_unary(
+                '/coder.identity.v1.IdentityService/ListServiceAccounts',
+                request_serializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.ListServiceAccountsRequest.SerializeToString,
+                response_deserializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.ListServiceAccountsResponse.FromString,
+                _registered_method=True)
+        self.GetServiceAccount = channel.unary_unary(
+                '/coder.identity.v1.IdentityService/GetServiceAccount',
+                request_serializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.GetServiceAccountRequest.SerializeToString,
+                response_deserializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.GetServiceAccountResponse.FromString,
+                _registered_method=True)
+        self.RotateServiceAccountSecret = channel.unary_unary(
+                '/coder.identity.v1.IdentityService/RotateServiceAccountSecret',
+                request_serializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.RotateServiceAccountSecretRequest.SerializeToString,
+                response_deserializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.RotateServiceAccountSecretResponse.FromString,
+                _registered_method=True)
+        self.DisableServiceAccount = channel.unary_unary(
+                '/coder.identity.v1.IdentityService/DisableServiceAccount',
+                request_serializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.DisableServiceAccountRequest.SerializeToString,
+                response_deserializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.DisableServiceAccountResponse.FromString,
+                _registered_method=True)
+        self.DeleteServiceAccount = channel.unary_unary(
+                '/coder.identity.v1.IdentityService/DeleteServiceAccount',
+                request_serializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.DeleteServiceAccountRequest.SerializeToString,
+                response_deserializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.DeleteServiceAccountResponse.FromString,
+                _registered_method=True)
+        self.IssueServiceToken = channel.unary_unary(
+                '/coder.identity.v1.IdentityService/IssueServiceToken',
+                request_serializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.IssueServiceTokenRequest.SerializeToString,
+                response_deserializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.IssueServiceTokenResponse.FromString,
+                _registered_method=True)
+        self.CreateInvitation = channel.unary_unary(
+                '/coder.identity.v1.IdentityService/CreateInvitation',
+                request_serializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.CreateInvitationRequest.SerializeToString,
+                response_deserializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.CreateInvitationResponse.FromString,
+                _registered_method=True)
+        self.ListInvitations = channel.unary_unary(
+                '/coder.identity.v1.IdentityService/ListInvitations',
+                request_serializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.ListInvitationsRequest.SerializeToString,
+                response_deserializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.ListInvitationsResponse.FromString,
+                _registered_method=True)
+        self.RevokeInvitation = channel.unary_unary(
+                '/coder.identity.v1.IdentityService/RevokeInvitation',
+                request_serializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.RevokeInvitationRequest.SerializeToString,
+                response_deserializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.RevokeInvitationResponse.FromString,
+                _registered_method=True)
+        self.ResendInvitation = channel.unary_unary(
+                '/coder.identity.v1.IdentityService/ResendInvitation',
+                request_serializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.ResendInvitationRequest.SerializeToString,
+                response_deserializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.ResendInvitationResponse.FromString,
+                _registered_method=True)
+        self.AcceptInvitation = channel.unary_unary(
+                '/coder.identity.v1.IdentityService/AcceptInvitation',
+                request_serializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.AcceptInvitationRequest.SerializeToString,
+                response_deserializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.AcceptInvitationResponse.FromString,
+                _registered_method=True)
+        self.CreateTeam = channel.unary_unary(
+                '/coder.identity.v1.IdentityService/CreateTeam',
+                request_serializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.CreateTeamRequest.SerializeToString,
+                response_deserializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.CreateTeamResponse.FromString,
+                _registered_method=True)
+        self.GetTeam = channel.unary_unary(
+                '/coder.identity.v1.IdentityService/GetTeam',
+                request_serializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.GetTeamRequest.SerializeToString,
+                response_deserializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.GetTeamResponse.FromString,
+                _registered_method=True)
+        self.ListTeams = channel.unary_unary(
+                '/coder.identity.v1.IdentityService/ListTeams',
+                request_serializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.ListTeamsRequest.SerializeToString,
+                response_deserializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.ListTeamsResponse.FromString,
+                _registered_method=True)
+        self.UpdateTeam = channel.unary_unary(
+                '/coder.identity.v1.IdentityService/UpdateTeam',
+                request_serializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.UpdateTeamRequest.SerializeToString,
+                response_deserializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.UpdateTeamResponse.FromString,
+                _registered_method=True)
+        self.DeleteTeam = channel.unary_unary(
+                '/coder.identity.v1.IdentityService/DeleteTeam',
+                request_serializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.DeleteTeamRequest.SerializeToString,
+                response_deserializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.DeleteTeamResponse.FromString,
+                _registered_method=True)
+        self.AddTeamMember = channel.unary_unary(
+                '/coder.identity.v1.IdentityService/AddTeamMember',
+                request_serializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.AddTeamMemberRequest.SerializeToString,
+                response_deserializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.AddTeamMemberResponse.FromString,
+                _registered_method=True)
+        self.RemoveTeamMember = channel.unary_unary(
+                '/coder.identity.v1.IdentityService/RemoveTeamMember',
+                request_serializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.RemoveTeamMemberRequest.SerializeToString,
+                response_deserializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.RemoveTeamMemberResponse.FromString,
+                _registered_method=True)
+        self.ListTeamMembers = channel.unary_unary(
+                '/coder.identity.v1.IdentityService/ListTeamMembers',
+                request_serializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.ListTeamMembersRequest.SerializeToString,
+                response_deserializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.ListTeamMembersResponse.FromString,
+                _registered_method=True)
 
 
 class IdentityServiceServicer:
@@ -353,6 +453,164 @@ class IdentityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateServiceAccount(self, request, context):
+        """CreateServiceAccount creates a service account for a partner's program. The reply carries
+        the client secret, shown this once: only its hash is stored.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListServiceAccounts(self, request, context):
+        """ListServiceAccounts lists the service accounts of the caller's organization, oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetServiceAccount(self, request, context):
+        """GetServiceAccount returns one service account (never its secret).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RotateServiceAccountSecret(self, request, context):
+        """RotateServiceAccountSecret replaces the client secret; the old one stops working at once.
+        The reply carries the new secret, shown this once.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DisableServiceAccount(self, request, context):
+        """DisableServiceAccount stops a service account from getting tokens; tokens it already holds
+        expire within their 15 minutes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteServiceAccount(self, request, context):
+        """DeleteServiceAccount deletes a service account.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def IssueServiceToken(self, request, context):
+        """IssueServiceToken is the OAuth 2.0 client-credentials grant: a service account's client id
+        and secret for an access token of kind `service`. Public: it authenticates by the
+        credentials it carries; the edge maps it to `POST /auth/token`. Every credential failure
+        (unknown client, wrong secret, disabled, expired) is the same UNAUTHENTICATED
+        `INVALID_CLIENT`; a scope beyond the account's permissions is INVALID_ARGUMENT
+        `INVALID_SCOPE`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateInvitation(self, request, context):
+        """CreateInvitation invites someone to the caller's organization, by email or as a link. The
+        reply carries the invitation token, shown this once: only its hash is stored. The invited
+        role may not exceed the inviter's (only an owner invites owners).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListInvitations(self, request, context):
+        """ListInvitations lists the invitations of the caller's organization, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeInvitation(self, request, context):
+        """RevokeInvitation withdraws a pending invitation; its token stops working.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResendInvitation(self, request, context):
+        """ResendInvitation issues a new token for a pending invitation (the previous one stops
+        working), renews its expiry and, for an email invitation, announces
+        `identity.invitation.sent` again. At most 5 resends per invitation.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AcceptInvitation(self, request, context):
+        """AcceptInvitation spends an invitation token and signs the new member in. Public: with a
+        bearer token (or, for a user without an organization, `refresh_token`) the membership goes
+        to the signed-in user, whose email must match an email invitation; otherwise a new account
+        is created from `display_name` and `password` (and `email`, for a link invitation). The
+        edge maps it under `/auth`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateTeam(self, request, context):
+        """CreateTeam creates a team, at the top level or under a parent team. Names are unique in
+        the organization. Teams are managed by owners and admins.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetTeam(self, request, context):
+        """GetTeam returns one team; every member of the organization may read teams.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTeams(self, request, context):
+        """ListTeams pages through the teams of the caller's organization, oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateTeam(self, request, context):
+        """UpdateTeam renames a team, changes its description or moves it under another parent (or
+        to the top level); a move that would put a team under itself is refused.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteTeam(self, request, context):
+        """DeleteTeam deletes a team without subteams, with its memberships.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddTeamMember(self, request, context):
+        """AddTeamMember adds a member of the organization to a team.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveTeamMember(self, request, context):
+        """RemoveTeamMember removes a user from a team.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTeamMembers(self, request, context):
+        """ListTeamMembers pages through a team's members, in order of joining the team.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IdentityServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -475,6 +733,106 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.ListAuditEvents,
                     request_deserializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.ListAuditEventsRequest.FromString,
                     response_serializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.ListAuditEventsResponse.SerializeToString,
+            ),
+            'CreateServiceAccount': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateServiceAccount,
+                    request_deserializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.CreateServiceAccountRequest.FromString,
+                    response_serializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.CreateServiceAccountResponse.SerializeToString,
+            ),
+            'ListServiceAccounts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListServiceAccounts,
+                    request_deserializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.ListServiceAccountsRequest.FromString,
+                    response_serializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.ListServiceAccountsResponse.SerializeToString,
+            ),
+            'GetServiceAccount': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetServiceAccount,
+                    request_deserializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.GetServiceAccountRequest.FromString,
+                    response_serializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.GetServiceAccountResponse.SerializeToString,
+            ),
+            'RotateServiceAccountSecret': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateServiceAccountSecret,
+                    request_deserializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.RotateServiceAccountSecretRequest.FromString,
+                    response_serializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.RotateServiceAccountSecretResponse.SerializeToString,
+            ),
+            'DisableServiceAccount': grpc.unary_unary_rpc_method_handler(
+                    servicer.DisableServiceAccount,
+                    request_deserializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.DisableServiceAccountRequest.FromString,
+                    response_serializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.DisableServiceAccountResponse.SerializeToString,
+            ),
+            'DeleteServiceAccount': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteServiceAccount,
+                    request_deserializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.DeleteServiceAccountRequest.FromString,
+                    response_serializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.DeleteServiceAccountResponse.SerializeToString,
+            ),
+            'IssueServiceToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.IssueServiceToken,
+                    request_deserializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.IssueServiceTokenRequest.FromString,
+                    response_serializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.IssueServiceTokenResponse.SerializeToString,
+            ),
+            'CreateInvitation': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateInvitation,
+                    request_deserializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.CreateInvitationRequest.FromString,
+                    response_serializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.CreateInvitationResponse.SerializeToString,
+            ),
+            'ListInvitations': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListInvitations,
+                    request_deserializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.ListInvitationsRequest.FromString,
+                    response_serializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.ListInvitationsResponse.SerializeToString,
+            ),
+            'RevokeInvitation': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeInvitation,
+                    request_deserializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.RevokeInvitationRequest.FromString,
+                    response_serializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.RevokeInvitationResponse.SerializeToString,
+            ),
+            'ResendInvitation': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResendInvitation,
+                    request_deserializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.ResendInvitationRequest.FromString,
+                    response_serializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.ResendInvitationResponse.SerializeToString,
+            ),
+            'AcceptInvitation': grpc.unary_unary_rpc_method_handler(
+                    servicer.AcceptInvitation,
+                    request_deserializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.AcceptInvitationRequest.FromString,
+                    response_serializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.AcceptInvitationResponse.SerializeToString,
+            ),
+            'CreateTeam': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateTeam,
+                    request_deserializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.CreateTeamRequest.FromString,
+                    response_serializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.CreateTeamResponse.SerializeToString,
+            ),
+            'GetTeam': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTeam,
+                    request_deserializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.GetTeamRequest.FromString,
+                    response_serializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.GetTeamResponse.SerializeToString,
+            ),
+            'ListTeams': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTeams,
+                    request_deserializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.ListTeamsRequest.FromString,
+                    response_serializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.ListTeamsResponse.SerializeToString,
+            ),
+            'UpdateTeam': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateTeam,
+                    request_deserializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.UpdateTeamRequest.FromString,
+                    response_serializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.UpdateTeamResponse.SerializeToString,
+            ),
+            'DeleteTeam': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteTeam,
+                    request_deserializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.DeleteTeamRequest.FromString,
+                    response_serializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.DeleteTeamResponse.SerializeToString,
+            ),
+            'AddTeamMember': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddTeamMember,
+                    request_deserializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.AddTeamMemberRequest.FromString,
+                    response_serializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.AddTeamMemberResponse.SerializeToString,
+            ),
+            'RemoveTeamMember': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveTeamMember,
+                    request_deserializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.RemoveTeamMemberRequest.FromString,
+                    response_serializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.RemoveTeamMemberResponse.SerializeToString,
+            ),
+            'ListTeamMembers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTeamMembers,
+                    request_deserializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.ListTeamMembersRequest.FromString,
+                    response_serializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.ListTeamMembersResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1131,6 +1489,546 @@ class IdentityService:
             '/coder.identity.v1.IdentityService/ListAuditEvents',
             coder_dot_identity_dot_v1_dot_identity__service__pb2.ListAuditEventsRequest.SerializeToString,
             coder_dot_identity_dot_v1_dot_identity__service__pb2.ListAuditEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateServiceAccount(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.identity.v1.IdentityService/CreateServiceAccount',
+            coder_dot_identity_dot_v1_dot_identity__service__pb2.CreateServiceAccountRequest.SerializeToString,
+            coder_dot_identity_dot_v1_dot_identity__service__pb2.CreateServiceAccountResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListServiceAccounts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.identity.v1.IdentityService/ListServiceAccounts',
+            coder_dot_identity_dot_v1_dot_identity__service__pb2.ListServiceAccountsRequest.SerializeToString,
+            coder_dot_identity_dot_v1_dot_identity__service__pb2.ListServiceAccountsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetServiceAccount(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.identity.v1.IdentityService/GetServiceAccount',
+            coder_dot_identity_dot_v1_dot_identity__service__pb2.GetServiceAccountRequest.SerializeToString,
+            coder_dot_identity_dot_v1_dot_identity__service__pb2.GetServiceAccountResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateServiceAccountSecret(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.identity.v1.IdentityService/RotateServiceAccountSecret',
+            coder_dot_identity_dot_v1_dot_identity__service__pb2.RotateServiceAccountSecretRequest.SerializeToString,
+            coder_dot_identity_dot_v1_dot_identity__service__pb2.RotateServiceAccountSecretResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DisableServiceAccount(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.identity.v1.IdentityService/DisableServiceAccount',
+            coder_dot_identity_dot_v1_dot_identity__service__pb2.DisableServiceAccountRequest.SerializeToString,
+            coder_dot_identity_dot_v1_dot_identity__service__pb2.DisableServiceAccountResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteServiceAccount(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.identity.v1.IdentityService/DeleteServiceAccount',
+            coder_dot_identity_dot_v1_dot_identity__service__pb2.DeleteServiceAccountRequest.SerializeToString,
+            coder_dot_identity_dot_v1_dot_identity__service__pb2.DeleteServiceAccountResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def IssueServiceToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.identity.v1.IdentityService/IssueServiceToken',
+            coder_dot_identity_dot_v1_dot_identity__service__pb2.IssueServiceTokenRequest.SerializeToString,
+            coder_dot_identity_dot_v1_dot_identity__service__pb2.IssueServiceTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateInvitation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.identity.v1.IdentityService/CreateInvitation',
+            coder_dot_identity_dot_v1_dot_identity__service__pb2.CreateInvitationRequest.SerializeToString,
+            coder_dot_identity_dot_v1_dot_identity__service__pb2.CreateInvitationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListInvitations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.identity.v1.IdentityService/ListInvitations',
+            coder_dot_identity_dot_v1_dot_identity__service__pb2.ListInvitationsRequest.SerializeToString,
+            coder_dot_identity_dot_v1_dot_identity__service__pb2.ListInvitationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeInvitation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.identity.v1.IdentityService/RevokeInvitation',
+            coder_dot_identity_dot_v1_dot_identity__service__pb2.RevokeInvitationRequest.SerializeToString,
+            coder_dot_identity_dot_v1_dot_identity__service__pb2.RevokeInvitationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResendInvitation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.identity.v1.IdentityService/ResendInvitation',
+            coder_dot_identity_dot_v1_dot_identity__service__pb2.ResendInvitationRequest.SerializeToString,
+            coder_dot_identity_dot_v1_dot_identity__service__pb2.ResendInvitationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AcceptInvitation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.identity.v1.IdentityService/AcceptInvitation',
+            coder_dot_identity_dot_v1_dot_identity__service__pb2.AcceptInvitationRequest.SerializeToString,
+            coder_dot_identity_dot_v1_dot_identity__service__pb2.AcceptInvitationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateTeam(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.identity.v1.IdentityService/CreateTeam',
+            coder_dot_identity_dot_v1_dot_identity__service__pb2.CreateTeamRequest.SerializeToString,
+            coder_dot_identity_dot_v1_dot_identity__service__pb2.CreateTeamResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTeam(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.identity.v1.IdentityService/GetTeam',
+            coder_dot_identity_dot_v1_dot_identity__service__pb2.GetTeamRequest.SerializeToString,
+            coder_dot_identity_dot_v1_dot_identity__service__pb2.GetTeamResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTeams(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.identity.v1.IdentityService/ListTeams',
+            coder_dot_identity_dot_v1_dot_identity__service__pb2.ListTeamsRequest.SerializeToString,
+            coder_dot_identity_dot_v1_dot_identity__service__pb2.ListTeamsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateTeam(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.identity.v1.IdentityService/UpdateTeam',
+            coder_dot_identity_dot_v1_dot_identity__service__pb2.UpdateTeamRequest.SerializeToString,
+            coder_dot_identity_dot_v1_dot_identity__service__pb2.UpdateTeamResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteTeam(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.identity.v1.IdentityService/DeleteTeam',
+            coder_dot_identity_dot_v1_dot_identity__service__pb2.DeleteTeamRequest.SerializeToString,
+            coder_dot_identity_dot_v1_dot_identity__service__pb2.DeleteTeamResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddTeamMember(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.identity.v1.IdentityService/AddTeamMember',
+            coder_dot_identity_dot_v1_dot_identity__service__pb2.AddTeamMemberRequest.SerializeToString,
+            coder_dot_identity_dot_v1_dot_identity__service__pb2.AddTeamMemberResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveTeamMember(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.identity.v1.IdentityService/RemoveTeamMember',
+            coder_dot_identity_dot_v1_dot_identity__service__pb2.RemoveTeamMemberRequest.SerializeToString,
+            coder_dot_identity_dot_v1_dot_identity__service__pb2.RemoveTeamMemberResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTeamMembers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.identity.v1.IdentityService/ListTeamMembers',
+            coder_dot_identity_dot_v1_dot_identity__service__pb2.ListTeamMembersRequest.SerializeToString,
+            coder_dot_identity_dot_v1_dot_identity__service__pb2.ListTeamMembersResponse.FromString,
             options,
             channel_credentials,
             insecure,

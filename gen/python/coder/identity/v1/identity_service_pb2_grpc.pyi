@@ -111,6 +111,73 @@ class IdentityServiceStub:
     """ListAuditEvents pages through the security events of the caller's organization,
     newest first.
     """
+    CreateServiceAccount: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.CreateServiceAccountRequest, _identity_service_pb2.CreateServiceAccountResponse]
+    """CreateServiceAccount creates a service account for a partner's program. The reply carries
+    the client secret, shown this once: only its hash is stored.
+    """
+    ListServiceAccounts: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.ListServiceAccountsRequest, _identity_service_pb2.ListServiceAccountsResponse]
+    """ListServiceAccounts lists the service accounts of the caller's organization, oldest first."""
+    GetServiceAccount: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.GetServiceAccountRequest, _identity_service_pb2.GetServiceAccountResponse]
+    """GetServiceAccount returns one service account (never its secret)."""
+    RotateServiceAccountSecret: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.RotateServiceAccountSecretRequest, _identity_service_pb2.RotateServiceAccountSecretResponse]
+    """RotateServiceAccountSecret replaces the client secret; the old one stops working at once.
+    The reply carries the new secret, shown this once.
+    """
+    DisableServiceAccount: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.DisableServiceAccountRequest, _identity_service_pb2.DisableServiceAccountResponse]
+    """DisableServiceAccount stops a service account from getting tokens; tokens it already holds
+    expire within their 15 minutes.
+    """
+    DeleteServiceAccount: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.DeleteServiceAccountRequest, _identity_service_pb2.DeleteServiceAccountResponse]
+    """DeleteServiceAccount deletes a service account."""
+    IssueServiceToken: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.IssueServiceTokenRequest, _identity_service_pb2.IssueServiceTokenResponse]
+    """IssueServiceToken is the OAuth 2.0 client-credentials grant: a service account's client id
+    and secret for an access token of kind `service`. Public: it authenticates by the
+    credentials it carries; the edge maps it to `POST /auth/token`. Every credential failure
+    (unknown client, wrong secret, disabled, expired) is the same UNAUTHENTICATED
+    `INVALID_CLIENT`; a scope beyond the account's permissions is INVALID_ARGUMENT
+    `INVALID_SCOPE`.
+    """
+    CreateInvitation: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.CreateInvitationRequest, _identity_service_pb2.CreateInvitationResponse]
+    """CreateInvitation invites someone to the caller's organization, by email or as a link. The
+    reply carries the invitation token, shown this once: only its hash is stored. The invited
+    role may not exceed the inviter's (only an owner invites owners).
+    """
+    ListInvitations: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.ListInvitationsRequest, _identity_service_pb2.ListInvitationsResponse]
+    """ListInvitations lists the invitations of the caller's organization, newest first."""
+    RevokeInvitation: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.RevokeInvitationRequest, _identity_service_pb2.RevokeInvitationResponse]
+    """RevokeInvitation withdraws a pending invitation; its token stops working."""
+    ResendInvitation: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.ResendInvitationRequest, _identity_service_pb2.ResendInvitationResponse]
+    """ResendInvitation issues a new token for a pending invitation (the previous one stops
+    working), renews its expiry and, for an email invitation, announces
+    `identity.invitation.sent` again. At most 5 resends per invitation.
+    """
+    AcceptInvitation: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.AcceptInvitationRequest, _identity_service_pb2.AcceptInvitationResponse]
+    """AcceptInvitation spends an invitation token and signs the new member in. Public: with a
+    bearer token (or, for a user without an organization, `refresh_token`) the membership goes
+    to the signed-in user, whose email must match an email invitation; otherwise a new account
+    is created from `display_name` and `password` (and `email`, for a link invitation). The
+    edge maps it under `/auth`.
+    """
+    CreateTeam: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.CreateTeamRequest, _identity_service_pb2.CreateTeamResponse]
+    """CreateTeam creates a team, at the top level or under a parent team. Names are unique in
+    the organization. Teams are managed by owners and admins.
+    """
+    GetTeam: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.GetTeamRequest, _identity_service_pb2.GetTeamResponse]
+    """GetTeam returns one team; every member of the organization may read teams."""
+    ListTeams: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.ListTeamsRequest, _identity_service_pb2.ListTeamsResponse]
+    """ListTeams pages through the teams of the caller's organization, oldest first."""
+    UpdateTeam: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.UpdateTeamRequest, _identity_service_pb2.UpdateTeamResponse]
+    """UpdateTeam renames a team, changes its description or moves it under another parent (or
+    to the top level); a move that would put a team under itself is refused.
+    """
+    DeleteTeam: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.DeleteTeamRequest, _identity_service_pb2.DeleteTeamResponse]
+    """DeleteTeam deletes a team without subteams, with its memberships."""
+    AddTeamMember: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.AddTeamMemberRequest, _identity_service_pb2.AddTeamMemberResponse]
+    """AddTeamMember adds a member of the organization to a team."""
+    RemoveTeamMember: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.RemoveTeamMemberRequest, _identity_service_pb2.RemoveTeamMemberResponse]
+    """RemoveTeamMember removes a user from a team."""
+    ListTeamMembers: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.ListTeamMembersRequest, _identity_service_pb2.ListTeamMembersResponse]
+    """ListTeamMembers pages through a team's members, in order of joining the team."""
 
 @_typing.type_check_only
 class IdentityServiceAsyncStub(IdentityServiceStub):
@@ -195,6 +262,73 @@ class IdentityServiceAsyncStub(IdentityServiceStub):
     """ListAuditEvents pages through the security events of the caller's organization,
     newest first.
     """
+    CreateServiceAccount: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.CreateServiceAccountRequest, _identity_service_pb2.CreateServiceAccountResponse]  # type: ignore[assignment]
+    """CreateServiceAccount creates a service account for a partner's program. The reply carries
+    the client secret, shown this once: only its hash is stored.
+    """
+    ListServiceAccounts: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.ListServiceAccountsRequest, _identity_service_pb2.ListServiceAccountsResponse]  # type: ignore[assignment]
+    """ListServiceAccounts lists the service accounts of the caller's organization, oldest first."""
+    GetServiceAccount: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.GetServiceAccountRequest, _identity_service_pb2.GetServiceAccountResponse]  # type: ignore[assignment]
+    """GetServiceAccount returns one service account (never its secret)."""
+    RotateServiceAccountSecret: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.RotateServiceAccountSecretRequest, _identity_service_pb2.RotateServiceAccountSecretResponse]  # type: ignore[assignment]
+    """RotateServiceAccountSecret replaces the client secret; the old one stops working at once.
+    The reply carries the new secret, shown this once.
+    """
+    DisableServiceAccount: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.DisableServiceAccountRequest, _identity_service_pb2.DisableServiceAccountResponse]  # type: ignore[assignment]
+    """DisableServiceAccount stops a service account from getting tokens; tokens it already holds
+    expire within their 15 minutes.
+    """
+    DeleteServiceAccount: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.DeleteServiceAccountRequest, _identity_service_pb2.DeleteServiceAccountResponse]  # type: ignore[assignment]
+    """DeleteServiceAccount deletes a service account."""
+    IssueServiceToken: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.IssueServiceTokenRequest, _identity_service_pb2.IssueServiceTokenResponse]  # type: ignore[assignment]
+    """IssueServiceToken is the OAuth 2.0 client-credentials grant: a service account's client id
+    and secret for an access token of kind `service`. Public: it authenticates by the
+    credentials it carries; the edge maps it to `POST /auth/token`. Every credential failure
+    (unknown client, wrong secret, disabled, expired) is the same UNAUTHENTICATED
+    `INVALID_CLIENT`; a scope beyond the account's permissions is INVALID_ARGUMENT
+    `INVALID_SCOPE`.
+    """
+    CreateInvitation: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.CreateInvitationRequest, _identity_service_pb2.CreateInvitationResponse]  # type: ignore[assignment]
+    """CreateInvitation invites someone to the caller's organization, by email or as a link. The
+    reply carries the invitation token, shown this once: only its hash is stored. The invited
+    role may not exceed the inviter's (only an owner invites owners).
+    """
+    ListInvitations: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.ListInvitationsRequest, _identity_service_pb2.ListInvitationsResponse]  # type: ignore[assignment]
+    """ListInvitations lists the invitations of the caller's organization, newest first."""
+    RevokeInvitation: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.RevokeInvitationRequest, _identity_service_pb2.RevokeInvitationResponse]  # type: ignore[assignment]
+    """RevokeInvitation withdraws a pending invitation; its token stops working."""
+    ResendInvitation: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.ResendInvitationRequest, _identity_service_pb2.ResendInvitationResponse]  # type: ignore[assignment]
+    """ResendInvitation issues a new token for a pending invitation (the previous one stops
+    working), renews its expiry and, for an email invitation, announces
+    `identity.invitation.sent` again. At most 5 resends per invitation.
+    """
+    AcceptInvitation: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.AcceptInvitationRequest, _identity_service_pb2.AcceptInvitationResponse]  # type: ignore[assignment]
+    """AcceptInvitation spends an invitation token and signs the new member in. Public: with a
+    bearer token (or, for a user without an organization, `refresh_token`) the membership goes
+    to the signed-in user, whose email must match an email invitation; otherwise a new account
+    is created from `display_name` and `password` (and `email`, for a link invitation). The
+    edge maps it under `/auth`.
+    """
+    CreateTeam: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.CreateTeamRequest, _identity_service_pb2.CreateTeamResponse]  # type: ignore[assignment]
+    """CreateTeam creates a team, at the top level or under a parent team. Names are unique in
+    the organization. Teams are managed by owners and admins.
+    """
+    GetTeam: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.GetTeamRequest, _identity_service_pb2.GetTeamResponse]  # type: ignore[assignment]
+    """GetTeam returns one team; every member of the organization may read teams."""
+    ListTeams: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.ListTeamsRequest, _identity_service_pb2.ListTeamsResponse]  # type: ignore[assignment]
+    """ListTeams pages through the teams of the caller's organization, oldest first."""
+    UpdateTeam: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.UpdateTeamRequest, _identity_service_pb2.UpdateTeamResponse]  # type: ignore[assignment]
+    """UpdateTeam renames a team, changes its description or moves it under another parent (or
+    to the top level); a move that would put a team under itself is refused.
+    """
+    DeleteTeam: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.DeleteTeamRequest, _identity_service_pb2.DeleteTeamResponse]  # type: ignore[assignment]
+    """DeleteTeam deletes a team without subteams, with its memberships."""
+    AddTeamMember: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.AddTeamMemberRequest, _identity_service_pb2.AddTeamMemberResponse]  # type: ignore[assignment]
+    """AddTeamMember adds a member of the organization to a team."""
+    RemoveTeamMember: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.RemoveTeamMemberRequest, _identity_service_pb2.RemoveTeamMemberResponse]  # type: ignore[assignment]
+    """RemoveTeamMember removes a user from a team."""
+    ListTeamMembers: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.ListTeamMembersRequest, _identity_service_pb2.ListTeamMembersResponse]  # type: ignore[assignment]
+    """ListTeamMembers pages through a team's members, in order of joining the team."""
 
 class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
     """IdentityService owns users, credentials, organizations, memberships, roles, sessions,
@@ -420,5 +554,192 @@ class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
         """ListAuditEvents pages through the security events of the caller's organization,
         newest first.
         """
+
+    @_abc_1.abstractmethod
+    def CreateServiceAccount(
+        self,
+        request: _identity_service_pb2.CreateServiceAccountRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.CreateServiceAccountResponse, _abc.Awaitable[_identity_service_pb2.CreateServiceAccountResponse]]:
+        """CreateServiceAccount creates a service account for a partner's program. The reply carries
+        the client secret, shown this once: only its hash is stored.
+        """
+
+    @_abc_1.abstractmethod
+    def ListServiceAccounts(
+        self,
+        request: _identity_service_pb2.ListServiceAccountsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.ListServiceAccountsResponse, _abc.Awaitable[_identity_service_pb2.ListServiceAccountsResponse]]:
+        """ListServiceAccounts lists the service accounts of the caller's organization, oldest first."""
+
+    @_abc_1.abstractmethod
+    def GetServiceAccount(
+        self,
+        request: _identity_service_pb2.GetServiceAccountRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.GetServiceAccountResponse, _abc.Awaitable[_identity_service_pb2.GetServiceAccountResponse]]:
+        """GetServiceAccount returns one service account (never its secret)."""
+
+    @_abc_1.abstractmethod
+    def RotateServiceAccountSecret(
+        self,
+        request: _identity_service_pb2.RotateServiceAccountSecretRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.RotateServiceAccountSecretResponse, _abc.Awaitable[_identity_service_pb2.RotateServiceAccountSecretResponse]]:
+        """RotateServiceAccountSecret replaces the client secret; the old one stops working at once.
+        The reply carries the new secret, shown this once.
+        """
+
+    @_abc_1.abstractmethod
+    def DisableServiceAccount(
+        self,
+        request: _identity_service_pb2.DisableServiceAccountRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.DisableServiceAccountResponse, _abc.Awaitable[_identity_service_pb2.DisableServiceAccountResponse]]:
+        """DisableServiceAccount stops a service account from getting tokens; tokens it already holds
+        expire within their 15 minutes.
+        """
+
+    @_abc_1.abstractmethod
+    def DeleteServiceAccount(
+        self,
+        request: _identity_service_pb2.DeleteServiceAccountRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.DeleteServiceAccountResponse, _abc.Awaitable[_identity_service_pb2.DeleteServiceAccountResponse]]:
+        """DeleteServiceAccount deletes a service account."""
+
+    @_abc_1.abstractmethod
+    def IssueServiceToken(
+        self,
+        request: _identity_service_pb2.IssueServiceTokenRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.IssueServiceTokenResponse, _abc.Awaitable[_identity_service_pb2.IssueServiceTokenResponse]]:
+        """IssueServiceToken is the OAuth 2.0 client-credentials grant: a service account's client id
+        and secret for an access token of kind `service`. Public: it authenticates by the
+        credentials it carries; the edge maps it to `POST /auth/token`. Every credential failure
+        (unknown client, wrong secret, disabled, expired) is the same UNAUTHENTICATED
+        `INVALID_CLIENT`; a scope beyond the account's permissions is INVALID_ARGUMENT
+        `INVALID_SCOPE`.
+        """
+
+    @_abc_1.abstractmethod
+    def CreateInvitation(
+        self,
+        request: _identity_service_pb2.CreateInvitationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.CreateInvitationResponse, _abc.Awaitable[_identity_service_pb2.CreateInvitationResponse]]:
+        """CreateInvitation invites someone to the caller's organization, by email or as a link. The
+        reply carries the invitation token, shown this once: only its hash is stored. The invited
+        role may not exceed the inviter's (only an owner invites owners).
+        """
+
+    @_abc_1.abstractmethod
+    def ListInvitations(
+        self,
+        request: _identity_service_pb2.ListInvitationsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.ListInvitationsResponse, _abc.Awaitable[_identity_service_pb2.ListInvitationsResponse]]:
+        """ListInvitations lists the invitations of the caller's organization, newest first."""
+
+    @_abc_1.abstractmethod
+    def RevokeInvitation(
+        self,
+        request: _identity_service_pb2.RevokeInvitationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.RevokeInvitationResponse, _abc.Awaitable[_identity_service_pb2.RevokeInvitationResponse]]:
+        """RevokeInvitation withdraws a pending invitation; its token stops working."""
+
+    @_abc_1.abstractmethod
+    def ResendInvitation(
+        self,
+        request: _identity_service_pb2.ResendInvitationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.ResendInvitationResponse, _abc.Awaitable[_identity_service_pb2.ResendInvitationResponse]]:
+        """ResendInvitation issues a new token for a pending invitation (the previous one stops
+        working), renews its expiry and, for an email invitation, announces
+        `identity.invitation.sent` again. At most 5 resends per invitation.
+        """
+
+    @_abc_1.abstractmethod
+    def AcceptInvitation(
+        self,
+        request: _identity_service_pb2.AcceptInvitationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.AcceptInvitationResponse, _abc.Awaitable[_identity_service_pb2.AcceptInvitationResponse]]:
+        """AcceptInvitation spends an invitation token and signs the new member in. Public: with a
+        bearer token (or, for a user without an organization, `refresh_token`) the membership goes
+        to the signed-in user, whose email must match an email invitation; otherwise a new account
+        is created from `display_name` and `password` (and `email`, for a link invitation). The
+        edge maps it under `/auth`.
+        """
+
+    @_abc_1.abstractmethod
+    def CreateTeam(
+        self,
+        request: _identity_service_pb2.CreateTeamRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.CreateTeamResponse, _abc.Awaitable[_identity_service_pb2.CreateTeamResponse]]:
+        """CreateTeam creates a team, at the top level or under a parent team. Names are unique in
+        the organization. Teams are managed by owners and admins.
+        """
+
+    @_abc_1.abstractmethod
+    def GetTeam(
+        self,
+        request: _identity_service_pb2.GetTeamRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.GetTeamResponse, _abc.Awaitable[_identity_service_pb2.GetTeamResponse]]:
+        """GetTeam returns one team; every member of the organization may read teams."""
+
+    @_abc_1.abstractmethod
+    def ListTeams(
+        self,
+        request: _identity_service_pb2.ListTeamsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.ListTeamsResponse, _abc.Awaitable[_identity_service_pb2.ListTeamsResponse]]:
+        """ListTeams pages through the teams of the caller's organization, oldest first."""
+
+    @_abc_1.abstractmethod
+    def UpdateTeam(
+        self,
+        request: _identity_service_pb2.UpdateTeamRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.UpdateTeamResponse, _abc.Awaitable[_identity_service_pb2.UpdateTeamResponse]]:
+        """UpdateTeam renames a team, changes its description or moves it under another parent (or
+        to the top level); a move that would put a team under itself is refused.
+        """
+
+    @_abc_1.abstractmethod
+    def DeleteTeam(
+        self,
+        request: _identity_service_pb2.DeleteTeamRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.DeleteTeamResponse, _abc.Awaitable[_identity_service_pb2.DeleteTeamResponse]]:
+        """DeleteTeam deletes a team without subteams, with its memberships."""
+
+    @_abc_1.abstractmethod
+    def AddTeamMember(
+        self,
+        request: _identity_service_pb2.AddTeamMemberRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.AddTeamMemberResponse, _abc.Awaitable[_identity_service_pb2.AddTeamMemberResponse]]:
+        """AddTeamMember adds a member of the organization to a team."""
+
+    @_abc_1.abstractmethod
+    def RemoveTeamMember(
+        self,
+        request: _identity_service_pb2.RemoveTeamMemberRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.RemoveTeamMemberResponse, _abc.Awaitable[_identity_service_pb2.RemoveTeamMemberResponse]]:
+        """RemoveTeamMember removes a user from a team."""
+
+    @_abc_1.abstractmethod
+    def ListTeamMembers(
+        self,
+        request: _identity_service_pb2.ListTeamMembersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.ListTeamMembersResponse, _abc.Awaitable[_identity_service_pb2.ListTeamMembersResponse]]:
+        """ListTeamMembers pages through a team's members, in order of joining the team."""
 
 def add_IdentityServiceServicer_to_server(servicer: IdentityServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -27,7 +27,7 @@ from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior_
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!coder/identity/v1/resources.proto\x12\x11\x63oder.identity.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa0\x02\n\x04User\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x13\n\x05\x65mail\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12 \n\x0c\x64isplay_name\x18\x03 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\xc8\x01\x12-\n\navatar_url\x18\x04 \x01(\tB\x19\xbaH\x16r\x14\x18\x80\x10\x32\x0f^(https://.*)?$\x12\x19\n\x08timezone\x18\x05 \x01(\tB\x07\xbaH\x04r\x02\x18@\x12\x17\n\x06locale\x18\x06 \x01(\tB\x07\xbaH\x04r\x02\x18#\x12\x35\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"\x91\x03\n\x0cOrganization\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x18\n\x04name\x18\x02 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\xc8\x01\x12\x42\n\x04slug\x18\x03 \x01(\tB4\xe2\x41\x01\x05\xbaH-r+\x18?2\'^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)?$\x12X\n\x08settings\x18\x04 \x03(\x0b\x32-.coder.identity.v1.Organization.SettingsEntryB\x17\xbaH\x14\x9a\x01\x11\x10\x64\"\x06r\x04\x10\x01\x18\x64*\x05r\x03\x18\xd0\x0f\x12\x18\n\ncreated_by\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x1a/\n\rSettingsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xb2\x01\n\x06Member\x12\x1d\n\x0forganization_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x15\n\x07user_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x13\n\x05\x65mail\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1a\n\x0c\x64isplay_name\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\x12\x0c\n\x04role\x18\x05 \x01(\t\x12\x33\n\tjoin_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"\x85\x01\n\nMembership\x12\x35\n\x0corganization\x18\x01 \x01(\x0b\x32\x1f.coder.identity.v1.Organization\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x32\n\x0elast_used_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xd4\x02\n\x04Role\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1d\n\x0forganization_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x17\n\x04name\x18\x03 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18\x64\x12\x1d\n\x0b\x64\x65scription\x18\x04 \x01(\tB\x08\xbaH\x05r\x03\x18\xd0\x0f\x12g\n\x0bpermissions\x18\x05 \x03(\tBR\xbaHO\x92\x01L\x08\x01\x10\x64\"FrD2B^([a-z][a-z0-9_]*|\\*)\\.([a-z][a-z0-9_]*|\\*)\\.([a-z][a-z0-9_]*|\\*)$\x12\x35\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x0c\n\x04\x65tag\x18\x08 \x01(\t\"\xe8\x01\n\x07Session\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x14\n\x0c\x64\x65vice_label\x18\x02 \x01(\t\x12\x12\n\nip_address\x18\x03 \x01(\t\x12\x12\n\nuser_agent\x18\x04 \x01(\t\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0elast_seen_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x63urrent\x18\x07 \x01(\x08\x12\x17\n\x0forganization_id\x18\x08 \x01(\t\"\x92\x02\n\nAuditEvent\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12\x15\n\ractor_user_id\x18\x03 \x01(\t\x12\x12\n\nsubject_id\x18\x04 \x01(\t\x12\x12\n\nsession_id\x18\x05 \x01(\t\x12\x12\n\nip_address\x18\x06 \x01(\t\x12;\n\x07\x64\x65tails\x18\x07 \x03(\x0b\x32*.coder.identity.v1.AuditEvent.DetailsEntry\x12(\n\x04time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a.\n\x0c\x44\x65tailsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!coder/identity/v1/resources.proto\x12\x11\x63oder.identity.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa0\x02\n\x04User\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x13\n\x05\x65mail\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12 \n\x0c\x64isplay_name\x18\x03 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\xc8\x01\x12-\n\navatar_url\x18\x04 \x01(\tB\x19\xbaH\x16r\x14\x18\x80\x10\x32\x0f^(https://.*)?$\x12\x19\n\x08timezone\x18\x05 \x01(\tB\x07\xbaH\x04r\x02\x18@\x12\x17\n\x06locale\x18\x06 \x01(\tB\x07\xbaH\x04r\x02\x18#\x12\x35\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"\x91\x03\n\x0cOrganization\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x18\n\x04name\x18\x02 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\xc8\x01\x12\x42\n\x04slug\x18\x03 \x01(\tB4\xe2\x41\x01\x05\xbaH-r+\x18?2\'^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)?$\x12X\n\x08settings\x18\x04 \x03(\x0b\x32-.coder.identity.v1.Organization.SettingsEntryB\x17\xbaH\x14\x9a\x01\x11\x10\x64\"\x06r\x04\x10\x01\x18\x64*\x05r\x03\x18\xd0\x0f\x12\x18\n\ncreated_by\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x1a/\n\rSettingsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xb2\x01\n\x06Member\x12\x1d\n\x0forganization_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x15\n\x07user_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x13\n\x05\x65mail\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1a\n\x0c\x64isplay_name\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\x12\x0c\n\x04role\x18\x05 \x01(\t\x12\x33\n\tjoin_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"\x85\x01\n\nMembership\x12\x35\n\x0corganization\x18\x01 \x01(\x0b\x32\x1f.coder.identity.v1.Organization\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x32\n\x0elast_used_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xd4\x02\n\x04Role\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1d\n\x0forganization_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x17\n\x04name\x18\x03 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18\x64\x12\x1d\n\x0b\x64\x65scription\x18\x04 \x01(\tB\x08\xbaH\x05r\x03\x18\xd0\x0f\x12g\n\x0bpermissions\x18\x05 \x03(\tBR\xbaHO\x92\x01L\x08\x01\x10\x64\"FrD2B^([a-z][a-z0-9_]*|\\*)\\.([a-z][a-z0-9_]*|\\*)\\.([a-z][a-z0-9_]*|\\*)$\x12\x35\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x0c\n\x04\x65tag\x18\x08 \x01(\t\"\xe8\x01\n\x07Session\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x14\n\x0c\x64\x65vice_label\x18\x02 \x01(\t\x12\x12\n\nip_address\x18\x03 \x01(\t\x12\x12\n\nuser_agent\x18\x04 \x01(\t\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0elast_seen_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x63urrent\x18\x07 \x01(\x08\x12\x17\n\x0forganization_id\x18\x08 \x01(\t\"\x92\x02\n\nAuditEvent\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12\x15\n\ractor_user_id\x18\x03 \x01(\t\x12\x12\n\nsubject_id\x18\x04 \x01(\t\x12\x12\n\nsession_id\x18\x05 \x01(\t\x12\x12\n\nip_address\x18\x06 \x01(\t\x12;\n\x07\x64\x65tails\x18\x07 \x03(\x0b\x32*.coder.identity.v1.AuditEvent.DetailsEntry\x12(\n\x04time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a.\n\x0c\x44\x65tailsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xcf\x04\n\x0eServiceAccount\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1d\n\x0forganization_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x17\n\tclient_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x17\n\x04name\x18\x04 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18\x64\x12\x1d\n\x0b\x64\x65scription\x18\x05 \x01(\tB\x08\xbaH\x05r\x03\x18\xd0\x0f\x12l\n\x0bpermissions\x18\x06 \x03(\tBW\xbaHT\x92\x01Q\x08\x01\x10\x64\"KrI2G^(\\*|([a-z][a-z0-9_]*|\\*)\\.([a-z][a-z0-9_]*|\\*)\\.([a-z][a-z0-9_]*|\\*))$\x12\x35\n\x0b\x65xpire_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x05\x12\x16\n\x08\x64isabled\x18\x08 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x38\n\x0elast_used_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x18\n\ncreated_by\x18\n \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12<\n\x12secret_create_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"\x95\x03\n\nInvitation\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1d\n\x0forganization_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x13\n\x05\x65mail\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x12\n\x04role\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\x12\x37\n\x05state\x18\x05 \x01(\x0e\x32\".coder.identity.v1.InvitationStateB\x04\xe2\x41\x01\x03\x12\x18\n\ninvited_by\x18\x06 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x65xpire_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x1a\n\x0cresend_count\x18\t \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x19\n\x0b\x61\x63\x63\x65pted_by\x18\n \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"\xb3\x02\n\x04Team\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1d\n\x0forganization_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x17\n\x04name\x18\x03 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18\x64\x12\x1d\n\x0b\x64\x65scription\x18\x04 \x01(\tB\x08\xbaH\x05r\x03\x18\xd0\x0f\x12,\n\tparent_id\x18\x05 \x01(\tB\x19\xbaH\x16r\x14\x18@2\x10^[0-9A-Za-z_-]*$\x12\x18\n\ncreated_by\x18\x06 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x0c\n\x04\x65tag\x18\t \x01(\t\"\x81\x01\n\nTeamMember\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\r\n\x05\x65mail\x18\x03 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x04 \x01(\t\x12,\n\x08\x61\x64\x64_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xac\x01\n\x0fInvitationState\x12 \n\x1cINVITATION_STATE_UNSPECIFIED\x10\x00\x12\x1c\n\x18INVITATION_STATE_PENDING\x10\x01\x12\x1d\n\x19INVITATION_STATE_ACCEPTED\x10\x02\x12\x1c\n\x18INVITATION_STATE_REVOKED\x10\x03\x12\x1c\n\x18INVITATION_STATE_EXPIRED\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -94,6 +94,72 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SESSION'].fields_by_name['id']._serialized_options = b'\342A\001\003'
   _globals['_AUDITEVENT_DETAILSENTRY']._loaded_options = None
   _globals['_AUDITEVENT_DETAILSENTRY']._serialized_options = b'8\001'
+  _globals['_SERVICEACCOUNT'].fields_by_name['id']._loaded_options = None
+  _globals['_SERVICEACCOUNT'].fields_by_name['id']._serialized_options = b'\342A\001\003'
+  _globals['_SERVICEACCOUNT'].fields_by_name['organization_id']._loaded_options = None
+  _globals['_SERVICEACCOUNT'].fields_by_name['organization_id']._serialized_options = b'\342A\001\003'
+  _globals['_SERVICEACCOUNT'].fields_by_name['client_id']._loaded_options = None
+  _globals['_SERVICEACCOUNT'].fields_by_name['client_id']._serialized_options = b'\342A\001\003'
+  _globals['_SERVICEACCOUNT'].fields_by_name['name']._loaded_options = None
+  _globals['_SERVICEACCOUNT'].fields_by_name['name']._serialized_options = b'\272H\006r\004\020\001\030d'
+  _globals['_SERVICEACCOUNT'].fields_by_name['description']._loaded_options = None
+  _globals['_SERVICEACCOUNT'].fields_by_name['description']._serialized_options = b'\272H\005r\003\030\320\017'
+  _globals['_SERVICEACCOUNT'].fields_by_name['permissions']._loaded_options = None
+  _globals['_SERVICEACCOUNT'].fields_by_name['permissions']._serialized_options = b'\272HT\222\001Q\010\001\020d\"KrI2G^(\\*|([a-z][a-z0-9_]*|\\*)\\.([a-z][a-z0-9_]*|\\*)\\.([a-z][a-z0-9_]*|\\*))$'
+  _globals['_SERVICEACCOUNT'].fields_by_name['expire_time']._loaded_options = None
+  _globals['_SERVICEACCOUNT'].fields_by_name['expire_time']._serialized_options = b'\342A\001\005'
+  _globals['_SERVICEACCOUNT'].fields_by_name['disabled']._loaded_options = None
+  _globals['_SERVICEACCOUNT'].fields_by_name['disabled']._serialized_options = b'\342A\001\003'
+  _globals['_SERVICEACCOUNT'].fields_by_name['last_used_time']._loaded_options = None
+  _globals['_SERVICEACCOUNT'].fields_by_name['last_used_time']._serialized_options = b'\342A\001\003'
+  _globals['_SERVICEACCOUNT'].fields_by_name['created_by']._loaded_options = None
+  _globals['_SERVICEACCOUNT'].fields_by_name['created_by']._serialized_options = b'\342A\001\003'
+  _globals['_SERVICEACCOUNT'].fields_by_name['create_time']._loaded_options = None
+  _globals['_SERVICEACCOUNT'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
+  _globals['_SERVICEACCOUNT'].fields_by_name['update_time']._loaded_options = None
+  _globals['_SERVICEACCOUNT'].fields_by_name['update_time']._serialized_options = b'\342A\001\003'
+  _globals['_SERVICEACCOUNT'].fields_by_name['secret_create_time']._loaded_options = None
+  _globals['_SERVICEACCOUNT'].fields_by_name['secret_create_time']._serialized_options = b'\342A\001\003'
+  _globals['_INVITATION'].fields_by_name['id']._loaded_options = None
+  _globals['_INVITATION'].fields_by_name['id']._serialized_options = b'\342A\001\003'
+  _globals['_INVITATION'].fields_by_name['organization_id']._loaded_options = None
+  _globals['_INVITATION'].fields_by_name['organization_id']._serialized_options = b'\342A\001\003'
+  _globals['_INVITATION'].fields_by_name['email']._loaded_options = None
+  _globals['_INVITATION'].fields_by_name['email']._serialized_options = b'\342A\001\003'
+  _globals['_INVITATION'].fields_by_name['role']._loaded_options = None
+  _globals['_INVITATION'].fields_by_name['role']._serialized_options = b'\342A\001\003'
+  _globals['_INVITATION'].fields_by_name['state']._loaded_options = None
+  _globals['_INVITATION'].fields_by_name['state']._serialized_options = b'\342A\001\003'
+  _globals['_INVITATION'].fields_by_name['invited_by']._loaded_options = None
+  _globals['_INVITATION'].fields_by_name['invited_by']._serialized_options = b'\342A\001\003'
+  _globals['_INVITATION'].fields_by_name['create_time']._loaded_options = None
+  _globals['_INVITATION'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
+  _globals['_INVITATION'].fields_by_name['expire_time']._loaded_options = None
+  _globals['_INVITATION'].fields_by_name['expire_time']._serialized_options = b'\342A\001\003'
+  _globals['_INVITATION'].fields_by_name['resend_count']._loaded_options = None
+  _globals['_INVITATION'].fields_by_name['resend_count']._serialized_options = b'\342A\001\003'
+  _globals['_INVITATION'].fields_by_name['accepted_by']._loaded_options = None
+  _globals['_INVITATION'].fields_by_name['accepted_by']._serialized_options = b'\342A\001\003'
+  _globals['_INVITATION'].fields_by_name['update_time']._loaded_options = None
+  _globals['_INVITATION'].fields_by_name['update_time']._serialized_options = b'\342A\001\003'
+  _globals['_TEAM'].fields_by_name['id']._loaded_options = None
+  _globals['_TEAM'].fields_by_name['id']._serialized_options = b'\342A\001\003'
+  _globals['_TEAM'].fields_by_name['organization_id']._loaded_options = None
+  _globals['_TEAM'].fields_by_name['organization_id']._serialized_options = b'\342A\001\003'
+  _globals['_TEAM'].fields_by_name['name']._loaded_options = None
+  _globals['_TEAM'].fields_by_name['name']._serialized_options = b'\272H\006r\004\020\001\030d'
+  _globals['_TEAM'].fields_by_name['description']._loaded_options = None
+  _globals['_TEAM'].fields_by_name['description']._serialized_options = b'\272H\005r\003\030\320\017'
+  _globals['_TEAM'].fields_by_name['parent_id']._loaded_options = None
+  _globals['_TEAM'].fields_by_name['parent_id']._serialized_options = b'\272H\026r\024\030@2\020^[0-9A-Za-z_-]*$'
+  _globals['_TEAM'].fields_by_name['created_by']._loaded_options = None
+  _globals['_TEAM'].fields_by_name['created_by']._serialized_options = b'\342A\001\003'
+  _globals['_TEAM'].fields_by_name['create_time']._loaded_options = None
+  _globals['_TEAM'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
+  _globals['_TEAM'].fields_by_name['update_time']._loaded_options = None
+  _globals['_TEAM'].fields_by_name['update_time']._serialized_options = b'\342A\001\003'
+  _globals['_INVITATIONSTATE']._serialized_start=3463
+  _globals['_INVITATIONSTATE']._serialized_end=3635
   _globals['_USER']._serialized_start=152
   _globals['_USER']._serialized_end=440
   _globals['_ORGANIZATION']._serialized_start=443
@@ -112,4 +178,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_AUDITEVENT']._serialized_end=2016
   _globals['_AUDITEVENT_DETAILSENTRY']._serialized_start=1970
   _globals['_AUDITEVENT_DETAILSENTRY']._serialized_end=2016
+  _globals['_SERVICEACCOUNT']._serialized_start=2019
+  _globals['_SERVICEACCOUNT']._serialized_end=2610
+  _globals['_INVITATION']._serialized_start=2613
+  _globals['_INVITATION']._serialized_end=3018
+  _globals['_TEAM']._serialized_start=3021
+  _globals['_TEAM']._serialized_end=3328
+  _globals['_TEAMMEMBER']._serialized_start=3331
+  _globals['_TEAMMEMBER']._serialized_end=3460
 # @@protoc_insertion_point(module_scope)

@@ -8,6 +8,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -18,6 +19,38 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _InvitationState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _InvitationStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_InvitationState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    INVITATION_STATE_UNSPECIFIED: _InvitationState.ValueType  # 0
+    """Not used."""
+    INVITATION_STATE_PENDING: _InvitationState.ValueType  # 1
+    """Waiting to be accepted."""
+    INVITATION_STATE_ACCEPTED: _InvitationState.ValueType  # 2
+    """Accepted: its token is spent."""
+    INVITATION_STATE_REVOKED: _InvitationState.ValueType  # 3
+    """Withdrawn by an administrator."""
+    INVITATION_STATE_EXPIRED: _InvitationState.ValueType  # 4
+    """Not accepted before its expiry."""
+
+class InvitationState(_InvitationState, metaclass=_InvitationStateEnumTypeWrapper):
+    """InvitationState is where an invitation stands."""
+
+INVITATION_STATE_UNSPECIFIED: InvitationState.ValueType  # 0
+"""Not used."""
+INVITATION_STATE_PENDING: InvitationState.ValueType  # 1
+"""Waiting to be accepted."""
+INVITATION_STATE_ACCEPTED: InvitationState.ValueType  # 2
+"""Accepted: its token is spent."""
+INVITATION_STATE_REVOKED: InvitationState.ValueType  # 3
+"""Withdrawn by an administrator."""
+INVITATION_STATE_EXPIRED: InvitationState.ValueType  # 4
+"""Not accepted before its expiry."""
+Global___InvitationState: _TypeAlias = InvitationState  # noqa: Y015
 
 @_typing.final
 class User(_message.Message):
@@ -336,7 +369,8 @@ Global___Session: _TypeAlias = Session  # noqa: Y015
 @_typing.final
 class AuditEvent(_message.Message):
     """AuditEvent is one security-relevant event: a sign-in, a failure, a lockout, a change of
-    password, role or membership, a revocation.
+    password, role or membership, a revocation, a service account's change or use, an
+    invitation's life.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -374,7 +408,9 @@ class AuditEvent(_message.Message):
     action: _builtins.str
     """What happened, for example `login.succeeded`, `login.failed`, `account.locked`,
     `password.changed`, `member.role_changed`, `member.removed`, `session.revoked`,
-    `refresh_token.reused`.
+    `refresh_token.reused`, `service_account.created` (also `.secret_rotated`, `.disabled`,
+    `.deleted`, `.used`, `.refused`), `invitation.created` (also `.resent`, `.accepted`,
+    `.revoked`).
     """
     actor_user_id: _builtins.str
     """The user who acted; empty when unknown (a failed sign-in of an unknown email)."""
@@ -411,3 +447,256 @@ class AuditEvent(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AuditEvent: _TypeAlias = AuditEvent  # noqa: Y015
+
+@_typing.final
+class ServiceAccount(_message.Message):
+    """ServiceAccount is a non-human client of an organization (a partner's program). It signs in
+    with the OAuth 2.0 client-credentials grant (IssueServiceToken) and acts with the
+    permissions listed here, never with a role.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    ORGANIZATION_ID_FIELD_NUMBER: _builtins.int
+    CLIENT_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    PERMISSIONS_FIELD_NUMBER: _builtins.int
+    EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    DISABLED_FIELD_NUMBER: _builtins.int
+    LAST_USED_TIME_FIELD_NUMBER: _builtins.int
+    CREATED_BY_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    SECRET_CREATE_TIME_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Server-assigned, time-sortable id; it is the `sub` claim of the account's access tokens."""
+    organization_id: _builtins.str
+    """The organization the account belongs to and acts in."""
+    client_id: _builtins.str
+    """The OAuth 2.0 client id: `<organization id>.<id>`."""
+    name: _builtins.str
+    """Display name, 1 to 100 characters."""
+    description: _builtins.str
+    """Free-text description."""
+    disabled: _builtins.bool
+    """True once DisableServiceAccount ran: the account gets no more tokens."""
+    created_by: _builtins.str
+    """User id of the creator."""
+    @_builtins.property
+    def permissions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Permission patterns `<domain>.<resource>.<action>`; any segment may be `*`. They may not
+        exceed the creator's own.
+        """
+
+    @_builtins.property
+    def expire_time(self) -> _timestamp_pb2.Timestamp:
+        """When the account stops getting tokens; unset for never. Must be in the future."""
+
+    @_builtins.property
+    def last_used_time(self) -> _timestamp_pb2.Timestamp:
+        """When the account last got a token; unset when never."""
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When the account was created."""
+
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """When the account last changed (created, rotated, disabled)."""
+
+    @_builtins.property
+    def secret_create_time(self) -> _timestamp_pb2.Timestamp:
+        """When the current client secret was issued."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        organization_id: _builtins.str = ...,
+        client_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        description: _builtins.str = ...,
+        permissions: _abc.Iterable[_builtins.str] | None = ...,
+        expire_time: _timestamp_pb2.Timestamp | None = ...,
+        disabled: _builtins.bool = ...,
+        last_used_time: _timestamp_pb2.Timestamp | None = ...,
+        created_by: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+        secret_create_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "expire_time", b"expire_time", "last_used_time", b"last_used_time", "secret_create_time", b"secret_create_time", "update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_id", b"client_id", "create_time", b"create_time", "created_by", b"created_by", "description", b"description", "disabled", b"disabled", "expire_time", b"expire_time", "id", b"id", "last_used_time", b"last_used_time", "name", b"name", "organization_id", b"organization_id", "permissions", b"permissions", "secret_create_time", b"secret_create_time", "update_time", b"update_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ServiceAccount: _TypeAlias = ServiceAccount  # noqa: Y015
+
+@_typing.final
+class Invitation(_message.Message):
+    """Invitation is an offer to join an organization with a role, by email or as a link."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    ORGANIZATION_ID_FIELD_NUMBER: _builtins.int
+    EMAIL_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    INVITED_BY_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    RESEND_COUNT_FIELD_NUMBER: _builtins.int
+    ACCEPTED_BY_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Server-assigned, time-sortable id."""
+    organization_id: _builtins.str
+    """The organization offered."""
+    email: _builtins.str
+    """The invitee's email, lower-case; empty for a link invitation."""
+    role: _builtins.str
+    """The role the new member gets: a system role or a custom role's id."""
+    state: Global___InvitationState.ValueType
+    """Where the invitation stands."""
+    invited_by: _builtins.str
+    """User id of the inviter."""
+    resend_count: _builtins.int
+    """How many times it was resent (at most 5)."""
+    accepted_by: _builtins.str
+    """The user who accepted it."""
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When the invitation was created."""
+
+    @_builtins.property
+    def expire_time(self) -> _timestamp_pb2.Timestamp:
+        """When the current token stops working."""
+
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was accepted, revoked or last sent."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        organization_id: _builtins.str = ...,
+        email: _builtins.str = ...,
+        role: _builtins.str = ...,
+        state: Global___InvitationState.ValueType = ...,
+        invited_by: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        expire_time: _timestamp_pb2.Timestamp | None = ...,
+        resend_count: _builtins.int = ...,
+        accepted_by: _builtins.str = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "expire_time", b"expire_time", "update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted_by", b"accepted_by", "create_time", b"create_time", "email", b"email", "expire_time", b"expire_time", "id", b"id", "invited_by", b"invited_by", "organization_id", b"organization_id", "resend_count", b"resend_count", "role", b"role", "state", b"state", "update_time", b"update_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Invitation: _TypeAlias = Invitation  # noqa: Y015
+
+@_typing.final
+class Team(_message.Message):
+    """Team is a named group of an organization's members; teams nest under a parent team."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    ORGANIZATION_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    PARENT_ID_FIELD_NUMBER: _builtins.int
+    CREATED_BY_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Server-assigned, time-sortable id."""
+    organization_id: _builtins.str
+    """The organization the team belongs to."""
+    name: _builtins.str
+    """Display name, 1 to 100 characters, unique in the organization (case-insensitive)."""
+    description: _builtins.str
+    """Free-text description."""
+    parent_id: _builtins.str
+    """The parent team's id; empty for a top-level team."""
+    created_by: _builtins.str
+    """User id of the creator."""
+    etag: _builtins.str
+    """Opaque version; send it back on update to refuse a write over a newer change."""
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When the team was created."""
+
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """When the team last changed."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        organization_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        description: _builtins.str = ...,
+        parent_id: _builtins.str = ...,
+        created_by: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+        etag: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "created_by", b"created_by", "description", b"description", "etag", b"etag", "id", b"id", "name", b"name", "organization_id", b"organization_id", "parent_id", b"parent_id", "update_time", b"update_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Team: _TypeAlias = Team  # noqa: Y015
+
+@_typing.final
+class TeamMember(_message.Message):
+    """TeamMember is an organization member's place in a team."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TEAM_ID_FIELD_NUMBER: _builtins.int
+    USER_ID_FIELD_NUMBER: _builtins.int
+    EMAIL_FIELD_NUMBER: _builtins.int
+    DISPLAY_NAME_FIELD_NUMBER: _builtins.int
+    ADD_TIME_FIELD_NUMBER: _builtins.int
+    team_id: _builtins.str
+    """The team."""
+    user_id: _builtins.str
+    """The member's user id."""
+    email: _builtins.str
+    """The member's email."""
+    display_name: _builtins.str
+    """The member's display name."""
+    @_builtins.property
+    def add_time(self) -> _timestamp_pb2.Timestamp:
+        """When the member joined the team."""
+
+    def __init__(
+        self,
+        *,
+        team_id: _builtins.str = ...,
+        user_id: _builtins.str = ...,
+        email: _builtins.str = ...,
+        display_name: _builtins.str = ...,
+        add_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["add_time", b"add_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["add_time", b"add_time", "display_name", b"display_name", "email", b"email", "team_id", b"team_id", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TeamMember: _TypeAlias = TeamMember  # noqa: Y015

@@ -1,0 +1,72 @@
+"""Access rules shared by the identity services: the caller's own organization, the
+administrator check, and whether one set of permission patterns stays within another."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from services.kit import (
+    ROLE_PERMISSIONS,
+    NotFound,
+    PermissionDenied,
+    Principal,
+    current_principal,
+    permission_matches,
+)
+
+OWNER = "owner"
+ADMINISTRATORS = frozenset({"owner", "admin"})
+
+OWNER_ONLY_PERMISSIONS = frozenset(
+    {"identity.organization.delete", "identity.organization.transfer"}
+)
+"""Mirrors the kit's owner-only set: a custom role or a service account may not list them (the
+kit grants an explicitly listed permission as is)."""
+
+
+def own_organization(organization_id: str) -> Principal:
+    """The principal, when `organization_id` is its organization; NotFound otherwise, so
+    another organization's existence is not revealed."""
+    principal = current_principal()
+    if organization_id != principal.organization_id:
+        raise NotFound(f"organization {organization_id} not found", reason="ORGANIZATION_NOT_FOUND")
+    return principal
+
+
+def require_administrator(principal: Principal, permission: str) -> None:
+    """Administration is for owners, admins and custom roles that name it.
+
+    The access interceptor already required `permission`, but the kit's viewer role reaches
+    every `*.*.read`, identity administration included (its exclusions apply to `member`
+    only); until the kit excludes them for viewers too, this keeps them from viewers.
+    """
+    if principal.roles & ADMINISTRATORS:
+        return
+    if any(permission_matches(p, permission) for p in principal.permissions):
+        return
+    raise PermissionDenied(f"permission {permission} is required", reason="PERMISSION_MISSING")
+
+
+def _segments(pattern: str) -> list[str]:
+    return ["*", "*", "*"] if pattern == "*" else pattern.split(".")
+
+
+def pattern_covers(granted: str, wanted: str) -> bool:
+    """True when every permission `wanted` matches is also matched by `granted` (both may
+    hold `*` segments; `*` alone is `*.*.*`)."""
+    have, need = _segments(granted), _segments(wanted)
+    if len(have) != len(need):
+        return False
+    return all(h in ("*", n) for h, n in zip(have, need, strict=True))
+
+
+def within(granted: Iterable[str], wanted: str) -> bool:
+    """True when some pattern of `granted` covers `wanted`."""
+    return any(pattern_covers(g, wanted) for g in granted)
+
+
+def grantable(principal: Principal) -> tuple[str, ...]:
+    """The patterns a principal may hand on: its system roles' patterns and its explicit
+    permissions."""
+    patterns = [p for role in principal.roles for p in ROLE_PERMISSIONS.get(role, ())]
+    return (*patterns, *principal.permissions)

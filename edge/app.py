@@ -1,5 +1,6 @@
-"""The edge's FastAPI application: REST→gRPC routes, SSE/NDJSON streams, the WebSocket
-bridge and the OpenAPI document, wired to resources opened in the lifespan."""
+"""The edge's FastAPI application: sign-in (`/auth`), `/.well-known`, REST→gRPC routes with
+rate limits, SSE/NDJSON streams, the WebSocket bridge and the OpenAPI document, wired to
+resources opened in the lifespan."""
 
 from __future__ import annotations
 
@@ -7,19 +8,32 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+import grpc
+import httpx
 import uvicorn
-from fastapi import FastAPI, WebSocket
+from fastapi import FastAPI, Request, WebSocket
+from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from google.rpc import code_pb2
 
+from coder.identity.v1.identity_service_pb2_grpc import IdentityServiceStub
+from edge.auth import SignIn, auth_router, request_id
 from edge.channels import ChannelSource, EdgeChannels
 from edge.descriptors import load_descriptor_set
-from edge.gateway import Gateway
+from edge.errors import EdgeRefusal, edge_status, http_error, rich_status
+from edge.gateway import Gateway, error_response
+from edge.oidc import OidcFlows, oidc_router
 from edge.openapi import build_document
+from edge.ratelimit import ApiRateLimit, RateLimits
 from edge.settings import EdgeSettings
+from edge.token import token_router
 from edge.transcoding import Calls, RouteTable
 from edge.websocket import WebSocketBridge
+from edge.wellknown import Jwks, wellknown_router
 from services.kit import KeySource, TokenVerifier
+from services.kit.cache import open_cache
 
 
 def token_verifier(settings: EdgeSettings) -> TokenVerifier | None:
@@ -40,13 +54,26 @@ def create_app(
     verifier: TokenVerifier | None = None,
 ) -> FastAPI:
     """The edge app. `channels` reach the services (default: from the settings, opened in the
-    lifespan and closed after); `verifier` checks WebSocket tokens on connect (default: from
-    the settings' JWKS)."""
+    lifespan and closed after); `verifier` checks tokens for WebSocket connects and the API's
+    per-user limits (default: the settings' JWKS, else identity's GetJwks in process)."""
     files = load_descriptor_set(settings.descriptor_set)
     table = RouteTable(files)
     document = build_document(files, table, server_url=settings.server_url)
     gateway = Gateway(settings, table)
-    bridge = WebSocketBridge(settings, table, verifier or token_verifier(settings))
+    limits = RateLimits(settings)
+    sign_in = SignIn(settings, limits)
+    jwks = Jwks(sign_in)
+    flows = OidcFlows(sign_in)
+    verifier = (
+        verifier
+        or token_verifier(settings)
+        or TokenVerifier(
+            KeySource.in_process(jwks.document),
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+        )
+    )
+    bridge = WebSocketBridge(settings, table, verifier)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -54,10 +81,17 @@ def create_app(
         calls = Calls(table, source.channel, settings.probe_domain)
         gateway.calls = calls
         bridge.calls = calls
+        sign_in.identity = IdentityServiceStub(source.channel("identity"))
+        backends = await open_cache(settings.cache_url, prefix="coder:edge:")
+        limits.limiter = backends.limiter
+        flows.cache = backends.cache
+        flows.http = httpx.AsyncClient(timeout=settings.deadline_seconds)
         try:
             yield
         finally:
             await bridge.close()
+            await flows.http.aclose()
+            await backends.close()
             if channels is None:
                 await source.close()
 
@@ -68,6 +102,13 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
+
+    app.include_router(auth_router(sign_in))
+    app.include_router(oidc_router(flows))
+    app.include_router(token_router(sign_in))
+    app.include_router(wellknown_router(jwks, sign_in, token_endpoint=True))
+    add_error_handlers(app)
+    document = with_edge_routes(document, app)
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi() -> JSONResponse:
@@ -83,8 +124,72 @@ def create_app(
 
     # Every path no route above claims is the gateway's: REST routes, and the 404/405 error
     # bodies for the rest (a Mount would miss paths with a newline, which its regex skips).
-    app.router.default = gateway
+    app.router.default = ApiRateLimit(gateway, limits, verifier)
     return app
+
+
+def add_error_handlers(app: FastAPI) -> None:
+    """The edge's own routes answer errors with the same body as the gateway."""
+
+    def respond(request: Request, refusal: EdgeRefusal) -> Response:
+        found = request_id(request)
+        return error_response(refusal.to_http(found), found)
+
+    async def refused(request: Request, error: Exception) -> Response:
+        assert isinstance(error, EdgeRefusal)
+        return respond(request, error)
+
+    async def failed(request: Request, error: Exception) -> Response:
+        assert isinstance(error, grpc.aio.AioRpcError)
+        found = request_id(request)
+        return error_response(http_error(rich_status(error), found), found)
+
+    async def invalid(request: Request, error: Exception) -> Response:
+        assert isinstance(error, RequestValidationError)
+        violations = [
+            (".".join(str(part) for part in problem["loc"][1:]), str(problem["msg"]))
+            for problem in error.errors()
+        ]
+        status = edge_status(
+            code_pb2.INVALID_ARGUMENT,
+            "the request is not valid",
+            "INVALID_REQUEST",
+            violations=violations,
+        )
+        return respond(request, EdgeRefusal(status))
+
+    app.add_exception_handler(EdgeRefusal, refused)
+    app.add_exception_handler(grpc.aio.AioRpcError, failed)
+    app.add_exception_handler(RequestValidationError, invalid)
+
+
+def with_edge_routes(document: dict[str, Any], app: FastAPI) -> dict[str, Any]:
+    """The generated document plus the edge's own routes (`/auth`, `/.well-known`), whose
+    errors use the shared error body."""
+    own = get_openapi(title="edge", version="v1", openapi_version="3.1.0", routes=app.routes)
+    error = {"$ref": "#/components/responses/Error"}
+    for item in own["paths"].values():
+        for operation in item.values():
+            responses = operation["responses"]
+            responses.pop("422", None)
+            responses["4XX"] = error
+            responses["5XX"] = error
+    schemas = {
+        name: schema
+        for name, schema in own.get("components", {}).get("schemas", {}).items()
+        if name not in ("HTTPValidationError", "ValidationError")
+    }
+    merged = {**document, "paths": {**document["paths"], **own["paths"]}}
+    merged["components"] = {
+        **document["components"],
+        "schemas": {**document["components"]["schemas"], **schemas},
+    }
+    merged["tags"] = [
+        *document["tags"],
+        {"name": "auth", "description": "Sign-in, sessions and tokens (edge/auth.py)."},
+        {"name": "well-known", "description": "Token issuer metadata and keys."},
+    ]
+    return merged
 
 
 def run(settings: EdgeSettings | None = None, **uvicorn_options: Any) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 from collections.abc import Iterator
 
 import uvicorn
@@ -11,6 +12,13 @@ import uvicorn
 from edge.app import create_app
 from edge.settings import EdgeSettings
 from services.kit import Host
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 class _SharedLoopServer(uvicorn.Server):
@@ -35,9 +43,13 @@ class EmbeddedEdge:
         return f"http://{self._settings.host}:{self._settings.port}"
 
     async def start(self, host: Host) -> None:
-        settings = self._settings.model_copy(
-            update={"grpc_target": f"{host.resources.settings.host}:{host.port}"}
-        )
+        update: dict[str, object] = {"grpc_target": f"{host.resources.settings.host}:{host.port}"}
+        if "cookie_secure" not in self._settings.model_fields_set and _loopback(
+            self._settings.host
+        ):
+            # Plain http on this machine: a Secure cookie would never come back over http.
+            update["cookie_secure"] = False
+        settings = self._settings.model_copy(update=update)
         config = uvicorn.Config(
             create_app(settings),
             host=settings.host,

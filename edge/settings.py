@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DESCRIPTOR_SET = Path(__file__).resolve().parents[1] / "gen" / "descriptor.binpb"
 
 
 class EdgeSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CODER_EDGE_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="CODER_EDGE_", env_file=".env", extra="ignore", populate_by_name=True
+    )
 
     host: str = Field("127.0.0.1", description="Address the HTTP server binds.")
     port: int = Field(3001, description="HTTP port of the edge.")
@@ -45,3 +47,53 @@ class EdgeSettings(BaseSettings):
     jwt_issuer: str = Field("coder", description="Expected `iss` of access tokens.")
     jwt_audience: str = Field("coder-api", description="Expected `aud` of access tokens.")
     server_url: str = Field("", description="Public base URL put in the OpenAPI `servers`.")
+    public_url: str = Field(
+        "",
+        description="Public base URL of the edge (OIDC redirect URIs, `jwks_uri`); empty means "
+        "the URL the request came in on.",
+    )
+    ui_url: str = Field(
+        "http://localhost:3000",
+        description="Base URL of the web app; an OIDC sign-in ends at `<ui_url>/auth/complete`.",
+    )
+    cache_url: str = Field(
+        "memory://",
+        validation_alias=AliasChoices("cache_url", "CODER_EDGE_CACHE_URL", "CODER_CACHE_URL"),
+        description="Rate limits and OIDC flow state: `memory://` (embedded) or `redis://…` "
+        "shared by every edge replica (`CODER_CACHE_URL`).",
+    )
+    cookie_secure: bool = Field(
+        True, description="Mark the auth cookies `Secure`; turn off only for plain-http dev."
+    )
+    refresh_cookie_seconds: int = Field(
+        30 * 86_400, description="Max-Age of the refresh cookie (identity's session lifetime)."
+    )
+    oidc_providers: str = Field(
+        "",
+        description='OpenID Connect providers, JSON: {"google": {"clientId": "…", '
+        '"clientSecret": "…"}, "<name>": {"discoveryUrl": "…", "clientId": "…", '
+        '"clientSecret": "…", "scope": "openid email profile"}}; `google` needs no discoveryUrl.',
+    )
+    oidc_flow_seconds: int = Field(600, description="How long an OIDC sign-in may take.")
+    trusted_proxy_hops: int = Field(
+        0,
+        ge=0,
+        description="Proxies in front of the edge that append to X-Forwarded-For (1 behind "
+        "Envoy); the client IP is the entry that many from the right, else the socket peer.",
+    )
+    auth_login_limit: int = Field(
+        10, ge=1, description="Sign-in attempts (login, register, OIDC, token) per IP per window."
+    )
+    auth_limit: int = Field(60, ge=1, description="Other /auth/* calls per IP per window.")
+    auth_window_seconds: float = Field(60.0, gt=0, description="Window of the /auth/* limits.")
+    api_user_limit: int = Field(50, ge=1, description="/api calls per user per API window.")
+    api_organization_limit: int = Field(
+        500, ge=1, description="/api calls per organization per API window."
+    )
+    api_ip_limit: int = Field(
+        50, ge=1, description="/api calls per IP per API window, for calls without a valid token."
+    )
+    api_window_seconds: float = Field(1.0, gt=0, description="Window of the /api limits.")
+    jwks_max_age_seconds: int = Field(
+        5, ge=0, description="How long /.well-known/jwks.json is cached (edge and clients)."
+    )

@@ -211,7 +211,12 @@ class KeySource:
         self._fetched_at = time.monotonic()
         found: dict[str, PyJWK] = {}
         for fetch in self._fetchers:
-            document = await fetch()
+            try:
+                document = await fetch()
+            except Exception as error:
+                raise Unauthenticated(
+                    f"signing keys unavailable: {error}", reason="JWKS_UNAVAILABLE"
+                ) from error
             keyset = PyJWKSet.from_dict(dict(document)) if document.get("keys") else None
             if keyset is not None:
                 found.update({key.key_id: key for key in keyset.keys if key.key_id})

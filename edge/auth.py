@@ -95,6 +95,22 @@ class SwitchOrganizationBody(_Body):
         return self
 
 
+class AcceptInvitationBody(_Body):
+    """An invitation token. A new account gives `displayName` and `password` (and `email` for a
+    link invitation); a signed-in user sends its bearer token, or `useSession` to spend its
+    refresh cookie (with `X-CSRF-Token`), and joins with that account."""
+
+    token: str = Field(min_length=1, max_length=512)
+    display_name: str = Field("", max_length=200)
+    password: str = Field("", max_length=1024)
+    email: str = Field("", max_length=320)
+    device_label: str = Field("", max_length=_LABEL_MAX, description="Default: the user agent.")
+    use_session: bool = Field(False, description="Join with the account of the refresh cookie.")
+    return_refresh_token: bool = Field(
+        False, description="Answer the refresh token in the body instead of a cookie."
+    )
+
+
 class AuthAnswer(_Body):
     """A signed-in session: the access token (keep it in memory) and who it is for."""
 
@@ -309,6 +325,35 @@ def auth_router(sign_in: SignIn) -> APIRouter:
         return await sign_in.refresh(
             request, body.refresh_token, body.organization_id, body.create_organization_name
         )
+
+    @router.post(
+        "/invitations/accept", response_model=AuthAnswer, operation_id="Auth_AcceptInvitation"
+    )
+    async def accept_invitation(request: Request, body: AcceptInvitationBody) -> Response:
+        """Join an organization by invitation, creating the account when needed, and sign in."""
+        await sign_in.limit(request, limits.login)
+        options = sign_in.options(request)
+        metadata = list(options.metadata)
+        bearer = request.headers.get("authorization", "")
+        if bearer:
+            # The RPC is public; a verified bearer token makes the caller the joining user.
+            metadata.append(("authorization", bearer))
+        refresh_token = ""
+        if body.use_session and not bearer:
+            refresh_token, _ = sign_in.refresh_token(request, "")
+        reply: api.AcceptInvitationResponse = await sign_in.stub.AcceptInvitation(
+            api.AcceptInvitationRequest(
+                token=body.token,
+                display_name=body.display_name,
+                password=body.password,
+                email=body.email,
+                refresh_token=refresh_token,
+                **sign_in.device(request, body.device_label),
+            ),
+            metadata=tuple(metadata),
+            timeout=options.timeout,
+        )
+        return sign_in.answer(reply.result, options, in_body=body.return_refresh_token)
 
     @router.post("/logout", status_code=204, response_class=Response, operation_id="Auth_Logout")
     async def logout(request: Request, body: RefreshBody | None = None) -> Response:

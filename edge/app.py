@@ -109,6 +109,7 @@ def create_app(
     app.include_router(wellknown_router(jwks, sign_in, token_endpoint=True))
     add_error_handlers(app)
     document = with_edge_routes(document, app)
+    app.state.openapi_document = document
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi() -> JSONResponse:

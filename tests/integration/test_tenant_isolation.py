@@ -61,6 +61,8 @@ def routes() -> list[tuple[str, str, str]]:
     document = json.loads(OPENAPI.read_text())
     found = []
     for path, operations in document["paths"].items():
+        if not path.startswith("/api/"):
+            continue  # /auth and /.well-known carry no organization data by id
         for method, operation in operations.items():
             if method in ("get", "post", "patch", "put", "delete"):
                 found.append((method.upper(), path, operation["operationId"]))

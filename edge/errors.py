@@ -89,7 +89,9 @@ def http_error(status: status_pb2.Status, request_id: str) -> HttpError:
     details = []
     for detail in status.details:
         try:
-            details.append(json_format.MessageToDict(detail))
+            details.append(
+                json_format.MessageToDict(detail, always_print_fields_with_no_presence=True)
+            )
         except (TypeError, KeyError, json_format.Error):
             # A detail type this process does not know is passed on undecoded.
             details.append({"@type": detail.type_url, "value": detail.value.hex()})

@@ -41,10 +41,17 @@ class Rpc:
     name: str
     public: bool
     bindings: tuple[HttpBinding, ...]
+    resource_field: str = ""
+    """For a create RPC, the JSON name of its response field holding the created resource."""
 
     @property
     def grpc_path(self) -> str:
         return f"/{self.service}/{self.name}"
+
+    @property
+    def creates(self) -> bool:
+        """Whether a POST of this RPC creates a resource (201 + `Location` at HTTP)."""
+        return self.name.startswith("Create")
 
 
 def load_descriptor_set(path: Path) -> descriptor_pb2.FileDescriptorSet:
@@ -61,6 +68,47 @@ def _services(
             full_name = f"{file.package}.{service.name}" if file.package else service.name
             found[full_name] = service
     return found
+
+
+def _messages(
+    descriptor_set: descriptor_pb2.FileDescriptorSet,
+) -> dict[str, descriptor_pb2.DescriptorProto]:
+    """Every message type of the set by its full name with a leading dot (as `type_name`)."""
+    found: dict[str, descriptor_pb2.DescriptorProto] = {}
+
+    def add(prefix: str, messages: Iterable[descriptor_pb2.DescriptorProto]) -> None:
+        for message in messages:
+            name = f"{prefix}.{message.name}"
+            found[name] = message
+            add(name, message.nested_type)
+
+    for file in descriptor_set.file:
+        add(f".{file.package}" if file.package else "", file.message_type)
+    return found
+
+
+def _json_name(field: descriptor_pb2.FieldDescriptorProto) -> str:
+    if field.json_name:
+        return field.json_name
+    head, *rest = field.name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def resource_field(
+    response: descriptor_pb2.DescriptorProto, messages: dict[str, descriptor_pb2.DescriptorProto]
+) -> str:
+    """The JSON name of the response field holding a created resource: the first singular
+    message field whose type has an `id` (the rule the edge applies), or empty."""
+    for field in response.field:
+        if (
+            field.type != descriptor_pb2.FieldDescriptorProto.TYPE_MESSAGE
+            or field.label == descriptor_pb2.FieldDescriptorProto.LABEL_REPEATED
+        ):
+            continue
+        inner = messages.get(field.type_name)
+        if inner is not None and any(f.name == "id" for f in inner.field):
+            return _json_name(field)
+    return ""
 
 
 def _bindings(rule: http_pb2.HttpRule) -> list[HttpBinding]:
@@ -80,6 +128,7 @@ def rpcs(
 ) -> list[Rpc]:
     """Every RPC of the named services, in descriptor order; KeyError for a missing service."""
     services = _services(descriptor_set)
+    messages = _messages(descriptor_set)
     found: list[Rpc] = []
     for full_name in service_names:
         try:
@@ -92,7 +141,10 @@ def rpcs(
             options = method.options
             rule = options.Extensions[access_pb2.access]
             bindings = _bindings(options.Extensions[annotations_pb2.http])
-            found.append(Rpc(full_name, method.name, bool(rule.public), tuple(bindings)))
+            created = ""
+            if method.name.startswith("Create") and method.output_type in messages:
+                created = resource_field(messages[method.output_type], messages)
+            found.append(Rpc(full_name, method.name, bool(rule.public), tuple(bindings), created))
     return found
 
 

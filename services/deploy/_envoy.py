@@ -30,19 +30,20 @@ DEFAULT_DESCRIPTOR = Path("gen/descriptor.binpb")
 OPS_SERVICE = ops_pb2.DESCRIPTOR.services_by_name["OpsService"].full_name
 JWT_PROVIDER = "coder"
 
-# gRPC code (number, name) Envoy's own error replies carry, by HTTP status, so that they have
-# the shape of the transcoder's converted `google.rpc.Status` bodies.
-LOCAL_REPLY_CODES: dict[int, tuple[int, str]] = {
-    400: (3, "INVALID_ARGUMENT"),
-    401: (16, "UNAUTHENTICATED"),
-    403: (7, "PERMISSION_DENIED"),
-    404: (5, "NOT_FOUND"),
-    413: (8, "RESOURCE_EXHAUSTED"),
-    429: (8, "RESOURCE_EXHAUSTED"),
-    500: (13, "INTERNAL"),
-    502: (14, "UNAVAILABLE"),
-    503: (14, "UNAVAILABLE"),
-    504: (4, "DEADLINE_EXCEEDED"),
+LUA = ROOT / "envoy" / "contract.lua"
+ERROR_DOMAIN = "coder.dev"  # the ErrorInfo domain of the services and the edge
+
+# ErrorInfo reasons of Envoy's own error replies, by HTTP status: the reasons the edge gives
+# when it refuses the same request itself (edge/errors.py), or the services' default reason.
+LOCAL_REPLY_REASONS: dict[int, str] = {
+    400: "INVALID_REQUEST",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "ROUTE_NOT_FOUND",
+    413: "BODY_TOO_LARGE",
+    429: "RATE_LIMITED",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
 }
 
 
@@ -180,7 +181,12 @@ def build_context(options: EnvoyOptions, services: Mapping[str, Sequence[str]]) 
         "public_matches": _public_matches(all_rpcs),
         "jwks_uri": f"{edge_url}/.well-known/jwks.json",
         "jwt_provider": JWT_PROVIDER,
-        "local_reply_codes": LOCAL_REPLY_CODES,
+        "local_reply_reasons": LOCAL_REPLY_REASONS,
+        "error_domain": ERROR_DOMAIN,
+        "created_resources": {
+            rpc.grpc_path: rpc.resource_field for rpc in all_rpcs if rpc.creates and rpc.bindings
+        },
+        "contract_lua": LUA.read_text(),
         "descriptor_b64": base64.b64encode(
             transcoder_descriptor_set(descriptor_set, transcoded)
         ).decode(),

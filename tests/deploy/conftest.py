@@ -25,7 +25,6 @@ from services.deploy import EnvoyOptions, render
 from services.kit import (
     Host,
     KeySource,
-    Resources,
     Settings,
     SigningKey,
     TokenVerifier,
@@ -64,28 +63,34 @@ def signing_key() -> SigningKey:
 async def planning_host(
     signing_key: SigningKey, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Host]:
-    data_dir = tmp_path_factory.mktemp("deploy-planning")
+    async with running_planning_host(
+        signing_key, tmp_path_factory.mktemp("deploy-planning")
+    ) as host:
+        yield host
+
+
+@contextlib.asynccontextmanager
+async def running_planning_host(key: SigningKey, data_dir: Path) -> AsyncIterator[Host]:
+    """A Host with Planning on SQLite in `data_dir`, verifying tokens of `key`; stopped on
+    exit."""
     settings = Settings(
         data_dir=data_dir,
         store_url=f"sqlite:///{data_dir / 'x.db'}",
         bus_url="memory://",
         cache_url="memory://",
     )
-    verifier = TokenVerifier(KeySource(jwks=jwks([signing_key])), issuer=ISSUER, audience=AUDIENCE)
+    verifier = TokenVerifier(KeySource(jwks=jwks([key])), issuer=ISSUER, audience=AUDIENCE)
     async with open_resources(settings, [SERVICE], verifier=verifier) as resources:
-        host = await _start(resources)
-        yield host
-        await host.stop(grace=0)
+        host = Host([SERVICE], resources, port=0, readiness_interval=0.2)
+        await host.start()
+        try:
+            await host.wait_ready(within_seconds=START_SECONDS)
+            yield host
+        finally:
+            await host.stop(grace=0)
 
 
-async def _start(resources: Resources) -> Host:
-    host = Host([SERVICE], resources, port=0, readiness_interval=0.2)
-    await host.start()
-    await host.wait_ready(within_seconds=START_SECONDS)
-    return host
-
-
-async def _stand_in(name: str, routes: list[web.RouteDef]) -> AsyncIterator[str]:
+async def stand_in(name: str, routes: list[web.RouteDef]) -> AsyncIterator[str]:
     """An HTTP server on a free loopback port answering `routes`, and for any other request
     `{"servedBy": name, "path", "accept", "authorized"}`, so tests see where Envoy sent it."""
 
@@ -131,13 +136,13 @@ async def edge_url(signing_key: SigningKey) -> AsyncIterator[str]:
         return socket
 
     routes = [web.get("/.well-known/jwks.json", keys), web.get("/ws", echo)]
-    async for url in _stand_in("edge", routes):
+    async for url in stand_in("edge", routes):
         yield url
 
 
 @pytest.fixture(scope="session")
 async def ui_url() -> AsyncIterator[str]:
-    async for url in _stand_in("ui", []):
+    async for url in stand_in("ui", []):
         yield url
 
 

@@ -3,6 +3,7 @@ envoy/envoy.yaml is current, and what it derives from the descriptor set is righ
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -172,3 +173,33 @@ def test_bad_options_are_refused(change: dict[str, object], message: str) -> Non
     options = EnvoyOptions(descriptor=DESCRIPTOR, **change)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=message):
         build_context(options, PLANNING)
+
+
+def test_creates_are_marked_for_the_rest_contract_filter() -> None:
+    context = build_context(EnvoyOptions(descriptor=DESCRIPTOR), PLANNING)
+    assert context["created_resources"] == {
+        "/coder.planning.v1.PlanningService/CreateProject": "project",
+        "/coder.planning.v1.PlanningService/CreateTask": "task",
+    }
+    found = {
+        rpc.name: rpc
+        for rpc in rpcs(load_descriptor_set(DESCRIPTOR), ["coder.planning.v1.PlanningService"])
+    }
+    assert found["CreateTask"].creates
+    assert not found["GetTask"].creates
+    assert found["GetTask"].resource_field == ""
+
+
+def test_the_contract_filter_runs_before_the_transcoder() -> None:
+    # Encoding runs bottom to top: only a filter above the transcoder sees the JSON it prints.
+    text = render(EnvoyOptions(descriptor=DESCRIPTOR), PLANNING)
+    filters = re.findall(r"^          - name: (envoy\.filters\.http\.\w+)$", text, re.MULTILINE)
+    assert filters == [
+        "envoy.filters.http.local_ratelimit",
+        "envoy.filters.http.jwt_authn",
+        "envoy.filters.http.lua",
+        "envoy.filters.http.grpc_json_transcoder",
+        "envoy.filters.http.router",
+    ]
+    # Every route that skips the transcoder (edge and UI) skips the contract filter too.
+    assert text.count("LuaPerRoute") == text.count("envoy.config.route.v3.FilterConfig") > 0

@@ -15,7 +15,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from coder.ops.v1 import ops_pb2
 from coder.ops.v1.ops_pb2_grpc import OpsServiceStub
-from coder.planning.v1 import planning_service_pb2
+from coder.planning.v1 import planning_service_pb2, project_pb2
 from coder.planning.v1.planning_service_pb2_grpc import PlanningServiceStub
 from services.deploy import EnvoyOptions
 from services.kit import Host, SigningKey
@@ -38,9 +38,11 @@ async def test_create_and_get_a_project(
     created = await client.post(
         PROJECTS, json={"name": "Launch", "description": "via Envoy"}, headers=headers
     )
-    assert created.status_code == 200, created.text  # the transcoder has no 201
+    assert created.status_code == 201, created.text  # envoy/contract.lua
     assert created.headers["content-type"].startswith("application/json")
     project = created.json()["project"]
+    assert created.headers["location"] == f"{PROJECTS}/{project['id']}"
+    assert not [name for name in created.headers if name.startswith("grpc-")]
     assert project["name"] == "Launch"
     assert project["organizationId"] == org  # lowerCamelCase
     assert project["createdBy"] == "user-1"
@@ -49,6 +51,7 @@ async def test_create_and_get_a_project(
 
     fetched = await client.get(f"{PROJECTS}/{project['id']}", headers=headers)
     assert fetched.status_code == 200, fetched.text
+    assert "grpc-status" not in fetched.headers
     assert fetched.json() == {"project": project}
 
 
@@ -61,7 +64,8 @@ async def test_enums_print_as_names_and_defaults_are_printed(
     task = await client.post(
         f"{PROJECTS}/{project_id}/tasks", json={"title": "Write the plan"}, headers=headers
     )
-    assert task.status_code == 200, task.text
+    assert task.status_code == 201, task.text
+    assert task.headers["location"] == f"{PROJECTS}/{project_id}/tasks/{task.json()['task']['id']}"
     body = task.json()["task"]
     assert body["status"].startswith("TASK_STATUS_")
     assert body["projectId"] == project_id
@@ -82,8 +86,16 @@ async def test_a_request_without_a_token_is_refused(client: httpx.AsyncClient) -
     refused = await client.get(PROJECTS)
     assert refused.status_code == 401
     body = refused.json()
-    assert body["code"] == 16
+    assert body["code"] == 401
     assert body["message"] == "Jwt is missing"
+    assert body["details"] == [
+        {
+            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+            "reason": "UNAUTHENTICATED",
+            "domain": "coder.dev",
+            "metadata": {},
+        }
+    ]
     assert body["requestId"] == refused.headers["x-request-id"]
 
 
@@ -105,7 +117,7 @@ async def test_a_bad_token_is_refused(
     ):
         refused = await client.get(PROJECTS, headers={"authorization": f"Bearer {token}"})
         assert refused.status_code == 401, (token, refused.text)
-        assert refused.json()["code"] == 16
+        assert refused.json()["code"] == 401
 
 
 async def test_a_token_for_another_audience_is_forbidden(
@@ -123,7 +135,7 @@ async def test_an_unknown_query_parameter_is_refused(
 ) -> None:
     refused = await client.get(PROJECTS, params={"colour": "red"}, headers=bearer(signing_key, org))
     assert refused.status_code == 400, refused.text
-    assert refused.json()["code"] == 3
+    assert refused.json()["code"] == 400
 
 
 async def test_an_unknown_path_is_not_found(
@@ -133,7 +145,7 @@ async def test_an_unknown_path_is_not_found(
     for method, path in (("GET", "/api/v1/planning/nothing"), ("PUT", PROJECTS)):
         missing = await client.request(method, path, headers=headers)
         assert missing.status_code == 404, (method, path, missing.text)
-        assert missing.json()["code"] == 5
+        assert missing.json()["code"] == 404
 
 
 async def test_a_grpc_error_becomes_its_http_status_with_the_status_body(
@@ -147,9 +159,9 @@ async def test_a_grpc_error_becomes_its_http_status_with_the_status_body(
     assert missing.headers["content-type"].startswith("application/json")
     assert missing.headers["x-request-id"] == "req-not-found"
     body = missing.json()
-    assert body["code"] == 5  # google.rpc.Status: the gRPC code as a number
+    assert body["code"] == 404  # the HTTP status, not the gRPC code (envoy/contract.lua)
     assert body["message"]
-    assert "requestId" not in body  # only in the details: the service's RequestInfo
+    assert body["requestId"] == "req-not-found"
     details = {detail["@type"].rsplit("/", 1)[1]: detail for detail in body["details"]}
     assert details["google.rpc.ErrorInfo"]["reason"]
     assert details["google.rpc.RequestInfo"]["requestId"] == "req-not-found"
@@ -161,7 +173,8 @@ async def test_invalid_input_is_a_400_with_field_violations(
     refused = await client.post(PROJECTS, json={"name": ""}, headers=bearer(signing_key, org))
     assert refused.status_code == 400, refused.text
     body = refused.json()
-    assert body["code"] == 3
+    assert body["code"] == 400
+    assert body["requestId"] == refused.headers["x-request-id"]
     bad_request = next(
         d for d in body["details"] if d["@type"] == "type.googleapis.com/google.rpc.BadRequest"
     )
@@ -175,7 +188,7 @@ async def test_a_missing_permission_is_a_403(
         PROJECTS, json={"name": "x"}, headers=bearer(signing_key, org, roles=("viewer",))
     )
     assert refused.status_code == 403, refused.text
-    assert refused.json()["code"] == 7
+    assert refused.json()["code"] == 403
 
 
 async def test_the_public_echo_needs_no_token(client: httpx.AsyncClient) -> None:
@@ -269,6 +282,14 @@ async def test_native_grpc_passes_through_with_the_same_rules(
             await planning.GetProject(request, metadata=metadata, timeout=5)
         assert not_found.value.code() == grpc.StatusCode.NOT_FOUND
 
+        # The REST contract filter leaves native gRPC alone: a create stays a gRPC success.
+        created = await planning.CreateProject(
+            planning_service_pb2.CreateProjectRequest(project=project_pb2.Project(name="native")),
+            metadata=metadata,
+            timeout=5,
+        )
+        assert created.project.id
+
         echoed = await OpsServiceStub(channel).Echo(ops_pb2.EchoRequest(message="hi"), timeout=5)
         assert echoed.message == "hi"
 
@@ -293,7 +314,7 @@ async def test_the_rate_limit_answers_429_with_a_json_body(
     assert 429 in statuses, statuses
     refused = replies[statuses.index(429)]
     assert refused.headers["retry-after"] == "1"
-    assert refused.json()["code"] == 8
+    assert refused.json()["code"] == 429
     assert refused.json()["requestId"] == refused.headers["x-request-id"]
 
 

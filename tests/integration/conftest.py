@@ -13,9 +13,11 @@ import pytest
 import uvicorn
 
 from edge import EdgeSettings, create_app
+from services.deploy import EnvoyOptions
 from services.identity import SERVICE as IDENTITY
 from services.kit import Host, Resources, Settings, open_resources
 from services.planning import SERVICE as PLANNING
+from tests.deploy.conftest import running_envoy
 
 
 @pytest.fixture(scope="module")
@@ -72,3 +74,14 @@ async def browser(edge_url: str) -> AsyncIterator[httpx.AsyncClient]:
     """A client that keeps cookies, as a browser tab does."""
     async with httpx.AsyncClient(base_url=edge_url, timeout=15) as client:
         yield client
+
+
+@pytest.fixture(scope="module")
+async def envoy_url(
+    host: Host, edge_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[str]:
+    """Envoy in front of the same host, verifying tokens with the edge's JWKS (which serves
+    the identity service's key ring)."""
+    options = EnvoyOptions(embedded_port=host.port, edge_url=edge_url, ui_url=edge_url)
+    async with running_envoy(tmp_path_factory.mktemp("integration-envoy"), options) as envoy:
+        yield envoy.url

@@ -1,5 +1,5 @@
 """A new user registers, signs in, creates an organization, invites a colleague who accepts,
-and both work in Planning through the edge's REST API."""
+and both work in Planning through REST on the edge and through Envoy."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def bearer(answer: httpx.Response) -> dict[str, str]:
 
 class TestOnboarding:
     async def test_register_invite_accept_and_share_a_project(
-        self, browser: httpx.AsyncClient, edge_url: str
+        self, browser: httpx.AsyncClient, edge_url: str, envoy_url: str
     ) -> None:
         suffix = uuid.uuid4().hex[:8]
         alice_email, bob_email = f"alice-{suffix}@example.com", f"bob-{suffix}@example.com"
@@ -99,6 +99,26 @@ class TestOnboarding:
         )
         assert members.status_code == 200, members.text
         assert {m["role"] for m in members.json()["members"]} == {"owner", "member"}
+
+        async with httpx.AsyncClient(base_url=envoy_url, timeout=15) as through_envoy:
+            # Tokens from the identity service verify at Envoy's jwt_authn (the edge's JWKS)
+            # and again in the service behind it.
+            task = await through_envoy.post(
+                f"/api/v1/planning/projects/{project_id}/tasks",
+                json={"title": "Book the venue"},
+                headers=alice,
+            )
+            assert task.status_code == 201, task.text
+            listed = await through_envoy.get(
+                f"/api/v1/planning/projects/{project_id}/tasks", headers=bob
+            )
+            assert listed.status_code == 200, listed.text
+            assert sorted(t["title"] for t in listed.json()["tasks"]) == [
+                "Book the venue",
+                "Write the announcement",
+            ]
+            anonymous = await through_envoy.get(f"/api/v1/planning/projects/{project_id}")
+            assert anonymous.status_code == 401
 
         # A member cannot administer the organization.
         refused = await browser.get(

@@ -48,7 +48,7 @@ def _announce(host: Host, definitions: list[ServiceDefinition], settings: Settin
     print("\n".join(lines), flush=True)
 
 
-async def _bootstrap_dev_account(host: Host, settings: Settings) -> None:
+async def _bootstrap_dev_account(host: Host, settings: Settings, edge_url: str) -> None:
     """On the first run, create the development organization and its owner with a generated
     password, shown once; later runs say who to sign in as."""
     marker = settings.data_dir / "dev-account.json"
@@ -58,7 +58,8 @@ async def _bootstrap_dev_account(host: Host, settings: Settings) -> None:
         print(
             f"coder: sign in as {account['email']} (password shown on the first run; "
             f"delete {settings.data_dir} to start over):\n"
-            f"  coder login --target {address} --email {account['email']}\n",
+            f"  coder login --target {address} --email {account['email']}\n"
+            f'  or POST {edge_url}/auth/login {{"email": ..., "password": ...}}\n',
             flush=True,
         )
         return
@@ -86,7 +87,8 @@ async def _bootstrap_dev_account(host: Host, settings: Settings) -> None:
         f"({reply.result.organization_id}) and its owner\n"
         f"  email:    {DEV_OWNER_EMAIL}\n"
         f"  password: {password}   (shown once; delete {settings.data_dir} to start over)\n"
-        f"  coder login --target {address} --email {DEV_OWNER_EMAIL}\n",
+        f"  coder login --target {address} --email {DEV_OWNER_EMAIL}\n"
+        f'  or POST {edge_url}/auth/login {{"email": ..., "password": ...}}\n',
         flush=True,
     )
 
@@ -139,7 +141,7 @@ async def _started_dev(
         flush=True,
     )
     if any(d.domain == "identity" for d in definitions):
-        await _bootstrap_dev_account(host, settings)
+        await _bootstrap_dev_account(host, settings, edge_url)
 
 
 def _serve(options: argparse.Namespace) -> int:

@@ -16,16 +16,17 @@ agree.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import secrets
 import time
 from dataclasses import dataclass
 from typing import Any, cast
-from urllib.parse import urlencode
 
 import httpx
+from authlib.common.security import generate_token
+from authlib.oauth2.rfc6749.parameters import prepare_grant_uri, prepare_token_request
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from google.rpc import code_pb2
@@ -85,12 +86,6 @@ def oidc_clients(raw: str) -> dict[str, OidcClient]:
         raise ValueError(f"CODER_EDGE_OIDC_PROVIDERS is malformed: {error}") from error
 
 
-def s256_challenge(verifier: str) -> str:
-    """The PKCE `code_challenge` of a verifier (RFC 7636, method S256)."""
-    digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
-
-
 def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
@@ -144,10 +139,8 @@ class OidcFlows:
         """Store a new flow; the provider URL to send the browser to and the binding value."""
         assert self.cache is not None
         document = await self.discovery(client)
-        state = secrets.token_urlsafe(32)
-        nonce = secrets.token_urlsafe(32)
-        verifier = secrets.token_urlsafe(64)
-        binding = secrets.token_urlsafe(32)
+        state, nonce, binding = generate_token(43), generate_token(43), generate_token(43)
+        verifier = generate_token(86)  # RFC 7636: 43 to 128 characters
         flow = {
             "provider": client.name,
             "nonce": nonce,
@@ -160,21 +153,18 @@ class OidcFlows:
             json.dumps(flow).encode(),
             ttl=self.sign_in.settings.oidc_flow_seconds,
         )
-        query = urlencode(
-            {
-                "response_type": "code",
-                "client_id": client.client_id,
-                "redirect_uri": redirect_uri,
-                "scope": client.scope,
-                "state": state,
-                "nonce": nonce,
-                "code_challenge": s256_challenge(verifier),
-                "code_challenge_method": "S256",
-            }
+        url = prepare_grant_uri(
+            document["authorization_endpoint"],
+            client.client_id,
+            "code",
+            redirect_uri=redirect_uri,
+            scope=client.scope,
+            state=state,
+            nonce=nonce,
+            code_challenge=create_s256_code_challenge(verifier),
+            code_challenge_method="S256",
         )
-        endpoint = document["authorization_endpoint"]
-        separator = "&" if "?" in endpoint else "?"
-        return f"{endpoint}{separator}{query}", binding
+        return str(url), binding
 
     async def finish(self, client: OidcClient, state: str, binding: str) -> dict[str, Any]:
         """Spend the flow of `state` (once) after checking the browser's binding cookie."""
@@ -207,16 +197,20 @@ class OidcFlows:
         assert self.http is not None
         document = await self.discovery(client)
         try:
+            body = prepare_token_request(
+                "authorization_code",
+                code=code,
+                redirect_uri=flow["redirectUri"],
+                code_verifier=flow["verifier"],
+            )
             response = await self.http.post(
                 document["token_endpoint"],
-                data={
-                    "grant_type": "authorization_code",
-                    "code": code,
-                    "redirect_uri": flow["redirectUri"],
-                    "code_verifier": flow["verifier"],
-                },
+                content=body,
                 auth=(client.client_id, client.client_secret),
-                headers={"accept": "application/json"},
+                headers={
+                    "accept": "application/json",
+                    "content-type": "application/x-www-form-urlencoded",
+                },
             )
         except httpx.HTTPError as error:
             raise _unavailable(client, str(error)) from error

@@ -54,8 +54,9 @@ test: setup-test ## set up, then run every test (needs Redis and RabbitMQ runnin
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 .PHONY: bench
-bench: ## kit benchmark: echo vs GetTask vs ListTasks (sqlite, 10k tasks)
+bench: ## benchmarks: kit (echo vs GetTask vs ListTasks) and edge (gRPC vs edge vs Envoy)
 	$(PY) scripts/bench/kit.py
+	$(PY) scripts/bench/edge.py
 
 .PHONY: ci
 ci: ## what CI runs (after services are up)

@@ -16,7 +16,6 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from oidc_provider_mock import run_server_in_thread  # type: ignore[import-untyped]
 
 from edge import EdgeSettings, create_app
 from services import identity
@@ -32,6 +31,7 @@ from services.kit import (
     open_resources,
 )
 from services.planning import SERVICE
+from tests.fixtures.oidc_provider import oidc_provider_process
 from tests.identity.conftest import identity_settings
 from tests.kit.cache.conftest import REDIS_URL, _redis_unreachable
 from tests.planning.factories import TokenFactory
@@ -166,9 +166,9 @@ UI_URL = "http://ui.test"
 
 @pytest.fixture(scope="session")
 def oidc_issuer() -> Iterator[str]:
-    """A real OpenID Connect provider (oidc-provider-mock) on a local port."""
-    with run_server_in_thread() as server:
-        yield f"http://localhost:{server.server_port}"
+    """A real OpenID Connect provider (oidc-provider-mock) in its own process."""
+    with oidc_provider_process() as issuer:
+        yield issuer
 
 
 @pytest.fixture(scope="session")

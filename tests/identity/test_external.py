@@ -12,11 +12,11 @@ from urllib.parse import parse_qs, urlsplit
 import grpc
 import httpx
 import pytest
-from oidc_provider_mock import run_server_in_thread  # type: ignore[import-untyped]
 
 from coder.identity.v1 import identity_service_pb2 as api
 from coder.identity.v1.identity_service_pb2_grpc import IdentityServiceStub
 from services.kit import ManualClock
+from tests.fixtures.oidc_provider import oidc_provider_process
 from tests.identity.conftest import TimedServer, manual_clock
 from tests.identity.factories import login, register, unique_email
 from tests.planning.factories import error_reason, rpc_error, violated_fields
@@ -27,8 +27,8 @@ REDIRECT = "http://localhost/callback"
 
 @pytest.fixture(scope="module")
 def issuer() -> Iterator[str]:
-    with run_server_in_thread() as server:
-        yield f"http://localhost:{server.server_port}"
+    with oidc_provider_process() as url:
+        yield url
 
 
 async def id_token(

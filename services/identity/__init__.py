@@ -12,17 +12,20 @@ from services.identity import (
     service_accounts_repository,
     teams_repository,
 )
+from services.identity._audit import AuditTrail
 from services.identity._keyring import KeyRing
 from services.identity._oidc import OidcVerifier
 from services.identity._passwords import Passwords
 from services.identity._settings import IdentitySettings, master_key, oidc_providers
+from services.identity.accounts import AccountService
 from services.identity.invitations import InvitationService
 from services.identity.invitations_repository import InvitationRepository
+from services.identity.organizations import OrganizationService
 from services.identity.repository import IdentityRepository
-from services.identity.service import IdentityService
 from services.identity.service_accounts import ServiceAccountService
 from services.identity.service_accounts_repository import ServiceAccountRepository
 from services.identity.servicer import IdentityServicer
+from services.identity.sessions import SessionService
 from services.identity.teams import TeamService
 from services.identity.teams_repository import TeamRepository
 from services.kit import Resources, ServiceDefinition
@@ -46,16 +49,28 @@ def definition(settings: IdentitySettings | None = None) -> ServiceDefinition:
         if resources.verifier is not None:
             # Tokens this process issues verify here without a network hop (embedded mode).
             resources.verifier.keys.attach(keys.jwks)
-        service = IdentityService(
+        audit = AuditTrail(repository, resources.clock)
+        sessions = SessionService(
+            repository,
+            resources.clock,
+            own,
+            keys,
+            audit,
+            issuer=resources.settings.jwt_issuer,
+            audience=resources.settings.jwt_audience,
+        )
+        organizations = OrganizationService(
+            repository, resources.clock, resources.caches.locks, sessions, audit
+        )
+        accounts = AccountService(
             repository,
             resources.clock,
             own,
             Passwords(own),
-            keys,
-            resources.caches.locks,
             OidcVerifier(oidc_providers(own), resources.clock),
-            issuer=resources.settings.jwt_issuer,
-            audience=resources.settings.jwt_audience,
+            sessions,
+            organizations,
+            audit,
         )
         service_accounts = ServiceAccountService(
             ServiceAccountRepository(resources.store, resources.relay),
@@ -69,7 +84,8 @@ def definition(settings: IdentitySettings | None = None) -> ServiceDefinition:
         invitations = InvitationService(
             InvitationRepository(resources.store, resources.relay),
             repository,
-            service,
+            accounts,
+            sessions,
             resources.clock,
             own,
         )
@@ -80,7 +96,10 @@ def definition(settings: IdentitySettings | None = None) -> ServiceDefinition:
             resources.caches.locks,
         )
         identity_service_pb2_grpc.add_IdentityServiceServicer_to_server(
-            IdentityServicer(service, service_accounts, invitations, teams), server
+            IdentityServicer(
+                accounts, sessions, organizations, service_accounts, invitations, teams
+            ),
+            server,
         )
 
     return ServiceDefinition(

@@ -1,10 +1,12 @@
-"""Access rules shared by the identity services: the caller's own organization, the
-administrator check, and whether one set of permission patterns stays within another."""
+"""Access rules shared by the identity services: the caller's own organization and account,
+the administrator check, and whether one set of permission patterns stays within another."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from coder.identity.v1 import resources_pb2
+from services.identity.repository import IdentityRepository
 from services.kit import (
     ROLE_PERMISSIONS,
     NotFound,
@@ -15,6 +17,7 @@ from services.kit import (
 )
 
 OWNER = "owner"
+SYSTEM_ROLES = tuple(ROLE_PERMISSIONS)
 ADMINISTRATORS = frozenset({"owner", "admin"})
 
 OWNER_ONLY_PERMISSIONS = frozenset(
@@ -31,6 +34,14 @@ def own_organization(organization_id: str) -> Principal:
     if organization_id != principal.organization_id:
         raise NotFound(f"organization {organization_id} not found", reason="ORGANIZATION_NOT_FOUND")
     return principal
+
+
+async def signed_in_user(repository: IdentityRepository) -> resources_pb2.User:
+    """The caller's own account; NotFound when it no longer exists."""
+    user = await repository.get_user(current_principal().subject)
+    if user is None:
+        raise NotFound("your account no longer exists", reason="USER_NOT_FOUND")
+    return user
 
 
 def require_administrator(principal: Principal, permission: str) -> None:

@@ -23,10 +23,11 @@ from services.identity import events as ev
 from services.identity._access import ADMINISTRATORS, OWNER, own_organization, require_administrator
 from services.identity._paging import clamp_page_size, listing_scope, open_token, seal_token
 from services.identity._settings import IdentitySettings
+from services.identity.accounts import AccountService, normalize_email
 from services.identity.events import IdentityEvents, audit_document, user_actor
 from services.identity.invitations_repository import InvitationRecord, InvitationRepository
 from services.identity.repository import IdentityRepository
-from services.identity.service import Device, IdentityService, normalize_email
+from services.identity.sessions import Device, SessionService
 from services.kit import (
     ROLE_PERMISSIONS,
     AlreadyExists,
@@ -73,13 +74,15 @@ class InvitationService:
         self,
         invitations: InvitationRepository,
         identity: IdentityRepository,
-        accounts: IdentityService,
+        accounts: AccountService,
+        sessions: SessionService,
         clock: Clock,
         settings: IdentitySettings,
     ) -> None:
         self._invitations = invitations
         self._identity = identity
         self._accounts = accounts
+        self._sessions = sessions
         self._clock = clock
         self._settings = settings
 
@@ -208,7 +211,7 @@ class InvitationService:
         if signed_in is not None:
             user = await self._signed_in_user(signed_in, invitation)
         elif applicant.refresh_token:
-            user = await self._accounts.refresh_token_user(applicant.refresh_token)
+            user = await self._sessions.refresh_token_user(applicant.refresh_token)
             _check_email(user, invitation)
         else:
             user = await self._new_account(invitation, applicant)
@@ -250,7 +253,7 @@ class InvitationService:
             return await self._accounts.refresh(
                 applicant.refresh_token, invitation.organization_id, "", device.ip_address
             )
-        return await self._accounts.start_session(user, invitation.organization_id, device)
+        return await self._sessions.start_session(user, invitation.organization_id, device)
 
     async def _by_token(self, token: str) -> InvitationRecord:
         organization_id, invitation_id, secret = [*token.split(".", 2), "", ""][:3]

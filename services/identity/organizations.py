@@ -1,0 +1,388 @@
+"""Organizations, their members, custom roles and the audit listing.
+
+Every method but founding acts inside the caller's own organization, so another
+organization's ids are never found. Changes that may take the owner role away hold a
+per-organization lock: an organization always keeps an owner.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterable
+from contextlib import AbstractAsyncContextManager
+
+from google.protobuf.field_mask_pb2 import FieldMask
+
+from coder.identity.v1 import resources_pb2
+from services.identity import events as ev
+from services.identity._access import (
+    OWNER,
+    OWNER_ONLY_PERMISSIONS,
+    SYSTEM_ROLES,
+    own_organization,
+    require_administrator,
+    signed_in_user,
+)
+from services.identity._audit import AuditTrail
+from services.identity._mapping import parse_time
+from services.identity._paging import clamp_page_size, listing_scope, open_token, seal_token
+from services.identity._updates import mask_paths
+from services.identity.events import IdentityEvents, user_actor
+from services.identity.repository import IdentityRepository
+from services.identity.sessions import SessionService
+from services.kit import (
+    AlreadyExists,
+    Clock,
+    DocumentExists,
+    EtagMismatch,
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    Principal,
+    current_principal,
+    new_id,
+)
+from services.kit.cache import Lock, LockManager
+
+ORGANIZATION_WRITABLE = ("name", "settings")
+ROLE_WRITABLE = ("name", "description", "permissions")
+
+OWNERS_LOCK_TTL = 10.0
+
+_SLUG_JUNK = re.compile(r"[^a-z0-9]+")
+
+
+class OrganizationService:
+    """Organizations, members, custom roles and the audit trail's listing."""
+
+    def __init__(
+        self,
+        repository: IdentityRepository,
+        clock: Clock,
+        locks: LockManager,
+        sessions: SessionService,
+        audit: AuditTrail,
+    ) -> None:
+        self._repository = repository
+        self._clock = clock
+        self._locks = locks
+        self._sessions = sessions
+        self._audit = audit
+
+    # --- organizations -------------------------------------------------------------------------
+
+    async def create_organization(
+        self, draft: resources_pb2.Organization
+    ) -> resources_pb2.Organization:
+        """A new organization with the caller as its owner."""
+        user = await signed_in_user(self._repository)
+        return await self.found(user, draft)
+
+    async def found(
+        self, owner: resources_pb2.User, draft: resources_pb2.Organization
+    ) -> resources_pb2.Organization:
+        """A new organization (its slug claimed on the platform) with `owner` as its owner."""
+        if not draft.name.strip():
+            raise InvalidArgument(
+                "the organization needs a name",
+                violations=[FieldViolation("organization.name", "must not be blank")],
+            )
+        now = self._clock.now()
+        organization = resources_pb2.Organization(
+            id=new_id(), name=draft.name, settings=draft.settings, created_by=owner.id
+        )
+        organization.create_time.FromDatetime(now)
+        organization.update_time.FromDatetime(now)
+        organization.slug = await self._claim_slug(organization.id, draft.slug, draft.name)
+        events = IdentityEvents(user_actor(owner.id), self._clock)
+        try:
+            await self._repository.create_organization(
+                organization, events.organization(ev.ORGANIZATION_CREATED, organization)
+            )
+        except BaseException:
+            # The slug was reserved in another partition first; give it back.
+            await self._repository.release_slug(organization.slug)
+            raise
+        member = resources_pb2.Member(
+            organization_id=organization.id,
+            user_id=owner.id,
+            email=owner.email,
+            display_name=owner.display_name,
+            role=OWNER,
+        )
+        member.join_time.FromDatetime(now)
+        await self._repository.add_member(member, events.member(ev.MEMBER_ADDED, member))
+        return organization
+
+    async def _claim_slug(self, organization_id: str, wanted: str, name: str) -> str:
+        if wanted:
+            if await self._repository.claim_slug(wanted, organization_id):
+                return wanted
+            raise AlreadyExists(
+                f"the slug {wanted!r} is taken",
+                reason="SLUG_TAKEN",
+                violations=[FieldViolation("organization.slug", "is taken")],
+            )
+        base = _SLUG_JUNK.sub("-", name.lower()).strip("-")[:50].strip("-") or "org"
+        candidates = [base] + [f"{base}-{secrets.token_hex(3)}" for _ in range(5)]
+        for candidate in candidates:
+            if await self._repository.claim_slug(candidate, organization_id):
+                return candidate
+        raise AlreadyExists("no free slug for that name; choose one", reason="SLUG_TAKEN")
+
+    async def get_organization(self, organization_id: str) -> resources_pb2.Organization:
+        own_organization(organization_id)
+        return await self._organization(organization_id)
+
+    async def update_organization(
+        self, changes: resources_pb2.Organization, mask: FieldMask
+    ) -> resources_pb2.Organization:
+        paths = mask_paths(mask, "organization", ORGANIZATION_WRITABLE)
+        principal = own_organization(changes.id)
+        current = await self._organization(changes.id)
+        updated = resources_pb2.Organization()
+        updated.CopyFrom(current)
+        FieldMask(paths=paths).MergeMessage(changes, updated, replace_message_field=True)
+        if "settings" in paths:
+            updated.settings.clear()
+            updated.settings.update(changes.settings)
+        changed = [p for p in paths if getattr(current, p) != getattr(updated, p)]
+        if not changed:
+            return current
+        if "name" in changed and not updated.name.strip():
+            raise InvalidArgument(
+                "the organization needs a name",
+                violations=[FieldViolation("organization.name", "must not be blank")],
+            )
+        updated.update_time.FromDatetime(self._clock.now())
+        event = self._events(principal).organization(ev.ORGANIZATION_UPDATED, updated, changed)
+        await self._repository.replace_organization(updated, event)
+        return updated
+
+    async def list_organizations(self) -> list[resources_pb2.Membership]:
+        user_id = current_principal().subject
+        memberships = []
+        for organization_id, last_used in await self._repository.user_memberships(user_id):
+            member = await self._repository.get_member(organization_id, user_id)
+            organization = await self._repository.get_organization(organization_id)
+            if member is None or organization is None:
+                continue
+            membership = resources_pb2.Membership(organization=organization, role=member.role)
+            membership.last_used_time.FromDatetime(parse_time(last_used))
+            memberships.append(membership)
+        return memberships
+
+    async def _organization(self, organization_id: str) -> resources_pb2.Organization:
+        organization = await self._repository.get_organization(organization_id)
+        if organization is None:
+            raise NotFound(
+                f"organization {organization_id} not found", reason="ORGANIZATION_NOT_FOUND"
+            )
+        return organization
+
+    # --- members -------------------------------------------------------------------------------
+
+    async def list_members(
+        self, organization_id: str, page_size: int, page_token: str
+    ) -> tuple[list[resources_pb2.Member], str]:
+        principal = own_organization(organization_id)
+        require_administrator(principal, "identity.member.read")
+        scope = listing_scope(organization_id, b"members")
+        members, continuation = await self._repository.list_members(
+            organization_id, clamp_page_size(page_size), open_token(scope, page_token)
+        )
+        return members, seal_token(scope, continuation)
+
+    async def update_member_role(
+        self, organization_id: str, user_id: str, role: str
+    ) -> resources_pb2.Member:
+        """Give a member a system or custom role. Only an owner grants or takes `owner`; the
+        last owner keeps it."""
+        principal = own_organization(organization_id)
+        await self._check_role_exists(organization_id, role)
+        async with self._owners_lock(organization_id):
+            member = await self._member(organization_id, user_id)
+            if member.role == role:
+                return member
+            if OWNER in (role, member.role) and OWNER not in principal.roles:
+                raise PermissionDenied(
+                    "only an owner grants or takes the owner role", reason="OWNER_REQUIRED"
+                )
+            if member.role == OWNER:
+                await self._keep_an_owner(organization_id)
+            previous = member.role
+            member.role = role
+            event = self._events(principal).member(ev.MEMBER_ROLE_CHANGED, member, previous)
+            await self._repository.set_member_role(member, event)
+        await self._audit.record(
+            organization_id,
+            ev.MEMBER_ROLE_CHANGED_AUDIT,
+            actor_user_id=principal.subject,
+            subject_id=user_id,
+            session_id=principal.session_id,
+            details={"from_role": previous, "to_role": role},
+        )
+        return member
+
+    async def remove_member(self, organization_id: str, user_id: str) -> None:
+        """Remove a member and end their sessions in the organization."""
+        principal = own_organization(organization_id)
+        async with self._owners_lock(organization_id):
+            member = await self._member(organization_id, user_id)
+            if member.role == OWNER:
+                if OWNER not in principal.roles:
+                    raise PermissionDenied(
+                        "only an owner removes an owner", reason="OWNER_REQUIRED"
+                    )
+                await self._keep_an_owner(organization_id)
+            event = self._events(principal).member(ev.MEMBER_REMOVED, member)
+            await self._repository.remove_member(member, event)
+        sessions = [
+            r
+            for r in await self._repository.active_sessions(user_id)
+            if r.session.organization_id == organization_id
+        ]
+        await self._sessions.revoke(user_id, sessions, "member_removed", principal.subject)
+        await self._audit.record(
+            organization_id,
+            ev.MEMBER_REMOVED_AUDIT,
+            actor_user_id=principal.subject,
+            subject_id=user_id,
+            session_id=principal.session_id,
+            details={"role": member.role},
+        )
+
+    def _owners_lock(self, organization_id: str) -> AbstractAsyncContextManager[Lock]:
+        """Serializes changes that may take the owner role away: two owners demoting each
+        other at once must not leave the organization without one."""
+        return self._locks.lock(f"identity:owners:{organization_id}", ttl=OWNERS_LOCK_TTL, wait=5.0)
+
+    async def _keep_an_owner(self, organization_id: str) -> None:
+        if await self._repository.count_role(organization_id, OWNER) <= 1:
+            raise FailedPrecondition(
+                "an organization keeps at least one owner; make someone else owner first",
+                reason="LAST_OWNER",
+            )
+
+    async def _member(self, organization_id: str, user_id: str) -> resources_pb2.Member:
+        member = await self._repository.get_member(organization_id, user_id)
+        if member is None:
+            raise NotFound(f"member {user_id} not found", reason="MEMBER_NOT_FOUND")
+        return member
+
+    async def _check_role_exists(self, organization_id: str, role: str) -> None:
+        if role in SYSTEM_ROLES or await self._repository.get_role(organization_id, role):
+            return
+        raise InvalidArgument(
+            f"no role {role!r} in this organization",
+            reason="ROLE_UNKNOWN",
+            violations=[
+                FieldViolation("role", "must be owner, admin, member, viewer or a custom role id")
+            ],
+        )
+
+    # --- custom roles --------------------------------------------------------------------------
+
+    async def create_role(
+        self, organization_id: str, draft: resources_pb2.Role
+    ) -> resources_pb2.Role:
+        principal = own_organization(organization_id)
+        _check_permissions(draft.permissions, "role.permissions")
+        now = self._clock.now()
+        role = resources_pb2.Role(
+            id=new_id(),
+            organization_id=organization_id,
+            name=draft.name,
+            description=draft.description,
+            permissions=sorted(set(draft.permissions)),
+        )
+        role.create_time.FromDatetime(now)
+        role.update_time.FromDatetime(now)
+        try:
+            await self._repository.create_role(
+                role, self._events(principal).role(ev.ROLE_CREATED, role)
+            )
+        except DocumentExists as error:
+            raise _role_name_taken() from error
+        return role
+
+    async def list_roles(self, organization_id: str) -> list[resources_pb2.Role]:
+        principal = own_organization(organization_id)
+        require_administrator(principal, "identity.role.read")
+        return await self._repository.list_roles(organization_id)
+
+    async def update_role(self, changes: resources_pb2.Role, mask: FieldMask) -> resources_pb2.Role:
+        paths = mask_paths(mask, "role", ROLE_WRITABLE)
+        principal = own_organization(changes.organization_id)
+        current = await self._role(changes.organization_id, changes.id)
+        if changes.etag and changes.etag != current.etag:
+            raise EtagMismatch("the role changed since it was read; read it again")
+        if "permissions" in paths:
+            _check_permissions(changes.permissions, "role.permissions")
+        updated = resources_pb2.Role()
+        updated.CopyFrom(current)
+        FieldMask(paths=paths).MergeMessage(changes, updated, replace_repeated_field=True)
+        if "permissions" in paths:
+            del updated.permissions[:]
+            updated.permissions.extend(sorted(set(changes.permissions)))
+        updated.ClearField("etag")
+        updated.update_time.FromDatetime(self._clock.now())
+        event = self._events(principal).role(ev.ROLE_UPDATED, updated)
+        try:
+            return await self._repository.replace_role(updated, current.name, current.etag, event)
+        except DocumentExists as error:
+            raise _role_name_taken() from error
+
+    async def delete_role(self, organization_id: str, role_id: str) -> None:
+        principal = own_organization(organization_id)
+        role = await self._role(organization_id, role_id)
+        if await self._repository.count_role(organization_id, role_id):
+            raise FailedPrecondition(
+                "members still hold this role; give them another first", reason="ROLE_IN_USE"
+            )
+        await self._repository.delete_role(
+            role, self._events(principal).role(ev.ROLE_DELETED, role)
+        )
+
+    async def _role(self, organization_id: str, role_id: str) -> resources_pb2.Role:
+        role = await self._repository.get_role(organization_id, role_id)
+        if role is None:
+            raise NotFound(f"role {role_id} not found", reason="ROLE_NOT_FOUND")
+        return role
+
+    # --- audit ---------------------------------------------------------------------------------
+
+    async def list_audit_events(
+        self, organization_id: str, page_size: int, page_token: str
+    ) -> tuple[list[resources_pb2.AuditEvent], str]:
+        principal = own_organization(organization_id)
+        require_administrator(principal, "identity.audit.read")
+        scope = listing_scope(organization_id, b"audit")
+        found, continuation = await self._repository.list_audit(
+            organization_id, clamp_page_size(page_size), open_token(scope, page_token)
+        )
+        return found, seal_token(scope, continuation)
+
+    def _events(self, principal: Principal) -> IdentityEvents:
+        return IdentityEvents(user_actor(principal.subject, principal.session_id), self._clock)
+
+
+def _check_permissions(patterns: Iterable[str], field: str) -> None:
+    violations = [
+        FieldViolation(f"{field}[{index}]", "owner-only permissions cannot be granted by a role")
+        for index, pattern in enumerate(patterns)
+        if pattern in OWNER_ONLY_PERMISSIONS
+    ]
+    if violations:
+        raise InvalidArgument("a permission cannot be granted", violations=violations)
+
+
+def _role_name_taken() -> AlreadyExists:
+    return AlreadyExists(
+        "a role with this name exists",
+        reason="ROLE_NAME_TAKEN",
+        violations=[FieldViolation("role.name", "is taken in this organization")],
+    )

@@ -6,28 +6,26 @@ from __future__ import annotations
 import grpc
 
 from coder.identity.v1 import identity_service_pb2_grpc
-from services.identity import (
-    invitations_repository,
-    repository,
-    service_accounts_repository,
-    teams_repository,
-)
+from services.identity import repository
 from services.identity._audit import AuditTrail
 from services.identity._keyring import KeyRing
 from services.identity._oidc import OidcVerifier
 from services.identity._passwords import Passwords
 from services.identity._settings import IdentitySettings, master_key, oidc_providers
-from services.identity.accounts import AccountService
-from services.identity.invitations import InvitationService
-from services.identity.invitations_repository import InvitationRepository
-from services.identity.organizations import OrganizationService
 from services.identity.repository import IdentityRepository
-from services.identity.service_accounts import ServiceAccountService
-from services.identity.service_accounts_repository import ServiceAccountRepository
+from services.identity.repository import invitations as invitations_repository
+from services.identity.repository import service_accounts as service_accounts_repository
+from services.identity.repository import teams as teams_repository
+from services.identity.repository.invitations import InvitationRepository
+from services.identity.repository.service_accounts import ServiceAccountRepository
+from services.identity.repository.teams import TeamRepository
+from services.identity.service.accounts import AccountService
+from services.identity.service.invitations import InvitationService
+from services.identity.service.organizations import OrganizationService
+from services.identity.service.service_accounts import ServiceAccountService
+from services.identity.service.sessions import SessionService
+from services.identity.service.teams import TeamService
 from services.identity.servicer import IdentityServicer
-from services.identity.sessions import SessionService
-from services.identity.teams import TeamService
-from services.identity.teams_repository import TeamRepository
 from services.kit import Resources, ServiceDefinition
 
 

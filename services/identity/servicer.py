@@ -10,12 +10,12 @@ import grpc
 
 from coder.identity.v1 import identity_service_pb2 as api
 from coder.identity.v1 import identity_service_pb2_grpc
-from services.identity.accounts import AccountService
-from services.identity.invitations import Applicant, InvitationService
-from services.identity.organizations import OrganizationService
-from services.identity.service_accounts import TOKEN_TYPE, ServiceAccountService
-from services.identity.sessions import Device, SessionService
-from services.identity.teams import TeamService
+from services.identity.service.accounts import AccountService
+from services.identity.service.invitations import Applicant, InvitationService
+from services.identity.service.organizations import OrganizationService
+from services.identity.service.service_accounts import TOKEN_TYPE, ServiceAccountService
+from services.identity.service.sessions import Device, SessionService
+from services.identity.service.teams import TeamService
 
 
 class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):

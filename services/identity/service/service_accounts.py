@@ -33,7 +33,7 @@ from services.identity._paging import clamp_page_size, listing_scope, open_token
 from services.identity._settings import IdentitySettings
 from services.identity.events import IdentityEvents, audit_document, service_actor, user_actor
 from services.identity.repository import IdentityRepository
-from services.identity.service_accounts_repository import (
+from services.identity.repository.service_accounts import (
     ServiceAccountRecord,
     ServiceAccountRepository,
 )

@@ -19,7 +19,7 @@ from services.identity._mapping import parse_time
 from services.identity._paging import clamp_page_size, listing_scope, open_token, seal_token
 from services.identity.events import IdentityEvents, user_actor
 from services.identity.repository import IdentityRepository
-from services.identity.teams_repository import TeamRepository
+from services.identity.repository.teams import TeamRepository
 from services.kit import (
     AlreadyExists,
     Clock,

@@ -23,11 +23,11 @@ from services.identity import events as ev
 from services.identity._access import ADMINISTRATORS, OWNER, own_organization, require_administrator
 from services.identity._paging import clamp_page_size, listing_scope, open_token, seal_token
 from services.identity._settings import IdentitySettings
-from services.identity.accounts import AccountService, normalize_email
 from services.identity.events import IdentityEvents, audit_document, user_actor
-from services.identity.invitations_repository import InvitationRecord, InvitationRepository
 from services.identity.repository import IdentityRepository
-from services.identity.sessions import Device, SessionService
+from services.identity.repository.invitations import InvitationRecord, InvitationRepository
+from services.identity.service.accounts import AccountService, normalize_email
+from services.identity.service.sessions import Device, SessionService
 from services.kit import (
     ROLE_PERMISSIONS,
     AlreadyExists,

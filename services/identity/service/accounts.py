@@ -22,9 +22,9 @@ from services.identity._passwords import Passwords
 from services.identity._settings import IdentitySettings
 from services.identity._updates import mask_paths
 from services.identity.events import IdentityEvents, user_actor
-from services.identity.organizations import OrganizationService
 from services.identity.repository import IdentityRepository
-from services.identity.sessions import Device, Redemption, SessionService
+from services.identity.service.organizations import OrganizationService
+from services.identity.service.sessions import Device, Redemption, SessionService
 from services.kit import (
     AlreadyExists,
     Clock,

@@ -30,7 +30,7 @@ from services.identity._paging import clamp_page_size, listing_scope, open_token
 from services.identity._updates import mask_paths
 from services.identity.events import IdentityEvents, user_actor
 from services.identity.repository import IdentityRepository
-from services.identity.sessions import SessionService
+from services.identity.service.sessions import SessionService
 from services.kit import (
     AlreadyExists,
     Clock,

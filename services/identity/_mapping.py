@@ -1,36 +1,35 @@
 """Proto ↔ document mapping of the identity entities.
 
-Documents use lowerCamelCase names; times are fixed-width RFC 3339 UTC strings with
-microseconds, so string order is time order and queries can sort and compare them.
+Documents use lowerCamelCase names; times are the kit's stored time text (fixed-width RFC 3339
+UTC, nine fractional digits), so string order is time order and queries can sort and compare
+them.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from coder.identity.v1 import resources_pb2
+from services.kit import fill_timestamp, parse_time_text, time_text, timestamp_text
 from services.kit.store import Document
 
-
-def time_text(moment: datetime) -> str:
-    """The stored form of a clock reading."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+__all__ = ["parse_time", "stamp_text", "time_text"]
 
 
 def stamp_text(stamp: Timestamp) -> str:
     """The stored form of a proto timestamp."""
-    return time_text(stamp.ToDatetime(tzinfo=UTC))
+    return timestamp_text(stamp)
 
 
 def parse_time(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    return parse_time_text(text)
 
 
 def _stamp(target: Timestamp, text: str | None) -> None:
     if text:
-        target.FromDatetime(parse_time(text))
+        fill_timestamp(target, text)
 
 
 def user_document(user: resources_pb2.User) -> Document:
@@ -42,8 +41,8 @@ def user_document(user: resources_pb2.User) -> Document:
         "avatarUrl": user.avatar_url,
         "timezone": user.timezone,
         "locale": user.locale,
-        "createTime": time_text(user.create_time.ToDatetime(tzinfo=UTC)),
-        "updateTime": time_text(user.update_time.ToDatetime(tzinfo=UTC)),
+        "createTime": timestamp_text(user.create_time),
+        "updateTime": timestamp_text(user.update_time),
     }
 
 
@@ -69,8 +68,8 @@ def organization_document(organization: resources_pb2.Organization) -> Document:
         "slug": organization.slug,
         "settings": dict(organization.settings),
         "createdBy": organization.created_by,
-        "createTime": time_text(organization.create_time.ToDatetime(tzinfo=UTC)),
-        "updateTime": time_text(organization.update_time.ToDatetime(tzinfo=UTC)),
+        "createTime": timestamp_text(organization.create_time),
+        "updateTime": timestamp_text(organization.update_time),
     }
 
 
@@ -96,7 +95,7 @@ def member_document(member: resources_pb2.Member) -> Document:
         "email": member.email,
         "displayName": member.display_name,
         "role": member.role,
-        "joinTime": time_text(member.join_time.ToDatetime(tzinfo=UTC)),
+        "joinTime": timestamp_text(member.join_time),
     }
 
 
@@ -119,8 +118,8 @@ def role_document(role: resources_pb2.Role) -> Document:
         "name": role.name,
         "description": role.description,
         "permissions": list(role.permissions),
-        "createTime": time_text(role.create_time.ToDatetime(tzinfo=UTC)),
-        "updateTime": time_text(role.update_time.ToDatetime(tzinfo=UTC)),
+        "createTime": timestamp_text(role.create_time),
+        "updateTime": timestamp_text(role.update_time),
     }
 
 
@@ -167,7 +166,7 @@ def audit_from_document(document: Document) -> resources_pb2.AuditEvent:
 
 
 def _optional_time(stamp: Timestamp, present: bool) -> str | None:
-    return time_text(stamp.ToDatetime(tzinfo=UTC)) if present else None
+    return timestamp_text(stamp) if present else None
 
 
 def service_account_document(account: resources_pb2.ServiceAccount, secret_hash: str) -> Document:
@@ -182,9 +181,9 @@ def service_account_document(account: resources_pb2.ServiceAccount, secret_hash:
         "disabled": account.disabled,
         "lastUsedTime": _optional_time(account.last_used_time, account.HasField("last_used_time")),
         "createdBy": account.created_by,
-        "createTime": time_text(account.create_time.ToDatetime(tzinfo=UTC)),
-        "updateTime": time_text(account.update_time.ToDatetime(tzinfo=UTC)),
-        "secretCreateTime": time_text(account.secret_create_time.ToDatetime(tzinfo=UTC)),
+        "createTime": timestamp_text(account.create_time),
+        "updateTime": timestamp_text(account.update_time),
+        "secretCreateTime": timestamp_text(account.secret_create_time),
         "secretHash": secret_hash,
     }
 
@@ -220,9 +219,9 @@ def invitation_document(invitation: resources_pb2.Invitation, token_hash: str) -
         "role": invitation.role,
         "state": resources_pb2.InvitationState.Name(invitation.state),
         "invitedBy": invitation.invited_by,
-        "createTime": time_text(invitation.create_time.ToDatetime(tzinfo=UTC)),
-        "expireTime": time_text(invitation.expire_time.ToDatetime(tzinfo=UTC)),
-        "updateTime": time_text(invitation.update_time.ToDatetime(tzinfo=UTC)),
+        "createTime": timestamp_text(invitation.create_time),
+        "expireTime": timestamp_text(invitation.expire_time),
+        "updateTime": timestamp_text(invitation.update_time),
         "resendCount": invitation.resend_count,
         "acceptedBy": invitation.accepted_by,
         "tokenHash": token_hash,

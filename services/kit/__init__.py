@@ -58,6 +58,13 @@ from services.kit._server import (
     serve,
 )
 from services.kit._settings import Settings
+from services.kit._timetext import (
+    fill_timestamp,
+    parse_time_text,
+    time_text,
+    timestamp_in_range,
+    timestamp_text,
+)
 
 __all__ = [
     "DOMAINS",
@@ -101,14 +108,19 @@ __all__ = [
     "configure_tracing",
     "current_principal",
     "domain",
+    "fill_timestamp",
     "get_logger",
     "id_time_ms",
     "jwks",
     "new_id",
     "open_resources",
+    "parse_time_text",
     "permission_matches",
     "remaining_time",
     "request_id",
     "serve",
+    "time_text",
+    "timestamp_in_range",
+    "timestamp_text",
     "validate_message",
 ]

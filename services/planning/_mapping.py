@@ -1,8 +1,8 @@
 """Proto ↔ document mapping of projects and tasks.
 
 Documents use lowerCamelCase field names. Choices that queries depend on:
-- times are RFC 3339 UTC strings of fixed width with nine fractional digits, so string order is
-  time order (ORDER BY and range filters work on them) and no nanosecond is lost;
+- times are the kit's stored time text (fixed-width RFC 3339 UTC, nine fractional digits), so
+  string order is time order (ORDER BY and range filters work on them);
 - an unset time is stored as null rather than left out: Cosmos DB may leave documents without
   the sorted property out of an ORDER BY, which would drop undated tasks from pages;
 - enums are stored as their proto numbers, which never change, and the priority number is its
@@ -14,53 +14,13 @@ rather than through json_format.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from coder.planning.v1 import project_pb2, task_pb2
+from services.kit import fill_timestamp, time_text, timestamp_in_range, timestamp_text
 from services.kit.store import Document
 
-_EPOCH = datetime(1970, 1, 1)
-_SECONDS_PER_DAY = 86_400
-
-MIN_TIMESTAMP_SECONDS = -62_135_596_800
-"""0001-01-01T00:00:00Z, the earliest time a Timestamp may hold."""
-MAX_TIMESTAMP_SECONDS = 253_402_300_799
-"""9999-12-31T23:59:59Z, the latest time a Timestamp may hold."""
-
-
-def timestamp_in_range(value: Timestamp) -> bool:
-    """Whether a Timestamp holds a time proto3 JSON (and so the document) can represent."""
-    return (
-        MIN_TIMESTAMP_SECONDS <= value.seconds <= MAX_TIMESTAMP_SECONDS
-        and 0 <= value.nanos < 1_000_000_000
-    )
-
-
-def _text(moment: datetime, nanos: int) -> str:
-    # Spelled out rather than strftime: `%Y` does not pad years before 1000 to four digits.
-    return (
-        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T"
-        f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}.{nanos:09d}Z"
-    )
-
-
-def time_text(moment: datetime) -> str:
-    """The stored form of a clock reading."""
-    return _text(moment.astimezone(UTC), moment.microsecond * 1000)
-
-
-def timestamp_text(value: Timestamp) -> str:
-    """The stored form of a Timestamp (which must be in range)."""
-    return _text(_EPOCH + timedelta(seconds=value.seconds), value.nanos)
-
-
-def _fill_timestamp(target: Timestamp, text: str) -> None:
-    elapsed = datetime.fromisoformat(text[:19]) - _EPOCH
-    target.seconds = elapsed.days * _SECONDS_PER_DAY + elapsed.seconds
-    target.nanos = int(text[20:29])
+__all__ = ["time_text", "timestamp_in_range", "timestamp_text"]
 
 
 def _optional_time(message: Any, field: str) -> str | None:
@@ -93,8 +53,8 @@ def project_from_document(document: Document) -> project_pb2.Project:
         created_by=document["createdBy"],
         etag=document.get("_etag", ""),
     )
-    _fill_timestamp(project.create_time, document["createTime"])
-    _fill_timestamp(project.update_time, document["updateTime"])
+    fill_timestamp(project.create_time, document["createTime"])
+    fill_timestamp(project.update_time, document["updateTime"])
     return project
 
 
@@ -141,12 +101,12 @@ def task_from_document(document: Document) -> task_pb2.Task:
         created_by=document["createdBy"],
         etag=document.get("_etag", ""),
     )
-    _fill_timestamp(task.create_time, document["createTime"])
-    _fill_timestamp(task.update_time, document["updateTime"])
+    fill_timestamp(task.create_time, document["createTime"])
+    fill_timestamp(task.update_time, document["updateTime"])
     if (due := document["dueTime"]) is not None:
-        _fill_timestamp(task.due_time, due)
+        fill_timestamp(task.due_time, due)
     if (complete := document["completeTime"]) is not None:
-        _fill_timestamp(task.complete_time, complete)
+        fill_timestamp(task.complete_time, complete)
     if (estimate := document["estimate"]) is not None:
         task.estimate.FromJsonString(estimate)
     return task

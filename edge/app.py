@@ -18,6 +18,8 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from google.rpc import code_pb2
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from coder.identity.v1.identity_service_pb2_grpc import IdentityServiceStub
@@ -136,12 +138,14 @@ def create_app(
 
 
 _access_log = get_logger("coder.edge.access")
+_tracer = trace.get_tracer("coder.edge")
 
 
 class FrontDoor:
     """ASGI middleware in front of everything: sends `/api/` HTTP requests straight to the
-    gateway, and writes one structured access-log line per HTTP request (uvicorn's own
-    plain-text access log is turned off)."""
+    gateway, opens the request's server span (continuing the caller's W3C trace context; calls
+    to services become its children), and writes one structured access-log line per HTTP
+    request (uvicorn's own plain-text access log is turned off)."""
 
     def __init__(self, app: ASGIApp, api: ASGIApp) -> None:
         self._app = app
@@ -165,8 +169,19 @@ class FrontDoor:
             await send(message)
 
         target = self._api if scope["path"].startswith("/api/") else self._app
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        span = _tracer.start_span(
+            f"HTTP {scope['method']}",
+            context=propagate.extract(headers),
+            kind=SpanKind.SERVER,
+            attributes={"http.request.method": scope["method"], "url.path": scope["path"]},
+        )
         try:
-            await target(scope, receive, sending)
+            with trace.use_span(span, end_on_exit=True):
+                try:
+                    await target(scope, receive, sending)
+                finally:
+                    span.set_attribute("http.response.status_code", status)
         finally:
             _access_log.info(
                 "http",

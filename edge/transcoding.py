@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl
 
 import grpc
 from google.protobuf import descriptor, descriptor_pb2, json_format
+from opentelemetry import propagate
 
 from edge.descriptors import Method, api_methods, message_class, message_of, register_files
 from edge.errors import bad_request
@@ -219,15 +220,25 @@ class CallOptions:
     request_id: str
 
 
-_PASSED_HEADERS = ("authorization", "traceparent", "tracestate")
+_PASSED_HEADERS = ("authorization",)
+_TRACE_HEADERS = ("traceparent", "tracestate")
 
 
 def call_options(
     headers: Mapping[str, str], request_id: str, default_timeout: float
 ) -> CallOptions:
-    """Metadata (token, request id, W3C trace context) and the budget of a call."""
+    """Metadata (token, request id, W3C trace context) and the budget of a call.
+
+    The trace context is the edge's own span when one is active (so the service's span is its
+    child), else the caller's headers passed through unchanged."""
     metadata = [("x-request-id", request_id)]
     metadata.extend((name, headers[name]) for name in _PASSED_HEADERS if name in headers)
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    if "traceparent" in carrier:
+        metadata.extend(carrier.items())
+    else:
+        metadata.extend((name, headers[name]) for name in _TRACE_HEADERS if name in headers)
     timeout = default_timeout
     asked = headers.get("x-request-timeout")
     if asked:

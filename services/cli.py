@@ -128,6 +128,7 @@ def _edge(options: argparse.Namespace) -> int:
     if options.port is not None:
         settings = settings.model_copy(update={"port": options.port})
     configure_logging(Settings().log_level, Settings().log_format)
+    configure_tracing("coder-edge")
     run(settings)
     return 0
 

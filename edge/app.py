@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from coder.identity.v1.identity_service_pb2_grpc import IdentityServiceStub
 from edge.auth import SignIn, auth_router, request_id
-from edge.channels import ChannelSource, EdgeChannels
+from edge.channels import ChannelSource, edge_channels
 from edge.descriptors import load_descriptor_set
 from edge.errors import EdgeRefusal, edge_status, http_error, rich_status
 from edge.gateway import Gateway, error_response
@@ -81,7 +81,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        source = channels or EdgeChannels(settings)
+        source = channels or edge_channels(settings)
         calls = Calls(table, source.channel, settings.probe_domain)
         gateway.calls = calls
         bridge.calls = calls

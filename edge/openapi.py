@@ -200,7 +200,8 @@ class SchemaBuilder:
         if message.full_name in _WELL_KNOWN:
             return dict(_WELL_KNOWN[message.full_name])
         if message.full_name not in self.schemas:
-            self.schemas[message.full_name] = {}  # placeholder: recursive types terminate
+            # Reserve the name first so a message that contains itself refers to it, not recurse.
+            self.schemas[message.full_name] = {}
             self.schemas[message.full_name] = self._message_schema(message)
         return self.ref(message.full_name)
 

@@ -68,7 +68,10 @@ class ServiceChannels:
 
     `targets` maps a domain to `host:port`: the domains hosted by this process map to its own
     server, others come from `CODER_PEERS` (a JSON object); a domain listed nowhere goes to
-    `default_host` on its registry port.
+    `every_domain_to` when given (one embedded server hosting all), else to `default_host` on
+    its registry port. `propagate=False` leaves out the context-passing client interceptor, for
+    a caller that sets token, ids and deadline on every call itself (the edge): the interceptor
+    costs an extra task per call.
     """
 
     def __init__(
@@ -76,10 +79,14 @@ class ServiceChannels:
         *,
         targets: Mapping[str, str] | None = None,
         default_host: str = "127.0.0.1",
+        every_domain_to: str = "",
         max_message_bytes: int = 8 * 1024 * 1024,
+        propagate: bool = True,
     ) -> None:
         self._targets = dict(targets or {})
         self._default_host = default_host
+        self._every_domain_to = every_domain_to
+        self._interceptors = [ContextPropagation()] if propagate else []
         self._max_message_bytes = max_message_bytes
         self._channels: dict[str, grpc.aio.Channel] = {}
 
@@ -100,6 +107,8 @@ class ServiceChannels:
     def target(self, domain: str) -> str:
         if domain in self._targets:
             return self._targets[domain]
+        if self._every_domain_to:
+            return self._every_domain_to
         return f"{self._default_host}:{registry_domain(domain).port}"
 
     def channel(self, domain: str) -> grpc.aio.Channel:
@@ -114,7 +123,7 @@ class ServiceChannels:
                     ("grpc.max_send_message_length", self._max_message_bytes),
                     ("grpc.keepalive_time_ms", 30_000),
                 ],
-                interceptors=[ContextPropagation()],
+                interceptors=self._interceptors,
             )
             self._channels[target] = found
         return found

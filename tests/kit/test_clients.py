@@ -108,7 +108,29 @@ class TestPropagation:
         assert recorder.time_remaining is None
 
 
+class TestWithoutPropagation:
+    async def test_nothing_of_the_call_is_added(self, probe: tuple[Probe, int]) -> None:
+        recorder, port = probe
+        channels = ServiceChannels(every_domain_to=f"127.0.0.1:{port}", propagate=False)
+        call = channels.channel("identity").unary_unary(PROBE)
+        state = CallState(
+            "/x/y",
+            "req-9",
+            metadata={"authorization": "Bearer caller-token"},
+            deadline=asyncio.get_running_loop().time() + 2,
+        )
+        await in_call(state, lambda: call(b"x"))
+        await channels.close()
+        assert "authorization" not in recorder.metadata
+        assert recorder.time_remaining is None
+
+
 class TestTargets:
+    def test_every_domain_can_go_to_one_embedded_server(self) -> None:
+        channels = ServiceChannels(targets={"ai": "ai:1"}, every_domain_to="127.0.0.1:50051")
+        assert channels.target("planning") == "127.0.0.1:50051"
+        assert channels.target("ai") == "ai:1"
+
     def test_unlisted_domain_goes_to_its_registry_port(self) -> None:
         channels = ServiceChannels(default_host="planning.internal")
         assert channels.target("planning") == "planning.internal:3007"

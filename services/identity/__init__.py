@@ -6,21 +6,14 @@ from __future__ import annotations
 import grpc
 
 from coder.identity.v1 import identity_service_pb2_grpc
-from services.identity import repository
-from services.identity._audit import AuditTrail
-from services.identity._keyring import KeyRing
 from services.identity._oidc import OidcVerifier
 from services.identity._passwords import Passwords
 from services.identity._settings import IdentitySettings, master_key, oidc_providers
-from services.identity.repository import IdentityRepository
-from services.identity.repository import invitations as invitations_repository
-from services.identity.repository import service_accounts as service_accounts_repository
-from services.identity.repository import teams as teams_repository
-from services.identity.repository.invitations import InvitationRepository
-from services.identity.repository.service_accounts import ServiceAccountRepository
-from services.identity.repository.teams import TeamRepository
+from services.identity.repository import CONTAINERS, IdentityRepositories
 from services.identity.service.accounts import AccountService
+from services.identity.service.audit import AuditTrail
 from services.identity.service.invitations import InvitationService
+from services.identity.service.keys import KeyRing
 from services.identity.service.organizations import OrganizationService
 from services.identity.service.service_accounts import ServiceAccountService
 from services.identity.service.sessions import SessionService
@@ -36,9 +29,9 @@ def definition(settings: IdentitySettings | None = None) -> ServiceDefinition:
     def register(server: grpc.aio.Server, resources: Resources) -> None:
         """Add the identity servicer, wired to this process's resources, to a server."""
         own = settings or IdentitySettings()
-        repository = IdentityRepository(resources.store, resources.relay)
+        repositories = IdentityRepositories.open(resources.store, resources.relay)
         keys = KeyRing(
-            repository,
+            repositories,
             resources.clock,
             master_key(own, resources.settings),
             rotation_seconds=own.key_rotation_days * 86_400,
@@ -47,9 +40,9 @@ def definition(settings: IdentitySettings | None = None) -> ServiceDefinition:
         if resources.verifier is not None:
             # Tokens this process issues verify here without a network hop (embedded mode).
             resources.verifier.keys.attach(keys.jwks)
-        audit = AuditTrail(repository, resources.clock)
+        audit = AuditTrail(repositories, resources.clock)
         sessions = SessionService(
-            repository,
+            repositories,
             resources.clock,
             own,
             keys,
@@ -58,10 +51,10 @@ def definition(settings: IdentitySettings | None = None) -> ServiceDefinition:
             audience=resources.settings.jwt_audience,
         )
         organizations = OrganizationService(
-            repository, resources.clock, resources.caches.locks, sessions, audit
+            repositories, resources.clock, resources.caches.locks, sessions, audit
         )
         accounts = AccountService(
-            repository,
+            repositories,
             resources.clock,
             own,
             Passwords(own),
@@ -71,8 +64,7 @@ def definition(settings: IdentitySettings | None = None) -> ServiceDefinition:
             audit,
         )
         service_accounts = ServiceAccountService(
-            ServiceAccountRepository(resources.store, resources.relay),
-            repository,
+            repositories,
             resources.clock,
             own,
             keys,
@@ -80,16 +72,14 @@ def definition(settings: IdentitySettings | None = None) -> ServiceDefinition:
             audience=resources.settings.jwt_audience,
         )
         invitations = InvitationService(
-            InvitationRepository(resources.store, resources.relay),
-            repository,
+            repositories,
             accounts,
             sessions,
             resources.clock,
             own,
         )
         teams = TeamService(
-            TeamRepository(resources.store, resources.relay),
-            repository,
+            repositories,
             resources.clock,
             resources.caches.locks,
         )
@@ -103,19 +93,8 @@ def definition(settings: IdentitySettings | None = None) -> ServiceDefinition:
     return ServiceDefinition(
         domain="identity",
         service_names=("coder.identity.v1.IdentityService",),
-        containers=(
-            *repository.CONTAINERS,
-            *service_accounts_repository.CONTAINERS,
-            *invitations_repository.CONTAINERS,
-            *teams_repository.CONTAINERS,
-        ),
+        containers=CONTAINERS,
         register=register,
-        outbox_containers=(
-            *repository.OUTBOX_CONTAINERS,
-            *service_accounts_repository.OUTBOX_CONTAINERS,
-            *invitations_repository.OUTBOX_CONTAINERS,
-            *teams_repository.OUTBOX_CONTAINERS,
-        ),
     )
 
 

@@ -1,30 +1,24 @@
 """Access rules shared by the identity services: the caller's own organization and account,
-the administrator check, and whether one set of permission patterns stays within another."""
+and whether one set of permission patterns stays within another. Who may call each RPC is
+declared in the proto (`(coder.common.v1.access)`, with `admin_only` / `owner_only` /
+`self_service`) and enforced by the kit before any of this runs."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 from coder.identity.v1 import resources_pb2
-from services.identity.repository import IdentityRepository
+from services.identity.repository import IdentityRepositories
 from services.kit import (
     ROLE_PERMISSIONS,
     NotFound,
-    PermissionDenied,
     Principal,
     current_principal,
-    permission_matches,
 )
 
 OWNER = "owner"
+ADMIN = "admin"
 SYSTEM_ROLES = tuple(ROLE_PERMISSIONS)
-ADMINISTRATORS = frozenset({"owner", "admin"})
-
-OWNER_ONLY_PERMISSIONS = frozenset(
-    {"identity.organization.delete", "identity.organization.transfer"}
-)
-"""Mirrors the kit's owner-only set: a custom role or a service account may not list them (the
-kit grants an explicitly listed permission as is)."""
 
 
 def own_organization(organization_id: str) -> Principal:
@@ -36,26 +30,12 @@ def own_organization(organization_id: str) -> Principal:
     return principal
 
 
-async def signed_in_user(repository: IdentityRepository) -> resources_pb2.User:
+async def signed_in_user(repositories: IdentityRepositories) -> resources_pb2.User:
     """The caller's own account; NotFound when it no longer exists."""
-    user = await repository.get_user(current_principal().subject)
+    user = await repositories.accounts.get_user(current_principal().subject)
     if user is None:
         raise NotFound("your account no longer exists", reason="USER_NOT_FOUND")
     return user
-
-
-def require_administrator(principal: Principal, permission: str) -> None:
-    """Administration is for owners, admins and custom roles that name it.
-
-    The access interceptor already required `permission`, but the kit's viewer role reaches
-    every `*.*.read`, identity administration included (its exclusions apply to `member`
-    only); until the kit excludes them for viewers too, this keeps them from viewers.
-    """
-    if principal.roles & ADMINISTRATORS:
-        return
-    if any(permission_matches(p, permission) for p in principal.permissions):
-        return
-    raise PermissionDenied(f"permission {permission} is required", reason="PERMISSION_MISSING")
 
 
 def _segments(pattern: str) -> list[str]:

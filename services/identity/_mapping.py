@@ -12,7 +12,13 @@ from datetime import datetime
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from coder.identity.v1 import resources_pb2
-from services.kit import fill_timestamp, parse_time_text, time_text, timestamp_text
+from services.kit import (
+    fill_timestamp,
+    optional_timestamp_text,
+    parse_time_text,
+    time_text,
+    timestamp_text,
+)
 from services.kit.store import Document
 
 __all__ = ["parse_time", "stamp_text", "time_text"]
@@ -165,10 +171,6 @@ def audit_from_document(document: Document) -> resources_pb2.AuditEvent:
     return event
 
 
-def _optional_time(stamp: Timestamp, present: bool) -> str | None:
-    return timestamp_text(stamp) if present else None
-
-
 def service_account_document(account: resources_pb2.ServiceAccount, secret_hash: str) -> Document:
     """A service account in its organization's partition, with the hash of its secret."""
     return {
@@ -177,9 +179,9 @@ def service_account_document(account: resources_pb2.ServiceAccount, secret_hash:
         "name": account.name,
         "description": account.description,
         "permissions": list(account.permissions),
-        "expireTime": _optional_time(account.expire_time, account.HasField("expire_time")),
+        "expireTime": optional_timestamp_text(account, "expire_time"),
         "disabled": account.disabled,
-        "lastUsedTime": _optional_time(account.last_used_time, account.HasField("last_used_time")),
+        "lastUsedTime": optional_timestamp_text(account, "last_used_time"),
         "createdBy": account.created_by,
         "createTime": timestamp_text(account.create_time),
         "updateTime": timestamp_text(account.update_time),

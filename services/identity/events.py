@@ -57,6 +57,7 @@ ACCOUNT_LOCKED = "account.locked"
 PASSWORD_CHANGED = "password.changed"  # noqa: S105 (an audit action)
 MEMBER_ROLE_CHANGED_AUDIT = "member.role_changed"
 MEMBER_REMOVED_AUDIT = "member.removed"
+OWNERSHIP_TRANSFERRED_AUDIT = "organization.ownership_transferred"
 SESSION_REVOKED_AUDIT = "session.revoked"
 REFRESH_REUSED = "refresh_token.reused"
 SERVICE_ACCOUNT_CREATED_AUDIT = "service_account.created"

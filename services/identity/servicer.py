@@ -136,9 +136,7 @@ class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
     async def ListMembers(
         self, request: api.ListMembersRequest, context: grpc.aio.ServicerContext
     ) -> api.ListMembersResponse:
-        members, token = await self._organizations.list_members(
-            request.organization_id, request.page_size, request.page_token
-        )
+        members, token = await self._organizations.list_members(request)
         return api.ListMembersResponse(members=members, next_page_token=token)
 
     async def UpdateMemberRole(
@@ -154,6 +152,14 @@ class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
     ) -> api.RemoveMemberResponse:
         await self._organizations.remove_member(request.organization_id, request.user_id)
         return api.RemoveMemberResponse()
+
+    async def TransferOwnership(
+        self, request: api.TransferOwnershipRequest, context: grpc.aio.ServicerContext
+    ) -> api.TransferOwnershipResponse:
+        previous, new = await self._organizations.transfer_ownership(
+            request.organization_id, request.new_owner_id
+        )
+        return api.TransferOwnershipResponse(previous_owner=previous, new_owner=new)
 
     async def CreateRole(
         self, request: api.CreateRoleRequest, context: grpc.aio.ServicerContext
@@ -200,9 +206,7 @@ class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
     async def ListAuditEvents(
         self, request: api.ListAuditEventsRequest, context: grpc.aio.ServicerContext
     ) -> api.ListAuditEventsResponse:
-        found, token = await self._organizations.list_audit_events(
-            request.organization_id, request.page_size, request.page_token
-        )
+        found, token = await self._organizations.list_audit_events(request)
         return api.ListAuditEventsResponse(events=found, next_page_token=token)
 
     async def CreateServiceAccount(
@@ -216,9 +220,7 @@ class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
     async def ListServiceAccounts(
         self, request: api.ListServiceAccountsRequest, context: grpc.aio.ServicerContext
     ) -> api.ListServiceAccountsResponse:
-        found, token = await self._service_accounts.list_accounts(
-            request.organization_id, request.page_size, request.page_token
-        )
+        found, token = await self._service_accounts.list_accounts(request)
         return api.ListServiceAccountsResponse(service_accounts=found, next_page_token=token)
 
     async def GetServiceAccount(
@@ -275,9 +277,7 @@ class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
     async def ListInvitations(
         self, request: api.ListInvitationsRequest, context: grpc.aio.ServicerContext
     ) -> api.ListInvitationsResponse:
-        found, token = await self._invitations.list_invitations(
-            request.organization_id, request.page_size, request.page_token
-        )
+        found, token = await self._invitations.list_invitations(request)
         return api.ListInvitationsResponse(invitations=found, next_page_token=token)
 
     async def RevokeInvitation(
@@ -319,9 +319,7 @@ class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
     async def ListTeams(
         self, request: api.ListTeamsRequest, context: grpc.aio.ServicerContext
     ) -> api.ListTeamsResponse:
-        found, token = await self._teams.list_teams(
-            request.organization_id, request.page_size, request.page_token
-        )
+        found, token = await self._teams.list_teams(request)
         return api.ListTeamsResponse(teams=found, next_page_token=token)
 
     async def UpdateTeam(
@@ -353,7 +351,5 @@ class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
     async def ListTeamMembers(
         self, request: api.ListTeamMembersRequest, context: grpc.aio.ServicerContext
     ) -> api.ListTeamMembersResponse:
-        members, token = await self._teams.list_members(
-            request.organization_id, request.team_id, request.page_size, request.page_token
-        )
+        members, token = await self._teams.list_members(request)
         return api.ListTeamMembersResponse(members=members, next_page_token=token)

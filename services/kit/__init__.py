@@ -4,7 +4,15 @@ A service package imports only from here (`from services.kit import ...`); the m
 it are private. See docs/kit.md for how the pieces fit.
 """
 
+from services.kit._access import (
+    AccessRule,
+    Policy,
+    declared_policies,
+    permissions_with,
+    rule_of,
+)
 from services.kit._auth import (
+    ADMINISTRATOR_ROLES,
     ROLE_PERMISSIONS,
     KeySource,
     Principal,
@@ -41,6 +49,7 @@ from services.kit._ids import id_time_ms, new_id
 from services.kit._interceptors import validate_message
 from services.kit._keys import SigningKey, jwks
 from services.kit._observability import configure_logging, configure_tracing, get_logger
+from services.kit._paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageRequest, clamp_page_size
 from services.kit._registry import (
     DOMAINS,
     EMBEDDED_GRPC_PORT,
@@ -49,6 +58,7 @@ from services.kit._registry import (
     Domain,
     domain,
 )
+from services.kit._repository import Entities, Repository
 from services.kit._server import (
     Companion,
     Host,
@@ -60,19 +70,31 @@ from services.kit._server import (
 from services.kit._settings import Settings
 from services.kit._timetext import (
     fill_timestamp,
+    optional_timestamp_text,
     parse_time_text,
     time_text,
     timestamp_in_range,
     timestamp_text,
 )
+from services.kit._updates import (
+    apply_update,
+    check_etag,
+    check_time_range,
+    require_field,
+    update_paths,
+)
 
 __all__ = [
+    "ADMINISTRATOR_ROLES",
+    "DEFAULT_PAGE_SIZE",
     "DOMAINS",
     "EMBEDDED_GRPC_PORT",
     "ENVOY_ADMIN_PORT",
     "ENVOY_PORT",
+    "MAX_PAGE_SIZE",
     "ROLE_PERMISSIONS",
     "Aborted",
+    "AccessRule",
     "AlreadyExists",
     "Clock",
     "Companion",
@@ -82,6 +104,7 @@ __all__ = [
     "DocumentNotFound",
     "Domain",
     "DomainError",
+    "Entities",
     "EtagMismatch",
     "FailedPrecondition",
     "FieldViolation",
@@ -90,8 +113,11 @@ __all__ = [
     "KeySource",
     "ManualClock",
     "NotFound",
+    "PageRequest",
     "PermissionDenied",
+    "Policy",
     "Principal",
+    "Repository",
     "ResourceExhausted",
     "Resources",
     "ServiceChannels",
@@ -103,10 +129,15 @@ __all__ = [
     "Unauthenticated",
     "Unavailable",
     "Unimplemented",
+    "apply_update",
     "bearer_token",
+    "check_etag",
+    "check_time_range",
+    "clamp_page_size",
     "configure_logging",
     "configure_tracing",
     "current_principal",
+    "declared_policies",
     "domain",
     "fill_timestamp",
     "get_logger",
@@ -114,13 +145,18 @@ __all__ = [
     "jwks",
     "new_id",
     "open_resources",
+    "optional_timestamp_text",
     "parse_time_text",
     "permission_matches",
+    "permissions_with",
     "remaining_time",
     "request_id",
+    "require_field",
+    "rule_of",
     "serve",
     "time_text",
     "timestamp_in_range",
     "timestamp_text",
+    "update_paths",
     "validate_message",
 ]

@@ -21,6 +21,7 @@ from typing import Any
 import jwt
 from jwt import PyJWK, PyJWKSet
 
+from services.kit._access import Policy
 from services.kit._errors import Unauthenticated
 
 ROLE_PERMISSIONS: Mapping[str, tuple[str, ...]] = {
@@ -29,26 +30,12 @@ ROLE_PERMISSIONS: Mapping[str, tuple[str, ...]] = {
     "member": ("*.*.read", "*.*.write", "*.*.delete", "*.*.execute"),
     "viewer": ("*.*.read",),
 }
-"""What each system role may do. Organization-level custom roles arrive in the token as
+"""What each system role may do, before an RPC's policy narrows it (`admin_only`: owner and
+admin only; `owner_only`: owner only). Organization-level custom roles arrive in the token as
 explicit permission patterns (claim `perms`)."""
 
-OWNER_ONLY: frozenset[str] = frozenset(
-    {"identity.organization.delete", "identity.organization.transfer"}
-)
-"""Permissions no pattern grants except the owner role itself."""
-
-ADMIN_ONLY: tuple[str, ...] = (
-    "identity.member.*",
-    "identity.role.*",
-    "identity.invitation.*",
-    "identity.service_account.*",
-    "identity.audit.*",
-    "identity.organization.write",
-    "identity.team.write",
-    "identity.team.delete",
-)
-"""Administration that the member and viewer roles' wildcards must not reach (not even to
-read: member lists, roles and the audit trail are for admins)."""
+ADMINISTRATOR_ROLES = frozenset({"owner", "admin"})
+"""The system roles that hold `admin_only` permissions through their patterns."""
 
 ALGORITHMS = ("ES256", "RS256", "EdDSA")
 """Signature algorithms accepted; all are supported by Envoy's jwt_authn. `none` never is."""
@@ -78,16 +65,18 @@ class Principal:
     expires_at: float = 0.0
     claims: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
-    def can(self, permission: str) -> bool:
-        """Whether any role or explicit permission of the principal grants `permission`."""
-        if permission in OWNER_ONLY:
-            return "owner" in self.roles or permission in self.permissions
+    def can(self, permission: str, policy: Policy = Policy.DEFAULT) -> bool:
+        """Whether the principal holds `permission` under the RPC's access `policy`
+        (see access.proto): a role or explicit permission pattern that matches it, within
+        what the policy allows."""
+        if policy is Policy.OWNER_ONLY:
+            return "owner" in self.roles
+        if policy is Policy.SELF_SERVICE and self.kind == "user" and "act" not in self.claims:
+            return True  # the user's own session, not a service acting for them
         for role in self.roles:
-            patterns = ROLE_PERMISSIONS.get(role, ())
-            if any(permission_matches(p, permission) for p in patterns) and not (
-                role in ("member", "viewer")
-                and any(permission_matches(x, permission) for x in ADMIN_ONLY)
-            ):
+            if policy is Policy.ADMIN_ONLY and role not in ADMINISTRATOR_ROLES:
+                continue
+            if any(permission_matches(p, permission) for p in ROLE_PERMISSIONS.get(role, ())):
                 return True
         return any(permission_matches(p, permission) for p in self.permissions)
 

@@ -19,13 +19,13 @@ from typing import Any, Protocol
 
 import grpc
 import protovalidate
-from google.protobuf import any_pb2, descriptor_pool
+from google.protobuf import any_pb2
 from google.protobuf.duration_pb2 import Duration
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from coder.common.v1 import access_pb2
+from services.kit._access import UNDECLARED, AccessRule, method_rule
 from services.kit._auth import TokenVerifier
 from services.kit._context import CallState, current_call, set_call
 from services.kit._errors import (
@@ -48,28 +48,17 @@ _log = get_logger("coder.rpc")
 
 @dataclass(frozen=True, slots=True)
 class MethodInfo:
-    """What the pipeline knows about one RPC, read from the descriptor pool at first call."""
+    """What the pipeline knows about one RPC, read from the descriptor pool at registration."""
 
     full_name: str
     service: str
     name: str
-    permission: str
-    public: bool
-    declared: bool
+    access: AccessRule = UNDECLARED
 
     @classmethod
     def lookup(cls, full_name: str) -> MethodInfo:
         service, _, name = full_name.lstrip("/").partition("/")
-        try:
-            method = descriptor_pool.Default().FindMethodByName(f"{service}.{name}")
-        except KeyError:
-            return cls(full_name, service, name, "", False, False)
-        options = method.GetOptions()
-        if not options.HasExtension(access_pb2.access):
-            return cls(full_name, service, name, "", False, False)
-        rule = options.Extensions[access_pb2.access]
-        declared = bool(rule.public) != bool(rule.permission)
-        return cls(full_name, service, name, rule.permission, rule.public, declared)
+        return cls(full_name, service, name, method_rule(full_name))
 
 
 class Interceptor(Protocol):
@@ -388,13 +377,14 @@ class AccessInterceptor:
         self._verifier = verifier
 
     async def _authorize(self, info: MethodInfo) -> None:
-        if not info.declared:
+        rule = info.access
+        if not rule.declared:
             raise PermissionDenied(
                 f"{info.full_name} declares no access rule", reason="ACCESS_UNDECLARED"
             )
         state = _state()
         header = state.metadata.get("authorization", "")
-        if info.public and not header:
+        if rule.public and not header:
             return
         if not header:
             raise Unauthenticated("a bearer token is required", reason="TOKEN_MISSING")
@@ -405,11 +395,11 @@ class AccessInterceptor:
             raise Unauthenticated("this server has no token issuer configured", reason="NO_ISSUER")
         principal = await self._verifier.verify(token.strip())
         state.principal = principal
-        if not info.public and not principal.can(info.permission):
+        if not rule.public and not principal.can(rule.permission, rule.policy):
             raise PermissionDenied(
-                f"permission {info.permission} is required",
+                f"permission {rule.permission} is required",
                 reason="PERMISSION_MISSING",
-                metadata={"permission": info.permission},
+                metadata={"permission": rule.permission},
             )
 
     def wrap_unary(self, info: MethodInfo, call: UnaryCall) -> UnaryCall:

@@ -46,7 +46,12 @@ class Resources:
 
 @dataclass(frozen=True, slots=True)
 class ServiceDefinition:
-    """What a service package exposes to the runner (its `SERVICE` object)."""
+    """What a service package exposes to the runner (its `SERVICE` object).
+
+    `containers` are every container the service stores in (those declared `outbox=True` are
+    watched by the process's outbox relay); `register` adds its servicer to a server, wired to
+    the process's resources; `subscriptions` are the consumers it runs.
+    """
 
     domain: str
     service_names: tuple[str, ...]
@@ -55,7 +60,11 @@ class ServiceDefinition:
     subscriptions: Callable[[Resources], Sequence[Subscription]] = field(
         default=lambda _resources: ()
     )
-    outbox_containers: tuple[str, ...] = ()
+
+    @property
+    def outbox_containers(self) -> tuple[str, ...]:
+        """The containers that hold the service's outbox."""
+        return tuple(spec.name for spec in self.containers if spec.outbox)
 
 
 def token_verifier(settings: Settings) -> TokenVerifier:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 _EPOCH = datetime(1970, 1, 1)
@@ -41,6 +42,12 @@ def time_text(moment: datetime) -> str:
 def timestamp_text(value: Timestamp) -> str:
     """The stored form of a Timestamp (which must be in range)."""
     return _text(_EPOCH + timedelta(seconds=value.seconds), value.nanos)
+
+
+def optional_timestamp_text(message: Message, field: str) -> str | None:
+    """The stored form of a message's Timestamp field, or None when it is unset (stored as
+    null rather than left out, so ORDER BY on it keeps undated documents in Cosmos DB)."""
+    return timestamp_text(getattr(message, field)) if message.HasField(field) else None
 
 
 def fill_timestamp(target: Timestamp, text: str) -> None:

@@ -6,7 +6,7 @@ import grpc
 
 from coder.planning.v1 import planning_service_pb2_grpc
 from services.kit import Resources, ServiceDefinition
-from services.planning.repository import CONTAINERS, PROJECTS, TASKS, PlanningRepository
+from services.planning.repository import CONTAINERS, PlanningRepository
 from services.planning.service import PlanningService
 from services.planning.servicer import PlanningServicer
 
@@ -25,7 +25,6 @@ SERVICE = ServiceDefinition(
     service_names=("coder.planning.v1.PlanningService",),
     containers=CONTAINERS,
     register=register,
-    outbox_containers=(PROJECTS, TASKS),
 )
 
 __all__ = ["SERVICE", "register"]

@@ -14,18 +14,9 @@ rather than through json_format.
 
 from __future__ import annotations
 
-from typing import Any
-
 from coder.planning.v1 import project_pb2, task_pb2
-from services.kit import fill_timestamp, time_text, timestamp_in_range, timestamp_text
+from services.kit import fill_timestamp, optional_timestamp_text, timestamp_text
 from services.kit.store import Document
-
-__all__ = ["time_text", "timestamp_in_range", "timestamp_text"]
-
-
-def _optional_time(message: Any, field: str) -> str | None:
-    return timestamp_text(getattr(message, field)) if message.HasField(field) else None
-
 
 # --- projects --------------------------------------------------------------------------------
 
@@ -73,14 +64,14 @@ def task_document(task: task_pb2.Task) -> Document:
         "priority": int(task.priority),
         "assigneeId": task.assignee_id,
         "labels": list(task.labels),
-        "dueTime": _optional_time(task, "due_time"),
+        "dueTime": optional_timestamp_text(task, "due_time"),
         "estimate": task.estimate.ToJsonString() if task.HasField("estimate") else None,
         "parentTaskId": task.parent_task_id,
         "dependsOnTaskIds": list(task.depends_on_task_ids),
         "createdBy": task.created_by,
         "createTime": timestamp_text(task.create_time),
         "updateTime": timestamp_text(task.update_time),
-        "completeTime": _optional_time(task, "complete_time"),
+        "completeTime": optional_timestamp_text(task, "complete_time"),
     }
 
 

@@ -10,13 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from google.protobuf.field_mask_pb2 import FieldMask
-from google.protobuf.message import Message
 
-from coder.common.v1 import actor_pb2
 from coder.events.v1 import event_pb2
 from coder.planning.v1 import events_pb2, project_pb2, task_pb2
 from services.kit import Clock, Principal
-from services.kit.bus import make_event
+from services.kit.bus import EventFactory
 
 PROJECT_CREATED = "planning.project.created"
 PROJECT_UPDATED = "planning.project.updated"
@@ -26,39 +24,12 @@ TASK_UPDATED = "planning.task.updated"
 TASK_STATUS_CHANGED = "planning.task.status_changed"
 TASK_DELETED = "planning.task.deleted"
 
-_ACTOR_KINDS = {
-    "user": actor_pb2.ACTOR_KIND_USER,
-    "service": actor_pb2.ACTOR_KIND_SERVICE,
-    "system": actor_pb2.ACTOR_KIND_SYSTEM,
-}
-
-
-def actor_of(principal: Principal) -> actor_pb2.Actor:
-    """Who acted, as the event envelope records it."""
-    return actor_pb2.Actor(
-        kind=_ACTOR_KINDS.get(principal.kind, actor_pb2.ACTOR_KIND_UNSPECIFIED),
-        id=principal.subject,
-        session_id=principal.session_id,
-    )
-
 
 class PlanningEvents:
     """Builds the service's events for one caller at one clock."""
 
     def __init__(self, principal: Principal, clock: Clock) -> None:
-        self._principal = principal
-        self._actor = actor_of(principal)
-        self._clock = clock
-
-    def _event(self, event_type: str, subject: str, data: Message) -> event_pb2.Event:
-        return make_event(
-            event_type,
-            self._principal.organization_id,
-            subject,
-            data,
-            actor=self._actor,
-            clock=self._clock,
-        )
+        self._event = EventFactory.acting(principal, clock)
 
     def project_created(self, project: project_pb2.Project) -> event_pb2.Event:
         return self._event(PROJECT_CREATED, project.id, _project_changed(project))

@@ -2,8 +2,8 @@
 
 Two containers, `projects` and `tasks`, both partitioned by organization id, so every read and
 write is scoped to the caller's organization and another organization's ids are simply not
-found. Both containers also hold the service's outbox: a write that changes state stores its
-events in the same atomic batch (transactional outbox), and every query skips outbox documents.
+found. Both containers also hold the service's outbox: a write that changes state commits its
+events in the same atomic batch (the kit's `Entities.commit`), and reads never see them.
 """
 
 from __future__ import annotations
@@ -14,20 +14,13 @@ from typing import Literal
 
 from coder.events.v1 import event_pb2
 from coder.planning.v1 import project_pb2, task_pb2
-from services.kit.bus import (
-    DOC_TYPE_FIELD,
-    ENTITIES_ONLY,
-    OUTBOX_INDEXES,
-    OutboxRelay,
-    outbox_document,
-)
+from services.kit import Repository
+from services.kit.bus import OutboxRelay
 from services.kit.store import (
     MAX_BATCH_OPERATIONS,
     BatchOp,
     Condition,
-    Container,
     ContainerSpec,
-    Document,
     DocumentStore,
     F,
     Query,
@@ -43,7 +36,7 @@ PROJECTS = "projects"
 TASKS = "tasks"
 
 CONTAINERS = (
-    ContainerSpec(PROJECTS, indexes=("/createTime", *OUTBOX_INDEXES)),
+    ContainerSpec(PROJECTS, indexes=("/createTime",), outbox=True),
     ContainerSpec(
         TASKS,
         indexes=(
@@ -57,15 +50,13 @@ CONTAINERS = (
             "/dueTime",
             "/createTime",
             "/updateTime",
-            *OUTBOX_INDEXES,
         ),
+        outbox=True,
     ),
 )
 
 TASK_DELETES_PER_BATCH = MAX_BATCH_OPERATIONS // 2
 """Each deleted task travels with its `planning.task.deleted` outbox document."""
-
-_SCAN_PAGE = 1000
 
 TaskSortField = Literal["createTime", "updateTime", "dueTime", "priority"]
 
@@ -91,28 +82,13 @@ class TaskLinks:
     depends_on: tuple[str, ...]
 
 
-class PlanningRepository:
+class PlanningRepository(Repository):
     """Reads and atomic writes of projects and tasks, for one process's store."""
 
     def __init__(self, store: DocumentStore, relay: OutboxRelay | None) -> None:
-        self._projects = store.container(PROJECTS)
-        self._tasks = store.container(TASKS)
-        self._relay = relay
-
-    async def _commit(
-        self,
-        container: Container,
-        organization_id: str,
-        operations: Sequence[BatchOp],
-        events: Sequence[event_pb2.Event],
-    ) -> list[Document]:
-        """Store a state change and its events in one atomic batch (the transactional outbox),
-        then wake the relay so the events leave now rather than at its next poll."""
-        outbox = [BatchOp.create(outbox_document(event)) for event in events]
-        written = await container.batch(organization_id, [*operations, *outbox])
-        if self._relay is not None and events:
-            self._relay.notify()
-        return written
+        super().__init__(store, relay)
+        self._projects = self.entities(PROJECTS)
+        self._tasks = self.entities(TASKS)
 
     # --- projects ------------------------------------------------------------------------------
 
@@ -120,30 +96,21 @@ class PlanningRepository:
         self, organization_id: str, project_id: str
     ) -> project_pb2.Project | None:
         document = await self._projects.get(organization_id, project_id)
-        # Only bus documents carry the marker; a point read that finds one found no project.
-        if document is None or DOC_TYPE_FIELD in document:
-            return None
-        return project_from_document(document)
+        return None if document is None else project_from_document(document)
 
     async def list_projects(
         self, organization_id: str, page_size: int, continuation: str | None
     ) -> tuple[list[project_pb2.Project], str | None]:
         """Newest first."""
-        query = (
-            Query()
-            .where(ENTITIES_ONLY)
-            .order_by("createTime", desc=True)
-            .limit(page_size)
-            .after(continuation)
-        )
-        page = await self._projects.query(query, partition=organization_id)
+        query = Query().order_by("createTime", desc=True).limit(page_size).after(continuation)
+        page = await self._projects.page(query, organization_id)
         return [project_from_document(d) for d in page.items], page.continuation
 
     async def create_project(
         self, project: project_pb2.Project, event: event_pb2.Event
     ) -> project_pb2.Project:
         operation = BatchOp.create(project_document(project))
-        written = await self._commit(self._projects, project.organization_id, [operation], [event])
+        written = await self._projects.commit(project.organization_id, [operation], [event])
         return project_from_document(written[0])
 
     async def replace_project(
@@ -151,14 +118,14 @@ class PlanningRepository:
     ) -> project_pb2.Project:
         """Overwrite the stored project unless it changed since `if_match` (EtagMismatch)."""
         operation = BatchOp.replace(project_document(project), if_match=if_match)
-        written = await self._commit(self._projects, project.organization_id, [operation], events)
+        written = await self._projects.commit(project.organization_id, [operation], events)
         return project_from_document(written[0])
 
     async def delete_project(
         self, organization_id: str, project_id: str, if_match: str, event: event_pb2.Event
     ) -> None:
         operation = BatchOp.delete(project_id, if_match=if_match)
-        await self._commit(self._projects, organization_id, [operation], [event])
+        await self._projects.commit(organization_id, [operation], [event])
 
     # --- tasks: reads --------------------------------------------------------------------------
 
@@ -167,11 +134,7 @@ class PlanningRepository:
     ) -> task_pb2.Task | None:
         """The task, or None when absent or in another project. One point read."""
         document = await self._tasks.get(organization_id, task_id)
-        if (
-            document is None
-            or document.get("projectId") != project_id
-            or DOC_TYPE_FIELD in document
-        ):
+        if document is None or document.get("projectId") != project_id:
             return None
         return task_from_document(document)
 
@@ -192,24 +155,19 @@ class PlanningRepository:
             .limit(page_size)
             .after(continuation)
         )
-        page = await self._tasks.query(query, partition=organization_id)
+        page = await self._tasks.page(query, organization_id)
         return [task_from_document(d) for d in page.items], page.continuation
 
-    async def _any_task(self, organization_id: str, *conditions: Condition) -> bool:
-        query = Query().where(ENTITIES_ONLY, *conditions).limit(1)
-        page = await self._tasks.query(query, partition=organization_id)
-        return bool(page.items)
-
     async def project_has_tasks(self, organization_id: str, project_id: str) -> bool:
-        return await self._any_task(organization_id, F("projectId") == project_id)
+        return await self._tasks.exists(organization_id, F("projectId") == project_id)
 
     async def has_subtasks(self, organization_id: str, project_id: str, task_id: str) -> bool:
-        return await self._any_task(
+        return await self._tasks.exists(
             organization_id, F("projectId") == project_id, F("parentTaskId") == task_id
         )
 
     async def has_dependents(self, organization_id: str, project_id: str, task_id: str) -> bool:
-        return await self._any_task(
+        return await self._tasks.exists(
             organization_id,
             F("projectId") == project_id,
             F("dependsOnTaskIds").contains(task_id),
@@ -222,41 +180,34 @@ class PlanningRepository:
         if not task_ids:
             return set()
         query = (
-            Query()
-            .where(ENTITIES_ONLY, F("projectId") == project_id, F("id").in_(task_ids))
-            .limit(len(task_ids))
+            Query().where(F("projectId") == project_id, F("id").in_(task_ids)).limit(len(task_ids))
         )
-        page = await self._tasks.query(query, partition=organization_id)
+        page = await self._tasks.page(query, organization_id)
         return {document["id"] for document in page.items}
 
     async def task_links(self, organization_id: str, project_id: str) -> dict[str, TaskLinks]:
         """The parent and dependency edges of every task of the project."""
-        links: dict[str, TaskLinks] = {}
-        query = Query().where(ENTITIES_ONLY, F("projectId") == project_id).limit(_SCAN_PAGE)
-        continuation: str | None = None
-        while True:
-            page = await self._tasks.query(query.after(continuation), partition=organization_id)
-            for document in page.items:
-                links[document["id"]] = TaskLinks(
-                    document["parentTaskId"], tuple(document["dependsOnTaskIds"])
-                )
-            continuation = page.continuation
-            if not continuation:
-                return links
+        documents = await self._tasks.every(
+            Query().where(F("projectId") == project_id), organization_id
+        )
+        return {
+            document["id"]: TaskLinks(document["parentTaskId"], tuple(document["dependsOnTaskIds"]))
+            for document in documents
+        }
 
     async def some_project_tasks(
         self, organization_id: str, project_id: str, limit: int
     ) -> list[task_pb2.Task]:
         """Up to `limit` tasks of the project, in no particular order."""
-        query = Query().where(ENTITIES_ONLY, F("projectId") == project_id).limit(limit)
-        page = await self._tasks.query(query, partition=organization_id)
+        query = Query().where(F("projectId") == project_id).limit(limit)
+        page = await self._tasks.page(query, organization_id)
         return [task_from_document(d) for d in page.items]
 
     # --- tasks: writes -------------------------------------------------------------------------
 
     async def create_task(self, task: task_pb2.Task, event: event_pb2.Event) -> task_pb2.Task:
         operation = BatchOp.create(task_document(task))
-        written = await self._commit(self._tasks, task.organization_id, [operation], [event])
+        written = await self._tasks.commit(task.organization_id, [operation], [event])
         return task_from_document(written[0])
 
     async def replace_task(
@@ -264,7 +215,7 @@ class PlanningRepository:
     ) -> task_pb2.Task:
         """Overwrite the stored task unless it changed since `if_match` (EtagMismatch)."""
         operation = BatchOp.replace(task_document(task), if_match=if_match)
-        written = await self._commit(self._tasks, task.organization_id, [operation], events)
+        written = await self._tasks.commit(task.organization_id, [operation], events)
         return task_from_document(written[0])
 
     async def delete_tasks(
@@ -278,11 +229,11 @@ class PlanningRepository:
             BatchOp.delete(task_id, if_match=if_match) for task_id, if_match, _ in deletions
         ]
         events = [event for _, _, event in deletions]
-        await self._commit(self._tasks, organization_id, operations, events)
+        await self._tasks.commit(organization_id, operations, events)
 
 
 def _task_conditions(project_id: str, task_filter: TaskFilter) -> list[Condition]:
-    conditions = [ENTITIES_ONLY, F("projectId") == project_id]
+    conditions = [F("projectId") == project_id]
     if task_filter.statuses:
         conditions.append(F("status").in_(task_filter.statuses))
     if task_filter.assignee_id:

@@ -7,33 +7,32 @@ token, so every lookup is confined to it and another organization's ids are not 
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from datetime import datetime
 from typing import TypeAlias
 
 from google.protobuf.field_mask_pb2 import FieldMask
-from google.protobuf.message import Message
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from coder.common.v1 import paging_pb2
 from coder.planning.v1 import planning_service_pb2, project_pb2, task_pb2
 from services.kit import (
     Clock,
-    EtagMismatch,
     FailedPrecondition,
     FieldViolation,
     InvalidArgument,
     NotFound,
+    PageRequest,
     Principal,
+    apply_update,
+    check_etag,
+    check_time_range,
     current_principal,
     new_id,
+    optional_timestamp_text,
+    require_field,
+    update_paths,
 )
 from services.kit.cache import Lock, LockManager
-from services.planning._mapping import timestamp_in_range, timestamp_text
 from services.planning.events import PlanningEvents
 from services.planning.repository import (
     TASK_DELETES_PER_BATCH,
@@ -44,9 +43,6 @@ from services.planning.repository import (
 )
 
 Status: TypeAlias = task_pb2.TaskStatus.ValueType
-
-DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 1000
 
 ALLOWED_MOVES: Mapping[Status, frozenset[Status]] = {
     task_pb2.TASK_STATUS_TO_DO: frozenset(
@@ -99,8 +95,6 @@ TASK_OUTPUT_ONLY = frozenset(
         "complete_time",
     }
 )
-_MESSAGE_FIELDS = frozenset({"due_time", "estimate"})
-_REPEATED_FIELDS = frozenset({"labels", "depends_on_task_ids"})
 
 _SORT_FIELDS: Mapping[int, TaskSortField] = {
     planning_service_pb2.TASK_ORDER_BY_UNSPECIFIED: "createTime",
@@ -151,7 +145,7 @@ class PlanningService:
             description=draft.description,
             created_by=principal.subject,
         )
-        _stamp(project.create_time, self._clock.now())
+        project.create_time.FromDatetime(self._clock.now())
         project.update_time.CopyFrom(project.create_time)
         event = self._events(principal).project_created(project)
         return await self._repository.create_project(project, event)
@@ -160,37 +154,32 @@ class PlanningService:
         return await self._project(current_principal().organization_id, project_id)
 
     async def list_projects(
-        self, page_size: int, page_token: str
+        self, request: planning_service_pb2.ListProjectsRequest
     ) -> tuple[list[project_pb2.Project], str]:
         """A page of the organization's projects, newest first, and the next page's token."""
         organization_id = current_principal().organization_id
-        scope = _scope(organization_id, b"projects")
+        page = PageRequest.of(request, organization_id)
         projects, continuation = await self._repository.list_projects(
-            organization_id, _page_size(page_size), _open_token(scope, page_token)
+            organization_id, page.size, page.continuation
         )
-        return projects, _seal_token(scope, continuation)
+        return projects, page.seal(continuation)
 
     async def update_project(
         self, changes: project_pb2.Project, mask: FieldMask
     ) -> project_pb2.Project:
         """Apply the masked fields of `changes` to the stored project (all writable fields for
         an empty mask). Refused with ABORTED when `changes.etag` is set and stale."""
-        paths = _mask_paths(mask, "project", PROJECT_WRITABLE, PROJECT_OUTPUT_ONLY)
-        _require_id(changes.id, "project.id")
+        paths = update_paths(mask, "project", PROJECT_WRITABLE, output_only=PROJECT_OUTPUT_ONLY)
+        require_field(changes.id, "project.id", "name what to update")
         principal = current_principal()
         current = await self._project(principal.organization_id, changes.id)
-        _check_etag(changes.etag, current.etag, "project")
+        check_etag(changes.etag, current.etag, "project")
 
-        updated = project_pb2.Project()
-        updated.CopyFrom(current)
-        FieldMask(paths=paths).MergeMessage(changes, updated)
-        changed = [
-            path for path in PROJECT_WRITABLE if path in paths and _differs(current, updated, path)
-        ]
+        updated, changed = apply_update(current, changes, paths)
         if not changed:
             return current
         updated.ClearField("etag")
-        _stamp(updated.update_time, self._clock.now())
+        updated.update_time.FromDatetime(self._clock.now())
         event = self._events(principal).project_updated(updated, changed)
         return await self._repository.replace_project(updated, current.etag, [event])
 
@@ -199,7 +188,7 @@ class PlanningService:
         principal = current_principal()
         organization_id = principal.organization_id
         project = await self._project(organization_id, project_id)
-        _check_etag(etag, project.etag, "project")
+        check_etag(etag, project.etag, "project")
         events = self._events(principal)
         if await self._repository.project_has_tasks(organization_id, project_id):
             if not force:
@@ -236,7 +225,7 @@ class PlanningService:
         Status defaults to TO_DO and priority to MEDIUM."""
         principal = current_principal()
         organization_id = principal.organization_id
-        _check_times(draft, ("due_time",), "task.")
+        check_time_range(draft, ("due_time",), "task.")
         await self._project(organization_id, project_id)
 
         task = task_pb2.Task(
@@ -248,8 +237,7 @@ class PlanningService:
         FieldMask(paths=TASK_WRITABLE).MergeMessage(draft, task)
         task.status = task.status or task_pb2.TASK_STATUS_TO_DO
         task.priority = task.priority or task_pb2.TASK_PRIORITY_MEDIUM
-        now = self._clock.now()
-        _stamp(task.create_time, now)
+        task.create_time.FromDatetime(self._clock.now())
         task.update_time.CopyFrom(task.create_time)
         if task.status == task_pb2.TASK_STATUS_DONE:
             task.complete_time.CopyFrom(task.create_time)
@@ -274,15 +262,9 @@ class PlanningService:
         """A page of a project's tasks, filtered and ordered as the request says, and the
         next page's token (bound to the same filters and order)."""
         organization_id = current_principal().organization_id
-        _check_times(request, ("due_before", "due_after"))
+        check_time_range(request, ("due_before", "due_after"))
+        page = PageRequest.of(request, organization_id)
         await self._project(organization_id, request.project_id)
-
-        query = planning_service_pb2.ListTasksRequest()
-        query.CopyFrom(request)
-        query.ClearField("page_token")
-        query.ClearField("page_size")
-        scope = _scope(organization_id, query.SerializeToString(deterministic=True))
-        continuation = _open_token(scope, request.page_token)
 
         task_filter = TaskFilter(
             statuses=tuple(request.statuses),
@@ -290,8 +272,8 @@ class PlanningService:
             label=request.label,
             priority=request.priority,
             parent_task_id=request.parent_task_id,
-            due_before=_optional_text(request, "due_before"),
-            due_after=_optional_text(request, "due_after"),
+            due_before=optional_timestamp_text(request, "due_before"),
+            due_after=optional_timestamp_text(request, "due_after"),
         )
         tasks, next_continuation = await self._repository.list_tasks(
             organization_id,
@@ -299,42 +281,35 @@ class PlanningService:
             task_filter,
             _SORT_FIELDS[request.order_by],
             request.direction != paging_pb2.SORT_DIRECTION_ASCENDING,
-            _page_size(request.page_size),
-            continuation,
+            page.size,
+            page.continuation,
         )
-        return tasks, _seal_token(scope, next_continuation)
+        return tasks, page.seal(next_continuation)
 
     async def update_task(self, changes: task_pb2.Task, mask: FieldMask) -> task_pb2.Task:
         """Apply the masked fields of `changes` to the stored task (all writable fields for an
         empty mask). A status change must be an allowed move; links must stay acyclic."""
         paths = _task_update_paths(changes, mask)
-        _require_id(changes.project_id, "task.project_id")
-        _require_id(changes.id, "task.id")
+        require_field(changes.project_id, "task.project_id", "name what to update")
+        require_field(changes.id, "task.id", "name what to update")
         if "due_time" in paths:
-            _check_times(changes, ("due_time",), "task.")
+            check_time_range(changes, ("due_time",), "task.")
         principal = current_principal()
         current = await self._task(principal.organization_id, changes.project_id, changes.id)
-        _check_etag(changes.etag, current.etag, "task")
+        check_etag(changes.etag, current.etag, "task")
 
-        updated = task_pb2.Task()
-        updated.CopyFrom(current)
-        FieldMask(paths=paths).MergeMessage(
-            changes, updated, replace_message_field=True, replace_repeated_field=True
-        )
-        changed = [
-            path for path in TASK_WRITABLE if path in paths and _differs(current, updated, path)
-        ]
+        updated, changed = apply_update(current, changes, paths)
         if not changed:
             return current
         now = self._clock.now()
         if "status" in changed:
             _check_move(current.status, updated.status)
             if updated.status == task_pb2.TASK_STATUS_DONE:
-                _stamp(updated.complete_time, now)
+                updated.complete_time.FromDatetime(now)
             else:
                 updated.ClearField("complete_time")
         updated.ClearField("etag")
-        _stamp(updated.update_time, now)
+        updated.update_time.FromDatetime(now)
         events = self._events(principal).task_changed(updated, changed, current.status)
         if "parent_task_id" not in changed and "depends_on_task_ids" not in changed:
             return await self._repository.replace_task(updated, current.etag, events)
@@ -354,7 +329,7 @@ class PlanningService:
     ) -> None:
         organization_id = principal.organization_id
         task = await self._task(organization_id, project_id, task_id)
-        _check_etag(etag, task.etag, "task")
+        check_etag(etag, task.etag, "task")
         if await self._repository.has_subtasks(organization_id, project_id, task_id):
             raise FailedPrecondition(
                 f"task {task_id} has subtasks; delete or move them first",
@@ -496,35 +471,11 @@ def _dependency_cycle(links: Mapping[str, TaskLinks], task_id: str) -> bool:
 # --- update masks ------------------------------------------------------------------------------
 
 
-def _mask_paths(
-    mask: FieldMask, resource: str, writable: Sequence[str], output_only: frozenset[str]
-) -> list[str]:
-    """The paths an update touches: the mask's, or every writable field for an empty mask."""
-    if not mask.paths:
-        return list(writable)
-    violations = []
-    for path in mask.paths:
-        if path in writable:
-            continue
-        if path in output_only:
-            description = f"{path} is output only"
-        elif path == "etag":
-            description = f"etag is not updatable; send it on the {resource} as a precondition"
-        else:
-            description = f"{path} is not an updatable field of a {resource}"
-        violations.append(FieldViolation("update_mask", description))
-    if violations:
-        raise InvalidArgument(
-            "update_mask names fields that cannot be updated", violations=violations
-        )
-    return list(dict.fromkeys(mask.paths))
-
-
 def _task_update_paths(changes: task_pb2.Task, mask: FieldMask) -> list[str]:
     """The task paths an update touches. A task always has a status and a priority, so an
     implied (empty) mask leaves an unset one alone, while naming it in the mask with no value
     is refused."""
-    paths = _mask_paths(mask, "task", TASK_WRITABLE, TASK_OUTPUT_ONLY)
+    paths = update_paths(mask, "task", TASK_WRITABLE, output_only=TASK_OUTPUT_ONLY)
     unset = [
         path for path in ("status", "priority") if path in paths and getattr(changes, path) == 0
     ]
@@ -534,88 +485,3 @@ def _task_update_paths(changes: task_pb2.Task, mask: FieldMask) -> list[str]:
             violations=[FieldViolation(f"task.{path}", f"{path} must be set") for path in unset],
         )
     return [path for path in paths if path not in unset]
-
-
-def _differs(before: Message, after: Message, path: str) -> bool:
-    if path in _MESSAGE_FIELDS:
-        if before.HasField(path) != after.HasField(path):
-            return True
-    elif path in _REPEATED_FIELDS:
-        return list(getattr(before, path)) != list(getattr(after, path))
-    return bool(getattr(before, path) != getattr(after, path))
-
-
-# --- small helpers -----------------------------------------------------------------------------
-
-
-def _require_id(value: str, field: str) -> None:
-    if not value:
-        raise InvalidArgument(
-            f"{field} is required", violations=[FieldViolation(field, "name what to update")]
-        )
-
-
-def _check_etag(given: str, stored: str, resource: str) -> None:
-    # Checked before any rule so a stale writer learns it is stale, not what else is wrong.
-    if given and given != stored:
-        raise EtagMismatch(f"the {resource} changed since it was read; read it again")
-
-
-def _check_times(message: Message, fields: Iterable[str], prefix: str = "") -> None:
-    violations = [
-        FieldViolation(prefix + field, "must be between 0001-01-01 and 9999-12-31 UTC")
-        for field in fields
-        if message.HasField(field) and not timestamp_in_range(getattr(message, field))
-    ]
-    if violations:
-        raise InvalidArgument("a time is out of range", violations=violations)
-
-
-def _stamp(target: Timestamp, moment: datetime) -> None:
-    target.FromDatetime(moment)
-
-
-def _optional_text(message: Message, field: str) -> str | None:
-    return timestamp_text(getattr(message, field)) if message.HasField(field) else None
-
-
-def _page_size(requested: int) -> int:
-    return min(requested or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-
-
-# --- page tokens -------------------------------------------------------------------------------
-# A page token is the store's continuation prefixed with a short digest of the query it
-# continues (organization, filters, order), so a token cannot be replayed against other filters.
-
-_DIGEST_BYTES = 8
-
-
-def _scope(organization_id: str, query: bytes) -> bytes:
-    return hashlib.blake2b(
-        organization_id.encode() + b"\0" + query, digest_size=_DIGEST_BYTES
-    ).digest()
-
-
-def _seal_token(scope: bytes, continuation: str | None) -> str:
-    if not continuation:
-        return ""
-    return base64.urlsafe_b64encode(scope + continuation.encode()).decode().rstrip("=")
-
-
-def _open_token(scope: bytes, token: str) -> str | None:
-    if not token:
-        return None
-    try:
-        raw = base64.b64decode(token + "=" * (-len(token) % 4), altchars=b"-_", validate=True)
-        bound = len(raw) > _DIGEST_BYTES and hmac.compare_digest(raw[:_DIGEST_BYTES], scope)
-        if bound:
-            return raw[_DIGEST_BYTES:].decode()
-    except ValueError:  # not base64, or not text: not a token of ours either
-        pass
-    raise InvalidArgument(
-        "page_token does not belong to this query",
-        reason="PAGE_TOKEN_INVALID",
-        violations=[
-            FieldViolation("page_token", "use a token from the same query with the same filters")
-        ],
-    )

@@ -34,7 +34,7 @@ class PlanningServicer(planning_service_pb2_grpc.PlanningServiceServicer):
     async def ListProjects(
         self, request: api.ListProjectsRequest, context: grpc.aio.ServicerContext
     ) -> api.ListProjectsResponse:
-        projects, token = await self._service.list_projects(request.page_size, request.page_token)
+        projects, token = await self._service.list_projects(request)
         return api.ListProjectsResponse(projects=projects, next_page_token=token)
 
     async def UpdateProject(

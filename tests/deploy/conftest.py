@@ -32,11 +32,10 @@ from services.kit import (
     open_resources,
 )
 from services.planning import SERVICE
+from tests.fixtures.tokens import AUDIENCE, ISSUER
 
 ROOT = Path(__file__).resolve().parents[2]
 DESCRIPTOR = ROOT / "gen" / "descriptor.binpb"
-ISSUER = "coder"
-AUDIENCE = "coder-api"
 START_SECONDS = 30.0
 
 

@@ -19,7 +19,8 @@ from coder.planning.v1 import planning_service_pb2, project_pb2
 from coder.planning.v1.planning_service_pb2_grpc import PlanningServiceStub
 from services.deploy import EnvoyOptions
 from services.kit import Host, SigningKey
-from tests.deploy.conftest import AUDIENCE, ISSUER, RunningEnvoy, running_envoy
+from tests.deploy.conftest import RunningEnvoy, running_envoy
+from tests.fixtures.tokens import AUDIENCE, ISSUER
 
 PROJECTS = "/api/v1/planning/projects"
 

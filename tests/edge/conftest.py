@@ -32,12 +32,10 @@ from services.kit import (
 )
 from services.planning import SERVICE
 from tests.fixtures.oidc_provider import oidc_provider_process
+from tests.fixtures.tokens import AUDIENCE, ISSUER, TokenFactory
 from tests.identity.conftest import identity_settings
 from tests.kit.cache.conftest import REDIS_URL, _redis_unreachable
-from tests.planning.factories import TokenFactory
 
-ISSUER = "coder"
-AUDIENCE = "coder-api"
 BODY_LIMIT = 64 * 1024
 
 

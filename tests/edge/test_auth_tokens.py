@@ -11,9 +11,9 @@ import httpx
 import pytest
 
 from services.kit import KeySource, SigningKey, TokenVerifier
-from tests.edge.conftest import AUDIENCE, ISSUER
 from tests.edge.helpers import error_body, reason
 from tests.edge.signin import PROJECTS, bearer, claims, register
+from tests.fixtures.tokens import AUDIENCE, ISSUER
 
 
 def _segment(document: dict[str, object]) -> str:

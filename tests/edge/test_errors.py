@@ -22,7 +22,7 @@ from tests.edge.helpers import (
     violated_fields,
 )
 from tests.edge.test_planning_routes import PROJECTS, create_project, create_task
-from tests.planning.factories import TokenFactory
+from tests.fixtures.tokens import TokenFactory
 
 
 class TestServiceErrors:

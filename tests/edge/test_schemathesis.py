@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, Phase
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from tests.planning.factories import TokenFactory
+from tests.fixtures.tokens import TokenFactory
 
 SERVED_TAGS = "^(PlanningService|OpsService)$"
 MAX_EXAMPLES = 25

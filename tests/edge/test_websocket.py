@@ -18,8 +18,7 @@ from edge.descriptors import load_descriptor_set
 from edge.transcoding import Calls, RouteTable
 from edge.websocket import WebSocketBridge
 from services.kit import Host, SigningKey
-from tests.edge.conftest import AUDIENCE, ISSUER
-from tests.planning.factories import TokenFactory
+from tests.fixtures.tokens import AUDIENCE, ISSUER, TokenFactory
 
 TICKS = "coder.ops.v1.OpsService/Ticks"
 

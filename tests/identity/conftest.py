@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import grpc
 import pytest
 
 from coder.identity.v1 import identity_service_pb2 as api
@@ -26,15 +25,12 @@ from services.kit import (
     KeySource,
     ManualClock,
     Resources,
-    Settings,
     TokenVerifier,
-    open_resources,
 )
 from services.kit.bus import Subscription
-from tests.planning.factories import EventRecorder
-
-ISSUER = "coder"
-AUDIENCE = "coder-api"
+from tests.fixtures.events import EventRecorder
+from tests.fixtures.hosts import host_settings, service_host
+from tests.fixtures.tokens import AUDIENCE, ISSUER
 
 
 def identity_settings(**overrides: object) -> IdentitySettings:
@@ -49,15 +45,6 @@ def identity_settings(**overrides: object) -> IdentitySettings:
     }
     values.update(overrides)
     return IdentitySettings(**values)  # type: ignore[arg-type]
-
-
-def kit_settings(directory: Path) -> Settings:
-    return Settings(
-        data_dir=directory,
-        store_url=f"sqlite:///{directory / 'identity.db'}",
-        bus_url="memory://",
-        cache_url="memory://",
-    )
 
 
 async def publish_jwks(stub: IdentityServiceStub, path: Path) -> str:
@@ -91,25 +78,22 @@ async def running(
         KeySource(path=jwks_file, min_refresh_seconds=0), issuer=ISSUER, audience=AUDIENCE
     )
     definitions = [definition(settings), planning.SERVICE]
-    async with open_resources(
-        kit_settings(directory), definitions, clock=clock, verifier=verifier
-    ) as resources:
+    async with service_host(
+        definitions, directory, verifier=verifier, clock=clock, settings=host_settings(directory)
+    ) as started:
         if events is not None:
-            await resources.bus.subscribe(
+            await started.resources.bus.subscribe(
                 Subscription("identity-tests", "identity", ("identity.#",), events.record)
             )
-        host = Host(definitions, resources, port=0, readiness_interval=0.2)
-        await host.start()
-        await host.wait_ready()
-        try:
-            async with grpc.aio.insecure_channel(f"127.0.0.1:{host.port}") as channel:
-                identity = IdentityServiceStub(channel)
-                await publish_jwks(identity, jwks_file)
-                yield IdentityServer(
-                    host, resources, identity, PlanningServiceStub(channel), jwks_file
-                )
-        finally:
-            await host.stop(grace=0)
+        identity = IdentityServiceStub(started.channel)
+        await publish_jwks(identity, jwks_file)
+        yield IdentityServer(
+            started.host,
+            started.resources,
+            identity,
+            PlanningServiceStub(started.channel),
+            jwks_file,
+        )
 
 
 @pytest.fixture(scope="session")

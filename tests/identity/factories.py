@@ -6,7 +6,7 @@ from coder.identity.v1 import identity_service_pb2 as api
 from coder.identity.v1 import resources_pb2
 from coder.identity.v1.identity_service_pb2_grpc import IdentityServiceStub
 from services.identity.events import MEMBER_ADDED, IdentityEvents, user_actor
-from services.identity.repository import IdentityRepository
+from services.identity.repository import OrganizationRepository
 from services.kit import Resources, new_id
 
 PASSWORD = "correct horse battery staple"
@@ -83,4 +83,4 @@ async def add_member(
     )
     member.join_time.FromDatetime(resources.clock.now())
     event = IdentityEvents(user_actor(user.id), resources.clock).member(MEMBER_ADDED, member)
-    await IdentityRepository(resources.store, resources.relay).add_member(member, event)
+    await OrganizationRepository(resources.store, resources.relay).add_member(member, event)

@@ -13,8 +13,9 @@ from google.protobuf import descriptor_pb2
 from coder.common.v1 import access_pb2
 from coder.identity.v1 import identity_service_pb2 as api
 from coder.identity.v1.identity_service_pb2_grpc import IdentityServiceStub
+from tests.fixtures.grpc_errors import error_reason, rpc_error
+from tests.fixtures.tokens import auth
 from tests.identity.factories import register
-from tests.planning.factories import auth, error_reason, rpc_error
 
 PUBLIC = {
     "Register",

@@ -16,11 +16,12 @@ from google.protobuf.field_mask_pb2 import FieldMask
 from coder.identity.v1 import identity_service_pb2 as api
 from coder.identity.v1 import resources_pb2
 from coder.identity.v1.identity_service_pb2_grpc import IdentityServiceStub
-from services.identity.repository import IdentityRepository
+from services.identity.repository import AccountRepository
 from services.kit import KeySource, TokenVerifier
-from tests.identity.conftest import AUDIENCE, ISSUER, TimedServer, manual_clock
+from tests.fixtures.grpc_errors import error_reason, rpc_error, violated_fields
+from tests.fixtures.tokens import AUDIENCE, ISSUER, auth
+from tests.identity.conftest import TimedServer, manual_clock
 from tests.identity.factories import PASSWORD, login, register, unique_email
-from tests.planning.factories import auth, error_reason, rpc_error, violated_fields
 
 
 class TestRegisterAndLogin:
@@ -248,7 +249,7 @@ class TestRehash:
         async with timed_server(manual_clock(), master_key=master, argon2_memory_kib=1024) as old:
             registered = await register(old.identity, email=email)
         async with timed_server(manual_clock(), master_key=master, argon2_memory_kib=2048) as new:
-            repository = IdentityRepository(new.resources.store, None)
+            repository = AccountRepository(new.resources.store, None)
             before = await repository.get_credential(registered.user.id)
             assert before is not None and "m=1024" in before.password_hash
             await login(new.identity, email)

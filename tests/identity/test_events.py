@@ -7,8 +7,9 @@ from google.protobuf.field_mask_pb2 import FieldMask
 from coder.identity.v1 import events_pb2, resources_pb2
 from coder.identity.v1 import identity_service_pb2 as api
 from coder.identity.v1.identity_service_pb2_grpc import IdentityServiceStub
+from tests.fixtures.events import EventRecorder
+from tests.fixtures.tokens import auth
 from tests.identity.factories import register
-from tests.planning.factories import EventRecorder, auth
 
 
 class TestEvents:

@@ -16,10 +16,10 @@ import pytest
 from coder.identity.v1 import identity_service_pb2 as api
 from coder.identity.v1.identity_service_pb2_grpc import IdentityServiceStub
 from services.kit import ManualClock
+from tests.fixtures.grpc_errors import error_reason, rpc_error, violated_fields
 from tests.fixtures.oidc_provider import oidc_provider_process
 from tests.identity.conftest import TimedServer, manual_clock
 from tests.identity.factories import login, register, unique_email
-from tests.planning.factories import error_reason, rpc_error, violated_fields
 
 CLIENT_ID = "coder-tests"
 REDIRECT = "http://localhost/callback"

@@ -11,10 +11,12 @@ from coder.identity.v1 import events_pb2, resources_pb2
 from coder.identity.v1 import identity_service_pb2 as api
 from coder.identity.v1.identity_service_pb2_grpc import IdentityServiceStub
 from coder.planning.v1 import planning_service_pb2 as planning_api
+from tests.fixtures.events import EventRecorder
+from tests.fixtures.grpc_errors import error_reason, rpc_error, violated_fields
+from tests.fixtures.tokens import auth
 from tests.identity.conftest import IdentityServer, TimedServer, manual_clock
 from tests.identity.factories import PASSWORD, login, register, unique_email
 from tests.identity.test_organizations import member_of
-from tests.planning.factories import EventRecorder, auth, error_reason, rpc_error, violated_fields
 
 
 async def invite(

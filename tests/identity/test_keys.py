@@ -14,9 +14,10 @@ import jwt
 from coder.identity.v1 import identity_service_pb2 as api
 from services.identity import IdentitySettings
 from services.identity._settings import master_key
-from services.identity.repository import SIGNING_KEYS
+from services.identity.repository.keys import SIGNING_KEYS
 from services.kit.store import SYSTEM_PARTITION, Query
-from tests.identity.conftest import TimedServer, kit_settings, manual_clock
+from tests.fixtures.hosts import host_settings
+from tests.identity.conftest import TimedServer, manual_clock
 from tests.identity.factories import login, refresh, register, unique_email
 
 DAY = 86_400
@@ -90,14 +91,14 @@ class TestStorage:
         self, tmp_path: Path
     ) -> None:
         settings = IdentitySettings(master_key="")
-        first = master_key(settings, kit_settings(tmp_path))
+        first = master_key(settings, host_settings(tmp_path))
         path = tmp_path / "keys" / "identity-master.key"
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
-        assert master_key(settings, kit_settings(tmp_path)) == first
+        assert master_key(settings, host_settings(tmp_path)) == first
         assert len(first) == 32
 
     def test_a_configured_master_key_is_used_as_is(self, tmp_path: Path) -> None:
         key = os.urandom(32)
         settings = IdentitySettings(master_key=base64.b64encode(key).decode())
-        assert master_key(settings, kit_settings(tmp_path)) == key
+        assert master_key(settings, host_settings(tmp_path)) == key
         assert not (tmp_path / "keys").exists()

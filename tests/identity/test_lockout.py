@@ -5,9 +5,10 @@ from __future__ import annotations
 import grpc
 
 from coder.identity.v1 import identity_service_pb2 as api
+from tests.fixtures.grpc_errors import error_reason, rich_status, rpc_error
+from tests.fixtures.tokens import auth
 from tests.identity.conftest import TimedServer, manual_clock
 from tests.identity.factories import PASSWORD, login, register, unique_email
-from tests.planning.factories import auth, error_reason, rich_status, rpc_error
 
 
 class TestLockout:

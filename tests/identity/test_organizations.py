@@ -13,9 +13,10 @@ from coder.identity.v1 import resources_pb2
 from coder.identity.v1.identity_service_pb2_grpc import IdentityServiceStub
 from coder.planning.v1 import planning_service_pb2 as planning_api
 from coder.planning.v1 import project_pb2
+from tests.fixtures.grpc_errors import error_reason, rpc_error, violated_fields
+from tests.fixtures.tokens import auth
 from tests.identity.conftest import IdentityServer
 from tests.identity.factories import add_member, login, register, unique_email
-from tests.planning.factories import auth, error_reason, rpc_error, violated_fields
 
 
 async def member_of(
@@ -192,6 +193,61 @@ class TestMembers:
             metadata=auth(owner.access_token),
         )
 
+    async def test_the_owner_transfers_ownership_in_one_change(
+        self, server: IdentityServer
+    ) -> None:
+        stub = server.identity
+        owner = await register(stub)
+        successor = await member_of(server, owner, "member")
+        org = owner.organization_id
+        reply: api.TransferOwnershipResponse = await stub.TransferOwnership(
+            api.TransferOwnershipRequest(organization_id=org, new_owner_id=successor.user.id),
+            metadata=auth(owner.access_token),
+        )
+        assert (reply.new_owner.user_id, reply.new_owner.role) == (successor.user.id, "owner")
+        assert (reply.previous_owner.user_id, reply.previous_owner.role) == (owner.user.id, "admin")
+        listed: api.ListMembersResponse = await stub.ListMembers(
+            api.ListMembersRequest(organization_id=org), metadata=auth(owner.access_token)
+        )
+        assert {m.user_id: m.role for m in listed.members} == {
+            owner.user.id: "admin",
+            successor.user.id: "owner",
+        }
+        audit: api.ListAuditEventsResponse = await stub.ListAuditEvents(
+            api.ListAuditEventsRequest(organization_id=org), metadata=auth(owner.access_token)
+        )
+        assert "organization.ownership_transferred" in [e.action for e in audit.events]
+
+    async def test_only_an_owner_transfers_ownership(self, server: IdentityServer) -> None:
+        stub = server.identity
+        owner = await register(stub)
+        admin = await member_of(server, owner, "admin", "admin")
+        org = owner.organization_id
+        error = await rpc_error(
+            stub.TransferOwnership(
+                api.TransferOwnershipRequest(organization_id=org, new_owner_id=admin.user.id),
+                metadata=auth(admin.access_token),
+            ),
+            grpc.StatusCode.PERMISSION_DENIED,
+        )
+        assert error_reason(error) == "PERMISSION_MISSING"
+        error = await rpc_error(
+            stub.TransferOwnership(
+                api.TransferOwnershipRequest(organization_id=org, new_owner_id=owner.user.id),
+                metadata=auth(owner.access_token),
+            ),
+            grpc.StatusCode.INVALID_ARGUMENT,
+        )
+        assert violated_fields(error) == {"new_owner_id"}
+        error = await rpc_error(
+            stub.TransferOwnership(
+                api.TransferOwnershipRequest(organization_id=org, new_owner_id="nobody"),
+                metadata=auth(owner.access_token),
+            ),
+            grpc.StatusCode.NOT_FOUND,
+        )
+        assert error_reason(error) == "MEMBER_NOT_FOUND"
+
     async def test_a_member_cannot_administer_members(self, server: IdentityServer) -> None:
         owner = await register(server.identity)
         member = await member_of(server, owner, "member")
@@ -345,7 +401,7 @@ class TestCustomRoles:
         [
             (["planning.task"], "role.permissions[0]"),
             (["planning.task.read", "Planning.Task.Read"], "role.permissions[1]"),
-            (["identity.organization.delete"], "role.permissions[0]"),
+            (["identity.organization.transfer"], "role.permissions[0]"),
         ],
     )
     async def test_bad_permission_patterns_are_named(

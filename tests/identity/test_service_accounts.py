@@ -17,10 +17,12 @@ from coder.identity.v1.identity_service_pb2_grpc import IdentityServiceStub
 from coder.planning.v1 import planning_service_pb2 as planning_api
 from coder.planning.v1 import project_pb2
 from services.kit import KeySource, TokenVerifier
-from tests.identity.conftest import AUDIENCE, ISSUER, IdentityServer, TimedServer, manual_clock
+from tests.fixtures.events import EventRecorder
+from tests.fixtures.grpc_errors import error_reason, rpc_error, violated_fields
+from tests.fixtures.tokens import AUDIENCE, ISSUER, auth
+from tests.identity.conftest import IdentityServer, TimedServer, manual_clock
 from tests.identity.factories import register
 from tests.identity.test_organizations import member_of
-from tests.planning.factories import EventRecorder, auth, error_reason, rpc_error, violated_fields
 
 
 async def create_account(
@@ -265,7 +267,7 @@ class TestAdministration:
             "service_account.permissions[1]",
         }
         error = await rpc_error(
-            create_account(stub, owner, ("identity.organization.delete",)),
+            create_account(stub, owner, ("identity.organization.transfer",)),
             grpc.StatusCode.INVALID_ARGUMENT,
         )
         assert violated_fields(error) == {"service_account.permissions[0]"}

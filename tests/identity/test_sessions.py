@@ -6,9 +6,10 @@ import grpc
 
 from coder.identity.v1 import identity_service_pb2 as api
 from coder.identity.v1.identity_service_pb2_grpc import IdentityServiceStub
+from tests.fixtures.grpc_errors import error_reason, rpc_error
+from tests.fixtures.tokens import auth
 from tests.identity.conftest import TimedServer, manual_clock
 from tests.identity.factories import login, refresh, register, unique_email
-from tests.planning.factories import auth, error_reason, rpc_error
 
 
 async def refused(stub: IdentityServiceStub, token: str) -> str:

@@ -9,10 +9,12 @@ from google.protobuf.field_mask_pb2 import FieldMask
 from coder.identity.v1 import events_pb2, resources_pb2
 from coder.identity.v1 import identity_service_pb2 as api
 from coder.identity.v1.identity_service_pb2_grpc import IdentityServiceStub
+from tests.fixtures.events import EventRecorder
+from tests.fixtures.grpc_errors import error_reason, rpc_error, violated_fields
+from tests.fixtures.tokens import auth
 from tests.identity.conftest import IdentityServer
 from tests.identity.factories import register
 from tests.identity.test_organizations import member_of
-from tests.planning.factories import EventRecorder, auth, error_reason, rpc_error, violated_fields
 
 
 async def create_team(

@@ -1,5 +1,5 @@
-"""The suite as a user meets it: identity and planning on one gRPC host, the edge in front of
-it on a real port, every backend embedded."""
+"""The suite as a user meets it: every implemented service (the catalog) on one gRPC host, the
+edge in front of it on a real port, every backend embedded."""
 
 from __future__ import annotations
 
@@ -13,10 +13,9 @@ import pytest
 import uvicorn
 
 from edge import EdgeSettings, create_app
+from services import catalog
 from services.deploy import EnvoyOptions
-from services.identity import SERVICE as IDENTITY
 from services.kit import Host, Resources, Settings, open_resources
-from services.planning import SERVICE as PLANNING
 from tests.deploy.conftest import running_envoy
 
 
@@ -29,13 +28,13 @@ async def resources(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[R
         bus_url="memory://",
         cache_url="memory://",
     )
-    async with open_resources(settings, [IDENTITY, PLANNING]) as opened:
+    async with open_resources(settings, catalog.load_all()) as opened:
         yield opened
 
 
 @pytest.fixture(scope="module")
 async def host(resources: Resources) -> AsyncIterator[Host]:
-    served = Host([IDENTITY, PLANNING], resources, readiness_interval=0.2)
+    served = Host(catalog.load_all(), resources, readiness_interval=0.2)
     await served.start()
     await served.wait_ready()
     yield served

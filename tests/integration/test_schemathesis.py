@@ -1,5 +1,5 @@
-"""Schemathesis over the whole API the suite serves — identity, planning, ops and the edge's
-own sign-in routes — with an owner's token: no 5xx, no response outside the schema.
+"""Schemathesis over the whole API the suite serves — every implemented service, ops and the
+edge's own sign-in routes — with an owner's token: no 5xx, no response outside the schema.
 
 Left out: the Ticks stream (a generated request may ask for hours of ticks), OIDC (no provider
 is configured here, so those routes rightly answer 404) and the OAuth token endpoint (its errors
@@ -13,9 +13,14 @@ import uuid
 import httpx
 import pytest
 
+from services import catalog
 from tests.edge.test_schemathesis import fuzz
 
-TAGS = "^(PlanningService|OpsService|IdentityService|auth|well-known)$"
+SERVICE_TAGS = [
+    name.rsplit(".", 1)[1] for definition in catalog.load_all() for name in definition.service_names
+]
+TAGS = f"^({'|'.join([*SERVICE_TAGS, 'OpsService', 'auth', 'well-known'])})$"
+"""Every implemented service's routes (from the catalog), the ops probes and the edge's own."""
 EXCLUDED = ("OpsService_Ticks", "Auth_Token", "Auth_OidcLogin", "Auth_OidcCallback")
 
 

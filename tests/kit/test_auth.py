@@ -10,10 +10,17 @@ from pathlib import Path
 import jwt
 import pytest
 
-from services.kit import KeySource, Principal, SigningKey, TokenVerifier, jwks, permission_matches
-from services.kit._errors import Unauthenticated
-
-ISSUER, AUDIENCE = "coder", "coder-api"
+from services.kit import (
+    KeySource,
+    Policy,
+    Principal,
+    SigningKey,
+    TokenVerifier,
+    Unauthenticated,
+    jwks,
+    permission_matches,
+)
+from tests.fixtures.tokens import AUDIENCE, ISSUER
 
 
 @pytest.fixture
@@ -127,23 +134,52 @@ class TestPermissions:
         assert permission_matches(pattern, permission) is expected
 
     @pytest.mark.parametrize(
-        ("roles", "permission", "expected"),
+        ("roles", "policy", "expected"),
         [
-            ({"owner"}, "identity.organization.delete", True),
-            ({"admin"}, "identity.organization.delete", False),
-            ({"admin"}, "identity.member.write", True),
-            ({"member"}, "planning.task.write", True),
-            ({"member"}, "identity.member.write", False),
-            ({"viewer"}, "identity.member.read", False),
-            ({"viewer"}, "identity.audit.read", False),
-            ({"viewer"}, "planning.task.read", True),
-            ({"viewer"}, "planning.task.write", False),
-            (set(), "planning.task.read", False),
+            ({"owner"}, Policy.OWNER_ONLY, True),
+            ({"admin"}, Policy.OWNER_ONLY, False),
+            ({"owner"}, Policy.ADMIN_ONLY, True),
+            ({"admin"}, Policy.ADMIN_ONLY, True),
+            ({"member"}, Policy.ADMIN_ONLY, False),
+            ({"viewer"}, Policy.ADMIN_ONLY, False),
+            ({"member"}, Policy.DEFAULT, True),
+            ({"viewer"}, Policy.DEFAULT, True),
+            (set(), Policy.DEFAULT, False),
+            (set(), Policy.SELF_SERVICE, True),
         ],
     )
-    def test_roles(self, roles: set[str], permission: str, expected: bool) -> None:
+    def test_roles_under_each_policy(self, roles: set[str], policy: Policy, expected: bool) -> None:
+        principal = Principal("u", "o", roles=frozenset(roles))
+        assert principal.can("shop.order.read", policy) is expected
+
+    @pytest.mark.parametrize(
+        ("roles", "permission", "expected"),
+        [
+            ({"member"}, "planning.task.write", True),
+            ({"member"}, "planning.task.execute", True),
+            ({"viewer"}, "planning.task.read", True),
+            ({"viewer"}, "planning.task.write", False),
+            ({"viewer"}, "planning.task.delete", False),
+        ],
+    )
+    def test_role_patterns(self, roles: set[str], permission: str, expected: bool) -> None:
         principal = Principal("u", "o", roles=frozenset(roles))
         assert principal.can(permission) is expected
+
+    def test_admin_only_is_held_through_an_explicit_grant(self) -> None:
+        custom = Principal(
+            "u", "o", roles=frozenset({"auditor"}), permissions=frozenset({"x.audit.read"})
+        )
+        assert custom.can("x.audit.read", Policy.ADMIN_ONLY)
+        assert not custom.can("x.audit.read", Policy.OWNER_ONLY)
+
+    def test_self_service_is_for_users_in_their_own_session(self) -> None:
+        service = Principal("svc", "o", kind="service")
+        assert not service.can("x.profile.write", Policy.SELF_SERVICE)
+        granted = Principal("svc", "o", kind="service", permissions=frozenset({"x.profile.write"}))
+        assert granted.can("x.profile.write", Policy.SELF_SERVICE)
+        delegated = Principal("u", "o", claims={"act": {"sub": "service:notification"}})
+        assert not delegated.can("x.profile.write", Policy.SELF_SERVICE)
 
     def test_custom_role_permissions_from_token(self) -> None:
         principal = Principal("u", "o", permissions=frozenset({"planning.task.read"}))

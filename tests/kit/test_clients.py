@@ -11,7 +11,7 @@ from typing import Any
 import grpc
 import pytest
 
-from services.kit import DeadlineExceeded, ServiceChannels
+from services.kit import AccessRule, DeadlineExceeded, ServiceChannels
 from services.kit._context import CallState, remaining_time, set_call
 from services.kit._interceptors import DeadlineInterceptor, MethodInfo
 
@@ -153,7 +153,7 @@ class FakeContext:
 
 
 class TestDeadlineInterceptor:
-    INFO = MethodInfo("/x/y", "x", "y", "", True, True)
+    INFO = MethodInfo("/x/y", "x", "y", AccessRule(public=True, declared=True))
 
     async def test_caller_deadline_becomes_the_budget(self) -> None:
         seen: list[float | None] = []

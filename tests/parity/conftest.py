@@ -14,10 +14,7 @@ from services.deploy import EnvoyOptions
 from services.kit import Host, SigningKey, jwks
 from tests.deploy.conftest import running_envoy, running_planning_host, stand_in
 from tests.edge.conftest import serving
-from tests.planning.factories import TokenFactory
-
-ISSUER = "coder"
-AUDIENCE = "coder-api"
+from tests.fixtures.tokens import AUDIENCE, ISSUER, TokenFactory
 
 
 @pytest.fixture(scope="session")

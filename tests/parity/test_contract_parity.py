@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.fixtures.tokens import TokenFactory
 from tests.parity.transcript import Exchange, diff, normalized
-from tests.planning.factories import TokenFactory
 
 PROJECTS = "/api/v1/planning/projects"
 

@@ -1,55 +1,36 @@
 """A real server hosting the planning service on SQLite and the in-process bus, once per
-session, with a channel, a stub, a token factory and an event recorder."""
+session, with a stub and an event recorder."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import grpc
 import pytest
 
 from coder.planning.v1 import planning_service_pb2_grpc
-from services.kit import (
-    Host,
-    KeySource,
-    Resources,
-    Settings,
-    SigningKey,
-    TokenVerifier,
-    jwks,
-    new_id,
-    open_resources,
-)
+from services.kit import Host, Resources
 from services.kit.bus import Subscription
 from services.planning import SERVICE
-from tests.planning.factories import EventRecorder, TokenFactory
-
-ISSUER = "coder"
-AUDIENCE = "coder-api"
-
-
-@pytest.fixture(scope="session")
-def signing_key() -> SigningKey:
-    return SigningKey.generate()
+from tests.conftest import HostFactory
+from tests.fixtures.events import EventRecorder
+from tests.fixtures.hosts import ServiceHost
 
 
 @pytest.fixture(scope="session")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("planning")
+async def planning_host(service_host: HostFactory) -> AsyncIterator[ServiceHost]:
+    async with service_host([SERVICE]) as started:
+        yield started
 
 
 @pytest.fixture(scope="session")
-async def resources(signing_key: SigningKey, data_dir: Path) -> AsyncIterator[Resources]:
-    settings = Settings(
-        data_dir=data_dir,
-        store_url=f"sqlite:///{data_dir / 'x.db'}",
-        bus_url="memory://",
-        cache_url="memory://",
-    )
-    verifier = TokenVerifier(KeySource(jwks=jwks([signing_key])), issuer=ISSUER, audience=AUDIENCE)
-    async with open_resources(settings, [SERVICE], verifier=verifier) as opened:
-        yield opened
+def resources(planning_host: ServiceHost) -> Resources:
+    return planning_host.resources
+
+
+@pytest.fixture(scope="session")
+def host(planning_host: ServiceHost) -> Host:
+    return planning_host.host
 
 
 @pytest.fixture(scope="session")
@@ -63,31 +44,10 @@ async def events(resources: Resources) -> EventRecorder:
 
 
 @pytest.fixture(scope="session")
-async def host(resources: Resources, events: EventRecorder) -> AsyncIterator[Host]:
-    server = Host([SERVICE], resources, port=0, readiness_interval=0.2)
-    await server.start()
-    await server.wait_ready()
-    yield server
-    await server.stop(grace=0)
-
-
-@pytest.fixture(scope="session")
-async def channel(host: Host) -> AsyncIterator[grpc.aio.Channel]:
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{host.port}") as opened:
-        yield opened
+def channel(planning_host: ServiceHost) -> grpc.aio.Channel:
+    return planning_host.channel
 
 
 @pytest.fixture(scope="session")
 def stub(channel: grpc.aio.Channel) -> planning_service_pb2_grpc.PlanningServiceStub:
     return planning_service_pb2_grpc.PlanningServiceStub(channel)
-
-
-@pytest.fixture(scope="session")
-def token(signing_key: SigningKey) -> TokenFactory:
-    return TokenFactory(signing_key, ISSUER, AUDIENCE)
-
-
-@pytest.fixture
-def org() -> str:
-    """An organization of the test's own, so listings see only what the test made."""
-    return f"org-{new_id().lower()}"

@@ -12,16 +12,9 @@ from google.protobuf.field_mask_pb2 import FieldMask
 from coder.planning.v1 import planning_service_pb2 as api
 from coder.planning.v1 import project_pb2, task_pb2
 from coder.planning.v1.planning_service_pb2_grpc import PlanningServiceStub
-from tests.planning.factories import (
-    TokenFactory,
-    auth,
-    changed,
-    create_project,
-    create_task,
-    get_task,
-    rpc_error,
-    update_task,
-)
+from tests.fixtures.grpc_errors import rpc_error
+from tests.fixtures.tokens import TokenFactory, auth
+from tests.planning.factories import changed, create_project, create_task, get_task, update_task
 
 TASK = task_pb2.Task(id="t", project_id="p", title="x")
 VALID_REQUESTS: dict[str, Any] = {

@@ -29,8 +29,9 @@ from services.kit.bus import ENTITIES_ONLY, INBOX_SPEC, Inbox, Subscription, ide
 from services.kit.store import F, Query
 from services.planning import SERVICE
 from tests.fixtures.tcp_proxy import TcpProxy
+from tests.fixtures.tokens import TokenFactory
 from tests.kit.bus.conftest import amqp_proxy, amqp_url, eventually, proxied_url
-from tests.planning.factories import TokenFactory, create_project, create_task
+from tests.planning.factories import create_project, create_task
 
 __all__ = ["amqp_proxy", "amqp_url"]  # fixtures used by this module
 

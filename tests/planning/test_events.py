@@ -9,15 +9,14 @@ from coder.common.v1 import actor_pb2
 from coder.planning.v1 import planning_service_pb2 as api
 from coder.planning.v1 import project_pb2, task_pb2
 from coder.planning.v1.planning_service_pb2_grpc import PlanningServiceStub
+from tests.fixtures.events import EventRecorder
+from tests.fixtures.grpc_errors import rpc_error
+from tests.fixtures.tokens import TokenFactory, auth
 from tests.planning.factories import (
-    EventRecorder,
-    TokenFactory,
-    auth,
     changed,
     create_project,
     create_task,
     project_payload,
-    rpc_error,
     task_payload,
     update_task,
 )

@@ -7,16 +7,9 @@ import asyncio
 import grpc
 
 from coder.planning.v1.planning_service_pb2_grpc import PlanningServiceStub
-from tests.planning.factories import (
-    TokenFactory,
-    changed,
-    create_project,
-    create_task,
-    error_reason,
-    rpc_error,
-    update_task,
-    violated_fields,
-)
+from tests.fixtures.grpc_errors import error_reason, rpc_error, violated_fields
+from tests.fixtures.tokens import TokenFactory
+from tests.planning.factories import changed, create_project, create_task, update_task
 
 
 class TestParentTask:

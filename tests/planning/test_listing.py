@@ -12,14 +12,9 @@ from coder.common.v1 import paging_pb2
 from coder.planning.v1 import planning_service_pb2 as api
 from coder.planning.v1 import project_pb2, task_pb2
 from coder.planning.v1.planning_service_pb2_grpc import PlanningServiceStub
-from tests.planning.factories import (
-    TokenFactory,
-    auth,
-    create_project,
-    create_task,
-    rpc_error,
-    violated_fields,
-)
+from tests.fixtures.grpc_errors import rpc_error, violated_fields
+from tests.fixtures.tokens import TokenFactory, auth
+from tests.planning.factories import create_project, create_task
 
 HOUR = 3600
 BASE = 1_900_000_000

@@ -8,15 +8,9 @@ from google.protobuf.field_mask_pb2 import FieldMask
 from coder.planning.v1 import planning_service_pb2 as api
 from coder.planning.v1 import project_pb2
 from coder.planning.v1.planning_service_pb2_grpc import PlanningServiceStub
-from tests.planning.factories import (
-    TokenFactory,
-    auth,
-    create_project,
-    create_task,
-    error_reason,
-    rpc_error,
-    violated_fields,
-)
+from tests.fixtures.grpc_errors import error_reason, rpc_error, violated_fields
+from tests.fixtures.tokens import TokenFactory, auth
+from tests.planning.factories import create_project, create_task
 
 
 class TestCreateProject:

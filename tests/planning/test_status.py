@@ -8,15 +8,9 @@ import pytest
 from coder.planning.v1 import task_pb2
 from coder.planning.v1.planning_service_pb2_grpc import PlanningServiceStub
 from services.planning.service import ALLOWED_MOVES
-from tests.planning.factories import (
-    TokenFactory,
-    changed,
-    create_project,
-    create_task,
-    error_reason,
-    rpc_error,
-    update_task,
-)
+from tests.fixtures.grpc_errors import error_reason, rpc_error
+from tests.fixtures.tokens import TokenFactory
+from tests.planning.factories import changed, create_project, create_task, update_task
 
 TO_DO = task_pb2.TASK_STATUS_TO_DO
 IN_PROGRESS = task_pb2.TASK_STATUS_IN_PROGRESS

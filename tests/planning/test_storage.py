@@ -11,10 +11,12 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from coder.planning.v1 import planning_service_pb2 as api
 from coder.planning.v1 import task_pb2
 from coder.planning.v1.planning_service_pb2_grpc import PlanningServiceStub
-from services.kit import Resources
+from services.kit import Resources, timestamp_text
 from services.kit.bus import DOC_TYPE_FIELD
-from services.planning._mapping import task_document, task_from_document, timestamp_text
-from tests.planning.factories import TokenFactory, auth, create_project, create_task, rpc_error
+from services.planning._mapping import task_document, task_from_document
+from tests.fixtures.grpc_errors import rpc_error
+from tests.fixtures.tokens import TokenFactory, auth
+from tests.planning.factories import create_project, create_task
 
 YEAR_FIVE = Timestamp()
 YEAR_FIVE.FromDatetime(datetime(5, 1, 2, 3, 4, 5, tzinfo=UTC))

@@ -9,18 +9,9 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from coder.planning.v1 import planning_service_pb2 as api
 from coder.planning.v1 import task_pb2
 from coder.planning.v1.planning_service_pb2_grpc import PlanningServiceStub
-from tests.planning.factories import (
-    TokenFactory,
-    auth,
-    changed,
-    create_project,
-    create_task,
-    error_reason,
-    get_task,
-    rpc_error,
-    update_task,
-    violated_fields,
-)
+from tests.fixtures.grpc_errors import error_reason, rpc_error, violated_fields
+from tests.fixtures.tokens import TokenFactory, auth
+from tests.planning.factories import changed, create_project, create_task, get_task, update_task
 
 DUE = Timestamp(seconds=1_900_000_000, nanos=123_456_789)
 

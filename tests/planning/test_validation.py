@@ -13,7 +13,8 @@ from google.protobuf.field_mask_pb2 import FieldMask
 from coder.planning.v1 import planning_service_pb2 as api
 from coder.planning.v1 import project_pb2, task_pb2
 from coder.planning.v1.planning_service_pb2_grpc import PlanningServiceStub
-from tests.planning.factories import TokenFactory, auth, rpc_error, violated_fields
+from tests.fixtures.grpc_errors import rpc_error, violated_fields
+from tests.fixtures.tokens import TokenFactory, auth
 
 TASK = task_pb2.Task(id="t", project_id="p", title="x")
 

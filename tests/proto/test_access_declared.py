@@ -55,3 +55,16 @@ def test_every_rpc_declares_exactly_one_access_rule() -> None:
     assert missing == [], f"RPCs without an access rule: {missing}"
     assert ambiguous == [], f"RPCs with both or neither of permission/public: {ambiguous}"
     assert malformed == [], f"permissions not `<own domain>.<resource>.<action>`: {malformed}"
+
+
+def test_a_permission_has_one_policy_across_the_tree() -> None:
+    policies: dict[str, set[str]] = {}
+    for _, service, method in our_methods():
+        rule = access_rule(method)
+        if rule is None or not rule.permission:
+            continue
+        flags = [f for f in ("admin_only", "owner_only", "self_service") if getattr(rule, f)]
+        assert len(flags) <= 1, f"{service}/{method.name} declares {flags}"
+        policies.setdefault(rule.permission, set()).add(flags[0] if flags else "default")
+    mixed = {permission: found for permission, found in policies.items() if len(found) > 1}
+    assert mixed == {}, f"permissions declared with different policies: {mixed}"

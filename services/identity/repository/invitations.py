@@ -16,12 +16,12 @@ from services.identity._mapping import (
     stamp_text,
     time_text,
 )
-from services.kit.bus import OUTBOX_INDEXES, OutboxRelay, outbox_document
+from services.kit import Repository
+from services.kit.bus import OutboxRelay
 from services.kit.store import BatchOp, ContainerSpec, DocumentStore, F, PatchOp, Query
 
 INVITATIONS = "invitations"
-CONTAINERS = (ContainerSpec(INVITATIONS, indexes=("/kind", "/createTime", *OUTBOX_INDEXES)),)
-OUTBOX_CONTAINERS = (INVITATIONS,)
+CONTAINERS = (ContainerSpec(INVITATIONS, indexes=("/kind", "/createTime"), outbox=True),)
 
 PENDING = resources_pb2.InvitationState.Name(resources_pb2.INVITATION_STATE_PENDING)
 ACCEPTED = resources_pb2.InvitationState.Name(resources_pb2.INVITATION_STATE_ACCEPTED)
@@ -37,20 +37,12 @@ class InvitationRecord:
     etag: str
 
 
-class InvitationRepository:
+class InvitationRepository(Repository):
     """Reads and atomic writes of invitations."""
 
     def __init__(self, store: DocumentStore, relay: OutboxRelay | None) -> None:
-        self._invitations = store.container(INVITATIONS)
-        self._relay = relay
-
-    async def _commit(
-        self, partition: str, operations: list[BatchOp], events: Sequence[event_pb2.Event]
-    ) -> None:
-        outbox = [BatchOp.create(outbox_document(event)) for event in events]
-        await self._invitations.batch(partition, [*operations, *outbox])
-        if self._relay is not None:
-            self._relay.notify()
+        super().__init__(store, relay)
+        self._invitations = self.entities(INVITATIONS)
 
     async def create(
         self,
@@ -59,7 +51,9 @@ class InvitationRepository:
         events: Sequence[event_pb2.Event],
     ) -> None:
         document = invitation_document(invitation, token_hash)
-        await self._commit(invitation.organization_id, [BatchOp.create(document)], events)
+        await self._invitations.commit(
+            invitation.organization_id, [BatchOp.create(document)], events
+        )
 
     async def get(
         self, organization_id: str, invitation_id: str, now: datetime
@@ -83,7 +77,7 @@ class InvitationRepository:
             .limit(page_size)
             .after(continuation)
         )
-        page = await self._invitations.query(query, partition=organization_id)
+        page = await self._invitations.page(query, organization_id)
         found = [invitation_from_document(organization_id, d, now) for d in page.items]
         return found, page.continuation
 
@@ -129,4 +123,4 @@ class InvitationRepository:
     ) -> None:
         invitation = record.invitation
         operation = BatchOp.patch_doc(invitation.id, ops, if_match=record.etag)
-        await self._commit(invitation.organization_id, [operation], events)
+        await self._invitations.commit(invitation.organization_id, [operation], events)

@@ -14,12 +14,12 @@ from services.identity._mapping import (
     stamp_text,
     time_text,
 )
-from services.kit.bus import OUTBOX_INDEXES, OutboxRelay, outbox_document
+from services.kit import Repository
+from services.kit.bus import OutboxRelay
 from services.kit.store import BatchOp, ContainerSpec, DocumentStore, F, PatchOp, Query
 
 SERVICE_ACCOUNTS = "service_accounts"
-CONTAINERS = (ContainerSpec(SERVICE_ACCOUNTS, indexes=("/kind", "/createTime", *OUTBOX_INDEXES)),)
-OUTBOX_CONTAINERS = (SERVICE_ACCOUNTS,)
+CONTAINERS = (ContainerSpec(SERVICE_ACCOUNTS, indexes=("/kind", "/createTime"), outbox=True),)
 
 
 @dataclass(slots=True)
@@ -31,25 +31,18 @@ class ServiceAccountRecord:
     etag: str
 
 
-class ServiceAccountRepository:
+class ServiceAccountRepository(Repository):
     """Reads and atomic writes of service accounts."""
 
     def __init__(self, store: DocumentStore, relay: OutboxRelay | None) -> None:
-        self._accounts = store.container(SERVICE_ACCOUNTS)
-        self._relay = relay
-
-    async def _commit(
-        self, partition: str, operations: list[BatchOp], event: event_pb2.Event
-    ) -> None:
-        await self._accounts.batch(partition, [*operations, BatchOp.create(outbox_document(event))])
-        if self._relay is not None:
-            self._relay.notify()
+        super().__init__(store, relay)
+        self._accounts = self.entities(SERVICE_ACCOUNTS)
 
     async def create(
         self, account: resources_pb2.ServiceAccount, secret_hash: str, event: event_pb2.Event
     ) -> None:
         document = service_account_document(account, secret_hash)
-        await self._commit(account.organization_id, [BatchOp.create(document)], event)
+        await self._accounts.commit(account.organization_id, [BatchOp.create(document)], [event])
 
     async def get(self, organization_id: str, account_id: str) -> ServiceAccountRecord | None:
         document = await self._accounts.get(organization_id, account_id)
@@ -71,7 +64,7 @@ class ServiceAccountRepository:
             .limit(page_size)
             .after(continuation)
         )
-        page = await self._accounts.query(query, partition=organization_id)
+        page = await self._accounts.page(query, organization_id)
         accounts = [service_account_from_document(organization_id, d) for d in page.items]
         return accounts, page.continuation
 
@@ -86,7 +79,7 @@ class ServiceAccountRepository:
             PatchOp("set", "/updateTime", stamp_text(account.update_time)),
         ]
         operation = BatchOp.patch_doc(account.id, ops, if_match=record.etag)
-        await self._commit(account.organization_id, [operation], event)
+        await self._accounts.commit(account.organization_id, [operation], [event])
 
     async def disable(self, record: ServiceAccountRecord, event: event_pb2.Event) -> None:
         account = record.account
@@ -94,13 +87,17 @@ class ServiceAccountRepository:
             PatchOp("set", "/disabled", True),
             PatchOp("set", "/updateTime", stamp_text(account.update_time)),
         ]
-        await self._commit(account.organization_id, [BatchOp.patch_doc(account.id, ops)], event)
+        await self._accounts.commit(
+            account.organization_id, [BatchOp.patch_doc(account.id, ops)], [event]
+        )
 
     async def delete(self, account: resources_pb2.ServiceAccount, event: event_pb2.Event) -> None:
-        await self._commit(account.organization_id, [BatchOp.delete(account.id)], event)
+        await self._accounts.commit(account.organization_id, [BatchOp.delete(account.id)], [event])
 
     async def record_use(
         self, account: resources_pb2.ServiceAccount, used: datetime, event: event_pb2.Event
     ) -> None:
         ops = [PatchOp("set", "/lastUsedTime", time_text(used))]
-        await self._commit(account.organization_id, [BatchOp.patch_doc(account.id, ops)], event)
+        await self._accounts.commit(
+            account.organization_id, [BatchOp.patch_doc(account.id, ops)], [event]
+        )

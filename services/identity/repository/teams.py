@@ -7,17 +7,15 @@ created in the batch of the team, so names stay unique) and their memberships
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from coder.events.v1 import event_pb2
 from coder.identity.v1 import resources_pb2
 from services.identity._mapping import stamp_text, team_document, team_from_document
-from services.kit.bus import OUTBOX_INDEXES, OutboxRelay, outbox_document
+from services.kit import Repository
+from services.kit.bus import OutboxRelay
 from services.kit.store import (
     MAX_BATCH_OPERATIONS,
     BatchOp,
     ContainerSpec,
-    Document,
     DocumentStore,
     F,
     Query,
@@ -26,12 +24,9 @@ from services.kit.store import (
 TEAMS = "teams"
 CONTAINERS = (
     ContainerSpec(
-        TEAMS,
-        indexes=("/kind", "/createTime", "/parentId", "/teamId", "/addTime", *OUTBOX_INDEXES),
+        TEAMS, indexes=("/kind", "/createTime", "/parentId", "/teamId", "/addTime"), outbox=True
     ),
 )
-OUTBOX_CONTAINERS = (TEAMS,)
-_SCAN = 1000
 
 
 def _name_id(name: str) -> str:
@@ -42,21 +37,12 @@ def _member_id(team_id: str, user_id: str) -> str:
     return f"member:{team_id}:{user_id}"
 
 
-class TeamRepository:
+class TeamRepository(Repository):
     """Reads and atomic writes of teams and their memberships."""
 
     def __init__(self, store: DocumentStore, relay: OutboxRelay | None) -> None:
-        self._teams = store.container(TEAMS)
-        self._relay = relay
-
-    async def _commit(
-        self, partition: str, operations: Sequence[BatchOp], events: Sequence[event_pb2.Event]
-    ) -> list[Document]:
-        outbox = [BatchOp.create(outbox_document(event)) for event in events]
-        written = await self._teams.batch(partition, [*operations, *outbox])
-        if self._relay is not None and events:
-            self._relay.notify()
-        return written
+        super().__init__(store, relay)
+        self._teams = self.entities(TEAMS)
 
     async def create(self, team: resources_pb2.Team, event: event_pb2.Event) -> None:
         """The team and its name reservation; DocumentExists when the name is taken."""
@@ -64,7 +50,7 @@ class TeamRepository:
             BatchOp.create(team_document(team)),
             BatchOp.create({"id": _name_id(team.name), "kind": "team_name", "teamId": team.id}),
         ]
-        await self._commit(team.organization_id, operations, [event])
+        await self._teams.commit(team.organization_id, operations, [event])
 
     async def get(self, organization_id: str, team_id: str) -> resources_pb2.Team | None:
         document = await self._teams.get(organization_id, team_id)
@@ -82,12 +68,12 @@ class TeamRepository:
             .limit(page_size)
             .after(continuation)
         )
-        page = await self._teams.query(query, partition=organization_id)
+        page = await self._teams.page(query, organization_id)
         return [team_from_document(organization_id, d) for d in page.items], page.continuation
 
     async def count_children(self, organization_id: str, team_id: str) -> int:
         query = Query().where(F("kind") == "team", F("parentId") == team_id)
-        return await self._teams.count(query, partition=organization_id)
+        return await self._teams.count(query, organization_id)
 
     async def replace(
         self, team: resources_pb2.Team, previous_name: str, if_match: str, event: event_pb2.Event
@@ -100,19 +86,19 @@ class TeamRepository:
                 BatchOp.delete(_name_id(previous_name)),
                 BatchOp.create({"id": _name_id(team.name), "kind": "team_name", "teamId": team.id}),
             ]
-        written = await self._commit(team.organization_id, operations, [event])
+        written = await self._teams.commit(team.organization_id, operations, [event])
         return team_from_document(team.organization_id, written[0])
 
     async def delete(self, team: resources_pb2.Team, event: event_pb2.Event) -> None:
         """The memberships first (in batches), then the team, its name and its event."""
         query = Query().where(F("kind") == "team_member", F("teamId") == team.id)
-        members = await self._all(team.organization_id, query)
+        members = await self._teams.every(query, team.organization_id)
         step = MAX_BATCH_OPERATIONS
         for start in range(0, len(members), step):
             chunk = members[start : start + step]
-            await self._teams.batch(team.organization_id, [BatchOp.delete(d["id"]) for d in chunk])
+            await self._teams.commit(team.organization_id, [BatchOp.delete(d["id"]) for d in chunk])
         operations = [BatchOp.delete(team.id), BatchOp.delete(_name_id(team.name))]
-        await self._commit(team.organization_id, operations, [event])
+        await self._teams.commit(team.organization_id, operations, [event])
 
     async def add_member(
         self, organization_id: str, member: resources_pb2.TeamMember, event: event_pb2.Event
@@ -125,14 +111,14 @@ class TeamRepository:
             "userId": member.user_id,
             "addTime": stamp_text(member.add_time),
         }
-        await self._commit(organization_id, [BatchOp.create(document)], [event])
+        await self._teams.commit(organization_id, [BatchOp.create(document)], [event])
 
     async def remove_member(
         self, organization_id: str, team_id: str, user_id: str, event: event_pb2.Event
     ) -> None:
         """DocumentNotFound when the user is not in the team."""
         operation = BatchOp.delete(_member_id(team_id, user_id))
-        await self._commit(organization_id, [operation], [event])
+        await self._teams.commit(organization_id, [operation], [event])
 
     async def member_page(
         self, organization_id: str, team_id: str, page_size: int, continuation: str | None
@@ -145,20 +131,8 @@ class TeamRepository:
             .limit(page_size)
             .after(continuation)
         )
-        page = await self._teams.query(query, partition=organization_id)
+        page = await self._teams.page(query, organization_id)
         return [(d["userId"], d["addTime"]) for d in page.items], page.continuation
 
     async def has_member(self, organization_id: str, team_id: str, user_id: str) -> bool:
         return await self._teams.get(organization_id, _member_id(team_id, user_id)) is not None
-
-    async def _all(self, partition: str, query: Query) -> list[Document]:
-        found: list[Document] = []
-        continuation: str | None = None
-        while True:
-            page = await self._teams.query(
-                query.limit(_SCAN).after(continuation), partition=partition
-            )
-            found.extend(page.items)
-            continuation = page.continuation
-            if not continuation:
-                return found

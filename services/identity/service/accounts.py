@@ -15,14 +15,13 @@ from coder.identity.v1 import events_pb2, resources_pb2
 from coder.identity.v1 import identity_service_pb2 as api
 from services.identity import events as ev
 from services.identity._access import signed_in_user
-from services.identity._audit import AuditTrail
 from services.identity._mapping import parse_time, time_text
 from services.identity._oidc import OidcVerifier
 from services.identity._passwords import Passwords
 from services.identity._settings import IdentitySettings
-from services.identity._updates import mask_paths
 from services.identity.events import IdentityEvents, user_actor
-from services.identity.repository import IdentityRepository
+from services.identity.repository import IdentityRepositories
+from services.identity.service.audit import AuditTrail
 from services.identity.service.organizations import OrganizationService
 from services.identity.service.sessions import Device, Redemption, SessionService
 from services.kit import (
@@ -33,8 +32,10 @@ from services.kit import (
     PermissionDenied,
     Principal,
     Unauthenticated,
+    apply_update,
     current_principal,
     new_id,
+    update_paths,
 )
 
 USER_WRITABLE = ("display_name", "avatar_url", "timezone", "locale")
@@ -54,7 +55,7 @@ class AccountService:
 
     def __init__(
         self,
-        repository: IdentityRepository,
+        repositories: IdentityRepositories,
         clock: Clock,
         settings: IdentitySettings,
         passwords: Passwords,
@@ -63,7 +64,7 @@ class AccountService:
         organizations: OrganizationService,
         audit: AuditTrail,
     ) -> None:
-        self._repository = repository
+        self._repos = repositories
         self._clock = clock
         self._settings = settings
         self._passwords = passwords
@@ -108,7 +109,7 @@ class AccountService:
         user = resources_pb2.User(id=new_id(), email=email, display_name=display_name)
         user.create_time.FromDatetime(now)
         user.update_time.FromDatetime(now)
-        if not await self._repository.claim_email(email, user.id):
+        if not await self._repos.accounts.claim_email(email, user.id):
             raise AlreadyExists(
                 "an account with this email exists",
                 reason="EMAIL_TAKEN",
@@ -117,9 +118,9 @@ class AccountService:
         try:
             password_hash = await self._passwords.hash(password)
             event = IdentityEvents(user_actor(user.id), self._clock).user(ev.USER_CREATED, user)
-            await self._repository.create_user(user, password_hash, event)
+            await self._repos.accounts.create_user(user, password_hash, event)
         except BaseException:
-            await self._repository.release_email(email)
+            await self._repos.accounts.release_email(email)
             raise
         return user
 
@@ -128,8 +129,8 @@ class AccountService:
     ) -> api.AuthResult:
         """Check a password (with lockout) and start a session in the named organization, or
         the most recently used one."""
-        user_id = await self._repository.user_id_by_email(normalize_email(email))
-        credential = None if user_id is None else await self._repository.get_credential(user_id)
+        user_id = await self._repos.accounts.user_id_by_email(normalize_email(email))
+        credential = None if user_id is None else await self._repos.accounts.get_credential(user_id)
         if user_id is None or credential is None:
             await self._passwords.burn(password)
             raise _bad_credentials()
@@ -147,9 +148,9 @@ class AccountService:
         rehash = None
         if self._passwords.needs_rehash(credential.password_hash):
             rehash = await self._passwords.hash(password)
-        await self._repository.record_success(credential, rehash)
+        await self._repos.accounts.record_success(credential, rehash)
 
-        user = await self._repository.get_user(user_id)
+        user = await self._repos.accounts.get_user(user_id)
         if user is None:
             raise _bad_credentials()
         organization_id = await self._sign_in_organization(user_id, organization_id)
@@ -172,10 +173,10 @@ class AccountService:
         provider = self._oidc.provider(provider_name)
         claims = await self._oidc.verify(provider, id_token, nonce)
         issuer, subject = str(claims["iss"]), str(claims["sub"])
-        user_id = await self._repository.external_user(issuer, subject)
+        user_id = await self._repos.accounts.external_user(issuer, subject)
         if user_id is None:
             user_id = await self._link_external(provider_name, claims)
-        user = await self._repository.get_user(user_id)
+        user = await self._repos.accounts.get_user(user_id)
         if user is None:
             raise Unauthenticated("the linked account no longer exists", reason="USER_NOT_FOUND")
         organization_id = await self._sign_in_organization(user_id, organization_id)
@@ -218,7 +219,7 @@ class AccountService:
         if organization_id:
             await self._require_member(organization_id, user.id)
             return organization_id
-        if not target or await self._repository.get_member(target, user.id) is None:
+        if not target or await self._repos.organizations.get_member(target, user.id) is None:
             return await self._sessions.default_organization(user.id)
         return target
 
@@ -231,7 +232,7 @@ class AccountService:
         return await self._sessions.default_organization(user_id)
 
     async def _require_member(self, organization_id: str, user_id: str) -> None:
-        if await self._repository.get_member(organization_id, user_id) is None:
+        if await self._repos.organizations.get_member(organization_id, user_id) is None:
             raise PermissionDenied(
                 "you are not a member of that organization", reason="NOT_A_MEMBER"
             )
@@ -244,7 +245,7 @@ class AccountService:
                 reason="EMAIL_NOT_VERIFIED",
             )
         email = normalize_email(email)
-        user_id = await self._repository.user_id_by_email(email)
+        user_id = await self._repos.accounts.user_id_by_email(email)
         if user_id is None:
             user_id = await self._create_external_user(email, claims)
         issuer, subject = str(claims["iss"]), str(claims["sub"])
@@ -252,7 +253,7 @@ class AccountService:
             user_id=user_id, provider=provider_name, issuer=issuer, subject=subject
         )
         event = IdentityEvents(user_actor(user_id), self._clock).external_linked(payload)
-        return await self._repository.link_external(issuer, subject, user_id, event)
+        return await self._repos.accounts.link_external(issuer, subject, user_id, event)
 
     async def _create_external_user(self, email: str, claims: dict[str, object]) -> str:
         now = self._clock.now()
@@ -264,21 +265,21 @@ class AccountService:
         )
         user.create_time.FromDatetime(now)
         user.update_time.FromDatetime(now)
-        if not await self._repository.claim_email(email, user.id):
+        if not await self._repos.accounts.claim_email(email, user.id):
             # Registered concurrently: sign in to that account.
-            existing = await self._repository.user_id_by_email(email)
+            existing = await self._repos.accounts.user_id_by_email(email)
             assert existing is not None
             return existing
         try:
             event = IdentityEvents(user_actor(user.id), self._clock).user(ev.USER_CREATED, user)
-            await self._repository.create_user(user, None, event)
+            await self._repos.accounts.create_user(user, None, event)
         except BaseException:
-            await self._repository.release_email(email)
+            await self._repos.accounts.release_email(email)
             raise
         return user.id
 
     async def _login_failed(self, user_id: str, organization_id: str, device: Device) -> None:
-        attempts = await self._repository.record_failure(user_id)
+        attempts = await self._repos.accounts.record_failure(user_id)
         partition = await self._audit_partition(user_id, organization_id)
         await self._audit.record(
             partition,
@@ -289,7 +290,7 @@ class AccountService:
         )
         if attempts >= self._settings.lockout_attempts:
             until = self._clock.now() + timedelta(minutes=self._settings.lockout_minutes)
-            await self._repository.lock_account(user_id, time_text(until))
+            await self._repos.accounts.lock_account(user_id, time_text(until))
             await self._audit.record(
                 partition,
                 ev.ACCOUNT_LOCKED,
@@ -301,36 +302,33 @@ class AccountService:
     async def _audit_partition(self, user_id: str, organization_id: str) -> str:
         """Where a user's security event goes: the named organization when the user belongs to
         it, else the most recently used one, else the user's own partition."""
-        if organization_id and await self._repository.get_member(organization_id, user_id):
+        if organization_id and await self._repos.organizations.get_member(organization_id, user_id):
             return organization_id
         return await self._sessions.default_organization(user_id) or user_id
 
     # --- the current user ----------------------------------------------------------------------
 
     async def current_user(self) -> resources_pb2.User:
-        return await signed_in_user(self._repository)
+        return await signed_in_user(self._repos)
 
     async def update_current_user(
         self, changes: resources_pb2.User, mask: FieldMask
     ) -> resources_pb2.User:
-        paths = mask_paths(mask, "user", USER_WRITABLE)
+        paths = update_paths(mask, "user", USER_WRITABLE)
         current = await self.current_user()
-        updated = resources_pb2.User()
-        updated.CopyFrom(current)
-        FieldMask(paths=paths).MergeMessage(changes, updated)
-        changed = [p for p in paths if getattr(current, p) != getattr(updated, p)]
+        updated, changed = apply_update(current, changes, paths)
         if not changed:
             return current
         updated.update_time.FromDatetime(self._clock.now())
         event = self._events(current_principal()).user(ev.USER_UPDATED, updated, changed)
-        await self._repository.replace_user(updated, event)
+        await self._repos.accounts.replace_user(updated, event)
         return updated
 
     async def change_password(self, current_password: str, new_password: str) -> None:
         """Replace the password (policy and history checked) and end the other sessions."""
         principal = current_principal()
         user = await self.current_user()
-        credential = await self._repository.get_credential(user.id)
+        credential = await self._repos.accounts.get_credential(user.id)
         if credential is None or not await self._passwords.verify(
             credential.password_hash, current_password
         ):
@@ -356,10 +354,10 @@ class AccountService:
             )
         new_hash = await self._passwords.hash(new_password)
         event = self._events(principal).user(ev.USER_PASSWORD_CHANGED, user)
-        await self._repository.change_password(credential, new_hash, recent[:keep], event)
+        await self._repos.accounts.change_password(credential, new_hash, recent[:keep], event)
         others = [
             r
-            for r in await self._repository.active_sessions(user.id)
+            for r in await self._repos.sessions.active_sessions(user.id)
             if r.session.id != principal.session_id
         ]
         await self._sessions.revoke(user.id, others, "password_changed", user.id)

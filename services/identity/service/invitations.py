@@ -20,15 +20,15 @@ from coder.events.v1 import event_pb2
 from coder.identity.v1 import events_pb2, resources_pb2
 from coder.identity.v1 import identity_service_pb2 as api
 from services.identity import events as ev
-from services.identity._access import ADMINISTRATORS, OWNER, own_organization, require_administrator
-from services.identity._paging import clamp_page_size, listing_scope, open_token, seal_token
+from services.identity._access import OWNER, own_organization
 from services.identity._settings import IdentitySettings
 from services.identity.events import IdentityEvents, audit_document, user_actor
-from services.identity.repository import IdentityRepository
-from services.identity.repository.invitations import InvitationRecord, InvitationRepository
+from services.identity.repository import IdentityRepositories
+from services.identity.repository.invitations import InvitationRecord
 from services.identity.service.accounts import AccountService, normalize_email
 from services.identity.service.sessions import Device, SessionService
 from services.kit import (
+    ADMINISTRATOR_ROLES,
     ROLE_PERMISSIONS,
     AlreadyExists,
     Clock,
@@ -37,6 +37,7 @@ from services.kit import (
     FieldViolation,
     InvalidArgument,
     NotFound,
+    PageRequest,
     PermissionDenied,
     Principal,
     Unauthenticated,
@@ -72,15 +73,14 @@ class InvitationService:
 
     def __init__(
         self,
-        invitations: InvitationRepository,
-        identity: IdentityRepository,
+        repositories: IdentityRepositories,
         accounts: AccountService,
         sessions: SessionService,
         clock: Clock,
         settings: IdentitySettings,
     ) -> None:
-        self._invitations = invitations
-        self._identity = identity
+        self._repos = repositories
+        self._invitations = repositories.invitations
         self._accounts = accounts
         self._sessions = sessions
         self._clock = clock
@@ -93,7 +93,6 @@ class InvitationService:
     ) -> tuple[resources_pb2.Invitation, str]:
         """A pending invitation and its token (the only time the token is seen)."""
         principal = own_organization(organization_id)
-        require_administrator(principal, "identity.invitation.write")
         await self._check_role(organization_id, role, "role")
         await self._check_ceiling(principal, role)
         email = normalize_email(email)
@@ -127,22 +126,18 @@ class InvitationService:
         return invitation, token
 
     async def list_invitations(
-        self, organization_id: str, page_size: int, page_token: str
+        self, request: api.ListInvitationsRequest
     ) -> tuple[list[resources_pb2.Invitation], str]:
-        principal = own_organization(organization_id)
-        require_administrator(principal, "identity.invitation.read")
-        scope = listing_scope(organization_id, b"invitations")
+        organization_id = request.organization_id
+        own_organization(organization_id)
+        page = PageRequest.of(request, organization_id)
         found, continuation = await self._invitations.page(
-            organization_id,
-            clamp_page_size(page_size),
-            open_token(scope, page_token),
-            self._clock.now(),
+            organization_id, page.size, page.continuation, self._clock.now()
         )
-        return found, seal_token(scope, continuation)
+        return found, page.seal(continuation)
 
     async def revoke(self, organization_id: str, invitation_id: str) -> resources_pb2.Invitation:
         principal = own_organization(organization_id)
-        require_administrator(principal, "identity.invitation.write")
         record = await self._record(organization_id, invitation_id)
         invitation = record.invitation
         _require_open(invitation, "revoked")
@@ -163,7 +158,6 @@ class InvitationService:
         """A new token (the old one dies) and a renewed expiry; for an email invitation, a new
         `identity.invitation.sent`."""
         principal = own_organization(organization_id)
-        require_administrator(principal, "identity.invitation.write")
         record = await self._record(organization_id, invitation_id)
         invitation = record.invitation
         _require_open(invitation, "resent")
@@ -215,7 +209,10 @@ class InvitationService:
             _check_email(user, invitation)
         else:
             user = await self._new_account(invitation, applicant)
-        if await self._identity.get_member(invitation.organization_id, user.id) is not None:
+        if (
+            await self._repos.organizations.get_member(invitation.organization_id, user.id)
+            is not None
+        ):
             raise AlreadyExists("you are already a member", reason="ALREADY_A_MEMBER")
 
         now = self._clock.now()
@@ -239,7 +236,7 @@ class InvitationService:
             role=invitation.role,
         )
         member.join_time.FromDatetime(now)
-        await self._identity.add_member(member, events.member(ev.MEMBER_ADDED, member))
+        await self._repos.organizations.add_member(member, events.member(ev.MEMBER_ADDED, member))
         document = audit_document(
             ev.INVITATION_ACCEPTED_AUDIT,
             now,
@@ -248,7 +245,7 @@ class InvitationService:
             ip_address=device.ip_address,
             details={"role": invitation.role, "invited_by": invitation.invited_by},
         )
-        await self._identity.add_audit(invitation.organization_id, document)
+        await self._repos.audit.add_audit(invitation.organization_id, document)
         if signed_in is None and applicant.refresh_token:
             return await self._accounts.refresh(
                 applicant.refresh_token, invitation.organization_id, "", device.ip_address
@@ -270,7 +267,7 @@ class InvitationService:
     ) -> resources_pb2.User:
         if principal.kind != "user":
             raise PermissionDenied("only a person accepts an invitation", reason="NOT_A_USER")
-        user = await self._identity.get_user(principal.subject)
+        user = await self._repos.accounts.get_user(principal.subject)
         if user is None:
             raise Unauthenticated("your account no longer exists", reason="USER_NOT_FOUND")
         _check_email(user, invitation)
@@ -292,7 +289,7 @@ class InvitationService:
             raise InvalidArgument(
                 "sign in first, or give the new account's details", violations=violations
             )
-        if await self._identity.user_id_by_email(address) is not None:
+        if await self._repos.accounts.user_id_by_email(address) is not None:
             raise FailedPrecondition(
                 "an account with this email exists: sign in, then accept the invitation",
                 reason="SIGN_IN_REQUIRED",
@@ -302,7 +299,9 @@ class InvitationService:
     # --- rules ---------------------------------------------------------------------------------
 
     async def _check_role(self, organization_id: str, role: str, field: str) -> None:
-        if role in ROLE_PERMISSIONS or await self._identity.get_role(organization_id, role):
+        if role in ROLE_PERMISSIONS or await self._repos.organizations.get_role(
+            organization_id, role
+        ):
             return
         if field == "token":
             raise FailedPrecondition(
@@ -321,7 +320,9 @@ class InvitationService:
         """The invited role may not exceed the inviter's: a system role at most the inviter's
         own rank (only an owner invites owners), a custom role only by an owner or admin (or
         a holder of that same role)."""
-        inviter = await self._identity.get_member(principal.organization_id, principal.subject)
+        inviter = await self._repos.organizations.get_member(
+            principal.organization_id, principal.subject
+        )
         if inviter is None:
             raise PermissionDenied("only a member invites", reason="NOT_A_MEMBER")
         if role == inviter.role:
@@ -329,7 +330,7 @@ class InvitationService:
         if role in RANK:
             if inviter.role in RANK and RANK[role] < RANK[inviter.role]:
                 return
-        elif inviter.role in ADMINISTRATORS:
+        elif inviter.role in ADMINISTRATOR_ROLES:
             return
         raise PermissionDenied(
             "only an owner invites owners" if role == OWNER else "the role exceeds your own",
@@ -337,9 +338,9 @@ class InvitationService:
         )
 
     async def _already_member(self, organization_id: str, email: str) -> bool:
-        user_id = await self._identity.user_id_by_email(email)
+        user_id = await self._repos.accounts.user_id_by_email(email)
         return user_id is not None and (
-            await self._identity.get_member(organization_id, user_id) is not None
+            await self._repos.organizations.get_member(organization_id, user_id) is not None
         )
 
     @property
@@ -355,8 +356,8 @@ class InvitationService:
     async def _sent(
         self, principal: Principal, invitation: resources_pb2.Invitation, token: str
     ) -> event_pb2.Event:
-        organization = await self._identity.get_organization(invitation.organization_id)
-        inviter = await self._identity.get_user(principal.subject)
+        organization = await self._repos.organizations.get_organization(invitation.organization_id)
+        inviter = await self._repos.accounts.get_user(principal.subject)
         payload = events_pb2.InvitationSent(
             invitation=invitation,
             token=token,
@@ -383,7 +384,7 @@ class InvitationService:
             session_id=principal.session_id,
             details=details,
         )
-        await self._identity.add_audit(invitation.organization_id, document)
+        await self._repos.audit.add_audit(invitation.organization_id, document)
 
 
 def _check_email(user: resources_pb2.User, invitation: resources_pb2.Invitation) -> None:

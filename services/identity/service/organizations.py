@@ -14,36 +14,39 @@ from contextlib import AbstractAsyncContextManager
 
 from google.protobuf.field_mask_pb2 import FieldMask
 
+from coder.identity.v1 import identity_service_pb2 as api
 from coder.identity.v1 import resources_pb2
 from services.identity import events as ev
 from services.identity._access import (
+    ADMIN,
     OWNER,
-    OWNER_ONLY_PERMISSIONS,
     SYSTEM_ROLES,
     own_organization,
-    require_administrator,
     signed_in_user,
 )
-from services.identity._audit import AuditTrail
 from services.identity._mapping import parse_time
-from services.identity._paging import clamp_page_size, listing_scope, open_token, seal_token
-from services.identity._updates import mask_paths
 from services.identity.events import IdentityEvents, user_actor
-from services.identity.repository import IdentityRepository
+from services.identity.repository import IdentityRepositories
+from services.identity.service.audit import AuditTrail
 from services.identity.service.sessions import SessionService
 from services.kit import (
     AlreadyExists,
     Clock,
     DocumentExists,
-    EtagMismatch,
     FailedPrecondition,
     FieldViolation,
     InvalidArgument,
     NotFound,
+    PageRequest,
     PermissionDenied,
+    Policy,
     Principal,
+    apply_update,
+    check_etag,
     current_principal,
     new_id,
+    permissions_with,
+    update_paths,
 )
 from services.kit.cache import Lock, LockManager
 
@@ -60,13 +63,13 @@ class OrganizationService:
 
     def __init__(
         self,
-        repository: IdentityRepository,
+        repositories: IdentityRepositories,
         clock: Clock,
         locks: LockManager,
         sessions: SessionService,
         audit: AuditTrail,
     ) -> None:
-        self._repository = repository
+        self._repos = repositories
         self._clock = clock
         self._locks = locks
         self._sessions = sessions
@@ -78,7 +81,7 @@ class OrganizationService:
         self, draft: resources_pb2.Organization
     ) -> resources_pb2.Organization:
         """A new organization with the caller as its owner."""
-        user = await signed_in_user(self._repository)
+        user = await signed_in_user(self._repos)
         return await self.found(user, draft)
 
     async def found(
@@ -99,12 +102,12 @@ class OrganizationService:
         organization.slug = await self._claim_slug(organization.id, draft.slug, draft.name)
         events = IdentityEvents(user_actor(owner.id), self._clock)
         try:
-            await self._repository.create_organization(
+            await self._repos.organizations.create_organization(
                 organization, events.organization(ev.ORGANIZATION_CREATED, organization)
             )
         except BaseException:
             # The slug was reserved in another partition first; give it back.
-            await self._repository.release_slug(organization.slug)
+            await self._repos.organizations.release_slug(organization.slug)
             raise
         member = resources_pb2.Member(
             organization_id=organization.id,
@@ -114,12 +117,12 @@ class OrganizationService:
             role=OWNER,
         )
         member.join_time.FromDatetime(now)
-        await self._repository.add_member(member, events.member(ev.MEMBER_ADDED, member))
+        await self._repos.organizations.add_member(member, events.member(ev.MEMBER_ADDED, member))
         return organization
 
     async def _claim_slug(self, organization_id: str, wanted: str, name: str) -> str:
         if wanted:
-            if await self._repository.claim_slug(wanted, organization_id):
+            if await self._repos.organizations.claim_slug(wanted, organization_id):
                 return wanted
             raise AlreadyExists(
                 f"the slug {wanted!r} is taken",
@@ -129,7 +132,7 @@ class OrganizationService:
         base = _SLUG_JUNK.sub("-", name.lower()).strip("-")[:50].strip("-") or "org"
         candidates = [base] + [f"{base}-{secrets.token_hex(3)}" for _ in range(5)]
         for candidate in candidates:
-            if await self._repository.claim_slug(candidate, organization_id):
+            if await self._repos.organizations.claim_slug(candidate, organization_id):
                 return candidate
         raise AlreadyExists("no free slug for that name; choose one", reason="SLUG_TAKEN")
 
@@ -140,16 +143,10 @@ class OrganizationService:
     async def update_organization(
         self, changes: resources_pb2.Organization, mask: FieldMask
     ) -> resources_pb2.Organization:
-        paths = mask_paths(mask, "organization", ORGANIZATION_WRITABLE)
+        paths = update_paths(mask, "organization", ORGANIZATION_WRITABLE)
         principal = own_organization(changes.id)
         current = await self._organization(changes.id)
-        updated = resources_pb2.Organization()
-        updated.CopyFrom(current)
-        FieldMask(paths=paths).MergeMessage(changes, updated, replace_message_field=True)
-        if "settings" in paths:
-            updated.settings.clear()
-            updated.settings.update(changes.settings)
-        changed = [p for p in paths if getattr(current, p) != getattr(updated, p)]
+        updated, changed = apply_update(current, changes, paths)
         if not changed:
             return current
         if "name" in changed and not updated.name.strip():
@@ -159,15 +156,15 @@ class OrganizationService:
             )
         updated.update_time.FromDatetime(self._clock.now())
         event = self._events(principal).organization(ev.ORGANIZATION_UPDATED, updated, changed)
-        await self._repository.replace_organization(updated, event)
+        await self._repos.organizations.replace_organization(updated, event)
         return updated
 
     async def list_organizations(self) -> list[resources_pb2.Membership]:
         user_id = current_principal().subject
         memberships = []
-        for organization_id, last_used in await self._repository.user_memberships(user_id):
-            member = await self._repository.get_member(organization_id, user_id)
-            organization = await self._repository.get_organization(organization_id)
+        for organization_id, last_used in await self._repos.organizations.user_memberships(user_id):
+            member = await self._repos.organizations.get_member(organization_id, user_id)
+            organization = await self._repos.organizations.get_organization(organization_id)
             if member is None or organization is None:
                 continue
             membership = resources_pb2.Membership(organization=organization, role=member.role)
@@ -176,7 +173,7 @@ class OrganizationService:
         return memberships
 
     async def _organization(self, organization_id: str) -> resources_pb2.Organization:
-        organization = await self._repository.get_organization(organization_id)
+        organization = await self._repos.organizations.get_organization(organization_id)
         if organization is None:
             raise NotFound(
                 f"organization {organization_id} not found", reason="ORGANIZATION_NOT_FOUND"
@@ -186,15 +183,15 @@ class OrganizationService:
     # --- members -------------------------------------------------------------------------------
 
     async def list_members(
-        self, organization_id: str, page_size: int, page_token: str
+        self, request: api.ListMembersRequest
     ) -> tuple[list[resources_pb2.Member], str]:
-        principal = own_organization(organization_id)
-        require_administrator(principal, "identity.member.read")
-        scope = listing_scope(organization_id, b"members")
-        members, continuation = await self._repository.list_members(
-            organization_id, clamp_page_size(page_size), open_token(scope, page_token)
+        organization_id = request.organization_id
+        own_organization(organization_id)
+        page = PageRequest.of(request, organization_id)
+        members, continuation = await self._repos.organizations.list_members(
+            organization_id, page.size, page.continuation
         )
-        return members, seal_token(scope, continuation)
+        return members, page.seal(continuation)
 
     async def update_member_role(
         self, organization_id: str, user_id: str, role: str
@@ -216,7 +213,7 @@ class OrganizationService:
             previous = member.role
             member.role = role
             event = self._events(principal).member(ev.MEMBER_ROLE_CHANGED, member, previous)
-            await self._repository.set_member_role(member, event)
+            await self._repos.organizations.set_member_roles(organization_id, [member], [event])
         await self._audit.record(
             organization_id,
             ev.MEMBER_ROLE_CHANGED_AUDIT,
@@ -226,6 +223,44 @@ class OrganizationService:
             details={"from_role": previous, "to_role": role},
         )
         return member
+
+    async def transfer_ownership(
+        self, organization_id: str, new_owner_id: str
+    ) -> tuple[resources_pb2.Member, resources_pb2.Member]:
+        """Make a member the owner and the calling owner an admin, atomically (the access rule
+        already limits the call to owners)."""
+        principal = own_organization(organization_id)
+        if new_owner_id == principal.subject:
+            raise InvalidArgument(
+                "you own the organization already",
+                violations=[FieldViolation("new_owner_id", "name another member")],
+            )
+        async with self._owners_lock(organization_id):
+            previous = await self._member(organization_id, principal.subject)
+            successor = await self._member(organization_id, new_owner_id)
+            if previous.role != OWNER:
+                raise PermissionDenied(
+                    "only the owner transfers ownership", reason="OWNER_REQUIRED"
+                )
+            successor_role = successor.role
+            previous.role, successor.role = ADMIN, OWNER
+            events = self._events(principal)
+            changes = [
+                events.member(ev.MEMBER_ROLE_CHANGED, successor, successor_role),
+                events.member(ev.MEMBER_ROLE_CHANGED, previous, OWNER),
+            ]
+            await self._repos.organizations.set_member_roles(
+                organization_id, [successor, previous], changes
+            )
+        await self._audit.record(
+            organization_id,
+            ev.OWNERSHIP_TRANSFERRED_AUDIT,
+            actor_user_id=principal.subject,
+            subject_id=new_owner_id,
+            session_id=principal.session_id,
+            details={"from_role": successor_role},
+        )
+        return previous, successor
 
     async def remove_member(self, organization_id: str, user_id: str) -> None:
         """Remove a member and end their sessions in the organization."""
@@ -239,10 +274,10 @@ class OrganizationService:
                     )
                 await self._keep_an_owner(organization_id)
             event = self._events(principal).member(ev.MEMBER_REMOVED, member)
-            await self._repository.remove_member(member, event)
+            await self._repos.organizations.remove_member(member, event)
         sessions = [
             r
-            for r in await self._repository.active_sessions(user_id)
+            for r in await self._repos.sessions.active_sessions(user_id)
             if r.session.organization_id == organization_id
         ]
         await self._sessions.revoke(user_id, sessions, "member_removed", principal.subject)
@@ -261,20 +296,20 @@ class OrganizationService:
         return self._locks.lock(f"identity:owners:{organization_id}", ttl=OWNERS_LOCK_TTL, wait=5.0)
 
     async def _keep_an_owner(self, organization_id: str) -> None:
-        if await self._repository.count_role(organization_id, OWNER) <= 1:
+        if await self._repos.organizations.count_role(organization_id, OWNER) <= 1:
             raise FailedPrecondition(
                 "an organization keeps at least one owner; make someone else owner first",
                 reason="LAST_OWNER",
             )
 
     async def _member(self, organization_id: str, user_id: str) -> resources_pb2.Member:
-        member = await self._repository.get_member(organization_id, user_id)
+        member = await self._repos.organizations.get_member(organization_id, user_id)
         if member is None:
             raise NotFound(f"member {user_id} not found", reason="MEMBER_NOT_FOUND")
         return member
 
     async def _check_role_exists(self, organization_id: str, role: str) -> None:
-        if role in SYSTEM_ROLES or await self._repository.get_role(organization_id, role):
+        if role in SYSTEM_ROLES or await self._repos.organizations.get_role(organization_id, role):
             return
         raise InvalidArgument(
             f"no role {role!r} in this organization",
@@ -302,7 +337,7 @@ class OrganizationService:
         role.create_time.FromDatetime(now)
         role.update_time.FromDatetime(now)
         try:
-            await self._repository.create_role(
+            await self._repos.organizations.create_role(
                 role, self._events(principal).role(ev.ROLE_CREATED, role)
             )
         except DocumentExists as error:
@@ -310,21 +345,17 @@ class OrganizationService:
         return role
 
     async def list_roles(self, organization_id: str) -> list[resources_pb2.Role]:
-        principal = own_organization(organization_id)
-        require_administrator(principal, "identity.role.read")
-        return await self._repository.list_roles(organization_id)
+        own_organization(organization_id)
+        return await self._repos.organizations.list_roles(organization_id)
 
     async def update_role(self, changes: resources_pb2.Role, mask: FieldMask) -> resources_pb2.Role:
-        paths = mask_paths(mask, "role", ROLE_WRITABLE)
+        paths = update_paths(mask, "role", ROLE_WRITABLE)
         principal = own_organization(changes.organization_id)
         current = await self._role(changes.organization_id, changes.id)
-        if changes.etag and changes.etag != current.etag:
-            raise EtagMismatch("the role changed since it was read; read it again")
+        check_etag(changes.etag, current.etag, "role")
         if "permissions" in paths:
             _check_permissions(changes.permissions, "role.permissions")
-        updated = resources_pb2.Role()
-        updated.CopyFrom(current)
-        FieldMask(paths=paths).MergeMessage(changes, updated, replace_repeated_field=True)
+        updated, _ = apply_update(current, changes, paths)
         if "permissions" in paths:
             del updated.permissions[:]
             updated.permissions.extend(sorted(set(changes.permissions)))
@@ -332,23 +363,25 @@ class OrganizationService:
         updated.update_time.FromDatetime(self._clock.now())
         event = self._events(principal).role(ev.ROLE_UPDATED, updated)
         try:
-            return await self._repository.replace_role(updated, current.name, current.etag, event)
+            return await self._repos.organizations.replace_role(
+                updated, current.name, current.etag, event
+            )
         except DocumentExists as error:
             raise _role_name_taken() from error
 
     async def delete_role(self, organization_id: str, role_id: str) -> None:
         principal = own_organization(organization_id)
         role = await self._role(organization_id, role_id)
-        if await self._repository.count_role(organization_id, role_id):
+        if await self._repos.organizations.count_role(organization_id, role_id):
             raise FailedPrecondition(
                 "members still hold this role; give them another first", reason="ROLE_IN_USE"
             )
-        await self._repository.delete_role(
+        await self._repos.organizations.delete_role(
             role, self._events(principal).role(ev.ROLE_DELETED, role)
         )
 
     async def _role(self, organization_id: str, role_id: str) -> resources_pb2.Role:
-        role = await self._repository.get_role(organization_id, role_id)
+        role = await self._repos.organizations.get_role(organization_id, role_id)
         if role is None:
             raise NotFound(f"role {role_id} not found", reason="ROLE_NOT_FOUND")
         return role
@@ -356,15 +389,15 @@ class OrganizationService:
     # --- audit ---------------------------------------------------------------------------------
 
     async def list_audit_events(
-        self, organization_id: str, page_size: int, page_token: str
+        self, request: api.ListAuditEventsRequest
     ) -> tuple[list[resources_pb2.AuditEvent], str]:
-        principal = own_organization(organization_id)
-        require_administrator(principal, "identity.audit.read")
-        scope = listing_scope(organization_id, b"audit")
-        found, continuation = await self._repository.list_audit(
-            organization_id, clamp_page_size(page_size), open_token(scope, page_token)
+        organization_id = request.organization_id
+        own_organization(organization_id)
+        page = PageRequest.of(request, organization_id)
+        found, continuation = await self._repos.audit.list_audit(
+            organization_id, page.size, page.continuation
         )
-        return found, seal_token(scope, continuation)
+        return found, page.seal(continuation)
 
     def _events(self, principal: Principal) -> IdentityEvents:
         return IdentityEvents(user_actor(principal.subject, principal.session_id), self._clock)
@@ -374,7 +407,7 @@ def _check_permissions(patterns: Iterable[str], field: str) -> None:
     violations = [
         FieldViolation(f"{field}[{index}]", "owner-only permissions cannot be granted by a role")
         for index, pattern in enumerate(patterns)
-        if pattern in OWNER_ONLY_PERMISSIONS
+        if pattern in permissions_with(Policy.OWNER_ONLY)
     ]
     if violations:
         raise InvalidArgument("a permission cannot be granted", violations=violations)

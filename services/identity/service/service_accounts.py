@@ -19,33 +19,33 @@ from datetime import UTC, datetime, timedelta
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from coder.identity.v1 import identity_service_pb2 as api
 from coder.identity.v1 import resources_pb2
 from services.identity import events as ev
 from services.identity._access import (
-    OWNER_ONLY_PERMISSIONS,
     grantable,
     own_organization,
-    require_administrator,
     within,
 )
-from services.identity._keyring import KeyRing
-from services.identity._paging import clamp_page_size, listing_scope, open_token, seal_token
 from services.identity._settings import IdentitySettings
 from services.identity.events import IdentityEvents, audit_document, service_actor, user_actor
-from services.identity.repository import IdentityRepository
+from services.identity.repository import IdentityRepositories
 from services.identity.repository.service_accounts import (
     ServiceAccountRecord,
-    ServiceAccountRepository,
 )
+from services.identity.service.keys import KeyRing
 from services.kit import (
     Clock,
     EtagMismatch,
     FieldViolation,
     InvalidArgument,
     NotFound,
+    PageRequest,
+    Policy,
     Principal,
     Unauthenticated,
     new_id,
+    permissions_with,
 )
 
 SECRET_PREFIX = "csa_"  # noqa: S105 (a recognizable prefix lets secret scanners spot leaks)
@@ -85,8 +85,7 @@ class ServiceAccountService:
 
     def __init__(
         self,
-        accounts: ServiceAccountRepository,
-        identity: IdentityRepository,
+        repositories: IdentityRepositories,
         clock: Clock,
         settings: IdentitySettings,
         keys: KeyRing,
@@ -94,8 +93,8 @@ class ServiceAccountService:
         issuer: str,
         audience: str,
     ) -> None:
-        self._accounts = accounts
-        self._identity = identity
+        self._repos = repositories
+        self._accounts = repositories.service_accounts
         self._clock = clock
         self._settings = settings
         self._keys = keys
@@ -109,7 +108,6 @@ class ServiceAccountService:
     ) -> tuple[resources_pb2.ServiceAccount, str]:
         """A new account and its secret (the only time the secret is seen)."""
         principal = own_organization(organization_id)
-        require_administrator(principal, "identity.service_account.write")
         now = self._clock.now()
         _check_grant(principal, draft.permissions)
         if draft.HasField("expire_time") and _at(draft.expire_time) <= now:
@@ -137,19 +135,18 @@ class ServiceAccountService:
         return account, secret
 
     async def list_accounts(
-        self, organization_id: str, page_size: int, page_token: str
+        self, request: api.ListServiceAccountsRequest
     ) -> tuple[list[resources_pb2.ServiceAccount], str]:
-        principal = own_organization(organization_id)
-        require_administrator(principal, "identity.service_account.read")
-        scope = listing_scope(organization_id, b"service_accounts")
+        organization_id = request.organization_id
+        own_organization(organization_id)
+        page = PageRequest.of(request, organization_id)
         found, continuation = await self._accounts.page(
-            organization_id, clamp_page_size(page_size), open_token(scope, page_token)
+            organization_id, page.size, page.continuation
         )
-        return found, seal_token(scope, continuation)
+        return found, page.seal(continuation)
 
     async def get(self, organization_id: str, account_id: str) -> resources_pb2.ServiceAccount:
-        principal = own_organization(organization_id)
-        require_administrator(principal, "identity.service_account.read")
+        own_organization(organization_id)
         return (await self._record(organization_id, account_id)).account
 
     async def rotate_secret(
@@ -157,7 +154,6 @@ class ServiceAccountService:
     ) -> tuple[resources_pb2.ServiceAccount, str]:
         """A new secret; the previous one stops working with this write."""
         principal = own_organization(organization_id)
-        require_administrator(principal, "identity.service_account.write")
         record = await self._record(organization_id, account_id)
         now = self._clock.now()
         account = record.account
@@ -176,7 +172,6 @@ class ServiceAccountService:
 
     async def disable(self, organization_id: str, account_id: str) -> resources_pb2.ServiceAccount:
         principal = own_organization(organization_id)
-        require_administrator(principal, "identity.service_account.write")
         record = await self._record(organization_id, account_id)
         account = record.account
         if account.disabled:
@@ -190,7 +185,6 @@ class ServiceAccountService:
 
     async def delete(self, organization_id: str, account_id: str) -> None:
         principal = own_organization(organization_id)
-        require_administrator(principal, "identity.service_account.delete")
         account = (await self._record(organization_id, account_id)).account
         event = self._events(principal).service_account(ev.SERVICE_ACCOUNT_DELETED, account)
         await self._accounts.delete(account, event)
@@ -277,7 +271,7 @@ class ServiceAccountService:
             session_id=principal.session_id,
             details={"name": account.name},
         )
-        await self._identity.add_audit(account.organization_id, document)
+        await self._repos.audit.add_audit(account.organization_id, document)
 
     async def _audit_client(
         self,
@@ -296,7 +290,7 @@ class ServiceAccountService:
             ip_address=ip_address,
             details=details,
         )
-        await self._identity.add_audit(account.organization_id, document)
+        await self._repos.audit.add_audit(account.organization_id, document)
 
 
 # --- rules -------------------------------------------------------------------------------------
@@ -323,7 +317,7 @@ def _check_grant(principal: Principal, permissions: Sequence[str]) -> None:
     violations = []
     for index, pattern in enumerate(permissions):
         field = f"service_account.permissions[{index}]"
-        if pattern in OWNER_ONLY_PERMISSIONS:
+        if pattern in permissions_with(Policy.OWNER_ONLY):
             violations.append(FieldViolation(field, "owner-only permissions cannot be granted"))
         elif not within(own, pattern):
             violations.append(FieldViolation(field, "exceeds your own permissions"))

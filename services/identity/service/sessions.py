@@ -19,11 +19,12 @@ from coder.identity.v1 import identity_service_pb2 as api
 from coder.identity.v1 import resources_pb2
 from services.identity import events as ev
 from services.identity._access import SYSTEM_ROLES
-from services.identity._audit import AuditTrail
-from services.identity._keyring import KeyRing
 from services.identity._settings import IdentitySettings
 from services.identity.events import IdentityEvents, user_actor
-from services.identity.repository import IdentityRepository, RefreshRecord, SessionRecord
+from services.identity.repository import IdentityRepositories, RefreshRecord, SessionRecord
+from services.identity.repository.sessions import REVOCATIONS_PER_BATCH
+from services.identity.service.audit import AuditTrail
+from services.identity.service.keys import KeyRing
 from services.kit import (
     Clock,
     EtagMismatch,
@@ -32,14 +33,6 @@ from services.kit import (
     current_principal,
     new_id,
 )
-from services.kit.store import MAX_BATCH_OPERATIONS
-
-SELF_SERVICE_PERMISSIONS = (
-    "identity.user.read",
-    "identity.session.read",
-    "identity.organization.read",
-)
-"""Added to a custom role's `perms`: what every signed-in user may do on their own records."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +76,7 @@ class SessionService:
 
     def __init__(
         self,
-        repository: IdentityRepository,
+        repositories: IdentityRepositories,
         clock: Clock,
         settings: IdentitySettings,
         keys: KeyRing,
@@ -92,7 +85,7 @@ class SessionService:
         issuer: str,
         audience: str,
     ) -> None:
-        self._repository = repository
+        self._repos = repositories
         self._clock = clock
         self._settings = settings
         self._keys = keys
@@ -121,7 +114,7 @@ class SessionService:
         )
         session.create_time.FromDatetime(now)
         session.last_seen_time.FromDatetime(now)
-        active = await self._repository.active_sessions(user.id)
+        active = await self._repos.sessions.active_sessions(user.id)
         evicted = active[: max(0, len(active) - self._settings.max_sessions + 1)]
         events = IdentityEvents(user_actor(user.id, session.id), self._clock)
         started = [events.session(ev.SESSION_STARTED, user.id, session)]
@@ -129,7 +122,7 @@ class SessionService:
             events.session(ev.SESSION_REVOKED, user.id, r.session, "evicted") for r in evicted
         ]
         token = self._new_refresh_token(user.id)
-        await self._repository.start_session(
+        await self._repos.sessions.start_session(
             user.id, session, _hash_token(token), self._refresh_ttl, evicted, started + revoked
         )
         for record in evicted:
@@ -151,7 +144,7 @@ class SessionService:
             raise Unauthenticated("the session has been revoked", reason="SESSION_REVOKED")
         if spent.spent:
             await self._refresh_reused(user_id, record, ip_address)
-        user = await self._repository.get_user(user_id)
+        user = await self._repos.accounts.get_user(user_id)
         if user is None:
             raise invalid_refresh()
         return Redemption(user, spent, record)
@@ -173,7 +166,7 @@ class SessionService:
             ev.SESSION_REFRESHED, user.id, session
         )
         try:
-            await self._repository.rotate_refresh(
+            await self._repos.sessions.rotate_refresh(
                 user.id,
                 spent,
                 record,
@@ -191,7 +184,7 @@ class SessionService:
     async def refresh_token_user(self, refresh_token: str) -> resources_pb2.User:
         """The user of a live refresh token, spending nothing; Unauthenticated otherwise."""
         user_id, spent, record = await self._open_refresh(refresh_token)
-        user = await self._repository.get_user(user_id)
+        user = await self._repos.accounts.get_user(user_id)
         if record.revoked or spent.spent or user is None:
             raise invalid_refresh()
         return user
@@ -207,8 +200,8 @@ class SessionService:
 
     async def default_organization(self, user_id: str) -> str:
         """The most recently used organization the user still belongs to, or ''."""
-        for organization_id, _ in await self._repository.user_memberships(user_id):
-            if await self._repository.get_member(organization_id, user_id) is not None:
+        for organization_id, _ in await self._repos.organizations.user_memberships(user_id):
+            if await self._repos.organizations.get_member(organization_id, user_id) is not None:
                 return organization_id
         return ""
 
@@ -216,10 +209,10 @@ class SessionService:
         user_id, dot, secret = token.partition(".")
         if not dot or not user_id or not secret:
             raise invalid_refresh()
-        spent = await self._repository.get_refresh(user_id, _hash_token(token))
+        spent = await self._repos.sessions.get_refresh(user_id, _hash_token(token))
         if spent is None:
             raise invalid_refresh()
-        record = await self._repository.get_session(user_id, spent.session_id)
+        record = await self._repos.sessions.get_session(user_id, spent.session_id)
         if record is None:
             raise invalid_refresh()
         return user_id, spent, record
@@ -281,24 +274,24 @@ class SessionService:
         )
         result.access_token_expire_time.FromSeconds(int(expires.timestamp()))
         result.role = grant.role
-        await self._repository.touch_membership(user.id, session.organization_id, now)
+        await self._repos.organizations.touch_membership(user.id, session.organization_id, now)
         return result
 
     async def _grant(self, organization_id: str, user_id: str) -> AccessGrant | None:
-        member = await self._repository.get_member(organization_id, user_id)
+        member = await self._repos.organizations.get_member(organization_id, user_id)
         if member is None:
             return None
         if member.role in SYSTEM_ROLES:
             return AccessGrant(member.role, (member.role,), ())
-        role = await self._repository.get_role(organization_id, member.role)
+        role = await self._repos.organizations.get_role(organization_id, member.role)
         patterns = tuple(role.permissions) if role is not None else ()
-        return AccessGrant(member.role, (), (*patterns, *SELF_SERVICE_PERMISSIONS))
+        return AccessGrant(member.role, (), patterns)
 
     # --- the caller's sessions -----------------------------------------------------------------
 
     async def list_sessions(self) -> list[resources_pb2.Session]:
         principal = current_principal()
-        records = await self._repository.active_sessions(principal.subject)
+        records = await self._repos.sessions.active_sessions(principal.subject)
         sessions = []
         for record in reversed(records):
             record.session.current = record.session.id == principal.session_id
@@ -307,7 +300,7 @@ class SessionService:
 
     async def revoke_session(self, session_id: str) -> None:
         principal = current_principal()
-        record = await self._repository.get_session(principal.subject, session_id)
+        record = await self._repos.sessions.get_session(principal.subject, session_id)
         if record is None or record.revoked:
             raise NotFound(f"session {session_id} not found", reason="SESSION_NOT_FOUND")
         await self.revoke(principal.subject, [record], "revoked", principal.subject)
@@ -316,7 +309,7 @@ class SessionService:
         principal = current_principal()
         others = [
             r
-            for r in await self._repository.active_sessions(principal.subject)
+            for r in await self._repos.sessions.active_sessions(principal.subject)
             if r.session.id != principal.session_id
         ]
         await self.revoke(principal.subject, others, "revoked", principal.subject)
@@ -329,14 +322,13 @@ class SessionService:
         if not records:
             return
         events = IdentityEvents(user_actor(actor_id), self._clock)
-        # Each revocation is a patch plus its event; a batch holds MAX_BATCH_OPERATIONS.
-        step = MAX_BATCH_OPERATIONS // 2
+        step = REVOCATIONS_PER_BATCH
         for start in range(0, len(records), step):
             chunk = records[start : start + step]
             revoked = [
                 events.session(ev.SESSION_REVOKED, user_id, r.session, reason) for r in chunk
             ]
-            await self._repository.revoke_sessions(user_id, chunk, reason, revoked)
+            await self._repos.sessions.revoke_sessions(user_id, chunk, reason, revoked)
         for record in records:
             await self._audit.record(
                 record.session.organization_id or user_id,

@@ -12,26 +12,28 @@ from contextlib import AbstractAsyncContextManager
 
 from google.protobuf.field_mask_pb2 import FieldMask
 
+from coder.identity.v1 import identity_service_pb2 as api
 from coder.identity.v1 import resources_pb2
 from services.identity import events as ev
-from services.identity._access import own_organization, require_administrator
+from services.identity._access import own_organization
 from services.identity._mapping import parse_time
-from services.identity._paging import clamp_page_size, listing_scope, open_token, seal_token
 from services.identity.events import IdentityEvents, user_actor
-from services.identity.repository import IdentityRepository
-from services.identity.repository.teams import TeamRepository
+from services.identity.repository import IdentityRepositories
 from services.kit import (
     AlreadyExists,
     Clock,
     DocumentExists,
     DocumentNotFound,
-    EtagMismatch,
     FailedPrecondition,
     FieldViolation,
     InvalidArgument,
     NotFound,
+    PageRequest,
     Principal,
+    apply_update,
+    check_etag,
     new_id,
+    update_paths,
 )
 from services.kit.cache import Lock, LockManager
 
@@ -46,19 +48,17 @@ class TeamService:
 
     def __init__(
         self,
-        teams: TeamRepository,
-        identity: IdentityRepository,
+        repositories: IdentityRepositories,
         clock: Clock,
         locks: LockManager,
     ) -> None:
-        self._teams = teams
-        self._identity = identity
+        self._repos = repositories
+        self._teams = repositories.teams
         self._clock = clock
         self._locks = locks
 
     async def create(self, organization_id: str, draft: resources_pb2.Team) -> resources_pb2.Team:
         principal = own_organization(organization_id)
-        require_administrator(principal, "identity.team.write")
         _check_name(draft.name)
         now = self._clock.now()
         team = resources_pb2.Team(
@@ -85,31 +85,25 @@ class TeamService:
         return await self._team(organization_id, team_id)
 
     async def list_teams(
-        self, organization_id: str, page_size: int, page_token: str
+        self, request: api.ListTeamsRequest
     ) -> tuple[list[resources_pb2.Team], str]:
+        organization_id = request.organization_id
         own_organization(organization_id)
-        scope = listing_scope(organization_id, b"teams")
-        found, continuation = await self._teams.page(
-            organization_id, clamp_page_size(page_size), open_token(scope, page_token)
-        )
-        return found, seal_token(scope, continuation)
+        page = PageRequest.of(request, organization_id)
+        found, continuation = await self._teams.page(organization_id, page.size, page.continuation)
+        return found, page.seal(continuation)
 
     async def update(self, changes: resources_pb2.Team, mask: FieldMask) -> resources_pb2.Team:
         """Rename, describe or move a team; a move under itself or a descendant is refused."""
-        paths = _mask_paths(mask)
+        paths = update_paths(mask, "team", TEAM_WRITABLE)
         principal = own_organization(changes.organization_id)
-        require_administrator(principal, "identity.team.write")
         if "name" in paths:
             _check_name(changes.name)
         async with self._tree_lock(changes.organization_id):
             current = await self._team(changes.organization_id, changes.id)
-            if changes.etag and changes.etag != current.etag:
-                raise EtagMismatch("the team changed since it was read; read it again")
-            updated = resources_pb2.Team()
-            updated.CopyFrom(current)
-            FieldMask(paths=paths).MergeMessage(changes, updated)
-            updated.name = updated.name.strip()
-            changed = [p for p in paths if getattr(current, p) != getattr(updated, p)]
+            check_etag(changes.etag, current.etag, "team")
+            changes.name = changes.name.strip()
+            updated, changed = apply_update(current, changes, paths)
             if not changed:
                 return current
             if "parent_id" in changed and updated.parent_id:
@@ -124,7 +118,6 @@ class TeamService:
 
     async def delete(self, organization_id: str, team_id: str) -> None:
         principal = own_organization(organization_id)
-        require_administrator(principal, "identity.team.delete")
         async with self._tree_lock(organization_id):
             team = await self._team(organization_id, team_id)
             if await self._teams.count_children(organization_id, team_id):
@@ -140,9 +133,8 @@ class TeamService:
     ) -> resources_pb2.TeamMember:
         """Add an organization member to a team."""
         principal = own_organization(organization_id)
-        require_administrator(principal, "identity.team.write")
         await self._team(organization_id, team_id)
-        member = await self._identity.get_member(organization_id, user_id)
+        member = await self._repos.organizations.get_member(organization_id, user_id)
         if member is None:
             raise FailedPrecondition(
                 f"user {user_id} is not a member of the organization", reason="NOT_A_MEMBER"
@@ -165,7 +157,6 @@ class TeamService:
 
     async def remove_member(self, organization_id: str, team_id: str, user_id: str) -> None:
         principal = own_organization(organization_id)
-        require_administrator(principal, "identity.team.write")
         await self._team(organization_id, team_id)
         entry = resources_pb2.TeamMember(team_id=team_id, user_id=user_id)
         event = self._events(principal).team_member(ev.TEAM_MEMBER_REMOVED, organization_id, entry)
@@ -177,19 +168,20 @@ class TeamService:
             ) from error
 
     async def list_members(
-        self, organization_id: str, team_id: str, page_size: int, page_token: str
+        self, request: api.ListTeamMembersRequest
     ) -> tuple[list[resources_pb2.TeamMember], str]:
         """A page of the team's members. Someone who has left the organization is left out:
         the organization's member document is the authority (as for membership mirrors)."""
+        organization_id, team_id = request.organization_id, request.team_id
         own_organization(organization_id)
+        page = PageRequest.of(request, organization_id)
         await self._team(organization_id, team_id)
-        scope = listing_scope(organization_id, f"team-members:{team_id}".encode())
         found, continuation = await self._teams.member_page(
-            organization_id, team_id, clamp_page_size(page_size), open_token(scope, page_token)
+            organization_id, team_id, page.size, page.continuation
         )
         members = []
         for user_id, added in found:
-            member = await self._identity.get_member(organization_id, user_id)
+            member = await self._repos.organizations.get_member(organization_id, user_id)
             if member is None:
                 continue
             entry = resources_pb2.TeamMember(
@@ -200,7 +192,7 @@ class TeamService:
             )
             entry.add_time.FromDatetime(parse_time(added))
             members.append(entry)
-        return members, seal_token(scope, continuation)
+        return members, page.seal(continuation)
 
     # --- rules ---------------------------------------------------------------------------------
 
@@ -261,17 +253,3 @@ def _name_taken() -> AlreadyExists:
         reason="TEAM_NAME_TAKEN",
         violations=[FieldViolation("team.name", "is taken in this organization")],
     )
-
-
-def _mask_paths(mask: FieldMask) -> list[str]:
-    if not mask.paths:
-        return list(TEAM_WRITABLE)
-    unknown = [p for p in mask.paths if p not in TEAM_WRITABLE]
-    if unknown:
-        raise InvalidArgument(
-            "the update mask names fields that cannot be changed",
-            violations=[
-                FieldViolation("update_mask", f"team.{p} is not writable") for p in unknown
-            ],
-        )
-    return list(dict.fromkeys(mask.paths))

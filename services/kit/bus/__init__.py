@@ -19,8 +19,10 @@ from services.kit.bus._api import (
     Consumer,
     Event,
     EventBus,
+    EventFactory,
     EventHandler,
     Subscription,
+    actor_of,
     event_domain,
     exchange_name,
     make_event,
@@ -36,7 +38,6 @@ from services.kit.bus._inbox import (
 )
 from services.kit.bus._memory import DeadLetter, MemoryBus, topic_matches
 from services.kit.bus._outbox import (
-    DOC_TYPE_FIELD,
     ENTITIES_ONLY,
     OUTBOX_INDEXES,
     OutboxRelay,
@@ -44,6 +45,7 @@ from services.kit.bus._outbox import (
     event_from_outbox,
     outbox_document,
 )
+from services.kit.store import DOC_TYPE_FIELD
 
 
 def open_bus(url: str, *, settings: Settings | None = None) -> EventBus:
@@ -76,12 +78,14 @@ __all__ = [
     "Effect",
     "Event",
     "EventBus",
+    "EventFactory",
     "EventHandler",
     "Inbox",
     "MemoryBus",
     "OutboxRelay",
     "RelayStats",
     "Subscription",
+    "actor_of",
     "event_domain",
     "event_from_outbox",
     "exchange_name",

@@ -26,6 +26,7 @@ from opentelemetry import propagate
 
 from coder.common.v1 import actor_pb2
 from coder.events.v1 import event_pb2
+from services.kit._auth import Principal
 from services.kit._clock import Clock, SystemClock
 from services.kit._ids import new_id
 
@@ -190,6 +191,57 @@ def make_event(
     event.traceparent = carrier.get("traceparent", "")
     event.tracestate = carrier.get("tracestate", "")
     return event
+
+
+_ACTOR_KINDS = {
+    "user": actor_pb2.ACTOR_KIND_USER,
+    "service": actor_pb2.ACTOR_KIND_SERVICE,
+    "system": actor_pb2.ACTOR_KIND_SYSTEM,
+}
+
+
+def actor_of(principal: Principal) -> actor_pb2.Actor:
+    """Who acted, as an event envelope records it: the principal's subject, kind and session."""
+    return actor_pb2.Actor(
+        kind=_ACTOR_KINDS.get(principal.kind, actor_pb2.ACTOR_KIND_UNSPECIFIED),
+        id=principal.subject,
+        session_id=principal.session_id,
+    )
+
+
+class EventFactory:
+    """Builds one service's events for one actor at one clock.
+
+    Made per call from the caller's principal (`EventFactory.acting(principal, clock)`), or
+    for an actor with no principal (a user signing in, a scheduled job) from an `Actor`. An
+    event belongs to the principal's organization unless `organization_id` says otherwise
+    (identity stores a user's own records in the user's partition).
+    """
+
+    __slots__ = ("_actor", "_clock", "_organization_id")
+
+    def __init__(self, actor: actor_pb2.Actor, clock: Clock, *, organization_id: str = "") -> None:
+        self._actor = actor
+        self._clock = clock
+        self._organization_id = organization_id
+
+    @classmethod
+    def acting(cls, principal: Principal, clock: Clock) -> EventFactory:
+        """The factory of the calling principal's events, in its organization."""
+        return cls(actor_of(principal), clock, organization_id=principal.organization_id)
+
+    @property
+    def actor(self) -> actor_pb2.Actor:
+        return self._actor
+
+    def __call__(
+        self, type: str, subject: str, data: Message, *, organization_id: str = ""
+    ) -> event_pb2.Event:
+        """The event `type` about `subject` with payload `data` (see `make_event`)."""
+        organization = organization_id or self._organization_id
+        if not organization:
+            raise ValueError(f"event {type} needs an organization id")
+        return make_event(type, organization, subject, data, actor=self._actor, clock=self._clock)
 
 
 @contextlib.asynccontextmanager

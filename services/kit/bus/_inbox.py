@@ -35,8 +35,8 @@ from coder.events.v1 import event_pb2
 from services.kit._clock import Clock, SystemClock
 from services.kit._errors import DocumentExists
 from services.kit.bus._api import EventHandler
-from services.kit.bus._outbox import DOC_TYPE_FIELD
 from services.kit.store import (
+    DOC_TYPE_FIELD,
     SYSTEM_PARTITION,
     BatchOp,
     Container,

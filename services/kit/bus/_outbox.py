@@ -12,11 +12,11 @@ may publish the same document. Consumers deduplicate by event id (`Inbox`).
 
 Convention — bus documents share containers with entities, so they are marked:
 every outbox document (and every `processed_op` marker of the inbox) carries a `docType`
-field, and entity documents never do. A repository adds `ENTITIES_ONLY`
-(`F("docType").defined(False)`) to every query and count it runs on a container that holds
-outbox documents, so a service never sees them; a point read (`get` by id) that returns a
-document with `DOC_TYPE_FIELD` found no entity. Containers that hold outbox documents declare
-`OUTBOX_INDEXES`, which the relay filters on.
+field, and entity documents never do. Containers that hold them are declared
+`ContainerSpec(..., outbox=True)`, which indexes `docType` and puts the container in the
+relay's list. Services read and write through the kit's `Entities` (services/kit/_repository.py),
+which adds `ENTITIES_ONLY` (`F("docType").defined(False)`) to every query and count and treats
+a point read that finds a bus document as finding nothing, so a service never sees them.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from services.kit._errors import DocumentNotFound
 from services.kit._observability import get_logger
 from services.kit.bus._api import EventBus
 from services.kit.store import (
+    DOC_TYPE_FIELD,
     MAX_BATCH_OPERATIONS,
     PARTITION_KEY_PATH,
     BatchOp,
@@ -47,16 +48,13 @@ from services.kit.store import (
     Query,
 )
 
-DOC_TYPE_FIELD = "docType"
-"""Marks documents that belong to the bus machinery rather than to a service's entities."""
-
 OUTBOX_DOC_TYPE = "outbox"
 
 ENTITIES_ONLY: Condition = F(DOC_TYPE_FIELD).defined(False)
 """The condition a repository adds to its queries to skip outbox and inbox documents."""
 
 OUTBOX_INDEXES: tuple[str, ...] = (f"/{DOC_TYPE_FIELD}",)
-"""Paths every container that holds outbox documents must index."""
+"""The paths the relay filters on; `ContainerSpec(outbox=True)` declares them."""
 
 _PARTITION_FIELD = PARTITION_KEY_PATH.lstrip("/")
 

@@ -14,6 +14,7 @@ from urllib.parse import unquote, urlsplit
 from services.kit._clock import Clock
 
 from ._api import (
+    DOC_TYPE_FIELD,
     MAX_BATCH_OPERATIONS,
     MAX_PATCH_OPERATIONS,
     PARTITION_KEY_PATH,
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from ._cosmos import CosmosStore
 
 __all__ = [
+    "DOC_TYPE_FIELD",
     "MAX_BATCH_OPERATIONS",
     "MAX_PATCH_OPERATIONS",
     "PARTITION_KEY_PATH",

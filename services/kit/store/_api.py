@@ -18,6 +18,10 @@ SYSTEM_PARTITION = "_system"
 PARTITION_KEY_PATH = "/organizationId"
 """Every container is partitioned on this document field; the store sets it on write."""
 
+DOC_TYPE_FIELD = "docType"
+"""Marks documents of the bus machinery (outbox events, inbox markers) that share a container
+with a service's entities; entity documents never carry it."""
+
 
 @dataclass(frozen=True, slots=True)
 class VectorIndex:
@@ -41,6 +45,10 @@ class ContainerSpec:
     `default_ttl` (seconds) is the expiry of documents without their own `ttl`; a document's
     integer `ttl` field overrides it (-1 never expires), as in Cosmos DB. Per-document `ttl`
     works on every container, with or without a default.
+
+    `outbox=True` says the container also holds bus documents (the transactional outbox's
+    events, written in the same batch as the state change, and inbox markers): the `docType`
+    path they are found by is indexed, and the process's outbox relay watches the container.
     """
 
     name: str
@@ -48,6 +56,12 @@ class ContainerSpec:
     default_ttl: int | None = None
     vector: VectorIndex | None = None
     sorts: tuple[tuple[Order, ...], ...] = ()
+    outbox: bool = False
+
+    def __post_init__(self) -> None:
+        marker = f"/{DOC_TYPE_FIELD}"
+        if self.outbox and marker not in self.indexes:
+            object.__setattr__(self, "indexes", (*self.indexes, marker))
 
 
 # --- query builder -------------------------------------------------------------------------

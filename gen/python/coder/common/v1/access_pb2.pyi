@@ -23,27 +23,51 @@ class AccessRule(_message.Message):
     """AccessRule declares who may call an RPC. Exactly one of `permission` or `public` is set.
     The access interceptor reads it from the descriptor and enforces it before the handler runs;
     an RPC without an access rule is refused.
+
+    The policy flags narrow or widen who holds `permission`; at most one of them is set, and
+    every RPC that names the same permission declares the same policy.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
 
     PERMISSION_FIELD_NUMBER: _builtins.int
     PUBLIC_FIELD_NUMBER: _builtins.int
+    ADMIN_ONLY_FIELD_NUMBER: _builtins.int
+    OWNER_ONLY_FIELD_NUMBER: _builtins.int
+    SELF_SERVICE_FIELD_NUMBER: _builtins.int
     permission: _builtins.str
     """Permission the caller must hold, written `<domain>.<resource>.<action>`,
     for example `planning.task.write`.
     """
     public: _builtins.bool
     """True when the RPC is callable without a token (health, echo, sign-in)."""
+    admin_only: _builtins.bool
+    """True when only administrators hold the permission: the owner and admin roles, or a custom
+    role or service account that names it. The wildcards of the member and viewer roles
+    (`*.*.read`, `*.*.write`, ...) do not reach it (member lists, roles, audit, invitations).
+    """
+    owner_only: _builtins.bool
+    """True when only the organization's owner holds the permission (deleting or transferring
+    the organization). No role pattern grants it, and it cannot be handed to a custom role or
+    a service account.
+    """
+    self_service: _builtins.bool
+    """True when every signed-in user holds the permission for their own account, whatever their
+    roles (change my password, update my profile, revoke my session). The handler acts only on
+    the caller's own records; service principals still need the permission itself.
+    """
     def __init__(
         self,
         *,
         permission: _builtins.str = ...,
         public: _builtins.bool = ...,
+        admin_only: _builtins.bool = ...,
+        owner_only: _builtins.bool = ...,
+        self_service: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["permission", b"permission", "public", b"public"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["admin_only", b"admin_only", "owner_only", b"owner_only", "permission", b"permission", "public", b"public", "self_service", b"self_service"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

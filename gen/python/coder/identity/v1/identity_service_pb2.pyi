@@ -904,6 +904,62 @@ class RemoveMemberResponse(_message.Message):
 Global___RemoveMemberResponse: _TypeAlias = RemoveMemberResponse  # noqa: Y015
 
 @_typing.final
+class TransferOwnershipRequest(_message.Message):
+    """TransferOwnershipRequest names the member who becomes the owner."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORGANIZATION_ID_FIELD_NUMBER: _builtins.int
+    NEW_OWNER_ID_FIELD_NUMBER: _builtins.int
+    organization_id: _builtins.str
+    """Id of the organization; it must be the caller's current one."""
+    new_owner_id: _builtins.str
+    """User id of the member who becomes the owner; not the caller."""
+    def __init__(
+        self,
+        *,
+        organization_id: _builtins.str = ...,
+        new_owner_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["new_owner_id", b"new_owner_id", "organization_id", b"organization_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TransferOwnershipRequest: _TypeAlias = TransferOwnershipRequest  # noqa: Y015
+
+@_typing.final
+class TransferOwnershipResponse(_message.Message):
+    """TransferOwnershipResponse carries both changed memberships."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PREVIOUS_OWNER_FIELD_NUMBER: _builtins.int
+    NEW_OWNER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def previous_owner(self) -> _resources_pb2.Member:
+        """The caller's membership, now with the admin role."""
+
+    @_builtins.property
+    def new_owner(self) -> _resources_pb2.Member:
+        """The new owner's membership."""
+
+    def __init__(
+        self,
+        *,
+        previous_owner: _resources_pb2.Member | None = ...,
+        new_owner: _resources_pb2.Member | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["new_owner", b"new_owner", "previous_owner", b"previous_owner"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["new_owner", b"new_owner", "previous_owner", b"previous_owner"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TransferOwnershipResponse: _TypeAlias = TransferOwnershipResponse  # noqa: Y015
+
+@_typing.final
 class CreateRoleRequest(_message.Message):
     """CreateRoleRequest carries the new role."""
 

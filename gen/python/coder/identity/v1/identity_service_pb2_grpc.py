@@ -120,6 +120,11 @@ class IdentityServiceStub:
                 request_serializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.RemoveMemberRequest.SerializeToString,
                 response_deserializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.RemoveMemberResponse.FromString,
                 _registered_method=True)
+        self.TransferOwnership = channel.unary_unary(
+                '/coder.identity.v1.IdentityService/TransferOwnership',
+                request_serializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.TransferOwnershipRequest.SerializeToString,
+                response_deserializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.TransferOwnershipResponse.FromString,
+                _registered_method=True)
         self.CreateRole = channel.unary_unary(
                 '/coder.identity.v1.IdentityService/CreateRole',
                 request_serializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.CreateRoleRequest.SerializeToString,
@@ -329,7 +334,7 @@ class IdentityServiceServicer:
 
     def UpdateCurrentUser(self, request, context):
         """UpdateCurrentUser changes the caller's profile. It acts only on the caller's own account,
-        so it needs only a permission every role holds.
+        so every signed-in user may call it (self service), whatever their roles.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -351,7 +356,8 @@ class IdentityServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetOrganization(self, request, context):
-        """GetOrganization returns the caller's current organization.
+        """GetOrganization returns an organization the caller is a member of (any member may read
+        its own organization, whatever their roles).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -389,6 +395,14 @@ class IdentityServiceServicer:
     def RemoveMember(self, request, context):
         """RemoveMember removes a member and ends their sessions in the organization. The last
         owner cannot be removed; only an owner removes an owner.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TransferOwnership(self, request, context):
+        """TransferOwnership makes another member the organization's owner and the caller an admin,
+        in one atomic change. Only an owner may call it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -432,7 +446,7 @@ class IdentityServiceServicer:
 
     def RevokeSession(self, request, context):
         """RevokeSession ends one of the caller's sessions. It acts only on the caller's own
-        sessions, so it needs only a permission every role holds.
+        sessions, so every signed-in user may call it (self service).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -693,6 +707,11 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.RemoveMember,
                     request_deserializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.RemoveMemberRequest.FromString,
                     response_serializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.RemoveMemberResponse.SerializeToString,
+            ),
+            'TransferOwnership': grpc.unary_unary_rpc_method_handler(
+                    servicer.TransferOwnership,
+                    request_deserializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.TransferOwnershipRequest.FromString,
+                    response_serializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.TransferOwnershipResponse.SerializeToString,
             ),
             'CreateRole': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateRole,
@@ -1273,6 +1292,33 @@ class IdentityService:
             '/coder.identity.v1.IdentityService/RemoveMember',
             coder_dot_identity_dot_v1_dot_identity__service__pb2.RemoveMemberRequest.SerializeToString,
             coder_dot_identity_dot_v1_dot_identity__service__pb2.RemoveMemberResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TransferOwnership(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.identity.v1.IdentityService/TransferOwnership',
+            coder_dot_identity_dot_v1_dot_identity__service__pb2.TransferOwnershipRequest.SerializeToString,
+            coder_dot_identity_dot_v1_dot_identity__service__pb2.TransferOwnershipResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -65,7 +65,7 @@ class IdentityServiceStub:
     """GetCurrentUser returns the caller's account."""
     UpdateCurrentUser: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.UpdateCurrentUserRequest, _identity_service_pb2.UpdateCurrentUserResponse]
     """UpdateCurrentUser changes the caller's profile. It acts only on the caller's own account,
-    so it needs only a permission every role holds.
+    so every signed-in user may call it (self service), whatever their roles.
     """
     ChangePassword: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.ChangePasswordRequest, _identity_service_pb2.ChangePasswordResponse]
     """ChangePassword replaces the caller's password after checking the current one, and ends
@@ -74,7 +74,9 @@ class IdentityServiceStub:
     CreateOrganization: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.CreateOrganizationRequest, _identity_service_pb2.CreateOrganizationResponse]
     """CreateOrganization creates an organization with the caller as its owner."""
     GetOrganization: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.GetOrganizationRequest, _identity_service_pb2.GetOrganizationResponse]
-    """GetOrganization returns the caller's current organization."""
+    """GetOrganization returns an organization the caller is a member of (any member may read
+    its own organization, whatever their roles).
+    """
     UpdateOrganization: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.UpdateOrganizationRequest, _identity_service_pb2.UpdateOrganizationResponse]
     """UpdateOrganization changes the name or settings of the caller's current organization."""
     ListOrganizations: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.ListOrganizationsRequest, _identity_service_pb2.ListOrganizationsResponse]
@@ -88,6 +90,10 @@ class IdentityServiceStub:
     RemoveMember: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.RemoveMemberRequest, _identity_service_pb2.RemoveMemberResponse]
     """RemoveMember removes a member and ends their sessions in the organization. The last
     owner cannot be removed; only an owner removes an owner.
+    """
+    TransferOwnership: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.TransferOwnershipRequest, _identity_service_pb2.TransferOwnershipResponse]
+    """TransferOwnership makes another member the organization's owner and the caller an admin,
+    in one atomic change. Only an owner may call it.
     """
     CreateRole: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.CreateRoleRequest, _identity_service_pb2.CreateRoleResponse]
     """CreateRole creates a custom role in the caller's organization."""
@@ -103,7 +109,7 @@ class IdentityServiceStub:
     """ListSessions lists the caller's active sessions, newest first."""
     RevokeSession: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.RevokeSessionRequest, _identity_service_pb2.RevokeSessionResponse]
     """RevokeSession ends one of the caller's sessions. It acts only on the caller's own
-    sessions, so it needs only a permission every role holds.
+    sessions, so every signed-in user may call it (self service).
     """
     RevokeOtherSessions: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.RevokeOtherSessionsRequest, _identity_service_pb2.RevokeOtherSessionsResponse]
     """RevokeOtherSessions ends every session of the caller except the calling one."""
@@ -216,7 +222,7 @@ class IdentityServiceAsyncStub(IdentityServiceStub):
     """GetCurrentUser returns the caller's account."""
     UpdateCurrentUser: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.UpdateCurrentUserRequest, _identity_service_pb2.UpdateCurrentUserResponse]  # type: ignore[assignment]
     """UpdateCurrentUser changes the caller's profile. It acts only on the caller's own account,
-    so it needs only a permission every role holds.
+    so every signed-in user may call it (self service), whatever their roles.
     """
     ChangePassword: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.ChangePasswordRequest, _identity_service_pb2.ChangePasswordResponse]  # type: ignore[assignment]
     """ChangePassword replaces the caller's password after checking the current one, and ends
@@ -225,7 +231,9 @@ class IdentityServiceAsyncStub(IdentityServiceStub):
     CreateOrganization: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.CreateOrganizationRequest, _identity_service_pb2.CreateOrganizationResponse]  # type: ignore[assignment]
     """CreateOrganization creates an organization with the caller as its owner."""
     GetOrganization: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.GetOrganizationRequest, _identity_service_pb2.GetOrganizationResponse]  # type: ignore[assignment]
-    """GetOrganization returns the caller's current organization."""
+    """GetOrganization returns an organization the caller is a member of (any member may read
+    its own organization, whatever their roles).
+    """
     UpdateOrganization: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.UpdateOrganizationRequest, _identity_service_pb2.UpdateOrganizationResponse]  # type: ignore[assignment]
     """UpdateOrganization changes the name or settings of the caller's current organization."""
     ListOrganizations: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.ListOrganizationsRequest, _identity_service_pb2.ListOrganizationsResponse]  # type: ignore[assignment]
@@ -239,6 +247,10 @@ class IdentityServiceAsyncStub(IdentityServiceStub):
     RemoveMember: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.RemoveMemberRequest, _identity_service_pb2.RemoveMemberResponse]  # type: ignore[assignment]
     """RemoveMember removes a member and ends their sessions in the organization. The last
     owner cannot be removed; only an owner removes an owner.
+    """
+    TransferOwnership: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.TransferOwnershipRequest, _identity_service_pb2.TransferOwnershipResponse]  # type: ignore[assignment]
+    """TransferOwnership makes another member the organization's owner and the caller an admin,
+    in one atomic change. Only an owner may call it.
     """
     CreateRole: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.CreateRoleRequest, _identity_service_pb2.CreateRoleResponse]  # type: ignore[assignment]
     """CreateRole creates a custom role in the caller's organization."""
@@ -254,7 +266,7 @@ class IdentityServiceAsyncStub(IdentityServiceStub):
     """ListSessions lists the caller's active sessions, newest first."""
     RevokeSession: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.RevokeSessionRequest, _identity_service_pb2.RevokeSessionResponse]  # type: ignore[assignment]
     """RevokeSession ends one of the caller's sessions. It acts only on the caller's own
-    sessions, so it needs only a permission every role holds.
+    sessions, so every signed-in user may call it (self service).
     """
     RevokeOtherSessions: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.RevokeOtherSessionsRequest, _identity_service_pb2.RevokeOtherSessionsResponse]  # type: ignore[assignment]
     """RevokeOtherSessions ends every session of the caller except the calling one."""
@@ -412,7 +424,7 @@ class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_identity_service_pb2.UpdateCurrentUserResponse, _abc.Awaitable[_identity_service_pb2.UpdateCurrentUserResponse]]:
         """UpdateCurrentUser changes the caller's profile. It acts only on the caller's own account,
-        so it needs only a permission every role holds.
+        so every signed-in user may call it (self service), whatever their roles.
         """
 
     @_abc_1.abstractmethod
@@ -439,7 +451,9 @@ class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _identity_service_pb2.GetOrganizationRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_identity_service_pb2.GetOrganizationResponse, _abc.Awaitable[_identity_service_pb2.GetOrganizationResponse]]:
-        """GetOrganization returns the caller's current organization."""
+        """GetOrganization returns an organization the caller is a member of (any member may read
+        its own organization, whatever their roles).
+        """
 
     @_abc_1.abstractmethod
     def UpdateOrganization(
@@ -483,6 +497,16 @@ class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_identity_service_pb2.RemoveMemberResponse, _abc.Awaitable[_identity_service_pb2.RemoveMemberResponse]]:
         """RemoveMember removes a member and ends their sessions in the organization. The last
         owner cannot be removed; only an owner removes an owner.
+        """
+
+    @_abc_1.abstractmethod
+    def TransferOwnership(
+        self,
+        request: _identity_service_pb2.TransferOwnershipRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.TransferOwnershipResponse, _abc.Awaitable[_identity_service_pb2.TransferOwnershipResponse]]:
+        """TransferOwnership makes another member the organization's owner and the caller an admin,
+        in one atomic change. Only an owner may call it.
         """
 
     @_abc_1.abstractmethod
@@ -534,7 +558,7 @@ class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_identity_service_pb2.RevokeSessionResponse, _abc.Awaitable[_identity_service_pb2.RevokeSessionResponse]]:
         """RevokeSession ends one of the caller's sessions. It acts only on the caller's own
-        sessions, so it needs only a permission every role holds.
+        sessions, so every signed-in user may call it (self service).
         """
 
     @_abc_1.abstractmethod

@@ -10,7 +10,6 @@ expired.
 
 from __future__ import annotations
 
-import base64
 import math
 import os
 from dataclasses import dataclass
@@ -19,10 +18,9 @@ from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from services.identity._mapping import time_text
-from services.identity.repository import IdentityRepository
+from services.identity.repository import IdentityRepositories
+from services.identity.repository.keys import SealedKey
 from services.kit import Clock, SigningKey
-from services.kit.store import Document
 
 _NONCE_BYTES = 12
 
@@ -40,14 +38,14 @@ class KeyRing:
 
     def __init__(
         self,
-        repository: IdentityRepository,
+        repositories: IdentityRepositories,
         clock: Clock,
         master_key: bytes,
         *,
         rotation_seconds: float,
         token_seconds: int,
     ) -> None:
-        self._repository = repository
+        self._repos = repositories
         self._clock = clock
         self._aead = AESGCM(master_key)
         self._rotation = rotation_seconds
@@ -67,11 +65,10 @@ class KeyRing:
         period = self._period(self._clock.now())
         if self._active is not None and self._active.period == period:
             return self._active.key
-        document_id = f"period-{period}"
-        document = await self._repository.get_signing_key(document_id)
-        if document is None:
-            document = await self._repository.create_signing_key(self._seal(period))
-        key = self._open(document)
+        sealed = await self._repos.keys.get_signing_key(period)
+        if sealed is None:
+            sealed = await self._repos.keys.create_signing_key(self._seal(period))
+        key = self._open(sealed)
         self._active = ActiveKey(key, period)
         return key
 
@@ -79,34 +76,21 @@ class KeyRing:
         """The public keys of every key whose tokens may still be valid."""
         await self.active()
         oldest_useful_end = self._clock.now() - timedelta(seconds=self._token_seconds)
-        documents = await self._repository.signing_keys_valid_after(time_text(oldest_useful_end))
-        documents.sort(key=lambda d: str(d["notBefore"]), reverse=True)
-        return {"keys": [self._open(document).public_jwk() for document in documents]}
+        sealed = await self._repos.keys.signing_keys_valid_after(oldest_useful_end)
+        return {"keys": [self._open(key).public_jwk() for key in sealed]}
 
-    def _seal(self, period: int) -> Document:
+    def _seal(self, period: int) -> SealedKey:
         key = SigningKey.generate()
         nonce = os.urandom(_NONCE_BYTES)
         sealed = self._aead.encrypt(nonce, key.private_pem(), key.kid.encode())
         not_before, not_after = self._bounds(period)
-        return {
-            "id": f"period-{period}",
-            "kind": "signing_key",
-            "kid": key.kid,
-            "nonce": base64.b64encode(nonce).decode(),
-            "sealedPem": base64.b64encode(sealed).decode(),
-            "notBefore": time_text(not_before),
-            "notAfter": time_text(not_after),
-        }
+        return SealedKey(period, key.kid, nonce, sealed, not_before, not_after)
 
-    def _open(self, document: Document) -> SigningKey:
-        cached = self._opened.get(document["kid"])
+    def _open(self, sealed: SealedKey) -> SigningKey:
+        cached = self._opened.get(sealed.kid)
         if cached is not None:
             return cached
-        pem = self._aead.decrypt(
-            base64.b64decode(document["nonce"]),
-            base64.b64decode(document["sealedPem"]),
-            str(document["kid"]).encode(),
-        )
-        key = SigningKey.from_pem(document["kid"], pem)
+        pem = self._aead.decrypt(sealed.nonce, sealed.sealed_pem, sealed.kid.encode())
+        key = SigningKey.from_pem(sealed.kid, pem)
         self._opened[key.kid] = key
         return key

@@ -1,0 +1,105 @@
+"""Partial updates and the preconditions of writes.
+
+Update masks follow AIP-134: an empty mask means every writable field; a path that is output
+only, the etag, or unknown is refused with a field violation on `update_mask`; a masked
+message or repeated field is replaced whole. Writable paths are top-level fields of the
+resource.
+
+    paths = update_paths(request.update_mask, "task", TASK_WRITABLE, output_only=TASK_OUTPUT_ONLY)
+    check_etag(changes.etag, current.etag, "task")
+    updated, changed = apply_update(current, changes, paths)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from typing import Any, TypeVar
+
+from google.protobuf.field_mask_pb2 import FieldMask
+from google.protobuf.message import Message
+
+from services.kit._errors import EtagMismatch, FieldViolation, InvalidArgument
+from services.kit._timetext import timestamp_in_range
+
+M = TypeVar("M", bound=Message)
+
+
+def update_paths(
+    mask: FieldMask,
+    resource: str,
+    writable: Sequence[str],
+    *,
+    output_only: Collection[str] = (),
+) -> list[str]:
+    """The paths an update touches: the mask's (deduplicated, in order), or every writable
+    field for an empty mask. InvalidArgument names each path that cannot be updated."""
+    if not mask.paths:
+        return list(writable)
+    violations = []
+    for path in mask.paths:
+        if path in writable:
+            continue
+        if path in output_only:
+            description = f"{path} is output only"
+        elif path == "etag":
+            description = f"etag is not updatable; send it on the {resource} as a precondition"
+        else:
+            description = f"{path} is not an updatable field of a {resource}"
+        violations.append(FieldViolation("update_mask", description))
+    if violations:
+        raise InvalidArgument(
+            "update_mask names fields that cannot be updated", violations=violations
+        )
+    return list(dict.fromkeys(mask.paths))
+
+
+def apply_update(current: M, changes: M, paths: Sequence[str]) -> tuple[M, list[str]]:
+    """A copy of `current` with the fields `paths` names taken from `changes` (message and
+    repeated fields replaced whole), and those of `paths` whose value actually changed."""
+    updated = type(current)()
+    updated.CopyFrom(current)
+    FieldMask(paths=paths).MergeMessage(
+        changes, updated, replace_message_field=True, replace_repeated_field=True
+    )
+    fields = current.DESCRIPTOR.fields_by_name
+    changed = [path for path in paths if _differs(current, updated, fields[path])]
+    return updated, changed
+
+
+def _differs(before: Message, after: Message, field: Any) -> bool:
+    # `field` is a FieldDescriptor (the upb build's own class at run time).
+    name = field.name
+    if field.message_type is not None and field.message_type.GetOptions().map_entry:
+        return dict(getattr(before, name)) != dict(getattr(after, name))
+    if field.is_repeated:
+        return list(getattr(before, name)) != list(getattr(after, name))
+    if field.has_presence and before.HasField(name) != after.HasField(name):
+        return True
+    return bool(getattr(before, name) != getattr(after, name))
+
+
+def check_etag(given: str, stored: str, resource: str) -> None:
+    """EtagMismatch (ABORTED) when the caller sent an etag and the stored one differs. Checked
+    before any other rule, so a stale writer learns it is stale, not what else is wrong."""
+    if given and given != stored:
+        raise EtagMismatch(f"the {resource} changed since it was read; read it again")
+
+
+def require_field(value: object, field: str, description: str = "is required") -> None:
+    """InvalidArgument with a violation on `field` when `value` is empty."""
+    if not value:
+        raise InvalidArgument(
+            f"{field} is required", violations=[FieldViolation(field, description)]
+        )
+
+
+def check_time_range(message: Message, fields: Iterable[str], prefix: str = "") -> None:
+    """InvalidArgument naming each set Timestamp field of `message` outside the range every
+    store and RFC 3339 can hold (0001-01-01 to 9999-12-31 UTC)."""
+    violations = [
+        FieldViolation(prefix + field, "must be between 0001-01-01 and 9999-12-31 UTC")
+        for field in fields
+        if message.HasField(field) and not timestamp_in_range(getattr(message, field))
+    ]
+    if violations:
+        raise InvalidArgument("a time is out of range", violations=violations)

@@ -1,0 +1,50 @@
+"""Fixtures every test package shares: a signing key and token factory, hosts of any set of
+services, and an organization of the test's own. Helpers by concern live in tests/fixtures/."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+
+import pytest
+
+from services.kit import ServiceDefinition, SigningKey, new_id
+from tests.fixtures.hosts import ServiceHost
+from tests.fixtures.hosts import service_host as start_service_host
+from tests.fixtures.tokens import TokenFactory
+
+HostFactory = Callable[..., AbstractAsyncContextManager[ServiceHost]]
+
+
+@pytest.fixture(scope="session")
+def signing_key() -> SigningKey:
+    return SigningKey.generate()
+
+
+@pytest.fixture(scope="session")
+def token(signing_key: SigningKey) -> TokenFactory:
+    """Mints tokens the hosts of `service_host` accept."""
+    return TokenFactory(signing_key)
+
+
+@pytest.fixture(scope="session")
+def service_host(tmp_path_factory: pytest.TempPathFactory, token: TokenFactory) -> HostFactory:
+    """`async with service_host([SERVICE, ...]) as host:` — the services on a real gRPC host
+    (SQLite, in-process bus and cache unless `settings=` says otherwise), accepting `token`'s
+    tokens unless a `verifier=` is given."""
+
+    def start(
+        definitions: Sequence[ServiceDefinition], **options: object
+    ) -> AbstractAsyncContextManager[ServiceHost]:
+        directory: Path = tmp_path_factory.mktemp("host")
+        options.setdefault("verifier", token.verifier())
+        return start_service_host(definitions, directory, **options)  # type: ignore[arg-type]
+
+    return start
+
+
+@pytest.fixture
+def org() -> str:
+    """An organization of the test's own, so listings see only what the test made."""
+    return f"org-{new_id().lower()}"

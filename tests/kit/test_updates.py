@@ -1,0 +1,96 @@
+"""Update masks (AIP-134) and write preconditions."""
+
+from __future__ import annotations
+
+import pytest
+from google.protobuf.field_mask_pb2 import FieldMask
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from coder.identity.v1 import resources_pb2
+from coder.planning.v1 import planning_service_pb2, task_pb2
+from services.kit import (
+    EtagMismatch,
+    InvalidArgument,
+    apply_update,
+    check_etag,
+    check_time_range,
+    require_field,
+    update_paths,
+)
+
+WRITABLE = ("title", "labels", "due_time", "status")
+
+
+class TestUpdatePaths:
+    def test_an_empty_mask_means_every_writable_field(self) -> None:
+        assert update_paths(FieldMask(), "task", WRITABLE) == list(WRITABLE)
+
+    def test_paths_are_kept_in_order_once(self) -> None:
+        mask = FieldMask(paths=["labels", "title", "labels"])
+        assert update_paths(mask, "task", WRITABLE) == ["labels", "title"]
+
+    def test_each_refused_path_is_named(self) -> None:
+        mask = FieldMask(paths=["id", "etag", "nonsense", "title"])
+        with pytest.raises(InvalidArgument) as refused:
+            update_paths(mask, "task", WRITABLE, output_only={"id"})
+        descriptions = [v.description for v in refused.value.violations]
+        assert descriptions == [
+            "id is output only",
+            "etag is not updatable; send it on the task as a precondition",
+            "nonsense is not an updatable field of a task",
+        ]
+        assert {v.field for v in refused.value.violations} == {"update_mask"}
+
+
+class TestApplyUpdate:
+    def test_masked_fields_are_replaced_whole_and_changes_reported(self) -> None:
+        current = task_pb2.Task(id="t", title="a", labels=["x", "y"])
+        current.due_time.FromSeconds(100)
+        changes = task_pb2.Task(title="a", labels=["z"])
+        updated, changed = apply_update(current, changes, ["title", "labels", "due_time"])
+        assert list(updated.labels) == ["z"]
+        assert not updated.HasField("due_time")
+        assert changed == ["labels", "due_time"]
+        assert list(current.labels) == ["x", "y"]  # the stored copy is left alone
+
+    def test_unmasked_fields_are_kept(self) -> None:
+        current = task_pb2.Task(id="t", title="a", status=task_pb2.TASK_STATUS_DONE)
+        updated, changed = apply_update(current, task_pb2.Task(title="b"), ["title"])
+        assert (updated.title, updated.status, changed) == (
+            "b",
+            task_pb2.TASK_STATUS_DONE,
+            ["title"],
+        )
+
+    def test_map_fields_compare_by_value(self) -> None:
+        current = resources_pb2.Organization(id="o", settings={"k": "1"})
+        _, changed = apply_update(
+            current, resources_pb2.Organization(settings={"k": "1"}), ["settings"]
+        )
+        assert changed == []
+        other, changed = apply_update(
+            current, resources_pb2.Organization(settings={"k": "2"}), ["settings"]
+        )
+        assert (dict(other.settings), changed) == ({"k": "2"}, ["settings"])
+
+
+class TestPreconditions:
+    def test_a_stale_etag_aborts(self) -> None:
+        check_etag("", "v2", "task")
+        check_etag("v2", "v2", "task")
+        with pytest.raises(EtagMismatch):
+            check_etag("v1", "v2", "task")
+
+    def test_a_required_field(self) -> None:
+        require_field("x", "task.id")
+        with pytest.raises(InvalidArgument) as refused:
+            require_field("", "task.id")
+        assert [v.field for v in refused.value.violations] == ["task.id"]
+
+    def test_times_out_of_range(self) -> None:
+        request = planning_service_pb2.ListTasksRequest()
+        request.due_before.CopyFrom(Timestamp(seconds=-62135596801))  # before 0001-01-01
+        request.due_after.FromSeconds(0)
+        with pytest.raises(InvalidArgument) as refused:
+            check_time_range(request, ("due_before", "due_after"))
+        assert [v.field for v in refused.value.violations] == ["due_before"]

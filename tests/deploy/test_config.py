@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from services import cli
+import cli
 from services.deploy import (
     EnvoyOptions,
     HttpBinding,

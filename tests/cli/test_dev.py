@@ -21,7 +21,7 @@ import pytest
 from coder.planning.v1 import planning_service_pb2 as pb
 from coder.planning.v1 import planning_service_pb2_grpc, project_pb2
 
-CODER = [sys.executable, "-m", "services.cli"]
+CODER = [sys.executable, "-m", "cli"]
 
 
 def free_port() -> int:

@@ -1,5 +1,6 @@
-"""`coder dev`: every implemented service in one process on one port, the edge beside it, and
-on the first run a development organization with its owner account."""
+"""`coder dev`: every implemented service in one process on one port, the edge beside it, the
+supervised companion processes (cli/companions.py) after them, and on the first run a
+development organization with its owner account."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ import argparse
 import asyncio
 import json
 import secrets
+import sys
 from pathlib import Path
 
 import grpc
 
+from cli.companions import CompanionsError, companions
+from cli.supervisor import CompanionMissing, Supervisor
 from services import catalog
 from services.kit import (
     EMBEDDED_GRPC_PORT,
@@ -88,22 +92,38 @@ async def _bootstrap_dev_account(host: Host, settings: Settings, edge_url: str) 
 
 
 async def _started(
-    host: Host, definitions: list[ServiceDefinition], settings: Settings, edge_url: str
+    host: Host,
+    definitions: list[ServiceDefinition],
+    settings: Settings,
+    edge_url: str,
+    supervisor: Supervisor,
 ) -> None:
     announce(host, settings)
     print(
         f"coder: edge (REST, SSE, WebSocket, OpenAPI) on {edge_url}  docs: {edge_url}/docs\n",
         flush=True,
     )
+    if supervisor.companions:
+        print("\n".join(["coder: companions", *supervisor.banner(), ""]), flush=True)
+    else:
+        print("coder: no companions (add your own with CODER_DEV_COMPANIONS)\n", flush=True)
     if any(d.domain == "identity" for d in definitions):
         await _bootstrap_dev_account(host, settings, edge_url)
 
 
 def dev_command(options: argparse.Namespace) -> int:
-    """Run the suite embedded until SIGTERM/SIGINT, then stop the edge and drain."""
+    """Run the suite embedded until SIGTERM/SIGINT, then stop the companions (last started
+    first), the edge, and drain. Exit 2 when a companion is misdeclared or a required one
+    cannot start."""
     settings = Settings()
     if options.data_dir:
         settings = settings.model_copy(update={"data_dir": Path(options.data_dir)})
+    try:
+        supervisor = Supervisor(companions(settings))
+        supervisor.check()
+    except (CompanionsError, CompanionMissing) as error:
+        print(f"coder: {error}", file=sys.stderr)
+        return 2
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     configure_logging(settings.log_level, settings.log_format)
     configure_tracing("coder-dev")
@@ -117,13 +137,17 @@ def dev_command(options: argparse.Namespace) -> int:
     if options.edge_port is not None:
         edge_settings = edge_settings.model_copy(update={"port": options.edge_port})
     edge = EmbeddedEdge(edge_settings)
-    asyncio.run(
-        serve(
-            definitions,
-            settings,
-            port=port,
-            on_started=lambda host: _started(host, definitions, settings, edge.url),
-            companions=[edge],
+    try:
+        asyncio.run(
+            serve(
+                definitions,
+                settings,
+                port=port,
+                on_started=lambda host: _started(host, definitions, settings, edge.url, supervisor),
+                companions=[edge, supervisor],
+            )
         )
-    )
+    except CompanionMissing as error:
+        print(f"coder: {error}", file=sys.stderr)
+        return 2
     return 0

@@ -42,7 +42,7 @@ buf-lint: ## buf lint (STANDARD) over the proto tree
 lint: ## ruff (lint + format check) and mypy strict
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
-	.venv/bin/mypy services edge scripts tests
+	.venv/bin/mypy services edge cli scripts tests
 
 .PHONY: fmt
 fmt: ## format and auto-fix

@@ -160,7 +160,7 @@ def profiled_edge_main(options: argparse.Namespace) -> None:
     # This script's own name shadows the `edge` package while its folder leads sys.path.
     here = Path(__file__).resolve().parent
     sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != here]
-    from services import cli
+    from cli.main import main
 
     profiler = cProfile.Profile()
 
@@ -171,7 +171,7 @@ def profiled_edge_main(options: argparse.Namespace) -> None:
 
     signal.signal(signal.SIGTERM, dump)
     profiler.enable()
-    cli.main(["edge", "--port", str(options.port)])
+    main(["edge", "--port", str(options.port)])
     dump()
 
 

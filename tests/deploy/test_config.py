@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from services import cli
+from cli.main import main
 from services.deploy import (
     EnvoyOptions,
     HttpBinding,
@@ -69,7 +69,7 @@ def test_the_committed_config_is_current() -> None:
 
 def test_the_command_writes_the_config(tmp_path: Path) -> None:
     output = tmp_path / "out" / "envoy.yaml"
-    code = cli.main(
+    code = main(
         [
             "envoy-config",
             "--output",

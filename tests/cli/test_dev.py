@@ -1,14 +1,15 @@
 """`coder dev` as a user runs it: a real process, health SERVING for every hosted service, a
 first-run owner account whose one-time password signs in with `coder login`, the edge serving
-REST and OpenAPI beside gRPC, and a clean exit on SIGTERM."""
+REST and OpenAPI beside gRPC, and a clean exit on SIGTERM; a supervised companion restarted
+after a kill -9, a missing optional one in the banner, and every child gone after Ctrl-C."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import selectors
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,15 +21,9 @@ import pytest
 
 from coder.planning.v1 import planning_service_pb2 as pb
 from coder.planning.v1 import planning_service_pb2_grpc, project_pb2
+from tests.cli.processes import PYTHON, Output, alive, free_port, http_server, pids, wait_until
 
-CODER = [sys.executable, "-m", "services.cli"]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+CODER = [sys.executable, "-m", "cli"]
 
 
 def read_until(process: subprocess.Popen[str], pattern: re.Pattern[str], within: float) -> str:
@@ -118,3 +113,60 @@ def test_dev_serves_every_service_and_drains_on_sigterm(tmp_path: Path) -> None:
         server.send_signal(signal.SIGTERM)
         output, _ = server.communicate(timeout=30)
     assert server.returncode == 0, output
+
+
+@pytest.mark.timeout(90)
+def test_dev_restarts_a_killed_companion_and_stops_every_child_on_ctrl_c(tmp_path: Path) -> None:
+    port, edge_port, web_port = free_port(), free_port(), free_port()
+    record = tmp_path / "web.pids"
+    declared = [
+        {
+            "name": "web",
+            "command": [PYTHON, str(http_server(tmp_path)), str(web_port), str(record)],
+            "health": f"http://127.0.0.1:{web_port}/",
+        },
+        {"name": "absent", "command": "no-such-program-for-coder-tests", "optional": True},
+    ]
+    env = {
+        **os.environ,
+        "CODER_DATA_DIR": str(tmp_path / ".coder"),
+        "CODER_LOG_LEVEL": "warning",
+        "CODER_DEV_COMPANIONS": json.dumps(declared),
+    }
+    env.pop("CODER_STORE_URL", None)
+    server = subprocess.Popen(
+        [*CODER, "dev", "--port", str(port), "--edge-port", str(edge_port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    output = Output(server)
+    try:
+        banner = output.wait_for(r"coder: companions\n(.*)\n(.*)\n", within=60)
+        first = pids(record)[0]
+        assert banner.group(1) == f"  - web: running on http://127.0.0.1:{web_port} (pid {first})"
+        assert banner.group(2) == (
+            "  - absent: missing (no-such-program-for-coder-tests not found on PATH)"
+        )
+        assert f"[web] hello from {first}" in output.text
+
+        os.kill(first, signal.SIGKILL)
+        wait_until(lambda: len(pids(record)) == 2)
+        second = pids(record)[1]
+        output.wait_for(
+            re.escape(f"[web] coder: running on http://127.0.0.1:{web_port} (pid {second})")
+        )
+        assert httpx.get(f"http://127.0.0.1:{web_port}/", timeout=5).status_code == 200
+        assert "[web] coder: killed by SIGKILL; restarting in" in output.text
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            raise
+    text = output.close()
+    assert server.returncode == 0, text
+    assert "[web] coder: stopped (killed by SIGTERM)" in text
+    wait_until(lambda: not any(alive(pid) for pid in pids(record)), within=5)

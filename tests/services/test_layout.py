@@ -88,13 +88,3 @@ def test_tests_use_the_kits_public_names() -> None:
             if name.startswith("services.kit") and "._" in name:
                 offending.append(f"{path.relative_to(ROOT)}: {name}")
     assert offending == []
-
-
-def test_services_import_no_layer_above_them() -> None:
-    offending = []
-    for path in (ROOT / "services").rglob("*.py"):
-        for name in imports(path):
-            top = name.split(".")[0]
-            if top in ("edge", "cli", "tests", "scripts"):
-                offending.append(f"{path.relative_to(ROOT)}: {name}")
-    assert offending == []

@@ -291,15 +291,29 @@ async def serve(
         host = Host(definitions, resources, host=settings.host, port=port)
         await host.start()
         started_companions: list[Companion] = []
-        try:
+
+        async def start_companions() -> None:
             for companion in companions:
-                await companion.start(host)
+                # Counted before it has started, so one cut short by a stop is stopped too.
                 started_companions.append(companion)
+                await companion.start(host)
             if on_started is not None:
                 started = on_started(host)
                 if started is not None:
                     await started
-            await stop.wait()
+
+        try:
+            # A stop during start-up (a companion waiting for its health) wins at once.
+            starting = asyncio.create_task(start_companions())
+            stopping = asyncio.create_task(stop.wait())
+            await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if starting.done():
+                starting.result()  # a companion that failed to start fails the run
+                await stopping
+            else:
+                starting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await starting
             _log.info("draining", grace_seconds=settings.grace_seconds)
         finally:
             for companion in reversed(started_companions):

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import grpc
+from google.api import field_behavior_pb2
 from google.protobuf import descriptor, descriptor_pb2, json_format
 from opentelemetry import propagate
 
@@ -133,6 +134,9 @@ class Binding:
                 self.query[".".join(json_path)] = target
                 self.query_parameters.append((".".join(json_path), target))
         self.cursor_field: FieldDescriptor | None = request_type.fields_by_name.get("cursor")
+        self.mask_names = _implied_mask_names(request_type, self.body_field)
+        """For an update whose body is the resource: JSON and proto names of the body's
+        updatable fields → proto name, to name in `update_mask` when the client sent none."""
 
     @staticmethod
     def _resolve(message: descriptor.Descriptor, dotted: str) -> tuple[FieldDescriptor, ...]:
@@ -168,13 +172,26 @@ class Binding:
                 f"the body is not valid JSON: {error}", reason="MALFORMED_JSON"
             ) from None
         if self.body_field is not None:
+            if self.mask_names and isinstance(document, dict):
+                self._imply_mask(request, document)
             document = {self.body_field.name: document}
         elif not isinstance(document, dict):
             raise bad_request("the body must be a JSON object", reason="MALFORMED_JSON")
         self._parse(document, request, self.body_field.json_name if self.body_field else "")
 
+    def _imply_mask(self, request: Any, resource: dict[str, Any]) -> None:
+        # AIP-134: without a mask the update touches the fields the client sent, including
+        # those it sent empty to clear them. A mask in the query string replaces this one.
+        paths = [self.mask_names[key] for key in resource if key in self.mask_names]
+        request.update_mask.paths.extend(dict.fromkeys(paths))
+
     def _apply_query(self, request: Any, query: str) -> None:
         document: dict[str, Any] = {}
+        if self.mask_names and any(
+            key in ("update_mask", "updateMask")
+            for key, _ in parse_qsl(query, keep_blank_values=True)
+        ):
+            request.ClearField("update_mask")
         for key, raw in parse_qsl(query, keep_blank_values=True):
             target = self.query.get(key)
             if target is None:
@@ -209,6 +226,28 @@ class Binding:
             return
         name = ".".join(f.name for f in chain)
         self._parse({leaf.name: query_value(leaf, raw, name)}, parent, name)
+
+
+def _implied_mask_names(
+    request_type: descriptor.Descriptor, body_field: FieldDescriptor | None
+) -> dict[str, str]:
+    mask = request_type.fields_by_name.get("update_mask")
+    if (
+        body_field is None
+        or body_field.type != FieldDescriptor.TYPE_MESSAGE
+        or mask is None
+        or mask.type != FieldDescriptor.TYPE_MESSAGE
+        or message_of(mask).full_name != "google.protobuf.FieldMask"
+    ):
+        return {}
+    names: dict[str, str] = {}
+    for field in message_of(body_field).fields:
+        behaviors = field.GetOptions().Extensions[field_behavior_pb2.field_behavior]
+        if field.name == "etag" or field_behavior_pb2.OUTPUT_ONLY in behaviors:
+            continue  # a precondition or a read-back value, never something to change
+        names[field.json_name] = field.name
+        names[field.name] = field.name
+    return names
 
 
 @dataclass(frozen=True, slots=True)

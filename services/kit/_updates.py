@@ -1,11 +1,13 @@
 """Partial updates and the preconditions of writes.
 
-Update masks follow AIP-134: an empty mask means every writable field; a path that is output
-only, the etag, or unknown is refused with a field violation on `update_mask`; a masked
-message or repeated field is replaced whole. Writable paths are top-level fields of the
-resource.
+Update masks follow AIP-134: an omitted (empty) mask means the writable fields the request
+populates — so `{"title": "x"}` changes the title and nothing else; to clear a field, name it
+in the mask (the edge names every field present in a JSON body, so `{"description": ""}`
+clears it). A path that is output only, the etag, or unknown is refused with a field
+violation on `update_mask`; a masked message or repeated field is replaced whole. Writable
+paths are top-level fields of the resource.
 
-    paths = update_paths(request.update_mask, "task", TASK_WRITABLE, output_only=TASK_OUTPUT_ONLY)
+    paths = update_paths(request.update_mask, changes, "task", WRITABLE, output_only=OUTPUT_ONLY)
     check_etag(changes.etag, current.etag, "task")
     updated, changed = apply_update(current, changes, paths)
 """
@@ -26,15 +28,17 @@ M = TypeVar("M", bound=Message)
 
 def update_paths(
     mask: FieldMask,
+    changes: Message,
     resource: str,
     writable: Sequence[str],
     *,
     output_only: Collection[str] = (),
 ) -> list[str]:
-    """The paths an update touches: the mask's (deduplicated, in order), or every writable
-    field for an empty mask. InvalidArgument names each path that cannot be updated."""
+    """The paths an update touches: the mask's (deduplicated, in order), or the writable fields
+    `changes` populates for an empty mask. InvalidArgument names each path that cannot be
+    updated."""
     if not mask.paths:
-        return list(writable)
+        return [path for path in writable if _populated(changes, path)]
     violations = []
     for path in mask.paths:
         if path in writable:
@@ -51,6 +55,15 @@ def update_paths(
             "update_mask names fields that cannot be updated", violations=violations
         )
     return list(dict.fromkeys(mask.paths))
+
+
+def _populated(message: Message, name: str) -> bool:
+    field = message.DESCRIPTOR.fields_by_name[name]
+    if field.is_repeated:
+        return len(getattr(message, name)) > 0
+    if field.has_presence:
+        return message.HasField(name)
+    return bool(getattr(message, name))
 
 
 def apply_update(current: M, changes: M, paths: Sequence[str]) -> tuple[M, list[str]]:

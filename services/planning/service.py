@@ -169,7 +169,9 @@ class PlanningService:
     ) -> project_pb2.Project:
         """Apply the masked fields of `changes` to the stored project (all writable fields for
         an empty mask). Refused with ABORTED when `changes.etag` is set and stale."""
-        paths = update_paths(mask, "project", PROJECT_WRITABLE, output_only=PROJECT_OUTPUT_ONLY)
+        paths = update_paths(
+            mask, changes, "project", PROJECT_WRITABLE, output_only=PROJECT_OUTPUT_ONLY
+        )
         require_field(changes.id, "project.id", "name what to update")
         principal = current_principal()
         current = await self._project(principal.organization_id, changes.id)
@@ -472,16 +474,15 @@ def _dependency_cycle(links: Mapping[str, TaskLinks], task_id: str) -> bool:
 
 
 def _task_update_paths(changes: task_pb2.Task, mask: FieldMask) -> list[str]:
-    """The task paths an update touches. A task always has a status and a priority, so an
-    implied (empty) mask leaves an unset one alone, while naming it in the mask with no value
-    is refused."""
-    paths = update_paths(mask, "task", TASK_WRITABLE, output_only=TASK_OUTPUT_ONLY)
+    """The task paths an update touches. A task always has a status and a priority: naming one
+    in the mask with no value is refused (an implied mask never names an unset one)."""
+    paths = update_paths(mask, changes, "task", TASK_WRITABLE, output_only=TASK_OUTPUT_ONLY)
     unset = [
         path for path in ("status", "priority") if path in paths and getattr(changes, path) == 0
     ]
-    if mask.paths and unset:
+    if unset:
         raise InvalidArgument(
             "the update names fields without a value",
             violations=[FieldViolation(f"task.{path}", f"{path} must be set") for path in unset],
         )
-    return [path for path in paths if path not in unset]
+    return paths

@@ -194,6 +194,35 @@ class TestTasks:
         assert updated["status"] == "TASK_STATUS_IN_PROGRESS"
         assert updated["description"] == "keep"
 
+    async def test_patch_without_a_mask_changes_only_the_fields_sent(
+        self, client: httpx.AsyncClient, bearer: dict[str, str]
+    ) -> None:
+        project = await create_project(client, bearer)
+        task = await create_task(client, bearer, project["id"], description="keep", labels=["keep"])
+        url = f"{PROJECTS}/{project['id']}/tasks/{task['id']}"
+        renamed = await client.patch(url, json={"title": "Renamed"}, headers=bearer)
+        assert renamed.status_code == 200, renamed.text
+        kept = renamed.json()["task"]
+        assert (kept["title"], kept["description"], kept["labels"]) == ("Renamed", "keep", ["keep"])
+
+        cleared = await client.patch(url, json={"description": "", "labels": []}, headers=bearer)
+        assert cleared.status_code == 200, cleared.text
+        emptied = cleared.json()["task"]
+        assert (emptied["title"], emptied["description"], emptied["labels"]) == ("Renamed", "", [])
+
+    async def test_patch_with_the_whole_resource_read_back_ignores_what_is_output_only(
+        self, client: httpx.AsyncClient, bearer: dict[str, str]
+    ) -> None:
+        project = await create_project(client, bearer)
+        task = await create_task(client, bearer, project["id"])
+        url = f"{PROJECTS}/{project['id']}/tasks/{task['id']}"
+        echoed = {**task, "title": "Edited"}
+        response = await client.patch(url, json=echoed, headers=bearer)
+        assert response.status_code == 200, response.text
+        assert response.json()["task"]["title"] == "Edited"
+        stale = await client.patch(url, json=echoed, headers=bearer)
+        assert stale.status_code == 412, stale.text  # its etag is the read one, now stale
+
     async def test_delete_answers_200_with_the_empty_message(
         self, client: httpx.AsyncClient, bearer: dict[str, str]
     ) -> None:

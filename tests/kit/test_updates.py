@@ -22,17 +22,24 @@ WRITABLE = ("title", "labels", "due_time", "status")
 
 
 class TestUpdatePaths:
-    def test_an_empty_mask_means_every_writable_field(self) -> None:
-        assert update_paths(FieldMask(), "task", WRITABLE) == list(WRITABLE)
+    def test_an_empty_mask_means_the_populated_writable_fields(self) -> None:
+        changes = task_pb2.Task(id="t", title="x", labels=["a"])
+        assert update_paths(FieldMask(), changes, "task", WRITABLE) == ["title", "labels"]
+        changes.due_time.FromSeconds(0)  # set, though zero: a message field has presence
+        assert update_paths(FieldMask(), changes, "task", WRITABLE) == [
+            "title",
+            "labels",
+            "due_time",
+        ]
 
     def test_paths_are_kept_in_order_once(self) -> None:
         mask = FieldMask(paths=["labels", "title", "labels"])
-        assert update_paths(mask, "task", WRITABLE) == ["labels", "title"]
+        assert update_paths(mask, task_pb2.Task(), "task", WRITABLE) == ["labels", "title"]
 
     def test_each_refused_path_is_named(self) -> None:
         mask = FieldMask(paths=["id", "etag", "nonsense", "title"])
         with pytest.raises(InvalidArgument) as refused:
-            update_paths(mask, "task", WRITABLE, output_only={"id"})
+            update_paths(mask, task_pb2.Task(), "task", WRITABLE, output_only={"id"})
         descriptions = [v.description for v in refused.value.violations]
         assert descriptions == [
             "id is output only",

@@ -126,13 +126,24 @@ class TestUpdateProject:
         updated = (await stub.UpdateProject(request, metadata=auth(token(org)))).project
         assert (updated.name, updated.description) == ("Kept", "New")
 
-    async def test_empty_mask_replaces_every_writable_field(
+    async def test_an_empty_mask_changes_only_the_populated_fields(
+        self, stub: PlanningServiceStub, token: TokenFactory, org: str
+    ) -> None:
+        created = await create_project(stub, token(org), name="Old", description="Kept")
+        request = api.UpdateProjectRequest(project=project_pb2.Project(id=created.id, name="New"))
+        updated = (await stub.UpdateProject(request, metadata=auth(token(org)))).project
+        assert (updated.name, updated.description) == ("New", "Kept")
+
+    async def test_a_field_named_in_the_mask_is_cleared(
         self, stub: PlanningServiceStub, token: TokenFactory, org: str
     ) -> None:
         created = await create_project(stub, token(org), name="Old", description="Gone")
-        request = api.UpdateProjectRequest(project=project_pb2.Project(id=created.id, name="New"))
+        request = api.UpdateProjectRequest(
+            project=project_pb2.Project(id=created.id),
+            update_mask=FieldMask(paths=["description"]),
+        )
         updated = (await stub.UpdateProject(request, metadata=auth(token(org)))).project
-        assert (updated.name, updated.description) == ("New", "")
+        assert (updated.name, updated.description) == ("Old", "")
 
     async def test_output_only_or_unknown_paths_are_refused(
         self, stub: PlanningServiceStub, token: TokenFactory, org: str

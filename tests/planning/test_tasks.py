@@ -129,7 +129,7 @@ class TestUpdateTaskMask:
         assert not updated.labels
         assert updated.assignee_id == ""
 
-    async def test_empty_mask_replaces_every_writable_field_but_keeps_unset_enums(
+    async def test_an_empty_mask_changes_only_the_populated_fields(
         self, stub: PlanningServiceStub, token: TokenFactory, org: str
     ) -> None:
         project = await create_project(stub, token(org))
@@ -137,13 +137,15 @@ class TestUpdateTaskMask:
             stub,
             token(org),
             project.id,
-            description="gone",
+            description="kept",
+            labels=["kept"],
             priority=task_pb2.TASK_PRIORITY_HIGH,
             status=task_pb2.TASK_STATUS_IN_PROGRESS,
         )
         edit = task_pb2.Task(id=task.id, project_id=project.id, title="Only title")
         updated = await update_task(stub, token(org), edit)
-        assert (updated.title, updated.description) == ("Only title", "")
+        assert (updated.title, updated.description) == ("Only title", "kept")
+        assert list(updated.labels) == ["kept"]
         assert updated.status == task_pb2.TASK_STATUS_IN_PROGRESS
         assert updated.priority == task_pb2.TASK_PRIORITY_HIGH
 

@@ -314,7 +314,7 @@ class AccountService:
     async def update_current_user(
         self, changes: resources_pb2.User, mask: FieldMask
     ) -> resources_pb2.User:
-        paths = update_paths(mask, "user", USER_WRITABLE)
+        paths = update_paths(mask, changes, "user", USER_WRITABLE)
         current = await self.current_user()
         updated, changed = apply_update(current, changes, paths)
         if not changed:

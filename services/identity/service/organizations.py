@@ -143,7 +143,7 @@ class OrganizationService:
     async def update_organization(
         self, changes: resources_pb2.Organization, mask: FieldMask
     ) -> resources_pb2.Organization:
-        paths = update_paths(mask, "organization", ORGANIZATION_WRITABLE)
+        paths = update_paths(mask, changes, "organization", ORGANIZATION_WRITABLE)
         principal = own_organization(changes.id)
         current = await self._organization(changes.id)
         updated, changed = apply_update(current, changes, paths)
@@ -349,7 +349,7 @@ class OrganizationService:
         return await self._repos.organizations.list_roles(organization_id)
 
     async def update_role(self, changes: resources_pb2.Role, mask: FieldMask) -> resources_pb2.Role:
-        paths = update_paths(mask, "role", ROLE_WRITABLE)
+        paths = update_paths(mask, changes, "role", ROLE_WRITABLE)
         principal = own_organization(changes.organization_id)
         current = await self._role(changes.organization_id, changes.id)
         check_etag(changes.etag, current.etag, "role")

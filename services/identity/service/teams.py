@@ -95,7 +95,7 @@ class TeamService:
 
     async def update(self, changes: resources_pb2.Team, mask: FieldMask) -> resources_pb2.Team:
         """Rename, describe or move a team; a move under itself or a descendant is refused."""
-        paths = update_paths(mask, "team", TEAM_WRITABLE)
+        paths = update_paths(mask, changes, "team", TEAM_WRITABLE)
         principal = own_organization(changes.organization_id)
         if "name" in paths:
             _check_name(changes.name)

@@ -5,11 +5,16 @@ it are private. See docs/kit.md for how the pieces fit.
 """
 
 from services.kit._auth import (
+    PLATFORM_KIND,
+    PLATFORM_ONLY,
     ROLE_PERMISSIONS,
     KeySource,
+    PlatformKeys,
     Principal,
     TokenVerifier,
+    domain_audience,
     permission_matches,
+    platform_subject,
 )
 from services.kit._clients import ContextPropagation, ServiceChannels
 from services.kit._clock import Clock, ManualClock, SystemClock
@@ -41,6 +46,14 @@ from services.kit._ids import id_time_ms, new_id
 from services.kit._interceptors import validate_message
 from services.kit._keys import SigningKey, jwks
 from services.kit._observability import configure_logging, configure_tracing, get_logger
+from services.kit._peers import (
+    ISSUED_TOKEN_TYPE,
+    DelegatedToken,
+    DelegationRequest,
+    Peers,
+    TokenExchanger,
+    client_assertion,
+)
 from services.kit._registry import (
     DOMAINS,
     EMBEDDED_GRPC_PORT,
@@ -71,6 +84,9 @@ __all__ = [
     "EMBEDDED_GRPC_PORT",
     "ENVOY_ADMIN_PORT",
     "ENVOY_PORT",
+    "ISSUED_TOKEN_TYPE",
+    "PLATFORM_KIND",
+    "PLATFORM_ONLY",
     "ROLE_PERMISSIONS",
     "Aborted",
     "AlreadyExists",
@@ -78,6 +94,8 @@ __all__ = [
     "Companion",
     "ContextPropagation",
     "DeadlineExceeded",
+    "DelegatedToken",
+    "DelegationRequest",
     "DocumentExists",
     "DocumentNotFound",
     "Domain",
@@ -90,7 +108,9 @@ __all__ = [
     "KeySource",
     "ManualClock",
     "NotFound",
+    "Peers",
     "PermissionDenied",
+    "PlatformKeys",
     "Principal",
     "ResourceExhausted",
     "Resources",
@@ -99,15 +119,18 @@ __all__ = [
     "Settings",
     "SigningKey",
     "SystemClock",
+    "TokenExchanger",
     "TokenVerifier",
     "Unauthenticated",
     "Unavailable",
     "Unimplemented",
     "bearer_token",
+    "client_assertion",
     "configure_logging",
     "configure_tracing",
     "current_principal",
     "domain",
+    "domain_audience",
     "fill_timestamp",
     "get_logger",
     "id_time_ms",
@@ -116,6 +139,7 @@ __all__ = [
     "open_resources",
     "parse_time_text",
     "permission_matches",
+    "platform_subject",
     "remaining_time",
     "request_id",
     "serve",

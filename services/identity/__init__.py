@@ -20,13 +20,14 @@ from services.identity.repository.invitations import InvitationRepository
 from services.identity.repository.service_accounts import ServiceAccountRepository
 from services.identity.repository.teams import TeamRepository
 from services.identity.service.accounts import AccountService
+from services.identity.service.delegation import DelegationService
 from services.identity.service.invitations import InvitationService
 from services.identity.service.organizations import OrganizationService
 from services.identity.service.service_accounts import ServiceAccountService
 from services.identity.service.sessions import SessionService
 from services.identity.service.teams import TeamService
 from services.identity.servicer import IdentityServicer
-from services.kit import Resources, ServiceDefinition
+from services.kit import PlatformKeys, Resources, ServiceDefinition
 
 
 def definition(settings: IdentitySettings | None = None) -> ServiceDefinition:
@@ -47,6 +48,8 @@ def definition(settings: IdentitySettings | None = None) -> ServiceDefinition:
         if resources.verifier is not None:
             # Tokens this process issues verify here without a network hop (embedded mode).
             resources.verifier.keys.attach(keys.jwks)
+            # Platform services authenticate to ExchangeToken with assertions signed by these.
+            resources.verifier.trust_platform(PlatformKeys.parse(own.service_keys))
         audit = AuditTrail(repository, resources.clock)
         sessions = SessionService(
             repository,
@@ -70,8 +73,9 @@ def definition(settings: IdentitySettings | None = None) -> ServiceDefinition:
             organizations,
             audit,
         )
+        accounts_repository = ServiceAccountRepository(resources.store, resources.relay)
         service_accounts = ServiceAccountService(
-            ServiceAccountRepository(resources.store, resources.relay),
+            accounts_repository,
             repository,
             resources.clock,
             own,
@@ -93,9 +97,21 @@ def definition(settings: IdentitySettings | None = None) -> ServiceDefinition:
             resources.clock,
             resources.caches.locks,
         )
+        delegation = DelegationService(
+            repository,
+            accounts_repository,
+            sessions,
+            keys,
+            resources.clock,
+            resources.caches.cache,
+            audit,
+            issuer=resources.settings.jwt_issuer,
+        )
+        # Services hosted in this process get delegated tokens in process, no credential needed.
+        resources.peers.attach_exchanger(delegation.exchange)
         identity_service_pb2_grpc.add_IdentityServiceServicer_to_server(
             IdentityServicer(
-                accounts, sessions, organizations, service_accounts, invitations, teams
+                accounts, sessions, organizations, service_accounts, invitations, teams, delegation
             ),
             server,
         )

@@ -1,6 +1,7 @@
 """`coder`: run the suite embedded (`coder dev`), run one service (`coder serve <domain>`) or
 the edge (`coder edge`), check health (`coder health`), sign in and print an access token
-(`coder login`), write the Envoy front proxy's config (`coder envoy-config`)."""
+(`coder login`), write the Envoy front proxy's config (`coder envoy-config`), make a service's
+key for delegated tokens (`coder service-key`)."""
 
 from __future__ import annotations
 
@@ -17,12 +18,14 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services import catalog
 from services.kit import (
+    DOMAINS,
     EMBEDDED_GRPC_PORT,
     ENVOY_ADMIN_PORT,
     ENVOY_PORT,
     Host,
     ServiceDefinition,
     Settings,
+    SigningKey,
     configure_logging,
     configure_tracing,
     domain,
@@ -244,6 +247,19 @@ def _envoy_config(options: argparse.Namespace) -> int:
     return 0
 
 
+def _service_key(options: argparse.Namespace) -> int:
+    """A new key pair for one service: the private JWK for its process, the public one for
+    identity's `CODER_IDENTITY_SERVICE_KEYS` (docs/auth.md, delegated tokens)."""
+    key = SigningKey.generate(f"{options.domain}-{secrets.token_hex(4)}")
+    private = json.dumps(key.private_jwk(), separators=(",", ":"))
+    public = json.dumps({options.domain: [key.public_jwk()]}, separators=(",", ":"))
+    print(f"# the {options.domain} service's process (secret):")
+    print(f"CODER_SERVICE_KEY='{private}'")
+    print("# identity's process (public; merge with the keys of the other services):")
+    print(f"CODER_IDENTITY_SERVICE_KEYS='{public}'")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="coder", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
@@ -293,6 +309,12 @@ def parser() -> argparse.ArgumentParser:
     envoy.add_argument("--rate-limit", type=int, default=1000, help="requests/s, listener-wide")
     envoy.add_argument("--api-timeout", type=int, default=30, help="seconds per API call")
     envoy.set_defaults(run=_envoy_config)
+
+    key = commands.add_parser(
+        "service-key", help="make a service's key for delegated tokens (distributed mode)"
+    )
+    key.add_argument("domain", choices=sorted(d.name for d in DOMAINS))
+    key.set_defaults(run=_service_key)
     return root
 
 

@@ -4,6 +4,8 @@ REST and OpenAPI beside gRPC, and a clean exit on SIGTERM."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import re
 import selectors
@@ -20,6 +22,7 @@ import pytest
 
 from coder.planning.v1 import planning_service_pb2 as pb
 from coder.planning.v1 import planning_service_pb2_grpc, project_pb2
+from services.kit import KeySource, PlatformKeys, SigningKey, TokenVerifier, client_assertion
 
 CODER = [sys.executable, "-m", "services.cli"]
 
@@ -118,3 +121,21 @@ def test_dev_serves_every_service_and_drains_on_sigterm(tmp_path: Path) -> None:
         server.send_signal(signal.SIGTERM)
         output, _ = server.communicate(timeout=30)
     assert server.returncode == 0, output
+
+
+class TestServiceKey:
+    async def test_the_printed_keys_authenticate_the_service_to_identity(self) -> None:
+        command = [*CODER, "service-key", "knowledge"]
+        done = await asyncio.to_thread(
+            subprocess.run, command, capture_output=True, text=True, check=True
+        )
+        values = dict(
+            line.split("=", 1) for line in done.stdout.splitlines() if not line.startswith("#")
+        )
+        private = SigningKey.from_jwk(json.loads(values["CODER_SERVICE_KEY"].strip("'")))
+        public = values["CODER_IDENTITY_SERVICE_KEYS"].strip("'")
+        assert '"d"' not in public
+        verifier = TokenVerifier(KeySource(jwks={"keys": []}), issuer="coder", audience="coder-api")
+        verifier.trust_platform(PlatformKeys.parse(public))
+        principal = await verifier.verify(client_assertion(private, "knowledge"))
+        assert principal.subject == "service:knowledge"

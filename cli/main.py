@@ -1,6 +1,7 @@
 """`coder`: run the suite embedded (`coder dev`), run one service (`coder serve <domain>`) or
 the edge (`coder edge`), check health (`coder health`), sign in and print an access token
-(`coder login`), write the Envoy front proxy's config (`coder envoy-config`)."""
+(`coder login`), write the Envoy front proxy's config (`coder envoy-config`), make a service's
+key for delegated tokens (`coder service-key`)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import argparse
 from cli.client import health_command, login_command
 from cli.dev import dev_command
 from cli.envoy import envoy_config_command
+from cli.keys import service_key_command
 from cli.serve import edge_command, serve_command
 from services import catalog
-from services.kit import EMBEDDED_GRPC_PORT, ENVOY_ADMIN_PORT, ENVOY_PORT
+from services.kit import DOMAINS, EMBEDDED_GRPC_PORT, ENVOY_ADMIN_PORT, ENVOY_PORT
 
 
 def parser() -> argparse.ArgumentParser:
@@ -66,6 +68,12 @@ def parser() -> argparse.ArgumentParser:
     envoy.add_argument("--rate-limit", type=int, default=1000, help="requests/s, listener-wide")
     envoy.add_argument("--api-timeout", type=int, default=30, help="seconds per API call")
     envoy.set_defaults(run=envoy_config_command)
+
+    key = commands.add_parser(
+        "service-key", help="make a service's key for delegated tokens (distributed mode)"
+    )
+    key.add_argument("domain", choices=sorted(d.name for d in DOMAINS))
+    key.set_defaults(run=service_key_command)
     return root
 
 

@@ -12,6 +12,7 @@ from services.identity._settings import IdentitySettings, master_key, oidc_provi
 from services.identity.repository import CONTAINERS, IdentityRepositories
 from services.identity.service.accounts import AccountService
 from services.identity.service.audit import AuditTrail
+from services.identity.service.delegation import DelegationService
 from services.identity.service.invitations import InvitationService
 from services.identity.service.keys import KeyRing
 from services.identity.service.organizations import OrganizationService
@@ -19,7 +20,7 @@ from services.identity.service.service_accounts import ServiceAccountService
 from services.identity.service.sessions import SessionService
 from services.identity.service.teams import TeamService
 from services.identity.servicer import IdentityServicer
-from services.kit import Resources, ServiceDefinition
+from services.kit import PlatformKeys, Resources, ServiceDefinition
 
 
 def definition(settings: IdentitySettings | None = None) -> ServiceDefinition:
@@ -40,6 +41,8 @@ def definition(settings: IdentitySettings | None = None) -> ServiceDefinition:
         if resources.verifier is not None:
             # Tokens this process issues verify here without a network hop (embedded mode).
             resources.verifier.keys.attach(keys.jwks)
+            # Platform services authenticate to ExchangeToken with assertions signed by these.
+            resources.verifier.trust_platform(PlatformKeys.parse(own.service_keys))
         audit = AuditTrail(repositories, resources.clock)
         sessions = SessionService(
             repositories,
@@ -83,9 +86,20 @@ def definition(settings: IdentitySettings | None = None) -> ServiceDefinition:
             resources.clock,
             resources.caches.locks,
         )
+        delegation = DelegationService(
+            repositories,
+            sessions,
+            keys,
+            resources.clock,
+            resources.caches.cache,
+            audit,
+            issuer=resources.settings.jwt_issuer,
+        )
+        # Services hosted in this process get delegated tokens in process, no credential needed.
+        resources.peers.attach_exchanger(delegation.exchange)
         identity_service_pb2_grpc.add_IdentityServiceServicer_to_server(
             IdentityServicer(
-                accounts, sessions, organizations, service_accounts, invitations, teams
+                accounts, sessions, organizations, service_accounts, invitations, teams, delegation
             ),
             server,
         )

@@ -41,6 +41,11 @@ class IdentitySettings(BaseSettings):
     argon2_parallelism: int = Field(4, ge=1, description="argon2id lanes.")
     invitation_days: float = Field(7.0, gt=0, description="How long an invitation token works.")
     invitation_max_resends: int = Field(5, ge=0, description="Resends allowed per invitation.")
+    service_keys: str = Field(
+        "",
+        description="Public keys of the platform services allowed to exchange tokens, JSON: "
+        '{"knowledge": [{"kty": "EC", "crv": "P-256", "x": …, "y": …, "kid": …}]}.',
+    )
     oidc_providers: str = Field(
         "",
         description='OpenID Connect providers, JSON: {"google": {"issuer": '

@@ -70,6 +70,8 @@ INVITATION_CREATED_AUDIT = "invitation.created"
 INVITATION_RESENT_AUDIT = "invitation.resent"
 INVITATION_ACCEPTED_AUDIT = "invitation.accepted"
 INVITATION_REVOKED_AUDIT = "invitation.revoked"
+TOKEN_EXCHANGED_AUDIT = "token.exchanged"  # noqa: S105 (an audit action)
+TOKEN_EXCHANGE_REFUSED_AUDIT = "token.exchange_refused"  # noqa: S105 (an audit action)
 
 
 def service_actor(account_id: str) -> actor_pb2.Actor:

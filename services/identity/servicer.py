@@ -11,11 +11,13 @@ import grpc
 from coder.identity.v1 import identity_service_pb2 as api
 from coder.identity.v1 import identity_service_pb2_grpc
 from services.identity.service.accounts import AccountService
+from services.identity.service.delegation import DelegationService
 from services.identity.service.invitations import Applicant, InvitationService
 from services.identity.service.organizations import OrganizationService
 from services.identity.service.service_accounts import TOKEN_TYPE, ServiceAccountService
 from services.identity.service.sessions import Device, SessionService
 from services.identity.service.teams import TeamService
+from services.kit import ISSUED_TOKEN_TYPE
 
 
 class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
@@ -29,6 +31,7 @@ class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
         service_accounts: ServiceAccountService,
         invitations: InvitationService,
         teams: TeamService,
+        delegation: DelegationService,
     ) -> None:
         self._accounts = accounts
         self._sessions = sessions
@@ -36,6 +39,7 @@ class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
         self._service_accounts = service_accounts
         self._invitations = invitations
         self._teams = teams
+        self._delegation = delegation
 
     async def Register(
         self, request: api.RegisterRequest, context: grpc.aio.ServicerContext
@@ -264,6 +268,25 @@ class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
             token_type=TOKEN_TYPE,
             expires_in=issued.expires_in,
             scope=" ".join(issued.scope),
+        )
+
+    async def ExchangeToken(
+        self, request: api.ExchangeTokenRequest, context: grpc.aio.ServicerContext
+    ) -> api.ExchangeTokenResponse:
+        issued = await self._delegation.exchange_for_caller(
+            request.subject,
+            request.organization_id,
+            request.audience,
+            request.scope,
+            request.event_id,
+            request.event_type,
+        )
+        return api.ExchangeTokenResponse(
+            access_token=issued.access_token,
+            issued_token_type=ISSUED_TOKEN_TYPE,
+            token_type=TOKEN_TYPE,
+            expires_in=issued.expires_in,
+            scope=issued.scope,
         )
 
     async def CreateInvitation(

@@ -13,11 +13,15 @@ from services.kit._access import (
 )
 from services.kit._auth import (
     ADMINISTRATOR_ROLES,
+    PLATFORM_KIND,
     ROLE_PERMISSIONS,
     KeySource,
+    PlatformKeys,
     Principal,
     TokenVerifier,
+    domain_audience,
     permission_matches,
+    platform_subject,
 )
 from services.kit._clients import ContextPropagation, ServiceChannels
 from services.kit._clock import Clock, ManualClock, SystemClock
@@ -50,6 +54,14 @@ from services.kit._interceptors import validate_message
 from services.kit._keys import SigningKey, jwks
 from services.kit._observability import configure_logging, configure_tracing, get_logger
 from services.kit._paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageRequest, clamp_page_size
+from services.kit._peers import (
+    ISSUED_TOKEN_TYPE,
+    DelegatedToken,
+    DelegationRequest,
+    Peers,
+    TokenExchanger,
+    client_assertion,
+)
 from services.kit._registry import (
     DOMAINS,
     EMBEDDED_GRPC_PORT,
@@ -91,7 +103,9 @@ __all__ = [
     "EMBEDDED_GRPC_PORT",
     "ENVOY_ADMIN_PORT",
     "ENVOY_PORT",
+    "ISSUED_TOKEN_TYPE",
     "MAX_PAGE_SIZE",
+    "PLATFORM_KIND",
     "ROLE_PERMISSIONS",
     "Aborted",
     "AccessRule",
@@ -100,6 +114,8 @@ __all__ = [
     "Companion",
     "ContextPropagation",
     "DeadlineExceeded",
+    "DelegatedToken",
+    "DelegationRequest",
     "DocumentExists",
     "DocumentNotFound",
     "Domain",
@@ -114,7 +130,9 @@ __all__ = [
     "ManualClock",
     "NotFound",
     "PageRequest",
+    "Peers",
     "PermissionDenied",
+    "PlatformKeys",
     "Policy",
     "Principal",
     "Repository",
@@ -125,6 +143,7 @@ __all__ = [
     "Settings",
     "SigningKey",
     "SystemClock",
+    "TokenExchanger",
     "TokenVerifier",
     "Unauthenticated",
     "Unavailable",
@@ -134,11 +153,13 @@ __all__ = [
     "check_etag",
     "check_time_range",
     "clamp_page_size",
+    "client_assertion",
     "configure_logging",
     "configure_tracing",
     "current_principal",
     "declared_policies",
     "domain",
+    "domain_audience",
     "fill_timestamp",
     "get_logger",
     "id_time_ms",
@@ -149,6 +170,7 @@ __all__ = [
     "parse_time_text",
     "permission_matches",
     "permissions_with",
+    "platform_subject",
     "remaining_time",
     "request_id",
     "require_field",

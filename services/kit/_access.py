@@ -1,9 +1,9 @@
 """Access rules of RPCs, as the proto tree declares them (`(coder.common.v1.access)`).
 
 Each RPC names one permission (or is public) and at most one policy flag: `admin_only`,
-`owner_only` or `self_service` (see access.proto). The rules are read from the descriptors of
-the generated modules, so the proto file is the only place access is written down: the
-interceptor enforces a method's rule, and identity asks which permissions are owner-only (a
+`owner_only`, `self_service` or `platform_only` (see access.proto). The rules are read from the
+descriptors of the generated modules, so the proto file is the only place access is written down:
+the interceptor enforces a method's rule, and identity asks which permissions are owner-only (a
 custom role must not list them) without naming any itself.
 """
 
@@ -33,6 +33,9 @@ class Policy(enum.Enum):
     """The owner role only."""
     SELF_SERVICE = "self_service"
     """Every signed-in user, for their own account; service principals need the permission."""
+    PLATFORM_ONLY = "platform_only"
+    """Platform services only (principals of kind `platform`, from a service's signed client
+    assertion) that were issued the permission: no role, custom role or service account."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +64,7 @@ def rule_of(method: MethodDescriptor) -> AccessRule:
             (Policy.ADMIN_ONLY, rule.admin_only),
             (Policy.OWNER_ONLY, rule.owner_only),
             (Policy.SELF_SERVICE, rule.self_service),
+            (Policy.PLATFORM_ONLY, rule.platform_only),
         )
         if flag
     ]

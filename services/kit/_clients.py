@@ -9,7 +9,7 @@ run time, one per target, and closed with the process's resources.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import grpc
@@ -103,6 +103,11 @@ class ServiceChannels:
         for name in parsed:
             registry_domain(name)
         return parsed
+
+    def serve_locally(self, domains: Iterable[str], target: str) -> None:
+        """Send `domains` to `target` (this process's own server, once it is bound)."""
+        for name in domains:
+            self._targets[name] = target
 
     def target(self, domain: str) -> str:
         if domain in self._targets:

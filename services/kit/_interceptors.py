@@ -55,6 +55,12 @@ class MethodInfo:
     name: str
     access: AccessRule = UNDECLARED
 
+    @property
+    def domain(self) -> str:
+        """The domain of the RPC's proto package (`planning` for `coder.planning.v1`)."""
+        parts = self.service.split(".")
+        return parts[1] if len(parts) > 2 and parts[0] == "coder" else ""
+
     @classmethod
     def lookup(cls, full_name: str) -> MethodInfo:
         service, _, name = full_name.lstrip("/").partition("/")
@@ -394,6 +400,13 @@ class AccessInterceptor:
         if self._verifier is None:
             raise Unauthenticated("this server has no token issuer configured", reason="NO_ISSUER")
         principal = await self._verifier.verify(token.strip())
+        if not principal.accepted_by(info.domain):
+            # A delegated token is for its audience's service only, so one leaked from a
+            # call to planning cannot be replayed against identity.
+            raise Unauthenticated(
+                f"this token is for {', '.join(sorted(principal.bound_to))} only",
+                reason="TOKEN_AUDIENCE",
+            )
         state.principal = principal
         if not rule.public and not principal.can(rule.permission, rule.policy):
             raise PermissionDenied(

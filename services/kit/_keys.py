@@ -42,6 +42,23 @@ class SigningKey:
             serialization.NoEncryption(),
         )
 
+    def private_jwk(self) -> dict[str, Any]:
+        """The key pair as a private JWK (with `d`), for a service's `CODER_SERVICE_KEY`."""
+        jwk: dict[str, Any] = json.loads(ECAlgorithm.to_jwk(self.private_key))
+        jwk.update({"kid": self.kid, "alg": "ES256"})
+        return jwk
+
+    @classmethod
+    def from_jwk(cls, jwk: Mapping[str, Any]) -> SigningKey:
+        """A key pair from a private EC P-256 JWK with a `kid`; ValueError otherwise."""
+        kid = jwk.get("kid")
+        if not isinstance(kid, str) or not kid or "d" not in jwk:
+            raise ValueError("a private JWK with a kid is required")
+        key = ECAlgorithm.from_jwk(json.dumps(dict(jwk)))
+        if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
+            raise ValueError("the service key must be an EC P-256 private key")
+        return cls(kid, key)
+
     @classmethod
     def from_pem(cls, kid: str, pem: bytes) -> SigningKey:
         key = serialization.load_pem_private_key(pem, password=None)

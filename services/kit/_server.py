@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from services.kit._clock import Clock, SystemClock
 from services.kit._interceptors import Pipeline, default_interceptors
 from services.kit._observability import Metrics, get_logger
 from services.kit._ops import OpsServicer
+from services.kit._peers import Peers, service_key
 from services.kit._settings import Settings
 from services.kit.bus import EventBus, OutboxRelay, Subscription, open_bus
 from services.kit.cache import CacheBackends, open_cache
@@ -40,8 +42,14 @@ class Resources:
     caches: CacheBackends
     verifier: TokenVerifier | None
     metrics: Metrics
+    peers: Peers
     channels: ServiceChannels = field(default_factory=ServiceChannels)
     relay: OutboxRelay | None = None
+
+    def for_service(self, domain: str) -> Resources:
+        """These resources as `domain`'s service sees them: its `peers` act as that service
+        (the `act` of its delegated tokens). The host gives each service its own."""
+        return dataclasses.replace(self, peers=self.peers.acting_as(domain))
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +90,7 @@ def token_verifier(settings: Settings) -> TokenVerifier:
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
         leeway=settings.jwt_leeway_seconds,
+        domain_audiences=True,
     )
 
 
@@ -126,6 +135,12 @@ async def open_resources(
             caches=caches,
             verifier=verifier or token_verifier(settings),
             metrics=Metrics(),
+            peers=Peers(
+                channels,
+                clock=clock,
+                key=service_key(settings.service_key.get_secret_value()),
+                deadline_seconds=settings.default_deadline_seconds,
+            ),
             channels=channels,
             relay=relay,
         )
@@ -190,7 +205,7 @@ class Host:
         registrar = Pipeline(interceptors).registrar(server)
         ops_pb2_grpc.add_OpsServiceServicer_to_server(OpsServicer(), registrar)
         for definition in self.definitions:
-            definition.register(registrar, self.resources)
+            definition.register(registrar, self.resources.for_service(definition.domain))
         reflection.enable_server_reflection(
             [*self.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
         )
@@ -202,10 +217,18 @@ class Host:
         self.port = self.server.add_insecure_port(self._address)
         if self.port == 0:
             raise OSError(f"cannot bind {self._address}")
+        # Calls between services hosted here stay on this server (also when bound to port 0).
+        bound = self._address.rsplit(":", 1)[0]
+        local = "127.0.0.1" if bound in ("0.0.0.0", "[::]", "::", "") else bound  # noqa: S104
+        self.resources.channels.serve_locally(
+            [d.domain for d in self.definitions], f"{local}:{self.port}"
+        )
         await self._set_all(health_pb2.HealthCheckResponse.NOT_SERVING)
         await self.server.start()
         for definition in self.definitions:
-            for subscription in definition.subscriptions(self.resources):
+            for subscription in definition.subscriptions(
+                self.resources.for_service(definition.domain)
+            ):
                 await self.resources.bus.subscribe(subscription)
         self._tasks.append(asyncio.create_task(self._watch_readiness()))
         return self.port

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -34,6 +34,12 @@ class Settings(BaseSettings):
     )
     peer_host: str = Field(
         "127.0.0.1", description="Host of services not in `peers` (on their registry port)."
+    )
+
+    service_key: SecretStr = Field(
+        SecretStr(""),
+        description="This service's private JWK (EC P-256, with kid): signs its client "
+        "assertions to identity for delegated tokens (distributed mode; `coder service-key`).",
     )
 
     jwks_url: str = Field("", description="JWKS URL of the token issuer (the edge).")

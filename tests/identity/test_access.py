@@ -27,6 +27,8 @@ PUBLIC = {
     "IssueServiceToken",
     "AcceptInvitation",
 }
+PLATFORM = {"ExchangeToken"}
+"""RPCs only platform services call (a permission no role reaches), without a REST route."""
 SERVICE = api.DESCRIPTOR.services_by_name["IdentityService"]
 
 
@@ -41,6 +43,7 @@ def request_of(name: str) -> Any:
 
 
 SIGNED_IN = sorted(set(SERVICE.methods_by_name) - PUBLIC)
+ORGANIZATION_USERS = sorted(set(SIGNED_IN) - PLATFORM)
 
 
 class TestDeclarations:
@@ -49,7 +52,14 @@ class TestDeclarations:
         assert options(name).Extensions[access_pb2.access].public
         assert not options(name).HasExtension(annotations_pb2.http)
 
-    @pytest.mark.parametrize("name", SIGNED_IN)
+    @pytest.mark.parametrize("name", sorted(PLATFORM))
+    def test_platform_rpcs_need_a_platform_only_permission_without_a_rest_route(
+        self, name: str
+    ) -> None:
+        assert options(name).Extensions[access_pb2.access].platform_only
+        assert not options(name).HasExtension(annotations_pb2.http)
+
+    @pytest.mark.parametrize("name", ORGANIZATION_USERS)
     def test_other_rpcs_need_an_identity_permission_and_have_a_route(self, name: str) -> None:
         rule = options(name).Extensions[access_pb2.access]
         assert rule.permission.startswith("identity.")

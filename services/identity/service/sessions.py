@@ -249,7 +249,7 @@ class SessionService:
         )
         if not session.organization_id:
             return result
-        grant = await self._grant(session.organization_id, user.id)
+        grant = await self.grant(session.organization_id, user.id)
         if grant is None:
             result.organization_id = ""
             return result
@@ -277,7 +277,9 @@ class SessionService:
         await self._repos.organizations.touch_membership(user.id, session.organization_id, now)
         return result
 
-    async def _grant(self, organization_id: str, user_id: str) -> AccessGrant | None:
+    async def grant(self, organization_id: str, user_id: str) -> AccessGrant | None:
+        """What the user's current membership grants in the organization (None when not a
+        member): what access tokens, and delegated tokens, say about them."""
         member = await self._repos.organizations.get_member(organization_id, user_id)
         if member is None:
             return None

@@ -14,7 +14,12 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from services.kit._settings import Settings
-from services.kit.bus._amqp import AmqpBus
+from services.kit.bus._amqp import (
+    AmqpBus,
+    dead_letter_exchange_name,
+    dead_letter_queue_name,
+    retry_queue_name,
+)
 from services.kit.bus._api import (
     Consumer,
     Event,
@@ -86,6 +91,8 @@ __all__ = [
     "RelayStats",
     "Subscription",
     "actor_of",
+    "dead_letter_exchange_name",
+    "dead_letter_queue_name",
     "event_domain",
     "event_from_outbox",
     "exchange_name",
@@ -95,5 +102,6 @@ __all__ = [
     "next_event_id",
     "open_bus",
     "outbox_document",
+    "retry_queue_name",
     "topic_matches",
 ]

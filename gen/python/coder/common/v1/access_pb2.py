@@ -25,13 +25,13 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import descriptor_pb2 as google_dot_protobuf_dot_descriptor__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63oder/common/v1/access.proto\x12\x0f\x63oder.common.v1\x1a google/protobuf/descriptor.proto\"n\n\nAccessRule\x12\x12\n\npermission\x18\x01 \x01(\t\x12\x0e\n\x06public\x18\x02 \x01(\x08\x12\x12\n\nadmin_only\x18\x03 \x01(\x08\x12\x12\n\nowner_only\x18\x04 \x01(\x08\x12\x14\n\x0cself_service\x18\x05 \x01(\x08:M\n\x06\x61\x63\x63\x65ss\x12\x1e.google.protobuf.MethodOptions\x18\xb9\x8e\x03 \x01(\x0b\x32\x1b.coder.common.v1.AccessRuleb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63oder/common/v1/access.proto\x12\x0f\x63oder.common.v1\x1a google/protobuf/descriptor.proto\"\x85\x01\n\nAccessRule\x12\x12\n\npermission\x18\x01 \x01(\t\x12\x0e\n\x06public\x18\x02 \x01(\x08\x12\x12\n\nadmin_only\x18\x03 \x01(\x08\x12\x12\n\nowner_only\x18\x04 \x01(\x08\x12\x14\n\x0cself_service\x18\x05 \x01(\x08\x12\x15\n\rplatform_only\x18\x06 \x01(\x08:M\n\x06\x61\x63\x63\x65ss\x12\x1e.google.protobuf.MethodOptions\x18\xb9\x8e\x03 \x01(\x0b\x32\x1b.coder.common.v1.AccessRuleb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'coder.common.v1.access_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ACCESSRULE']._serialized_start=83
-  _globals['_ACCESSRULE']._serialized_end=193
+  _globals['_ACCESSRULE']._serialized_start=84
+  _globals['_ACCESSRULE']._serialized_end=217
 # @@protoc_insertion_point(module_scope)

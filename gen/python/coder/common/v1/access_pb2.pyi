@@ -35,6 +35,7 @@ class AccessRule(_message.Message):
     ADMIN_ONLY_FIELD_NUMBER: _builtins.int
     OWNER_ONLY_FIELD_NUMBER: _builtins.int
     SELF_SERVICE_FIELD_NUMBER: _builtins.int
+    PLATFORM_ONLY_FIELD_NUMBER: _builtins.int
     permission: _builtins.str
     """Permission the caller must hold, written `<domain>.<resource>.<action>`,
     for example `planning.task.write`.
@@ -56,6 +57,12 @@ class AccessRule(_message.Message):
     roles (change my password, update my profile, revoke my session). The handler acts only on
     the caller's own records; service principals still need the permission itself.
     """
+    platform_only: _builtins.bool
+    """True when only platform services hold the permission: a service of the suite itself,
+    authenticated by its signed client assertion and issued the permission by identity (the
+    token exchange that mints delegated tokens). No role, custom role or service account
+    reaches it, not even `*`.
+    """
     def __init__(
         self,
         *,
@@ -64,10 +71,11 @@ class AccessRule(_message.Message):
         admin_only: _builtins.bool = ...,
         owner_only: _builtins.bool = ...,
         self_service: _builtins.bool = ...,
+        platform_only: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["admin_only", b"admin_only", "owner_only", b"owner_only", "permission", b"permission", "public", b"public", "self_service", b"self_service"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["admin_only", b"admin_only", "owner_only", b"owner_only", "permission", b"permission", "platform_only", b"platform_only", "public", b"public", "self_service", b"self_service"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

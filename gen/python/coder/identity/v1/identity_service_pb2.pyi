@@ -3,6 +3,7 @@
 isort:skip_file
 """
 
+from coder.common.v1 import actor_pb2 as _actor_pb2
 from coder.identity.v1 import resources_pb2 as _resources_pb2
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
@@ -1711,6 +1712,94 @@ class IssueServiceTokenResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___IssueServiceTokenResponse: _TypeAlias = IssueServiceTokenResponse  # noqa: Y015
+
+@_typing.final
+class ExchangeTokenRequest(_message.Message):
+    """ExchangeTokenRequest names who a delegated token acts for, where and why (RFC 8693: the
+    subject is the event's actor; the actor is the calling service, from its credentials).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUBJECT_FIELD_NUMBER: _builtins.int
+    ORGANIZATION_ID_FIELD_NUMBER: _builtins.int
+    AUDIENCE_FIELD_NUMBER: _builtins.int
+    SCOPE_FIELD_NUMBER: _builtins.int
+    EVENT_ID_FIELD_NUMBER: _builtins.int
+    EVENT_TYPE_FIELD_NUMBER: _builtins.int
+    organization_id: _builtins.str
+    """The organization the token is scoped to: the event's `organization_id`."""
+    audience: _builtins.str
+    """The domain whose service the token is for, for example `planning`; the token's `aud` is
+    `coder.<audience>`.
+    """
+    scope: _builtins.str
+    """Space-separated permission patterns to narrow the token to; empty means everything the
+    subject holds. A call then needs both the subject's permission and one of these.
+    """
+    event_id: _builtins.str
+    """Id of the event the work is for (for the audit trail)."""
+    event_type: _builtins.str
+    """Type of that event, for example `planning.task.created` (for the audit trail)."""
+    @_builtins.property
+    def subject(self) -> _actor_pb2.Actor:
+        """The user or service account the token acts for: the event's `actor`."""
+
+    def __init__(
+        self,
+        *,
+        subject: _actor_pb2.Actor | None = ...,
+        organization_id: _builtins.str = ...,
+        audience: _builtins.str = ...,
+        scope: _builtins.str = ...,
+        event_id: _builtins.str = ...,
+        event_type: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["subject", b"subject"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["audience", b"audience", "event_id", b"event_id", "event_type", b"event_type", "organization_id", b"organization_id", "scope", b"scope", "subject", b"subject"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExchangeTokenRequest: _TypeAlias = ExchangeTokenRequest  # noqa: Y015
+
+@_typing.final
+class ExchangeTokenResponse(_message.Message):
+    """ExchangeTokenResponse carries the delegated token, as an RFC 8693 token-exchange response."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCESS_TOKEN_FIELD_NUMBER: _builtins.int
+    ISSUED_TOKEN_TYPE_FIELD_NUMBER: _builtins.int
+    TOKEN_TYPE_FIELD_NUMBER: _builtins.int
+    EXPIRES_IN_FIELD_NUMBER: _builtins.int
+    SCOPE_FIELD_NUMBER: _builtins.int
+    access_token: _builtins.str
+    """The JWT access token (ES256, with `act`)."""
+    issued_token_type: _builtins.str
+    """Always `urn:ietf:params:oauth:token-type:jwt`."""
+    token_type: _builtins.str
+    """Always `Bearer`."""
+    expires_in: _builtins.int
+    """Seconds until the token expires (300, or less when the subject expires sooner)."""
+    scope: _builtins.str
+    """The scope the token is narrowed to, space-separated; empty when it is not narrowed."""
+    def __init__(
+        self,
+        *,
+        access_token: _builtins.str = ...,
+        issued_token_type: _builtins.str = ...,
+        token_type: _builtins.str = ...,
+        expires_in: _builtins.int = ...,
+        scope: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["access_token", b"access_token", "expires_in", b"expires_in", "issued_token_type", b"issued_token_type", "scope", b"scope", "token_type", b"token_type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExchangeTokenResponse: _TypeAlias = ExchangeTokenResponse  # noqa: Y015
 
 @_typing.final
 class CreateInvitationRequest(_message.Message):

@@ -200,6 +200,11 @@ class IdentityServiceStub:
                 request_serializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.IssueServiceTokenRequest.SerializeToString,
                 response_deserializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.IssueServiceTokenResponse.FromString,
                 _registered_method=True)
+        self.ExchangeToken = channel.unary_unary(
+                '/coder.identity.v1.IdentityService/ExchangeToken',
+                request_serializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.ExchangeTokenRequest.SerializeToString,
+                response_deserializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.ExchangeTokenResponse.FromString,
+                _registered_method=True)
         self.CreateInvitation = channel.unary_unary(
                 '/coder.identity.v1.IdentityService/CreateInvitation',
                 request_serializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.CreateInvitationRequest.SerializeToString,
@@ -524,6 +529,22 @@ class IdentityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExchangeToken(self, request, context):
+        """ExchangeToken issues a delegated access token with RFC 8693 token-exchange semantics, for
+        work a platform service does on behalf of an event's actor: `sub` the acting user or
+        service account, `act` `{"sub": "service:<calling domain>"}`, `org` the event's
+        organization, `aud` `coder.<audience>` (accepted only by that domain's service), 5 minutes.
+        Roles and permissions are the subject's current ones in the organization, narrowed by
+        `scope`. Only platform services may call it (`identity.token.exchange` is held by no role,
+        custom role or service account, only by a service's signed client assertion, RFC 7523);
+        there is no HTTP rule. A removed member or a disabled service account is PERMISSION_DENIED
+        `SUBJECT_NOT_IN_ORGANIZATION` / `SUBJECT_DISABLED`; a replayed assertion UNAUTHENTICATED
+        `ASSERTION_REPLAYED`. Every exchange is in the organization's audit trail.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CreateInvitation(self, request, context):
         """CreateInvitation invites someone to the caller's organization, by email or as a link. The
         reply carries the invitation token, shown this once: only its hash is stored. The invited
@@ -787,6 +808,11 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.IssueServiceToken,
                     request_deserializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.IssueServiceTokenRequest.FromString,
                     response_serializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.IssueServiceTokenResponse.SerializeToString,
+            ),
+            'ExchangeToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExchangeToken,
+                    request_deserializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.ExchangeTokenRequest.FromString,
+                    response_serializer=coder_dot_identity_dot_v1_dot_identity__service__pb2.ExchangeTokenResponse.SerializeToString,
             ),
             'CreateInvitation': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateInvitation,
@@ -1724,6 +1750,33 @@ class IdentityService:
             '/coder.identity.v1.IdentityService/IssueServiceToken',
             coder_dot_identity_dot_v1_dot_identity__service__pb2.IssueServiceTokenRequest.SerializeToString,
             coder_dot_identity_dot_v1_dot_identity__service__pb2.IssueServiceTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExchangeToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.identity.v1.IdentityService/ExchangeToken',
+            coder_dot_identity_dot_v1_dot_identity__service__pb2.ExchangeTokenRequest.SerializeToString,
+            coder_dot_identity_dot_v1_dot_identity__service__pb2.ExchangeTokenResponse.FromString,
             options,
             channel_credentials,
             insecure,

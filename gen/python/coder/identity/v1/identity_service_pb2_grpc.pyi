@@ -143,6 +143,18 @@ class IdentityServiceStub:
     `INVALID_CLIENT`; a scope beyond the account's permissions is INVALID_ARGUMENT
     `INVALID_SCOPE`.
     """
+    ExchangeToken: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.ExchangeTokenRequest, _identity_service_pb2.ExchangeTokenResponse]
+    """ExchangeToken issues a delegated access token with RFC 8693 token-exchange semantics, for
+    work a platform service does on behalf of an event's actor: `sub` the acting user or
+    service account, `act` `{"sub": "service:<calling domain>"}`, `org` the event's
+    organization, `aud` `coder.<audience>` (accepted only by that domain's service), 5 minutes.
+    Roles and permissions are the subject's current ones in the organization, narrowed by
+    `scope`. Only platform services may call it (`identity.token.exchange` is held by no role,
+    custom role or service account, only by a service's signed client assertion, RFC 7523);
+    there is no HTTP rule. A removed member or a disabled service account is PERMISSION_DENIED
+    `SUBJECT_NOT_IN_ORGANIZATION` / `SUBJECT_DISABLED`; a replayed assertion UNAUTHENTICATED
+    `ASSERTION_REPLAYED`. Every exchange is in the organization's audit trail.
+    """
     CreateInvitation: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.CreateInvitationRequest, _identity_service_pb2.CreateInvitationResponse]
     """CreateInvitation invites someone to the caller's organization, by email or as a link. The
     reply carries the invitation token, shown this once: only its hash is stored. The invited
@@ -299,6 +311,18 @@ class IdentityServiceAsyncStub(IdentityServiceStub):
     (unknown client, wrong secret, disabled, expired) is the same UNAUTHENTICATED
     `INVALID_CLIENT`; a scope beyond the account's permissions is INVALID_ARGUMENT
     `INVALID_SCOPE`.
+    """
+    ExchangeToken: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.ExchangeTokenRequest, _identity_service_pb2.ExchangeTokenResponse]  # type: ignore[assignment]
+    """ExchangeToken issues a delegated access token with RFC 8693 token-exchange semantics, for
+    work a platform service does on behalf of an event's actor: `sub` the acting user or
+    service account, `act` `{"sub": "service:<calling domain>"}`, `org` the event's
+    organization, `aud` `coder.<audience>` (accepted only by that domain's service), 5 minutes.
+    Roles and permissions are the subject's current ones in the organization, narrowed by
+    `scope`. Only platform services may call it (`identity.token.exchange` is held by no role,
+    custom role or service account, only by a service's signed client assertion, RFC 7523);
+    there is no HTTP rule. A removed member or a disabled service account is PERMISSION_DENIED
+    `SUBJECT_NOT_IN_ORGANIZATION` / `SUBJECT_DISABLED`; a replayed assertion UNAUTHENTICATED
+    `ASSERTION_REPLAYED`. Every exchange is in the organization's audit trail.
     """
     CreateInvitation: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.CreateInvitationRequest, _identity_service_pb2.CreateInvitationResponse]  # type: ignore[assignment]
     """CreateInvitation invites someone to the caller's organization, by email or as a link. The
@@ -645,6 +669,24 @@ class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
         (unknown client, wrong secret, disabled, expired) is the same UNAUTHENTICATED
         `INVALID_CLIENT`; a scope beyond the account's permissions is INVALID_ARGUMENT
         `INVALID_SCOPE`.
+        """
+
+    @_abc_1.abstractmethod
+    def ExchangeToken(
+        self,
+        request: _identity_service_pb2.ExchangeTokenRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.ExchangeTokenResponse, _abc.Awaitable[_identity_service_pb2.ExchangeTokenResponse]]:
+        """ExchangeToken issues a delegated access token with RFC 8693 token-exchange semantics, for
+        work a platform service does on behalf of an event's actor: `sub` the acting user or
+        service account, `act` `{"sub": "service:<calling domain>"}`, `org` the event's
+        organization, `aud` `coder.<audience>` (accepted only by that domain's service), 5 minutes.
+        Roles and permissions are the subject's current ones in the organization, narrowed by
+        `scope`. Only platform services may call it (`identity.token.exchange` is held by no role,
+        custom role or service account, only by a service's signed client assertion, RFC 7523);
+        there is no HTTP rule. A removed member or a disabled service account is PERMISSION_DENIED
+        `SUBJECT_NOT_IN_ORGANIZATION` / `SUBJECT_DISABLED`; a replayed assertion UNAUTHENTICATED
+        `ASSERTION_REPLAYED`. Every exchange is in the organization's audit trail.
         """
 
     @_abc_1.abstractmethod

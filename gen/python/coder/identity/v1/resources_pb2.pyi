@@ -410,7 +410,7 @@ class AuditEvent(_message.Message):
     `password.changed`, `member.role_changed`, `member.removed`, `session.revoked`,
     `refresh_token.reused`, `service_account.created` (also `.secret_rotated`, `.disabled`,
     `.deleted`, `.used`, `.refused`), `invitation.created` (also `.resent`, `.accepted`,
-    `.revoked`).
+    `.revoked`), `token.exchanged`, `token.exchange_refused`.
     """
     actor_user_id: _builtins.str
     """The user who acted; empty when unknown (a failed sign-in of an unknown email)."""

@@ -60,6 +60,7 @@ def user_from_document(document: Document) -> resources_pb2.User:
         avatar_url=document["avatarUrl"],
         timezone=document["timezone"],
         locale=document["locale"],
+        etag=document.get("_etag", ""),
     )
     _stamp(user.create_time, document["createTime"])
     _stamp(user.update_time, document["updateTime"])
@@ -86,6 +87,7 @@ def organization_from_document(document: Document) -> resources_pb2.Organization
         slug=document["slug"],
         settings=document["settings"],
         created_by=document["createdBy"],
+        etag=document.get("_etag", ""),
     )
     _stamp(organization.create_time, document["createTime"])
     _stamp(organization.update_time, document["updateTime"])

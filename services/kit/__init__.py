@@ -92,6 +92,7 @@ from services.kit._updates import (
     apply_update,
     check_etag,
     check_time_range,
+    read_modify_write,
     require_field,
     update_paths,
 )
@@ -171,6 +172,7 @@ __all__ = [
     "permission_matches",
     "permissions_with",
     "platform_subject",
+    "read_modify_write",
     "remaining_time",
     "request_id",
     "require_field",

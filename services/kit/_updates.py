@@ -14,7 +14,9 @@ paths are top-level fields of the resource.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+import asyncio
+import random
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from typing import Any, TypeVar
 
 from google.protobuf.field_mask_pb2 import FieldMask
@@ -24,6 +26,7 @@ from services.kit._errors import EtagMismatch, FieldViolation, InvalidArgument
 from services.kit._timetext import timestamp_in_range
 
 M = TypeVar("M", bound=Message)
+T = TypeVar("T")
 
 
 def update_paths(
@@ -89,6 +92,27 @@ def _differs(before: Message, after: Message, field: Any) -> bool:
     if field.has_presence and before.HasField(name) != after.HasField(name):
         return True
     return bool(getattr(before, name) != getattr(after, name))
+
+
+UNCONDITIONAL_ATTEMPTS = 16
+"""How often an update without an etag re-reads and re-applies after losing a race."""
+
+
+async def read_modify_write(given_etag: str, attempt: Callable[[], Awaitable[T]]) -> T:
+    """Run one read-modify-write `attempt` (read the stored resource, apply the change, write it
+    conditionally on the etag read). When the caller set no etag of its own and another writer
+    won the race (EtagMismatch), read and apply again, up to `UNCONDITIONAL_ATTEMPTS` times:
+    the caller asked for no precondition, so a lost race is not its failure. With an etag, a
+    mismatch is the answer (ABORTED)."""
+    for tried in range(1, UNCONDITIONAL_ATTEMPTS):
+        try:
+            return await attempt()
+        except EtagMismatch:
+            if given_etag:
+                raise
+            # Each round has a winner; a little jitter keeps the losers from meeting again.
+            await asyncio.sleep(random.uniform(0, 0.001 * tried))  # noqa: S311 (not security)
+    return await attempt()
 
 
 def check_etag(given: str, stored: str, resource: str) -> None:

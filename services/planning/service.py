@@ -29,6 +29,7 @@ from services.kit import (
     current_principal,
     new_id,
     optional_timestamp_text,
+    read_modify_write,
     require_field,
     update_paths,
 )
@@ -167,23 +168,27 @@ class PlanningService:
     async def update_project(
         self, changes: project_pb2.Project, mask: FieldMask
     ) -> project_pb2.Project:
-        """Apply the masked fields of `changes` to the stored project (all writable fields for
-        an empty mask). Refused with ABORTED when `changes.etag` is set and stale."""
+        """Apply the masked fields of `changes` (the populated ones for an empty mask) to the
+        stored project. Refused with ABORTED when `changes.etag` is set and stale; without an
+        etag, a lost race is retried on a fresh read."""
         paths = update_paths(
             mask, changes, "project", PROJECT_WRITABLE, output_only=PROJECT_OUTPUT_ONLY
         )
         require_field(changes.id, "project.id", "name what to update")
         principal = current_principal()
-        current = await self._project(principal.organization_id, changes.id)
-        check_etag(changes.etag, current.etag, "project")
 
-        updated, changed = apply_update(current, changes, paths)
-        if not changed:
-            return current
-        updated.ClearField("etag")
-        updated.update_time.FromDatetime(self._clock.now())
-        event = self._events(principal).project_updated(updated, changed)
-        return await self._repository.replace_project(updated, current.etag, [event])
+        async def attempt() -> project_pb2.Project:
+            current = await self._project(principal.organization_id, changes.id)
+            check_etag(changes.etag, current.etag, "project")
+            updated, changed = apply_update(current, changes, paths)
+            if not changed:
+                return current
+            updated.ClearField("etag")
+            updated.update_time.FromDatetime(self._clock.now())
+            event = self._events(principal).project_updated(updated, changed)
+            return await self._repository.replace_project(updated, current.etag, [event])
+
+        return await read_modify_write(changes.etag, attempt)
 
     async def delete_project(self, project_id: str, etag: str, force: bool) -> None:
         """Delete a project; one with tasks only with `force`, which deletes them first."""
@@ -289,17 +294,24 @@ class PlanningService:
         return tasks, page.seal(next_continuation)
 
     async def update_task(self, changes: task_pb2.Task, mask: FieldMask) -> task_pb2.Task:
-        """Apply the masked fields of `changes` to the stored task (all writable fields for an
-        empty mask). A status change must be an allowed move; links must stay acyclic."""
+        """Apply the masked fields of `changes` (the populated ones for an empty mask) to the
+        stored task. A status change must be an allowed move; links must stay acyclic. Without
+        an etag, a lost race is retried on a fresh read."""
         paths = _task_update_paths(changes, mask)
         require_field(changes.project_id, "task.project_id", "name what to update")
         require_field(changes.id, "task.id", "name what to update")
         if "due_time" in paths:
             check_time_range(changes, ("due_time",), "task.")
         principal = current_principal()
+        return await read_modify_write(
+            changes.etag, lambda: self._update_task_once(principal, changes, paths)
+        )
+
+    async def _update_task_once(
+        self, principal: Principal, changes: task_pb2.Task, paths: Sequence[str]
+    ) -> task_pb2.Task:
         current = await self._task(principal.organization_id, changes.project_id, changes.id)
         check_etag(changes.etag, current.etag, "task")
-
         updated, changed = apply_update(current, changes, paths)
         if not changed:
             return current

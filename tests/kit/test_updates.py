@@ -14,9 +14,11 @@ from services.kit import (
     apply_update,
     check_etag,
     check_time_range,
+    read_modify_write,
     require_field,
     update_paths,
 )
+from services.kit._updates import UNCONDITIONAL_ATTEMPTS
 
 WRITABLE = ("title", "labels", "due_time", "status")
 
@@ -101,3 +103,42 @@ class TestPreconditions:
         with pytest.raises(InvalidArgument) as refused:
             check_time_range(request, ("due_before", "due_after"))
         assert [v.field for v in refused.value.violations] == ["due_before"]
+
+
+class TestReadModifyWrite:
+    async def test_a_lost_race_without_an_etag_is_tried_again(self) -> None:
+        calls = 0
+
+        async def attempt() -> str:
+            nonlocal calls
+            calls += 1
+            if calls < 3:
+                raise EtagMismatch("someone else wrote first")
+            return "written"
+
+        assert await read_modify_write("", attempt) == "written"
+        assert calls == 3
+
+    async def test_with_an_etag_a_mismatch_is_the_answer(self) -> None:
+        calls = 0
+
+        async def attempt() -> str:
+            nonlocal calls
+            calls += 1
+            raise EtagMismatch("stale")
+
+        with pytest.raises(EtagMismatch):
+            await read_modify_write("v1", attempt)
+        assert calls == 1
+
+    async def test_the_retries_are_bounded(self) -> None:
+        calls = 0
+
+        async def attempt() -> str:
+            nonlocal calls
+            calls += 1
+            raise EtagMismatch("always losing")
+
+        with pytest.raises(EtagMismatch):
+            await read_modify_write("", attempt)
+        assert calls == UNCONDITIONAL_ATTEMPTS

@@ -106,8 +106,13 @@ class AccountRepository(Repository):
             return None
         return user_from_document(document)
 
-    async def replace_user(self, user: resources_pb2.User, event: event_pb2.Event) -> None:
-        await self._users.commit(user.id, [BatchOp.upsert(user_document(user))], [event])
+    async def replace_user(
+        self, user: resources_pb2.User, if_match: str, event: event_pb2.Event
+    ) -> resources_pb2.User:
+        """Overwrite the account unless it changed since `if_match` (EtagMismatch)."""
+        operation = BatchOp.replace(user_document(user), if_match=if_match)
+        written = await self._users.commit(user.id, [operation], [event])
+        return user_from_document(written[0])
 
     async def get_credential(self, user_id: str) -> Credential | None:
         document = await self._users.get(user_id, PASSWORD_DOC)

@@ -95,10 +95,12 @@ class OrganizationRepository(Repository):
         return organization_from_document(document)
 
     async def replace_organization(
-        self, organization: resources_pb2.Organization, event: event_pb2.Event
-    ) -> None:
-        operation = BatchOp.upsert(organization_document(organization))
-        await self._organizations.commit(organization.id, [operation], [event])
+        self, organization: resources_pb2.Organization, if_match: str, event: event_pb2.Event
+    ) -> resources_pb2.Organization:
+        """Overwrite the organization unless it changed since `if_match` (EtagMismatch)."""
+        operation = BatchOp.replace(organization_document(organization), if_match=if_match)
+        written = await self._organizations.commit(organization.id, [operation], [event])
+        return organization_from_document(written[0])
 
     # --- memberships ---------------------------------------------------------------------------
 

@@ -33,8 +33,10 @@ from services.kit import (
     Principal,
     Unauthenticated,
     apply_update,
+    check_etag,
     current_principal,
     new_id,
+    read_modify_write,
     update_paths,
 )
 
@@ -315,14 +317,19 @@ class AccountService:
         self, changes: resources_pb2.User, mask: FieldMask
     ) -> resources_pb2.User:
         paths = update_paths(mask, changes, "user", USER_WRITABLE)
-        current = await self.current_user()
-        updated, changed = apply_update(current, changes, paths)
-        if not changed:
-            return current
-        updated.update_time.FromDatetime(self._clock.now())
-        event = self._events(current_principal()).user(ev.USER_UPDATED, updated, changed)
-        await self._repos.accounts.replace_user(updated, event)
-        return updated
+
+        async def attempt() -> resources_pb2.User:
+            current = await self.current_user()
+            check_etag(changes.etag, current.etag, "account")
+            updated, changed = apply_update(current, changes, paths)
+            if not changed:
+                return current
+            updated.ClearField("etag")
+            updated.update_time.FromDatetime(self._clock.now())
+            event = self._events(current_principal()).user(ev.USER_UPDATED, updated, changed)
+            return await self._repos.accounts.replace_user(updated, current.etag, event)
+
+        return await read_modify_write(changes.etag, attempt)
 
     async def change_password(self, current_password: str, new_password: str) -> None:
         """Replace the password (policy and history checked) and end the other sessions."""

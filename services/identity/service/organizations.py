@@ -46,6 +46,7 @@ from services.kit import (
     current_principal,
     new_id,
     permissions_with,
+    read_modify_write,
     update_paths,
 )
 from services.kit.cache import Lock, LockManager
@@ -145,19 +146,27 @@ class OrganizationService:
     ) -> resources_pb2.Organization:
         paths = update_paths(mask, changes, "organization", ORGANIZATION_WRITABLE)
         principal = own_organization(changes.id)
-        current = await self._organization(changes.id)
-        updated, changed = apply_update(current, changes, paths)
-        if not changed:
-            return current
-        if "name" in changed and not updated.name.strip():
+        if "name" in paths and not changes.name.strip():
             raise InvalidArgument(
                 "the organization needs a name",
                 violations=[FieldViolation("organization.name", "must not be blank")],
             )
-        updated.update_time.FromDatetime(self._clock.now())
-        event = self._events(principal).organization(ev.ORGANIZATION_UPDATED, updated, changed)
-        await self._repos.organizations.replace_organization(updated, event)
-        return updated
+
+        async def attempt() -> resources_pb2.Organization:
+            current = await self._organization(changes.id)
+            check_etag(changes.etag, current.etag, "organization")
+            updated, changed = apply_update(current, changes, paths)
+            if not changed:
+                return current
+            updated.ClearField("etag")
+            updated.update_time.FromDatetime(self._clock.now())
+            events = self._events(principal)
+            event = events.organization(ev.ORGANIZATION_UPDATED, updated, changed)
+            return await self._repos.organizations.replace_organization(
+                updated, current.etag, event
+            )
+
+        return await read_modify_write(changes.etag, attempt)
 
     async def list_organizations(self) -> list[resources_pb2.Membership]:
         user_id = current_principal().subject
@@ -351,23 +360,27 @@ class OrganizationService:
     async def update_role(self, changes: resources_pb2.Role, mask: FieldMask) -> resources_pb2.Role:
         paths = update_paths(mask, changes, "role", ROLE_WRITABLE)
         principal = own_organization(changes.organization_id)
-        current = await self._role(changes.organization_id, changes.id)
-        check_etag(changes.etag, current.etag, "role")
         if "permissions" in paths:
             _check_permissions(changes.permissions, "role.permissions")
-        updated, _ = apply_update(current, changes, paths)
-        if "permissions" in paths:
-            del updated.permissions[:]
-            updated.permissions.extend(sorted(set(changes.permissions)))
-        updated.ClearField("etag")
-        updated.update_time.FromDatetime(self._clock.now())
-        event = self._events(principal).role(ev.ROLE_UPDATED, updated)
-        try:
-            return await self._repos.organizations.replace_role(
-                updated, current.name, current.etag, event
-            )
-        except DocumentExists as error:
-            raise _role_name_taken() from error
+
+        async def attempt() -> resources_pb2.Role:
+            current = await self._role(changes.organization_id, changes.id)
+            check_etag(changes.etag, current.etag, "role")
+            updated, _ = apply_update(current, changes, paths)
+            if "permissions" in paths:
+                del updated.permissions[:]
+                updated.permissions.extend(sorted(set(changes.permissions)))
+            updated.ClearField("etag")
+            updated.update_time.FromDatetime(self._clock.now())
+            event = self._events(principal).role(ev.ROLE_UPDATED, updated)
+            try:
+                return await self._repos.organizations.replace_role(
+                    updated, current.name, current.etag, event
+                )
+            except DocumentExists as error:
+                raise _role_name_taken() from error
+
+        return await read_modify_write(changes.etag, attempt)
 
     async def delete_role(self, organization_id: str, role_id: str) -> None:
         principal = own_organization(organization_id)

@@ -33,6 +33,7 @@ from services.kit import (
     apply_update,
     check_etag,
     new_id,
+    read_modify_write,
     update_paths,
 )
 from services.kit.cache import Lock, LockManager
@@ -99,22 +100,26 @@ class TeamService:
         principal = own_organization(changes.organization_id)
         if "name" in paths:
             _check_name(changes.name)
-        async with self._tree_lock(changes.organization_id):
-            current = await self._team(changes.organization_id, changes.id)
-            check_etag(changes.etag, current.etag, "team")
-            changes.name = changes.name.strip()
-            updated, changed = apply_update(current, changes, paths)
-            if not changed:
-                return current
-            if "parent_id" in changed and updated.parent_id:
-                await self._check_parent(updated)
-            updated.ClearField("etag")
-            updated.update_time.FromDatetime(self._clock.now())
-            event = self._events(principal).team(ev.TEAM_UPDATED, updated, changed)
-            try:
-                return await self._teams.replace(updated, current.name, current.etag, event)
-            except DocumentExists as error:
-                raise _name_taken() from error
+        changes.name = changes.name.strip()
+
+        async def attempt() -> resources_pb2.Team:
+            async with self._tree_lock(changes.organization_id):
+                current = await self._team(changes.organization_id, changes.id)
+                check_etag(changes.etag, current.etag, "team")
+                updated, changed = apply_update(current, changes, paths)
+                if not changed:
+                    return current
+                if "parent_id" in changed and updated.parent_id:
+                    await self._check_parent(updated)
+                updated.ClearField("etag")
+                updated.update_time.FromDatetime(self._clock.now())
+                event = self._events(principal).team(ev.TEAM_UPDATED, updated, changed)
+                try:
+                    return await self._teams.replace(updated, current.name, current.etag, event)
+                except DocumentExists as error:
+                    raise _name_taken() from error
+
+        return await read_modify_write(changes.etag, attempt)
 
     async def delete(self, organization_id: str, team_id: str) -> None:
         principal = own_organization(organization_id)

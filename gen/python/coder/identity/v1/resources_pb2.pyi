@@ -66,6 +66,7 @@ class User(_message.Message):
     LOCALE_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Server-assigned, time-sortable id."""
     email: _builtins.str
@@ -78,6 +79,10 @@ class User(_message.Message):
     """IANA time zone, for example `Europe/Paris`; empty for UTC."""
     locale: _builtins.str
     """BCP 47 locale, for example `en-GB`; empty for the platform default."""
+    etag: _builtins.str
+    """Version of the stored account; send it back on an update to make the update conditional
+    (a stale etag is ABORTED), or leave it empty to apply the change to the latest version.
+    """
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
         """When the account was created."""
@@ -97,10 +102,11 @@ class User(_message.Message):
         locale: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
+        etag: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["avatar_url", b"avatar_url", "create_time", b"create_time", "display_name", b"display_name", "email", b"email", "id", b"id", "locale", b"locale", "timezone", b"timezone", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["avatar_url", b"avatar_url", "create_time", b"create_time", "display_name", b"display_name", "email", b"email", "etag", b"etag", "id", b"id", "locale", b"locale", "timezone", b"timezone", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -139,6 +145,7 @@ class Organization(_message.Message):
     CREATED_BY_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Server-assigned, time-sortable id."""
     name: _builtins.str
@@ -147,6 +154,10 @@ class Organization(_message.Message):
     """URL-safe handle, unique on the platform; derived from the name when left empty at creation."""
     created_by: _builtins.str
     """User id of the creator."""
+    etag: _builtins.str
+    """Version of the stored organization; send it back on an update to make the update
+    conditional (a stale etag is ABORTED), or leave it empty to apply the change to the latest.
+    """
     @_builtins.property
     def settings(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
         """Free-form settings of the organization, string to string."""
@@ -169,10 +180,11 @@ class Organization(_message.Message):
         created_by: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
+        etag: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "created_by", b"created_by", "id", b"id", "name", b"name", "settings", b"settings", "slug", b"slug", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "created_by", b"created_by", "etag", b"etag", "id", b"id", "name", b"name", "settings", b"settings", "slug", b"slug", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -24,7 +24,7 @@ from services.kit import (
     ServiceDefinition,
     Settings,
     configure_logging,
-    configure_tracing,
+    configure_telemetry,
     domain,
     serve,
 )
@@ -41,10 +41,10 @@ def _announce(host: Host, definitions: list[ServiceDefinition], settings: Settin
         f"bus {settings.bus_url}, cache {settings.cache_url})",
     ]
     lines += [f"  - {name}" for name in host.service_names]
-    lines += [
-        "  health:  coder health --target " + address,
-        "",
-    ]
+    lines += ["  health:  coder health --target " + address]
+    if settings.metrics_port is not None:
+        lines += [f"  metrics: http://{settings.host}:{settings.metrics_port}/metrics"]
+    lines += [""]
     print("\n".join(lines), flush=True)
 
 
@@ -99,7 +99,7 @@ def _dev(options: argparse.Namespace) -> int:
         settings = settings.model_copy(update={"data_dir": Path(options.data_dir)})
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     configure_logging(settings.log_level, settings.log_format)
-    configure_tracing("coder-dev")
+    telemetry = configure_telemetry("coder-dev", environment=settings.deployment_environment)
     definitions = catalog.load_all()
     port = options.port or settings.grpc_port or EMBEDDED_GRPC_PORT
     from edge.embedded import EmbeddedEdge
@@ -116,6 +116,7 @@ def _dev(options: argparse.Namespace) -> int:
             port=port,
             on_started=lambda host: _started_dev(host, definitions, settings, edge.url),
             companions=[edge],
+            telemetry=telemetry,
         )
     )
     return 0
@@ -127,9 +128,12 @@ def _edge(options: argparse.Namespace) -> int:
     settings = EdgeSettings()
     if options.port is not None:
         settings = settings.model_copy(update={"port": options.port})
-    configure_logging(Settings().log_level, Settings().log_format)
-    configure_tracing("coder-edge")
-    run(settings)
+    kit = Settings()
+    configure_logging(kit.log_level, kit.log_format)
+    run(
+        settings,
+        telemetry=configure_telemetry("coder-edge", environment=kit.deployment_environment),
+    )
     return 0
 
 
@@ -148,7 +152,9 @@ async def _started_dev(
 def _serve(options: argparse.Namespace) -> int:
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
-    configure_tracing(f"coder-{options.domain}")
+    telemetry = configure_telemetry(
+        f"coder-{options.domain}", environment=settings.deployment_environment
+    )
     definition = catalog.load(options.domain)
     port = options.port or settings.grpc_port or domain(options.domain).port
     asyncio.run(
@@ -157,6 +163,7 @@ def _serve(options: argparse.Namespace) -> int:
             settings,
             port=port,
             on_started=lambda host: _announce(host, [definition], settings),
+            telemetry=telemetry,
         )
     )
     return 0

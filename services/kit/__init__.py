@@ -40,7 +40,14 @@ from services.kit._errors import (
 from services.kit._ids import id_time_ms, new_id
 from services.kit._interceptors import validate_message
 from services.kit._keys import SigningKey, jwks
-from services.kit._observability import configure_logging, configure_tracing, get_logger
+from services.kit._observability import (
+    MetricsServer,
+    Telemetry,
+    configure_logging,
+    configure_telemetry,
+    get_logger,
+    process_registry,
+)
 from services.kit._registry import (
     DOMAINS,
     EMBEDDED_GRPC_PORT,
@@ -89,6 +96,7 @@ __all__ = [
     "InvalidArgument",
     "KeySource",
     "ManualClock",
+    "MetricsServer",
     "NotFound",
     "PermissionDenied",
     "Principal",
@@ -99,13 +107,14 @@ __all__ = [
     "Settings",
     "SigningKey",
     "SystemClock",
+    "Telemetry",
     "TokenVerifier",
     "Unauthenticated",
     "Unavailable",
     "Unimplemented",
     "bearer_token",
     "configure_logging",
-    "configure_tracing",
+    "configure_telemetry",
     "current_principal",
     "domain",
     "fill_timestamp",
@@ -116,6 +125,7 @@ __all__ = [
     "open_resources",
     "parse_time_text",
     "permission_matches",
+    "process_registry",
     "remaining_time",
     "request_id",
     "serve",

@@ -198,11 +198,13 @@ class FrontDoor:
             kind=SpanKind.SERVER,
             attributes={"http.request.method": scope["method"], "url.path": scope["path"]},
         )
+        route = UNMATCHED_ROUTE
         try:
             with trace.use_span(span, end_on_exit=True):
                 try:
                     await target(scope, receive, sending)
                 finally:
+                    # The route is known once the gateway or FastAPI matched it.
                     route = route_of(scope)
                     span.set_attribute("http.response.status_code", status)
                     if route != UNMATCHED_ROUTE:
@@ -211,9 +213,7 @@ class FrontDoor:
                     if status >= 500 or status == 0:
                         span.set_status(Status(StatusCode.ERROR))
         finally:
-            self._metrics.record(
-                method_of(scope), route_of(scope), status, time.perf_counter() - started
-            )
+            self._metrics.record(method_of(scope), route, status, time.perf_counter() - started)
             _access_log.info(
                 "http",
                 method=scope["method"],

@@ -64,8 +64,6 @@ from prometheus_client import (
 
 from services.kit._context import current_call
 
-_log = structlog.get_logger("coder.telemetry")
-
 
 def _add_call_context(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     state = current_call()
@@ -107,6 +105,9 @@ def configure_logging(level: str = "info", fmt: str = "json") -> None:
 
 def get_logger(name: str) -> Any:
     return structlog.get_logger(name)
+
+
+_log = get_logger("coder.telemetry")
 
 
 # --- metrics -------------------------------------------------------------------------------------

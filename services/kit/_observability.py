@@ -465,7 +465,8 @@ class Telemetry:
     def __init__(self, service_name: str, *, environment: str = "") -> None:
         self.resource = telemetry_resource(service_name, environment=environment)
         # The sampler comes from OTEL_TRACES_SAMPLER / _ARG (parent-based always-on by default).
-        self.tracer_provider = TracerProvider(resource=self.resource)
+        # Not shut down at exit by the SDK: the owner calls `shutdown`, which bounds the wait.
+        self.tracer_provider = TracerProvider(resource=self.resource, shutdown_on_exit=False)
         for exporter in span_exporters():
             self.tracer_provider.add_span_processor(BatchSpanProcessor(exporter))
         self._push = "otlp" in exporter_names("METRICS")
@@ -490,9 +491,21 @@ class Telemetry:
         self._pushes.append(push)
         return push
 
-    def shutdown(self) -> None:
-        """Push the metrics a last time and flush and close the span exporters (blocking: from
-        async code, run it in a thread)."""
+    def shutdown(self, timeout: float = 5.0) -> bool:
+        """Push the metrics a last time and flush and close the span exporters, waiting at most
+        `timeout` seconds: an unreachable collector (whose exporters retry for up to
+        `OTEL_EXPORTER_OTLP_TIMEOUT`) must not hold a stopping process up past its grace period.
+        Returns whether everything was handed over. Blocking: from async code, run it in a
+        thread."""
+        worker = threading.Thread(target=self._shutdown, name="telemetry-shutdown", daemon=True)
+        worker.start()
+        worker.join(timeout)
+        if worker.is_alive():
+            _log.warning("telemetry.flush_timed_out", seconds=timeout)
+            return False
+        return True
+
+    def _shutdown(self) -> None:
         pushes, self._pushes = self._pushes, []
         for push in pushes:
             push.stop()

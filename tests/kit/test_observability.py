@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import importlib.metadata
 import os
+import socket
 from collections.abc import Sequence
 
 import httpx
@@ -33,6 +34,15 @@ def no_otel_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("OTEL_"):
             monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def unused_port() -> int:
+    """A loopback port nobody listens on (bound, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def kinds(exporters: Sequence[object]) -> list[type]:
@@ -151,6 +161,17 @@ class TestSpanExport:
         assert [(s.span.name, s.service) for s in collector.spans()] == [("work", "coder-test")]
         assert collector.headers[0]["x-tenant"] == "acme"
         assert collector.headers[0]["content-type"] == "application/x-protobuf"
+
+    async def test_an_unreachable_collector_does_not_hold_the_exit_up(
+        self, monkeypatch: pytest.MonkeyPatch, unused_port: int
+    ) -> None:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{unused_port}")
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+        telemetry = Telemetry("coder-test")
+        with telemetry.tracer_provider.get_tracer("test").start_as_current_span("lost"):
+            pass
+        # The exporter retries with backoff for up to 10 s; the shutdown gives up first.
+        assert await asyncio.to_thread(telemetry.shutdown, 0.2) is False
 
     async def test_the_sampler_comes_from_the_environment(
         self, monkeypatch: pytest.MonkeyPatch

@@ -22,7 +22,7 @@ from services.kit import (
     ServiceDefinition,
     Settings,
     configure_logging,
-    configure_tracing,
+    configure_telemetry,
     serve,
 )
 
@@ -39,10 +39,10 @@ def announce(host: Host, settings: Settings) -> None:
         f"bus {settings.bus_url}, cache {settings.cache_url})",
     ]
     lines += [f"  - {name}" for name in host.service_names]
-    lines += [
-        "  health:  coder health --target " + address,
-        "",
-    ]
+    lines += ["  health:  coder health --target " + address]
+    if settings.metrics_port is not None:
+        lines += [f"  metrics: http://{settings.host}:{settings.metrics_port}/metrics"]
+    lines += [""]
     print("\n".join(lines), flush=True)
 
 
@@ -126,7 +126,7 @@ def dev_command(options: argparse.Namespace) -> int:
         return 2
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     configure_logging(settings.log_level, settings.log_format)
-    configure_tracing("coder-dev")
+    telemetry = configure_telemetry("coder-dev", environment=settings.deployment_environment)
     definitions = catalog.load_all()
     port = options.port or settings.grpc_port or EMBEDDED_GRPC_PORT
     # Imported here: the edge (FastAPI, uvicorn) is only needed by this command.
@@ -145,6 +145,7 @@ def dev_command(options: argparse.Namespace) -> int:
                 port=port,
                 on_started=lambda host: _started(host, definitions, settings, edge.url, supervisor),
                 companions=[edge, supervisor],
+                telemetry=telemetry,
             )
         )
     except CompanionMissing as error:

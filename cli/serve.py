@@ -8,14 +8,16 @@ import asyncio
 
 from cli.dev import announce
 from services import catalog
-from services.kit import Settings, configure_logging, configure_tracing, domain, serve
+from services.kit import Settings, configure_logging, configure_telemetry, domain, serve
 
 
 def serve_command(options: argparse.Namespace) -> int:
     """Serve one domain on its registry port (or `--port`) until SIGTERM/SIGINT."""
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
-    configure_tracing(f"coder-{options.domain}")
+    telemetry = configure_telemetry(
+        f"coder-{options.domain}", environment=settings.deployment_environment
+    )
     definition = catalog.load(options.domain)
     port = options.port or settings.grpc_port or domain(options.domain).port
     asyncio.run(
@@ -24,6 +26,7 @@ def serve_command(options: argparse.Namespace) -> int:
             settings,
             port=port,
             on_started=lambda host: announce(host, settings),
+            telemetry=telemetry,
         )
     )
     return 0
@@ -36,7 +39,10 @@ def edge_command(options: argparse.Namespace) -> int:
     settings = EdgeSettings()
     if options.port is not None:
         settings = settings.model_copy(update={"port": options.port})
-    configure_logging(Settings().log_level, Settings().log_format)
-    configure_tracing("coder-edge")
-    run(settings)
+    kit = Settings()
+    configure_logging(kit.log_level, kit.log_format)
+    run(
+        settings,
+        telemetry=configure_telemetry("coder-edge", environment=kit.deployment_environment),
+    )
     return 0

@@ -5,6 +5,7 @@ resources opened in the lifespan."""
 from __future__ import annotations
 
 import contextlib
+import signal
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -19,7 +20,8 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from google.rpc import code_pb2
 from opentelemetry import propagate, trace
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from coder.identity.v1.identity_service_pb2_grpc import IdentityServiceStub
@@ -28,6 +30,8 @@ from edge.channels import ChannelSource, edge_channels
 from edge.descriptors import load_descriptor_set
 from edge.errors import EdgeRefusal, edge_status, http_error, rich_status
 from edge.gateway import Gateway, error_response
+from edge.metrics import UNMATCHED as UNMATCHED_ROUTE
+from edge.metrics import EdgeMetrics, method_of, route_of
 from edge.oidc import OidcFlows, oidc_router
 from edge.openapi import build_document
 from edge.ratelimit import ApiRateLimit, RateLimits
@@ -36,7 +40,7 @@ from edge.token import token_router
 from edge.transcoding import Calls, RouteTable
 from edge.websocket import WebSocketBridge
 from edge.wellknown import Jwks, wellknown_router
-from services.kit import KeySource, TokenVerifier, get_logger
+from services.kit import KeySource, Telemetry, TokenVerifier, get_logger, process_registry
 from services.kit.cache import open_cache
 
 
@@ -56,10 +60,14 @@ def create_app(
     channels: ChannelSource | None = None,
     *,
     verifier: TokenVerifier | None = None,
+    tracer_provider: trace.TracerProvider | None = None,
+    metrics_registry: CollectorRegistry | None = None,
 ) -> FastAPI:
     """The edge app. `channels` reach the services (default: from the settings, opened in the
     lifespan and closed after); `verifier` checks tokens for WebSocket connects and the API's
-    per-user limits (default: the settings' JWKS, else identity's GetJwks in process)."""
+    per-user limits (default: the settings' JWKS, else identity's GetJwks in process).
+    Request spans go to `tracer_provider` (default: the global one); the RED metrics, served on
+    `/metrics`, to `metrics_registry` (default: a new registry with the process collectors)."""
     files = load_descriptor_set(settings.descriptor_set)
     table = RouteTable(files)
     document = build_document(files, table, server_url=settings.server_url)
@@ -78,6 +86,7 @@ def create_app(
         )
     )
     bridge = WebSocketBridge(settings, table, verifier)
+    metrics = EdgeMetrics(metrics_registry)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -114,6 +123,7 @@ def create_app(
     add_error_handlers(app)
     document = with_edge_routes(document, app)
     app.state.openapi_document = document
+    app.state.metrics = metrics
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi() -> JSONResponse:
@@ -133,27 +143,39 @@ def create_app(
     app.router.default = api
     # `/api/` is only ever the gateway's: hand it over before FastAPI scans its own routes
     # (that scan was the largest single cost of a REST call).
-    app.add_middleware(FrontDoor, api=api)
+    app.add_middleware(
+        FrontDoor,
+        api=api,
+        tracer=trace.get_tracer("coder.edge", tracer_provider=tracer_provider),
+        metrics=metrics,
+    )
     return app
 
 
 _access_log = get_logger("coder.edge.access")
-_tracer = trace.get_tracer("coder.edge")
 
 
 class FrontDoor:
     """ASGI middleware in front of everything: sends `/api/` HTTP requests straight to the
     gateway, opens the request's server span (continuing the caller's W3C trace context; calls
-    to services become its children), and writes one structured access-log line per HTTP
-    request (uvicorn's own plain-text access log is turned off)."""
+    to services become its children), counts the request in the RED metrics, and writes one
+    structured access-log line per HTTP request (uvicorn's own plain-text access log is turned
+    off). `/metrics` answers scrapes, untraced and unlogged."""
 
-    def __init__(self, app: ASGIApp, api: ASGIApp) -> None:
+    def __init__(
+        self, app: ASGIApp, api: ASGIApp, tracer: trace.Tracer, metrics: EdgeMetrics
+    ) -> None:
         self._app = app
         self._api = api
+        self._tracer = tracer
+        self._metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
+            return
+        if scope["path"] == "/metrics":
+            await self._metrics.respond(scope, receive, send)
             return
         started = time.perf_counter()
         status = 0
@@ -170,19 +192,28 @@ class FrontDoor:
 
         target = self._api if scope["path"].startswith("/api/") else self._app
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        span = _tracer.start_span(
+        span = self._tracer.start_span(
             f"HTTP {scope['method']}",
             context=propagate.extract(headers),
             kind=SpanKind.SERVER,
             attributes={"http.request.method": scope["method"], "url.path": scope["path"]},
         )
+        route = UNMATCHED_ROUTE
         try:
             with trace.use_span(span, end_on_exit=True):
                 try:
                     await target(scope, receive, sending)
                 finally:
+                    # The route is known once the gateway or FastAPI matched it.
+                    route = route_of(scope)
                     span.set_attribute("http.response.status_code", status)
+                    if route != UNMATCHED_ROUTE:
+                        span.set_attribute("http.route", route)
+                        span.update_name(f"{scope['method']} {route}")
+                    if status >= 500 or status == 0:
+                        span.set_status(Status(StatusCode.ERROR))
         finally:
+            self._metrics.record(method_of(scope), route, status, time.perf_counter() - started)
             _access_log.info(
                 "http",
                 method=scope["method"],
@@ -258,9 +289,34 @@ def with_edge_routes(document: dict[str, Any], app: FastAPI) -> dict[str, Any]:
     return merged
 
 
-def run(settings: EdgeSettings | None = None, **uvicorn_options: Any) -> None:
-    """Serve the edge with uvicorn until interrupted (the `coder edge` command)."""
+def run(
+    settings: EdgeSettings | None = None,
+    *,
+    telemetry: Telemetry | None = None,
+    **uvicorn_options: Any,
+) -> None:
+    """Serve the edge with uvicorn until interrupted (the `coder edge` command). `telemetry`
+    (owned by `run` from then on) receives the request spans and pushes the metrics when
+    configured to; it is flushed and shut down once uvicorn has stopped."""
     settings = settings or EdgeSettings()
-    app = create_app(settings)
+    registry = process_registry()
+    app = create_app(
+        settings,
+        tracer_provider=telemetry.tracer_provider if telemetry is not None else None,
+        metrics_registry=registry,
+    )
     uvicorn_options.setdefault("access_log", False)  # FrontDoor writes structured lines
-    uvicorn.run(app, host=settings.host, port=settings.port, **uvicorn_options)
+    # uvicorn drains on SIGTERM, restores the handler it found and raises the signal again; with
+    # the default handler the process would die there, before the telemetry is flushed.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
+    try:
+        if telemetry is not None:
+            telemetry.push_metrics(registry)
+        uvicorn.run(app, host=settings.host, port=settings.port, **uvicorn_options)
+    finally:
+        if telemetry is not None:
+            telemetry.shutdown()
+
+
+def _exit_cleanly(signum: int, _frame: object) -> None:
+    raise SystemExit(0)

@@ -51,7 +51,13 @@ class EmbeddedEdge:
             update["cookie_secure"] = False
         settings = self._settings.model_copy(update=update)
         config = uvicorn.Config(
-            create_app(settings),
+            # One process, one telemetry: the host's tracer provider and metrics registry, so
+            # the edge's `/metrics` is the whole process's scrape target.
+            create_app(
+                settings,
+                tracer_provider=host.resources.tracer_provider,
+                metrics_registry=host.resources.metrics.registry,
+            ),
             host=settings.host,
             port=settings.port,
             log_level="warning",

@@ -12,6 +12,7 @@ from google.rpc import code_pb2
 from starlette.responses import Response, StreamingResponse
 
 from edge.errors import EdgeRefusal, HttpError, edge_status, http_error, rich_status
+from edge.metrics import ROUTE_KEY
 from edge.settings import EdgeSettings
 from edge.streaming import Frames, Stream, stream_format
 from edge.transcoding import Calls, RouteTable, call_options, dumps, render
@@ -103,6 +104,7 @@ class Gateway:
         path = raw.decode("latin-1").split("?", 1)[0]
         match = self._table.router.match(scope["method"], path)
         route = match.route
+        scope[ROUTE_KEY] = route.template.source
         body = await read_body(headers, receive, self._settings.body_limit_bytes)
         method = route.method
         streaming = method.server_streaming

@@ -33,7 +33,7 @@ from services.kit import (
     SigningKey,
     TokenVerifier,
     configure_logging,
-    configure_tracing,
+    configure_telemetry,
     jwks,
     open_resources,
 )
@@ -123,7 +123,7 @@ async def seed(
 async def run(options: argparse.Namespace) -> list[Result]:
     # As deployed: spans are recorded (not exported); access logs are filtered out.
     configure_logging("warning")
-    configure_tracing("coder-bench")
+    configure_telemetry("coder-bench")
     key = SigningKey.generate()
     verifier = TokenVerifier(KeySource(jwks=jwks([key])), issuer="coder", audience="coder-api")
     with tempfile.TemporaryDirectory() as directory:

@@ -52,7 +52,14 @@ from services.kit._errors import (
 from services.kit._ids import id_time_ms, new_id
 from services.kit._interceptors import validate_message
 from services.kit._keys import SigningKey, jwks
-from services.kit._observability import configure_logging, configure_tracing, get_logger
+from services.kit._observability import (
+    MetricsServer,
+    Telemetry,
+    configure_logging,
+    configure_telemetry,
+    get_logger,
+    process_registry,
+)
 from services.kit._paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageRequest, clamp_page_size
 from services.kit._peers import (
     ISSUED_TOKEN_TYPE,
@@ -129,6 +136,7 @@ __all__ = [
     "InvalidArgument",
     "KeySource",
     "ManualClock",
+    "MetricsServer",
     "NotFound",
     "PageRequest",
     "Peers",
@@ -144,6 +152,7 @@ __all__ = [
     "Settings",
     "SigningKey",
     "SystemClock",
+    "Telemetry",
     "TokenExchanger",
     "TokenVerifier",
     "Unauthenticated",
@@ -156,7 +165,7 @@ __all__ = [
     "clamp_page_size",
     "client_assertion",
     "configure_logging",
-    "configure_tracing",
+    "configure_telemetry",
     "current_principal",
     "declared_policies",
     "domain",
@@ -172,6 +181,7 @@ __all__ = [
     "permission_matches",
     "permissions_with",
     "platform_subject",
+    "process_registry",
     "read_modify_write",
     "remaining_time",
     "request_id",

@@ -252,10 +252,11 @@ class LoggingInterceptor:
 
 
 class TracingInterceptor:
-    """A server span per call, continuing the caller's W3C trace context."""
+    """A server span per call, continuing the caller's W3C trace context, from the process's
+    tracer provider (the global one when none is given)."""
 
-    def __init__(self) -> None:
-        self._tracer = trace.get_tracer("coder.kit")
+    def __init__(self, tracer_provider: trace.TracerProvider | None = None) -> None:
+        self._tracer = trace.get_tracer("coder.kit", tracer_provider=tracer_provider)
 
     def _start(self, info: MethodInfo) -> Any:
         parent = propagate.extract(_state().metadata)
@@ -508,14 +509,18 @@ class ValidationInterceptor:
 
 
 def default_interceptors(
-    *, verifier: TokenVerifier | None, metrics: Metrics, default_deadline: float
+    *,
+    verifier: TokenVerifier | None,
+    metrics: Metrics,
+    default_deadline: float,
+    tracer_provider: trace.TracerProvider | None = None,
 ) -> list[Interceptor]:
     """The one list of interceptors every server runs, outermost first."""
     return [
         RequestContextInterceptor(),
         ErrorInterceptor(),
         LoggingInterceptor(),
-        TracingInterceptor(),
+        TracingInterceptor(tracer_provider),
         MetricsInterceptor(metrics),
         DeadlineInterceptor(default_deadline),
         AccessInterceptor(verifier),

@@ -14,13 +14,20 @@ from typing import Any, Protocol
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from opentelemetry import trace
 
 from coder.ops.v1 import ops_pb2, ops_pb2_grpc
 from services.kit._auth import KeySource, TokenVerifier
 from services.kit._clients import ServiceChannels
 from services.kit._clock import Clock, SystemClock
 from services.kit._interceptors import Pipeline, default_interceptors
-from services.kit._observability import Metrics, get_logger
+from services.kit._observability import (
+    Metrics,
+    MetricsServer,
+    Telemetry,
+    get_logger,
+    process_registry,
+)
 from services.kit._ops import OpsServicer
 from services.kit._peers import Peers, service_key
 from services.kit._settings import Settings
@@ -45,6 +52,8 @@ class Resources:
     peers: Peers
     channels: ServiceChannels = field(default_factory=ServiceChannels)
     relay: OutboxRelay | None = None
+    tracer_provider: trace.TracerProvider = field(default_factory=trace.get_tracer_provider)
+    """Where the server spans go: the process's `Telemetry` provider, or the global one."""
 
     def for_service(self, domain: str) -> Resources:
         """These resources as `domain`'s service sees them: its `peers` act as that service
@@ -102,9 +111,12 @@ async def open_resources(
     clock: Clock | None = None,
     verifier: TokenVerifier | None = None,
     own_target: str | None = None,
+    tracer_provider: trace.TracerProvider | None = None,
 ) -> AsyncIterator[Resources]:
     """Open the store (declaring every container), bus, caches, the outbox relay and the
-    channels to other services (`own_target`: this process's server, for its own domains)."""
+    channels to other services (`own_target`: this process's server, for its own domains).
+    Spans go to `tracer_provider` (default: the global one); metrics to a new registry with
+    the process collectors."""
     clock = clock or SystemClock()
     store = open_store(settings.resolved_store_url(), clock=clock)
     bus = open_bus(settings.bus_url, settings=settings)
@@ -134,7 +146,7 @@ async def open_resources(
             bus=bus,
             caches=caches,
             verifier=verifier or token_verifier(settings),
-            metrics=Metrics(),
+            metrics=Metrics(process_registry()),
             peers=Peers(
                 channels,
                 clock=clock,
@@ -143,6 +155,7 @@ async def open_resources(
             ),
             channels=channels,
             relay=relay,
+            tracer_provider=tracer_provider or trace.get_tracer_provider(),
         )
     finally:
         if relay is not None:
@@ -186,6 +199,7 @@ class Host:
             verifier=self.resources.verifier,
             metrics=self.resources.metrics,
             default_deadline=settings.default_deadline_seconds,
+            tracer_provider=self.resources.tracer_provider,
         )
         server = grpc.aio.server(
             options=[
@@ -303,42 +317,78 @@ async def serve(
     port: int,
     on_started: Callable[[Host], Awaitable[None] | None] | None = None,
     companions: Sequence[Companion] = (),
+    telemetry: Telemetry | None = None,
 ) -> None:
-    """Run until SIGTERM or SIGINT, then drain gracefully (companions first, then the host)."""
+    """Run until SIGTERM or SIGINT, then drain gracefully (companions first, then the host).
+
+    Serves the metrics registry on `settings.metrics_port` when set. `telemetry` (owned by
+    `serve` from then on) receives the server spans and pushes the metrics when configured to;
+    it is flushed and shut down last, so the spans of the drained calls still leave.
+    """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     own = f"{settings.host}:{port}"
-    async with open_resources(settings, definitions, own_target=own) as resources:
-        host = Host(definitions, resources, host=settings.host, port=port)
-        await host.start()
-        started_companions: list[Companion] = []
+    provider = telemetry.tracer_provider if telemetry is not None else None
+    try:
+        async with open_resources(
+            settings, definitions, own_target=own, tracer_provider=provider
+        ) as resources:
+            await _run_host(definitions, resources, port, stop, on_started, companions, telemetry)
+    finally:
+        if telemetry is not None:
+            await asyncio.to_thread(telemetry.shutdown)
 
-        async def start_companions() -> None:
-            for companion in companions:
-                # Counted before it has started, so one cut short by a stop is stopped too.
-                started_companions.append(companion)
-                await companion.start(host)
-            if on_started is not None:
-                started = on_started(host)
-                if started is not None:
-                    await started
 
-        try:
-            # A stop during start-up (a companion waiting for its health) wins at once.
-            starting = asyncio.create_task(start_companions())
-            stopping = asyncio.create_task(stop.wait())
-            await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            if starting.done():
-                starting.result()  # a companion that failed to start fails the run
-                await stopping
-            else:
-                starting.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await starting
-            _log.info("draining", grace_seconds=settings.grace_seconds)
-        finally:
-            for companion in reversed(started_companions):
-                await companion.stop()
-            await host.stop()
+async def _run_host(
+    definitions: Sequence[ServiceDefinition],
+    resources: Resources,
+    port: int,
+    stop: asyncio.Event,
+    on_started: Callable[[Host], Awaitable[None] | None] | None,
+    companions: Sequence[Companion],
+    telemetry: Telemetry | None,
+) -> None:
+    settings = resources.settings
+    host = Host(definitions, resources, host=settings.host, port=port)
+    await host.start()
+    metrics: MetricsServer | None = None
+    started_companions: list[Companion] = []
+
+    async def start_companions() -> None:
+        for companion in companions:
+            # Counted before it has started, so one cut short by a stop is stopped too.
+            started_companions.append(companion)
+            await companion.start(host)
+        if on_started is not None:
+            started = on_started(host)
+            if started is not None:
+                await started
+
+    try:
+        if settings.metrics_port is not None:
+            metrics = MetricsServer(
+                resources.metrics.registry, host=settings.host, port=settings.metrics_port
+            )
+            metrics.start()
+        if telemetry is not None:
+            telemetry.push_metrics(resources.metrics.registry)
+        # A stop during start-up (a companion waiting for its health) wins at once.
+        starting = asyncio.create_task(start_companions())
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if starting.done():
+            starting.result()  # a companion that failed to start fails the run
+            await stopping
+        else:
+            starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await starting
+        _log.info("draining", grace_seconds=settings.grace_seconds)
+    finally:
+        for companion in reversed(started_companions):
+            await companion.stop()
+        await host.stop()
+        if metrics is not None:
+            await metrics.stop()

@@ -50,6 +50,17 @@ class Settings(BaseSettings):
 
     log_level: str = Field("info", description="debug, info, warning, error.")
     log_format: Literal["json", "console"] = Field("json", description="Log line format.")
+    metrics_port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="Port serving Prometheus metrics (text format, on `host`); unset: none.",
+    )
+    deployment_environment: str = Field(
+        "development",
+        description="`deployment.environment.name` of this process's telemetry "
+        "(OTEL_RESOURCE_ATTRIBUTES overrides it).",
+    )
 
     grace_seconds: float = Field(10.0, description="Drain time on SIGTERM.")
     max_message_bytes: int = Field(8 * 1024 * 1024, description="Max gRPC message size.")

@@ -10,6 +10,7 @@ from typing import Any
 
 import grpc
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
 
 from services.kit import AccessRule, DeadlineExceeded, ServiceChannels
 from services.kit._context import CallState, remaining_time, set_call
@@ -98,6 +99,21 @@ class TestPropagation:
             await in_call(state, lambda: call(b"x"))
         await channels.close()
         assert recorder.metadata == {}
+
+    async def test_the_current_span_becomes_the_callees_parent(
+        self, probe: tuple[Probe, int]
+    ) -> None:
+        recorder, port = probe
+        channels = ServiceChannels(targets={"planning": f"127.0.0.1:{port}"})
+        call = channels.channel("planning").unary_unary(PROBE)
+        tracer = TracerProvider().get_tracer("test")
+        with tracer.start_as_current_span("caller's server span") as span:
+            await in_call(CallState("/x/y", "r"), lambda: call(b"x"))
+            context = span.get_span_context()
+        await channels.close()
+        _, trace_id, parent_id, _ = recorder.metadata["traceparent"].split("-")
+        assert trace_id == format(context.trace_id, "032x")
+        assert parent_id == format(context.span_id, "016x")
 
     async def test_outside_a_call_nothing_is_added(self, probe: tuple[Probe, int]) -> None:
         recorder, port = probe

@@ -29,7 +29,7 @@ from coder.identity.v1 import identity_service_pb2 as api
 from coder.identity.v1.identity_service_pb2_grpc import IdentityServiceStub
 from edge.errors import EdgeRefusal, edge_status, http_error, rich_status
 from edge.gateway import error_response, request_id_of
-from edge.ratelimit import Policy, RateLimits, client_ip
+from edge.ratelimit import Policy, RateLimits, account_key, client_ip
 from edge.settings import EdgeSettings
 from edge.transcoding import CallOptions, call_options, render
 
@@ -295,6 +295,7 @@ def auth_router(sign_in: SignIn) -> APIRouter:
     async def login(request: Request, body: LoginBody) -> Response:
         """Sign in with email and password."""
         await sign_in.limit(request, limits.login)
+        await limits.enforce(limits.account, account_key(body.email))
         options = sign_in.options(request)
         reply: api.LoginResponse = await sign_in.stub.Login(
             api.LoginRequest(

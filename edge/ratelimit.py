@@ -1,7 +1,9 @@
 """Rate limits of the edge, on the kit's `RateLimiter` (GCRA; in-process when embedded, Redis
 when `CODER_CACHE_URL` names one, so every edge replica shares the counts).
 
-- `/auth/*`: per client IP; sign-in attempts (`login`) have their own, tighter policy.
+- `/auth/*`: per client IP; sign-in attempts (`login`) have their own, tighter policy, and a
+  password sign-in is also limited per account (`account`, keyed by a digest of the email), so
+  many IPs cannot make identity hash one account's passwords faster than that.
 - `/api/*`: per user (`sub` of the verified bearer token) and per organization (`org`); a call
   without a valid token is limited per IP instead, and left for the service to refuse.
 
@@ -14,6 +16,7 @@ responses carry them always, `/auth` ones when refused.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass
@@ -55,6 +58,12 @@ def client_ip(scope: Scope, headers: Mapping[str, str], trusted_hops: int) -> st
     return str(client[0]) if client else "unknown"
 
 
+def account_key(email: str) -> str:
+    """The per-account limit's key of a sign-in email: a digest of it as identity normalizes
+    it, so the cache holds no addresses and every spelling of one account shares a count."""
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
+
+
 def policy_headers(policy: Policy, decision: RateDecision) -> dict[str, str]:
     """`RateLimit-Policy` and `RateLimit` of one decision (and `Retry-After` when refused)."""
     headers = {
@@ -82,6 +91,7 @@ class RateLimits:
     def __init__(self, settings: EdgeSettings) -> None:
         self.trusted_hops = settings.trusted_proxy_hops
         self.login = Policy("login", settings.auth_login_limit, settings.auth_window_seconds)
+        self.account = Policy("account", settings.auth_account_limit, settings.auth_window_seconds)
         self.auth = Policy("auth", settings.auth_limit, settings.auth_window_seconds)
         self.user = Policy("user", settings.api_user_limit, settings.api_window_seconds)
         self.organization = Policy(

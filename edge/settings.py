@@ -84,6 +84,12 @@ class EdgeSettings(BaseSettings):
     auth_login_limit: int = Field(
         10, ge=1, description="Sign-in attempts (login, register, OIDC, token) per IP per window."
     )
+    auth_account_limit: int = Field(
+        10,
+        ge=1,
+        description="Password sign-ins per account (email) per window, from any IP; taken "
+        "before identity hashes the password.",
+    )
     auth_limit: int = Field(60, ge=1, description="Other /auth/* calls per IP per window.")
     auth_window_seconds: float = Field(60.0, gt=0, description="Window of the /auth/* limits.")
     api_user_limit: int = Field(50, ge=1, description="/api calls per user per API window.")

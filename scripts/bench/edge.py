@@ -422,7 +422,12 @@ async def run(options: argparse.Namespace) -> list[Result]:
         try:
             grpc_port, edge_port = free_port(), free_port()
             target = f"127.0.0.1:{grpc_port}"
-            quiet = {"CODER_LOG_LEVEL": "warning", "CODER_DATA_DIR": str(directory)}
+            quiet = {
+                "CODER_LOG_LEVEL": "warning",
+                "CODER_DATA_DIR": str(directory),
+                # The bench's one token outlives the default 15 minutes a service accepts.
+                "CODER_TOKEN_MAX_SECONDS": "3600",
+            }
             processes.start(
                 "host",
                 [str(BIN / "coder"), "serve", "planning", "--port", str(grpc_port)],

@@ -9,6 +9,7 @@ from coder.identity.v1 import identity_service_pb2_grpc
 from services.identity._oidc import OidcVerifier
 from services.identity._passwords import Passwords
 from services.identity._settings import IdentitySettings, master_key, oidc_providers
+from services.identity.events import subscriptions
 from services.identity.repository import CONTAINERS, IdentityRepositories
 from services.identity.service.accounts import AccountService
 from services.identity.service.audit import AuditTrail
@@ -30,6 +31,13 @@ def definition(settings: IdentitySettings | None = None) -> ServiceDefinition:
     def register(server: grpc.aio.Server, resources: Resources) -> None:
         """Add the identity servicer, wired to this process's resources, to a server."""
         own = settings or IdentitySettings()
+        if own.access_token_seconds > resources.settings.token_max_seconds:
+            # Revocations are kept for the kit's longest token lifetime: a longer-lived token
+            # would outlive its revocation (and every service refuses it anyway).
+            raise ValueError(
+                f"CODER_IDENTITY_ACCESS_TOKEN_SECONDS ({own.access_token_seconds}) exceeds "
+                f"CODER_TOKEN_MAX_SECONDS ({resources.settings.token_max_seconds:g})"
+            )
         repositories = IdentityRepositories.open(resources.store, resources.relay)
         keys = KeyRing(
             repositories,
@@ -50,11 +58,17 @@ def definition(settings: IdentitySettings | None = None) -> ServiceDefinition:
             own,
             keys,
             audit,
+            resources.revocations,
             issuer=resources.settings.jwt_issuer,
             audience=resources.settings.jwt_audience,
         )
         organizations = OrganizationService(
-            repositories, resources.clock, resources.caches.locks, sessions, audit
+            repositories,
+            resources.clock,
+            resources.caches.locks,
+            sessions,
+            audit,
+            resources.revocations,
         )
         accounts = AccountService(
             repositories,
@@ -71,6 +85,7 @@ def definition(settings: IdentitySettings | None = None) -> ServiceDefinition:
             resources.clock,
             own,
             keys,
+            resources.revocations,
             issuer=resources.settings.jwt_issuer,
             audience=resources.settings.jwt_audience,
         )
@@ -109,6 +124,7 @@ def definition(settings: IdentitySettings | None = None) -> ServiceDefinition:
         service_names=("coder.identity.v1.IdentityService",),
         containers=CONTAINERS,
         register=register,
+        subscriptions=subscriptions,
     )
 
 

@@ -1,4 +1,5 @@
-"""The events the identity service publishes (it consumes none yet) and its audit records.
+"""The events the identity service publishes, the consumer it runs on them, and its audit
+records.
 
 Events are `identity.<entity>.<past-verb>`, their subject the entity id, their actor the caller
 (or the user signing in). An event's organization is the partition it is stored in: the
@@ -7,7 +8,7 @@ organization for organization data, the user's id for a user's own records.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 from google.protobuf.message import Message
@@ -16,8 +17,8 @@ from coder.common.v1 import actor_pb2
 from coder.events.v1 import event_pb2
 from coder.identity.v1 import events_pb2, resources_pb2
 from services.identity._mapping import time_text
-from services.kit import Clock
-from services.kit.bus import make_event, next_event_id
+from services.kit import REVOKING_EVENTS, Clock, Resources
+from services.kit.bus import Subscription, make_event, next_event_id
 from services.kit.store import Document
 
 USER_CREATED = "identity.user.created"
@@ -72,6 +73,22 @@ INVITATION_ACCEPTED_AUDIT = "invitation.accepted"
 INVITATION_REVOKED_AUDIT = "invitation.revoked"
 TOKEN_EXCHANGED_AUDIT = "token.exchanged"  # noqa: S105 (an audit action)
 TOKEN_EXCHANGE_REFUSED_AUDIT = "token.exchange_refused"  # noqa: S105 (an audit action)
+
+
+REVOCATIONS_CONSUMER = "identity.revocations"
+
+
+def subscriptions(resources: Resources) -> Sequence[Subscription]:
+    """The consumers identity runs: its revoking events into the shared set of revocations.
+
+    The service records each revocation right after its change; this durable consumer
+    (retried, dead-lettered, shared by identity's replicas) puts it there again from the
+    outbox, so it lands even when the process that made the change stopped first."""
+    return (
+        Subscription(
+            REVOCATIONS_CONSUMER, "identity", REVOKING_EVENTS, resources.revocations.share
+        ),
+    )
 
 
 def service_actor(account_id: str) -> actor_pb2.Actor:

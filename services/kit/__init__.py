@@ -78,6 +78,12 @@ from services.kit._registry import (
     domain,
 )
 from services.kit._repository import Entities, Repository
+from services.kit._revocation import (
+    REVOKING_EVENTS,
+    Revocation,
+    Revocations,
+    revocations_of,
+)
 from services.kit._server import (
     Companion,
     Host,
@@ -114,6 +120,7 @@ __all__ = [
     "ISSUED_TOKEN_TYPE",
     "MAX_PAGE_SIZE",
     "PLATFORM_KIND",
+    "REVOKING_EVENTS",
     "ROLE_PERMISSIONS",
     "Aborted",
     "AccessRule",
@@ -147,6 +154,8 @@ __all__ = [
     "Repository",
     "ResourceExhausted",
     "Resources",
+    "Revocation",
+    "Revocations",
     "ServiceChannels",
     "ServiceDefinition",
     "Settings",
@@ -186,6 +195,7 @@ __all__ = [
     "remaining_time",
     "request_id",
     "require_field",
+    "revocations_of",
     "rule_of",
     "serve",
     "time_text",

@@ -16,15 +16,19 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jwt
 from jwt import PyJWK, PyJWKSet
 
 from services.kit._access import Policy, permissions_with
 from services.kit._errors import Unauthenticated
+from services.kit._keys import ISSUED_MS_CLAIM
 from services.kit._registry import DOMAINS
 from services.kit._registry import domain as registry_domain
+
+if TYPE_CHECKING:
+    from services.kit._revocation import Revocations
 
 ROLE_PERMISSIONS: Mapping[str, tuple[str, ...]] = {
     "owner": ("*",),
@@ -96,6 +100,9 @@ class Principal:
     session_id: str = ""
     kind: str = "user"
     expires_at: float = 0.0
+    issued_at: float = 0.0
+    """When the token was issued, in epoch seconds (to the millisecond when it carries
+    `iat_ms`): a subject's revocation refuses the tokens issued before it."""
     claims: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
     actor: str = ""
     """`act.sub` of a delegated token: the platform service acting for the subject."""
@@ -159,11 +166,23 @@ class Principal:
             session_id=str(claims.get("sid", "")),
             kind=str(claims.get("kind", "user")),
             expires_at=float(claims.get("exp", 0)),
+            issued_at=issued_at(claims),
             claims=dict(claims),
             actor=actor,
             bound_to=bound,
             scope=None if scope is None else frozenset(scope.split()),
         )
+
+
+def issued_at(claims: Mapping[str, Any]) -> float:
+    """A token's issue time in epoch seconds: `iat_ms` when it agrees with `iat`, else `iat`."""
+    seconds = claims.get("iat", 0)
+    if not isinstance(seconds, int | float) or isinstance(seconds, bool):
+        return 0.0
+    millis = claims.get(ISSUED_MS_CLAIM)
+    if isinstance(millis, int) and not isinstance(millis, bool) and millis // 1000 == seconds:
+        return millis / 1000
+    return float(seconds)
 
 
 def _actor(value: Any) -> str:
@@ -377,8 +396,10 @@ class PlatformKeys:
 class TokenVerifier:
     """Verifies bearer access tokens and turns them into principals.
 
-    Verified tokens are cached until they expire (tokens are short-lived; revocation takes
-    effect at the next refresh), so a hot path pays one dictionary lookup, not a signature check.
+    Verified tokens are cached until they expire, so a hot path pays one dictionary lookup,
+    not a signature check. With `honour(revocations)` (every service process), a token whose
+    session or subject has been revoked is refused, cached or not, by a second lookup in the
+    process's mirror of revocations (docs/auth.md, "Revocation").
     """
 
     def __init__(
@@ -390,11 +411,14 @@ class TokenVerifier:
         leeway: float = 30.0,
         cache_size: int = 10_000,
         domain_audiences: bool = False,
+        max_lifetime: float | None = None,
     ) -> None:
         """`audience` is the API audience every service accepts (`coder-api`). With
         `domain_audiences`, tokens for one domain's service only (`aud` `coder.<domain>`, as
         delegated tokens have) verify too; their principal is `bound_to` those domains and the
-        access interceptor accepts them only on RPCs of those domains. The edge leaves it off."""
+        access interceptor accepts them only on RPCs of those domains. The edge leaves it off.
+        A token living longer than `max_lifetime` seconds (`exp - iat`) is refused: revocations
+        are kept that long, so none can outlive the revocation that refuses it."""
         self.keys = keys
         self._keys = keys
         self._issuer = issuer
@@ -404,6 +428,12 @@ class TokenVerifier:
         self._cache: OrderedDict[bytes, Principal] = OrderedDict()
         self._cache_size = cache_size
         self._platform = PlatformKeys()
+        self._max_lifetime = max_lifetime
+        self._revocations: Revocations | None = None
+
+    def honour(self, revocations: Revocations) -> None:
+        """Refuse the tokens `revocations` says are revoked (`TOKEN_REVOKED`)."""
+        self._revocations = revocations
 
     def trust_platform(self, keys: PlatformKeys) -> None:
         """Also accept client assertions signed by platform services' keys (only the process
@@ -412,14 +442,16 @@ class TokenVerifier:
 
     async def verify(self, token: str) -> Principal:
         digest = hashlib.blake2b(token.encode(), digest_size=16).digest()
-        cached = self._cache.get(digest)
-        if cached is not None and cached.expires_at + self._leeway > time.time():
+        principal = self._cache.get(digest)
+        if principal is not None and principal.expires_at + self._leeway > time.time():
             self._cache.move_to_end(digest)
-            return cached
-        principal = await self._verify(token)
-        self._cache[digest] = principal
-        if len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+        else:
+            principal = await self._verify(token)
+            self._cache[digest] = principal
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        if self._revocations is not None and (why := self._revocations.refusal(principal)):
+            raise Unauthenticated(f"the access token is revoked: {why}", reason="TOKEN_REVOKED")
         return principal
 
     async def _verify(self, token: str) -> Principal:
@@ -456,6 +488,10 @@ class TokenVerifier:
             raise Unauthenticated(
                 f"access token refused: {error}", reason="TOKEN_INVALID"
             ) from error
+        if self._max_lifetime is not None and _lifetime(claims) > self._max_lifetime:
+            raise Unauthenticated(
+                f"an access token lives at most {self._max_lifetime:g} s", reason="TOKEN_INVALID"
+            )
         return Principal.from_claims(claims, api_audience=self._audience)
 
     def _verify_assertion(self, token: str, algorithm: str, kid: str) -> Principal:
@@ -504,6 +540,13 @@ class TokenVerifier:
             claims=claims,
             bound_to=frozenset({"identity"}),
         )
+
+
+def _lifetime(claims: Mapping[str, Any]) -> float:
+    try:
+        return float(claims["exp"]) - float(claims["iat"])
+    except (TypeError, ValueError):
+        return float("inf")
 
 
 def _issuer_of(token: str) -> str:

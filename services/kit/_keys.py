@@ -18,6 +18,9 @@ from jwt.algorithms import ECAlgorithm
 
 from services.kit._ids import new_id
 
+ISSUED_MS_CLAIM = "iat_ms"
+"""The claim holding a token's issue time in epoch milliseconds (`iat` has whole seconds)."""
+
 
 @dataclass(frozen=True, slots=True)
 class SigningKey:
@@ -81,8 +84,13 @@ class SigningKey:
         extra: Mapping[str, Any] | None = None,
         now: float | None = None,
     ) -> str:
-        """A signed access token; `now` (epoch seconds) lets a service use its own clock."""
-        now = int(time.time() if now is None else now)
+        """A signed access token; `now` (epoch seconds) lets a service use its own clock.
+
+        Besides the whole seconds of `iat`, the token carries its issue time in milliseconds
+        (`ISSUED_MS_CLAIM`): a revocation refuses the tokens issued before it, and a token
+        issued in the same second just after it must still pass."""
+        issued = time.time() if now is None else now
+        seconds = int(issued)
         claims: dict[str, Any] = {
             "iss": issuer,
             "aud": audience,
@@ -91,9 +99,10 @@ class SigningKey:
             "roles": list(roles),
             "perms": list(permissions),
             "kind": kind,
-            "iat": now,
-            "nbf": now,
-            "exp": now + int(lifetime_seconds),
+            "iat": seconds,
+            "nbf": seconds,
+            "exp": seconds + int(lifetime_seconds),
+            ISSUED_MS_CLAIM: int(issued * 1000),
             "jti": new_id(),
         }
         if session_id:

@@ -29,7 +29,7 @@ import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
 import jwt
@@ -41,7 +41,7 @@ from coder.events.v1 import event_pb2
 from coder.identity.v1 import identity_service_pb2 as identity_api
 from coder.identity.v1 import identity_service_pb2_grpc as identity_grpc
 from services.kit import _errors
-from services.kit._auth import domain_audience, platform_subject
+from services.kit._auth import domain_audience, issued_at, platform_subject
 from services.kit._clients import ServiceChannels
 from services.kit._clock import Clock, SystemClock
 from services.kit._context import remaining_time
@@ -49,6 +49,9 @@ from services.kit._errors import DomainError, FailedPrecondition
 from services.kit._ids import new_id
 from services.kit._keys import SigningKey
 from services.kit._registry import domain as registry_domain
+
+if TYPE_CHECKING:
+    from services.kit._revocation import Revocations
 
 S = TypeVar("S")
 
@@ -144,6 +147,7 @@ def client_assertion(key: SigningKey, domain: str, *, now: float | None = None) 
 class _Cached:
     token: str
     refresh_at: float
+    issued_at: float
 
 
 @dataclass(slots=True)
@@ -162,12 +166,14 @@ class _Shared:
         key: SigningKey | None,
         deadline_seconds: float,
         cache_size: int,
+        revocations: Revocations | None,
     ) -> None:
         self.channels = channels
         self.clock = clock
         self.key = key
         self.deadline_seconds = deadline_seconds
         self.cache_size = cache_size
+        self.revocations = revocations
         self.exchanger: TokenExchanger | None = None
         self.tokens: OrderedDict[tuple[str, int, str, str, str, str], _Cached] = OrderedDict()
         self.locks: dict[tuple[str, int, str, str, str, str], _KeyLock] = {}
@@ -188,8 +194,13 @@ class Peers:
         key: SigningKey | None = None,
         deadline_seconds: float = 30.0,
         cache_size: int = 10_000,
+        revocations: Revocations | None = None,
     ) -> None:
-        self._shared = _Shared(channels, clock or SystemClock(), key, deadline_seconds, cache_size)
+        """`revocations`: a cached delegated token they revoke (its subject removed from the
+        organization or its role changed since it was issued) is exchanged again."""
+        self._shared = _Shared(
+            channels, clock or SystemClock(), key, deadline_seconds, cache_size, revocations
+        )
         self._domain = ""
 
     @property
@@ -248,23 +259,37 @@ class Peers:
         shared = self._shared
         key = request.cache_key
         cached = shared.tokens.get(key)
-        if cached is not None and cached.refresh_at > shared.clock.monotonic():
+        if self._usable(request, cached):
+            assert cached is not None
             shared.tokens.move_to_end(key)
             return cached.token
         async with self._exclusive(key):
             # Concurrent handlers needing the same token wait for one exchange.
             cached = shared.tokens.get(key)
-            if cached is not None and cached.refresh_at > shared.clock.monotonic():
+            if self._usable(request, cached):
+                assert cached is not None
                 return cached.token
             issued = await self._exchange(request)
             margin = min(REFRESH_MARGIN_SECONDS, issued.expires_in / 5)
             shared.tokens[key] = _Cached(
-                issued.access_token, shared.clock.monotonic() + issued.expires_in - margin
+                issued.access_token,
+                shared.clock.monotonic() + issued.expires_in - margin,
+                _issued_at(issued.access_token),
             )
             shared.tokens.move_to_end(key)
             while len(shared.tokens) > shared.cache_size:
                 shared.tokens.popitem(last=False)
             return issued.access_token
+
+    def _usable(self, request: DelegationRequest, cached: _Cached | None) -> bool:
+        """A cached token that is neither due for renewal nor revoked since it was issued."""
+        shared = self._shared
+        if cached is None or cached.refresh_at <= shared.clock.monotonic():
+            return False
+        revocations = shared.revocations
+        return revocations is None or not revocations.revokes(
+            request.organization_id, request.subject.id, cached.issued_at
+        )
 
     async def _exchange(self, request: DelegationRequest) -> DelegatedToken:
         shared = self._shared
@@ -310,6 +335,15 @@ class Peers:
             entry.users -= 1
             if entry.users == 0:
                 del locks[key]
+
+
+def _issued_at(token: str) -> float:
+    """When identity issued a delegated token (read from it: identity signed it, and the
+    callee verifies it; here it only dates the cache entry)."""
+    try:
+        return issued_at(jwt.decode(token, options={"verify_signature": False}))
+    except jwt.PyJWTError:
+        return 0.0
 
 
 def stub_domain(factory: Callable[..., Any]) -> str:

@@ -30,6 +30,7 @@ from services.kit._observability import (
 )
 from services.kit._ops import OpsServicer
 from services.kit._peers import Peers, service_key
+from services.kit._revocation import Revocations
 from services.kit._settings import Settings
 from services.kit.bus import EventBus, OutboxRelay, Subscription, open_bus
 from services.kit.cache import CacheBackends, open_cache
@@ -50,6 +51,8 @@ class Resources:
     verifier: TokenVerifier | None
     metrics: Metrics
     peers: Peers
+    revocations: Revocations
+    """This process's mirror of revoked sessions and subjects; identity `record`s into it."""
     channels: ServiceChannels = field(default_factory=ServiceChannels)
     relay: OutboxRelay | None = None
     tracer_provider: trace.TracerProvider = field(default_factory=trace.get_tracer_provider)
@@ -100,6 +103,7 @@ def token_verifier(settings: Settings) -> TokenVerifier:
         audience=settings.jwt_audience,
         leeway=settings.jwt_leeway_seconds,
         domain_audiences=True,
+        max_lifetime=settings.token_max_seconds,
     )
 
 
@@ -113,14 +117,23 @@ async def open_resources(
     own_target: str | None = None,
     tracer_provider: trace.TracerProvider | None = None,
 ) -> AsyncIterator[Resources]:
-    """Open the store (declaring every container), bus, caches, the outbox relay and the
-    channels to other services (`own_target`: this process's server, for its own domains).
-    Spans go to `tracer_provider` (default: the global one); metrics to a new registry with
-    the process collectors."""
+    """Open the store (declaring every container), bus, caches, the outbox relay, the mirror
+    of revocations (which the verifier and the peers' token cache honour) and the channels to
+    other services (`own_target`: this process's server, for its own domains). Spans go to
+    `tracer_provider` (default: the global one); metrics to a new registry with the process
+    collectors."""
     clock = clock or SystemClock()
     store = open_store(settings.resolved_store_url(), clock=clock)
     bus = open_bus(settings.bus_url, settings=settings)
     caches = await open_cache(settings.cache_url, clock=clock)
+    revocations = Revocations(
+        caches.sets,
+        clock=clock,
+        retention_seconds=settings.token_max_seconds + settings.jwt_leeway_seconds,
+        sync_seconds=settings.revocation_sync_seconds,
+    )
+    verifier = verifier or token_verifier(settings)
+    verifier.honour(revocations)
     relay: OutboxRelay | None = None
     targets = ServiceChannels.parse_targets(settings.peers)
     if own_target is not None:
@@ -133,6 +146,7 @@ async def open_resources(
     try:
         await store.open([spec for d in definitions for spec in d.containers])
         await bus.start()
+        await revocations.start(bus)
         outbox = [name for d in definitions for name in d.outbox_containers]
         if outbox:
             relay = OutboxRelay(
@@ -145,14 +159,16 @@ async def open_resources(
             store=store,
             bus=bus,
             caches=caches,
-            verifier=verifier or token_verifier(settings),
+            verifier=verifier,
             metrics=Metrics(process_registry()),
             peers=Peers(
                 channels,
                 clock=clock,
                 key=service_key(settings.service_key.get_secret_value()),
                 deadline_seconds=settings.default_deadline_seconds,
+                revocations=revocations,
             ),
+            revocations=revocations,
             channels=channels,
             relay=relay,
             tracer_provider=tracer_provider or trace.get_tracer_provider(),
@@ -160,6 +176,7 @@ async def open_resources(
     finally:
         if relay is not None:
             await relay.stop()
+        await revocations.stop()
         await channels.close()
         await bus.close()
         await caches.close()
@@ -261,6 +278,7 @@ class Host:
             self.resources.store.ping(),
             self.resources.bus.ping(),
             self.resources.caches.cache.ping(),
+            self.resources.revocations.ping(),
         )
         results = await asyncio.gather(*checks, return_exceptions=True)
         failures = [r for r in results if isinstance(r, BaseException)]

@@ -47,6 +47,15 @@ class Settings(BaseSettings):
     jwt_issuer: str = Field("coder", description="Expected `iss` of access tokens.")
     jwt_audience: str = Field("coder-api", description="Expected `aud` of access tokens.")
     jwt_leeway_seconds: float = Field(30.0, description="Clock skew tolerated on exp/nbf.")
+    token_max_seconds: float = Field(
+        900.0,
+        gt=0,
+        description="Longest lifetime (exp - iat) of an access token the services accept; a "
+        "revocation is kept this long plus the leeway. Identity's token lifetimes must fit.",
+    )
+    revocation_sync_seconds: float = Field(
+        10.0, gt=0, description="How often a process reloads the shared set of revocations."
+    )
 
     log_level: str = Field("info", description="debug, info, warning, error.")
     log_format: Literal["json", "console"] = Field("json", description="Log line format.")

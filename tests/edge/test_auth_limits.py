@@ -60,6 +60,27 @@ async def edge_client(
         yield client
 
 
+class TestAccountLimit:
+    async def test_an_account_over_its_limit_is_429_while_others_sign_in(
+        self, identity_host: Host, oidc_issuer: str, client_ip: str
+    ) -> None:
+        async with edge_client(
+            identity_host, oidc_issuer, client_ip, auth_account_limit=3
+        ) as client:
+            target, other = unique_email(), unique_email()
+            await register(client, target)
+            await register(client, other)
+            # Every spelling of the address counts against the one account.
+            for spelling in (target, target.upper(), f"  {target} "):
+                wrong = await client.post(
+                    "/auth/login", json={"email": spelling, "password": "a wrong password"}
+                )
+                assert wrong.status_code == 401, wrong.text
+            refused = await client.post("/auth/login", json={"email": target, "password": "x"})
+            assert_refused(refused, "account", 3, 60)
+            assert (await login(client, other)).status_code == 200
+
+
 class TestApiLimits:
     async def test_a_user_over_the_limit_is_429_and_others_are_not(
         self, identity_host: Host, oidc_issuer: str, client_ip: str

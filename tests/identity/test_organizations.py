@@ -16,7 +16,7 @@ from coder.planning.v1 import project_pb2
 from tests.fixtures.grpc_errors import error_reason, rpc_error, violated_fields
 from tests.fixtures.tokens import auth
 from tests.identity.conftest import IdentityServer
-from tests.identity.factories import add_member, login, register, unique_email
+from tests.identity.factories import add_member, login, refresh, register, unique_email
 
 
 async def member_of(
@@ -206,15 +206,25 @@ class TestMembers:
         )
         assert (reply.new_owner.user_id, reply.new_owner.role) == (successor.user.id, "owner")
         assert (reply.previous_owner.user_id, reply.previous_owner.role) == (owner.user.id, "admin")
+        # The token that still says "owner" stops working; a refreshed one says "admin".
+        stale = await rpc_error(
+            stub.ListMembers(
+                api.ListMembersRequest(organization_id=org), metadata=auth(owner.access_token)
+            ),
+            grpc.StatusCode.UNAUTHENTICATED,
+        )
+        assert error_reason(stale) == "TOKEN_REVOKED"
+        now_admin = await refresh(stub, owner.refresh_token)
+        assert now_admin.role == "admin"
         listed: api.ListMembersResponse = await stub.ListMembers(
-            api.ListMembersRequest(organization_id=org), metadata=auth(owner.access_token)
+            api.ListMembersRequest(organization_id=org), metadata=auth(now_admin.access_token)
         )
         assert {m.user_id: m.role for m in listed.members} == {
             owner.user.id: "admin",
             successor.user.id: "owner",
         }
         audit: api.ListAuditEventsResponse = await stub.ListAuditEvents(
-            api.ListAuditEventsRequest(organization_id=org), metadata=auth(owner.access_token)
+            api.ListAuditEventsRequest(organization_id=org), metadata=auth(now_admin.access_token)
         )
         assert "organization.ownership_transferred" in [e.action for e in audit.events]
 

@@ -26,10 +26,14 @@ from services.kit import (
     ManualClock,
     Peers,
     PermissionDenied,
+    Revocation,
+    Revocations,
     ServiceChannels,
+    SigningKey,
 )
 from services.kit._context import CallState, set_call
 from services.kit.bus import make_event
+from services.kit.cache import MemoryExpiringSet
 
 EVENT_TRACE = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 OTHER_TRACE = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -275,3 +279,43 @@ class TestRefusals:
         with pytest.raises(FailedPrecondition) as refused:
             await peers.stub(PlanningServiceStub, on_behalf_of=task_created())
         assert refused.value.reason == "NO_SERVICE_CREDENTIALS"
+
+
+class TestRevokedSubjects:
+    async def test_a_cached_token_issued_before_a_revocation_is_exchanged_again(
+        self, probe: tuple[PlanningProbe, int], clock: ManualClock, opened: list[ServiceChannels]
+    ) -> None:
+        _, port = probe
+        key = SigningKey.generate()
+        minted: list[DelegationRequest] = []
+
+        async def exchanger(request: DelegationRequest) -> DelegatedToken:
+            minted.append(request)
+            token = key.mint(
+                subject=request.subject.id,
+                organization_id=request.organization_id,
+                issuer="coder",
+                audience=f"coder.{request.audience}",
+                now=clock.now().timestamp(),
+            )
+            return DelegatedToken(token, 300)
+
+        channels = ServiceChannels(targets={"planning": f"127.0.0.1:{port}"})
+        opened.append(channels)
+        revocations = Revocations(
+            MemoryExpiringSet(clock=clock), clock=clock, retention_seconds=930
+        )
+        peers = Peers(channels, clock=clock, revocations=revocations).acting_as("notification")
+        peers.attach_exchanger(exchanger)
+        mine, theirs = task_created(user_id="user-a"), task_created(user_id="user-b")
+        first = await peers.delegated_token("planning", mine)
+        other = await peers.delegated_token("planning", theirs)
+
+        clock.advance(1)
+        revocations.learn(Revocation.of_subject("org-a", "user-a", clock.now().timestamp()))
+
+        renewed = await peers.delegated_token("planning", mine)
+        assert renewed != first
+        assert await peers.delegated_token("planning", mine) == renewed
+        assert await peers.delegated_token("planning", theirs) == other
+        assert [r.subject.id for r in minted] == ["user-a", "user-b", "user-a"]

@@ -17,7 +17,7 @@ from services.identity._mapping import (
     user_document,
     user_from_document,
 )
-from services.kit import DocumentExists, DocumentNotFound, Repository
+from services.kit import DocumentExists, DocumentNotFound, EtagMismatch, Repository
 from services.kit.bus import OutboxRelay
 from services.kit.store import (
     SYSTEM_PARTITION,
@@ -36,7 +36,8 @@ PASSWORD_DOC = "password"  # noqa: S105 (the credential document id)
 
 @dataclass(slots=True)
 class Credential:
-    """A user's password credential and its lockout state."""
+    """A user's password credential and its lockout state: `failed_attempts` counts the
+    attempts since the last success or lock, those still being checked included."""
 
     user_id: str
     password_hash: str
@@ -127,12 +128,19 @@ class AccountRepository(Repository):
             etag=document["_etag"],
         )
 
-    async def record_failure(self, user_id: str) -> int:
-        """Count a failed attempt; the count after it (concurrent failures all count)."""
-        written = await self._users.container.patch(
-            user_id, PASSWORD_DOC, [PatchOp("incr", "/failedAttempts", 1)]
-        )
-        return int(written["failedAttempts"])
+    async def reserve_attempt(self, credential: Credential, attempts: int) -> bool:
+        """Count a sign-in attempt before its password is checked: store `attempts` (and clear
+        an expired lock) unless the credential changed since it was read. False means another
+        attempt got there first: read again. The etag makes it one compare-and-set for every
+        replica sharing the store."""
+        ops = [PatchOp("set", "/failedAttempts", attempts), PatchOp("set", "/lockedUntil", None)]
+        try:
+            await self._users.container.patch(
+                credential.user_id, PASSWORD_DOC, ops, if_match=credential.etag
+            )
+        except EtagMismatch:
+            return False
+        return True
 
     async def lock_account(self, user_id: str, locked_until: str) -> None:
         ops = [
@@ -141,13 +149,12 @@ class AccountRepository(Repository):
         ]
         await self._users.container.patch(user_id, PASSWORD_DOC, ops)
 
-    async def record_success(self, credential: Credential, new_hash: str | None) -> None:
-        """Clear the failure count (and store a rehash done with current parameters)."""
+    async def record_success(self, user_id: str, new_hash: str | None) -> None:
+        """Clear the attempt count (and store a rehash done with current parameters)."""
         ops = [PatchOp("set", "/failedAttempts", 0), PatchOp("set", "/lockedUntil", None)]
         if new_hash is not None:
             ops.append(PatchOp("set", "/hash", new_hash))
-        if credential.failed_attempts or credential.locked_until or new_hash is not None:
-            await self._users.container.patch(credential.user_id, PASSWORD_DOC, ops)
+        await self._users.container.patch(user_id, PASSWORD_DOC, ops)
 
     async def change_password(
         self,

@@ -20,11 +20,12 @@ from services.identity._oidc import OidcVerifier
 from services.identity._passwords import Passwords
 from services.identity._settings import IdentitySettings
 from services.identity.events import IdentityEvents, user_actor
-from services.identity.repository import IdentityRepositories
+from services.identity.repository import Credential, IdentityRepositories
 from services.identity.service.audit import AuditTrail
 from services.identity.service.organizations import OrganizationService
 from services.identity.service.sessions import Device, Redemption, SessionService
 from services.kit import (
+    Aborted,
     AlreadyExists,
     Clock,
     FieldViolation,
@@ -50,6 +51,14 @@ def normalize_email(email: str) -> str:
 def _bad_credentials() -> Unauthenticated:
     # One message and reason for an unknown email and a wrong password alike.
     return Unauthenticated("the email or password is wrong", reason="INVALID_CREDENTIALS")
+
+
+def _locked(retry_after: float) -> Unauthenticated:
+    return Unauthenticated(
+        "the account is locked after too many failed sign-ins; try again later",
+        reason="ACCOUNT_LOCKED",
+        retry_after=retry_after,
+    )
 
 
 class AccountService:
@@ -136,21 +145,14 @@ class AccountService:
         if user_id is None or credential is None:
             await self._passwords.burn(password)
             raise _bad_credentials()
-        now = self._clock.now()
-        if credential.locked_until and parse_time(credential.locked_until) > now:
-            remaining = (parse_time(credential.locked_until) - now).total_seconds()
-            raise Unauthenticated(
-                "the account is locked after too many failed sign-ins; try again later",
-                reason="ACCOUNT_LOCKED",
-                retry_after=remaining,
-            )
+        credential, attempt = await self._admit(credential)
         if not await self._passwords.verify(credential.password_hash, password):
-            await self._login_failed(user_id, organization_id, device)
+            await self._login_failed(user_id, attempt, organization_id, device)
             raise _bad_credentials()
         rehash = None
         if self._passwords.needs_rehash(credential.password_hash):
             rehash = await self._passwords.hash(password)
-        await self._repos.accounts.record_success(credential, rehash)
+        await self._repos.accounts.record_success(user_id, rehash)
 
         user = await self._repos.accounts.get_user(user_id)
         if user is None:
@@ -280,8 +282,36 @@ class AccountService:
             raise
         return user.id
 
-    async def _login_failed(self, user_id: str, organization_id: str, device: Device) -> None:
-        attempts = await self._repos.accounts.record_failure(user_id)
+    async def _admit(self, credential: Credential) -> tuple[Credential, int]:
+        """Count a sign-in attempt before its password is hashed, or refuse it as locked.
+
+        The count includes the attempts still being checked, and it is taken by one
+        compare-and-set on the credential, so however many attempts race on however many
+        replicas, at most `lockout_attempts` passwords are checked before the account locks:
+        the rest are refused without hashing. An expired lock starts a new count."""
+        limit = self._settings.lockout_attempts
+        for _ in range(2 * limit + 2):
+            now = self._clock.now()
+            locked_until = parse_time(credential.locked_until) if credential.locked_until else None
+            if locked_until is not None and locked_until > now:
+                raise _locked((locked_until - now).total_seconds())
+            used = 0 if locked_until is not None else credential.failed_attempts
+            if used >= limit:
+                # Every attempt allowed is taken, by sign-ins still being checked.
+                raise _locked(self._settings.lockout_minutes * 60)
+            if await self._repos.accounts.reserve_attempt(credential, used + 1):
+                return credential, used + 1
+            fresh = await self._repos.accounts.get_credential(credential.user_id)
+            if fresh is None:
+                raise _bad_credentials()
+            credential = fresh
+        # Each round lets one contender in or refuses them all, so this takes a success
+        # resetting the count over and over meanwhile.
+        raise Aborted("too many sign-ins of this account at once; retry", reason="LOGIN_CONTENDED")
+
+    async def _login_failed(
+        self, user_id: str, attempts: int, organization_id: str, device: Device
+    ) -> None:
         partition = await self._audit_partition(user_id, organization_id)
         await self._audit.record(
             partition,

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
-from datetime import UTC, timedelta
+from datetime import UTC
 from typing import NoReturn
 
 from coder.common.v1 import actor_pb2
@@ -119,16 +119,10 @@ class DelegationService:
         """A delegated token for `request.subject` in `request.organization_id`, for the
         service of `request.audience`, acted by `request.actor_domain`'s service; audited."""
         _check(request)
-        grant = await self._grant(request)
+        # Dated before the grant is read: a revocation decided after that read refuses it.
         now = self._clock.now()
-        expires = now + timedelta(seconds=grant.lifetime)
-        extra: dict[str, object] = {
-            "act": {"sub": platform_subject(request.actor_domain)},
-            # Token times follow the service clock, which also decides when keys retire.
-            "iat": int(now.timestamp()),
-            "nbf": int(now.timestamp()),
-            "exp": int(expires.timestamp()),
-        }
+        grant = await self._grant(request)
+        extra: dict[str, object] = {"act": {"sub": platform_subject(request.actor_domain)}}
         if request.scope:
             extra["scope"] = request.scope
         key = await self._keys.active()
@@ -142,6 +136,8 @@ class DelegationService:
             kind=grant.kind,
             lifetime_seconds=grant.lifetime,
             extra=extra,
+            # Token times follow the service clock, which also decides when keys retire.
+            now=now.timestamp(),
         )
         await self._record(request, ev.TOKEN_EXCHANGED_AUDIT, expiresIn=str(grant.lifetime))
         return DelegatedToken(token, grant.lifetime, request.scope)

@@ -41,6 +41,7 @@ from services.kit import (
     PermissionDenied,
     Policy,
     Principal,
+    Revocations,
     apply_update,
     check_etag,
     current_principal,
@@ -69,12 +70,14 @@ class OrganizationService:
         locks: LockManager,
         sessions: SessionService,
         audit: AuditTrail,
+        revocations: Revocations,
     ) -> None:
         self._repos = repositories
         self._clock = clock
         self._locks = locks
         self._sessions = sessions
         self._audit = audit
+        self._revocations = revocations
 
     # --- organizations -------------------------------------------------------------------------
 
@@ -223,6 +226,8 @@ class OrganizationService:
             member.role = role
             event = self._events(principal).member(ev.MEMBER_ROLE_CHANGED, member, previous)
             await self._repos.organizations.set_member_roles(organization_id, [member], [event])
+        # Tokens carrying the old role stop working now, not when they expire.
+        await self._revocations.record([event])
         await self._audit.record(
             organization_id,
             ev.MEMBER_ROLE_CHANGED_AUDIT,
@@ -261,6 +266,7 @@ class OrganizationService:
             await self._repos.organizations.set_member_roles(
                 organization_id, [successor, previous], changes
             )
+        await self._revocations.record(changes)
         await self._audit.record(
             organization_id,
             ev.OWNERSHIP_TRANSFERRED_AUDIT,
@@ -284,6 +290,7 @@ class OrganizationService:
                 await self._keep_an_owner(organization_id)
             event = self._events(principal).member(ev.MEMBER_REMOVED, member)
             await self._repos.organizations.remove_member(member, event)
+        await self._revocations.record([event])
         sessions = [
             r
             for r in await self._repos.sessions.active_sessions(user_id)

@@ -15,7 +15,7 @@ import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -43,6 +43,7 @@ from services.kit import (
     PageRequest,
     Policy,
     Principal,
+    Revocations,
     Unauthenticated,
     new_id,
     permissions_with,
@@ -89,6 +90,7 @@ class ServiceAccountService:
         clock: Clock,
         settings: IdentitySettings,
         keys: KeyRing,
+        revocations: Revocations,
         *,
         issuer: str,
         audience: str,
@@ -98,6 +100,7 @@ class ServiceAccountService:
         self._clock = clock
         self._settings = settings
         self._keys = keys
+        self._revocations = revocations
         self._issuer = issuer
         self._audience = audience
 
@@ -180,6 +183,7 @@ class ServiceAccountService:
         account.update_time.FromDatetime(self._clock.now())
         event = self._events(principal).service_account(ev.SERVICE_ACCOUNT_DISABLED, account)
         await self._accounts.disable(record, event)
+        await self._revocations.record([event])
         await self._audit(principal, ev.SERVICE_ACCOUNT_DISABLED_AUDIT, account)
         return account
 
@@ -188,6 +192,7 @@ class ServiceAccountService:
         account = (await self._record(organization_id, account_id)).account
         event = self._events(principal).service_account(ev.SERVICE_ACCOUNT_DELETED, account)
         await self._accounts.delete(account, event)
+        await self._revocations.record([event])
         await self._audit(principal, ev.SERVICE_ACCOUNT_DELETED_AUDIT, account)
 
     # --- the client-credentials grant ----------------------------------------------------------
@@ -213,7 +218,6 @@ class ServiceAccountService:
         lifetime = self._settings.access_token_seconds
         if account.HasField("expire_time"):
             lifetime = min(lifetime, int((_at(account.expire_time) - now).total_seconds()))
-        expires = now + timedelta(seconds=lifetime)
         key = await self._keys.active()
         token = key.mint(
             subject=account.id,
@@ -224,11 +228,7 @@ class ServiceAccountService:
             permissions=granted,
             kind=SERVICE_KIND,
             lifetime_seconds=lifetime,
-            extra={
-                "iat": int(now.timestamp()),
-                "nbf": int(now.timestamp()),
-                "exp": int(expires.timestamp()),
-            },
+            now=now.timestamp(),
         )
         account.last_used_time.FromDatetime(now)
         event = IdentityEvents(service_actor(account.id), self._clock).service_account(

@@ -29,6 +29,7 @@ from services.kit import (
     Clock,
     EtagMismatch,
     NotFound,
+    Revocations,
     Unauthenticated,
     current_principal,
     new_id,
@@ -81,6 +82,7 @@ class SessionService:
         settings: IdentitySettings,
         keys: KeyRing,
         audit: AuditTrail,
+        revocations: Revocations,
         *,
         issuer: str,
         audience: str,
@@ -90,6 +92,7 @@ class SessionService:
         self._settings = settings
         self._keys = keys
         self._audit = audit
+        self._revocations = revocations
         self._issuer = issuer
         self._audience = audience
 
@@ -125,6 +128,7 @@ class SessionService:
         await self._repos.sessions.start_session(
             user.id, session, _hash_token(token), self._refresh_ttl, evicted, started + revoked
         )
+        await self._revocations.record(revoked)
         for record in evicted:
             await self._audit.record(
                 record.session.organization_id or user.id,
@@ -249,11 +253,13 @@ class SessionService:
         )
         if not session.organization_id:
             return result
+        # Dated before the grant is read: a role change or removal decided after that read
+        # revokes the token (a revocation refuses the subject's tokens issued before it).
+        now = self._clock.now()
         grant = await self.grant(session.organization_id, user.id)
         if grant is None:
             result.organization_id = ""
             return result
-        now = self._clock.now()
         expires = now + timedelta(seconds=self._settings.access_token_seconds)
         key = await self._keys.active()
         result.access_token = key.mint(
@@ -266,11 +272,7 @@ class SessionService:
             session_id=session.id,
             lifetime_seconds=self._settings.access_token_seconds,
             # Token times follow the service clock, which also decides when keys retire.
-            extra={
-                "iat": int(now.timestamp()),
-                "nbf": int(now.timestamp()),
-                "exp": int(expires.timestamp()),
-            },
+            now=now.timestamp(),
         )
         result.access_token_expire_time.FromSeconds(int(expires.timestamp()))
         result.role = grant.role
@@ -331,6 +333,7 @@ class SessionService:
                 events.session(ev.SESSION_REVOKED, user_id, r.session, reason) for r in chunk
             ]
             await self._repos.sessions.revoke_sessions(user_id, chunk, reason, revoked)
+            await self._revocations.record(revoked)
         for record in records:
             await self._audit.record(
                 record.session.organization_id or user_id,

@@ -21,6 +21,7 @@ from services.kit.bus._amqp import (
     retry_queue_name,
 )
 from services.kit.bus._api import (
+    TRANSIENT_QUEUE_SECONDS,
     Consumer,
     Event,
     EventBus,
@@ -32,6 +33,7 @@ from services.kit.bus._api import (
     exchange_name,
     make_event,
     next_event_id,
+    transient_consumer_name,
 )
 from services.kit.bus._inbox import (
     INBOX_SPEC,
@@ -77,6 +79,7 @@ __all__ = [
     "INBOX_SPEC",
     "INBOX_TTL_SECONDS",
     "OUTBOX_INDEXES",
+    "TRANSIENT_QUEUE_SECONDS",
     "AmqpBus",
     "Consumer",
     "DeadLetter",
@@ -104,4 +107,5 @@ __all__ = [
     "outbox_document",
     "retry_queue_name",
     "topic_matches",
+    "transient_consumer_name",
 ]

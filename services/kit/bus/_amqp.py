@@ -47,6 +47,7 @@ from coder.events.v1 import event_pb2
 from services.kit._errors import Unavailable
 from services.kit._observability import get_logger
 from services.kit.bus._api import (
+    TRANSIENT_QUEUE_SECONDS,
     Consumer,
     Subscription,
     dispatch,
@@ -106,6 +107,16 @@ class _AmqpConsumer:
         self._channel = channel
         await channel.initialize()
         await channel.set_qos(prefetch_count=self._bus.prefetch)
+        if self._subscription.transient:
+            # The process's own queue: nothing to retry into or dead-letter to, and gone a
+            # while after its connection (robust channels re-declare it on reconnect).
+            queue = await channel.declare_queue(
+                consumer,
+                durable=False,
+                arguments={"x-expires": TRANSIENT_QUEUE_SECONDS * 1000},
+            )
+            await self._bind_and_consume(channel, queue)
+            return
 
         dlx = await channel.declare_exchange(
             dead_letter_exchange_name(consumer), aio_pika.ExchangeType.FANOUT, durable=True
@@ -122,6 +133,9 @@ class _AmqpConsumer:
             durable=True,
             arguments={"x-dead-letter-exchange": dead_letter_exchange_name(consumer)},
         )
+        await self._bind_and_consume(channel, queue)
+
+    async def _bind_and_consume(self, channel: AbstractRobustChannel, queue: AbstractQueue) -> None:
         exchange = await channel.declare_exchange(
             exchange_name(self._subscription.domain), aio_pika.ExchangeType.TOPIC, durable=True
         )
@@ -140,6 +154,9 @@ class _AmqpConsumer:
             # Let handlers that already started finish and acknowledge; whatever does not
             # finish in time is requeued by the broker when the channel closes.
             await asyncio.wait(set(self._inflight), timeout=self._bus.operation_timeout)
+        if queue is not None and self._subscription.transient:
+            with contextlib.suppress(*_BROKER_ERRORS):
+                await asyncio.wait_for(queue.delete(if_unused=False), self._bus.operation_timeout)
         if channel is not None:
             with contextlib.suppress(*_BROKER_ERRORS):
                 await asyncio.wait_for(channel.close(), self._bus.operation_timeout)
@@ -166,6 +183,16 @@ class _AmqpConsumer:
         try:
             await dispatch(self._subscription.handler, event)
         except Exception as exc:
+            if self._subscription.transient:
+                _log.error(
+                    "bus.transient_dropped",
+                    consumer=consumer,
+                    event_id=event.id,
+                    event_type=event.type,
+                    error=repr(exc),
+                )
+                await _settle(message.reject(requeue=False))
+                return
             await self._failed(message, event, exc)
             return
         await _settle(message.ack())

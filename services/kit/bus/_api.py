@@ -14,7 +14,9 @@ the same batch (`outbox_document`) and the `OutboxRelay` calls `EventBus.publish
 from __future__ import annotations
 
 import contextlib
+import os
 import re
+import socket
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -50,6 +52,16 @@ def exchange_name(domain: str) -> str:
     return f"{domain}.events"
 
 
+TRANSIENT_QUEUE_SECONDS = 60
+"""How long the broker keeps a transient subscription's queue after its consumer is gone."""
+
+
+def transient_consumer_name(purpose: str) -> str:
+    """A consumer name of this process alone: `<purpose>.<host>.<pid>.<random>`."""
+    host = re.sub(r"[^A-Za-z0-9_\-]", "-", socket.gethostname())[:60] or "host"
+    return f"{purpose}.{host}.{os.getpid()}.{new_id()[-8:].lower()}"
+
+
 def validate_event_type(event_type: str) -> None:
     """Raise ValueError unless the type reads `<domain>.<entity>.<past-verb>`."""
     if not _EVENT_TYPE.match(event_type):
@@ -70,12 +82,21 @@ class Subscription:
     made with the same consumer name must carry the same handler: they share one queue.
     Bindings are additive, as on the broker: a pattern dropped from the code stays bound to
     the durable queue until an operator unbinds it.
+
+    A `transient` subscription is a process's own copy of the stream instead (a fan-out: every
+    transient subscriber gets every matching event), for state each process mirrors, such as
+    revoked tokens. Give it a name no other process uses (`transient_consumer_name`). Its
+    queue is not durable and not shared; it outlives a dropped connection by
+    `TRANSIENT_QUEUE_SECONDS`, so a consumer that reconnects gets what was routed meanwhile,
+    and is deleted when the consumer stops. A failed delivery is logged and dropped, not
+    retried or dead-lettered: its handler must only fail on an event it can never handle.
     """
 
     consumer: str
     domain: str
     patterns: tuple[str, ...]
     handler: EventHandler
+    transient: bool = False
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.consumer):

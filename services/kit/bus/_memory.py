@@ -89,6 +89,8 @@ class _MemoryConsumer:
         await asyncio.gather(*self._workers, return_exceptions=True)
         self._workers = []
         self._bus._forget(self)
+        if self._subscription.transient:
+            self._bus._drop_queue(self._subscription.consumer)
 
     async def _work(self) -> None:
         while True:
@@ -106,6 +108,15 @@ class _MemoryConsumer:
         try:
             await dispatch(self._subscription.handler, event)
         except Exception as exc:
+            if self._subscription.transient:
+                _log.error(
+                    "bus.transient_dropped",
+                    consumer=self._subscription.consumer,
+                    event_id=event.id,
+                    event_type=event.type,
+                    error=repr(exc),
+                )
+                return
             self._bus._failed(self._queue, self._subscription.consumer, delivery, event, exc)
 
 
@@ -175,6 +186,10 @@ class MemoryBus:
     def _forget(self, consumer: _MemoryConsumer) -> None:
         if consumer in self._consumers:
             self._consumers.remove(consumer)
+
+    def _drop_queue(self, consumer: str) -> None:
+        if not any(c.subscription.consumer == consumer for c in self._consumers):
+            self._queues.pop(consumer, None)
 
     def _failed(
         self,

@@ -1,4 +1,4 @@
-"""Cache, rate limiter and distributed locks, picked by URL (`CODER_CACHE_URL`).
+"""Cache, rate limiter, distributed locks and expiring sets, picked by URL (`CODER_CACHE_URL`).
 
 - `memory://` — in-process (embedded mode): state lives in the returned objects.
 - `redis://host:6379/0`, `rediss://…` — Redis (distributed mode), shared by all replicas.
@@ -23,6 +23,7 @@ import redis.asyncio as aioredis
 from services.kit._clock import Clock
 from services.kit.cache._api import (
     Cache,
+    ExpiringSet,
     Lock,
     LockLost,
     LockManager,
@@ -30,22 +31,35 @@ from services.kit.cache._api import (
     RateDecision,
     RateLimiter,
 )
-from services.kit.cache._memory import MemoryCache, MemoryLockManager, MemoryRateLimiter
-from services.kit.cache._redis import RedisCache, RedisLockManager, RedisRateLimiter
+from services.kit.cache._memory import (
+    MemoryCache,
+    MemoryExpiringSet,
+    MemoryLockManager,
+    MemoryRateLimiter,
+)
+from services.kit.cache._redis import (
+    RedisCache,
+    RedisExpiringSet,
+    RedisLockManager,
+    RedisRateLimiter,
+)
 
 __all__ = [
     "Cache",
     "CacheBackends",
+    "ExpiringSet",
     "Lock",
     "LockLost",
     "LockManager",
     "LockNotAcquired",
     "MemoryCache",
+    "MemoryExpiringSet",
     "MemoryLockManager",
     "MemoryRateLimiter",
     "RateDecision",
     "RateLimiter",
     "RedisCache",
+    "RedisExpiringSet",
     "RedisLockManager",
     "RedisRateLimiter",
     "open_cache",
@@ -62,11 +76,13 @@ _REDIS_OPTIONS: dict[str, float] = {
 
 @dataclass(frozen=True, slots=True)
 class CacheBackends:
-    """The cache, limiter and lock manager of one backend, sharing its connections."""
+    """The cache, limiter, lock manager and expiring sets of one backend, sharing its
+    connections."""
 
     cache: Cache
     limiter: RateLimiter
     locks: LockManager
+    sets: ExpiringSet
 
     async def close(self) -> None:
         """Close the shared connections; the three objects are unusable afterwards."""
@@ -89,6 +105,7 @@ async def open_cache(
             cache=MemoryCache(clock=clock),
             limiter=MemoryRateLimiter(clock=clock),
             locks=MemoryLockManager(clock=clock),
+            sets=MemoryExpiringSet(clock=clock),
         )
     if scheme in ("redis", "rediss"):
         client = aioredis.from_url(url, **_REDIS_OPTIONS)
@@ -96,6 +113,7 @@ async def open_cache(
             cache=RedisCache(client, prefix=prefix),
             limiter=RedisRateLimiter(client, prefix=prefix),
             locks=RedisLockManager(client, prefix=prefix),
+            sets=RedisExpiringSet(client, prefix=prefix),
         )
     raise ValueError(
         f"unsupported cache URL scheme {scheme!r}: use memory://, redis:// or rediss://"

@@ -92,6 +92,25 @@ class Cache(Protocol):
         ...
 
 
+class ExpiringSet(Protocol):
+    """Named sets of string members, each member with its own expiry, shared by every holder
+    of the same backend (every replica of every service, on Redis).
+
+    Made for state that many processes mirror and that only matters for a while, such as the
+    revoked sessions a token verifier must know of until their last token has expired: a
+    process loads the live members at start-up and whenever it resynchronises.
+    """
+
+    async def add(self, key: str, member: str, *, ttl: float) -> None:
+        """Put `member` in the set `key` until `ttl` seconds from now; a member already there
+        keeps the later of its two expiries."""
+        ...
+
+    async def members(self, key: str) -> dict[str, float]:
+        """The live members of `key`, each with the seconds it has left."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class RateDecision:
     """The outcome of one `RateLimiter.hit`, with what an HTTP 429 reply needs.

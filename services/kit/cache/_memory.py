@@ -112,6 +112,37 @@ class MemoryCache:
             self._entries.popitem(last=False)
 
 
+class MemoryExpiringSet:
+    """`ExpiringSet` in dictionaries of member → expiry. Expired members are swept when a set
+    has doubled since its last sweep, so an `add` costs amortised O(1) and memory stays
+    proportional to the live members."""
+
+    _SWEEP_FLOOR = 1024
+
+    def __init__(self, *, clock: Clock | None = None) -> None:
+        self._clock = clock or SystemClock()
+        self._sets: dict[str, dict[str, float]] = {}
+        self._sweep_at: dict[str, int] = {}
+
+    async def add(self, key: str, member: str, *, ttl: float) -> None:
+        check_ttl(ttl)
+        now = self._clock.monotonic()
+        members = self._sets.setdefault(key, {})
+        members[member] = max(members.get(member, now), now + ttl)
+        if len(members) > self._sweep_at.get(key, self._SWEEP_FLOOR):
+            self._sweep(key, now)
+
+    async def members(self, key: str) -> dict[str, float]:
+        now = self._clock.monotonic()
+        members = self._sets.get(key, {})
+        return {member: left for member, at in members.items() if (left := at - now) > 0}
+
+    def _sweep(self, key: str, now: float) -> None:
+        live = {m: at for m, at in self._sets[key].items() if at > now}
+        self._sets[key] = live
+        self._sweep_at[key] = max(self._SWEEP_FLOOR, 2 * len(live))
+
+
 class MemoryRateLimiter:
     """`RateLimiter` holding each key's GCRA arrival time in a bounded LRU dictionary.
 

@@ -128,6 +128,57 @@ class RedisCache:
         await self._redis.aclose()
 
 
+# A sorted set scored by each member's expiry in milliseconds of the server's clock.
+# KEYS[1] the set; ARGV member, ttl ms. GT keeps the later expiry of a member added twice;
+# the key itself expires with its last member, so an abandoned set does not linger.
+_SET_ADD = """
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%d', now))
+redis.call('ZADD', KEYS[1], 'GT', string.format('%d', now + tonumber(ARGV[2])), ARGV[1])
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('PEXPIREAT', KEYS[1], last[2])
+return 1
+"""
+
+# KEYS[1] the set. Returns {member, ms left, member, ms left, ...} of the live members.
+_SET_MEMBERS = """
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local found = redis.call(
+  'ZRANGE', KEYS[1], '(' .. string.format('%d', now), '+inf', 'BYSCORE', 'WITHSCORES')
+for index = 2, #found, 2 do
+  found[index] = string.format('%d', tonumber(found[index]) - now)
+end
+return found
+"""
+
+
+class RedisExpiringSet:
+    """`ExpiringSet` on Redis sorted sets (`<prefix>set:<key>`), expiries by the server's
+    clock so every replica agrees on them."""
+
+    def __init__(self, client: aioredis.Redis, *, prefix: str) -> None:
+        self._prefix = f"{prefix}set:"
+        self._add = client.register_script(_SET_ADD)
+        self._members = client.register_script(_SET_MEMBERS)
+
+    @_unavailable_on_outage
+    async def add(self, key: str, member: str, *, ttl: float) -> None:
+        check_ttl(ttl)
+        await self._add(keys=[self._prefix + key], args=[member, _millis(ttl)])
+
+    @_unavailable_on_outage
+    async def members(self, key: str) -> dict[str, float]:
+        found = await self._members(keys=[self._prefix + key])
+        pairs = zip(found[0::2], found[1::2], strict=True)
+        return {_text(member): int(left) / 1000 for member, left in pairs}
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
 # GCRA, the same steps as `_gcra.gcra_step`, in integer microseconds of the server's clock.
 # KEYS[1] arrival time; ARGV emission_us, limit, cost.
 # Returns {allowed 0/1, remaining, reset_after_us, retry_after_us}. Numbers are formatted

@@ -205,7 +205,10 @@ async def drain_dead_letters(url: str, consumer: str) -> list[DeadLettered]:
     connection = await aio_pika.connect(url, timeout=5)
     try:
         channel = await connection.channel()
-        queue = await channel.declare_queue(dead_letter_queue_name(consumer), passive=True)
+        try:
+            queue = await channel.declare_queue(dead_letter_queue_name(consumer), passive=True)
+        except aio_pika.exceptions.ChannelNotFoundEntity:
+            return found  # a transient consumer has no dead-letter queue
         while (message := await queue.get(fail=False, no_ack=True)) is not None:
             attempts = int(str((message.headers or {}).get(ATTEMPTS_HEADER, 0)))
             found.append(DeadLettered(event_pb2.Event.FromString(message.body), attempts))

@@ -24,6 +24,7 @@ from services.kit.bus import (
     idempotent,
     make_event,
     outbox_document,
+    transient_consumer_name,
 )
 from services.kit.store import BatchOp, ContainerSpec, DocumentStore, F, Query
 from tests.fixtures.tcp_proxy import TcpProxy
@@ -158,3 +159,34 @@ class TestPublishWhileDown:
 
         with pytest.raises(Unavailable):
             await bus.start()
+
+
+class TestTransientAcrossAnOutage:
+    @pytest.mark.timeout(30)
+    async def test_a_reconnected_consumer_gets_what_was_routed_meanwhile(
+        self, amqp_url: str, proxied_bus: AmqpBus, amqp_proxy: TcpProxy, domain: str
+    ) -> None:
+        received: list[str] = []
+
+        async def handler(event: event_pb2.Event) -> None:
+            received.append(event.id)
+
+        consumer = transient_consumer_name(f"{domain}-mirror")
+        await proxied_bus.subscribe(Subscription(consumer, domain, ("#",), handler, transient=True))
+        publisher = amqp_bus(amqp_url)
+        await publisher.start()
+        try:
+            before = make_event(f"{domain}.session.revoked", "org-1", "a", struct_pb2.Struct())
+            await publisher.publish([before])
+            await eventually(lambda: received == [before.id])
+
+            await amqp_proxy.cut()
+            during = make_event(f"{domain}.session.revoked", "org-1", "b", struct_pb2.Struct())
+            await publisher.publish([during])
+            await amqp_proxy.restore()
+
+            await eventually(lambda: received == [before.id, during.id], within=20)
+            assert amqp_proxy.connections_accepted >= 2, "the consumer never reconnected"
+        finally:
+            await publisher.close()
+            await delete_topology(amqp_url, domain, [consumer])

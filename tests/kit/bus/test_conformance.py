@@ -112,6 +112,59 @@ class TestFanOut:
         assert sorted(replica_a.ids + replica_b.ids) == sorted(e.id for e in published)
 
 
+class TestTransient:
+    """A transient subscription is one process's own copy of the stream."""
+
+    def transient(self, backend: Harness, name: str, handler: Recorder) -> Subscription:
+        return Subscription(
+            backend.consumer_name(name), backend.domain, ("#",), handler, transient=True
+        )
+
+    async def test_every_process_gets_every_event(self, backend: Harness) -> None:
+        first, second = Recorder(), Recorder()
+        one, other = await backend.open_extra_bus(), await backend.open_extra_bus()
+        await one.subscribe(self.transient(backend, "process-1", first))
+        await other.subscribe(self.transient(backend, "process-2", second))
+        published = [event(backend, "session.revoked", f"s{n}") for n in range(5)]
+
+        await backend.bus.publish(published)
+
+        await eventually(lambda: len(first.events) == 5 and len(second.events) == 5)
+        assert sorted(first.ids) == sorted(second.ids) == sorted(e.id for e in published)
+
+    async def test_nothing_is_kept_for_a_stopped_consumer(self, backend: Harness) -> None:
+        before, after = Recorder(), Recorder()
+        subscription = self.transient(backend, "stopped", before)
+        running = await backend.bus.subscribe(subscription)
+        await running.stop()
+
+        await backend.bus.publish([event(backend, "session.revoked", "while-stopped")])
+        marker = event(backend, "session.revoked", "marker")
+        again = Subscription(subscription.consumer, backend.domain, ("#",), after, transient=True)
+        await backend.bus.subscribe(again)
+        await backend.bus.publish([marker])
+
+        await eventually(lambda: len(after.events) == 1)
+        assert after.ids == [marker.id]
+
+    async def test_a_failed_delivery_is_dropped_and_the_next_ones_arrive(
+        self, backend: Harness
+    ) -> None:
+        recorder = Recorder(fail_times=1)
+        subscription = self.transient(backend, "failing", recorder)
+        await backend.bus.subscribe(subscription)
+        first = event(backend, "session.revoked", "first")
+        await backend.bus.publish([first])
+        await eventually(lambda: recorder.calls == 1)
+        second = event(backend, "session.revoked", "second")
+
+        await backend.bus.publish([second])
+
+        await eventually(lambda: len(recorder.events) == 1)
+        assert recorder.ids == [second.id]
+        assert await backend.dead_letters(subscription.consumer) == []
+
+
 class TestDurableQueue:
     async def test_events_published_while_stopped_arrive_after_restart(
         self, backend: Harness

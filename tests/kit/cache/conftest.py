@@ -19,7 +19,14 @@ import redis
 import redis.asyncio as aioredis
 
 from services.kit._clock import ManualClock
-from services.kit.cache import Cache, CacheBackends, LockManager, RateLimiter, open_cache
+from services.kit.cache import (
+    Cache,
+    CacheBackends,
+    ExpiringSet,
+    LockManager,
+    RateLimiter,
+    open_cache,
+)
 
 REDIS_URL = os.environ.get("CODER_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -44,6 +51,10 @@ class Harness:
     @property
     def locks(self) -> LockManager:
         return self.backends.locks
+
+    @property
+    def sets(self) -> ExpiringSet:
+        return self.backends.sets
 
     async def elapse(self, seconds: float) -> None:
         """Move the manual clock (memory) or really wait (Redis keeps its own time)."""

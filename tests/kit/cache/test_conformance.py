@@ -124,6 +124,43 @@ class TestGetMany:
         assert await backend.cache.get_many(["short", "long"]) == {"long": b"l"}
 
 
+class TestExpiringSet:
+    async def test_members_carry_the_time_they_have_left(self, backend: Harness) -> None:
+        await backend.sets.add("revoked", "a", ttl=60)
+        await backend.sets.add("revoked", "b", ttl=30)
+        found = await backend.sets.members("revoked")
+        assert set(found) == {"a", "b"}
+        assert 59 < found["a"] <= 60
+        assert 29 < found["b"] <= 30
+
+    async def test_an_unknown_set_is_empty(self, backend: Harness) -> None:
+        assert await backend.sets.members("nothing") == {}
+
+    async def test_a_member_leaves_when_its_ttl_is_over(self, backend: Harness) -> None:
+        await backend.sets.add("revoked", "short", ttl=SHORT)
+        await backend.sets.add("revoked", "long", ttl=60)
+        await backend.elapse(SHORT + MARGIN)
+        assert set(await backend.sets.members("revoked")) == {"long"}
+
+    async def test_adding_again_keeps_the_later_expiry(self, backend: Harness) -> None:
+        await backend.sets.add("revoked", "m", ttl=60)
+        await backend.sets.add("revoked", "m", ttl=SHORT)
+        await backend.elapse(SHORT + MARGIN)
+        assert "m" in await backend.sets.members("revoked")
+        await backend.sets.add("revoked", "n", ttl=SHORT)
+        await backend.sets.add("revoked", "n", ttl=120)
+        assert (await backend.sets.members("revoked"))["n"] > 60
+
+    async def test_sets_are_apart(self, backend: Harness) -> None:
+        await backend.sets.add("one", "m", ttl=60)
+        assert await backend.sets.members("two") == {}
+
+    @pytest.mark.parametrize("ttl", [0, -1.0])
+    async def test_non_positive_ttl_is_refused(self, backend: Harness, ttl: float) -> None:
+        with pytest.raises(ValueError, match="ttl"):
+            await backend.sets.add("revoked", "m", ttl=ttl)
+
+
 class TestRateLimiter:
     async def test_allows_limit_hits_then_refuses(self, backend: Harness) -> None:
         decisions = [await backend.limiter.hit("ip", limit=5, window=10) for _ in range(6)]

@@ -41,6 +41,16 @@ class TestKeyLayout:
         assert await raw.get(f"{prefix}lock:{{job}}") == held.token.encode()
         assert await raw.get(f"{prefix}lock:{{job}}:fence") == str(held.fencing).encode()
 
+    async def test_a_set_is_a_sorted_set_that_expires_with_its_last_member(
+        self, redis_harness: Harness, raw: aioredis.Redis
+    ) -> None:
+        await redis_harness.sets.add("revoked", "a", ttl=10)
+        await redis_harness.sets.add("revoked", "b", ttl=30)
+
+        key = f"{redis_harness.prefix}set:revoked"
+        assert await raw.zcard(key) == 2
+        assert 20_000 < await raw.pttl(key) <= 30_000
+
     async def test_fencing_counter_outlives_the_lock(
         self, redis_harness: Harness, raw: aioredis.Redis
     ) -> None:

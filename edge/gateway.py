@@ -79,13 +79,13 @@ class Gateway:
         route = match.route
         scope[ROUTE_KEY] = route.template.source
         # The front door read and parsed the body (edge.frontdoor, edge.bodies).
-        document = scope.get(JSON_KEY)
+        body = scope.get(JSON_KEY)
         method = route.method
         streaming = method.server_streaming
         request = route.binding.build(
             match.variables,
             scope.get("query_string", b"").decode("latin-1"),
-            document if route.body else None,
+            body if route.body else None,
             headers.get("last-event-id", "") if streaming else "",
         )
         deadline = (

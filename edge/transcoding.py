@@ -208,16 +208,7 @@ class Binding:
 
     @staticmethod
     def _parse(document: dict[str, Any], message: Any, where: str) -> None:
-        check_message(document, message.DESCRIPTOR)
-        try:
-            json_format.ParseDict(document, message)
-        except json_format.ParseError as error:
-            raise bad_request(str(error), where, "INVALID_JSON_VALUE") from None
-        except (TypeError, ValueError, OverflowError) as error:
-            # What ParseDict raises unwrapped for a value it cannot convert (a huge exponent
-            # into an integer, an unencodable string); never a reason to fail the request 500.
-            raise bad_request(f"a value cannot be converted: {error}", where,
-                              "INVALID_JSON_VALUE") from None  # fmt: skip
+        parse_into(document, message, where)
 
     def _set(self, request: Any, chain: tuple[FieldDescriptor, ...], raw: str) -> None:
         parent = request
@@ -229,6 +220,22 @@ class Binding:
             return
         name = ".".join(f.name for f in chain)
         self._parse({leaf.name: query_value(leaf, raw, name)}, parent, name)
+
+
+def parse_into(document: dict[str, Any], message: Any, where: str = "") -> None:
+    """Fill `message` from a JSON document, its values first checked against their fields
+    (`edge.values`); every refusal is a 400 `INVALID_JSON_VALUE` naming `where`."""
+    check_message(document, message.DESCRIPTOR)
+    try:
+        json_format.ParseDict(document, message)
+    except json_format.ParseError as error:
+        raise bad_request(str(error), where, "INVALID_JSON_VALUE") from None
+    except (TypeError, ValueError, OverflowError) as error:
+        # What ParseDict raises unwrapped for a value it cannot convert (a huge exponent into
+        # an integer, an unencodable string); never a reason to fail the request with a 500.
+        raise bad_request(
+            f"a value cannot be converted: {error}", where, "INVALID_JSON_VALUE"
+        ) from None
 
 
 def _implied_mask_names(

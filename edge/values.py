@@ -18,6 +18,7 @@ from typing import Any
 
 from google.protobuf import descriptor
 
+from edge.descriptors import enum_of, message_of
 from edge.errors import bad_request
 
 FieldDescriptor = descriptor.FieldDescriptor
@@ -69,7 +70,7 @@ def check_message(document: Any, message: descriptor.Descriptor, where: str = ""
             continue
         path = f"{where}.{field.json_name}" if where else field.json_name
         if field.message_type is not None and field.message_type.GetOptions().map_entry:
-            _check_map(value, field.message_type, path)
+            _check_map(value, message_of(field), path)
         elif field.is_repeated:
             if isinstance(value, list):
                 for index, item in enumerate(value):
@@ -99,11 +100,11 @@ def _check_map(value: Any, entry: descriptor.Descriptor, path: str) -> None:
 def _check_value(value: Any, field: FieldDescriptor, path: str) -> None:
     kind = field.type
     if kind == FieldDescriptor.TYPE_MESSAGE:
-        name = field.message_type.full_name
-        if name in _WRAPPERS:
-            _check_scalar(value, _WRAPPERS[name], field, path)
-        elif name not in _OPAQUE:
-            check_message(value, field.message_type, path)
+        inner = message_of(field)
+        if inner.full_name in _WRAPPERS:
+            _check_scalar(value, _WRAPPERS[inner.full_name], field, path)
+        elif inner.full_name not in _OPAQUE:
+            check_message(value, inner, path)
         return
     _check_scalar(value, kind, field, path)
 
@@ -114,7 +115,7 @@ def _check_scalar(value: Any, kind: int, field: FieldDescriptor, path: str) -> N
     elif kind in (FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT):
         _check_float(value, kind, path)
     elif kind == FieldDescriptor.TYPE_ENUM:
-        _check_enum(value, field.enum_type, path)
+        _check_enum(value, enum_of(field), path)
 
 
 def _refuse(path: str, why: str) -> Exception:

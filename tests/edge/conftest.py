@@ -99,8 +99,11 @@ def free_socket() -> socket.socket:
 
 
 @contextlib.asynccontextmanager
-async def serving(settings: EdgeSettings, verifier: TokenVerifier | None) -> AsyncIterator[str]:
-    """The edge on a real uvicorn server; yields its base URL."""
+async def serving(
+    settings: EdgeSettings, verifier: TokenVerifier | None, **options: Any
+) -> AsyncIterator[str]:
+    """The edge on a real uvicorn server, configured as every edge is (`server_config`, with
+    `options` on top); yields its base URL."""
     sock = free_socket()
     port = sock.getsockname()[1]
     config = server_config(
@@ -109,6 +112,7 @@ async def serving(settings: EdgeSettings, verifier: TokenVerifier | None) -> Asy
         log_level="warning",
         lifespan="on",
         ws="websockets-sansio",
+        **options,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))

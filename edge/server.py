@@ -10,6 +10,11 @@
   is 431, and a head still incomplete `header_timeout_seconds` after it began is 408. Each
   answer is the edge's error body, and the connection is closed. uvicorn's own plain-text 400
   for an unparsable request becomes the error body too.
+- A connection closed while the client is still sending (a 413 before the body was read) is
+  closed *lingering*, as nginx does: the write side is shut after the answer, what still
+  arrives is read and dropped for up to `LINGER_SECONDS`, then the socket closes. Closing at
+  once would make the kernel reset the connection, and a reset can destroy the answer before
+  the client read it.
 """
 
 from __future__ import annotations
@@ -38,12 +43,29 @@ def _response(refused: EdgeRefusal, request_id: str, security: SecurityHeaders) 
     return b"\r\n".join(lines) + b"\r\n\r\n" + body
 
 
+LINGER_SECONDS = 2.0
+
 _REASONS = {
     400: "Bad Request",
     408: "Request Timeout",
     414: "URI Too Long",
     431: "Request Header Fields Too Large",
 }
+
+
+class _LingeringTransport:
+    """The transport a request cycle writes to: `close()` lingers (see the module docstring)
+    while the request is not fully received."""
+
+    def __init__(self, protocol: EdgeHttpProtocol, transport: asyncio.Transport) -> None:
+        self._protocol = protocol
+        self._transport = transport
+
+    def close(self) -> None:
+        self._protocol.linger()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
 
 class EdgeHttpProtocol(HttpToolsProtocol):
@@ -73,10 +95,12 @@ class EdgeHttpProtocol(HttpToolsProtocol):
         self._head_fields = 0
         self._head_timer: asyncio.TimerHandle | None = None
         self._refused = False
+        self._received = True
+        self._lingering = False
 
     def data_received(self, data: bytes) -> None:
-        if self._refused:
-            return
+        if self._refused or self._lingering:
+            return  # dropped: the answer is out, the connection is closing
         if self._in_head:
             self._head_bytes += len(data)
         super().data_received(data)
@@ -91,6 +115,7 @@ class EdgeHttpProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        self._received = False
         self._in_head = True
         self._head_fields = 0
         if not self._refused:
@@ -122,14 +147,33 @@ class EdgeHttpProtocol(HttpToolsProtocol):
             self._refuse(refused)
             return
         super().on_headers_complete()
+        if self.cycle is not None and self.cycle.scope is self.scope:
+            self.cycle.transport = _LingeringTransport(self, self.transport)  # type: ignore[assignment]
 
     def on_body(self, body: bytes) -> None:
         if not self._refused:
             super().on_body(body)
 
     def on_message_complete(self) -> None:
+        self._received = True
         if not self._refused:
             super().on_message_complete()
+
+    def eof_received(self) -> None:
+        if self._lingering:
+            self.transport.close()
+
+    def linger(self) -> None:
+        """Close the connection, lingering when the client may still be sending."""
+        if self._received or self.transport.is_closing():
+            self.transport.close()
+            return
+        self._lingering = True
+        if self.flow is not None:
+            self.flow.resume_reading()  # uvicorn pauses reading while a body is unread
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(LINGER_SECONDS, self.transport.close)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._end_head()
@@ -168,7 +212,7 @@ class EdgeHttpProtocol(HttpToolsProtocol):
         }
         request_id = request_id_of(headers) if headers else new_id()
         self.transport.write(_response(refused, request_id, self.security))
-        self.transport.close()
+        self.linger()
 
 
 def server_config(app: Any, settings: EdgeSettings, **options: Any) -> uvicorn.Config:

@@ -171,12 +171,12 @@ def _check_enum(value: Any, enum: descriptor.EnumDescriptor, path: str) -> None:
     if isinstance(value, str):
         if value in enum.values_by_name:
             return
-        if not re.fullmatch(r"-?[0-9]{1,10}", value):
+        if not re.fullmatch(r"-?[0-9]{1,20}", value):
             raise _refuse(path, f"{value[:40]!r} is not a value of {enum.name}")
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, float):
-            raise _refuse(path, f"must be a name or number of {enum.name}")
-        return
-    if value not in enum.values_by_number:
+        raise _refuse(path, f"must be a name or number of {enum.name}")
+    # Range first: the descriptor's number lookup itself truncates to 32 bits.
+    low, high = _INT_RANGES[FieldDescriptor.TYPE_INT32]
+    if not low <= value <= high or value not in enum.values_by_number:
         raise _refuse(path, f"{value} is not a value of {enum.name}")

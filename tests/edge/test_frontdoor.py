@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from edge import EdgeSettings
+from edge import EdgeSettings, create_app
+from edge.embedded import dev_cookies_insecure
 from services.kit import Host
 from tests.edge.conftest import auth_edge_settings, serving
 from tests.edge.helpers import error_body, reason, violated_fields
@@ -295,3 +296,56 @@ class TestSecurityHeaders:
             asset = await client.get(source)
             assert asset.status_code == 200, source
             assert asset.headers["content-security-policy"] == policy
+
+
+class TestInternals:
+    async def test_an_unhandled_error_is_a_500_with_the_error_body(
+        self, edge_settings: EdgeSettings
+    ) -> None:
+        app = create_app(edge_settings)
+
+        async def boom() -> None:
+            raise RuntimeError("secret internals")
+
+        app.add_api_route("/boom", boom)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://edge") as client:
+            response = await client.get("/boom")
+        body = error_body(response, 500)
+        assert "secret" not in response.text
+        assert reason(body) == "INTERNAL"
+
+    async def test_a_service_that_cannot_be_reached_is_503_without_its_address(
+        self, token: TokenFactory, org: str
+    ) -> None:
+        settings = EdgeSettings(grpc_target="127.0.0.1:1", deadline_seconds=5)
+        async with serving(settings, None) as url, httpx.AsyncClient(base_url=url) as client:
+            response = await client.get(
+                PROJECTS, headers={"authorization": f"Bearer {token(org=org)}"}
+            )
+        body = error_body(response, 503)
+        assert body["message"] == "the service is unavailable; retry later"
+        assert "127.0.0.1" not in response.text
+
+
+class TestDevCookieRule:
+    @pytest.mark.parametrize(
+        ("host", "insecure"),
+        [
+            ("127.0.0.1", True),
+            ("127.0.0.2", True),
+            ("::1", True),
+            ("localhost", True),
+            ("0.0.0.0", False),  # noqa: S104 - a bind address, not a bind
+            ("10.1.2.3", False),
+        ],
+    )
+    def test_coder_dev_drops_secure_only_on_a_loopback_address(
+        self, host: str, insecure: bool, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.delenv("CODER_EDGE_COOKIE_SECURE", raising=False)
+        assert dev_cookies_insecure(EdgeSettings(host=host)) is insecure
+
+    def test_a_configured_flag_wins(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("CODER_EDGE_COOKIE_SECURE", "true")
+        assert dev_cookies_insecure(EdgeSettings(host="127.0.0.1")) is False

@@ -25,4 +25,9 @@ def envoy_config_command(options: argparse.Namespace) -> int:
         api_timeout_seconds=options.api_timeout,
     )
     print(f"coder: wrote {deploy.write(config, Path(options.output))}")
+    # The edge must take X-Forwarded-For from this Envoy and from nobody else (edge/proxies.py).
+    print(
+        "coder: run the edge behind it with CODER_EDGE_TRUSTED_PROXIES=<Envoy's address as the "
+        "edge sees it> (127.0.0.1/32 on one host) and CODER_EDGE_TRUSTED_PROXY_HOPS=1"
+    )
     return 0

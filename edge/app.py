@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import signal
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,32 +14,32 @@ import httpx
 import uvicorn
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from google.rpc import code_pb2
-from opentelemetry import propagate, trace
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry import trace
 from prometheus_client import CollectorRegistry
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from coder.identity.v1.identity_service_pb2_grpc import IdentityServiceStub
 from edge.auth import SignIn, auth_router, request_id
 from edge.channels import ChannelSource, edge_channels
 from edge.descriptors import load_descriptor_set
+from edge.docs import docs_router
 from edge.errors import EdgeRefusal, edge_status, http_error, rich_status
+from edge.frontdoor import FrontDoor
 from edge.gateway import Gateway, error_response
-from edge.metrics import UNMATCHED as UNMATCHED_ROUTE
-from edge.metrics import EdgeMetrics, method_of, route_of
+from edge.metrics import EdgeMetrics
 from edge.oidc import OidcFlows, oidc_router
 from edge.openapi import build_document
 from edge.ratelimit import ApiRateLimit, RateLimits
+from edge.server import server_config
 from edge.settings import EdgeSettings
 from edge.token import token_router
 from edge.transcoding import Calls, RouteTable
 from edge.websocket import WebSocketBridge
 from edge.wellknown import Jwks, wellknown_router
-from services.kit import KeySource, Telemetry, TokenVerifier, get_logger, process_registry
+from services.kit import KeySource, Telemetry, TokenVerifier, process_registry
 from services.kit.cache import open_cache
 
 
@@ -120,6 +119,7 @@ def create_app(
     app.include_router(oidc_router(flows))
     app.include_router(token_router(sign_in))
     app.include_router(wellknown_router(jwks, sign_in, token_endpoint=True))
+    app.include_router(docs_router())
     add_error_handlers(app)
     document = with_edge_routes(document, app)
     app.state.openapi_document = document
@@ -129,10 +129,6 @@ def create_app(
     async def openapi() -> JSONResponse:
         return JSONResponse(document)
 
-    @app.get("/docs", include_in_schema=False)
-    async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="Coder API")
-
     @app.websocket("/ws")
     async def websocket(socket: WebSocket) -> None:
         await bridge.serve(socket)
@@ -141,88 +137,16 @@ def create_app(
     # bodies for the rest (a Mount would miss paths with a newline, which its regex skips).
     api = ApiRateLimit(gateway, limits, verifier)
     app.router.default = api
-    # `/api/` is only ever the gateway's: hand it over before FastAPI scans its own routes
-    # (that scan was the largest single cost of a REST call).
+    # In front of every route: caller, limits, the one body reader, security headers; and
+    # `/api/` handed to the gateway before FastAPI scans its own routes (edge.frontdoor).
     app.add_middleware(
         FrontDoor,
         api=api,
         tracer=trace.get_tracer("coder.edge", tracer_provider=tracer_provider),
         metrics=metrics,
+        settings=settings,
     )
     return app
-
-
-_access_log = get_logger("coder.edge.access")
-
-
-class FrontDoor:
-    """ASGI middleware in front of everything: sends `/api/` HTTP requests straight to the
-    gateway, opens the request's server span (continuing the caller's W3C trace context; calls
-    to services become its children), counts the request in the RED metrics, and writes one
-    structured access-log line per HTTP request (uvicorn's own plain-text access log is turned
-    off). `/metrics` answers scrapes, untraced and unlogged."""
-
-    def __init__(
-        self, app: ASGIApp, api: ASGIApp, tracer: trace.Tracer, metrics: EdgeMetrics
-    ) -> None:
-        self._app = app
-        self._api = api
-        self._tracer = tracer
-        self._metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self._app(scope, receive, send)
-            return
-        if scope["path"] == "/metrics":
-            await self._metrics.respond(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 0
-        request_id = ""
-
-        async def sending(message: Message) -> None:
-            nonlocal status, request_id
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                for name, value in message.get("headers", ()):
-                    if name == b"x-request-id":
-                        request_id = value.decode("latin-1")
-            await send(message)
-
-        target = self._api if scope["path"].startswith("/api/") else self._app
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        span = self._tracer.start_span(
-            f"HTTP {scope['method']}",
-            context=propagate.extract(headers),
-            kind=SpanKind.SERVER,
-            attributes={"http.request.method": scope["method"], "url.path": scope["path"]},
-        )
-        route = UNMATCHED_ROUTE
-        try:
-            with trace.use_span(span, end_on_exit=True):
-                try:
-                    await target(scope, receive, sending)
-                finally:
-                    # The route is known once the gateway or FastAPI matched it.
-                    route = route_of(scope)
-                    span.set_attribute("http.response.status_code", status)
-                    if route != UNMATCHED_ROUTE:
-                        span.set_attribute("http.route", route)
-                        span.update_name(f"{scope['method']} {route}")
-                    if status >= 500 or status == 0:
-                        span.set_status(Status(StatusCode.ERROR))
-        finally:
-            self._metrics.record(method_of(scope), route, status, time.perf_counter() - started)
-            _access_log.info(
-                "http",
-                method=scope["method"],
-                path=scope["path"],
-                status=status,
-                ms=round((time.perf_counter() - started) * 1000, 3),
-                request_id=request_id,
-                client=(scope.get("client") or ("", 0))[0],
-            )
 
 
 def add_error_handlers(app: FastAPI) -> None:
@@ -255,9 +179,28 @@ def add_error_handlers(app: FastAPI) -> None:
         )
         return respond(request, EdgeRefusal(status))
 
+    async def http_exception(request: Request, error: Exception) -> Response:
+        # Starlette's own refusals (405 on an edge route, 404 from a mount) in the error body.
+        assert isinstance(error, StarletteHTTPException)
+        code, reason = _STARLETTE_STATUS.get(
+            error.status_code, (code_pb2.INVALID_ARGUMENT, "INVALID_REQUEST")
+        )
+        status = edge_status(code, str(error.detail), reason)
+        return respond(request, EdgeRefusal(status, error.status_code, dict(error.headers or {})))
+
     app.add_exception_handler(EdgeRefusal, refused)
     app.add_exception_handler(grpc.aio.AioRpcError, failed)
     app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(StarletteHTTPException, http_exception)
+
+
+_STARLETTE_STATUS: dict[int, tuple[int, str]] = {
+    401: (code_pb2.UNAUTHENTICATED, "UNAUTHENTICATED"),
+    403: (code_pb2.PERMISSION_DENIED, "PERMISSION_DENIED"),
+    404: (code_pb2.NOT_FOUND, "ROUTE_NOT_FOUND"),
+    405: (code_pb2.UNIMPLEMENTED, "METHOD_NOT_ALLOWED"),
+    413: (code_pb2.OUT_OF_RANGE, "BODY_TOO_LARGE"),
+}
 
 
 def with_edge_routes(document: dict[str, Any], app: FastAPI) -> dict[str, Any]:
@@ -305,14 +248,13 @@ def run(
         tracer_provider=telemetry.tracer_provider if telemetry is not None else None,
         metrics_registry=registry,
     )
-    uvicorn_options.setdefault("access_log", False)  # FrontDoor writes structured lines
     # uvicorn drains on SIGTERM, restores the handler it found and raises the signal again; with
     # the default handler the process would die there, before the telemetry is flushed.
     signal.signal(signal.SIGTERM, _exit_cleanly)
     try:
         if telemetry is not None:
             telemetry.push_metrics(registry)
-        uvicorn.run(app, host=settings.host, port=settings.port, **uvicorn_options)
+        uvicorn.Server(server_config(app, settings, **uvicorn_options)).run()
     finally:
         if telemetry is not None:
             telemetry.shutdown()

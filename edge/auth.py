@@ -160,8 +160,8 @@ class SignIn:
         return call_options(headers, request_id(request), self.settings.deadline_seconds)
 
     def client_ip(self, request: Request) -> str:
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        return client_ip(request.scope, headers, self.limits.trusted_hops)[:64]
+        """The caller's address as the front door resolved it (`edge.proxies`)."""
+        return client_ip(request.scope)
 
     async def limit(self, request: Request, policy: Policy) -> None:
         await self.limits.enforce(policy, self.client_ip(request))

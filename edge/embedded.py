@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import uvicorn
 
 from edge.app import create_app
+from edge.server import server_config
 from edge.settings import EdgeSettings
 from services.kit import Host
 
@@ -19,6 +20,14 @@ def _loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return host == "localhost"
+
+
+def dev_cookies_insecure(settings: EdgeSettings) -> bool:
+    """The rule of `coder dev` for the auth cookies' `Secure` flag: dropped when
+    `CODER_EDGE_COOKIE_SECURE` is not set and the edge listens on a loopback address
+    (127.0.0.0/8, ::1, localhost), since a browser there speaks plain http and would never
+    send a Secure cookie back; kept in every other case, and always under `coder edge`."""
+    return "cookie_secure" not in settings.model_fields_set and _loopback(settings.host)
 
 
 class _SharedLoopServer(uvicorn.Server):
@@ -44,13 +53,10 @@ class EmbeddedEdge:
 
     async def start(self, host: Host) -> None:
         update: dict[str, object] = {"grpc_target": f"{host.resources.settings.host}:{host.port}"}
-        if "cookie_secure" not in self._settings.model_fields_set and _loopback(
-            self._settings.host
-        ):
-            # Plain http on this machine: a Secure cookie would never come back over http.
+        if dev_cookies_insecure(self._settings):
             update["cookie_secure"] = False
         settings = self._settings.model_copy(update=update)
-        config = uvicorn.Config(
+        config = server_config(
             # One process, one telemetry: the host's tracer provider and metrics registry, so
             # the edge's `/metrics` is the whole process's scrape target.
             create_app(
@@ -58,10 +64,8 @@ class EmbeddedEdge:
                 tracer_provider=host.resources.tracer_provider,
                 metrics_registry=host.resources.metrics.registry,
             ),
-            host=settings.host,
-            port=settings.port,
+            settings,
             log_level="warning",
-            access_log=False,
             lifespan="on",
         )
         self._server = _SharedLoopServer(config)

@@ -15,10 +15,14 @@ from typing import Any
 
 import grpc
 from google.protobuf import any_pb2, json_format
+from google.protobuf.message import DecodeError
 from google.rpc import code_pb2, error_details_pb2, status_pb2
+
+from services.kit import get_logger
 
 ERROR_DOMAIN = "coder.dev"
 ETAG_MISMATCH = "ETAG_MISMATCH"
+_log = get_logger("coder.edge")
 
 HTTP_STATUS: dict[int, int] = {
     code_pb2.OK: 200,
@@ -53,16 +57,33 @@ class HttpError:
         return json.dumps(self.body, separators=(",", ":")).encode()
 
 
+_LIBRARY_MESSAGES: dict[int, str] = {
+    code_pb2.CANCELLED: "the call was cancelled",
+    code_pb2.DEADLINE_EXCEEDED: "the call ran out of time",
+    code_pb2.UNIMPLEMENTED: "this operation is not served here",
+    code_pb2.RESOURCE_EXHAUSTED: "the call exceeded a limit",
+    code_pb2.UNAVAILABLE: "the service is unavailable; retry later",
+    code_pb2.UNAUTHENTICATED: "not authenticated",
+    code_pb2.PERMISSION_DENIED: "permission denied",
+}
+
+
 def rich_status(error: grpc.aio.AioRpcError) -> status_pb2.Status:
-    """The call's `google.rpc.Status`: from `grpc-status-details-bin`, or code and message."""
+    """The call's `google.rpc.Status` from `grpc-status-details-bin`, as the service's error
+    interceptor sent it. A status without it was made by the gRPC library, not by a service
+    (no connection, a transport limit, an unknown method): its text names addresses and
+    channel internals, so the client gets a plain message for the code instead."""
     for key, value in error.trailing_metadata() or ():
         if key == "grpc-status-details-bin" and isinstance(value, bytes):
-            return status_pb2.Status.FromString(value)
+            try:
+                return status_pb2.Status.FromString(value)
+            except DecodeError:
+                break
     code = error.code()
-    return status_pb2.Status(
-        code=code.value[0] if code is not None else code_pb2.UNKNOWN,
-        message=error.details() or "",
-    )
+    number = code.value[0] if code is not None else code_pb2.UNKNOWN
+    _log.warning("grpc.status_without_details", code=number, details=error.details() or "")
+    message = _LIBRARY_MESSAGES.get(number, "internal error; quote the request id")
+    return status_pb2.Status(code=number, message=message)
 
 
 def _unpacked(status: status_pb2.Status, kind: Any) -> Any | None:

@@ -8,10 +8,10 @@ from typing import Any
 from urllib.parse import quote
 
 import grpc
-from google.rpc import code_pb2
 from starlette.responses import Response, StreamingResponse
 
-from edge.errors import EdgeRefusal, HttpError, edge_status, http_error, rich_status
+from edge.bodies import JSON_KEY
+from edge.errors import EdgeRefusal, HttpError, http_error, rich_status
 from edge.metrics import ROUTE_KEY
 from edge.settings import EdgeSettings
 from edge.streaming import Frames, Stream, stream_format
@@ -34,37 +34,10 @@ def request_id_of(headers: dict[str, str]) -> str:
     return new_id()
 
 
-def too_large(limit: int) -> EdgeRefusal:
-    return EdgeRefusal(
-        edge_status(
-            code_pb2.OUT_OF_RANGE,
-            f"the body is larger than {limit} bytes",
-            "BODY_TOO_LARGE",
-            metadata={"limit": str(limit)},
-        ),
-        http_status=413,
-    )
-
-
-async def read_body(headers: dict[str, str], receive: Receive, limit: int) -> bytes:
-    """The request body, refused with 413 as soon as it is known to exceed `limit`."""
-    declared = headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise too_large(limit)
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise too_large(limit)
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
+def scope_request_id(scope: Scope, headers: dict[str, str]) -> str:
+    """The request's id as the front door chose it (`edge.frontdoor`), else from `headers`."""
+    found = scope.get("state", {}).get("request_id")
+    return found if isinstance(found, str) else request_id_of(headers)
 
 
 def error_response(error: HttpError, request_id: str) -> Response:
@@ -87,7 +60,7 @@ class Gateway:
         if scope["type"] != "http":
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        request_id = request_id_of(headers)
+        request_id = scope_request_id(scope, headers)
         try:
             response = await self._respond(scope, headers, receive, request_id)
         except EdgeRefusal as refusal:
@@ -105,13 +78,14 @@ class Gateway:
         match = self._table.router.match(scope["method"], path)
         route = match.route
         scope[ROUTE_KEY] = route.template.source
-        body = await read_body(headers, receive, self._settings.body_limit_bytes)
+        # The front door read and parsed the body (edge.frontdoor, edge.bodies).
+        body = scope.get(JSON_KEY)
         method = route.method
         streaming = method.server_streaming
         request = route.binding.build(
             match.variables,
             scope.get("query_string", b"").decode("latin-1"),
-            body if route.body else b"",
+            body if route.body else None,
             headers.get("last-event-id", "") if streaming else "",
         )
         deadline = (

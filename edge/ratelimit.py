@@ -26,7 +26,7 @@ import grpc
 from google.rpc import code_pb2
 
 from edge.errors import EdgeRefusal, edge_status
-from edge.gateway import error_response, request_id_of
+from edge.gateway import error_response, scope_request_id
 from edge.settings import EdgeSettings
 from services.kit import Principal, TokenVerifier, Unauthenticated
 from services.kit.cache import RateDecision, RateLimiter
@@ -46,16 +46,11 @@ class Policy:
     window: float
 
 
-def client_ip(scope: Scope, headers: Mapping[str, str], trusted_hops: int) -> str:
-    """The client's address: behind `trusted_hops` proxies that append to X-Forwarded-For,
-    the entry that many from the right (what the outermost trusted proxy saw); else the peer."""
-    if trusted_hops > 0:
-        hops = [part.strip() for part in headers.get("x-forwarded-for", "").split(",")]
-        hops = [hop for hop in hops if hop]
-        if len(hops) >= trusted_hops:
-            return hops[-trusted_hops]
+def client_ip(scope: Scope) -> str:
+    """The client's address as the front door resolved it (`edge.proxies`: the socket peer,
+    or what a trusted proxy forwarded)."""
     client = scope.get("client")
-    return str(client[0]) if client else "unknown"
+    return str(client[0])[:64] if client else "unknown"
 
 
 def account_key(email: str) -> str:
@@ -89,7 +84,6 @@ class RateLimits:
     """The edge's policies on a limiter bound at start-up (`limiter` is set in the lifespan)."""
 
     def __init__(self, settings: EdgeSettings) -> None:
-        self.trusted_hops = settings.trusted_proxy_hops
         self.login = Policy("login", settings.auth_login_limit, settings.auth_window_seconds)
         self.account = Policy("account", settings.auth_account_limit, settings.auth_window_seconds)
         self.auth = Policy("auth", settings.auth_limit, settings.auth_window_seconds)
@@ -131,7 +125,7 @@ class ApiRateLimit:
         try:
             policy, decision = await self._decide(scope, headers)
         except EdgeRefusal as refused:
-            request_id = request_id_of(headers)
+            request_id = scope_request_id(scope, headers)
             await error_response(refused.to_http(request_id), request_id)(scope, receive, send)
             return
         extra = [(k.encode(), v.encode()) for k, v in policy_headers(policy, decision).items()]
@@ -149,7 +143,7 @@ class ApiRateLimit:
         principal = await self._principal(headers.get("authorization", ""))
         limits = self._limits
         if principal is None:
-            ip = client_ip(scope, headers, limits.trusted_hops)
+            ip = client_ip(scope)
             return limits.ip, await limits.enforce(limits.ip, ip)
         user = await limits.enforce(limits.user, principal.subject)
         organization = await limits.enforce(limits.organization, principal.organization_id)

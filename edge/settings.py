@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from edge.proxies import parse_networks
 
 DEFAULT_DESCRIPTOR_SET = Path(__file__).resolve().parents[1] / "gen" / "descriptor.binpb"
 
@@ -63,7 +66,10 @@ class EdgeSettings(BaseSettings):
         "shared by every edge replica (`CODER_CACHE_URL`).",
     )
     cookie_secure: bool = Field(
-        True, description="Mark the auth cookies `Secure`; turn off only for plain-http dev."
+        True,
+        description="Mark the auth cookies `Secure`. Unset, `coder dev` on a loopback address "
+        "turns it off (browsers reach it over plain http); every other way the edge runs "
+        "keeps it on. Set it to force either way.",
     )
     refresh_cookie_seconds: int = Field(
         30 * 86_400, description="Max-Age of the refresh cookie (identity's session lifetime)."
@@ -75,11 +81,51 @@ class EdgeSettings(BaseSettings):
         '"clientSecret": "…", "scope": "openid email profile"}}; `google` needs no discoveryUrl.',
     )
     oidc_flow_seconds: int = Field(600, description="How long an OIDC sign-in may take.")
+    trusted_proxies: str = Field(
+        "",
+        description="Comma-separated addresses or CIDRs of the proxies in front of the edge "
+        "(Envoy's address as the edge sees it, e.g. `127.0.0.1/32` on one host); only their "
+        "forwarding headers count. Empty (the default): the client is the socket peer.",
+    )
     trusted_proxy_hops: int = Field(
-        0,
+        1,
+        ge=1,
+        description="How many trusted proxies may stand in a row (1 behind Envoy): the client "
+        "is the first forwarded address, walking right to left, that no trusted proxy wrote.",
+    )
+    forwarded_header: Literal["x-forwarded-for", "forwarded"] = Field(
+        "x-forwarded-for",
+        description="The header the trusted proxies write the client into: `x-forwarded-for` "
+        "(with `x-forwarded-proto`; Envoy) or `forwarded` (RFC 7239).",
+    )
+    header_count_limit: int = Field(100, ge=1, description="Most request header fields (431).")
+    header_bytes_limit: int = Field(
+        16 * 1024, ge=1024, description="Largest request head: request line and headers (431)."
+    )
+    header_field_bytes_limit: int = Field(
+        8 * 1024, ge=256, description="Largest single header field, name and value (431)."
+    )
+    authorization_bytes_limit: int = Field(
+        4 * 1024,
+        ge=256,
+        description="Largest Authorization header (431); it travels on as gRPC metadata, "
+        "whose whole size is limited too.",
+    )
+    url_bytes_limit: int = Field(8 * 1024, ge=256, description="Longest request target (414).")
+    header_timeout_seconds: float = Field(
+        10.0, gt=0, description="Time for a request's head to arrive once it began (408)."
+    )
+    body_timeout_seconds: float = Field(
+        10.0, gt=0, description="Longest wait for the next piece of a declared body (408)."
+    )
+    json_depth_limit: int = Field(
+        32, ge=2, description="Deepest nesting of arrays and objects in a JSON body (400)."
+    )
+    hsts_seconds: int = Field(
+        31_536_000,
         ge=0,
-        description="Proxies in front of the edge that append to X-Forwarded-For (1 behind "
-        "Envoy); the client IP is the entry that many from the right, else the socket peer.",
+        description="`max-age` of Strict-Transport-Security, sent on https requests only "
+        "(TLS to the edge, or a trusted proxy saying https); 0 sends none.",
     )
     auth_login_limit: int = Field(
         10, ge=1, description="Sign-in attempts (login, register, OIDC, token) per IP per window."
@@ -103,3 +149,9 @@ class EdgeSettings(BaseSettings):
     jwks_max_age_seconds: int = Field(
         5, ge=0, description="How long /.well-known/jwks.json is cached (edge and clients)."
     )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        parse_networks(value)  # refuse a malformed list at start-up, not on the first request
+        return value

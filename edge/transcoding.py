@@ -10,6 +10,7 @@ call and one JSON print.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,7 @@ from opentelemetry import propagate
 from edge.descriptors import Method, api_methods, message_class, message_of, register_files
 from edge.errors import bad_request
 from edge.routes import Route, Router, compile_template, http_bindings
+from edge.values import check_message
 
 FieldDescriptor = descriptor.FieldDescriptor
 
@@ -46,6 +48,7 @@ WELL_KNOWN_SCALARS = frozenset(
 
 _BOOLS = {"true": True, "1": True, "false": False, "0": False}
 _QUERY_DEPTH = 4
+_ENUM_NUMBER = re.compile(r"-?[0-9]{1,20}")
 
 
 def _is_bool(field: FieldDescriptor) -> bool:
@@ -64,7 +67,7 @@ def query_value(field: FieldDescriptor, raw: str, name: str) -> Any:
             return _BOOLS[raw.lower()]
         except KeyError:
             raise bad_request(f"{name} must be true or false", name) from None
-    if field.type == FieldDescriptor.TYPE_ENUM and raw.lstrip("-").isdigit():
+    if field.type == FieldDescriptor.TYPE_ENUM and _ENUM_NUMBER.fullmatch(raw):
         return int(raw)
     return raw
 
@@ -149,11 +152,13 @@ class Binding:
         return tuple(chain)
 
     def build(
-        self, variables: tuple[str, ...], query: str, body: bytes, last_event_id: str = ""
+        self, variables: tuple[str, ...], query: str, document: Any, last_event_id: str = ""
     ) -> Any:
+        """The request message from the path variables, the query string and the body's JSON
+        document (`None` without a body; parsed by `edge.bodies.strict_json`)."""
         request = self.request_class()
-        if self.body:
-            self._apply_body(request, body)
+        if self.body and document is not None:
+            self._apply_body(request, document)
         if query:
             self._apply_query(request, query)
         for chain, value in zip(self.variables, variables, strict=True):
@@ -162,15 +167,7 @@ class Binding:
             self._set(request, (self.cursor_field,), last_event_id)
         return request
 
-    def _apply_body(self, request: Any, body: bytes) -> None:
-        if not body.strip():
-            return
-        try:
-            document = json.loads(body)
-        except ValueError as error:
-            raise bad_request(
-                f"the body is not valid JSON: {error}", reason="MALFORMED_JSON"
-            ) from None
+    def _apply_body(self, request: Any, document: Any) -> None:
         if self.body_field is not None:
             if self.mask_names and isinstance(document, dict):
                 self._imply_mask(request, document)
@@ -211,10 +208,7 @@ class Binding:
 
     @staticmethod
     def _parse(document: dict[str, Any], message: Any, where: str) -> None:
-        try:
-            json_format.ParseDict(document, message)
-        except json_format.ParseError as error:
-            raise bad_request(str(error), where, "INVALID_JSON_VALUE") from None
+        parse_into(document, message, where)
 
     def _set(self, request: Any, chain: tuple[FieldDescriptor, ...], raw: str) -> None:
         parent = request
@@ -226,6 +220,22 @@ class Binding:
             return
         name = ".".join(f.name for f in chain)
         self._parse({leaf.name: query_value(leaf, raw, name)}, parent, name)
+
+
+def parse_into(document: dict[str, Any], message: Any, where: str = "") -> None:
+    """Fill `message` from a JSON document, its values first checked against their fields
+    (`edge.values`); every refusal is a 400 `INVALID_JSON_VALUE` naming `where`."""
+    check_message(document, message.DESCRIPTOR)
+    try:
+        json_format.ParseDict(document, message)
+    except json_format.ParseError as error:
+        raise bad_request(str(error), where, "INVALID_JSON_VALUE") from None
+    except (TypeError, ValueError, OverflowError) as error:
+        # What ParseDict raises unwrapped for a value it cannot convert (a huge exponent into
+        # an integer, an unencodable string); never a reason to fail the request with a 500.
+        raise bad_request(
+            f"a value cannot be converted: {error}", where, "INVALID_JSON_VALUE"
+        ) from None
 
 
 def _implied_mask_names(

@@ -34,13 +34,13 @@ import time
 from typing import Any
 
 import grpc
-from google.protobuf import json_format
 from google.rpc import code_pb2
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from edge.bodies import strict_json
 from edge.errors import EdgeRefusal, edge_status, http_error, rich_status
 from edge.settings import EdgeSettings
-from edge.transcoding import Calls, RouteTable, render
+from edge.transcoding import Calls, RouteTable, parse_into, render
 from services.kit import DomainError, TokenVerifier, new_id
 
 NORMAL = 1000
@@ -183,9 +183,11 @@ class _Connection:
 
     def _handle(self, text: str) -> None:
         try:
-            frame = json.loads(text)
-        except ValueError:
-            raise _Close(BAD_MESSAGE, "a frame is not JSON") from None
+            frame = strict_json(
+                text.encode("utf-8", "surrogatepass"), self._settings.json_depth_limit
+            )
+        except EdgeRefusal as refused:
+            raise _Close(BAD_MESSAGE, f"a frame is not JSON: {refused.status.message}") from None
         if not isinstance(frame, dict):
             raise _Close(BAD_MESSAGE, "a frame must be a JSON object")
         kind, sid = frame.get("type"), frame.get("id")
@@ -224,12 +226,7 @@ class _Connection:
             if method is None:
                 raise EdgeRefusal(edge_status(code_pb2.NOT_FOUND, f"no RPC {name}", "NO_SUCH_RPC"))
             request = self._table.bindings[method.full_name].request_class()
-            try:
-                json_format.ParseDict(document, request)
-            except json_format.ParseError as error:
-                raise EdgeRefusal(
-                    edge_status(code_pb2.INVALID_ARGUMENT, str(error), "INVALID_JSON_VALUE")
-                ) from None
+            parse_into(document, request)
             metadata = (*self._metadata, ("x-request-id", request_id))
             if method.server_streaming:
                 call = self._calls.stream(method.full_name)(

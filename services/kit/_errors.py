@@ -29,6 +29,10 @@ class DomainError(Exception):
 
     code: grpc.StatusCode = grpc.StatusCode.INTERNAL
     default_reason: str = "INTERNAL"
+    exposed: bool = True
+    """Whether `message` may reach a client. The store's errors name containers, documents and
+    batch operations, words for the log: the error interceptor sends those with a plain
+    message for their code (and their reason), never their text, violations or metadata."""
 
     def __init__(
         self,
@@ -108,15 +112,25 @@ class DocumentNotFound(NotFound):
     """The store has no document with that id in that partition."""
 
     default_reason = "DOCUMENT_NOT_FOUND"
+    exposed = False
 
 
 class DocumentExists(AlreadyExists):
     """A create hit an id that is already taken in that partition."""
 
     default_reason = "DOCUMENT_EXISTS"
+    exposed = False
 
 
 class EtagMismatch(Aborted):
     """A conditional write found a newer version than the caller read; nothing was written."""
 
     default_reason = "ETAG_MISMATCH"
+    exposed = False
+
+
+class StoreRefused(InvalidArgument):
+    """The store refused a request a repository built (a query, path, patch or document it
+    cannot take). INVALID_ARGUMENT as before, its text kept for the log."""
+
+    exposed = False

@@ -108,14 +108,32 @@ class RequestContextInterceptor:
         return wrapped
 
 
+_PLAIN_MESSAGES: dict[grpc.StatusCode, str] = {
+    grpc.StatusCode.NOT_FOUND: "not found",
+    grpc.StatusCode.ALREADY_EXISTS: "already exists",
+    grpc.StatusCode.ABORTED: "changed by another writer; read it again and retry",
+    grpc.StatusCode.INVALID_ARGUMENT: "the request could not be stored",
+}
+
+
+def client_message(error: DomainError) -> str:
+    """What the caller reads: the error's message, or for one that is not `exposed` (the
+    store's) a plain sentence for its code."""
+    if error.exposed:
+        return error.message
+    return _PLAIN_MESSAGES.get(error.code, "internal error; quote the request id")
+
+
 def status_of(error: DomainError, request_id: str) -> status_pb2.Status:
-    """The rich `google.rpc.Status` for a domain error."""
+    """The rich `google.rpc.Status` for a domain error (for one that is not `exposed`: its
+    code and reason only, see `DomainError.exposed`)."""
+    exposed = error.exposed
     details: list[Any] = [
         error_details_pb2.ErrorInfo(
-            reason=error.reason, domain=ERROR_DOMAIN, metadata=error.metadata
+            reason=error.reason, domain=ERROR_DOMAIN, metadata=error.metadata if exposed else {}
         ),
     ]
-    if error.violations:
+    if error.violations and exposed:
         details.append(
             error_details_pb2.BadRequest(
                 field_violations=[
@@ -137,7 +155,9 @@ def status_of(error: DomainError, request_id: str) -> status_pb2.Status:
         holder = any_pb2.Any()
         holder.Pack(detail)
         packed.append(holder)
-    return status_pb2.Status(code=error.code.value[0], message=error.message, details=packed)
+    return status_pb2.Status(
+        code=error.code.value[0], message=client_message(error), details=packed
+    )
 
 
 class ErrorInterceptor:
@@ -156,8 +176,10 @@ class ErrorInterceptor:
             code = grpc.StatusCode.INTERNAL
             message = status.message
         else:
+            if not error.exposed:
+                _log.info("rpc.store_error", method=info.full_name, error=error.message)
             status = status_of(error, _state().request_id)
-            code, message = error.code, error.message
+            code, message = error.code, status.message
         await context.abort(
             code,
             message,

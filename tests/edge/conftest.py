@@ -18,6 +18,7 @@ import pytest
 import uvicorn
 
 from edge import EdgeSettings, create_app
+from edge.server import server_config
 from services import identity
 from services.kit import (
     Host,
@@ -98,15 +99,20 @@ def free_socket() -> socket.socket:
 
 
 @contextlib.asynccontextmanager
-async def serving(settings: EdgeSettings, verifier: TokenVerifier | None) -> AsyncIterator[str]:
-    """The edge on a real uvicorn server; yields its base URL."""
+async def serving(
+    settings: EdgeSettings, verifier: TokenVerifier | None, **options: Any
+) -> AsyncIterator[str]:
+    """The edge on a real uvicorn server, configured as every edge is (`server_config`, with
+    `options` on top); yields its base URL."""
     sock = free_socket()
     port = sock.getsockname()[1]
-    config = uvicorn.Config(
+    config = server_config(
         create_app(settings, verifier=verifier),
+        settings,
         log_level="warning",
         lifespan="on",
         ws="websockets-sansio",
+        **options,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
@@ -208,8 +214,9 @@ async def identity_host(
 
 
 def auth_edge_settings(identity_host: Host, oidc_issuer: str, **overrides: Any) -> EdgeSettings:
-    """Edge settings in front of the sign-in host: one trusted proxy hop, so each test picks
-    its client IP with X-Forwarded-For; Secure cookies (tests send them by hand)."""
+    """Edge settings in front of the sign-in host: the test client's loopback address is a
+    trusted proxy, so each test picks its client IP with X-Forwarded-For; Secure cookies
+    (tests send them by hand)."""
     providers = {
         "mock": {
             "discoveryUrl": f"{oidc_issuer}/.well-known/openid-configuration",
@@ -220,7 +227,7 @@ def auth_edge_settings(identity_host: Host, oidc_issuer: str, **overrides: Any) 
     values: dict[str, Any] = {
         "grpc_target": f"127.0.0.1:{identity_host.port}",
         "deadline_seconds": 10.0,
-        "trusted_proxy_hops": 1,
+        "trusted_proxies": "127.0.0.1/32",
         "ui_url": UI_URL,
         "oidc_providers": json.dumps(providers),
     }

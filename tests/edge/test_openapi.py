@@ -59,7 +59,9 @@ class TestDocument:
         docs = await client.get("/docs")
         assert docs.status_code == 200
         assert "swagger-ui" in docs.text
-        assert "/openapi.json" in docs.text
+        init = await client.get("/docs/init.js")
+        assert init.status_code == 200
+        assert 'url: "/openapi.json"' in init.text
 
 
 class TestOperations:

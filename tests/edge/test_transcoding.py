@@ -11,6 +11,7 @@ from google.api import annotations_pb2, http_pb2
 from google.protobuf import descriptor_pb2, duration_pb2, field_mask_pb2, timestamp_pb2
 
 from coder.common.v1 import access_pb2
+from edge.bodies import strict_json
 from edge.errors import EdgeRefusal
 from edge.routes import compile_template
 from edge.transcoding import RouteTable
@@ -119,7 +120,8 @@ def table() -> RouteTable:
 
 def bind(table: RouteTable, method: str, path: str, query: str = "", body: bytes = b"") -> Any:
     match = table.router.match(method, path)
-    return match.route.binding.build(match.variables, query, body)
+    document = strict_json(body, 32) if body.strip() else None
+    return match.route.binding.build(match.variables, query, document)
 
 
 class TestTemplates:

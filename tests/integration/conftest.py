@@ -13,6 +13,7 @@ import pytest
 import uvicorn
 
 from edge import EdgeSettings, create_app
+from edge.server import server_config
 from services import catalog
 from services.deploy import EnvoyOptions
 from services.kit import Host, Resources, Settings, open_resources
@@ -56,9 +57,7 @@ async def edge_url(host: Host) -> AsyncIterator[str]:
         api_user_limit=10_000,
         api_organization_limit=10_000,
     )
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), log_level="warning", access_log=False)
-    )
+    server = uvicorn.Server(server_config(create_app(settings), settings, log_level="warning"))
     task = asyncio.create_task(server.serve(sockets=[listener]))
     while not server.started:
         assert not task.done(), "the edge stopped while starting"

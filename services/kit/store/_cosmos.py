@@ -33,7 +33,7 @@ from services.kit._errors import (
     DomainError,
     EtagMismatch,
     FieldViolation,
-    InvalidArgument,
+    StoreRefused,
 )
 
 from ._api import (
@@ -198,7 +198,7 @@ def _error(status: int | None, message: str, what: str) -> DomainError | None:
     if status == 412:
         return EtagMismatch(f"{what} was changed by another writer")
     if status in (400, 413):
-        return InvalidArgument(f"Cosmos DB refused the request on {what}: {message}")
+        return StoreRefused(f"Cosmos DB refused the request on {what}: {message}")
     return None
 
 
@@ -449,7 +449,7 @@ class CosmosContainer(Container):
 
     async def query(self, query: Query, *, partition: str | None) -> Page:
         if query.page_size is not None and query.page_size < 1:
-            raise InvalidArgument(
+            raise StoreRefused(
                 "page size must be positive",
                 violations=[FieldViolation("page_size", "must be at least 1")],
             )
@@ -467,7 +467,7 @@ class CosmosContainer(Container):
             except StopAsyncIteration:
                 return Page([])
             except (ValueError, TypeError, KeyError) as error:
-                raise InvalidArgument(
+                raise StoreRefused(
                     "the continuation token is invalid",
                     violations=[FieldViolation("page_token", "not a token of this query")],
                 ) from error
@@ -493,12 +493,12 @@ class CosmosContainer(Container):
     ) -> list[tuple[Document, float]]:
         index = self.spec.vector
         if index is None:
-            raise InvalidArgument(f"container {self.spec.name!r} has no vector index")
+            raise StoreRefused(f"container {self.spec.name!r} has no vector index")
         values = list(vector)
         if len(values) != index.dimensions or not all(
             isinstance(x, int | float) and not isinstance(x, bool) for x in values
         ):
-            raise InvalidArgument(
+            raise StoreRefused(
                 f"the query vector must have {index.dimensions} numbers",
                 violations=[FieldViolation("vector", f"expected {index.dimensions} dimensions")],
             )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from services.kit._errors import DomainError, FieldViolation, InvalidArgument
+from services.kit._errors import DomainError, FieldViolation, StoreRefused
 
 from ._api import MAX_BATCH_OPERATIONS, MAX_PATCH_OPERATIONS, BatchOp, Document, PatchOp
 
@@ -21,7 +21,7 @@ _FORBIDDEN_ID_CHARACTERS = frozenset("/\\?#")
 
 def check_partition(partition: str) -> None:
     if not isinstance(partition, str) or not partition:
-        raise InvalidArgument(
+        raise StoreRefused(
             "a partition key is required",
             violations=[FieldViolation(PARTITION_FIELD, "must be a non-empty string")],
         )
@@ -30,12 +30,12 @@ def check_partition(partition: str) -> None:
 def check_id(id: object) -> str:
     """A document id as Cosmos DB accepts it: a non-empty string without `/ \\ ? #`."""
     if not isinstance(id, str) or not id:
-        raise InvalidArgument(
+        raise StoreRefused(
             "a document needs a string id",
             violations=[FieldViolation("id", "must be a non-empty string")],
         )
     if _FORBIDDEN_ID_CHARACTERS.intersection(id) or len(id) > 255:
-        raise InvalidArgument(
+        raise StoreRefused(
             f"invalid document id {id!r}",
             violations=[FieldViolation("id", "at most 255 characters, none of / \\ ? #")],
         )
@@ -47,7 +47,7 @@ def check_ttl(document: Document) -> None:
     if ttl is None:
         return
     if isinstance(ttl, bool) or not isinstance(ttl, int) or ttl == 0 or ttl < -1:
-        raise InvalidArgument(
+        raise StoreRefused(
             "ttl must be -1 (never expires) or a positive number of seconds",
             violations=[FieldViolation("ttl", "must be -1 or a positive integer")],
         )
@@ -57,7 +57,7 @@ def prepare_write(partition: str, document: Document) -> Document:
     """A copy of `document` ready to store: system properties dropped, partition key set."""
     check_partition(partition)
     if not isinstance(document, dict):
-        raise InvalidArgument("a document must be a JSON object")
+        raise StoreRefused("a document must be a JSON object")
     check_id(document.get("id"))
     body = {key: value for key, value in document.items() if key not in SYSTEM_PROPERTIES}
     body[PARTITION_FIELD] = partition
@@ -68,40 +68,40 @@ def prepare_write(partition: str, document: Document) -> Document:
 def check_patch(ops: Sequence[PatchOp]) -> None:
     """Refuse what Cosmos DB refuses, so both backends fail the same way before writing."""
     if not ops:
-        raise InvalidArgument("a patch needs at least one operation")
+        raise StoreRefused("a patch needs at least one operation")
     if len(ops) > MAX_PATCH_OPERATIONS:
-        raise InvalidArgument(f"a patch has at most {MAX_PATCH_OPERATIONS} operations")
+        raise StoreRefused(f"a patch has at most {MAX_PATCH_OPERATIONS} operations")
     for op in ops:
         if op.op not in ("add", "set", "replace", "remove", "incr"):
-            raise InvalidArgument(f"unknown patch operation {op.op!r}")
+            raise StoreRefused(f"unknown patch operation {op.op!r}")
         if not op.path.startswith("/") or op.path == "/":
-            raise InvalidArgument(f"patch path {op.path!r} must point below the root")
+            raise StoreRefused(f"patch path {op.path!r} must point below the root")
         head = op.path[1:].split("/", 1)[0]
         if head in ("id", PARTITION_FIELD) or head.startswith("_"):
-            raise InvalidArgument(f"patch cannot change {op.path!r}")
+            raise StoreRefused(f"patch cannot change {op.path!r}")
         if op.op == "incr" and (
             isinstance(op.value, bool) or not isinstance(op.value, int | float)
         ):
-            raise InvalidArgument("incr needs a number")
+            raise StoreRefused("incr needs a number")
 
 
 def check_batch(partition: str, operations: Sequence[BatchOp]) -> None:
     check_partition(partition)
     if len(operations) > MAX_BATCH_OPERATIONS:
-        raise InvalidArgument(
+        raise StoreRefused(
             f"a batch has at most {MAX_BATCH_OPERATIONS} operations, got {len(operations)}",
             violations=[FieldViolation("operations", f"at most {MAX_BATCH_OPERATIONS}")],
         )
     for index, op in enumerate(operations):
         if op.kind in ("create", "upsert", "replace"):
             if op.document is None:
-                raise InvalidArgument(f"batch operation {index} ({op.kind}) needs a document")
+                raise StoreRefused(f"batch operation {index} ({op.kind}) needs a document")
         elif op.kind in ("patch", "delete"):
             check_id(op.id)
             if op.kind == "patch":
                 check_patch(op.patch)
         else:
-            raise InvalidArgument(f"batch operation {index}: unknown kind {op.kind!r}")
+            raise StoreRefused(f"batch operation {index}: unknown kind {op.kind!r}")
 
 
 def batch_failure(index: int, op: BatchOp, error: DomainError) -> DomainError:
@@ -113,6 +113,7 @@ def batch_failure(index: int, op: BatchOp, error: DomainError) -> DomainError:
         metadata={**error.metadata, "operationIndex": str(index)},
     )
     failure.__cause__ = error
+    failure.exposed = False
     return failure
 
 

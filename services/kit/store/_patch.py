@@ -12,7 +12,7 @@ import copy
 from collections.abc import Sequence
 from typing import Any
 
-from services.kit._errors import InvalidArgument
+from services.kit._errors import StoreRefused
 
 from ._api import Document, PatchOp
 
@@ -22,8 +22,8 @@ def _segments(path: str) -> list[str]:
     return [part.replace("~1", "/").replace("~0", "~") for part in path[1:].split("/")]
 
 
-def _fail(index: int, op: PatchOp, why: str) -> InvalidArgument:
-    return InvalidArgument(f"patch operation {index} ({op.op} {op.path}): {why}")
+def _fail(index: int, op: PatchOp, why: str) -> StoreRefused:
+    return StoreRefused(f"patch operation {index} ({op.op} {op.path}): {why}")
 
 
 def _parent(document: Document, segments: list[str], index: int, op: PatchOp) -> Any:

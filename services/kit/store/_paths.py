@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from services.kit._errors import FieldViolation, InvalidArgument
+from services.kit._errors import FieldViolation, StoreRefused
 
 from ._api import Condition, ContainerSpec, Order
 
@@ -28,7 +28,7 @@ def field_segments(path: str) -> tuple[str, ...]:
     """The segments of a dotted path; `InvalidArgument` for anything but identifiers."""
     segments = tuple(path.split("."))
     if not all(_IDENTIFIER.fullmatch(segment) for segment in segments):
-        raise InvalidArgument(
+        raise StoreRefused(
             f"unsupported field path {path!r}",
             violations=[FieldViolation("path", "use dotted identifiers such as 'a.b'")],
         )
@@ -95,14 +95,14 @@ def resolve_ordering(spec: ContainerSpec, ordering: tuple[Order, ...]) -> tuple[
         field_segments(order.path)
     if keys not in declared_sorts(spec):
         described = ", ".join(f"{o.path} {'desc' if o.descending else 'asc'}" for o in keys)
-        raise InvalidArgument(
+        raise StoreRefused(
             f"container {spec.name!r} cannot order by ({described}): declare the path in "
             "ContainerSpec.indexes, or the combination in ContainerSpec.sorts",
             violations=[FieldViolation("order_by", "ordering is not declared")],
         )
     tiebreak = Order(ID_PATH, keys[-1].descending)
     if explicit_id is not None and explicit_id != tiebreak:
-        raise InvalidArgument(
+        raise StoreRefused(
             "the id tiebreak must follow the direction of the last sort key",
             violations=[FieldViolation("order_by", "id direction differs from last key")],
         )
@@ -123,17 +123,17 @@ def check_condition(condition: Condition) -> None:
     field_segments(condition.path)
     op, value = condition.op, condition.value
     if op not in _OPS:
-        raise InvalidArgument(f"unknown query operator {op!r}")
+        raise StoreRefused(f"unknown query operator {op!r}")
     if op in ("lt", "le", "gt", "ge"):
         if isinstance(value, bool) or not isinstance(value, str | int | float):
-            raise InvalidArgument(f"{op} on {condition.path!r} compares numbers or strings")
+            raise StoreRefused(f"{op} on {condition.path!r} compares numbers or strings")
     elif op == "starts_with":
         if not isinstance(value, str):
-            raise InvalidArgument(f"startswith on {condition.path!r} needs a string prefix")
+            raise StoreRefused(f"startswith on {condition.path!r} needs a string prefix")
     elif op == "in":
         if isinstance(value, str | bytes | dict) or not isinstance(value, Sequence):
-            raise InvalidArgument(f"in_ on {condition.path!r} needs a list of values")
+            raise StoreRefused(f"in_ on {condition.path!r} needs a list of values")
         if not all(_comparable(item) for item in value):
-            raise InvalidArgument(f"in_ on {condition.path!r} takes JSON values")
+            raise StoreRefused(f"in_ on {condition.path!r} takes JSON values")
     elif op != "defined" and not _comparable(value):
-        raise InvalidArgument(f"{op} on {condition.path!r} takes a JSON value")
+        raise StoreRefused(f"{op} on {condition.path!r} takes a JSON value")

@@ -36,7 +36,7 @@ from services.kit._errors import (
     DomainError,
     EtagMismatch,
     FieldViolation,
-    InvalidArgument,
+    StoreRefused,
 )
 
 from ._api import (
@@ -82,7 +82,7 @@ def _dumps(body: Document) -> str:
     try:
         return encode_json(body)
     except (TypeError, ValueError) as error:
-        raise InvalidArgument(f"the document is not valid JSON: {error}") from error
+        raise StoreRefused(f"the document is not valid JSON: {error}") from error
 
 
 def _new_etag() -> str:
@@ -500,7 +500,7 @@ class SqliteContainer(Container):
 
     async def query(self, query: Query, *, partition: str | None) -> Page:
         if query.page_size is not None and query.page_size < 1:
-            raise InvalidArgument(
+            raise StoreRefused(
                 "page size must be positive",
                 violations=[FieldViolation("page_size", "must be at least 1")],
             )
@@ -558,9 +558,9 @@ class SqliteContainer(Container):
     ) -> list[tuple[Document, float]]:
         index = self.spec.vector
         if index is None:
-            raise InvalidArgument(f"container {self.spec.name!r} has no vector index")
+            raise StoreRefused(f"container {self.spec.name!r} has no vector index")
         if not _is_vector(list(vector), index.dimensions):
-            raise InvalidArgument(
+            raise StoreRefused(
                 f"the query vector must have {index.dimensions} numbers",
                 violations=[FieldViolation("vector", f"expected {index.dimensions} dimensions")],
             )

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from services.kit._errors import FieldViolation, InvalidArgument
+from services.kit._errors import FieldViolation, StoreRefused
 
 from ._api import Condition, Order, Query
 from ._documents import PARTITION_FIELD
@@ -71,7 +71,7 @@ def _kind(value: Any) -> str:
         return "str"
     if isinstance(value, dict | list | tuple):
         return "json"
-    raise InvalidArgument(f"cannot compare with a {type(value).__name__}")
+    raise StoreRefused(f"cannot compare with a {type(value).__name__}")
 
 
 def _param(value: Any, kind: str) -> Any:
@@ -120,7 +120,7 @@ def _condition_sql(path: str, op: str, kinds: tuple[str, ...]) -> _Compiled:
         return f"({target.jtype} IS NOT NULL AND NOT ({equal}))", (bound,)
     if op in _RANGE:
         if kinds[0] not in _JSON_TYPES:
-            raise InvalidArgument(f"{op} compares numbers or strings, not {kinds[0]}")
+            raise StoreRefused(f"{op} compares numbers or strings, not {kinds[0]}")
         comparison = f"{target.expr} {_RANGE[op]} ?"
         if target.json_path is None:
             return (comparison, (True,)) if kinds[0] == target.column_kind else ("0", (False,))
@@ -146,7 +146,7 @@ def _condition_sql(path: str, op: str, kinds: tuple[str, ...]) -> _Compiled:
             f"({target.jtype} = 'array' AND EXISTS "
             f"(SELECT 1 FROM json_each(body, {target.json_path}) WHERE {element}))"
         ), (bound,)
-    raise InvalidArgument(f"unknown query operator {op!r}")
+    raise StoreRefused(f"unknown query operator {op!r}")
 
 
 @lru_cache(maxsize=1024)
@@ -183,7 +183,7 @@ def _compile_condition(condition: Condition) -> tuple[str, list[Any]]:
     op, value = condition.op, condition.value
     if op == "starts_with":
         if not isinstance(value, str):
-            raise InvalidArgument("startswith needs a string prefix")
+            raise StoreRefused("startswith needs a string prefix")
         if not value:
             return _prefix_sql(condition.path, "empty"), []
         upper = _prefix_upper_bound(value)
@@ -194,7 +194,7 @@ def _compile_condition(condition: Condition) -> tuple[str, list[Any]]:
         return _defined_sql(condition.path, bool(value)), []
     if op == "in":
         if isinstance(value, str | bytes | dict) or not isinstance(value, Sequence):
-            raise InvalidArgument("in_ needs a list of values")
+            raise StoreRefused("in_ needs a list of values")
         values = list(value)
     else:
         values = [value]
@@ -257,8 +257,8 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def _bad_token() -> InvalidArgument:
-    return InvalidArgument(
+def _bad_token() -> StoreRefused:
+    return StoreRefused(
         "the continuation token is invalid or belongs to another query",
         violations=[FieldViolation("page_token", "not a token issued for this query")],
     )

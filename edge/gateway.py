@@ -117,7 +117,10 @@ class Gateway:
         media_type = stream_format(headers.get("accept", ""))
         call = self.calls.stream(name)(request, metadata=options.metadata, timeout=options.timeout)
         stream = Stream(
-            call, Frames(media_type, options.request_id), self._settings.heartbeat_seconds
+            call,
+            Frames(media_type, options.request_id),
+            self._settings.heartbeat_seconds,
+            budget=options.timeout,
         )
         try:
             await stream.start()

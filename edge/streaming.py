@@ -81,20 +81,32 @@ class Frames:
         return b"]" if self.media_type == JSON else b""
 
 
+_DEADLINE_MARGIN = 1.0
+"""Seconds past a short call's deadline the first read is waited for."""
+
+
 class Stream:
     """One streaming call being relayed: `start()` reads until the first message (or a
     heartbeat's time), then `body()` yields the encoded frames."""
 
-    def __init__(self, call: Any, frames: Frames, heartbeat: float) -> None:
+    def __init__(
+        self, call: Any, frames: Frames, heartbeat: float, budget: float | None = None
+    ) -> None:
         self._call = call
         self._frames = frames
         self._heartbeat = heartbeat
+        self._budget = budget
         self._pending: asyncio.Future[Any] | None = None
 
     async def start(self) -> None:
-        """Raise the call's error if it fails before its first message or heartbeat."""
+        """Raise the call's error if it fails before its first message or heartbeat. A call
+        whose budget ends before the first heartbeat is waited for until its deadline has
+        surely passed, so running out of time is an HTTP 504, not a 200 stream with an error."""
         self._pending = asyncio.ensure_future(self._call.read())
-        await asyncio.wait({self._pending}, timeout=self._heartbeat)
+        wait = self._heartbeat
+        if self._budget is not None and self._budget < self._heartbeat:
+            wait = max(self._heartbeat, self._budget + _DEADLINE_MARGIN)
+        await asyncio.wait({self._pending}, timeout=wait)
         if self._pending.done():
             error = self._pending.exception()
             if error is not None:

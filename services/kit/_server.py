@@ -22,7 +22,7 @@ from services.kit._interceptors import Pipeline, default_interceptors
 from services.kit._observability import Metrics, get_logger
 from services.kit._ops import OpsServicer
 from services.kit._settings import Settings
-from services.kit.bus import EventBus, OutboxRelay, Subscription, open_bus
+from services.kit.bus import EventBus, OutboxRelay, Subscription, open_bus, with_outbox
 from services.kit.cache import CacheBackends, open_cache
 from services.kit.store import ContainerSpec, DocumentStore, open_store
 
@@ -101,9 +101,15 @@ async def open_resources(
         max_message_bytes=settings.max_message_bytes,
     )
     try:
-        await store.open([spec for d in definitions for spec in d.containers])
-        await bus.start()
         outbox = [name for d in definitions for name in d.outbox_containers]
+        await store.open(
+            [
+                with_outbox(spec) if spec.name in outbox else spec
+                for d in definitions
+                for spec in d.containers
+            ]
+        )
+        await bus.start()
         if outbox:
             relay = OutboxRelay(
                 store, bus, outbox, poll_seconds=settings.outbox_poll_seconds, clock=clock

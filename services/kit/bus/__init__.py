@@ -43,6 +43,7 @@ from services.kit.bus._outbox import (
     RelayStats,
     event_from_outbox,
     outbox_document,
+    with_outbox,
 )
 
 
@@ -92,4 +93,5 @@ __all__ = [
     "open_bus",
     "outbox_document",
     "topic_matches",
+    "with_outbox",
 ]

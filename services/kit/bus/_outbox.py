@@ -16,7 +16,8 @@ field, and entity documents never do. A repository adds `ENTITIES_ONLY`
 (`F("docType").defined(False)`) to every query and count it runs on a container that holds
 outbox documents, so a service never sees them; a point read (`get` by id) that returns a
 document with `DOC_TYPE_FIELD` found no entity. Containers that hold outbox documents declare
-`OUTBOX_INDEXES`, which the relay filters on.
+`OUTBOX_INDEXES`, which the relay filters on; the runner opens them `with_outbox`, which also
+indexes that path across partitions.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import asyncio
 import base64
 import contextlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,6 +42,7 @@ from services.kit.store import (
     PARTITION_KEY_PATH,
     BatchOp,
     Condition,
+    ContainerSpec,
     Document,
     DocumentStore,
     F,
@@ -57,6 +59,17 @@ ENTITIES_ONLY: Condition = F(DOC_TYPE_FIELD).defined(False)
 
 OUTBOX_INDEXES: tuple[str, ...] = (f"/{DOC_TYPE_FIELD}",)
 """Paths every container that holds outbox documents must index."""
+
+
+def with_outbox(spec: ContainerSpec) -> ContainerSpec:
+    """`spec` as a container holding outbox documents: `OUTBOX_INDEXES` become sparse
+    indexes, since few documents have them and the relay looks for them across partitions
+    (on SQLite a pass then reads the pending documents rather than every entity, and an outbox
+    write stays out of the entity indexes, which serve queries with `ENTITIES_ONLY`)."""
+    return replace(
+        spec, sparse_indexes=tuple(dict.fromkeys((*spec.sparse_indexes, *OUTBOX_INDEXES)))
+    )
+
 
 _PARTITION_FIELD = PARTITION_KEY_PATH.lstrip("/")
 

@@ -41,6 +41,15 @@ class ContainerSpec:
     `default_ttl` (seconds) is the expiry of documents without their own `ttl`; a document's
     integer `ttl` field overrides it (-1 never expires), as in Cosmos DB. Per-document `ttl`
     works on every container, with or without a default.
+
+    `sparse_indexes` are paths that only a few documents of the container have (the bus's
+    `docType` marker) and that a query across partitions (`partition=None`: platform jobs such
+    as the outbox relay) looks up by equality, in `id` order. The sqlite backend gives each an
+    index over just the documents that have the field, not led by the partition, and keeps
+    those documents out of the container's other indexes, so writing one touches two indexes
+    rather than all; a query uses those other indexes when it skips the marked documents with
+    `F(path).defined(False)` (as repositories do with `ENTITIES_ONLY`), and still gives the
+    same results without it, reading the partition instead. Cosmos DB indexes every path.
     """
 
     name: str
@@ -48,6 +57,7 @@ class ContainerSpec:
     default_ttl: int | None = None
     vector: VectorIndex | None = None
     sorts: tuple[tuple[Order, ...], ...] = ()
+    sparse_indexes: tuple[str, ...] = ()
 
 
 # --- query builder -------------------------------------------------------------------------

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+import msgspec
+
 from services.kit._errors import FieldViolation, InvalidArgument
 
 from ._api import Condition, Order, Query
@@ -26,6 +28,19 @@ from ._documents import PARTITION_FIELD
 from ._paths import ID_PATH, check_condition, field_segments
 
 encode_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+
+_decoder = msgspec.json.Decoder()
+
+
+def decode_json(text: str) -> Any:
+    """A stored body as `json.loads` reads it, several times faster: msgspec's decoder gives
+    the same values (integers of any size included); what it refuses, numbers beyond the range
+    of a float, goes to `json.loads`."""
+    try:
+        return _decoder.decode(text)
+    except msgspec.DecodeError:
+        return json.loads(text)
+
 
 # Paths that live in a column of their own rather than in `body`, with the JSON kind of the
 # column's values (used to refuse comparisons Cosmos DB would never match).
@@ -161,7 +176,8 @@ def _prefix_sql(path: str, shape: str) -> str:
 
 
 @lru_cache(maxsize=1024)
-def _defined_sql(path: str, present: bool) -> str:
+def defined_sql(path: str, present: bool) -> str:
+    """The SQL of `F(path).defined(present)`."""
     target = target_of(path)
     if target.json_path is None:
         return "1" if present else "0"
@@ -191,7 +207,7 @@ def _compile_condition(condition: Condition) -> tuple[str, list[Any]]:
             return _prefix_sql(condition.path, "range"), [value, upper]
         return _prefix_sql(condition.path, "substr"), [len(value), value]
     if op == "defined":
-        return _defined_sql(condition.path, bool(value)), []
+        return defined_sql(condition.path, bool(value)), []
     if op == "in":
         if isinstance(value, str | bytes | dict) or not isinstance(value, Sequence):
             raise InvalidArgument("in_ needs a list of values")

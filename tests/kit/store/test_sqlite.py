@@ -32,13 +32,17 @@ async def store(tmp_path: Path, clock: ManualClock) -> AsyncIterator[SqliteStore
 
 
 async def statements_of(store: SqliteStore, query: Query) -> list[str]:
-    """The SQL (values inlined) that running `query` on the items container executes."""
+    """The SQL (values inlined) that running `query` on the items container executes, on
+    either connection."""
     statements: list[str] = []
+    assert store.reader is not None
+    store.reader.set_trace_callback(statements.append)
     await store.run(store.raw.set_trace_callback, statements.append)
     try:
         await store.container(ITEMS.name).query(query, partition=ORG)
     finally:
         await store.run(store.raw.set_trace_callback, None)
+        store.reader.set_trace_callback(None)
     return [s for s in statements if s.startswith("SELECT")]
 
 

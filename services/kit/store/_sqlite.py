@@ -8,13 +8,17 @@ their own columns. Declared index paths become expression indexes on
 `json_extract(body, '$.path')` after the partition, so partition-scoped filters and sorts read
 an index. Queries are compiled to parameterized SQL and paged by keyset.
 
-Every operation runs as one function on aiosqlite's connection thread. A write that reads
-before it writes (patch, batch, conditional replace) is therefore one unit that no other
-coroutine's statement can interleave with, and a point read costs one thread hop.
+Every write runs as one function on aiosqlite's connection thread. A write that reads before
+it writes (patch, batch, conditional replace) is therefore one unit that no other coroutine's
+statement can interleave with. Writes that arrive while others are being applied are committed
+together (group commit): one transaction, each write inside a savepoint of its own, so each
+still succeeds or fails alone, in arrival order, and the group pays for one commit. Reads of a
+file database run on a read-only connection on the event-loop thread (`SqliteStore.read`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import heapq
 import math
@@ -22,6 +26,7 @@ import os
 import sqlite3
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from operator import mul
 from pathlib import Path
 from typing import Any, TypeGuard, TypeVar
@@ -138,6 +143,15 @@ _SLOW_SKIPS = 32
 """Runs of a statement that went past the budget that then go straight to the thread."""
 
 
+@dataclass(slots=True)
+class _Write:
+    """A write waiting for the next group commit."""
+
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    future: asyncio.Future[Any]
+
+
 class SqliteStore:
     """`DocumentStore` over one SQLite database file (or `:memory:`) through aiosqlite.
 
@@ -162,6 +176,8 @@ class SqliteStore:
         self._read_budget = max(1, read_budget_steps // _PROGRESS_STEPS)
         self._read_ticks = -1
         self._slow: dict[str, int] = {}
+        self._pending: list[_Write] = []
+        self._committer: asyncio.Task[None] | None = None
 
     @property
     def path(self) -> str:
@@ -186,6 +202,65 @@ class SqliteStore:
         # own helpers do it, and running whole operations there is what makes them atomic.
         result: T = await self._db._execute(fn, *args)  # type: ignore[no-untyped-call]
         return result
+
+    async def write(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run the write `fn(*args)` on the connection thread, atomically, and commit it.
+
+        Writes queued while a group is being applied form the next group, committed in one
+        transaction with a savepoint per write: an exception rolls back that write alone and
+        reaches its caller; the others keep their effects. Under concurrency the commit, the
+        costly part of a small write, is shared, and the thread is woken once per group.
+        """
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending.append(_Write(fn, args, future))
+        if self._committer is None:
+            self._committer = asyncio.create_task(self._commit_pending())
+        result: T = await future
+        return result
+
+    async def _commit_pending(self) -> None:
+        try:
+            while self._pending:
+                group, self._pending = self._pending, []
+                try:
+                    outcomes = await self.run(self._apply, group)
+                except BaseException as error:
+                    # The group's transaction did not commit: none of its writes stands.
+                    for write in group:
+                        if not write.future.done():
+                            write.future.set_exception(error)
+                    if isinstance(error, asyncio.CancelledError):
+                        raise
+                    continue
+                for write, (failure, value) in zip(group, outcomes, strict=True):
+                    if write.future.done():  # its caller gave up; the write stands regardless
+                        continue
+                    if failure is None:
+                        write.future.set_result(value)
+                    else:
+                        write.future.set_exception(failure)
+        finally:
+            self._committer = None
+
+    def _apply(self, group: list[_Write]) -> list[tuple[BaseException | None, Any]]:
+        raw = self.raw
+        outcomes: list[tuple[BaseException | None, Any]] = []
+        raw.execute("BEGIN IMMEDIATE")
+        try:
+            for write in group:
+                raw.execute("SAVEPOINT write")
+                try:
+                    outcomes.append((None, write.fn(*write.args)))
+                except Exception as error:
+                    raw.execute("ROLLBACK TO write")
+                    outcomes.append((error, None))
+                raw.execute("RELEASE write")
+            raw.execute("COMMIT")
+        except BaseException:
+            if raw.in_transaction:
+                raw.execute("ROLLBACK")
+            raise
+        return outcomes
 
     @property
     def raw(self) -> sqlite3.Connection:
@@ -309,6 +384,8 @@ class SqliteStore:
         return await self.run(fn, self.raw, sql, params)
 
     async def close(self) -> None:
+        if self._committer is not None:
+            await asyncio.shield(self._committer)
         if self._reader is not None:
             self._reader.close()
             self._reader = None
@@ -481,17 +558,6 @@ class SqliteContainer(Container):
         if cursor.rowcount == 0:
             raise self._missing_or_stale(partition, id, now)
 
-    def _transaction(self, fn: Callable[..., T], *args: Any) -> T:
-        raw = self._store.raw
-        raw.execute("BEGIN IMMEDIATE")
-        try:
-            result = fn(*args)
-        except BaseException:
-            raw.execute("ROLLBACK")
-            raise
-        raw.execute("COMMIT")
-        return result
-
     def _batch(self, partition: str, operations: Sequence[BatchOp], now: float) -> list[Document]:
         results: list[Document] = []
         for index, op in enumerate(operations):
@@ -518,11 +584,11 @@ class SqliteContainer(Container):
 
     async def create(self, partition: str, document: Document) -> Document:
         body = prepare_write(partition, document)
-        return await self._store.run(self._create, partition, body, self._store.now())
+        return await self._store.write(self._create, partition, body, self._store.now())
 
     async def upsert(self, partition: str, document: Document) -> Document:
         body = prepare_write(partition, document)
-        return await self._store.run(self._upsert, partition, body, self._store.now())
+        return await self._store.write(self._upsert, partition, body, self._store.now())
 
     async def get(self, partition: str, id: str) -> Document | None:
         check_id(id)
@@ -555,7 +621,7 @@ class SqliteContainer(Container):
         self, partition: str, document: Document, *, if_match: str | None = None
     ) -> Document:
         body = prepare_write(partition, document)
-        return await self._store.run(self._replace, partition, body, if_match, self._store.now())
+        return await self._store.write(self._replace, partition, body, if_match, self._store.now())
 
     async def patch(
         self, partition: str, id: str, ops: Sequence[PatchOp], *, if_match: str | None = None
@@ -563,22 +629,20 @@ class SqliteContainer(Container):
         check_partition(partition)
         check_id(id)
         check_patch(ops)
-        return await self._store.run(
-            self._transaction, self._patch, partition, id, list(ops), if_match, self._store.now()
+        return await self._store.write(
+            self._patch, partition, id, list(ops), if_match, self._store.now()
         )
 
     async def delete(self, partition: str, id: str, *, if_match: str | None = None) -> None:
         check_partition(partition)
         check_id(id)
-        await self._store.run(self._delete, partition, id, if_match, self._store.now())
+        await self._store.write(self._delete, partition, id, if_match, self._store.now())
 
     async def batch(self, partition: str, operations: Sequence[BatchOp]) -> list[Document]:
         check_batch(partition, operations)
         if not operations:
             return []
-        return await self._store.run(
-            self._transaction, self._batch, partition, list(operations), self._store.now()
-        )
+        return await self._store.write(self._batch, partition, list(operations), self._store.now())
 
     async def query(self, query: Query, *, partition: str | None) -> Page:
         if query.page_size is not None and query.page_size < 1:

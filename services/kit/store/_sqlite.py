@@ -226,10 +226,15 @@ class SqliteStore:
                     outcomes = await self.run(self._apply, group)
                 except BaseException as error:
                     # The group's transaction did not commit: none of its writes stands.
+                    cancelled = isinstance(error, asyncio.CancelledError)
                     for write in group:
-                        if not write.future.done():
+                        if write.future.done():
+                            continue
+                        if cancelled:
+                            write.future.cancel()
+                        else:
                             write.future.set_exception(error)
-                    if isinstance(error, asyncio.CancelledError):
+                    if cancelled:
                         raise
                     continue
                 for write, (failure, value) in zip(group, outcomes, strict=True):

@@ -54,7 +54,7 @@ test: setup-test ## set up, then run every test (needs Redis and RabbitMQ runnin
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 .PHONY: bench
-bench: ## benchmarks: kit (echo vs GetTask vs ListTasks) and edge (gRPC vs edge vs Envoy)
+bench: ## benchmarks: kit (echo vs GetTask vs ListTasks vs CreateTask) and edge (gRPC vs edge vs Envoy)
 	$(PY) scripts/bench/kit.py
 	$(PY) scripts/bench/edge.py
 

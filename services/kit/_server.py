@@ -144,6 +144,7 @@ async def open_resources(
         max_message_bytes=settings.max_message_bytes,
     )
     try:
+        # Containers declared `outbox=True` index the bus marker sparsely (ContainerSpec).
         await store.open([spec for d in definitions for spec in d.containers])
         await bus.start()
         await revocations.start(bus)

@@ -22,6 +22,8 @@ from services.kit import (
     jwks,
     open_resources,
 )
+from services.kit.bus import OUTBOX_INDEXES
+from services.kit.store import ContainerSpec
 
 
 def status_details(error: grpc.aio.AioRpcError) -> status_pb2.Status:
@@ -166,3 +168,25 @@ class TestReflection:
             names = {s.name for s in response.list_services_response.service}
             assert set(host.service_names) <= names
             break
+
+
+class TestResources:
+    async def test_outbox_containers_are_opened_with_the_relay_indexes(
+        self, tmp_path: Path
+    ) -> None:
+        definition = ServiceDefinition(
+            domain="test",
+            service_names=(),
+            containers=(ContainerSpec("things", outbox=True), ContainerSpec("plain")),
+            register=lambda _server, _resources: None,
+        )
+        settings = Settings(store_url=f"sqlite:///{tmp_path}/kit.db")
+
+        async with open_resources(settings, [definition]) as resources:
+            things = resources.store.container("things").spec
+            plain = resources.store.container("plain").spec
+            relay = resources.relay
+
+        assert things.sparse_indexes == OUTBOX_INDEXES
+        assert plain.sparse_indexes == ()
+        assert relay is not None

@@ -51,6 +51,7 @@ from services.kit.bus._outbox import (
     RelayStats,
     event_from_outbox,
     outbox_document,
+    with_outbox,
 )
 from services.kit.store import DOC_TYPE_FIELD
 
@@ -108,4 +109,5 @@ __all__ = [
     "retry_queue_name",
     "topic_matches",
     "transient_consumer_name",
+    "with_outbox",
 ]

@@ -25,7 +25,7 @@ import asyncio
 import base64
 import contextlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,6 +42,7 @@ from services.kit.store import (
     PARTITION_KEY_PATH,
     BatchOp,
     Condition,
+    ContainerSpec,
     Document,
     DocumentStore,
     F,
@@ -55,6 +56,17 @@ ENTITIES_ONLY: Condition = F(DOC_TYPE_FIELD).defined(False)
 
 OUTBOX_INDEXES: tuple[str, ...] = (f"/{DOC_TYPE_FIELD}",)
 """The paths the relay filters on; `ContainerSpec(outbox=True)` declares them."""
+
+
+def with_outbox(spec: ContainerSpec) -> ContainerSpec:
+    """`spec` as a container holding outbox documents: `OUTBOX_INDEXES` become sparse
+    indexes, since few documents have them and the relay looks for them across partitions
+    (on SQLite a pass then reads the pending documents rather than every entity, and an outbox
+    write stays out of the entity indexes, which serve queries with `ENTITIES_ONLY`)."""
+    return replace(
+        spec, sparse_indexes=tuple(dict.fromkeys((*spec.sparse_indexes, *OUTBOX_INDEXES)))
+    )
+
 
 _PARTITION_FIELD = PARTITION_KEY_PATH.lstrip("/")
 

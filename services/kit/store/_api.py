@@ -46,9 +46,19 @@ class ContainerSpec:
     integer `ttl` field overrides it (-1 never expires), as in Cosmos DB. Per-document `ttl`
     works on every container, with or without a default.
 
+    `sparse_indexes` are paths that only a few documents of the container have (the bus's
+    `docType` marker) and that a query across partitions (`partition=None`: platform jobs such
+    as the outbox relay) looks up by equality, in `id` order. The sqlite backend gives each an
+    index over just the documents that have the field, not led by the partition, and keeps
+    those documents out of the container's other indexes, so writing one touches two indexes
+    rather than all; a query uses those other indexes when it skips the marked documents with
+    `F(path).defined(False)` (as repositories do with `ENTITIES_ONLY`), and still gives the
+    same results without it, reading the partition instead. Cosmos DB indexes every path.
+
     `outbox=True` says the container also holds bus documents (the transactional outbox's
-    events, written in the same batch as the state change, and inbox markers): the `docType`
-    path they are found by is indexed, and the process's outbox relay watches the container.
+    events, written in the same batch as the state change, and inbox markers): their `docType`
+    path is declared, as an index and a sparse index, and the process's outbox relay watches
+    the container.
     """
 
     name: str
@@ -56,12 +66,15 @@ class ContainerSpec:
     default_ttl: int | None = None
     vector: VectorIndex | None = None
     sorts: tuple[tuple[Order, ...], ...] = ()
+    sparse_indexes: tuple[str, ...] = ()
     outbox: bool = False
 
     def __post_init__(self) -> None:
         marker = f"/{DOC_TYPE_FIELD}"
         if self.outbox and marker not in self.indexes:
             object.__setattr__(self, "indexes", (*self.indexes, marker))
+        if self.outbox and marker not in self.sparse_indexes:
+            object.__setattr__(self, "sparse_indexes", (*self.sparse_indexes, marker))
 
 
 # --- query builder -------------------------------------------------------------------------

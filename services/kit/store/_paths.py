@@ -58,7 +58,8 @@ def _inverse(orders: tuple[Order, ...]) -> tuple[Order, ...]:
     return tuple(Order(order.path, not order.descending) for order in orders)
 
 
-def declared_sorts(spec: ContainerSpec) -> list[tuple[Order, ...]]:
+@lru_cache(maxsize=256)
+def declared_sorts(spec: ContainerSpec) -> tuple[tuple[Order, ...], ...]:
     """Every sort-key sequence the container serves, without the `id` tiebreak.
 
     A declared index path sorts in either direction; a declared multi-field sort also serves
@@ -72,7 +73,7 @@ def declared_sorts(spec: ContainerSpec) -> list[tuple[Order, ...]]:
         for orders in (keys, _inverse(keys)):
             if orders not in sorts:
                 sorts.append(orders)
-    return sorts
+    return tuple(sorts)
 
 
 def composite_orders(spec: ContainerSpec) -> list[tuple[Order, ...]]:
@@ -80,10 +81,12 @@ def composite_orders(spec: ContainerSpec) -> list[tuple[Order, ...]]:
     return [(*keys, Order(ID_PATH, keys[-1].descending)) for keys in declared_sorts(spec)]
 
 
+@lru_cache(maxsize=1024)
 def resolve_ordering(spec: ContainerSpec, ordering: tuple[Order, ...]) -> tuple[Order, ...]:
     """The ORDER BY a query runs with: its sort keys, then `id` in the last key's direction.
 
     `InvalidArgument` when the keys are not declared on the container (see `ContainerSpec`).
+    Cached: every list query of a service resolves one of a few orderings.
     """
     keys = ordering
     explicit_id = None

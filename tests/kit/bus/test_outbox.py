@@ -28,6 +28,7 @@ from services.kit.bus import (
     idempotent,
     make_event,
     outbox_document,
+    with_outbox,
 )
 from services.kit.store import BatchOp, Container, ContainerSpec, DocumentStore, F, Query
 from tests.kit.bus.conftest import Harness, Recorder, eventually
@@ -292,4 +293,38 @@ class TestRelay:
             await relay.stop()
 
         assert await pending_outbox(items) == 1
+        await bus.close()
+
+
+class TestWithOutbox:
+    """A container opened `with_outbox`, as the runner opens every outbox container."""
+
+    def test_outbox_paths_become_sparse_indexes_once(self) -> None:
+        spec = with_outbox(with_outbox(ContainerSpec("things", indexes=("/title",))))
+
+        assert spec.sparse_indexes == OUTBOX_INDEXES
+        assert spec.indexes == ("/title",)
+
+    async def test_the_relay_drains_every_partition_and_entities_stay_queryable(
+        self, store: DocumentStore, relay_factory: list[OutboxRelay]
+    ) -> None:
+        await store.open([with_outbox(ContainerSpec("items", indexes=("/title",)))])
+        items = store.container("items")
+        bus = MemoryBus()
+        await bus.start()
+        recorder = Recorder()
+        await bus.subscribe(Subscription("sparse", "planning", ("#",), recorder))
+        written: list[event_pb2.Event] = []
+        for n in range(12):
+            written += await write_item(items, "planning", f"org-{n % 4}", events=1 + n % 2)
+        relay = new_relay(relay_factory, store, bus, batch_size=5)
+
+        published = await relay.relay_pending()
+
+        await eventually(lambda: len(recorder.events) == len(written))
+        assert published == len(written)
+        assert Counter(recorder.ids) == Counter(e.id for e in written)
+        assert await pending_outbox(items) == 0
+        titled = Query().where(ENTITIES_ONLY, F("title").startswith("item ")).order_by("title")
+        assert len((await items.query(titled, partition="org-1")).items) == 3
         await bus.close()

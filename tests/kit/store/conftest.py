@@ -53,7 +53,9 @@ VECTORS = {
     )
     for distance in ("cosine", "euclidean", "dotproduct")
 }
-SPECS = [ITEMS, EXPIRING, *VECTORS.values()]
+MARKED = ContainerSpec("marked", indexes=("/title",), sparse_indexes=("/marker",))
+"""Entities and a few documents marked by `marker`, as outbox documents are by `docType`."""
+SPECS = [ITEMS, EXPIRING, *VECTORS.values(), MARKED]
 
 
 @dataclass

@@ -25,7 +25,7 @@ from services.kit.store import (
     Query,
 )
 
-from .conftest import EXPIRING, EXPIRING_TTL, ITEMS, SPECS, VECTORS, Harness
+from .conftest import EXPIRING, EXPIRING_TTL, ITEMS, MARKED, SPECS, VECTORS, Harness
 
 ORG = "org-a"
 OTHER_ORG = "org-b"
@@ -281,6 +281,40 @@ class TestPartitionIsolation:
         assert await items(harness).count(Query(), partition=None) == 2
 
 
+class TestSparseIndexes:
+    async def seed_marked(self, harness: Harness) -> Container:
+        marked = harness.store.container(MARKED.name)
+        await seed(marked, ORG, [{"id": "e1", "title": "b"}, {"id": "m2", "marker": "x"}])
+        await seed(marked, OTHER_ORG, [{"id": "m1", "marker": "x"}, {"id": "e2", "title": "a"}])
+        await seed(marked, OTHER_ORG, [{"id": "m3", "marker": "y"}])
+        return marked
+
+    async def test_marked_documents_are_found_across_partitions_in_id_order(
+        self, harness: Harness
+    ) -> None:
+        marked = await self.seed_marked(harness)
+
+        page = await marked.query(
+            Query().where(F("marker") == "x").order_by("id").limit(10), partition=None
+        )
+
+        assert ids(page.items) == ["m1", "m2"]
+
+    async def test_skipping_marked_documents_leaves_the_entities(self, harness: Harness) -> None:
+        marked = await self.seed_marked(harness)
+        entities = Query().where(F("marker").defined(False)).order_by("title")
+
+        assert ids((await marked.query(entities, partition=OTHER_ORG)).items) == ["e2"]
+        assert await marked.count(Query().where(F("marker").defined(False)), partition=None) == 2
+
+    async def test_a_query_that_does_not_skip_them_still_sees_them(self, harness: Harness) -> None:
+        marked = await self.seed_marked(harness)
+
+        assert ids((await marked.query(Query(), partition=ORG)).items) == ["e1", "m2"]
+        page = await marked.query(Query().where(F("id").startswith("m")), partition=None)
+        assert sorted(ids(page.items)) == ["m1", "m2", "m3"]
+
+
 OPERATOR_DOCUMENTS: list[Document] = [
     {"id": "d1", "status": "open", "n": 1, "title": "Alpha", "labels": ["x", "y"], "done": False},
     {"id": "d2", "status": "done", "n": 2, "title": "alpine", "labels": ["y"], "done": True},
@@ -299,6 +333,10 @@ OPERATOR_CASES: list[tuple[str, Condition, list[str]]] = [
     ("ne skips absent fields", F("status") != "open", ["d2", "d4"]),
     ("ne counts other types as unequal", F("n") != 2, ["d1", "d3", "d4", "d5"]),
     ("eq array", F("labels") == ["y"], ["d2"]),
+    ("eq a string never matches an array's text", F("labels") == '["y"]', []),
+    ("eq a string never matches a number", F("n") == "2", ["d5"]),
+    ("in strings never match an array's text", F("labels").in_(['["x","y"]', '["y"]']), []),
+    ("ne a string counts arrays as unequal", F("labels") != '["y"]', ["d1", "d2", "d3", "d4"]),
     ("lt", F("n") < 2, ["d1"]),
     ("le", F("n") <= 2, ["d1", "d2"]),
     ("gt", F("n") > 2, ["d3", "d4"]),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -9,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from services.kit._clock import ManualClock
-from services.kit.store import ContainerSpec, F, Query, SqliteStore
+from services.kit._errors import DocumentExists
+from services.kit.store import BatchOp, ContainerSpec, F, Query, SqliteStore
 
-from .conftest import EXPIRING, EXPIRING_TTL, ITEMS, SPECS
+from .conftest import EXPIRING, EXPIRING_TTL, ITEMS, MARKED, SPECS
 
 ORG = "org-a"
 
@@ -31,15 +34,32 @@ async def store(tmp_path: Path, clock: ManualClock) -> AsyncIterator[SqliteStore
         await store.close()
 
 
-async def statements_of(store: SqliteStore, query: Query) -> list[str]:
-    """The SQL (values inlined) that running `query` on the items container executes."""
+async def statements_of(
+    store: SqliteStore, query: Query, container: str = ITEMS.name, partition: str | None = ORG
+) -> list[str]:
+    """The SQL (values inlined) that running `query` on a container executes, on either
+    connection."""
+    statements: list[str] = []
+    assert store.reader is not None
+    store.reader.set_trace_callback(statements.append)
+    await store.run(store.raw.set_trace_callback, statements.append)
+    try:
+        await store.container(container).query(query, partition=partition)
+    finally:
+        await store.run(store.raw.set_trace_callback, None)
+        store.reader.set_trace_callback(None)
+    return [s for s in statements if s.startswith("SELECT")]
+
+
+@contextlib.asynccontextmanager
+async def writer_statements(store: SqliteStore) -> AsyncIterator[list[str]]:
+    """The statements the writer connection runs inside the block."""
     statements: list[str] = []
     await store.run(store.raw.set_trace_callback, statements.append)
     try:
-        await store.container(ITEMS.name).query(query, partition=ORG)
+        yield statements
     finally:
         await store.run(store.raw.set_trace_callback, None)
-    return [s for s in statements if s.startswith("SELECT")]
 
 
 async def plan_of(store: SqliteStore, sql: str) -> str:
@@ -80,6 +100,133 @@ class TestStorage:
         assert "USING INDEX c_items__" in plan
         assert "<expr>=?" in plan
         assert "TEMP B-TREE" not in plan
+
+
+class TestSparseIndexes:
+    async def test_an_equality_across_partitions_reads_the_sparse_index(
+        self, store: SqliteStore
+    ) -> None:
+        query = Query().where(F("marker") == "x").order_by("id").limit(10)
+
+        (sql,) = await statements_of(store, query, MARKED.name, None)
+        plan = await plan_of(store, sql)
+
+        assert "USING INDEX c_marked__s" in plan
+        assert "TEMP B-TREE" not in plan
+
+    async def test_a_query_skipping_marked_documents_reads_an_entity_index(
+        self, store: SqliteStore
+    ) -> None:
+        query = Query().where(F("marker").defined(False)).order_by("title").limit(10)
+
+        (sql,) = await statements_of(store, query, MARKED.name)
+        plan = await plan_of(store, sql)
+
+        assert "USING INDEX c_marked__" in plan
+        assert "c_marked__s" not in plan
+        assert "TEMP B-TREE" not in plan
+
+    async def test_marked_documents_are_left_out_of_the_entity_indexes(
+        self, store: SqliteStore
+    ) -> None:
+        rows = await store.run(
+            lambda: store.raw.execute(
+                "SELECT name, sql FROM sqlite_master WHERE tbl_name = 'c_marked' "
+                "AND type = 'index' AND name NOT LIKE '%expires' AND sql IS NOT NULL"
+            ).fetchall()
+        )
+        entity = [sql for name, sql in rows if not name.startswith("c_marked__s")]
+
+        assert entity
+        assert all("WHERE json_type(body, '$.marker') IS NULL" in sql for sql in entity)
+        assert not any("'$.marker')," in sql for sql in entity)
+
+
+class TestReads:
+    async def test_a_page_is_read_on_the_event_loop_connection(self, store: SqliteStore) -> None:
+        await store.container(ITEMS.name).create(ORG, {"id": "t1", "status": "open"})
+
+        async with writer_statements(store) as on_writer:
+            page = await store.container(ITEMS.name).query(
+                Query().where(F("status") == "open"), partition=ORG
+            )
+
+        assert [d["id"] for d in page.items] == ["t1"]
+        assert not [s for s in on_writer if s.startswith("SELECT")]
+
+    async def test_a_query_past_the_read_budget_is_answered_by_the_writer(
+        self, tmp_path: Path
+    ) -> None:
+        store = SqliteStore(tmp_path / "store.db", read_budget_steps=1)
+        await store.open(SPECS)
+        try:
+            items = store.container(ITEMS.name)
+            for n in range(300):
+                await items.create(ORG, {"id": f"t{n:03}", "unindexed": n})
+            # No index on the field: every document of the partition is read.
+            query = Query().where(F("unindexed") >= 295).limit(10)
+
+            async with writer_statements(store) as on_writer:
+                first = await items.query(query, partition=ORG)
+                second = await items.query(query, partition=ORG)
+                counted = await items.count(Query().where(F("unindexed") >= 100), partition=ORG)
+        finally:
+            await store.close()
+
+        expected = ["t295", "t296", "t297", "t298", "t299"]
+        assert [d["id"] for d in first.items] == [d["id"] for d in second.items] == expected
+        assert counted == 200
+        assert len([s for s in on_writer if s.startswith("SELECT")]) == 3
+
+    async def test_integers_beyond_64_bits_read_back_exactly(self, store: SqliteStore) -> None:
+        big = 2**70 + 1
+        await store.container(ITEMS.name).create(ORG, {"id": "t1", "n": big})
+
+        found = await store.container(ITEMS.name).get(ORG, "t1")
+        page = await store.container(ITEMS.name).query(Query(), partition=ORG)
+
+        assert found is not None and found["n"] == big
+        assert page.items[0]["n"] == big
+
+    async def test_a_number_beyond_float_range_reads_as_json_reads_it(
+        self, store: SqliteStore
+    ) -> None:
+        await store.container(ITEMS.name).create(ORG, {"id": "t1"})
+        await store.run(
+            lambda: store.raw.execute(
+                """UPDATE "c_items" SET body = '{"id":"t1","n":1e400}' WHERE id = 't1'"""
+            )
+        )
+
+        found = await store.container(ITEMS.name).get(ORG, "t1")
+
+        assert found is not None and found["n"] == float("inf")
+
+
+class TestGroupCommit:
+    async def test_concurrent_writes_share_a_commit_and_fail_alone(
+        self, store: SqliteStore
+    ) -> None:
+        items = store.container(ITEMS.name)
+        await items.create(ORG, {"id": "taken"})
+        writes = [items.create(ORG, {"id": f"t{n}"}) for n in range(10)]
+        duplicate = items.create(ORG, {"id": "taken", "title": "second"})
+        # Fails at its second operation: its first must not stay written.
+        broken = items.batch(ORG, [BatchOp.create({"id": "half"}), BatchOp.create({"id": "taken"})])
+
+        async with writer_statements(store) as on_writer:
+            results = await asyncio.gather(*writes, duplicate, broken, return_exceptions=True)
+
+        assert all(isinstance(r, dict) for r in results[:10])
+        assert isinstance(results[10], DocumentExists)
+        assert isinstance(results[11], DocumentExists)
+        page = await items.query(Query(), partition=ORG)
+        assert sorted(d["id"] for d in page.items) == sorted(
+            ["taken", *(f"t{n}" for n in range(10))]
+        )
+        taken = await items.get(ORG, "taken")
+        assert taken is not None and "title" not in taken
+        assert 1 <= on_writer.count("COMMIT") < len(results)
 
 
 class TestSchemaChanges:

@@ -174,6 +174,11 @@ class _GuardedSandbox(SandboxedEnvironment):
 
     intercepted_binops = frozenset({"*", "**", "%", "+"})
 
+    def wrap_str_format(self, value: Any) -> None:
+        # jinja2 hands out a sandboxed `str.format` before asking is_safe_attribute; its widths
+        # (`{:>999999999}`) cannot be checked before they allocate, so it is not handed out.
+        return None
+
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         if isinstance(obj, str) and attr in _UNSAFE_STR_METHODS:
             return False

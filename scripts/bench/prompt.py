@@ -1,7 +1,7 @@
 """Prompt benchmark: RenderPrompt against the empty Echo RPC, side by side in one run on one
 process, through the full interceptor pipeline over real gRPC (sqlite).
 
-    .venv/bin/python scripts/bench/prompt.py [--seconds 5] [--concurrency 16]
+    .venv/bin/python scripts/bench/prompt.py [--seconds 10] [--concurrency 16] [--rounds 5]
 
 Rows: Echo; RenderPrompt of a text prompt by its `production` label with three variables (two
 point reads of the name and the prompt, one of the version, values checked, the template
@@ -183,10 +183,17 @@ async def run(options: argparse.Namespace) -> list[Result]:
                         lambda: prompts.PreviewPrompt(preview, metadata=metadata),
                     ),
                 ]
-                results = [
-                    await measure(name, call, options.seconds, options.concurrency)
-                    for name, call in rows
-                ]
+                # Rows take turns, round after round, so a load that comes and goes on a shared
+                # machine falls on every row alike.
+                results = [Result(name, 0, 0.0, []) for name, _ in rows]
+                for _ in range(options.rounds):
+                    for result, (name, call) in zip(results, rows, strict=True):
+                        turn = await measure(
+                            name, call, options.seconds / options.rounds, options.concurrency
+                        )
+                        result.calls += turn.calls
+                        result.seconds += turn.seconds
+                        result.latencies.extend(turn.latencies)
             await host.stop(1.0)
     return results
 
@@ -194,8 +201,8 @@ async def run(options: argparse.Namespace) -> list[Result]:
 def report(results: list[Result], options: argparse.Namespace) -> None:
     echo = results[0].rate
     print(
-        f"\nprompt benchmark: {options.seconds:g} s per row, {options.concurrency} calls in "
-        "flight, sqlite\n"
+        f"\nprompt benchmark: {options.seconds:g} s per row in {options.rounds} rounds, "
+        f"{options.concurrency} calls in flight, sqlite\n"
     )
     print("| RPC | calls/s | p50 ms | p99 ms | vs echo |")
     print("|---|---:|---:|---:|---:|")
@@ -208,8 +215,9 @@ def report(results: list[Result], options: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=5)
     options = parser.parse_args()
     report(asyncio.run(run(options)), options)
 

@@ -52,6 +52,27 @@ class TestSelection:
         error = await rpc_error(render(stub, admin, "chosen", version=9), grpc.StatusCode.NOT_FOUND)
         assert error_reason(error) == "VERSION_NOT_FOUND"
 
+    async def test_renders_follow_deletes_and_a_reused_name(
+        self, stub: PromptServiceStub, token: TokenFactory, org: str
+    ) -> None:
+        first = await create_prompt(stub, token(org), "reborn", text_version("one"))
+        second = await add_version(stub, token(org), first.prompt.id, text_version("two"))
+        assert (await render(stub, token(org), "reborn", version=2)).text == "two"
+        await stub.DeletePromptVersion(
+            api.DeletePromptVersionRequest(prompt_id=first.prompt.id, version_id=second.id),
+            metadata=auth(token(org)),
+        )
+        await rpc_error(render(stub, token(org), "reborn", version=2), grpc.StatusCode.NOT_FOUND)
+        assert (await render(stub, token(org), "reborn", label="latest")).text == "one"
+        await stub.DeletePrompt(
+            api.DeletePromptRequest(prompt_id=first.prompt.id), metadata=auth(token(org))
+        )
+        await rpc_error(
+            render(stub, token(org), "reborn", label="latest"), grpc.StatusCode.NOT_FOUND
+        )
+        await create_prompt(stub, token(org), "reborn", text_version("again"))
+        assert (await render(stub, token(org), "reborn", label="latest")).text == "again"
+
     async def test_a_chat_prompt_renders_each_message_and_returns_the_model_config(
         self, stub: PromptServiceStub, token: TokenFactory, org: str
     ) -> None:

@@ -6,8 +6,12 @@ carries the label asked for (or, by number, when the organization has a prompt o
 else the shared prompt of that name. Includes resolve by the same rule, so an organization's
 override also replaces the prompt wherever another prompt includes it.
 
-Versions never change, so their compiled templates are cached by version id; which version a
-label means is read from the prompt at every render.
+Versions never change, so they and their compiled templates are cached by version id, and a
+name's prompt id is cached too (names are fixed for a prompt's life); which version a label
+means is read from the prompt document at every render, so a render costs one point read. A
+version reached through a label is taken from the cache: a label can never point at a deleted
+version (deletes are refused while one does). A version asked for by number is always read, since
+it may have been deleted.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import jinja2
 from google.protobuf import struct_pb2
@@ -27,7 +32,7 @@ from services.kit import (
     NotFound,
     current_principal,
 )
-from services.prompt._mapping import PromptState
+from services.prompt._mapping import PromptState, version_id
 from services.prompt._stats import assign
 from services.prompt._templates import (
     INCLUDE_REFERENCE,
@@ -41,7 +46,31 @@ from services.prompt.service.content import Content, check_content, compile_cont
 from services.prompt.service.library import SharedLibrary
 
 DEFAULT_LABEL = "production"
-COMPILED_CACHE_SIZE = 2048
+CACHE_SIZE = 4096
+"""Versions (and names) a process keeps compiled."""
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class _Recent(Generic[K, V]):
+    """A bounded map that forgets the least recently used entry."""
+
+    def __init__(self, size: int) -> None:
+        self._items: OrderedDict[K, V] = OrderedDict()
+        self._size = size
+
+    def get(self, key: K) -> V | None:
+        found = self._items.get(key)
+        if found is not None:
+            self._items.move_to_end(key)
+        return found
+
+    def put(self, key: K, value: V) -> None:
+        self._items[key] = value
+        self._items.move_to_end(key)
+        if len(self._items) > self._size:
+            self._items.popitem(last=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +110,9 @@ class RenderService:
     def __init__(self, repositories: PromptRepositories, library: SharedLibrary) -> None:
         self._prompts = repositories.prompts
         self._library = library
-        self._compiled: OrderedDict[tuple[str, str], Content] = OrderedDict()
+        self._compiled: _Recent[tuple[str, str], Content] = _Recent(CACHE_SIZE)
+        self._versions: _Recent[tuple[str, str], prompt_pb2.PromptVersion] = _Recent(CACHE_SIZE)
+        self._prompt_ids: _Recent[tuple[str, str], str] = _Recent(CACHE_SIZE)
 
     # --- RPCs ----------------------------------------------------------------------------------
 
@@ -145,7 +176,10 @@ class RenderService:
             number, experiment_id, variant = chosen.version, running.id, chosen.name
         elif label:
             number = prompt.labels[label].version
-        version = await self._prompts.version(partition, prompt.id, number)
+        if label:
+            version = await self._labelled_version(partition, prompt.id, number)
+        else:
+            version = await self._prompts.version(partition, prompt.id, number)
         if version is None:
             raise NotFound(
                 f"prompt {name} has no version {number}",
@@ -154,14 +188,38 @@ class RenderService:
             )
         return Resolved(partition, prompt, version), experiment_id, variant
 
+    async def _named(self, partition: str, name: str) -> PromptState | None:
+        """The partition's prompt of that name: one read when its id is cached (a stale id,
+        of a prompt deleted since, falls back to the name's claim)."""
+        known = self._prompt_ids.get((partition, name))
+        if known is not None:
+            state = await self._prompts.prompt(partition, known)
+            if state is not None and state.name == name:
+                return state
+        state = await self._prompts.prompt_by_name(partition, name)
+        if state is not None:
+            self._prompt_ids.put((partition, name), state.id)
+        return state
+
+    async def _labelled_version(
+        self, partition: str, prompt_id: str, number: int
+    ) -> prompt_pb2.PromptVersion | None:
+        key = (partition, version_id(prompt_id, number))
+        found = self._versions.get(key)
+        if found is None:
+            found = await self._prompts.version(partition, prompt_id, number)
+            if found is not None:
+                self._versions.put(key, found)
+        return found
+
     async def _prompt_for(
         self, organization_id: str, name: str, label: str, number: int
     ) -> tuple[str, PromptState]:
-        own = await self._prompts.prompt_by_name(organization_id, name)
+        own = await self._named(organization_id, name)
         if own is not None and (not label or label in own.labels or label in own.experiments):
             return organization_id, own
         await self._library.ensure()
-        shared = await self._prompts.prompt_by_name(SHARED_PARTITION, name)
+        shared = await self._named(SHARED_PARTITION, name)
         if shared is not None and (not label or label in shared.labels):
             return SHARED_PARTITION, shared
         if own is None and shared is None:
@@ -192,7 +250,7 @@ class RenderService:
         version = (
             None
             if target is None
-            else await self._prompts.version(partition, prompt.id, target.version)
+            else await self._labelled_version(partition, prompt.id, target.version)
         )
         if version is None:
             raise IncludeProblem(reference, "its label points at no version")
@@ -243,14 +301,10 @@ class RenderService:
         """The version's compiled templates, from the cache when they were compiled before."""
         key = (resolved.partition, resolved.version.id)
         found = self._compiled.get(key)
-        if found is not None:
-            self._compiled.move_to_end(key)
-            return found
-        content = compile_content(resolved.prompt.type, resolved.version)
-        self._compiled[key] = content
-        if len(self._compiled) > COMPILED_CACHE_SIZE:
-            self._compiled.popitem(last=False)
-        return content
+        if found is None:
+            found = compile_content(resolved.prompt.type, resolved.version)
+            self._compiled.put(key, found)
+        return found
 
     # --- values and output ---------------------------------------------------------------------
 

@@ -2,8 +2,10 @@
 
 Templates are written by an organization's members and rendered on the service's event loop,
 so two kinds of harm are refused, both as INVALID_ARGUMENT naming the template's field:
-- escaping the sandbox (`{{ ''.__class__.__mro__ }}`, calling unsafe callables): jinja2's
-  `SandboxedEnvironment` raises `SecurityError` (reason TEMPLATE_UNSAFE);
+- escaping the sandbox (`{{ ''.__class__.__mro__ }}`, calling unsafe callables): a template
+  naming an underscore attribute is refused when it is compiled, and jinja2's
+  `SandboxedEnvironment` raises `SecurityError` for whatever is built at run time (reason
+  TEMPLATE_UNSAFE);
 - exhausting the process: every loop iteration and call spends one step of a per-render budget
   (`MAX_STEPS`), the operations that can multiply a value's size (`*`, `**`, `~`, `%`,
   `replace`, padding widths) are checked before they run, no value or output may pass
@@ -285,6 +287,7 @@ def compile_template(source: str) -> CompiledTemplate:
             )
         if reference not in includes:
             includes.append(reference)
+    _refuse_private_access(tree)
     try:
         # Unknown filters and tests surface here, as TemplateAssertionError.
         names = frozenset(meta.find_undeclared_variables(tree)) - GLOBAL_NAMES
@@ -293,6 +296,21 @@ def compile_template(source: str) -> CompiledTemplate:
     except TemplateSyntaxError as error:
         raise RenderRefused("TEMPLATE_SYNTAX", f"line {error.lineno}: {error.message}") from error
     return CompiledTemplate(template, names, tuple(includes))
+
+
+def _refuse_private_access(tree: nodes.Template) -> None:
+    """Refuse, before anything runs, a template that names an underscore attribute: the first
+    step of every known sandbox escape (`__class__`, `__globals__`, `_TemplateReference__…`).
+    Names built at run time are still refused by the sandbox when the template renders."""
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        name = node.attr if isinstance(node, nodes.Getattr) else None
+        if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+            name = node.arg.value if isinstance(node.arg.value, str) else None
+        if name is not None and name.startswith("_"):
+            raise RenderRefused(
+                "TEMPLATE_UNSAFE",
+                f"line {node.lineno}: the template reaches for {name!r}, outside its sandbox",
+            )
 
 
 class _Guard(NodeTransformer):

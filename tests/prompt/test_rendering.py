@@ -203,15 +203,27 @@ class TestSandbox:
             "{{ ''.__class__.__mro__[1].__subclasses__() }}",
             "{{ cycler.__init__.__globals__.os }}",
             "{{ lipsum.__globals__['os'].popen('id').read() }}",
-            "{{ x.__class__ }}",
+            "{{ x['__class__'] }}",
         ],
     )
-    async def test_a_template_reaching_outside_the_sandbox_is_refused(
+    async def test_a_template_reaching_outside_the_sandbox_is_refused_when_stored(
         self, stub: PromptServiceStub, token: TokenFactory, org: str, template: str
     ) -> None:
-        declared = [variable("x")] if "x." in template else []
-        await text_prompt(stub, token(org), "escape", template, *declared)
-        error = await refused(stub, token(org), "escape", {"x": "v"} if declared else {})
+        declared = [variable("x")] if "x[" in template else []
+        error = await rpc_error(
+            create_prompt(stub, token(org), "escape", text_version(template, *declared)),
+            grpc.StatusCode.INVALID_ARGUMENT,
+        )
+        assert error_reason(error) == "TEMPLATE_UNSAFE"
+        assert violated_fields(error) == {"version.template"}
+
+    async def test_an_escape_built_at_run_time_is_refused_when_rendered(
+        self, stub: PromptServiceStub, token: TokenFactory, org: str
+    ) -> None:
+        await text_prompt(
+            stub, token(org), "dynamic-escape", "{{ x[k] }}", variable("x"), variable("k")
+        )
+        error = await refused(stub, token(org), "dynamic-escape", {"x": "s", "k": "__class__"})
         assert error_reason(error) == "TEMPLATE_UNSAFE"
 
     @pytest.mark.parametrize(

@@ -54,9 +54,10 @@ test: setup-test ## set up, then run every test (needs Redis and RabbitMQ runnin
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 .PHONY: bench
-bench: ## benchmarks: kit (echo vs GetTask vs ListTasks vs CreateTask) and edge (gRPC vs edge vs Envoy)
+bench: ## benchmarks: kit, edge (gRPC vs edge vs Envoy) and each service's (scripts/bench/)
 	$(PY) scripts/bench/kit.py
 	$(PY) scripts/bench/edge.py
+	$(PY) scripts/bench/prompt.py
 
 .PHONY: ci
 ci: ## what CI runs (after services are up)

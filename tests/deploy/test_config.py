@@ -95,9 +95,9 @@ def test_the_config_is_reproducible() -> None:
 
 
 def test_each_domain_gets_a_cluster_and_ops_balances_over_all() -> None:
-    services = {**PLANNING, "prompt": ("coder.prompt.v1.PromptService",)}
+    services = {**PLANNING, "calendar": ("coder.calendar.v1.CalendarService",)}
     options = EnvoyOptions(descriptor=DESCRIPTOR)
-    with pytest.raises(KeyError, match=r"coder\.prompt\.v1\.PromptService"):
+    with pytest.raises(KeyError, match=r"coder\.calendar\.v1\.CalendarService"):
         build_context(options, services)  # not in the descriptor set
     context = build_context(options, PLANNING)
     clusters = {upstream.name: upstream for upstream in context["grpc_upstreams"]}

@@ -12,6 +12,9 @@ Topology, all durable:
 - `<consumer>.dlx` (fanout) → `<consumer>.dlq` — where an event lands after `max_retries`
   failed deliveries, with the last error in its `x-coder-error` header.
 
+A transient subscription (a live feed of one process) has none of that: one exclusive,
+auto-deleted queue bound to the exchange, which the broker removes with the consumer.
+
 Failed deliveries are counted in the `x-coder-attempts` header of the copy published to the
 retry queue. Redeliveries caused by a lost connection are not counted: the handler may have
 succeeded, and consumers are idempotent by event id.
@@ -106,7 +109,25 @@ class _AmqpConsumer:
         self._channel = channel
         await channel.initialize()
         await channel.set_qos(prefetch_count=self._bus.prefetch)
+        if self._subscription.transient:
+            # Exclusive and auto-deleted: the broker removes it with the consumer or the
+            # connection, so a watcher that went away leaves nothing to fill up.
+            queue = await channel.declare_queue(
+                consumer, durable=False, exclusive=True, auto_delete=True
+            )
+        else:
+            queue = await self._declare_durable(channel)
+        exchange = await channel.declare_exchange(
+            exchange_name(self._subscription.domain), aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        for pattern in self._subscription.patterns:
+            await queue.bind(exchange, routing_key=pattern)
+        self._queue = queue
+        self._tag = await queue.consume(self._on_message)
 
+    async def _declare_durable(self, channel: AbstractRobustChannel) -> AbstractQueue:
+        """The consumer's queue with its retry queue and dead-letter exchange and queue."""
+        consumer = self._subscription.consumer
         dlx = await channel.declare_exchange(
             dead_letter_exchange_name(consumer), aio_pika.ExchangeType.FANOUT, durable=True
         )
@@ -117,18 +138,11 @@ class _AmqpConsumer:
             durable=True,
             arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": consumer},
         )
-        queue = await channel.declare_queue(
+        return await channel.declare_queue(
             consumer,
             durable=True,
             arguments={"x-dead-letter-exchange": dead_letter_exchange_name(consumer)},
         )
-        exchange = await channel.declare_exchange(
-            exchange_name(self._subscription.domain), aio_pika.ExchangeType.TOPIC, durable=True
-        )
-        for pattern in self._subscription.patterns:
-            await queue.bind(exchange, routing_key=pattern)
-        self._queue = queue
-        self._tag = await queue.consume(self._on_message)
 
     async def stop(self) -> None:
         channel, queue, tag = self._channel, self._queue, self._tag
@@ -166,6 +180,12 @@ class _AmqpConsumer:
         try:
             await dispatch(self._subscription.handler, event)
         except Exception as exc:
+            if self._subscription.transient:
+                _log.warning(
+                    "bus.transient_dropped", consumer=consumer, event_id=event.id, error=repr(exc)
+                )
+                await _settle(message.reject(requeue=False))
+                return
             await self._failed(message, event, exc)
             return
         await _settle(message.ack())

@@ -70,12 +70,18 @@ class Subscription:
     made with the same consumer name must carry the same handler: they share one queue.
     Bindings are additive, as on the broker: a pattern dropped from the code stays bound to
     the durable queue until an operator unbinds it.
+
+    `transient` makes a live feed for one process instead (a stream watching changes as they
+    happen): its queue is exclusive to the subscriber and deleted when the consumer stops or
+    its connection drops, so nothing waits for it afterwards; a failed delivery is dropped,
+    not retried or dead-lettered. Its consumer name must be unique (a fresh id in it).
     """
 
     consumer: str
     domain: str
     patterns: tuple[str, ...]
     handler: EventHandler
+    transient: bool = False
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.consumer):

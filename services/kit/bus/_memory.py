@@ -89,6 +89,8 @@ class _MemoryConsumer:
         await asyncio.gather(*self._workers, return_exceptions=True)
         self._workers = []
         self._bus._forget(self)
+        if self._subscription.transient:
+            self._bus._drop_queue(self._subscription.consumer)
 
     async def _work(self) -> None:
         while True:
@@ -106,6 +108,14 @@ class _MemoryConsumer:
         try:
             await dispatch(self._subscription.handler, event)
         except Exception as exc:
+            if self._subscription.transient:
+                _log.warning(
+                    "bus.transient_dropped",
+                    consumer=self._subscription.consumer,
+                    event_id=event.id,
+                    error=repr(exc),
+                )
+                return
             self._bus._failed(self._queue, self._subscription.consumer, delivery, event, exc)
 
 
@@ -144,6 +154,8 @@ class MemoryBus:
     async def subscribe(self, subscription: Subscription) -> Consumer:
         if not self._running:
             raise Unavailable("the in-process bus is not running")
+        if subscription.transient and subscription.consumer in self._queues:
+            raise ValueError(f"transient consumer {subscription.consumer!r} already exists")
         queue = self._queues.setdefault(subscription.consumer, _Queue())
         queue.bindings.setdefault(subscription.domain, set()).update(subscription.patterns)
         consumer = _MemoryConsumer(self, subscription, queue)
@@ -175,6 +187,13 @@ class MemoryBus:
     def _forget(self, consumer: _MemoryConsumer) -> None:
         if consumer in self._consumers:
             self._consumers.remove(consumer)
+
+    def _drop_queue(self, consumer: str) -> None:
+        self._queues.pop(consumer, None)
+
+    def queue_names(self) -> list[str]:
+        """The consumers' queues that exist now (a transient one only while it runs)."""
+        return list(self._queues)
 
     def _failed(
         self,

@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from coder.identity.v1.identity_service_pb2_grpc import IdentityServiceStub
 from edge.auth import SignIn, auth_router, request_id
 from edge.channels import ChannelSource, edge_channels
+from edge.cors import CorsPolicy, parse_origins
 from edge.descriptors import load_descriptor_set
 from edge.errors import EdgeRefusal, edge_status, http_error, rich_status
 from edge.gateway import Gateway, error_response
@@ -134,6 +135,13 @@ def create_app(
     # `/api/` is only ever the gateway's: hand it over before FastAPI scans its own routes
     # (that scan was the largest single cost of a REST call).
     app.add_middleware(FrontDoor, api=api)
+    # Outermost, so every answer (errors and 404s included) carries the CORS headers a page
+    # needs to read it, and preflights never reach the gateway.
+    app.add_middleware(
+        CorsPolicy,
+        origins=parse_origins(settings.cors_origins),
+        max_age_seconds=settings.cors_max_age_seconds,
+    )
     return app
 
 

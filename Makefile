@@ -80,6 +80,10 @@ bench: ## benchmarks: kit (echo vs GetTask vs ListTasks) and edge (gRPC vs edge 
 	$(PY) scripts/bench/kit.py
 	$(PY) scripts/bench/edge.py
 
+.PHONY: bench-ui
+bench-ui: setup ui-build ## web UI benchmark: first-load JS per route, board time to interactive (50 vs 500 tasks)
+	$(PY) scripts/bench/ui.py
+
 .PHONY: ci
 ci: ## what CI runs (after services are up)
 	bash .ci/run

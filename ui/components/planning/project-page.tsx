@@ -1,5 +1,5 @@
 "use client";
-import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import type { Task, TaskStatus } from "@/lib/api";
 import { api, unwrap } from "@/lib/api";
@@ -56,8 +56,25 @@ function CreateTask({ projectId, open, onOpenChange }: { projectId: string; open
   );
 }
 
-function describeChange(change: Change, you: string): string {
-  const who = change.actorId === you ? "You" : `Member ${change.actorId.slice(-6)}`;
+/** Members' names by user id, for saying who changed what; the member list is for owners and
+ * admins, so others see a short id instead. */
+function useMemberNames(): Map<string, string> {
+  const { session } = useSession();
+  const org = session?.organizationId ?? "";
+  const members = useQuery({
+    queryKey: ["members", org],
+    enabled: session?.role === "owner" || session?.role === "admin",
+    queryFn: () =>
+      unwrap(api().GET("/api/v1/identity/organizations/{organization_id}/members", { params: { path: { organization_id: org }, query: { pageSize: 1000 } } })),
+  });
+  return useMemo(
+    () => new Map((members.data?.members ?? []).map((m) => [m.userId ?? "", m.displayName ?? m.email ?? ""])),
+    [members.data],
+  );
+}
+
+function describeChange(change: Change, you: string, names: Map<string, string>): string {
+  const who = change.actorId === you ? "You" : (names.get(change.actorId) ?? `Member ${change.actorId.slice(-6)}`);
   const title = change.task.title ?? "a task";
   switch (change.kind) {
     case "TASK_CHANGE_KIND_CREATED":
@@ -311,6 +328,7 @@ export function ProjectPage({ projectId }: { projectId: string }) {
   const tasks = useTasks(projectId);
   const move = useMoveTask(projectId);
   const live = useProjectWatch(projectId);
+  const names = useMemberNames();
   const [open, setOpen] = useState<Task | null>(null);
   const [creating, setCreating] = useState(false);
   const [focused, setFocused] = useState("");
@@ -379,7 +397,7 @@ export function ProjectPage({ projectId }: { projectId: string }) {
         <section aria-label="Recent changes" aria-live="polite" className="rounded-md border border-border p-2 text-sm">
           <ul>
             {live.changes.map((change) => (
-              <li key={change.id}>{describeChange(change, session?.user.id ?? "")}</li>
+              <li key={change.id}>{describeChange(change, session?.user.id ?? "", names)}</li>
             ))}
           </ul>
         </section>

@@ -1,132 +1,49 @@
 "use client";
-import { useQuery, useQueryClient } from "@tanstack/react-query";
-import { Command } from "cmdk";
-import { Building2, ChevronsUpDown, KanbanSquare, LogOut, Search, UserRound } from "lucide-react";
+import { ChevronsUpDown, LogOut, Search } from "lucide-react";
+import dynamic from "next/dynamic";
 import Link from "next/link";
 import { usePathname, useRouter } from "next/navigation";
 import { type ReactNode, useEffect, useState } from "react";
-import { api, unwrap } from "@/lib/api";
-import { signOut, switchOrganization } from "@/lib/session";
-import { toast } from "./errors";
+import { signOut } from "@/lib/session";
+import { NAVIGATION } from "./navigation";
+import { useOrganizations } from "./organization-menu-query";
 import { useSession } from "./providers";
-import { setTheme, ThemeToggle, useDark } from "./theme";
+import { ThemeToggle } from "./theme";
 import { Button } from "./ui/button";
 import { cn } from "./ui/cn";
-import { Dialog, DialogContent } from "./ui/dialog";
-import { DropdownMenu, DropdownMenuContent, DropdownMenuItem, DropdownMenuTrigger } from "./ui/menu";
 
-/** One entry per service the suite serves; a service gets its entry when its pages land. */
-export const NAVIGATION = [
-  { href: "/planning", label: "Planning", icon: KanbanSquare },
-  { href: "/settings/organization", label: "Organization", icon: Building2 },
-  { href: "/account", label: "My account", icon: UserRound },
-] as const;
+const CommandPalette = dynamic(() => import("./command-palette"), { ssr: false });
+const OrganizationMenu = dynamic(() => import("./organization-menu"), { ssr: false });
 
-function useOrganizations() {
-  const { session } = useSession();
-  return useQuery({
-    queryKey: ["organizations", session?.user.id],
-    enabled: !!session,
-    queryFn: () => unwrap(api().GET("/api/v1/identity/organizations")),
-  });
-}
+export { NAVIGATION };
 
+/** The switcher as a plain button until it is first used; its menu (Radix, with its
+ * positioning code) is a chunk of its own, out of every page's first load. */
 function OrganizationSwitcher() {
   const { session } = useSession();
+  const [menu, setMenu] = useState(false);
   const organizations = useOrganizations();
-  const client = useQueryClient();
-  const router = useRouter();
-  const memberships = organizations.data?.memberships ?? [];
   const currentName =
-    memberships.find((m) => m.organization?.id === session?.organizationId)?.organization?.name ?? "Organization";
-  const choose = async (id: string) => {
-    try {
-      await switchOrganization(id);
-      client.clear();
-      router.push("/planning");
-    } catch (error) {
-      toast.error(error);
-    }
-  };
+    organizations.data?.memberships?.find((m) => m.organization?.id === session?.organizationId)?.organization?.name ??
+    "Organization";
+  if (menu) return <OrganizationMenu currentName={currentName} />;
   return (
-    <DropdownMenu>
-      <DropdownMenuTrigger asChild>
-        <Button variant="secondary" className="w-full justify-between" aria-label={`Organization: ${currentName}`}>
-          <span className="truncate">{currentName}</span>
-          <ChevronsUpDown className="h-4 w-4" aria-hidden />
-        </Button>
-      </DropdownMenuTrigger>
-      <DropdownMenuContent label="Switch organization">
-        {memberships.map((m) => (
-          <DropdownMenuItem key={m.organization?.id} onSelect={() => void choose(m.organization?.id ?? "")}>
-            {m.organization?.name} <span className="text-xs text-muted-foreground">({m.role})</span>
-          </DropdownMenuItem>
-        ))}
-      </DropdownMenuContent>
-    </DropdownMenu>
-  );
-}
-
-function CommandPalette({ open, onOpenChange }: { open: boolean; onOpenChange: (open: boolean) => void }) {
-  const router = useRouter();
-  const dark = useDark();
-  const run = (action: () => void) => {
-    onOpenChange(false);
-    action();
-  };
-  return (
-    <Dialog open={open} onOpenChange={onOpenChange}>
-      <DialogContent title="Command palette" description="Type a command or a page to go to.">
-        <Command label="Commands" className="flex flex-col gap-2">
-          <Command.Input
-            autoFocus
-            aria-label="Command"
-            placeholder="Go to…"
-            className="h-9 w-full rounded-md border border-border bg-background px-3 text-sm"
-          />
-          <Command.List className="max-h-72 overflow-y-auto">
-            <Command.Empty className="p-2 text-sm text-muted-foreground">Nothing matches.</Command.Empty>
-            <Command.Group heading="Go to" className="text-xs text-muted-foreground">
-              {NAVIGATION.map((entry) => (
-                <Command.Item
-                  key={entry.href}
-                  onSelect={() => run(() => router.push(entry.href))}
-                  className="cursor-pointer rounded px-2 py-1.5 text-sm text-foreground data-[selected=true]:bg-accent"
-                >
-                  {entry.label}
-                </Command.Item>
-              ))}
-              <Command.Item
-                onSelect={() => run(() => router.push("/account/sessions"))}
-                className="cursor-pointer rounded px-2 py-1.5 text-sm text-foreground data-[selected=true]:bg-accent"
-              >
-                Sessions
-              </Command.Item>
-            </Command.Group>
-            <Command.Group heading="Actions" className="text-xs text-muted-foreground">
-              <Command.Item
-                onSelect={() => run(() => router.push("/planning?new=1"))}
-                className="cursor-pointer rounded px-2 py-1.5 text-sm text-foreground data-[selected=true]:bg-accent"
-              >
-                Create a project
-              </Command.Item>
-              <Command.Item
-                onSelect={() => run(() => setTheme(dark ? "light" : "dark"))}
-                className="cursor-pointer rounded px-2 py-1.5 text-sm text-foreground data-[selected=true]:bg-accent"
-              >
-                Switch to the {dark ? "light" : "dark"} theme
-              </Command.Item>
-              <Command.Item
-                onSelect={() => run(() => void signOut().then(() => router.replace("/sign-in")))}
-                className="cursor-pointer rounded px-2 py-1.5 text-sm text-foreground data-[selected=true]:bg-accent"
-              >
-                Sign out
-              </Command.Item>
-            </Command.Group>
-          </Command.List>
-        </Command>
-      </DialogContent>
-    </Dialog>
+    <Button
+      variant="secondary"
+      className="w-full justify-between"
+      aria-label={`Organization: ${currentName}`}
+      aria-haspopup="menu"
+      onClick={() => setMenu(true)}
+      onKeyDown={(e) => {
+        if (e.key === "ArrowDown" || e.key === "Enter" || e.key === " ") {
+          e.preventDefault();
+          setMenu(true);
+        }
+      }}
+    >
+      <span className="truncate">{currentName}</span>
+      <ChevronsUpDown className="h-4 w-4" aria-hidden />
+    </Button>
   );
 }
 
@@ -195,7 +112,7 @@ export function AppShell({ children }: { children: ReactNode }) {
         </div>
       </aside>
       <main className="min-w-0 flex-1 p-6">{children}</main>
-      <CommandPalette open={palette} onOpenChange={setPalette} />
+      {palette ? <CommandPalette open onOpenChange={setPalette} /> : null}
     </div>
   );
 }

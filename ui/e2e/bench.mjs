@@ -59,12 +59,18 @@ for (const [name, path, ready] of [
   ["/planning", "/planning", (p) => p.getByRole("heading", { name: "Projects" }).waitFor()],
   ["/planning/[projectId] (board)", `/planning/${projects[50]}`, (p) => p.getByRole("listitem", { name: "Done", exact: true }).waitFor()],
 ]) {
+  // First-load JS: the scripts the page loads before its `load` event. Link prefetches of
+  // other routes come after it, so they do not count.
   scripts.clear();
   const fresh = await context.newPage();
+  let loaded = false;
+  fresh.on("load", () => (loaded = true));
   fresh.on("response", async (response) => {
-    if (response.request().resourceType() !== "script" || !response.url().startsWith(UI)) return;
+    if (loaded || response.request().resourceType() !== "script" || !response.url().startsWith(UI)) return;
+    const url = response.url();
+    scripts.set(url, 0);
     try {
-      scripts.set(response.url(), gzipSync(await response.body()).length);
+      scripts.set(url, gzipSync(await response.body()).length);
     } catch {
       // no body
     }
@@ -72,6 +78,7 @@ for (const [name, path, ready] of [
   await fresh.goto(`${UI}${path}`, { waitUntil: "load" });
   await ready(fresh);
   await fresh.waitForLoadState("networkidle");
+  if (process.env.VERBOSE) for (const [url, size] of scripts) console.error(name, (size / 1024).toFixed(1), url);
   const bytes = [...scripts.values()].reduce((a, b) => a + b, 0);
   routes.push([name, scripts.size, (bytes / 1024).toFixed(1)]);
   await fresh.close();

@@ -54,7 +54,16 @@ def main() -> None:
             "NO_COLOR": "1",
         }
         process = subprocess.Popen(
-            [sys.executable, "-m", "cli", "dev", "--port", str(port), "--edge-port", str(edge_port)],
+            [
+                sys.executable,
+                "-m",
+                "cli",
+                "dev",
+                "--port",
+                str(port),
+                "--edge-port",
+                str(edge_port),
+            ],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,

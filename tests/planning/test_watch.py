@@ -25,7 +25,7 @@ STEP_TIMEOUT = 10.0
 class Watch:
     """One WatchProject call, read message by message with a timeout per message."""
 
-    def __init__(self, call: grpc.aio.UnaryStreamCall) -> None:  # type: ignore[type-arg]
+    def __init__(self, call: grpc.aio.UnaryStreamCall) -> None:
         self.call = call
         self._messages: AsyncIterator[api.WatchProjectResponse] = call.__aiter__()
 

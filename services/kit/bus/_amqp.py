@@ -112,7 +112,7 @@ class _AmqpConsumer:
         if self._subscription.transient:
             # Exclusive and auto-deleted: the broker removes it with the consumer or the
             # connection, so a watcher that went away leaves nothing to fill up.
-            queue = await channel.declare_queue(
+            queue: AbstractQueue = await channel.declare_queue(
                 consumer, durable=False, exclusive=True, auto_delete=True
             )
         else:

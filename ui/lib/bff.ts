@@ -43,8 +43,15 @@ export function foreign(request: NextRequest): NextResponse | null {
   const site = request.headers.get("sec-fetch-site");
   const own = request.nextUrl.origin;
   const host = request.headers.get("host");
-  const sameOrigin =
-    origin === null ? site === null || site === "same-origin" : origin === own || (host !== null && new URL(origin).host === host);
+  let sameOrigin: boolean;
+  if (origin === null) sameOrigin = site === null || site === "same-origin";
+  else {
+    try {
+      sameOrigin = origin === own || (host !== null && new URL(origin).host === host);
+    } catch {
+      sameOrigin = false; // "null" (a sandboxed frame) or garbage
+    }
+  }
   if (sameOrigin) return null;
   return errorJson(403, "this request must come from the web app itself", "ORIGIN_REFUSED");
 }

@@ -105,6 +105,15 @@ const tests = [
       await column(owner, "In progress").getByRole("button", { name: /^Write the launch plan,/ }).waitFor({ timeout: WAIT });
       check(owner.url() === state.projectUrl, "the reload left the project page");
 
+      // Without a mouse: j focuses the first card, Shift+→ and Shift+← move it along the rules.
+      await owner.locator("body").click({ position: { x: 5, y: 5 } });
+      await owner.keyboard.press("j");
+      check((await owner.evaluate(() => document.activeElement?.getAttribute("aria-label"))).startsWith("Ship it,"), "j did not focus the first card");
+      await owner.keyboard.press("Shift+ArrowRight");
+      await column(owner, "In progress").getByRole("button", { name: /^Ship it,/ }).waitFor({ timeout: WAIT });
+      await owner.keyboard.press("Shift+ArrowLeft");
+      await column(owner, "To do").getByRole("button", { name: /^Ship it,/ }).waitFor({ timeout: WAIT });
+
       await owner.getByRole("tab", { name: "List" }).click();
       await owner.getByRole("table").getByText("Ship it").waitFor();
       await shoot(owner, "list");
@@ -212,6 +221,12 @@ const tests = [
         if (path === "/planning" || path.endsWith("members")) await shoot(owner, name);
         else await axe(owner, name);
       }
+      await owner.goto(`${UI}/planning`);
+      await owner.getByRole("button", { name: /^Organization: / }).focus();
+      await owner.keyboard.press("Enter");
+      await owner.getByRole("menu", { name: "Switch organization" }).getByText("Development").waitFor({ timeout: WAIT });
+      await axe(owner, "organization menu");
+      await owner.keyboard.press("Escape");
       await owner.keyboard.press("Control+k");
       await owner.getByRole("dialog", { name: "Command palette" }).waitFor();
       await shoot(owner, "command-palette");

@@ -24,7 +24,9 @@ export default function OrganizationMenu({ currentName }: { currentName: string 
     }
   };
   return (
-    <DropdownMenu defaultOpen>
+    // Not modal: a modal menu hides the rest of the page from assistive technology while the
+    // sidebar's links stay focusable behind it.
+    <DropdownMenu defaultOpen modal={false}>
       <DropdownMenuTrigger asChild>
         <Button variant="secondary" className="w-full justify-between" aria-label={`Organization: ${currentName}`}>
           <span className="truncate">{currentName}</span>

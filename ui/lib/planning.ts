@@ -104,11 +104,31 @@ export async function patchTask(projectId: string, task: Task, changes: TaskChan
   return reply.task as Task;
 }
 
+// Moves of one task run one after another, each with the version the previous one left: two
+// quick moves would otherwise both send the version read before the first, and the service
+// would refuse the second as a stale write.
+const moves = new Map<string, Promise<unknown>>();
+
+function queueMove(client: QueryClient, projectId: string, task: Task, status: TaskStatus): Promise<Task> {
+  const id = task.id ?? "";
+  const run = (moves.get(id) ?? Promise.resolve())
+    .catch(() => undefined)
+    .then(() => {
+      const latest = client.getQueryData<Task[]>(tasksKey(projectId))?.find((t) => t.id === id) ?? task;
+      return patchTask(projectId, latest, { status }, latest.etag);
+    });
+  moves.set(id, run);
+  void run.finally(() => {
+    if (moves.get(id) === run) moves.delete(id);
+  }).catch(() => undefined);
+  return run;
+}
+
 /** A status move, shown at once and undone if the service refuses it. */
 export function useMoveTask(projectId: string) {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: ({ task, status }: { task: Task; status: TaskStatus }) => patchTask(projectId, task, { status }),
+    mutationFn: ({ task, status }: { task: Task; status: TaskStatus }) => queueMove(client, projectId, task, status),
     onMutate: async ({ task, status }) => {
       await client.cancelQueries({ queryKey: tasksKey(projectId) });
       const before = client.getQueryData<Task[]>(tasksKey(projectId));

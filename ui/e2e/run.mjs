@@ -63,6 +63,14 @@ const tests = [
       await owner.goto(`${UI}/`);
       await owner.waitForURL(/\/sign-in\?next=/, { timeout: WAIT });
       await owner.getByRole("heading", { name: "Sign in" }).waitFor();
+      const page = await owner.request.get(`${UI}/sign-in`);
+      const csp = page.headers()["content-security-policy"] ?? "";
+      check(/script-src 'self' 'nonce-[A-Za-z0-9+/=]+'/.test(csp), `no script nonce in the CSP: ${csp}`);
+      check(csp.includes("frame-ancestors 'none'"), "the page may be framed");
+      check(page.headers()["x-content-type-options"] === "nosniff", "no X-Content-Type-Options");
+      check(!!page.headers()["referrer-policy"], "no Referrer-Policy");
+      const nonce = /'nonce-([^']+)'/.exec(csp)?.[1];
+      check((await page.text()).includes(`nonce="${nonce}"`), "the page's scripts do not carry the nonce");
       await shoot(owner, "sign-in");
       await owner.goto(`${UI}/register`);
       await owner.getByRole("heading", { name: "Create an account" }).waitFor();

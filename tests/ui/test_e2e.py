@@ -18,7 +18,11 @@ OUT = UI / "e2e" / ".out"
 @pytest.mark.timeout(600)
 def test_the_web_ui_end_to_end(suite: Suite) -> None:
     if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)")
+        # As with Redis and RabbitMQ: skipped on a laptop, a failure under CI.
+        message = f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
     run = subprocess.run(
         ["node", str(UI / "e2e" / "run.mjs")],
         cwd=ROOT,

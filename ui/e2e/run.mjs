@@ -112,9 +112,13 @@ const tests = [
       await owner.reload();
       await column(owner, "In progress").getByRole("button", { name: /^Write the launch plan,/ }).waitFor({ timeout: WAIT });
       check(owner.url() === state.projectUrl, "the reload left the project page");
+      await owner.getByTestId("live-state").getByText("Live").waitFor({ timeout: WAIT });
 
       // Without a mouse: j focuses the first card, Shift+→ and Shift+← move it along the rules.
       await owner.locator("body").click({ position: { x: 5, y: 5 } });
+      const saved = [];
+      const onSaved = (r) => r.request().method() === "PATCH" && r.url().includes("/tasks/") && saved.push(r.status());
+      owner.on("response", onSaved);
       await owner.keyboard.press("j");
       check((await owner.evaluate(() => document.activeElement?.getAttribute("aria-label"))).startsWith("Ship it,"), "j did not focus the first card");
       await owner.keyboard.press("Shift+ArrowRight");
@@ -122,7 +126,10 @@ const tests = [
       await owner.keyboard.press("Shift+ArrowLeft");
       await column(owner, "To do").getByRole("button", { name: /^Ship it,/ }).waitFor({ timeout: WAIT });
       // Both quick moves reached the service, not only the screen.
-      await owner.waitForLoadState("networkidle");
+      const deadline = Date.now() + WAIT;
+      while (saved.length < 2 && Date.now() < deadline) await owner.waitForTimeout(50);
+      owner.off("response", onSaved);
+      check(saved.length === 2 && saved.every((status) => status === 200), `the moves answered ${saved}`);
       await owner.reload();
       await column(owner, "To do").getByRole("button", { name: /^Ship it,/ }).waitFor({ timeout: WAIT });
 
@@ -233,6 +240,23 @@ const tests = [
         if (path === "/planning" || path.endsWith("members")) await shoot(owner, name);
         else await axe(owner, name);
       }
+      // A custom role is created, then its permissions changed.
+      await owner.goto(`${UI}/settings/organization/roles`);
+      await owner.getByLabel("Role name", { exact: true }).fill("Planner");
+      await owner.getByRole("button", { name: "Create role" }).click();
+      const permissions = owner.getByLabel("Permissions of Planner", { exact: true });
+      await permissions.waitFor({ timeout: WAIT });
+      await permissions.fill("planning.*.read planning.task.write");
+      await owner.getByRole("button", { name: "Save Planner" }).click();
+      await owner.getByRole("status").getByText("Saved Planner").waitFor({ timeout: WAIT });
+      await owner.reload();
+      check(
+        (await owner.getByLabel("Permissions of Planner", { exact: true }).inputValue({ timeout: WAIT })) ===
+          "planning.*.read planning.task.write",
+        "the role's new permissions were not kept",
+      );
+      await axe(owner, "roles with a custom role");
+
       await owner.goto(`${UI}/planning`);
       await owner.getByRole("button", { name: /^Organization: / }).focus();
       await owner.keyboard.press("Enter");

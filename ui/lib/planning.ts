@@ -107,20 +107,24 @@ export async function patchTask(projectId: string, task: Task, changes: TaskChan
 // Moves of one task run one after another, each with the version the previous one left: two
 // quick moves would otherwise both send the version read before the first, and the service
 // would refuse the second as a stale write.
-const moves = new Map<string, Promise<unknown>>();
+const moves = new Map<string, Promise<Task>>();
 
-function queueMove(client: QueryClient, projectId: string, task: Task, status: TaskStatus): Promise<Task> {
+export function queueMove(client: QueryClient, projectId: string, task: Task, status: TaskStatus): Promise<Task> {
   const id = task.id ?? "";
-  const run = (moves.get(id) ?? Promise.resolve())
-    .catch(() => undefined)
-    .then(() => {
+  const previous = moves.get(id);
+  const run = (previous ?? Promise.resolve(null))
+    .catch(() => null)
+    .then((moved: Task | null) => {
+      // The version the previous move left (the cache gets it only after this link runs).
       const latest = client.getQueryData<Task[]>(tasksKey(projectId))?.find((t) => t.id === id) ?? task;
-      return patchTask(projectId, latest, { status }, latest.etag);
+      return patchTask(projectId, latest, { status }, moved?.etag ?? latest.etag);
     });
   moves.set(id, run);
-  void run.finally(() => {
-    if (moves.get(id) === run) moves.delete(id);
-  }).catch(() => undefined);
+  void run
+    .finally(() => {
+      if (moves.get(id) === run) moves.delete(id);
+    })
+    .catch(() => undefined);
   return run;
 }
 

@@ -5,7 +5,7 @@
  * A dropped connection is retried with exponential backoff and jitter.
  */
 "use client";
-import { useQueryClient } from "@tanstack/react-query";
+import { type QueryClient, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useRef, useState } from "react";
 import { apiBaseUrl, type Task, type WatchMessage } from "./api";
 import { removeTask, tasksKey, upsertTask } from "./planning";
@@ -19,6 +19,22 @@ export function backoff(attempt: number, draw: number = Math.random()): number {
 }
 
 const METHOD = "coder.planning.v1.PlanningService/WatchProject";
+
+/**
+ * Refetch the project's tasks, but not under a move still on its way: the refetch could answer
+ * with the state from before it and undo what the screen already shows. With mutations
+ * pending, the refetch waits until the last one settles.
+ */
+export function refetchWhenSettled(client: QueryClient, projectId: string): void {
+  const refetch = () => void client.invalidateQueries({ queryKey: tasksKey(projectId) });
+  if (client.isMutating() === 0) return refetch();
+  const stop = client.getMutationCache().subscribe(() => {
+    if (client.isMutating() === 0) {
+      stop();
+      refetch();
+    }
+  });
+}
 
 export function useProjectWatch(projectId: string): { connected: boolean; changes: Change[] } {
   const client = useQueryClient();
@@ -36,7 +52,7 @@ export function useProjectWatch(projectId: string): { connected: boolean; change
       if (message.kind === "TASK_CHANGE_KIND_WATCH_STARTED") {
         attempt = 0;
         setConnected(true);
-        void client.invalidateQueries({ queryKey: tasksKey(projectId) });
+        refetchWhenSettled(client, projectId);
         return;
       }
       const task = { ...(message.task ?? {}) } as Task;
@@ -45,7 +61,7 @@ export function useProjectWatch(projectId: string): { connected: boolean; change
       if (!mine) {
         if (message.kind === "TASK_CHANGE_KIND_DELETED") removeTask(client, projectId, task.id ?? "");
         else upsertTask(client, projectId, task);
-        void client.invalidateQueries({ queryKey: tasksKey(projectId) });
+        refetchWhenSettled(client, projectId);
       }
       const change: Change = {
         id: message.eventId ?? "",

@@ -1,7 +1,7 @@
 "use client";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
-import { api, unwrap } from "@/lib/api";
+import { api, type Schemas, unwrap } from "@/lib/api";
 import { ErrorNotice, toast, violationOf } from "../errors";
 import { useSession } from "../providers";
 import { Button } from "../ui/button";
@@ -240,6 +240,51 @@ export function Invitations() {
   );
 }
 
+function RoleRow({ role, organizationId }: { role: Schemas["coder.identity.v1.Role"]; organizationId: string }) {
+  const client = useQueryClient();
+  const [permissions, setPermissions] = useState((role.permissions ?? []).join(" "));
+  const save = useMutation({
+    mutationFn: () =>
+      unwrap(
+        api().PATCH("/api/v1/identity/organizations/{role_organization_id}/roles/{role_id}", {
+          params: { path: { role_organization_id: organizationId, role_id: role.id ?? "" }, query: { updateMask: "permissions" } },
+          body: { permissions: permissions.split(/[\s,]+/).filter(Boolean), etag: role.etag },
+        }),
+      ),
+    onSuccess: () => {
+      void client.invalidateQueries({ queryKey: ["roles"] });
+      toast.info(`Saved ${role.name}`);
+    },
+    onError: (error) => toast.error(error),
+  });
+  const remove = useMutation({
+    mutationFn: () =>
+      unwrap(
+        api().DELETE("/api/v1/identity/organizations/{role_organization_id}/roles/{role_id}", {
+          params: { path: { role_organization_id: organizationId, role_id: role.id ?? "" } },
+        }),
+      ),
+    onSuccess: () => void client.invalidateQueries({ queryKey: ["roles"] }),
+    onError: (error) => toast.error(error),
+  });
+  return (
+    <tr className="border-b border-border">
+      <td className="p-2">{role.name}</td>
+      <td className="p-2">
+        <Input aria-label={`Permissions of ${role.name}`} value={permissions} onChange={(e) => setPermissions(e.target.value)} />
+      </td>
+      <td className="flex gap-1 p-2">
+        <Button size="sm" variant="secondary" onClick={() => save.mutate()} disabled={save.isPending}>
+          Save {role.name}
+        </Button>
+        <Button size="sm" variant="ghost" onClick={() => remove.mutate()}>
+          Delete {role.name}
+        </Button>
+      </td>
+    </tr>
+  );
+}
+
 export function Roles() {
   const org = useOrganizationId();
   const client = useQueryClient();
@@ -258,12 +303,6 @@ export function Roles() {
       setName("");
       void client.invalidateQueries({ queryKey: ["roles"] });
     },
-  });
-  const remove = useMutation({
-    mutationFn: (id: string) =>
-      unwrap(api().DELETE("/api/v1/identity/organizations/{role_organization_id}/roles/{role_id}", { params: { path: { role_organization_id: org, role_id: id } } })),
-    onSuccess: () => void client.invalidateQueries({ queryKey: ["roles"] }),
-    onError: (error) => toast.error(error),
   });
   return (
     <Section title="Organization" tabs={SETTINGS_TABS}>
@@ -289,15 +328,7 @@ export function Roles() {
         />
         <Table caption="Custom roles" head={["Name", "Permissions", ""]}>
           {(roles.data?.roles ?? []).map((r) => (
-            <tr key={r.id} className="border-b border-border">
-              <td className="p-2">{r.name}</td>
-              <td className="p-2">{(r.permissions ?? []).join(" ")}</td>
-              <td className="p-2">
-                <Button size="sm" variant="ghost" onClick={() => remove.mutate(r.id ?? "")}>
-                  Delete {r.name}
-                </Button>
-              </td>
-            </tr>
+            <RoleRow key={`${r.id}-${r.etag}`} role={r} organizationId={org} />
           ))}
         </Table>
       </AdminsOnly>

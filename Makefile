@@ -4,6 +4,7 @@ SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 PY := .venv/bin/python
 PYTEST_ARGS ?= -n 2 --dist loadfile
+UI_STAMP := ui/node_modules/.package-lock.json
 
 .PHONY: help
 help: ## list the targets
@@ -15,16 +16,29 @@ setup: ## install the locked Python dependencies (uv.lock) into .venv
 	uv sync --frozen
 
 .PHONY: setup-test
-setup-test: setup ## also install the npm test servers (Cosmos DB test server)
+setup-test: setup ui-deps ## also install the npm test servers (Cosmos DB test server) and the UI's dependencies
 	npm ci --silent --prefix scripts/cosmosdb
 
+# npm ci again only when the lock file changed since the last install.
+$(UI_STAMP): ui/package-lock.json
+	npm ci --prefix ui --no-audit --no-fund
+	@touch $@
+
+.PHONY: ui-deps
+ui-deps: $(UI_STAMP) ## install the web UI's locked npm dependencies (ui/package-lock.json)
+
+.PHONY: ui-build
+ui-build: ui-deps ## build the web UI (ESLint, type check, next build) for coder dev to serve
+	npm --prefix ui run build
+
 .PHONY: dev
-dev: setup ## run the whole suite embedded (SQLite, in-process bus and cache)
+dev: setup ui-build ## run the whole suite embedded (SQLite, in-process bus and cache) and the UI
 	.venv/bin/coder dev
 
 .PHONY: gen
-gen: ## regenerate gen/ from proto/ (Python stubs, descriptor set) and envoy/envoy.yaml
+gen: ui-deps ## regenerate gen/ from proto/ (Python stubs, descriptor set, OpenAPI, TypeScript types) and envoy/envoy.yaml
 	$(PY) scripts/gen.py
+	npm --prefix ui run --silent gen
 	.venv/bin/coder envoy-config
 
 .PHONY: gen-check
@@ -50,14 +64,26 @@ fmt: ## format and auto-fix
 	.venv/bin/ruff check --fix .
 
 .PHONY: test
-test: setup-test ## set up, then run every test (needs Redis and RabbitMQ running)
+test: setup-test ## set up, then run every test (needs Redis and RabbitMQ running), the UI's unit and end-to-end tests included
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+.PHONY: ui-test
+ui-test: ui-deps ## only the UI's unit tests (Vitest)
+	npm --prefix ui test
+
+.PHONY: e2e
+e2e: setup ui-build ## only the UI's end-to-end tests (Chromium against a real coder dev); screenshots in ui/e2e/.out/
+	$(PY) -m pytest tests/ui/test_e2e.py
 
 .PHONY: bench
 bench: ## benchmarks: kit, edge (gRPC vs edge vs Envoy) and each service's (scripts/bench/)
 	$(PY) scripts/bench/kit.py
 	$(PY) scripts/bench/edge.py
 	$(PY) scripts/bench/prompt.py
+
+.PHONY: bench-ui
+bench-ui: setup ui-build ## web UI benchmark: first-load JS per route, board time to interactive (50 vs 500 tasks)
+	$(PY) scripts/bench/ui.py
 
 .PHONY: ci
 ci: ## what CI runs (after services are up)

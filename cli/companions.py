@@ -11,6 +11,7 @@ the directory `coder dev` runs in.
 from __future__ import annotations
 
 import shlex
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -24,15 +25,59 @@ RESERVED_NAMES = frozenset({"coder", "edge", "grpc"})
 """Names the console already uses for `coder dev`'s own output."""
 
 
-def built_in(settings: Settings) -> list[CompanionSpec]:
-    """The companions every `coder dev` runs, in start order (none yet).
+UI_DIRECTORY = Path("ui")
+"""The web app, relative to where `coder dev` runs (the repository root for `make dev`)."""
 
-    The issues that bring the web UI (`npm --prefix ui run start`, requiring `ui/.next`) and
-    durable execution (`temporal server start-dev`, its database in `settings.data_dir`) add
-    one entry each here, both optional so a checkout without the binary or the built app still
-    runs and the banner says what is missing; docs/dev.md shows the two entries.
+UI_BUILD = Path(".next/BUILD_ID")
+"""What `next build` leaves behind; without it `next start` has nothing to serve."""
+
+
+@dataclass(frozen=True, slots=True)
+class DevUrls:
+    """Where `coder dev` serves what the companions need to know: the edge's base URL and the
+    port of the web UI."""
+
+    edge_url: str = "http://127.0.0.1:3001"
+    ui_port: int = 3000
+
+    @property
+    def ui_url(self) -> str:
+        return f"http://127.0.0.1:{self.ui_port}"
+
+
+def built_in(settings: Settings, urls: DevUrls | None = None) -> list[CompanionSpec]:
+    """The companions every `coder dev` runs, in start order.
+
+    The web UI: Next.js's own server run directly (not through npm, so the kernel's
+    parent-death signal reaches the server itself; docs/dev.md), optional so a checkout where
+    `make ui-build` has not run still serves the API and the banner says what is missing. It
+    calls the edge from the browser (`NEXT_PUBLIC_API_URL`) and from its sign-in routes
+    (`CODER_EDGE_URL`). The issue that brings durable execution adds Temporal's entry.
     """
-    return []
+    urls = urls or DevUrls()
+    return [
+        CompanionSpec(
+            "ui",
+            (
+                "node_modules/.bin/next",
+                "start",
+                "--hostname",
+                "127.0.0.1",
+                "--port",
+                str(urls.ui_port),
+            ),
+            cwd=UI_DIRECTORY,
+            env={
+                "PORT": str(urls.ui_port),
+                "NEXT_PUBLIC_API_URL": urls.edge_url,
+                "CODER_EDGE_URL": urls.edge_url,
+                "NEXT_TELEMETRY_DISABLED": "1",
+            },
+            health=HealthCheck(f"{urls.ui_url}/api/health"),
+            optional=True,
+            requires=(UI_BUILD,),
+        )
+    ]
 
 
 class CompanionsError(ValueError):
@@ -89,6 +134,7 @@ class DevSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CODER_DEV_", env_file=".env", extra="ignore")
 
     companions: str = Field("", description="Your own supervised processes, a JSON list.")
+    ui_port: int = Field(3000, ge=1, le=65535, description="Port of the web UI (Next.js).")
 
 
 def user_companions(text: str) -> list[CompanionSpec]:
@@ -111,10 +157,12 @@ def _place(location: tuple[int | str, ...]) -> str:
     return "".join(parts).lstrip(".") + ": " if parts else ""
 
 
-def companions(settings: Settings, dev: DevSettings | None = None) -> list[CompanionSpec]:
+def companions(
+    settings: Settings, dev: DevSettings | None = None, urls: DevUrls | None = None
+) -> list[CompanionSpec]:
     """The built-in companions then the user's, in start order; names must be unique."""
     dev = dev or DevSettings()
-    specs = built_in(settings) + user_companions(dev.companions)
+    specs = built_in(settings, urls) + user_companions(dev.companions)
     seen: set[str] = set()
     for spec in specs:
         if spec.name in RESERVED_NAMES or spec.name in seen:

@@ -10,11 +10,15 @@ import json
 import secrets
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import grpc
 
-from cli.companions import CompanionsError, companions
-from cli.supervisor import CompanionMissing, Supervisor
+if TYPE_CHECKING:
+    from edge.settings import EdgeSettings
+
+from cli.companions import CompanionsError, DevSettings, DevUrls, companions
+from cli.supervisor import CompanionMissing, State, Supervisor
 from services import catalog
 from services.kit import (
     EMBEDDED_GRPC_PORT,
@@ -97,6 +101,7 @@ async def _started(
     settings: Settings,
     edge_url: str,
     supervisor: Supervisor,
+    ui_url: str,
 ) -> None:
     announce(host, settings)
     print(
@@ -109,6 +114,31 @@ async def _started(
         print("coder: no companions (add your own with CODER_DEV_COMPANIONS)\n", flush=True)
     if any(d.domain == "identity" for d in definitions):
         await _bootstrap_dev_account(host, settings, edge_url)
+    print(_open_line(supervisor, ui_url), flush=True)
+
+
+def _open_line(supervisor: Supervisor, ui_url: str) -> str:
+    """The last line of the banner: the URL to open, or why the web UI is not there."""
+    ui = next((c for c in supervisor.companions if c.spec.name == "ui"), None)
+    if ui is not None and ui.status.state is State.RUNNING:
+        return f"coder: open {ui_url} in a browser and sign in\n"
+    why = ui.status.detail if ui is not None else "not declared"
+    return (
+        f"coder: the web UI is not running ({why}); build it with `make ui-build` "
+        "(or run `make dev`, which does)\n"
+    )
+
+
+def _edge_beside_the_ui(edge_settings: EdgeSettings, urls: DevUrls) -> EdgeSettings:
+    """The edge's settings for the web UI beside it, where the environment says nothing else:
+    the UI's origin may call it from the browser (CORS) and an OIDC sign-in ends on the UI."""
+    given = edge_settings.model_fields_set
+    update: dict[str, object] = {}
+    if "cors_origins" not in given:
+        update["cors_origins"] = f"{urls.ui_url},http://localhost:{urls.ui_port}"
+    if "ui_url" not in given:
+        update["ui_url"] = urls.ui_url
+    return edge_settings.model_copy(update=update)
 
 
 def dev_command(options: argparse.Namespace) -> int:
@@ -118,8 +148,18 @@ def dev_command(options: argparse.Namespace) -> int:
     settings = Settings()
     if options.data_dir:
         settings = settings.model_copy(update={"data_dir": Path(options.data_dir)})
+    # Imported here: the edge (FastAPI, uvicorn) is only needed by this command.
+    from edge.embedded import EmbeddedEdge
+    from edge.settings import EdgeSettings
+
+    edge_settings = EdgeSettings()
+    if options.edge_port is not None:
+        edge_settings = edge_settings.model_copy(update={"port": options.edge_port})
+    dev = DevSettings()
+    urls = DevUrls(f"http://{edge_settings.host}:{edge_settings.port}", dev.ui_port)
+    edge_settings = _edge_beside_the_ui(edge_settings, urls)
     try:
-        supervisor = Supervisor(companions(settings))
+        supervisor = Supervisor(companions(settings, dev, urls))
         supervisor.check()
     except (CompanionsError, CompanionMissing) as error:
         print(f"coder: {error}", file=sys.stderr)
@@ -129,13 +169,6 @@ def dev_command(options: argparse.Namespace) -> int:
     telemetry = configure_telemetry("coder-dev", environment=settings.deployment_environment)
     definitions = catalog.load_all()
     port = options.port or settings.grpc_port or EMBEDDED_GRPC_PORT
-    # Imported here: the edge (FastAPI, uvicorn) is only needed by this command.
-    from edge.embedded import EmbeddedEdge
-    from edge.settings import EdgeSettings
-
-    edge_settings = EdgeSettings()
-    if options.edge_port is not None:
-        edge_settings = edge_settings.model_copy(update={"port": options.edge_port})
     edge = EmbeddedEdge(edge_settings)
     try:
         asyncio.run(
@@ -143,7 +176,9 @@ def dev_command(options: argparse.Namespace) -> int:
                 definitions,
                 settings,
                 port=port,
-                on_started=lambda host: _started(host, definitions, settings, edge.url, supervisor),
+                on_started=lambda host: _started(
+                    host, definitions, settings, edge.url, supervisor, urls.ui_url
+                ),
                 companions=[edge, supervisor],
                 telemetry=telemetry,
             )

@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from coder.identity.v1.identity_service_pb2_grpc import IdentityServiceStub
 from edge.auth import SignIn, auth_router, request_id
 from edge.channels import ChannelSource, edge_channels
+from edge.cors import CorsPolicy, parse_origins
 from edge.descriptors import load_descriptor_set
 from edge.docs import docs_router
 from edge.errors import EdgeRefusal, edge_status, http_error, rich_status
@@ -145,6 +146,13 @@ def create_app(
         tracer=trace.get_tracer("coder.edge", tracer_provider=tracer_provider),
         metrics=metrics,
         settings=settings,
+    )
+    # Outermost, so every answer (errors and 404s included) carries the CORS headers a page
+    # needs to read it, and preflights never reach the gateway.
+    app.add_middleware(
+        CorsPolicy,
+        origins=parse_origins(settings.cors_origins),
+        max_age_seconds=settings.cors_max_age_seconds,
     )
     return app
 

@@ -32,6 +32,9 @@ class Template:
     """Number of `/` segments, or -1 when a `**` makes it variable."""
     literal_segments: int
     """Literal segments; more literals win when two templates match."""
+    verb: str = ""
+    """The custom verb (`watch` of `…/{id}:watch`); with as many literals, a verb route wins
+    over a plain one, whose variable would otherwise swallow `id:watch`."""
 
 
 def _split_segments(path: str) -> list[str]:
@@ -104,6 +107,7 @@ def compile_template(source: str) -> Template:
         variables=tuple(variables),
         segments=-1 if variable_length else count,
         literal_segments=literals,
+        verb=verb,
     )
 
 
@@ -152,7 +156,7 @@ class Router:
             else:
                 self._variable.setdefault(key, []).append(route)
         for group in (*self._fixed.values(), *self._variable.values()):
-            group.sort(key=lambda r: -r.template.literal_segments)
+            group.sort(key=lambda r: (-r.template.literal_segments, not r.template.verb))
 
     def _find(self, method: str, path: str, segments: int) -> Match | None:
         for route in (*self._fixed.get((method, segments), ()), *self._variable.get(method, ())):

@@ -59,6 +59,14 @@ class EdgeSettings(BaseSettings):
         "http://localhost:3000",
         description="Base URL of the web app; an OIDC sign-in ends at `<ui_url>/auth/complete`.",
     )
+    cors_origins: str = Field(
+        "",
+        description="Browser origins allowed to call the edge cross-origin, comma-separated "
+        "(`http://127.0.0.1:3000`); empty allows none. `coder dev` defaults it to the UI's.",
+    )
+    cors_max_age_seconds: int = Field(
+        600, ge=0, le=7200, description="How long a browser may cache a preflight answer."
+    )
     cache_url: str = Field(
         "memory://",
         validation_alias=AliasChoices("cache_url", "CODER_EDGE_CACHE_URL", "CODER_CACHE_URL"),

@@ -6,6 +6,7 @@ import grpc
 
 from coder.planning.v1 import planning_service_pb2_grpc
 from services.kit import Resources, ServiceDefinition
+from services.planning.events import TaskFeed
 from services.planning.repository import CONTAINERS, PlanningRepository
 from services.planning.service import PlanningService
 from services.planning.servicer import PlanningServicer
@@ -15,7 +16,9 @@ def register(server: grpc.aio.Server, resources: Resources) -> None:
     """Add the planning servicer, wired to this process's resources, to a server."""
     repository = PlanningRepository(resources.store, resources.relay)
     servicer = PlanningServicer(
-        PlanningService(repository, resources.clock, resources.caches.locks)
+        PlanningService(
+            repository, resources.clock, resources.caches.locks, TaskFeed(resources.bus)
+        )
     )
     planning_service_pb2_grpc.add_PlanningServiceServicer_to_server(servicer, server)
 

@@ -5,6 +5,8 @@ Documents use lowerCamelCase field names. Choices that queries depend on:
   string order is time order (ORDER BY and range filters work on them);
 - an unset time is stored as null rather than left out: Cosmos DB may leave documents without
   the sorted property out of an ORDER BY, which would drop undated tasks from pages;
+- a project's name is also stored case-folded (`nameKey`), so a name-prefix search ignores
+  case with a plain STARTSWITH on both stores;
 - enums are stored as their proto numbers, which never change, and the priority number is its
   urgency, so sorting on it sorts by urgency.
 
@@ -21,12 +23,18 @@ from services.kit.store import Document
 # --- projects --------------------------------------------------------------------------------
 
 
+def name_key(name: str) -> str:
+    """A project name as the name-prefix search compares it (case-folded)."""
+    return name.casefold()
+
+
 def project_document(project: project_pb2.Project) -> Document:
     """The stored form of a project (its etag is the store's, never stored)."""
     return {
         "id": project.id,
         "organizationId": project.organization_id,
         "name": project.name,
+        "nameKey": name_key(project.name),
         "description": project.description,
         "createdBy": project.created_by,
         "createTime": timestamp_text(project.create_time),

@@ -1,20 +1,27 @@
-"""The events the planning service publishes. It consumes none yet.
+"""The events the planning service publishes, and the live feed that WatchProject reads from
+its own task events.
 
 Every event is `planning.<entity>.<past-verb>`, its subject is the entity id, its actor the
 caller, and its payload `ProjectChanged` or `TaskChanged`. The entity in a payload carries no
 etag: the event is stored in the same batch as the change, before the store assigns the new one.
+
+`TaskFeed` is the only consumer: each watch subscribes a transient queue to `planning.task.*`
+(its own queue in every process, so every replica's watchers see every change, whichever
+replica made it) and keeps the events of the watched organization and project.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterable, Mapping
 
 from google.protobuf.field_mask_pb2 import FieldMask
 
 from coder.events.v1 import event_pb2
-from coder.planning.v1 import events_pb2, project_pb2, task_pb2
-from services.kit import Clock, Principal
-from services.kit.bus import EventFactory
+from coder.planning.v1 import events_pb2, planning_service_pb2, project_pb2, task_pb2
+from services.kit import Aborted, Clock, Principal, new_id
+from services.kit.bus import EventBus, EventFactory, Subscription
 
 PROJECT_CREATED = "planning.project.created"
 PROJECT_UPDATED = "planning.project.updated"
@@ -91,3 +98,88 @@ def _task_changed(
     payload.task.ClearField("etag")
     _set_changed(payload.changed_fields, changed)
     return payload
+
+
+# --- the live feed of WatchProject ------------------------------------------------------------
+
+WATCHED_PATTERNS = ("planning.task.*",)
+
+_CHANGE_KINDS: Mapping[str, planning_service_pb2.TaskChangeKind.ValueType] = {
+    TASK_CREATED: planning_service_pb2.TASK_CHANGE_KIND_CREATED,
+    TASK_UPDATED: planning_service_pb2.TASK_CHANGE_KIND_UPDATED,
+    TASK_STATUS_CHANGED: planning_service_pb2.TASK_CHANGE_KIND_STATUS_CHANGED,
+    TASK_DELETED: planning_service_pb2.TASK_CHANGE_KIND_DELETED,
+}
+
+WATCH_BUFFER = 1000
+"""Changes a watch holds for a slow reader before it gives up on it (it must fetch again)."""
+
+
+def task_change(event: event_pb2.Event) -> planning_service_pb2.WatchProjectResponse | None:
+    """The watch message of a `planning.task.*` event, or None for any other event."""
+    kind = _CHANGE_KINDS.get(event.type)
+    payload = events_pb2.TaskChanged()
+    if kind is None or not event.data.Unpack(payload):
+        return None
+    change = planning_service_pb2.WatchProjectResponse(
+        kind=kind,
+        event_id=event.id,
+        task=payload.task,
+        previous_status=payload.previous_status,
+        actor=event.actor,
+        time=event.time,
+    )
+    change.changed_fields.CopyFrom(payload.changed_fields)
+    return change
+
+
+class TaskFeed:
+    """Live task changes of one project, from planning's events on the bus."""
+
+    def __init__(self, bus: EventBus, *, buffer: int = WATCH_BUFFER) -> None:
+        self._bus = bus
+        self._buffer = buffer
+
+    @contextlib.asynccontextmanager
+    async def watch(
+        self, organization_id: str, project_id: str
+    ) -> AsyncIterator[AsyncIterator[planning_service_pb2.WatchProjectResponse]]:
+        """Subscribe, then yield the changes to the project's tasks in arrival order. The
+        subscription is live when the block is entered and gone when it exits. A reader that
+        falls `buffer` changes behind gets ABORTED (`WATCH_LAGGED`): it must fetch again."""
+        queue: asyncio.Queue[planning_service_pb2.WatchProjectResponse] = asyncio.Queue()
+        lagged = False
+
+        async def deliver(event: event_pb2.Event) -> None:
+            nonlocal lagged
+            # The organization is the envelope's, set from the writer's token: another
+            # organization's change never reaches this watch, whatever its project id says.
+            if event.organization_id != organization_id:
+                return
+            change = task_change(event)
+            if change is None or change.task.project_id != project_id:
+                return
+            if queue.qsize() >= self._buffer:
+                lagged = True
+                return
+            queue.put_nowait(change)
+
+        subscription = Subscription(
+            f"planning.watch.{new_id()}", "planning", WATCHED_PATTERNS, deliver, transient=True
+        )
+        consumer = await self._bus.subscribe(subscription)
+
+        async def changes() -> AsyncIterator[planning_service_pb2.WatchProjectResponse]:
+            while True:
+                change = await queue.get()
+                if lagged:
+                    raise Aborted(
+                        "the watch fell behind; fetch the tasks and watch again",
+                        reason="WATCH_LAGGED",
+                    )
+                yield change
+
+        try:
+            yield changes()
+        finally:
+            await consumer.stop()

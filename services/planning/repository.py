@@ -26,6 +26,7 @@ from services.kit.store import (
     Query,
 )
 from services.planning._mapping import (
+    name_key,
     project_document,
     project_from_document,
     task_document,
@@ -36,7 +37,7 @@ PROJECTS = "projects"
 TASKS = "tasks"
 
 CONTAINERS = (
-    ContainerSpec(PROJECTS, indexes=("/createTime",), outbox=True),
+    ContainerSpec(PROJECTS, indexes=("/createTime", "/nameKey", "/createdBy"), outbox=True),
     ContainerSpec(
         TASKS,
         indexes=(
@@ -59,6 +60,14 @@ TASK_DELETES_PER_BATCH = MAX_BATCH_OPERATIONS // 2
 """Each deleted task travels with its `planning.task.deleted` outbox document."""
 
 TaskSortField = Literal["createTime", "updateTime", "dueTime", "priority"]
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectFilter:
+    """The conditions of a project listing; empty values mean no condition."""
+
+    name_prefix: str = ""
+    created_by: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,10 +108,25 @@ class PlanningRepository(Repository):
         return None if document is None else project_from_document(document)
 
     async def list_projects(
-        self, organization_id: str, page_size: int, continuation: str | None
+        self,
+        organization_id: str,
+        project_filter: ProjectFilter,
+        page_size: int,
+        continuation: str | None,
     ) -> tuple[list[project_pb2.Project], str | None]:
         """Newest first."""
-        query = Query().order_by("createTime", desc=True).limit(page_size).after(continuation)
+        conditions: list[Condition] = []
+        if project_filter.name_prefix:
+            conditions.append(F("nameKey").startswith(name_key(project_filter.name_prefix)))
+        if project_filter.created_by:
+            conditions.append(F("createdBy") == project_filter.created_by)
+        query = (
+            Query()
+            .where(*conditions)
+            .order_by("createTime", desc=True)
+            .limit(page_size)
+            .after(continuation)
+        )
         page = await self._projects.page(query, organization_id)
         return [project_from_document(d) for d in page.items], page.continuation
 

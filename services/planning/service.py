@@ -7,7 +7,7 @@ token, so every lookup is confined to it and another organization's ids are not 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import TypeAlias
 
@@ -34,10 +34,11 @@ from services.kit import (
     update_paths,
 )
 from services.kit.cache import Lock, LockManager
-from services.planning.events import PlanningEvents
+from services.planning.events import PlanningEvents, TaskFeed
 from services.planning.repository import (
     TASK_DELETES_PER_BATCH,
     PlanningRepository,
+    ProjectFilter,
     TaskFilter,
     TaskLinks,
     TaskSortField,
@@ -113,10 +114,17 @@ LINKS_LOCK_TTL = 10.0
 class PlanningService:
     """Projects and tasks of the caller's organization."""
 
-    def __init__(self, repository: PlanningRepository, clock: Clock, locks: LockManager) -> None:
+    def __init__(
+        self,
+        repository: PlanningRepository,
+        clock: Clock,
+        locks: LockManager,
+        feed: TaskFeed,
+    ) -> None:
         self._repository = repository
         self._clock = clock
         self._locks = locks
+        self._feed = feed
 
     def _links_lock(
         self, organization_id: str, project_id: str
@@ -161,7 +169,10 @@ class PlanningService:
         organization_id = current_principal().organization_id
         page = PageRequest.of(request, organization_id)
         projects, continuation = await self._repository.list_projects(
-            organization_id, page.size, page.continuation
+            organization_id,
+            ProjectFilter(name_prefix=request.name_prefix, created_by=request.created_by),
+            page.size,
+            page.continuation,
         )
         return projects, page.seal(continuation)
 
@@ -362,6 +373,21 @@ class PlanningService:
         if task is None:
             raise NotFound(f"task {task_id} not found", reason="TASK_NOT_FOUND")
         return task
+
+    async def watch_project(
+        self, project_id: str
+    ) -> AsyncIterator[planning_service_pb2.WatchProjectResponse]:
+        """The changes to a project's tasks from now on, first a WATCH_STARTED message once
+        the watch is live (so a fetch made after it misses nothing). Only the caller's
+        organization's changes are delivered; the project must exist when the watch starts."""
+        organization_id = current_principal().organization_id
+        await self._project(organization_id, project_id)
+        async with self._feed.watch(organization_id, project_id) as changes:
+            yield planning_service_pb2.WatchProjectResponse(
+                kind=planning_service_pb2.TASK_CHANGE_KIND_WATCH_STARTED
+            )
+            async for change in changes:
+                yield change
 
     # --- links between tasks -------------------------------------------------------------------
 

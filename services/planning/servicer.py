@@ -6,6 +6,8 @@ after these methods run.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import grpc
 
 from coder.planning.v1 import planning_service_pb2 as api
@@ -79,3 +81,9 @@ class PlanningServicer(planning_service_pb2_grpc.PlanningServiceServicer):
     ) -> api.DeleteTaskResponse:
         await self._service.delete_task(request.project_id, request.task_id, request.etag)
         return api.DeleteTaskResponse()
+
+    async def WatchProject(
+        self, request: api.WatchProjectRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[api.WatchProjectResponse]:
+        async for change in self._service.watch_project(request.project_id):
+            yield change

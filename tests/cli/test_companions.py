@@ -4,11 +4,19 @@ refused with a message that says where when it is not a valid list."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from cli.companions import CompanionsError, DevSettings, companions, user_companions
+from cli.companions import (
+    CompanionsError,
+    DevSettings,
+    DevUrls,
+    built_in,
+    companions,
+    user_companions,
+)
 from cli.main import main
 from cli.supervisor import CompanionSpec, HealthCheck
 from services.kit import Settings
@@ -70,7 +78,7 @@ class TestUserCompanions:
 class TestCompanions:
     def test_read_from_the_environment(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("CODER_DEV_COMPANIONS", '[{"name": "docs", "command": "mkdocs"}]')
-        assert [spec.name for spec in companions(Settings())] == ["docs"]
+        assert [spec.name for spec in companions(Settings())] == ["ui", "docs"]
 
     @pytest.mark.parametrize(
         ("names", "message"),
@@ -80,6 +88,29 @@ class TestCompanions:
         text = json.dumps([{"name": name, "command": "x"} for name in names])
         with pytest.raises(CompanionsError, match=message):
             companions(Settings(), DevSettings(companions=text))
+
+
+class TestBuiltIn:
+    def test_the_web_ui_runs_next_directly_beside_the_edge(self) -> None:
+        (ui,) = built_in(Settings(), DevUrls("http://127.0.0.1:4001", 4000))
+        assert ui.name == "ui"
+        assert ui.argv[0] == "node_modules/.bin/next"
+        assert ui.argv[1:] == ("start", "--hostname", "127.0.0.1", "--port", "4000")
+        assert ui.cwd == Path("ui")
+        assert ui.env["NEXT_PUBLIC_API_URL"] == ui.env["CODER_EDGE_URL"] == "http://127.0.0.1:4001"
+        assert ui.health == HealthCheck("http://127.0.0.1:4000/api/health")
+        assert ui.optional
+
+    def test_an_unbuilt_ui_is_missing_and_says_what(self, tmp_path: Path) -> None:
+        (ui,) = built_in(Settings())
+        unbuilt = replace(ui, cwd=tmp_path)
+        (tmp_path / "node_modules/.bin").mkdir(parents=True)
+        (tmp_path / "node_modules/.bin/next").write_text("#!/bin/sh\n")
+        (tmp_path / "node_modules/.bin/next").chmod(0o755)
+        assert unbuilt.missing() == ".next/BUILD_ID does not exist"
+        (tmp_path / ".next").mkdir()
+        (tmp_path / ".next/BUILD_ID").write_text("build")
+        assert unbuilt.missing() is None
 
 
 class TestDevRefuses:

@@ -143,12 +143,15 @@ def test_dev_restarts_a_killed_companion_and_stops_every_child_on_ctrl_c(tmp_pat
     )
     output = Output(server)
     try:
-        banner = output.wait_for(r"coder: companions\n(.*)\n(.*)\n", within=60)
+        banner = output.wait_for(r"coder: companions\n(.*)\n(.*)\n(.*)\n", within=60)
         first = pids(record)[0]
-        assert banner.group(1) == f"  - web: running on http://127.0.0.1:{web_port} (pid {first})"
-        assert banner.group(2) == (
+        # Run outside the repository, the built-in UI has no ui/ folder to run from.
+        assert banner.group(1) == "  - ui: missing (directory ui does not exist)"
+        assert banner.group(2) == f"  - web: running on http://127.0.0.1:{web_port} (pid {first})"
+        assert banner.group(3) == (
             "  - absent: missing (no-such-program-for-coder-tests not found on PATH)"
         )
+        output.wait_for(re.escape("coder: the web UI is not running (directory ui does not exist)"))
         assert f"[web] hello from {first}" in output.text
 
         os.kill(first, signal.SIGKILL)

@@ -2,8 +2,9 @@
 document, sent with a valid bearer token, must get no 5xx and responses that match the schema.
 
 Bounded for CI: at most 25 examples per operation. The streaming Ticks probe is left out (a
-generated request may ask for 1000 ticks a minute apart), and so are domains this test's host
-does not serve (their calls would rightly be 501)."""
+generated request may ask for 1000 ticks a minute apart), and so is WatchProject (a watch of a
+project that exists never ends by itself), and so are domains this test's host does not serve
+(their calls would rightly be 501)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def fuzz(
     base_url: str,
     token: str,
     tags: str = SERVED_TAGS,
-    exclude: tuple[str, ...] = ("OpsService_Ticks",),
+    exclude: tuple[str, ...] = ("OpsService_Ticks", "PlanningService_WatchProject"),
     minimum_operations: int = 11,
 ) -> list[str]:
     """Run every operation whose tag matches `tags`, except `exclude`; the failures found,

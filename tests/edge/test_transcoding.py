@@ -144,6 +144,19 @@ class TestTemplates:
         assert template.literal_segments == 2
 
 
+class TestRouting:
+    def test_a_verb_route_wins_over_a_plain_variable_route(self) -> None:
+        from edge.descriptors import load_descriptor_set
+        from edge.settings import EdgeSettings
+
+        routes = RouteTable(load_descriptor_set(EdgeSettings().descriptor_set)).router
+        watch = routes.match("GET", "/api/v1/planning/projects/p1:watch")
+        assert watch.route.method.path == "/coder.planning.v1.PlanningService/WatchProject"
+        assert watch.variables == ("p1",)
+        get = routes.match("GET", "/api/v1/planning/projects/p1")
+        assert get.route.method.path == "/coder.planning.v1.PlanningService/GetProject"
+
+
 class TestBinding:
     def test_a_multi_segment_variable_with_a_verb(self, table: RouteTable) -> None:
         request = bind(table, "GET", "/v1/shelves/s1/things/t%201:find")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -28,8 +28,20 @@ VALID_REQUESTS: dict[str, Any] = {
     "ListTasks": api.ListTasksRequest(project_id="p"),
     "UpdateTask": api.UpdateTaskRequest(task=TASK),
     "DeleteTask": api.DeleteTaskRequest(project_id="p", task_id="t"),
+    "WatchProject": api.WatchProjectRequest(project_id="p"),
 }
 """One well-formed request per RPC of the service."""
+
+STREAMS = frozenset({"WatchProject"})
+
+
+def first_reply(stub: PlanningServiceStub, method: str, **options: Any) -> Awaitable[Any]:
+    """The call of `method`'s valid request: the call itself for a unary RPC, its first
+    message for a server-streaming one."""
+    rpc: Callable[..., Any] = getattr(stub, method)
+    call = rpc(VALID_REQUESTS[method], **options)
+    return anext(call.__aiter__()) if method in STREAMS else call
+
 
 WRITES = (
     "CreateProject",
@@ -51,8 +63,7 @@ class TestAuthentication:
     async def test_a_call_without_a_token_is_unauthenticated(
         self, stub: PlanningServiceStub, method: str
     ) -> None:
-        rpc: Callable[..., Any] = getattr(stub, method)
-        await rpc_error(rpc(VALID_REQUESTS[method]), grpc.StatusCode.UNAUTHENTICATED)
+        await rpc_error(first_reply(stub, method), grpc.StatusCode.UNAUTHENTICATED)
 
     async def test_a_token_from_an_unknown_key_is_unauthenticated(
         self, stub: PlanningServiceStub

@@ -88,7 +88,11 @@ CASES: list[tuple[str, Any, str]] = [
     ),
     ("DeleteTask", api.DeleteTaskRequest(task_id="t"), "project_id"),
     ("DeleteTask", api.DeleteTaskRequest(project_id="p", task_id="t", etag="e" * 129), "etag"),
+    ("WatchProject", api.WatchProjectRequest(), "project_id"),
+    ("WatchProject", api.WatchProjectRequest(project_id="p q"), "project_id"),
+    ("ListProjects", api.ListProjectsRequest(name_prefix="n" * 201), "name_prefix"),
 ]
+STREAMS = frozenset({"WatchProject"})
 
 
 def test_every_rpc_has_a_case() -> None:
@@ -112,7 +116,8 @@ class TestValidation:
         field: str,
     ) -> None:
         rpc: Callable[..., Any] = getattr(stub, method)
-        error = await rpc_error(
-            rpc(request_, metadata=auth(token(org))), grpc.StatusCode.INVALID_ARGUMENT
-        )
+        call = rpc(request_, metadata=auth(token(org)))
+        if method in STREAMS:
+            call = anext(call.__aiter__())
+        error = await rpc_error(call, grpc.StatusCode.INVALID_ARGUMENT)
         assert field in violated_fields(error)

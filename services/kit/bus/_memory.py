@@ -183,6 +183,10 @@ class MemoryBus:
         queue = self._queues.get(consumer)
         return queue.items.qsize() if queue else 0
 
+    def queue_names(self) -> list[str]:
+        """The consumers' queues that exist now (a transient one only while it runs)."""
+        return list(self._queues)
+
     def _forget(self, consumer: _MemoryConsumer) -> None:
         if consumer in self._consumers:
             self._consumers.remove(consumer)

@@ -185,6 +185,46 @@ class TestDurableQueue:
         assert sorted(after.ids) == sorted(e.id for e in published)
 
 
+class TestTransientFeed:
+    async def test_a_stopped_transient_feed_keeps_nothing_for_later(self, backend: Harness) -> None:
+        first, second = Recorder(), Recorder()
+        name = backend.consumer_name("feed")
+        feed = await backend.bus.subscribe(
+            Subscription(name, backend.domain, ("#",), first, transient=True)
+        )
+        seen = event(backend, "task.created", "seen")
+        await backend.bus.publish([seen])
+        await eventually(lambda: first.ids == [seen.id])
+        await feed.stop()
+
+        await backend.bus.publish([event(backend, "task.created", "while-stopped")])
+        await backend.bus.subscribe(
+            Subscription(name, backend.domain, ("#",), second, transient=True)
+        )
+        marker = event(backend, "task.created", "marker")
+        await backend.bus.publish([marker])
+
+        await eventually(lambda: marker.id in second.ids)
+        assert second.ids == [marker.id]
+
+    async def test_a_failed_delivery_is_dropped_not_retried(self, backend: Harness) -> None:
+        flaky = Recorder(fail_times=1)
+        name = backend.consumer_name("flaky-feed")
+        await backend.bus.subscribe(
+            Subscription(name, backend.domain, ("#",), flaky, transient=True)
+        )
+        dropped, delivered = event(backend, "task.created"), event(backend, "task.updated")
+
+        await backend.bus.publish([dropped])
+        await eventually(lambda: flaky.calls == 1)
+        await backend.bus.publish([delivered])
+
+        await eventually(lambda: flaky.ids == [delivered.id])
+        await asyncio.sleep(0.2)  # a retry of the first would have come by now
+        assert flaky.calls == 2
+        assert flaky.ids == [delivered.id]
+
+
 class TestRetries:
     async def test_failed_handler_is_retried_until_it_succeeds(self, backend: Harness) -> None:
         flaky = Recorder(fail_times=MAX_RETRIES - 1)

@@ -24,6 +24,7 @@ _sym_db = _symbol_database.Default()
 
 from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from coder.common.v1 import access_pb2 as coder_dot_common_dot_v1_dot_access__pb2
+from coder.common.v1 import actor_pb2 as coder_dot_common_dot_v1_dot_actor__pb2
 from coder.common.v1 import paging_pb2 as coder_dot_common_dot_v1_dot_paging__pb2
 from coder.planning.v1 import project_pb2 as coder_dot_planning_dot_v1_dot_project__pb2
 from coder.planning.v1 import task_pb2 as coder_dot_planning_dot_v1_dot_task__pb2
@@ -33,7 +34,7 @@ from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mas
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(coder/planning/v1/planning_service.proto\x12\x11\x63oder.planning.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1c\x63oder/common/v1/access.proto\x1a\x1c\x63oder/common/v1/paging.proto\x1a\x1f\x63oder/planning/v1/project.proto\x1a\x1c\x63oder/planning/v1/task.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"O\n\x14\x43reateProjectRequest\x12\x37\n\x07project\x18\x01 \x01(\x0b\x32\x1a.coder.planning.v1.ProjectB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01\"D\n\x15\x43reateProjectResponse\x12+\n\x07project\x18\x01 \x01(\x0b\x32\x1a.coder.planning.v1.Project\"H\n\x11GetProjectRequest\x12\x33\n\nproject_id\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\xbaH\x18r\x16\x10\x01\x18@2\x10^[0-9A-Za-z_-]+$\"A\n\x12GetProjectResponse\x12+\n\x07project\x18\x01 \x01(\x0b\x32\x1a.coder.planning.v1.Project\"R\n\x13ListProjectsRequest\x12\x1d\n\tpage_size\x18\x01 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12\x1c\n\npage_token\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80 \"]\n\x14ListProjectsResponse\x12,\n\x08projects\x18\x01 \x03(\x0b\x32\x1a.coder.planning.v1.Project\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x80\x01\n\x14UpdateProjectRequest\x12\x37\n\x07project\x18\x01 \x01(\x0b\x32\x1a.coder.planning.v1.ProjectB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"D\n\x15UpdateProjectResponse\x12+\n\x07project\x18\x01 \x01(\x0b\x32\x1a.coder.planning.v1.Project\"r\n\x14\x44\x65leteProjectRequest\x12\x33\n\nproject_id\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\xbaH\x18r\x16\x10\x01\x18@2\x10^[0-9A-Za-z_-]+$\x12\x16\n\x04\x65tag\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01\x12\r\n\x05\x66orce\x18\x03 \x01(\x08\"\x17\n\x15\x44\x65leteProjectResponse\"{\n\x11\x43reateTaskRequest\x12\x33\n\nproject_id\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\xbaH\x18r\x16\x10\x01\x18@2\x10^[0-9A-Za-z_-]+$\x12\x31\n\x04task\x18\x02 \x01(\x0b\x32\x17.coder.planning.v1.TaskB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01\";\n\x12\x43reateTaskResponse\x12%\n\x04task\x18\x01 \x01(\x0b\x32\x17.coder.planning.v1.Task\"w\n\x0eGetTaskRequest\x12\x33\n\nproject_id\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\xbaH\x18r\x16\x10\x01\x18@2\x10^[0-9A-Za-z_-]+$\x12\x30\n\x07task_id\x18\x02 \x01(\tB\x1f\xe2\x41\x01\x02\xbaH\x18r\x16\x10\x01\x18@2\x10^[0-9A-Za-z_-]+$\"8\n\x0fGetTaskResponse\x12%\n\x04task\x18\x01 \x01(\x0b\x32\x17.coder.planning.v1.Task\"\xb4\x04\n\x10ListTasksRequest\x12\x33\n\nproject_id\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\xbaH\x18r\x16\x10\x01\x18@2\x10^[0-9A-Za-z_-]+$\x12\x1d\n\tpage_size\x18\x02 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12\x1c\n\npage_token\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\x80 \x12\x42\n\x08statuses\x18\x04 \x03(\x0e\x32\x1d.coder.planning.v1.TaskStatusB\x11\xbaH\x0e\x92\x01\x0b\x10\x05\"\x07\x82\x01\x04\x10\x01 \x00\x12\x1c\n\x0b\x61ssignee_id\x18\x05 \x01(\tB\x07\xbaH\x04r\x02\x18@\x12\x16\n\x05label\x18\x06 \x01(\tB\x07\xbaH\x04r\x02\x18@\x12;\n\x08priority\x18\x07 \x01(\x0e\x32\x1f.coder.planning.v1.TaskPriorityB\x08\xbaH\x05\x82\x01\x02\x10\x01\x12\x1f\n\x0eparent_task_id\x18\x08 \x01(\tB\x07\xbaH\x04r\x02\x18@\x12.\n\ndue_before\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tdue_after\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12:\n\x08order_by\x18\x0b \x01(\x0e\x32\x1e.coder.planning.v1.TaskOrderByB\x08\xbaH\x05\x82\x01\x02\x10\x01\x12;\n\tdirection\x18\x0c \x01(\x0e\x32\x1e.coder.common.v1.SortDirectionB\x08\xbaH\x05\x82\x01\x02\x10\x01\"T\n\x11ListTasksResponse\x12&\n\x05tasks\x18\x01 \x03(\x0b\x32\x17.coder.planning.v1.Task\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"w\n\x11UpdateTaskRequest\x12\x31\n\x04task\x18\x01 \x01(\x0b\x32\x17.coder.planning.v1.TaskB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\";\n\x12UpdateTaskResponse\x12%\n\x04task\x18\x01 \x01(\x0b\x32\x17.coder.planning.v1.Task\"\x92\x01\n\x11\x44\x65leteTaskRequest\x12\x33\n\nproject_id\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\xbaH\x18r\x16\x10\x01\x18@2\x10^[0-9A-Za-z_-]+$\x12\x30\n\x07task_id\x18\x02 \x01(\tB\x1f\xe2\x41\x01\x02\xbaH\x18r\x16\x10\x01\x18@2\x10^[0-9A-Za-z_-]+$\x12\x16\n\x04\x65tag\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01\"\x14\n\x12\x44\x65leteTaskResponse*\xa2\x01\n\x0bTaskOrderBy\x12\x1d\n\x19TASK_ORDER_BY_UNSPECIFIED\x10\x00\x12\x1d\n\x19TASK_ORDER_BY_CREATE_TIME\x10\x01\x12\x1d\n\x19TASK_ORDER_BY_UPDATE_TIME\x10\x02\x12\x1a\n\x16TASK_ORDER_BY_DUE_TIME\x10\x03\x12\x1a\n\x16TASK_ORDER_BY_PRIORITY\x10\x04\x32\xea\r\n\x0fPlanningService\x12\xaa\x01\n\rCreateProject\x12\'.coder.planning.v1.CreateProjectRequest\x1a(.coder.planning.v1.CreateProjectResponse\"F\xca\xf3\x18\x18\n\x16planning.project.write\x82\xd3\xe4\x93\x02$\"\x19/api/v1/planning/projects:\x07project\x12\xa4\x01\n\nGetProject\x12$.coder.planning.v1.GetProjectRequest\x1a%.coder.planning.v1.GetProjectResponse\"I\xca\xf3\x18\x17\n\x15planning.project.read\x82\xd3\xe4\x93\x02(\x12&/api/v1/planning/projects/{project_id}\x12\x9d\x01\n\x0cListProjects\x12&.coder.planning.v1.ListProjectsRequest\x1a\'.coder.planning.v1.ListProjectsResponse\"<\xca\xf3\x18\x17\n\x15planning.project.read\x82\xd3\xe4\x93\x02\x1b\x12\x19/api/v1/planning/projects\x12\xb7\x01\n\rUpdateProject\x12\'.coder.planning.v1.UpdateProjectRequest\x1a(.coder.planning.v1.UpdateProjectResponse\"S\xca\xf3\x18\x18\n\x16planning.project.write\x82\xd3\xe4\x93\x02\x31\x32&/api/v1/planning/projects/{project.id}:\x07project\x12\xaf\x01\n\rDeleteProject\x12\'.coder.planning.v1.DeleteProjectRequest\x1a(.coder.planning.v1.DeleteProjectResponse\"K\xca\xf3\x18\x19\n\x17planning.project.delete\x82\xd3\xe4\x93\x02(*&/api/v1/planning/projects/{project_id}\x12\xae\x01\n\nCreateTask\x12$.coder.planning.v1.CreateTaskRequest\x1a%.coder.planning.v1.CreateTaskResponse\"S\xca\xf3\x18\x15\n\x13planning.task.write\x82\xd3\xe4\x93\x02\x34\",/api/v1/planning/projects/{project_id}/tasks:\x04task\x12\xa8\x01\n\x07GetTask\x12!.coder.planning.v1.GetTaskRequest\x1a\".coder.planning.v1.GetTaskResponse\"V\xca\xf3\x18\x14\n\x12planning.task.read\x82\xd3\xe4\x93\x02\x38\x12\x36/api/v1/planning/projects/{project_id}/tasks/{task_id}\x12\xa4\x01\n\tListTasks\x12#.coder.planning.v1.ListTasksRequest\x1a$.coder.planning.v1.ListTasksResponse\"L\xca\xf3\x18\x14\n\x12planning.task.read\x82\xd3\xe4\x93\x02.\x12,/api/v1/planning/projects/{project_id}/tasks\x12\xbd\x01\n\nUpdateTask\x12$.coder.planning.v1.UpdateTaskRequest\x1a%.coder.planning.v1.UpdateTaskResponse\"b\xca\xf3\x18\x15\n\x13planning.task.write\x82\xd3\xe4\x93\x02\x43\x32;/api/v1/planning/projects/{task.project_id}/tasks/{task.id}:\x04task\x12\xb3\x01\n\nDeleteTask\x12$.coder.planning.v1.DeleteTaskRequest\x1a%.coder.planning.v1.DeleteTaskResponse\"X\xca\xf3\x18\x16\n\x14planning.task.delete\x82\xd3\xe4\x93\x02\x38*6/api/v1/planning/projects/{project_id}/tasks/{task_id}b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(coder/planning/v1/planning_service.proto\x12\x11\x63oder.planning.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1c\x63oder/common/v1/access.proto\x1a\x1b\x63oder/common/v1/actor.proto\x1a\x1c\x63oder/common/v1/paging.proto\x1a\x1f\x63oder/planning/v1/project.proto\x1a\x1c\x63oder/planning/v1/task.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"O\n\x14\x43reateProjectRequest\x12\x37\n\x07project\x18\x01 \x01(\x0b\x32\x1a.coder.planning.v1.ProjectB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01\"D\n\x15\x43reateProjectResponse\x12+\n\x07project\x18\x01 \x01(\x0b\x32\x1a.coder.planning.v1.Project\"H\n\x11GetProjectRequest\x12\x33\n\nproject_id\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\xbaH\x18r\x16\x10\x01\x18@2\x10^[0-9A-Za-z_-]+$\"A\n\x12GetProjectResponse\x12+\n\x07project\x18\x01 \x01(\x0b\x32\x1a.coder.planning.v1.Project\"\x8e\x01\n\x13ListProjectsRequest\x12\x1d\n\tpage_size\x18\x01 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12\x1c\n\npage_token\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80 \x12\x1d\n\x0bname_prefix\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01\x12\x1b\n\ncreated_by\x18\x04 \x01(\tB\x07\xbaH\x04r\x02\x18@\"]\n\x14ListProjectsResponse\x12,\n\x08projects\x18\x01 \x03(\x0b\x32\x1a.coder.planning.v1.Project\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x80\x01\n\x14UpdateProjectRequest\x12\x37\n\x07project\x18\x01 \x01(\x0b\x32\x1a.coder.planning.v1.ProjectB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"D\n\x15UpdateProjectResponse\x12+\n\x07project\x18\x01 \x01(\x0b\x32\x1a.coder.planning.v1.Project\"r\n\x14\x44\x65leteProjectRequest\x12\x33\n\nproject_id\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\xbaH\x18r\x16\x10\x01\x18@2\x10^[0-9A-Za-z_-]+$\x12\x16\n\x04\x65tag\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01\x12\r\n\x05\x66orce\x18\x03 \x01(\x08\"\x17\n\x15\x44\x65leteProjectResponse\"{\n\x11\x43reateTaskRequest\x12\x33\n\nproject_id\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\xbaH\x18r\x16\x10\x01\x18@2\x10^[0-9A-Za-z_-]+$\x12\x31\n\x04task\x18\x02 \x01(\x0b\x32\x17.coder.planning.v1.TaskB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01\";\n\x12\x43reateTaskResponse\x12%\n\x04task\x18\x01 \x01(\x0b\x32\x17.coder.planning.v1.Task\"w\n\x0eGetTaskRequest\x12\x33\n\nproject_id\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\xbaH\x18r\x16\x10\x01\x18@2\x10^[0-9A-Za-z_-]+$\x12\x30\n\x07task_id\x18\x02 \x01(\tB\x1f\xe2\x41\x01\x02\xbaH\x18r\x16\x10\x01\x18@2\x10^[0-9A-Za-z_-]+$\"8\n\x0fGetTaskResponse\x12%\n\x04task\x18\x01 \x01(\x0b\x32\x17.coder.planning.v1.Task\"\xb4\x04\n\x10ListTasksRequest\x12\x33\n\nproject_id\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\xbaH\x18r\x16\x10\x01\x18@2\x10^[0-9A-Za-z_-]+$\x12\x1d\n\tpage_size\x18\x02 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12\x1c\n\npage_token\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\x80 \x12\x42\n\x08statuses\x18\x04 \x03(\x0e\x32\x1d.coder.planning.v1.TaskStatusB\x11\xbaH\x0e\x92\x01\x0b\x10\x05\"\x07\x82\x01\x04\x10\x01 \x00\x12\x1c\n\x0b\x61ssignee_id\x18\x05 \x01(\tB\x07\xbaH\x04r\x02\x18@\x12\x16\n\x05label\x18\x06 \x01(\tB\x07\xbaH\x04r\x02\x18@\x12;\n\x08priority\x18\x07 \x01(\x0e\x32\x1f.coder.planning.v1.TaskPriorityB\x08\xbaH\x05\x82\x01\x02\x10\x01\x12\x1f\n\x0eparent_task_id\x18\x08 \x01(\tB\x07\xbaH\x04r\x02\x18@\x12.\n\ndue_before\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tdue_after\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12:\n\x08order_by\x18\x0b \x01(\x0e\x32\x1e.coder.planning.v1.TaskOrderByB\x08\xbaH\x05\x82\x01\x02\x10\x01\x12;\n\tdirection\x18\x0c \x01(\x0e\x32\x1e.coder.common.v1.SortDirectionB\x08\xbaH\x05\x82\x01\x02\x10\x01\"T\n\x11ListTasksResponse\x12&\n\x05tasks\x18\x01 \x03(\x0b\x32\x17.coder.planning.v1.Task\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"w\n\x11UpdateTaskRequest\x12\x31\n\x04task\x18\x01 \x01(\x0b\x32\x17.coder.planning.v1.TaskB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\";\n\x12UpdateTaskResponse\x12%\n\x04task\x18\x01 \x01(\x0b\x32\x17.coder.planning.v1.Task\"\x92\x01\n\x11\x44\x65leteTaskRequest\x12\x33\n\nproject_id\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\xbaH\x18r\x16\x10\x01\x18@2\x10^[0-9A-Za-z_-]+$\x12\x30\n\x07task_id\x18\x02 \x01(\tB\x1f\xe2\x41\x01\x02\xbaH\x18r\x16\x10\x01\x18@2\x10^[0-9A-Za-z_-]+$\x12\x16\n\x04\x65tag\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01\"\x14\n\x12\x44\x65leteTaskResponse\"J\n\x13WatchProjectRequest\x12\x33\n\nproject_id\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\xbaH\x18r\x16\x10\x01\x18@2\x10^[0-9A-Za-z_-]+$\"\xbd\x02\n\x14WatchProjectResponse\x12/\n\x04kind\x18\x01 \x01(\x0e\x32!.coder.planning.v1.TaskChangeKind\x12\x10\n\x08\x65vent_id\x18\x02 \x01(\t\x12%\n\x04task\x18\x03 \x01(\x0b\x32\x17.coder.planning.v1.Task\x12\x32\n\x0e\x63hanged_fields\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x36\n\x0fprevious_status\x18\x05 \x01(\x0e\x32\x1d.coder.planning.v1.TaskStatus\x12%\n\x05\x61\x63tor\x18\x06 \x01(\x0b\x32\x16.coder.common.v1.Actor\x12(\n\x04time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xa2\x01\n\x0bTaskOrderBy\x12\x1d\n\x19TASK_ORDER_BY_UNSPECIFIED\x10\x00\x12\x1d\n\x19TASK_ORDER_BY_CREATE_TIME\x10\x01\x12\x1d\n\x19TASK_ORDER_BY_UPDATE_TIME\x10\x02\x12\x1a\n\x16TASK_ORDER_BY_DUE_TIME\x10\x03\x12\x1a\n\x16TASK_ORDER_BY_PRIORITY\x10\x04*\xd5\x01\n\x0eTaskChangeKind\x12 \n\x1cTASK_CHANGE_KIND_UNSPECIFIED\x10\x00\x12\"\n\x1eTASK_CHANGE_KIND_WATCH_STARTED\x10\x01\x12\x1c\n\x18TASK_CHANGE_KIND_CREATED\x10\x02\x12\x1c\n\x18TASK_CHANGE_KIND_UPDATED\x10\x03\x12#\n\x1fTASK_CHANGE_KIND_STATUS_CHANGED\x10\x04\x12\x1c\n\x18TASK_CHANGE_KIND_DELETED\x10\x05\x32\x9c\x0f\n\x0fPlanningService\x12\xaa\x01\n\rCreateProject\x12\'.coder.planning.v1.CreateProjectRequest\x1a(.coder.planning.v1.CreateProjectResponse\"F\xca\xf3\x18\x18\n\x16planning.project.write\x82\xd3\xe4\x93\x02$\"\x19/api/v1/planning/projects:\x07project\x12\xa4\x01\n\nGetProject\x12$.coder.planning.v1.GetProjectRequest\x1a%.coder.planning.v1.GetProjectResponse\"I\xca\xf3\x18\x17\n\x15planning.project.read\x82\xd3\xe4\x93\x02(\x12&/api/v1/planning/projects/{project_id}\x12\x9d\x01\n\x0cListProjects\x12&.coder.planning.v1.ListProjectsRequest\x1a\'.coder.planning.v1.ListProjectsResponse\"<\xca\xf3\x18\x17\n\x15planning.project.read\x82\xd3\xe4\x93\x02\x1b\x12\x19/api/v1/planning/projects\x12\xb7\x01\n\rUpdateProject\x12\'.coder.planning.v1.UpdateProjectRequest\x1a(.coder.planning.v1.UpdateProjectResponse\"S\xca\xf3\x18\x18\n\x16planning.project.write\x82\xd3\xe4\x93\x02\x31\x32&/api/v1/planning/projects/{project.id}:\x07project\x12\xaf\x01\n\rDeleteProject\x12\'.coder.planning.v1.DeleteProjectRequest\x1a(.coder.planning.v1.DeleteProjectResponse\"K\xca\xf3\x18\x19\n\x17planning.project.delete\x82\xd3\xe4\x93\x02(*&/api/v1/planning/projects/{project_id}\x12\xae\x01\n\nCreateTask\x12$.coder.planning.v1.CreateTaskRequest\x1a%.coder.planning.v1.CreateTaskResponse\"S\xca\xf3\x18\x15\n\x13planning.task.write\x82\xd3\xe4\x93\x02\x34\",/api/v1/planning/projects/{project_id}/tasks:\x04task\x12\xa8\x01\n\x07GetTask\x12!.coder.planning.v1.GetTaskRequest\x1a\".coder.planning.v1.GetTaskResponse\"V\xca\xf3\x18\x14\n\x12planning.task.read\x82\xd3\xe4\x93\x02\x38\x12\x36/api/v1/planning/projects/{project_id}/tasks/{task_id}\x12\xa4\x01\n\tListTasks\x12#.coder.planning.v1.ListTasksRequest\x1a$.coder.planning.v1.ListTasksResponse\"L\xca\xf3\x18\x14\n\x12planning.task.read\x82\xd3\xe4\x93\x02.\x12,/api/v1/planning/projects/{project_id}/tasks\x12\xbd\x01\n\nUpdateTask\x12$.coder.planning.v1.UpdateTaskRequest\x1a%.coder.planning.v1.UpdateTaskResponse\"b\xca\xf3\x18\x15\n\x13planning.task.write\x82\xd3\xe4\x93\x02\x43\x32;/api/v1/planning/projects/{task.project_id}/tasks/{task.id}:\x04task\x12\xb3\x01\n\nDeleteTask\x12$.coder.planning.v1.DeleteTaskRequest\x1a%.coder.planning.v1.DeleteTaskResponse\"X\xca\xf3\x18\x16\n\x14planning.task.delete\x82\xd3\xe4\x93\x02\x38*6/api/v1/planning/projects/{project_id}/tasks/{task_id}\x12\xaf\x01\n\x0cWatchProject\x12&.coder.planning.v1.WatchProjectRequest\x1a\'.coder.planning.v1.WatchProjectResponse\"L\xca\xf3\x18\x14\n\x12planning.task.read\x82\xd3\xe4\x93\x02.\x12,/api/v1/planning/projects/{project_id}:watch0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -48,6 +49,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTPROJECTSREQUEST'].fields_by_name['page_size']._serialized_options = b'\272H\007\032\005\030\350\007(\000'
   _globals['_LISTPROJECTSREQUEST'].fields_by_name['page_token']._loaded_options = None
   _globals['_LISTPROJECTSREQUEST'].fields_by_name['page_token']._serialized_options = b'\272H\005r\003\030\200 '
+  _globals['_LISTPROJECTSREQUEST'].fields_by_name['name_prefix']._loaded_options = None
+  _globals['_LISTPROJECTSREQUEST'].fields_by_name['name_prefix']._serialized_options = b'\272H\005r\003\030\310\001'
+  _globals['_LISTPROJECTSREQUEST'].fields_by_name['created_by']._loaded_options = None
+  _globals['_LISTPROJECTSREQUEST'].fields_by_name['created_by']._serialized_options = b'\272H\004r\002\030@'
   _globals['_UPDATEPROJECTREQUEST'].fields_by_name['project']._loaded_options = None
   _globals['_UPDATEPROJECTREQUEST'].fields_by_name['project']._serialized_options = b'\342A\001\002\272H\003\310\001\001'
   _globals['_DELETEPROJECTREQUEST'].fields_by_name['project_id']._loaded_options = None
@@ -90,6 +95,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DELETETASKREQUEST'].fields_by_name['task_id']._serialized_options = b'\342A\001\002\272H\030r\026\020\001\030@2\020^[0-9A-Za-z_-]+$'
   _globals['_DELETETASKREQUEST'].fields_by_name['etag']._loaded_options = None
   _globals['_DELETETASKREQUEST'].fields_by_name['etag']._serialized_options = b'\272H\005r\003\030\200\001'
+  _globals['_WATCHPROJECTREQUEST'].fields_by_name['project_id']._loaded_options = None
+  _globals['_WATCHPROJECTREQUEST'].fields_by_name['project_id']._serialized_options = b'\342A\001\002\272H\030r\026\020\001\030@2\020^[0-9A-Za-z_-]+$'
   _globals['_PLANNINGSERVICE'].methods_by_name['CreateProject']._loaded_options = None
   _globals['_PLANNINGSERVICE'].methods_by_name['CreateProject']._serialized_options = b'\312\363\030\030\n\026planning.project.write\202\323\344\223\002$\"\031/api/v1/planning/projects:\007project'
   _globals['_PLANNINGSERVICE'].methods_by_name['GetProject']._loaded_options = None
@@ -110,48 +117,56 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PLANNINGSERVICE'].methods_by_name['UpdateTask']._serialized_options = b'\312\363\030\025\n\023planning.task.write\202\323\344\223\002C2;/api/v1/planning/projects/{task.project_id}/tasks/{task.id}:\004task'
   _globals['_PLANNINGSERVICE'].methods_by_name['DeleteTask']._loaded_options = None
   _globals['_PLANNINGSERVICE'].methods_by_name['DeleteTask']._serialized_options = b'\312\363\030\026\n\024planning.task.delete\202\323\344\223\0028*6/api/v1/planning/projects/{project_id}/tasks/{task_id}'
-  _globals['_TASKORDERBY']._serialized_start=2530
-  _globals['_TASKORDERBY']._serialized_end=2692
-  _globals['_CREATEPROJECTREQUEST']._serialized_start=345
-  _globals['_CREATEPROJECTREQUEST']._serialized_end=424
-  _globals['_CREATEPROJECTRESPONSE']._serialized_start=426
-  _globals['_CREATEPROJECTRESPONSE']._serialized_end=494
-  _globals['_GETPROJECTREQUEST']._serialized_start=496
-  _globals['_GETPROJECTREQUEST']._serialized_end=568
-  _globals['_GETPROJECTRESPONSE']._serialized_start=570
-  _globals['_GETPROJECTRESPONSE']._serialized_end=635
-  _globals['_LISTPROJECTSREQUEST']._serialized_start=637
-  _globals['_LISTPROJECTSREQUEST']._serialized_end=719
-  _globals['_LISTPROJECTSRESPONSE']._serialized_start=721
-  _globals['_LISTPROJECTSRESPONSE']._serialized_end=814
-  _globals['_UPDATEPROJECTREQUEST']._serialized_start=817
-  _globals['_UPDATEPROJECTREQUEST']._serialized_end=945
-  _globals['_UPDATEPROJECTRESPONSE']._serialized_start=947
-  _globals['_UPDATEPROJECTRESPONSE']._serialized_end=1015
-  _globals['_DELETEPROJECTREQUEST']._serialized_start=1017
-  _globals['_DELETEPROJECTREQUEST']._serialized_end=1131
-  _globals['_DELETEPROJECTRESPONSE']._serialized_start=1133
-  _globals['_DELETEPROJECTRESPONSE']._serialized_end=1156
-  _globals['_CREATETASKREQUEST']._serialized_start=1158
-  _globals['_CREATETASKREQUEST']._serialized_end=1281
-  _globals['_CREATETASKRESPONSE']._serialized_start=1283
-  _globals['_CREATETASKRESPONSE']._serialized_end=1342
-  _globals['_GETTASKREQUEST']._serialized_start=1344
-  _globals['_GETTASKREQUEST']._serialized_end=1463
-  _globals['_GETTASKRESPONSE']._serialized_start=1465
-  _globals['_GETTASKRESPONSE']._serialized_end=1521
-  _globals['_LISTTASKSREQUEST']._serialized_start=1524
-  _globals['_LISTTASKSREQUEST']._serialized_end=2088
-  _globals['_LISTTASKSRESPONSE']._serialized_start=2090
-  _globals['_LISTTASKSRESPONSE']._serialized_end=2174
-  _globals['_UPDATETASKREQUEST']._serialized_start=2176
-  _globals['_UPDATETASKREQUEST']._serialized_end=2295
-  _globals['_UPDATETASKRESPONSE']._serialized_start=2297
-  _globals['_UPDATETASKRESPONSE']._serialized_end=2356
-  _globals['_DELETETASKREQUEST']._serialized_start=2359
-  _globals['_DELETETASKREQUEST']._serialized_end=2505
-  _globals['_DELETETASKRESPONSE']._serialized_start=2507
-  _globals['_DELETETASKRESPONSE']._serialized_end=2527
-  _globals['_PLANNINGSERVICE']._serialized_start=2695
-  _globals['_PLANNINGSERVICE']._serialized_end=4465
+  _globals['_PLANNINGSERVICE'].methods_by_name['WatchProject']._loaded_options = None
+  _globals['_PLANNINGSERVICE'].methods_by_name['WatchProject']._serialized_options = b'\312\363\030\024\n\022planning.task.read\202\323\344\223\002.\022,/api/v1/planning/projects/{project_id}:watch'
+  _globals['_TASKORDERBY']._serialized_start=3016
+  _globals['_TASKORDERBY']._serialized_end=3178
+  _globals['_TASKCHANGEKIND']._serialized_start=3181
+  _globals['_TASKCHANGEKIND']._serialized_end=3394
+  _globals['_CREATEPROJECTREQUEST']._serialized_start=374
+  _globals['_CREATEPROJECTREQUEST']._serialized_end=453
+  _globals['_CREATEPROJECTRESPONSE']._serialized_start=455
+  _globals['_CREATEPROJECTRESPONSE']._serialized_end=523
+  _globals['_GETPROJECTREQUEST']._serialized_start=525
+  _globals['_GETPROJECTREQUEST']._serialized_end=597
+  _globals['_GETPROJECTRESPONSE']._serialized_start=599
+  _globals['_GETPROJECTRESPONSE']._serialized_end=664
+  _globals['_LISTPROJECTSREQUEST']._serialized_start=667
+  _globals['_LISTPROJECTSREQUEST']._serialized_end=809
+  _globals['_LISTPROJECTSRESPONSE']._serialized_start=811
+  _globals['_LISTPROJECTSRESPONSE']._serialized_end=904
+  _globals['_UPDATEPROJECTREQUEST']._serialized_start=907
+  _globals['_UPDATEPROJECTREQUEST']._serialized_end=1035
+  _globals['_UPDATEPROJECTRESPONSE']._serialized_start=1037
+  _globals['_UPDATEPROJECTRESPONSE']._serialized_end=1105
+  _globals['_DELETEPROJECTREQUEST']._serialized_start=1107
+  _globals['_DELETEPROJECTREQUEST']._serialized_end=1221
+  _globals['_DELETEPROJECTRESPONSE']._serialized_start=1223
+  _globals['_DELETEPROJECTRESPONSE']._serialized_end=1246
+  _globals['_CREATETASKREQUEST']._serialized_start=1248
+  _globals['_CREATETASKREQUEST']._serialized_end=1371
+  _globals['_CREATETASKRESPONSE']._serialized_start=1373
+  _globals['_CREATETASKRESPONSE']._serialized_end=1432
+  _globals['_GETTASKREQUEST']._serialized_start=1434
+  _globals['_GETTASKREQUEST']._serialized_end=1553
+  _globals['_GETTASKRESPONSE']._serialized_start=1555
+  _globals['_GETTASKRESPONSE']._serialized_end=1611
+  _globals['_LISTTASKSREQUEST']._serialized_start=1614
+  _globals['_LISTTASKSREQUEST']._serialized_end=2178
+  _globals['_LISTTASKSRESPONSE']._serialized_start=2180
+  _globals['_LISTTASKSRESPONSE']._serialized_end=2264
+  _globals['_UPDATETASKREQUEST']._serialized_start=2266
+  _globals['_UPDATETASKREQUEST']._serialized_end=2385
+  _globals['_UPDATETASKRESPONSE']._serialized_start=2387
+  _globals['_UPDATETASKRESPONSE']._serialized_end=2446
+  _globals['_DELETETASKREQUEST']._serialized_start=2449
+  _globals['_DELETETASKREQUEST']._serialized_end=2595
+  _globals['_DELETETASKRESPONSE']._serialized_start=2597
+  _globals['_DELETETASKRESPONSE']._serialized_end=2617
+  _globals['_WATCHPROJECTREQUEST']._serialized_start=2619
+  _globals['_WATCHPROJECTREQUEST']._serialized_end=2693
+  _globals['_WATCHPROJECTRESPONSE']._serialized_start=2696
+  _globals['_WATCHPROJECTRESPONSE']._serialized_end=3013
+  _globals['_PLANNINGSERVICE']._serialized_start=3397
+  _globals['_PLANNINGSERVICE']._serialized_end=5345
 # @@protoc_insertion_point(module_scope)

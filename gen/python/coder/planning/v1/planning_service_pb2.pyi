@@ -3,6 +3,7 @@
 isort:skip_file
 """
 
+from coder.common.v1 import actor_pb2 as _actor_pb2
 from coder.common.v1 import paging_pb2 as _paging_pb2
 from coder.planning.v1 import project_pb2 as _project_pb2
 from coder.planning.v1 import task_pb2 as _task_pb2
@@ -55,6 +56,42 @@ TASK_ORDER_BY_DUE_TIME: TaskOrderBy.ValueType  # 3
 TASK_ORDER_BY_PRIORITY: TaskOrderBy.ValueType  # 4
 """Priority."""
 Global___TaskOrderBy: _TypeAlias = TaskOrderBy  # noqa: Y015
+
+class _TaskChangeKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _TaskChangeKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_TaskChangeKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    TASK_CHANGE_KIND_UNSPECIFIED: _TaskChangeKind.ValueType  # 0
+    """Not a task change: the first message of a watch (WATCH_STARTED) uses its own value."""
+    TASK_CHANGE_KIND_WATCH_STARTED: _TaskChangeKind.ValueType  # 1
+    """The watch is live; changes from now on are delivered. Carries no task."""
+    TASK_CHANGE_KIND_CREATED: _TaskChangeKind.ValueType  # 2
+    """A task was created."""
+    TASK_CHANGE_KIND_UPDATED: _TaskChangeKind.ValueType  # 3
+    """Fields other than the status changed."""
+    TASK_CHANGE_KIND_STATUS_CHANGED: _TaskChangeKind.ValueType  # 4
+    """The status moved (`previous_status` says from where)."""
+    TASK_CHANGE_KIND_DELETED: _TaskChangeKind.ValueType  # 5
+    """A task was deleted."""
+
+class TaskChangeKind(_TaskChangeKind, metaclass=_TaskChangeKindEnumTypeWrapper):
+    """TaskChangeKind says what happened to a task."""
+
+TASK_CHANGE_KIND_UNSPECIFIED: TaskChangeKind.ValueType  # 0
+"""Not a task change: the first message of a watch (WATCH_STARTED) uses its own value."""
+TASK_CHANGE_KIND_WATCH_STARTED: TaskChangeKind.ValueType  # 1
+"""The watch is live; changes from now on are delivered. Carries no task."""
+TASK_CHANGE_KIND_CREATED: TaskChangeKind.ValueType  # 2
+"""A task was created."""
+TASK_CHANGE_KIND_UPDATED: TaskChangeKind.ValueType  # 3
+"""Fields other than the status changed."""
+TASK_CHANGE_KIND_STATUS_CHANGED: TaskChangeKind.ValueType  # 4
+"""The status moved (`previous_status` says from where)."""
+TASK_CHANGE_KIND_DELETED: TaskChangeKind.ValueType  # 5
+"""A task was deleted."""
+Global___TaskChangeKind: _TypeAlias = TaskChangeKind  # noqa: Y015
 
 @_typing.final
 class CreateProjectRequest(_message.Message):
@@ -158,19 +195,27 @@ class ListProjectsRequest(_message.Message):
 
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    NAME_PREFIX_FIELD_NUMBER: _builtins.int
+    CREATED_BY_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
     """Largest number of projects to return; 0 means 50, at most 1000."""
     page_token: _builtins.str
-    """Token from a previous response's `next_page_token`."""
+    """Token from a previous response's `next_page_token`; the other fields must not change."""
+    name_prefix: _builtins.str
+    """Only projects whose name starts with this text, ignoring case."""
+    created_by: _builtins.str
+    """Only projects created by this user."""
     def __init__(
         self,
         *,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
+        name_prefix: _builtins.str = ...,
+        created_by: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_by", b"created_by", "name_prefix", b"name_prefix", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -612,3 +657,81 @@ class DeleteTaskResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DeleteTaskResponse: _TypeAlias = DeleteTaskResponse  # noqa: Y015
+
+@_typing.final
+class WatchProjectRequest(_message.Message):
+    """WatchProjectRequest names the project to watch."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    """Id of the project."""
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["project_id", b"project_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WatchProjectRequest: _TypeAlias = WatchProjectRequest  # noqa: Y015
+
+@_typing.final
+class WatchProjectResponse(_message.Message):
+    """WatchProjectResponse is one change to one of the project's tasks."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KIND_FIELD_NUMBER: _builtins.int
+    EVENT_ID_FIELD_NUMBER: _builtins.int
+    TASK_FIELD_NUMBER: _builtins.int
+    CHANGED_FIELDS_FIELD_NUMBER: _builtins.int
+    PREVIOUS_STATUS_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    TIME_FIELD_NUMBER: _builtins.int
+    kind: Global___TaskChangeKind.ValueType
+    """What happened."""
+    event_id: _builtins.str
+    """Id of the event that announced the change (time-sortable); empty for WATCH_STARTED."""
+    previous_status: _task_pb2.TaskStatus.ValueType
+    """For a status change, the status the task left."""
+    @_builtins.property
+    def task(self) -> _task_pb2.Task:
+        """The task after the change (before it, for a delete). Its etag is empty: fetch the task
+        for the version to update it with.
+        """
+
+    @_builtins.property
+    def changed_fields(self) -> _field_mask_pb2.FieldMask:
+        """For an update or a status change, the fields that changed."""
+
+    @_builtins.property
+    def actor(self) -> _actor_pb2.Actor:
+        """Who made the change."""
+
+    @_builtins.property
+    def time(self) -> _timestamp_pb2.Timestamp:
+        """When the change was made."""
+
+    def __init__(
+        self,
+        *,
+        kind: Global___TaskChangeKind.ValueType = ...,
+        event_id: _builtins.str = ...,
+        task: _task_pb2.Task | None = ...,
+        changed_fields: _field_mask_pb2.FieldMask | None = ...,
+        previous_status: _task_pb2.TaskStatus.ValueType = ...,
+        actor: _actor_pb2.Actor | None = ...,
+        time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "changed_fields", b"changed_fields", "task", b"task", "time", b"time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "changed_fields", b"changed_fields", "event_id", b"event_id", "kind", b"kind", "previous_status", b"previous_status", "task", b"task", "time", b"time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WatchProjectResponse: _TypeAlias = WatchProjectResponse  # noqa: Y015

@@ -85,6 +85,11 @@ class PlanningServiceStub:
                 request_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.DeleteTaskRequest.SerializeToString,
                 response_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.DeleteTaskResponse.FromString,
                 _registered_method=True)
+        self.WatchProject = channel.unary_stream(
+                '/coder.planning.v1.PlanningService/WatchProject',
+                request_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.WatchProjectRequest.SerializeToString,
+                response_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.WatchProjectResponse.FromString,
+                _registered_method=True)
 
 
 class PlanningServiceServicer:
@@ -164,6 +169,16 @@ class PlanningServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchProject(self, request, context):
+        """WatchProject streams the changes to a project's tasks as they happen, each with who made
+        it, starting with a WATCH_STARTED message once the watch is live. A client that fetches
+        the tasks after that message and applies the changes that follow misses nothing; after a
+        reconnect it fetches again. Served through the edge's WebSocket and SSE bridges.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PlanningServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -216,6 +231,11 @@ def add_PlanningServiceServicer_to_server(servicer, server):
                     servicer.DeleteTask,
                     request_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.DeleteTaskRequest.FromString,
                     response_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.DeleteTaskResponse.SerializeToString,
+            ),
+            'WatchProject': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchProject,
+                    request_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.WatchProjectRequest.FromString,
+                    response_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.WatchProjectResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -489,6 +509,33 @@ class PlanningService:
             '/coder.planning.v1.PlanningService/DeleteTask',
             coder_dot_planning_dot_v1_dot_planning__service__pb2.DeleteTaskRequest.SerializeToString,
             coder_dot_planning_dot_v1_dot_planning__service__pb2.DeleteTaskResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchProject(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/coder.planning.v1.PlanningService/WatchProject',
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.WatchProjectRequest.SerializeToString,
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.WatchProjectResponse.FromString,
             options,
             channel_credentials,
             insecure,

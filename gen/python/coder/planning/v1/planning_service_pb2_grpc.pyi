@@ -59,6 +59,12 @@ class PlanningServiceStub:
     """DeleteTask deletes a task. A task that other tasks depend on, or that has subtasks,
     is refused.
     """
+    WatchProject: _grpc.UnaryStreamMultiCallable[_planning_service_pb2.WatchProjectRequest, _planning_service_pb2.WatchProjectResponse]
+    """WatchProject streams the changes to a project's tasks as they happen, each with who made
+    it, starting with a WATCH_STARTED message once the watch is live. A client that fetches
+    the tasks after that message and applies the changes that follow misses nothing; after a
+    reconnect it fetches again. Served through the edge's WebSocket and SSE bridges.
+    """
 
 @_typing.type_check_only
 class PlanningServiceAsyncStub(PlanningServiceStub):
@@ -90,6 +96,12 @@ class PlanningServiceAsyncStub(PlanningServiceStub):
     DeleteTask: _aio.UnaryUnaryMultiCallable[_planning_service_pb2.DeleteTaskRequest, _planning_service_pb2.DeleteTaskResponse]  # type: ignore[assignment]
     """DeleteTask deletes a task. A task that other tasks depend on, or that has subtasks,
     is refused.
+    """
+    WatchProject: _aio.UnaryStreamMultiCallable[_planning_service_pb2.WatchProjectRequest, _planning_service_pb2.WatchProjectResponse]  # type: ignore[assignment]
+    """WatchProject streams the changes to a project's tasks as they happen, each with who made
+    it, starting with a WATCH_STARTED message once the watch is live. A client that fetches
+    the tasks after that message and applies the changes that follow misses nothing; after a
+    reconnect it fetches again. Served through the edge's WebSocket and SSE bridges.
     """
 
 class PlanningServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -179,6 +191,18 @@ class PlanningServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_planning_service_pb2.DeleteTaskResponse, _abc.Awaitable[_planning_service_pb2.DeleteTaskResponse]]:
         """DeleteTask deletes a task. A task that other tasks depend on, or that has subtasks,
         is refused.
+        """
+
+    @_abc_1.abstractmethod
+    def WatchProject(
+        self,
+        request: _planning_service_pb2.WatchProjectRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_planning_service_pb2.WatchProjectResponse], _abc.AsyncIterator[_planning_service_pb2.WatchProjectResponse]]:
+        """WatchProject streams the changes to a project's tasks as they happen, each with who made
+        it, starting with a WATCH_STARTED message once the watch is live. A client that fetches
+        the tasks after that message and applies the changes that follow misses nothing; after a
+        reconnect it fetches again. Served through the edge's WebSocket and SSE bridges.
         """
 
 def add_PlanningServiceServicer_to_server(servicer: PlanningServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

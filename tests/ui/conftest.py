@@ -1,0 +1,98 @@
+"""One real `coder dev` (every service, the edge and the built web UI on free ports, state in a
+temporary folder) for the whole UI end-to-end run, and the owner account it created."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.cli.processes import Output, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+UI = ROOT / "ui"
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def npm(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["npm", "--prefix", str(UI), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env={**os.environ, "NEXT_TELEMETRY_DISABLED": "1"},
+    )
+
+
+def require_ui_dependencies() -> None:
+    if not (UI / "node_modules" / ".bin" / "next").exists():
+        pytest.fail("the UI's npm dependencies are missing: run `make ui-deps`")
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A running `coder dev`: where its UI and edge answer, and the owner's credentials."""
+
+    ui_url: str
+    edge_url: str
+    owner_email: str
+    owner_password: str
+    output: Output
+
+
+@pytest.fixture(scope="session")
+def built_ui() -> Path:
+    """`npm run build` (ESLint with no warnings, the type check, `next build`) must pass."""
+    require_ui_dependencies()
+    built = npm("run", "build", timeout=900)
+    assert built.returncode == 0, built.stdout[-8000:] + built.stderr[-8000:]
+    return UI / ".next" / "BUILD_ID"
+
+
+@pytest.fixture(scope="session")
+def suite(built_ui: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
+    data = tmp_path_factory.mktemp("coder-dev")
+    port, edge_port, ui_port = free_port(), free_port(), free_port()
+    env = {
+        **os.environ,
+        "CODER_DATA_DIR": str(data),
+        "CODER_LOG_LEVEL": "warning",
+        "CODER_DEV_UI_PORT": str(ui_port),
+        # Every browser of the run signs in through the UI's server, so the edge sees one
+        # client IP for all of them; its per-IP sign-in limits are for the internet.
+        "CODER_EDGE_AUTH_LOGIN_LIMIT": "1000",
+        "CODER_EDGE_AUTH_LIMIT": "10000",
+        "NO_COLOR": "1",
+    }
+    for name in ("CODER_STORE_URL", "CODER_BUS_URL", "CODER_CACHE_URL", "CODER_DEV_COMPANIONS"):
+        env.pop(name, None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cli", "dev", "--port", str(port), "--edge-port", str(edge_port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    output = Output(process)
+    try:
+        password = output.wait_for(r"password: (\S+)", within=90).group(1)
+        ui_url = f"http://127.0.0.1:{ui_port}"
+        output.wait_for(re.escape(f"coder: open {ui_url} in a browser"), within=90)
+        yield Suite(ui_url, f"http://127.0.0.1:{edge_port}", "owner@coder.localhost", password, output)
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        output.close()

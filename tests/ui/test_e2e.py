@@ -1,0 +1,47 @@
+"""The web UI end to end, in Debian's Chromium against one real `coder dev`
+(ui/e2e/run.mjs): sign-in, a project on the board, live changes between two members, the
+conflict dialog, field violations, revoking a session, accessibility; screenshots of the main
+pages in light and dark land in ui/e2e/.out/."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+from tests.ui.conftest import CHROMIUM, ROOT, UI, Suite
+
+OUT = UI / "e2e" / ".out"
+
+
+@pytest.mark.timeout(600)
+def test_the_web_ui_end_to_end(suite: Suite) -> None:
+    if not CHROMIUM.exists():
+        # As with Redis and RabbitMQ: skipped on a laptop, a failure under CI.
+        message = f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    run = subprocess.run(
+        ["node", str(UI / "e2e" / "run.mjs")],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "UI_URL": suite.ui_url,
+            "EDGE_URL": suite.edge_url,
+            "OWNER_EMAIL": suite.owner_email,
+            "OWNER_PASSWORD": suite.owner_password,
+            "OUT_DIR": str(OUT),
+        },
+        capture_output=True,
+        text=True,
+        timeout=560,
+        check=False,
+    )
+    report = run.stdout + run.stderr
+    assert run.returncode == 0, report + "\n--- coder dev ---\n" + suite.output.text[-6000:]
+    assert "e2e: 7 passed, 0 failed" in run.stdout, report
+    for page in ("sign-in", "board", "list", "task-drawer", "sessions", "settings-organization-members"):
+        for theme in ("light", "dark"):
+            assert (OUT / f"{page}-{theme}.png").stat().st_size > 0

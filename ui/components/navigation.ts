@@ -1,0 +1,8 @@
+import { Building2, KanbanSquare, UserRound } from "lucide-react";
+
+/** One entry per service the suite serves; a service gets its entry when its pages land. */
+export const NAVIGATION = [
+  { href: "/planning", label: "Planning", icon: KanbanSquare },
+  { href: "/settings/organization", label: "Organization", icon: Building2 },
+  { href: "/account", label: "My account", icon: UserRound },
+] as const;

@@ -54,9 +54,10 @@ test: setup-test ## set up, then run every test (needs Redis and RabbitMQ runnin
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 .PHONY: bench
-bench: ## benchmarks: kit (echo vs GetTask vs ListTasks) and edge (gRPC vs edge vs Envoy)
+bench: ## benchmarks: kit (echo vs GetTask vs ListTasks), edge (gRPC vs edge vs Envoy), usage (needs RabbitMQ)
 	$(PY) scripts/bench/kit.py
 	$(PY) scripts/bench/edge.py
+	$(PY) scripts/bench/usage.py
 
 .PHONY: ci
 ci: ## what CI runs (after services are up)

@@ -73,12 +73,20 @@ class BucketKey:
 
     @property
     def slot(self) -> str:
-        """`<granularity>|<start>`: one indexed field that orders buckets of a size by time."""
         return slot(self.granularity, self.start)
 
 
-def slot(granularity: Granularity, start: datetime) -> str:
-    return f"{granularity.value}|{bucket_time(start)}"
+def slot(kind: Granularity | str, order: datetime | str) -> str:
+    """The ledger's one sort key, `<kind>|<order>`: buckets of a size by start (`hour|…`,
+    `day|…`), records by when the usage happened (`record|…`), alerts by when they were raised
+    (`alert|…`). One indexed field serves every listing of the container, since each index is
+    paid on every write of the busy ledger."""
+    prefix = kind.value if isinstance(kind, Granularity) else kind
+    return f"{prefix}|{order if isinstance(order, str) else bucket_time(order)}"
+
+
+RECORD_SLOT = "record"
+ALERT_SLOT = "alert"
 
 
 @dataclass(frozen=True, slots=True)

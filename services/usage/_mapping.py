@@ -22,6 +22,8 @@ from services.kit import (
 from services.kit.store import Document
 from services.usage import _money
 from services.usage._ledger import (
+    ALERT_SLOT,
+    RECORD_SLOT,
     Bucket,
     BucketKey,
     Counter,
@@ -30,6 +32,7 @@ from services.usage._ledger import (
     alert_key,
     bucket_time,
     record_key,
+    slot,
 )
 from services.usage._meters import BY_CATEGORY
 from services.usage._periods import Granularity
@@ -175,6 +178,7 @@ def record_document(
         "eventType": usage.event_type,
         "category": usage.category.name,
         "occurTime": time_text(usage.occur_time),
+        "slot": slot(RECORD_SLOT, time_text(usage.occur_time)),
         "recordTime": recorded_at,
         "dims": dict(usage.dimensions),
         "quantities": _decimals(dict(usage.quantities)),
@@ -267,6 +271,7 @@ def alert_document(alert: resources_pb2.UsageAlert, ttl_seconds: int) -> Documen
         "id": alert_key(alert.limit_id, alert.scope_value, _start(alert), alert.level),
         "kind": ALERT,
         "alertId": alert.id,
+        "slot": slot(ALERT_SLOT, alert.id),
         "limitKind": int(alert.kind),
         "limitId": alert.limit_id,
         "limitName": alert.limit_name,

@@ -21,9 +21,9 @@ from services.usage.repository.reports import ReportsRepository
 CONTAINERS = (
     ContainerSpec(
         USAGE,
-        # Every index costs on each of the many writes; the other filters (category,
-        # dimensions, limit) narrow what these ranges already select.
-        indexes=("/slot", "/occurTime", "/alertId"),
+        # One sort key for every listing (see `_ledger.slot`): each index costs on each of
+        # the many writes; the other filters narrow what its ranges already select.
+        indexes=("/slot",),
         outbox=True,
     ),
     ContainerSpec(QUOTAS, indexes=("/createTime",)),

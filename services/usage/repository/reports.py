@@ -10,7 +10,8 @@ from coder.usage.v1 import resources_pb2
 from services.kit import Repository
 from services.kit.bus import OutboxRelay
 from services.kit.store import Condition, DocumentStore, F, Query
-from services.usage._mapping import ALERT, RECORD, alert_from_document, record_from_document
+from services.usage._ledger import ALERT_SLOT, RECORD_SLOT, slot
+from services.usage._mapping import alert_from_document, record_from_document
 from services.usage.repository.ingest import USAGE
 
 EXPORT_PAGE = 500
@@ -29,11 +30,10 @@ class RecordFilter:
     project_id: str = ""
 
     def conditions(self) -> list[Condition]:
-        found = [F("kind") == RECORD]
-        if self.start is not None:
-            found.append(F("occurTime") >= self.start)
-        if self.end is not None:
-            found.append(F("occurTime") < self.end)
+        found = [
+            F("slot") >= slot(RECORD_SLOT, self.start or ""),
+            F("slot") < slot(RECORD_SLOT, self.end or "~"),
+        ]
         if self.category:
             found.append(F("category") == self.category)
         if self.user_id:
@@ -61,7 +61,7 @@ class ReportsRepository(Repository):
         query = (
             Query()
             .where(*record_filter.conditions())
-            .order_by("occurTime", desc=True)
+            .order_by("slot", desc=True)
             .limit(page_size)
             .after(continuation)
         )
@@ -72,7 +72,7 @@ class ReportsRepository(Repository):
         self, organization_id: str, record_filter: RecordFilter
     ) -> AsyncIterator[list[resources_pb2.UsageRecord]]:
         """Every matching record, oldest first, a page at a time (memory stays bounded)."""
-        query = Query().where(*record_filter.conditions()).order_by("occurTime").limit(EXPORT_PAGE)
+        query = Query().where(*record_filter.conditions()).order_by("slot").limit(EXPORT_PAGE)
         continuation: str | None = None
         while True:
             page = await self._usage.page(query.after(continuation), organization_id)
@@ -86,9 +86,9 @@ class ReportsRepository(Repository):
         self, organization_id: str, limit_id: str, page_size: int, continuation: str | None
     ) -> tuple[list[resources_pb2.UsageAlert], str | None]:
         """Newest first (alert ids sort in the order they were raised)."""
-        query = Query().where(F("kind") == ALERT)
+        query = Query().where(F("slot") >= slot(ALERT_SLOT, ""), F("slot") < slot(ALERT_SLOT, "~"))
         if limit_id:
             query = query.where(F("limitId") == limit_id)
-        query = query.order_by("alertId", desc=True).limit(page_size).after(continuation)
+        query = query.order_by("slot", desc=True).limit(page_size).after(continuation)
         page = await self._usage.page(query, organization_id)
         return [alert_from_document(d) for d in page.items], page.continuation

@@ -311,39 +311,57 @@ class UsageRecorder:
         self, organization_id: str, usages: list[Usage]
     ) -> dict[str, Exception]:
         config = await self._config.load(organization_id)
+        plans = [plan(config, usage) for usage in usages]
         try:
-            await self._record(organization_id, config, usages)
+            for chunk in self._packed(plans):
+                await self._record(organization_id, chunk)
             return {}
         except Exception as exc:
             if len(usages) == 1:
                 _log.warning("usage.record_failed", event_id=usages[0].event_id, error=repr(exc))
                 return {usages[0].event_id: exc}
-        # One at a time, so whatever failed the chunk fails alone.
+        # One at a time, so whatever failed a chunk fails alone (those recorded meanwhile are
+        # known, and skipped).
         failures: dict[str, Exception] = {}
-        for usage in usages:
+        for planned in plans:
             try:
-                await self._record(organization_id, config, [usage])
+                await self._record(organization_id, [planned])
             except Exception as exc:
-                _log.warning("usage.record_failed", event_id=usage.event_id, error=repr(exc))
-                failures[usage.event_id] = exc
+                event_id = planned.usage.event_id
+                _log.warning("usage.record_failed", event_id=event_id, error=repr(exc))
+                failures[event_id] = exc
         return failures
 
-    async def _record(
-        self, organization_id: str, config: OrganizationConfig, usages: list[Usage]
-    ) -> None:
-        try:
-            await self._record_chunk(organization_id, config, usages)
-        except _Oversize:
-            middle = len(usages) // 2
-            await self._record(organization_id, config, usages[:middle])
-            await self._record(organization_id, config, usages[middle:])
+    def _packed(self, plans: Sequence[_Planned]) -> Iterable[list[_Planned]]:
+        """The plans in order, in chunks whose documents fit one batch with room for alerts
+        (a chunk that raises more is halved, `_record`)."""
+        room = self._ledger.batch_limit * 9 // 10
+        chunk: list[_Planned] = []
+        ids: set[str] = set()
+        for planned in plans:
+            touched = {key.id for key in planned.buckets} | {k.id for k in planned.counters()}
+            added = 1 + len(touched - ids)  # its record, and what no event before touches
+            if chunk and len(ids) + len(chunk) + added > room:
+                yield chunk
+                chunk, ids = [], set()
+                added = 1 + len(touched)
+            chunk.append(planned)
+            ids |= touched
+        if chunk:
+            yield chunk
 
-    async def _record_chunk(
-        self, organization_id: str, config: OrganizationConfig, usages: list[Usage]
-    ) -> None:
+    async def _record(self, organization_id: str, plans: list[_Planned]) -> None:
+        try:
+            await self._record_chunk(organization_id, plans)
+        except _Oversize:
+            middle = len(plans) // 2
+            await self._record(organization_id, plans[:middle])
+            await self._record(organization_id, plans[middle:])
+
+    async def _record_chunk(self, organization_id: str, plans: list[_Planned]) -> None:
         for attempt in range(1, CONFLICT_ATTEMPTS + 1):
             try:
-                await self._try_chunk(organization_id, config, usages, afresh=attempt > 1)
+                await self._try_chunk(organization_id, plans, afresh=attempt > 1)
                 return
             except (DocumentExists, EtagMismatch):
                 if attempt == CONFLICT_ATTEMPTS:
@@ -353,19 +371,10 @@ class UsageRecorder:
                     await asyncio.sleep(random.uniform(0, 0.005 * attempt))  # noqa: S311
 
     async def _try_chunk(
-        self,
-        organization_id: str,
-        config: OrganizationConfig,
-        usages: list[Usage],
-        *,
-        afresh: bool,
+        self, organization_id: str, plans: list[_Planned], *, afresh: bool
     ) -> None:
         known = self._known
-        plans = [
-            plan(config, usage)
-            for usage in usages
-            if not known.recorded(organization_id, usage.event_id)
-        ]
+        plans = [p for p in plans if not known.recorded(organization_id, p.usage.event_id)]
         if not plans:
             return
         buckets = {key.id: key for p in plans for key in p.buckets}

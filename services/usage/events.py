@@ -44,7 +44,6 @@ _ALERT_TYPES = {
         resources_pb2.ALERT_LEVEL_FORECAST_EXCEEDED,
     ): "usage.budget.forecast_exceeded",
 }
-ALERT_EVENT_TYPES = tuple(_ALERT_TYPES.values())
 
 
 class UsageEvents:

@@ -1,9 +1,11 @@
 """Distributed mode: counters and configuration are shared through Redis, so a replica that
 recorded no event answers CheckQuota with what another recorded, and a quota created on one
-is counted by the other at once; a cold cache is refilled from the store."""
+is counted by the other at once; a cold cache is refilled from the store. Two replicas
+recording into one store at once race on etags and neither loses nor doubles an event."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -14,10 +16,11 @@ import pytest
 import redis.asyncio as aioredis
 
 from coder.usage.v1 import resources_pb2
+from coder.usage.v1 import usage_service_pb2 as api
 from coder.usage.v1.usage_service_pb2_grpc import UsageServiceStub
 from services.kit import Host, ManualClock, Resources, Settings, open_resources
 from services.usage import SERVICE
-from tests.fixtures.tokens import TokenFactory
+from tests.fixtures.tokens import TokenFactory, auth
 from tests.kit.cache.conftest import redis_url
 from tests.usage.conftest import START
 from tests.usage.factories import check, completion, create_quota, publish, recorded
@@ -115,5 +118,50 @@ class TestSharedCounters:
             decision = await check(answerer, token(organization))
             assert decision.limits[0].used == "950"
             assert await _counter_keys(redis_url, organization)
+        finally:
+            await _delete(redis_url, organization)
+
+
+class TestConcurrentReplicas:
+    async def test_two_replicas_recording_at_once_lose_nothing_and_double_nothing(
+        self,
+        replicas: list[tuple[Resources, UsageServiceStub]],
+        redis_url: str,
+        token: TokenFactory,
+    ) -> None:
+        (first, stub), (second, _) = replicas
+        organization = f"org-{uuid.uuid4().hex[:8]}"
+        clock = ManualClock(START)
+        # Few combinations of dimensions, so both replicas keep writing the same buckets and
+        # counters, and race on their etags.
+        events = [
+            completion(
+                organization, clock, user=f"user-{n % 3}", input_tokens=n + 1, output_tokens=0
+            )
+            for n in range(300)
+        ]
+        try:
+            await asyncio.gather(
+                publish(first, events[:200]),  # the first 100 go to both replicas
+                publish(second, events[100:]),
+            )
+            await recorded(first, organization, 300, within=30)
+            sentinel = completion(
+                organization, clock, user="user-0", input_tokens=0, output_tokens=0
+            )
+            await asyncio.gather(publish(first, [sentinel]), publish(second, [sentinel]))
+            await recorded(first, organization, 301, within=30)
+            response = await stub.QueryUsage(
+                api.QueryUsageRequest(
+                    group_by=["user"], meters=["ai.completion.tokens", "ai.completion.requests"]
+                ),
+                metadata=auth(token(organization)),
+            )
+            got = {(r.meter, r.dimensions["user"]): int(r.value) for r in response.rows}
+            for user in range(3):
+                mine = [n + 1 for n in range(300) if n % 3 == user]
+                assert got[("ai.completion.tokens", f"user-{user}")] == sum(mine)
+                expected = len(mine) + (1 if user == 0 else 0)
+                assert got[("ai.completion.requests", f"user-{user}")] == expected
         finally:
             await _delete(redis_url, organization)

@@ -41,7 +41,6 @@ from services.usage._periods import Granularity, following
 
 USAGE = "usage"
 
-_IDS_PER_QUERY = 500
 COUNTER_GRACE = timedelta(days=35)
 """How long a counter outlives its period: late events of the period still find it."""
 

@@ -5,16 +5,18 @@ hands its event to the `UsageRecorder` and waits until it is stored. The recorde
 arrived meanwhile and records it per organization in chunks, each chunk one atomic write of
 the ledger (see `repository/ingest.py`):
 
-1. take the buckets, counters and alerts the chunk changes from what this process last wrote
-   (`_Known`), reading only the others, and seed counters never stored;
+1. drop the events this process knows it recorded; take the buckets, counters and alerts the
+   chunk changes from what it last wrote (`_Known`), reading only the others, and seed
+   counters never stored;
 2. apply the events in order: charge them (tiered by the month's running total), add them to
    their hour and day buckets and to every counter that counts them, and raise an alert for
    each threshold a limit has reached in the period without an alert yet;
 3. write it all — records, buckets, counters, alerts and the alert events' outbox — in one
    batch, conditional on the etags it started from. The records are created, so an event
    recorded before (a redelivery, a republished event) fails the batch, as does losing a race
-   to another replica (a changed etag, a document created meanwhile): the chunk is then read
-   afresh from the store — events already recorded dropped — and applied again. The handler
+   to another replica (a changed etag, a document created meanwhile) or remembering a document
+   that has since expired: the chunk is then read afresh from the store — events already
+   recorded dropped — and applied again. The handler
    is acknowledged only after its chunk is stored.
 
 Step 1 makes the common case one write per chunk and no read; step 3's conditions make it
@@ -39,7 +41,7 @@ from decimal import Decimal
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from coder.usage.v1 import resources_pb2
-from services.kit import Clock, DocumentExists, EtagMismatch, get_logger
+from services.kit import Clock, DocumentExists, DocumentNotFound, EtagMismatch, get_logger
 from services.kit.bus import next_event_id
 from services.usage import _money
 from services.usage._ledger import (
@@ -363,7 +365,7 @@ class UsageRecorder:
             try:
                 await self._try_chunk(organization_id, plans, afresh=attempt > 1)
                 return
-            except (DocumentExists, EtagMismatch):
+            except (DocumentExists, DocumentNotFound, EtagMismatch):
                 if attempt == CONFLICT_ATTEMPTS:
                     raise
                 if attempt > 1:

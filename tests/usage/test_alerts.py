@@ -153,3 +153,30 @@ class TestBudgetAlerts:
         await publish(resources, [completion(org, clock, cost="45")])
         received = await alerts.settle(org, 3)
         assert [e.type for e in received[1:]] == ["usage.budget.warning", "usage.budget.critical"]
+
+
+class TestManyAlertsAtOnce:
+    async def test_more_alerts_than_one_batch_holds_are_all_raised_once(
+        self,
+        stub: UsageServiceStub,
+        resources: Resources,
+        token: TokenFactory,
+        org: str,
+        clock: ManualClock,
+        alerts: EventRecorder,
+    ) -> None:
+        admin = token(org, ("admin",))
+        for n in range(25):
+            await create_quota(stub, admin, name=f"q{n}", limit=str(10 + n))
+        for n in range(10):
+            await create_budget(stub, admin, name=f"b{n}", amount="0.01")
+        # One event past every threshold of 35 limits: 25 x 3 + 10 x 4 alerts, with their
+        # events 230 operations, far more than one atomic batch.
+        usage = completion(org, clock, input_tokens=1000, output_tokens=0, cost="5")
+        await publish(resources, [usage])
+        received = await alerts.settle(org, 115)
+        assert len({(e.subject, e.type) for e in received}) == 115
+        await publish(resources, [usage])  # delivered again: nothing more is raised
+        assert len(await alerts.settle(org, 115)) == 115
+        listed = await stub.ListAlerts(api.ListAlertsRequest(page_size=1000), metadata=auth(admin))
+        assert len(listed.alerts) == 115

@@ -388,4 +388,6 @@ def _csv_lines(rows: Sequence[Sequence[str]]) -> str:
 
 
 def _json(message: Message) -> str:
-    return json.dumps(json_format.MessageToDict(message), separators=(",", ":"), sort_keys=True)
+    # The API's JSON profile: fields without presence printed even when empty.
+    document = json_format.MessageToDict(message, always_print_fields_with_no_presence=True)
+    return json.dumps(document, separators=(",", ":"), sort_keys=True)

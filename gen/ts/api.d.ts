@@ -1179,6 +1179,286 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/usage/aggregates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * QueryUsage aggregates recorded usage: meters over a time range, by hour, day or month,
+         * @description QueryUsage aggregates recorded usage: meters over a time range, by hour, day or month,
+         *     grouped by dimensions and filtered.
+         */
+        get: operations["UsageService_QueryUsage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/usage/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ListAlerts pages through the alerts quotas and budgets raised, newest first.
+         * @description ListAlerts pages through the alerts quotas and budgets raised, newest first.
+         */
+        get: operations["UsageService_ListAlerts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/usage/budgets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ListBudgets pages through the organization's budgets, newest first.
+         * @description ListBudgets pages through the organization's budgets, newest first.
+         */
+        get: operations["UsageService_ListBudgets"];
+        put?: never;
+        /**
+         * CreateBudget creates a budget.
+         * @description CreateBudget creates a budget.
+         */
+        post: operations["UsageService_CreateBudget"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/usage/budgets/{budget_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * GetBudget returns a budget with its current period's spending and projection.
+         * @description GetBudget returns a budget with its current period's spending and projection.
+         */
+        get: operations["UsageService_GetBudget"];
+        put?: never;
+        post?: never;
+        /**
+         * DeleteBudget deletes a budget.
+         * @description DeleteBudget deletes a budget.
+         */
+        delete: operations["UsageService_DeleteBudget"];
+        options?: never;
+        head?: never;
+        /**
+         * UpdateBudget changes a budget's name, amount, thresholds or enforcement.
+         * @description UpdateBudget changes a budget's name, amount, thresholds or enforcement.
+         */
+        patch: operations["UsageService_UpdateBudget"];
+        trace?: never;
+    };
+    "/api/v1/usage/meters": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ListMeters lists the platform's meters: what each usage category measures.
+         * @description ListMeters lists the platform's meters: what each usage category measures.
+         */
+        get: operations["UsageService_ListMeters"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/usage/prices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ListPrices pages through the organization's prices, newest effective date first, with the
+         * @description ListPrices pages through the organization's prices, newest effective date first, with the
+         *     platform defaults on the first page.
+         */
+        get: operations["UsageService_ListPrices"];
+        put?: never;
+        /**
+         * CreatePrice sets the organization's own price of a meter from a date on, in place of the
+         * @description CreatePrice sets the organization's own price of a meter from a date on, in place of the
+         *     platform default.
+         */
+        post: operations["UsageService_CreatePrice"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/usage/prices/{price_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * GetPrice returns one of the organization's prices or a platform default.
+         * @description GetPrice returns one of the organization's prices or a platform default.
+         */
+        get: operations["UsageService_GetPrice"];
+        put?: never;
+        post?: never;
+        /**
+         * DeletePrice deletes a price that has not taken effect yet; a price in effect or past is
+         * @description DeletePrice deletes a price that has not taken effect yet; a price in effect or past is
+         *     history (usage was charged by it) and is refused: end it with a newer price instead.
+         */
+        delete: operations["UsageService_DeletePrice"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/usage/quotas": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ListQuotas pages through the organization's quotas, newest first.
+         * @description ListQuotas pages through the organization's quotas, newest first.
+         */
+        get: operations["UsageService_ListQuotas"];
+        put?: never;
+        /**
+         * CreateQuota creates a quota.
+         * @description CreateQuota creates a quota.
+         */
+        post: operations["UsageService_CreateQuota"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/usage/quotas/{quota_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * GetQuota returns a quota with its current period's status.
+         * @description GetQuota returns a quota with its current period's status.
+         */
+        get: operations["UsageService_GetQuota"];
+        put?: never;
+        post?: never;
+        /**
+         * DeleteQuota deletes a quota.
+         * @description DeleteQuota deletes a quota.
+         */
+        delete: operations["UsageService_DeleteQuota"];
+        options?: never;
+        head?: never;
+        /**
+         * UpdateQuota changes a quota's name, limit, thresholds or enforcement.
+         * @description UpdateQuota changes a quota's name, limit, thresholds or enforcement.
+         */
+        patch: operations["UsageService_UpdateQuota"];
+        trace?: never;
+    };
+    "/api/v1/usage/quotas:check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * CheckQuota says whether work of a category may start for a user and project: every quota
+         * @description CheckQuota says whether work of a category may start for a user and project: every quota
+         *     of the category and every budget that applies, with the current period's count, answered
+         *     from cached counters. A HARD quota or budget at its limit refuses. Services call it before
+         *     the work (the AI service before every provider call).
+         */
+        post: operations["UsageService_CheckQuota"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/usage/records": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ListUsageRecords pages through recorded usage events, newest first.
+         * @description ListUsageRecords pages through recorded usage events, newest first.
+         */
+        get: operations["UsageService_ListUsageRecords"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/usage/records:export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ExportUsage streams recorded usage events of a time range as CSV or JSON, oldest first,
+         * @description ExportUsage streams recorded usage events of a time range as CSV or JSON, oldest first,
+         *     in chunks: the concatenated `data` of the messages is the file.
+         */
+        get: operations["UsageService_ExportUsage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/auth/invitations/accept": {
         parameters: {
             query?: never;
@@ -3730,6 +4010,803 @@ export interface components {
              */
             version?: number;
         };
+        /**
+         * @description Aggregation says how a meter combines the events it measures.
+         *     - `AGGREGATION_UNSPECIFIED`: Not set.
+         *     - `AGGREGATION_SUM`: The sum of the meter's quantities (tokens, seconds, cost).
+         *     - `AGGREGATION_COUNT`: The number of events (requests, executions).
+         *     - `AGGREGATION_MAX`: The largest quantity of one event (slowest response).
+         *     - `AGGREGATION_UNIQUE_COUNT`: The number of distinct values of a dimension (active users).
+         * @enum {string}
+         */
+        "coder.usage.v1.Aggregation": "AGGREGATION_UNSPECIFIED" | "AGGREGATION_SUM" | "AGGREGATION_COUNT" | "AGGREGATION_MAX" | "AGGREGATION_UNIQUE_COUNT";
+        /**
+         * @description AlertLevel is the threshold an alert is about.
+         *     - `ALERT_LEVEL_UNSPECIFIED`: Not set.
+         *     - `ALERT_LEVEL_WARNING`: The warning threshold was reached.
+         *     - `ALERT_LEVEL_CRITICAL`: The critical threshold was reached.
+         *     - `ALERT_LEVEL_EXCEEDED`: The limit was reached.
+         *     - `ALERT_LEVEL_FORECAST_EXCEEDED`: Budgets: spending so far projects past the amount by the end of the period.
+         * @enum {string}
+         */
+        "coder.usage.v1.AlertLevel": "ALERT_LEVEL_UNSPECIFIED" | "ALERT_LEVEL_WARNING" | "ALERT_LEVEL_CRITICAL" | "ALERT_LEVEL_EXCEEDED" | "ALERT_LEVEL_FORECAST_EXCEEDED";
+        /**
+         * @description Budget limits the money a scope may spend per period (usage priced by the organization's
+         *     prices), with alerts at the thresholds, at the amount, and when the spending rate so far
+         *     projects past the amount by the end of the period.
+         */
+        "coder.usage.v1.Budget": {
+            /** @description The amount per period; more than 0. */
+            amount: string;
+            /**
+             * Format: date-time
+             * @description When the budget was created.
+             */
+            readonly createTime?: string;
+            /** @description Who created it. */
+            readonly createdBy?: string;
+            /**
+             * Format: int32
+             * @description Percent of the amount that raises a critical alert; 0 means 95. Not below the warning.
+             */
+            criticalPercent?: number;
+            /** @description ISO 4217 currency of the amount: `USD`; empty means `USD`. */
+            currency?: string;
+            /**
+             * @description What happens at the amount.
+             * @enum {string}
+             */
+            enforcement: "ENFORCEMENT_UNSPECIFIED" | "ENFORCEMENT_SOFT" | "ENFORCEMENT_HARD";
+            /** @description Version of the stored budget; send it back on an update or delete to make it conditional. */
+            etag?: string;
+            /** @description Server-assigned id. */
+            readonly id?: string;
+            /** @description Name, 1 to 100 characters. */
+            name: string;
+            /**
+             * @description The window counted.
+             * @enum {string}
+             */
+            period: "PERIOD_UNSPECIFIED" | "PERIOD_HOUR" | "PERIOD_DAY" | "PERIOD_MONTH";
+            /**
+             * @description Whose spending counts.
+             * @enum {string}
+             */
+            scope: "SCOPE_UNSPECIFIED" | "SCOPE_ORGANIZATION" | "SCOPE_PROJECT" | "SCOPE_USER";
+            /**
+             * @description The project or user id for a PROJECT or USER scope; empty to count each one separately.
+             *     Must be empty for ORGANIZATION.
+             */
+            scopeId?: string;
+            /**
+             * @description The current period's spending and projection, for an ORGANIZATION scope or a named
+             *     project or user.
+             */
+            readonly status?: components["schemas"]["coder.usage.v1.LimitStatus"];
+            /**
+             * Format: date-time
+             * @description When it last changed.
+             */
+            readonly updateTime?: string;
+            /**
+             * Format: int32
+             * @description Percent of the amount that raises a warning alert; 0 means 80.
+             */
+            warningPercent?: number;
+        };
+        /** @description CheckQuotaRequest describes the work about to start. */
+        "coder.usage.v1.CheckQuotaRequest": {
+            /** @description Usage category of the work, for example `ai.completion`. */
+            category: string;
+            /**
+             * @description Quantities the work is expected to use, by `UsageRecorded.quantities` name (and `cost`),
+             *     as decimals: a HARD quota also refuses when the estimate would take it past its limit.
+             */
+            estimate?: {
+                [key: string]: string;
+            };
+            /** @description The project the work belongs to, if any. */
+            projectId?: string;
+            /** @description The user the work is for; empty means the caller. */
+            userId?: string;
+        };
+        /** @description CheckQuotaResponse is the decision and the counts behind it. */
+        "coder.usage.v1.CheckQuotaResponse": {
+            /** @description False when a HARD quota or budget is at its limit (or the estimate would pass it). */
+            allowed?: boolean;
+            /** @description Ids of the quotas and budgets that refuse. */
+            blockingLimitIds?: string[];
+            /** @description Every quota of the category and every budget that applies, in the current period. */
+            limits?: components["schemas"]["coder.usage.v1.LimitStatus"][];
+            /** @description When refused: time until the first refusing period ends. */
+            retryAfter?: string;
+        };
+        /** @description CreateBudgetRequest carries the new budget. */
+        "coder.usage.v1.CreateBudgetRequest": {
+            /** @description The budget; output-only fields are ignored. */
+            budget: components["schemas"]["coder.usage.v1.Budget"];
+        };
+        /** @description CreateBudgetResponse carries the stored budget. */
+        "coder.usage.v1.CreateBudgetResponse": {
+            /** @description The budget as stored, with its id, etag and status. */
+            budget?: components["schemas"]["coder.usage.v1.Budget"];
+        };
+        /** @description CreatePriceRequest carries the new price. */
+        "coder.usage.v1.CreatePriceRequest": {
+            /** @description The price; output-only fields are ignored. */
+            price: components["schemas"]["coder.usage.v1.Price"];
+        };
+        /** @description CreatePriceResponse carries the stored price. */
+        "coder.usage.v1.CreatePriceResponse": {
+            /** @description The price as stored, with its id. */
+            price?: components["schemas"]["coder.usage.v1.Price"];
+        };
+        /** @description CreateQuotaRequest carries the new quota. */
+        "coder.usage.v1.CreateQuotaRequest": {
+            /** @description The quota; output-only fields are ignored. */
+            quota: components["schemas"]["coder.usage.v1.Quota"];
+        };
+        /** @description CreateQuotaResponse carries the stored quota. */
+        "coder.usage.v1.CreateQuotaResponse": {
+            /** @description The quota as stored, with its id, etag and status. */
+            quota?: components["schemas"]["coder.usage.v1.Quota"];
+        };
+        /** @description DeleteBudgetRequest names the budget to delete. */
+        "coder.usage.v1.DeleteBudgetRequest": {
+            /** @description Id of the budget. */
+            budgetId: string;
+            /** @description When set, the delete is refused unless the stored budget still has this etag. */
+            etag?: string;
+        };
+        /** @description DeleteBudgetResponse is empty on success. */
+        "coder.usage.v1.DeleteBudgetResponse": Record<string, never>;
+        /** @description DeletePriceRequest names the price to delete. */
+        "coder.usage.v1.DeletePriceRequest": {
+            /** @description Id of the price. */
+            priceId: string;
+        };
+        /** @description DeletePriceResponse is empty on success. */
+        "coder.usage.v1.DeletePriceResponse": Record<string, never>;
+        /** @description DeleteQuotaRequest names the quota to delete. */
+        "coder.usage.v1.DeleteQuotaRequest": {
+            /** @description When set, the delete is refused unless the stored quota still has this etag. */
+            etag?: string;
+            /** @description Id of the quota. */
+            quotaId: string;
+        };
+        /** @description DeleteQuotaResponse is empty on success. */
+        "coder.usage.v1.DeleteQuotaResponse": Record<string, never>;
+        /**
+         * @description Enforcement says what happens once a quota or budget is used up.
+         *     - `ENFORCEMENT_UNSPECIFIED`: Not set.
+         *     - `ENFORCEMENT_SOFT`: Alerts only; CheckQuota still allows.
+         *     - `ENFORCEMENT_HARD`: CheckQuota refuses until the period resets (the AI service answers RESOURCE_EXHAUSTED).
+         * @enum {string}
+         */
+        "coder.usage.v1.Enforcement": "ENFORCEMENT_UNSPECIFIED" | "ENFORCEMENT_SOFT" | "ENFORCEMENT_HARD";
+        /**
+         * @description ExportFormat is the file format of an export.
+         *     - `EXPORT_FORMAT_UNSPECIFIED`: CSV.
+         *     - `EXPORT_FORMAT_CSV`: CSV (RFC 4180) with a header row; text cells that a spreadsheet would run as a formula
+         *     start with a `'`.
+         *     - `EXPORT_FORMAT_JSON`: A JSON array of records in the proto3 JSON form of UsageRecord.
+         * @enum {string}
+         */
+        "coder.usage.v1.ExportFormat": "EXPORT_FORMAT_UNSPECIFIED" | "EXPORT_FORMAT_CSV" | "EXPORT_FORMAT_JSON";
+        /** @description ExportUsageRequest says which usage to export and how. */
+        "coder.usage.v1.ExportUsageRequest": {
+            /** @description Only this category. */
+            category?: string;
+            /**
+             * Format: date-time
+             * @description Only usage that happened before this time; default: no end.
+             */
+            endTime?: string;
+            /**
+             * @description File format.
+             * @enum {string}
+             */
+            format?: "EXPORT_FORMAT_UNSPECIFIED" | "EXPORT_FORMAT_CSV" | "EXPORT_FORMAT_JSON";
+            /** @description Only this project's usage. */
+            projectId?: string;
+            /**
+             * Format: date-time
+             * @description Only usage that happened at or after this time; default: the start of the current month.
+             */
+            startTime?: string;
+            /** @description Only this user's usage. */
+            userId?: string;
+        };
+        /** @description ExportUsageResponse is one chunk of the file. */
+        "coder.usage.v1.ExportUsageResponse": {
+            /** @description Media type of the file (`text/csv`, `application/json`); on the first chunk only. */
+            contentType?: string;
+            /** @description The next part of the file, UTF-8 text. */
+            data?: string;
+            /**
+             * Format: int64
+             * @description Records written so far, this chunk included.
+             */
+            records?: string;
+        };
+        /** @description GetBudgetRequest names a budget. */
+        "coder.usage.v1.GetBudgetRequest": {
+            /** @description Id of the budget. */
+            budgetId: string;
+        };
+        /** @description GetBudgetResponse carries the budget. */
+        "coder.usage.v1.GetBudgetResponse": {
+            /** @description The budget, with its status. */
+            budget?: components["schemas"]["coder.usage.v1.Budget"];
+        };
+        /** @description GetPriceRequest names a price. */
+        "coder.usage.v1.GetPriceRequest": {
+            /** @description Id of the price (`default-<meter>` for a platform default). */
+            priceId: string;
+        };
+        /** @description GetPriceResponse carries the price. */
+        "coder.usage.v1.GetPriceResponse": {
+            /** @description The price. */
+            price?: components["schemas"]["coder.usage.v1.Price"];
+        };
+        /** @description GetQuotaRequest names a quota. */
+        "coder.usage.v1.GetQuotaRequest": {
+            /** @description Id of the quota. */
+            quotaId: string;
+        };
+        /** @description GetQuotaResponse carries the quota. */
+        "coder.usage.v1.GetQuotaResponse": {
+            /** @description The quota, with its status. */
+            quota?: components["schemas"]["coder.usage.v1.Quota"];
+        };
+        /**
+         * @description LimitKind tells quotas from budgets.
+         *     - `LIMIT_KIND_UNSPECIFIED`: Not set.
+         *     - `LIMIT_KIND_QUOTA`: A quota on a meter.
+         *     - `LIMIT_KIND_BUDGET`: A budget on money spent.
+         * @enum {string}
+         */
+        "coder.usage.v1.LimitKind": "LIMIT_KIND_UNSPECIFIED" | "LIMIT_KIND_QUOTA" | "LIMIT_KIND_BUDGET";
+        /**
+         * @description LimitState is how far into its limit a quota or budget is in the current period.
+         *     - `LIMIT_STATE_UNSPECIFIED`: Not set.
+         *     - `LIMIT_STATE_OK`: Below the warning threshold.
+         *     - `LIMIT_STATE_WARNING`: At or above the warning threshold.
+         *     - `LIMIT_STATE_CRITICAL`: At or above the critical threshold.
+         *     - `LIMIT_STATE_EXCEEDED`: At or above the limit.
+         * @enum {string}
+         */
+        "coder.usage.v1.LimitState": "LIMIT_STATE_UNSPECIFIED" | "LIMIT_STATE_OK" | "LIMIT_STATE_WARNING" | "LIMIT_STATE_CRITICAL" | "LIMIT_STATE_EXCEEDED";
+        /** @description LimitStatus is a quota's or budget's count in one period, for one scope value. */
+        "coder.usage.v1.LimitStatus": {
+            /** @description Budgets: the currency of `limit`, `used` and `projected`. */
+            currency?: string;
+            /** @description What happens at the limit. */
+            enforcement?: components["schemas"]["coder.usage.v1.Enforcement"];
+            /** @description Quota or budget. */
+            kind?: components["schemas"]["coder.usage.v1.LimitKind"];
+            /** @description The limit: a quantity of the meter, or an amount of money. */
+            limit?: string;
+            /** @description Id of the quota or budget. */
+            limitId?: string;
+            /** @description The meter counted (quotas); empty for budgets, which count money spent. */
+            meter?: string;
+            /** @description Its name. */
+            name?: string;
+            /**
+             * Format: date-time
+             * @description End of the period, when the count starts again at zero.
+             */
+            periodEnd?: string;
+            /**
+             * Format: date-time
+             * @description Start of the period counted.
+             */
+            periodStart?: string;
+            /** @description Budgets: the amount the period ends at if spending continues at its rate so far. */
+            projected?: string;
+            /** @description What is left before the limit; `0` once it is reached. */
+            remaining?: string;
+            /** @description The project or user counted; empty for the organization. */
+            scopeValue?: string;
+            /** @description How far into the limit the period is. */
+            state?: components["schemas"]["coder.usage.v1.LimitState"];
+            /** @description Used so far in the period. */
+            used?: string;
+        };
+        /** @description ListAlertsRequest asks for a page of alerts. */
+        "coder.usage.v1.ListAlertsRequest": {
+            /** @description Only alerts of this quota or budget; empty for all. */
+            limitId?: string;
+            /**
+             * Format: int32
+             * @description Largest number of alerts to return; 0 means 50, at most 1000.
+             */
+            pageSize?: number;
+            /** @description Token from a previous response's `next_page_token`. */
+            pageToken?: string;
+        };
+        /** @description ListAlertsResponse carries a page of alerts. */
+        "coder.usage.v1.ListAlertsResponse": {
+            /** @description The alerts, newest first. */
+            alerts?: components["schemas"]["coder.usage.v1.UsageAlert"][];
+            /** @description Token for the next page; empty on the last page. */
+            nextPageToken?: string;
+        };
+        /** @description ListBudgetsRequest asks for a page of budgets. */
+        "coder.usage.v1.ListBudgetsRequest": {
+            /**
+             * Format: int32
+             * @description Largest number of budgets to return; 0 means 50, at most 1000.
+             */
+            pageSize?: number;
+            /** @description Token from a previous response's `next_page_token`. */
+            pageToken?: string;
+        };
+        /** @description ListBudgetsResponse carries a page of budgets. */
+        "coder.usage.v1.ListBudgetsResponse": {
+            /** @description The budgets, newest first, with their status. */
+            budgets?: components["schemas"]["coder.usage.v1.Budget"][];
+            /** @description Token for the next page; empty on the last page. */
+            nextPageToken?: string;
+        };
+        /** @description ListMetersRequest asks for the meters. */
+        "coder.usage.v1.ListMetersRequest": {
+            /** @description Only this category's meters (`ai.completion`); empty for all. */
+            category?: string;
+        };
+        /** @description ListMetersResponse carries the meters. */
+        "coder.usage.v1.ListMetersResponse": {
+            /** @description The meters, by category. */
+            meters?: components["schemas"]["coder.usage.v1.Meter"][];
+        };
+        /** @description ListPricesRequest asks for a page of prices. */
+        "coder.usage.v1.ListPricesRequest": {
+            /** @description Only prices of this meter; empty for all. */
+            meter?: string;
+            /**
+             * Format: int32
+             * @description Largest number of prices to return; 0 means 50, at most 1000.
+             */
+            pageSize?: number;
+            /** @description Token from a previous response's `next_page_token`. */
+            pageToken?: string;
+        };
+        /** @description ListPricesResponse carries a page of prices. */
+        "coder.usage.v1.ListPricesResponse": {
+            /** @description Token for the next page; empty on the last page. */
+            nextPageToken?: string;
+            /** @description The platform defaults (of `meter`, when given); on the first page only. */
+            platformDefaults?: components["schemas"]["coder.usage.v1.Price"][];
+            /** @description The organization's prices, newest effective date first. */
+            prices?: components["schemas"]["coder.usage.v1.Price"][];
+        };
+        /** @description ListQuotasRequest asks for a page of quotas. */
+        "coder.usage.v1.ListQuotasRequest": {
+            /**
+             * Format: int32
+             * @description Largest number of quotas to return; 0 means 50, at most 1000.
+             */
+            pageSize?: number;
+            /** @description Token from a previous response's `next_page_token`. */
+            pageToken?: string;
+        };
+        /** @description ListQuotasResponse carries a page of quotas. */
+        "coder.usage.v1.ListQuotasResponse": {
+            /** @description Token for the next page; empty on the last page. */
+            nextPageToken?: string;
+            /** @description The quotas, newest first, with their status. */
+            quotas?: components["schemas"]["coder.usage.v1.Quota"][];
+        };
+        /** @description ListUsageRecordsRequest asks for a page of recorded usage events. */
+        "coder.usage.v1.ListUsageRecordsRequest": {
+            /** @description Only this category. */
+            category?: string;
+            /**
+             * Format: date-time
+             * @description Only usage that happened before this time.
+             */
+            endTime?: string;
+            /**
+             * Format: int32
+             * @description Largest number of records to return; 0 means 50, at most 1000.
+             */
+            pageSize?: number;
+            /** @description Token from a previous response's `next_page_token`. */
+            pageToken?: string;
+            /** @description Only this project's usage. */
+            projectId?: string;
+            /**
+             * Format: date-time
+             * @description Only usage that happened at or after this time.
+             */
+            startTime?: string;
+            /** @description Only this user's usage. */
+            userId?: string;
+        };
+        /** @description ListUsageRecordsResponse carries a page of records. */
+        "coder.usage.v1.ListUsageRecordsResponse": {
+            /** @description Token for the next page; empty on the last page. */
+            nextPageToken?: string;
+            /** @description The records, by the time the usage happened, newest first. */
+            records?: components["schemas"]["coder.usage.v1.UsageRecord"][];
+        };
+        /**
+         * @description Meter is one measure of a usage category, defined by the platform for the events its
+         *     services publish (see `UsageRecorded`).
+         */
+        "coder.usage.v1.Meter": {
+            /** @description How events are combined. */
+            aggregation?: components["schemas"]["coder.usage.v1.Aggregation"];
+            /** @description The category of usage it measures, for example `ai.completion`. */
+            category?: string;
+            /** @description What the meter counts, for people. */
+            description?: string;
+            /** @description The dimensions usage of this category is broken down by (group-by keys of QueryUsage). */
+            dimensions?: string[];
+            /** @description The event type that carries this category's usage, for example `ai.completion.completed`. */
+            eventType?: string;
+            /** @description Id, `<category>.<measure>`, for example `ai.completion.tokens`. */
+            id?: string;
+            /**
+             * @description The `UsageRecorded.quantities` keys summed (SUM) or compared (MAX); `cost` is the event's
+             *     cost. For UNIQUE_COUNT, the dimension whose distinct values are counted.
+             */
+            sources?: string[];
+            /** @description Unit of the meter's value: `token`, `request`, `second`, `millisecond`, `user`, `USD`. */
+            unit?: string;
+        };
+        /**
+         * @description Period is the calendar window (UTC) a quota or budget counts over; counting starts again at
+         *     zero at the start of each one.
+         *     - `PERIOD_UNSPECIFIED`: Not set.
+         *     - `PERIOD_HOUR`: Each hour.
+         *     - `PERIOD_DAY`: Each day.
+         *     - `PERIOD_MONTH`: Each calendar month.
+         * @enum {string}
+         */
+        "coder.usage.v1.Period": "PERIOD_UNSPECIFIED" | "PERIOD_HOUR" | "PERIOD_DAY" | "PERIOD_MONTH";
+        /**
+         * @description Price is what usage of a meter costs from a date on. The platform's defaults apply unless an
+         *     organization sets its own price for the meter; at any time the price in effect is the one
+         *     with the latest `effective_from` not after that time whose `effective_until` has not passed.
+         */
+        "coder.usage.v1.Price": {
+            /**
+             * Format: date-time
+             * @description When the price was created.
+             */
+            readonly createTime?: string;
+            /** @description Who created it. */
+            readonly createdBy?: string;
+            /** @description ISO 4217 currency of the prices: `USD`; empty means `USD`. */
+            currency?: string;
+            /**
+             * Format: date-time
+             * @description From when the price applies; not in the past (usage already recorded keeps its price).
+             *     Default: now.
+             */
+            effectiveFrom?: string;
+            /**
+             * Format: date-time
+             * @description When the price stops applying (the previous price, or the default, applies again); unset
+             *     for no end.
+             */
+            effectiveUntil?: string;
+            /** @description Server-assigned id; `default-<meter>` for the platform's defaults. */
+            readonly id?: string;
+            /** @description Meter priced; a SUM or COUNT meter. */
+            meter: string;
+            /** @description True for a platform default, false for the organization's own price. */
+            readonly platformDefault?: boolean;
+            /** @description The tiers, in increasing `up_to`; one tier without `up_to` is a flat price. */
+            tiers: components["schemas"]["coder.usage.v1.PriceTier"][];
+            /**
+             * @description How many units of the meter a unit price buys.
+             * @enum {string}
+             */
+            unit: "PRICE_UNIT_PER_UNIT" | "PRICE_UNIT_PER_THOUSAND" | "PRICE_UNIT_PER_MILLION" | "PRICE_UNIT_PER_MINUTE";
+        };
+        /**
+         * @description PriceTier is one band of graduated pricing: the quantity of the calendar month (UTC, the
+         *     organization's running total of the meter) up to `up_to` is charged at `unit_price`.
+         */
+        "coder.usage.v1.PriceTier": {
+            /** @description Price of one price unit (see `Price.unit`) within this tier. */
+            unitPrice: string;
+            /**
+             * @description Where this tier ends, in the meter's units, as the month's running total; empty for the
+             *     last tier, which has no end.
+             */
+            upTo?: string;
+        };
+        /**
+         * @description PriceUnit says how many units of the meter one unit price buys.
+         *     - `PRICE_UNIT_UNSPECIFIED`: Not set.
+         *     - `PRICE_UNIT_PER_UNIT`: The price of one unit.
+         *     - `PRICE_UNIT_PER_THOUSAND`: The price of 1,000 units.
+         *     - `PRICE_UNIT_PER_MILLION`: The price of 1,000,000 units.
+         *     - `PRICE_UNIT_PER_MINUTE`: The price of one minute, for meters counted in seconds.
+         * @enum {string}
+         */
+        "coder.usage.v1.PriceUnit": "PRICE_UNIT_UNSPECIFIED" | "PRICE_UNIT_PER_UNIT" | "PRICE_UNIT_PER_THOUSAND" | "PRICE_UNIT_PER_MILLION" | "PRICE_UNIT_PER_MINUTE";
+        /** @description QueryUsageRequest says which usage to aggregate and how. */
+        "coder.usage.v1.QueryUsageRequest": {
+            /** @description Only this category's meters; empty for every category. */
+            category?: string;
+            /**
+             * Format: date-time
+             * @description End of the range (exclusive), rounded up to the hour; default: the end of the current
+             *     hour. At most 400 days after the start, 31 days for hourly windows.
+             */
+            endTime?: string;
+            /**
+             * @description Dimensions to group rows by: `model`, `provider`, `project`, `user` (`server`, `tool` for
+             *     MCP). A meter without the dimension reports it empty.
+             */
+            groupBy?: string[];
+            /** @description Only these meters; empty for every meter (of `category`). */
+            meters?: string[];
+            /** @description Only usage of these models. */
+            models?: string[];
+            /** @description Only usage of these projects. */
+            projectIds?: string[];
+            /** @description Only usage of these providers. */
+            providers?: string[];
+            /**
+             * Format: date-time
+             * @description Start of the range, rounded down to the hour; default: the start of the current month.
+             */
+            startTime?: string;
+            /** @description Only usage of these users. */
+            userIds?: string[];
+            /**
+             * @description The time buckets of the rows; unspecified gives one row per group for the whole range.
+             * @enum {string}
+             */
+            window?: "WINDOW_UNSPECIFIED" | "WINDOW_HOUR" | "WINDOW_DAY" | "WINDOW_MONTH";
+        };
+        /** @description QueryUsageResponse carries the aggregates. */
+        "coder.usage.v1.QueryUsageResponse": {
+            /** @description Currency of the rows' amounts. */
+            currency?: string;
+            /**
+             * Format: date-time
+             * @description End of the range aggregated (exclusive).
+             */
+            endTime?: string;
+            /** @description One row per meter, window and group that has usage, by window start, meter and group. */
+            rows?: components["schemas"]["coder.usage.v1.UsageRow"][];
+            /**
+             * Format: date-time
+             * @description The range aggregated, after rounding to hours.
+             */
+            startTime?: string;
+            /** @description Sum of the rows' amounts. */
+            totalAmount?: string;
+        };
+        /**
+         * @description Quota limits how much of one meter a scope may use per period, with alerts at the warning
+         *     and critical thresholds and at the limit.
+         */
+        "coder.usage.v1.Quota": {
+            /**
+             * Format: date-time
+             * @description When the quota was created.
+             */
+            readonly createTime?: string;
+            /** @description Who created it. */
+            readonly createdBy?: string;
+            /**
+             * Format: int32
+             * @description Percent of the limit that raises a critical alert; 0 means 95. Not below the warning.
+             */
+            criticalPercent?: number;
+            /**
+             * @description What happens at the limit.
+             * @enum {string}
+             */
+            enforcement: "ENFORCEMENT_UNSPECIFIED" | "ENFORCEMENT_SOFT" | "ENFORCEMENT_HARD";
+            /** @description Version of the stored quota; send it back on an update or delete to make it conditional. */
+            etag?: string;
+            /** @description Server-assigned id. */
+            readonly id?: string;
+            /** @description The limit per period, in the meter's unit; more than 0. */
+            limit: string;
+            /** @description Meter counted; a SUM or COUNT meter (`ai.completion.tokens`). */
+            meter: string;
+            /** @description Name, 1 to 100 characters. */
+            name: string;
+            /**
+             * @description The window counted.
+             * @enum {string}
+             */
+            period: "PERIOD_UNSPECIFIED" | "PERIOD_HOUR" | "PERIOD_DAY" | "PERIOD_MONTH";
+            /**
+             * @description Whose usage counts.
+             * @enum {string}
+             */
+            scope: "SCOPE_UNSPECIFIED" | "SCOPE_ORGANIZATION" | "SCOPE_PROJECT" | "SCOPE_USER";
+            /**
+             * @description The project or user id for a PROJECT or USER scope; empty to count each one separately.
+             *     Must be empty for ORGANIZATION.
+             */
+            scopeId?: string;
+            /** @description The current period's count, for an ORGANIZATION scope or a named project or user. */
+            readonly status?: components["schemas"]["coder.usage.v1.LimitStatus"];
+            /**
+             * Format: date-time
+             * @description When it last changed.
+             */
+            readonly updateTime?: string;
+            /**
+             * Format: int32
+             * @description Percent of the limit that raises a warning alert; 0 means 80.
+             */
+            warningPercent?: number;
+        };
+        /**
+         * @description Scope says whose usage a quota or budget counts.
+         *     - `SCOPE_UNSPECIFIED`: Not set.
+         *     - `SCOPE_ORGANIZATION`: The whole organization.
+         *     - `SCOPE_PROJECT`: One project (`scope_id`), or each project separately when `scope_id` is empty.
+         *     - `SCOPE_USER`: One user (`scope_id`), or each user separately when `scope_id` is empty.
+         * @enum {string}
+         */
+        "coder.usage.v1.Scope": "SCOPE_UNSPECIFIED" | "SCOPE_ORGANIZATION" | "SCOPE_PROJECT" | "SCOPE_USER";
+        /** @description UpdateBudgetRequest carries the changed fields. */
+        "coder.usage.v1.UpdateBudgetRequest": {
+            /** @description The budget with its id, its new values and, optionally, the etag it was read with. */
+            budget: components["schemas"]["coder.usage.v1.Budget"];
+            /**
+             * @description The fields to change: `name`, `amount`, `warning_percent`, `critical_percent`,
+             *     `enforcement`. Empty means the populated ones.
+             */
+            updateMask?: string;
+        };
+        /** @description UpdateBudgetResponse carries the updated budget. */
+        "coder.usage.v1.UpdateBudgetResponse": {
+            /** @description The budget as stored after the change. */
+            budget?: components["schemas"]["coder.usage.v1.Budget"];
+        };
+        /** @description UpdateQuotaRequest carries the changed fields. */
+        "coder.usage.v1.UpdateQuotaRequest": {
+            /** @description The quota with its id, its new values and, optionally, the etag it was read with. */
+            quota: components["schemas"]["coder.usage.v1.Quota"];
+            /**
+             * @description The fields to change: `name`, `limit`, `warning_percent`, `critical_percent`,
+             *     `enforcement`. Empty means the populated ones.
+             */
+            updateMask?: string;
+        };
+        /** @description UpdateQuotaResponse carries the updated quota. */
+        "coder.usage.v1.UpdateQuotaResponse": {
+            /** @description The quota as stored after the change. */
+            quota?: components["schemas"]["coder.usage.v1.Quota"];
+        };
+        /**
+         * @description UsageAlert records that a quota or budget reached a threshold in one period. Each threshold
+         *     raises at most one alert per period and scope value.
+         */
+        "coder.usage.v1.UsageAlert": {
+            /** @description Budgets: the currency. */
+            currency?: string;
+            /** @description Id of the usage event that reached the threshold. */
+            eventId?: string;
+            /** @description Server-assigned id. */
+            id?: string;
+            /** @description Quota or budget. */
+            kind?: components["schemas"]["coder.usage.v1.LimitKind"];
+            /** @description The threshold reached. */
+            level?: components["schemas"]["coder.usage.v1.AlertLevel"];
+            /** @description The limit at the time. */
+            limit?: string;
+            /** @description Id of the quota or budget. */
+            limitId?: string;
+            /** @description Its name when the alert was raised. */
+            limitName?: string;
+            /** @description The meter counted (quotas). */
+            meter?: string;
+            /**
+             * Format: date-time
+             * @description End of the period.
+             */
+            periodEnd?: string;
+            /**
+             * Format: date-time
+             * @description Start of the period.
+             */
+            periodStart?: string;
+            /** @description Budgets: the projected end-of-period amount. */
+            projected?: string;
+            /**
+             * Format: date-time
+             * @description When the alert was raised.
+             */
+            raiseTime?: string;
+            /** @description The quota's or budget's scope. */
+            scope?: components["schemas"]["coder.usage.v1.Scope"];
+            /** @description The project or user whose usage reached it; empty for the organization. */
+            scopeValue?: string;
+            /** @description Used in the period when the threshold was reached. */
+            used?: string;
+        };
+        /** @description UsageRecord is one usage event as recorded: its dimensions, quantities and price. */
+        "coder.usage.v1.UsageRecord": {
+            /** @description Sum of the charges, in USD. */
+            amount?: string;
+            /** @description Category, for example `ai.completion`. */
+            category?: string;
+            /** @description The meters' charges under the prices in effect, by meter id. */
+            charges?: {
+                [key: string]: string;
+            };
+            /** @description Cost reported by the producing service (the provider's price). */
+            cost?: string;
+            /** @description Currency of `cost`. */
+            currency?: string;
+            /** @description Dimension values: model, provider, project, user (server, tool for MCP). */
+            dimensions?: {
+                [key: string]: string;
+            };
+            /** @description Id of the usage event. */
+            eventId?: string;
+            /** @description Type of the usage event, for example `ai.completion.completed`. */
+            eventType?: string;
+            /**
+             * Format: date-time
+             * @description When the usage happened.
+             */
+            occurTime?: string;
+            /** @description Quantities as reported (`input_tokens`, `output_tokens`, `duration_seconds`). */
+            quantities?: {
+                [key: string]: string;
+            };
+            /**
+             * Format: date-time
+             * @description When it was recorded.
+             */
+            recordTime?: string;
+        };
+        /** @description UsageRow is one meter's aggregate over one window for one group of dimension values. */
+        "coder.usage.v1.UsageRow": {
+            /** @description Charges of this meter's usage under the prices in effect, in USD. */
+            amount?: string;
+            /** @description The group's dimension values, by the dimension names of `group_by`. */
+            dimensions?: {
+                [key: string]: string;
+            };
+            /**
+             * Format: int64
+             * @description Number of usage events counted.
+             */
+            events?: string;
+            /** @description Meter id. */
+            meter?: string;
+            /** @description Unit of `value`. */
+            unit?: string;
+            /** @description The meter's aggregate. */
+            value?: string;
+            /**
+             * Format: date-time
+             * @description End of the window.
+             */
+            windowEnd?: string;
+            /**
+             * Format: date-time
+             * @description Start of the window.
+             */
+            windowStart?: string;
+        };
+        /**
+         * @description Window is the time bucket QueryUsage rows are broken down by.
+         *     - `WINDOW_UNSPECIFIED`: One row per group for the whole range.
+         *     - `WINDOW_HOUR`: One row per hour.
+         *     - `WINDOW_DAY`: One row per day.
+         *     - `WINDOW_MONTH`: One row per calendar month.
+         * @enum {string}
+         */
+        "coder.usage.v1.Window": "WINDOW_UNSPECIFIED" | "WINDOW_HOUR" | "WINDOW_DAY" | "WINDOW_MONTH";
     };
     responses: {
         /** @description The call failed; see the error body. */
@@ -6000,6 +7077,602 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["coder.prompt.v1.OverrideSharedPromptResponse"];
+                };
+            };
+            "4XX": components["responses"]["Error"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    UsageService_QueryUsage: {
+        parameters: {
+            query?: {
+                /** @description Start of the range, rounded down to the hour; default: the start of the current month. */
+                startTime?: string;
+                /**
+                 * @description End of the range (exclusive), rounded up to the hour; default: the end of the current
+                 *     hour. At most 400 days after the start, 31 days for hourly windows.
+                 */
+                endTime?: string;
+                /** @description The time buckets of the rows; unspecified gives one row per group for the whole range. */
+                window?: "WINDOW_UNSPECIFIED" | "WINDOW_HOUR" | "WINDOW_DAY" | "WINDOW_MONTH";
+                /** @description Only this category's meters; empty for every category. */
+                category?: string;
+                /** @description Only these meters; empty for every meter (of `category`). */
+                meters?: string[];
+                /**
+                 * @description Dimensions to group rows by: `model`, `provider`, `project`, `user` (`server`, `tool` for
+                 *     MCP). A meter without the dimension reports it empty.
+                 */
+                groupBy?: string[];
+                /** @description Only usage of these users. */
+                userIds?: string[];
+                /** @description Only usage of these projects. */
+                projectIds?: string[];
+                /** @description Only usage of these models. */
+                models?: string[];
+                /** @description Only usage of these providers. */
+                providers?: string[];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.usage.v1.QueryUsageResponse"];
+                };
+            };
+            "4XX": components["responses"]["Error"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    UsageService_ListAlerts: {
+        parameters: {
+            query?: {
+                /** @description Only alerts of this quota or budget; empty for all. */
+                limitId?: string;
+                /** @description Largest number of alerts to return; 0 means 50, at most 1000. */
+                pageSize?: number;
+                /** @description Token from a previous response's `next_page_token`. */
+                pageToken?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.usage.v1.ListAlertsResponse"];
+                };
+            };
+            "4XX": components["responses"]["Error"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    UsageService_ListBudgets: {
+        parameters: {
+            query?: {
+                /** @description Largest number of budgets to return; 0 means 50, at most 1000. */
+                pageSize?: number;
+                /** @description Token from a previous response's `next_page_token`. */
+                pageToken?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.usage.v1.ListBudgetsResponse"];
+                };
+            };
+            "4XX": components["responses"]["Error"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    UsageService_CreateBudget: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["coder.usage.v1.Budget"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    /** @description URL of the created resource. */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.usage.v1.CreateBudgetResponse"];
+                };
+            };
+            "4XX": components["responses"]["Error"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    UsageService_GetBudget: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the budget. */
+                budget_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.usage.v1.GetBudgetResponse"];
+                };
+            };
+            "4XX": components["responses"]["Error"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    UsageService_DeleteBudget: {
+        parameters: {
+            query?: {
+                /** @description When set, the delete is refused unless the stored budget still has this etag. */
+                etag?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Id of the budget. */
+                budget_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.usage.v1.DeleteBudgetResponse"];
+                };
+            };
+            "4XX": components["responses"]["Error"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    UsageService_UpdateBudget: {
+        parameters: {
+            query?: {
+                /**
+                 * @description The fields to change: `name`, `amount`, `warning_percent`, `critical_percent`,
+                 *     `enforcement`. Empty means the populated ones.
+                 */
+                updateMask?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Server-assigned id. */
+                budget_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["coder.usage.v1.Budget"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.usage.v1.UpdateBudgetResponse"];
+                };
+            };
+            "4XX": components["responses"]["Error"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    UsageService_ListMeters: {
+        parameters: {
+            query?: {
+                /** @description Only this category's meters (`ai.completion`); empty for all. */
+                category?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.usage.v1.ListMetersResponse"];
+                };
+            };
+            "4XX": components["responses"]["Error"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    UsageService_ListPrices: {
+        parameters: {
+            query?: {
+                /** @description Only prices of this meter; empty for all. */
+                meter?: string;
+                /** @description Largest number of prices to return; 0 means 50, at most 1000. */
+                pageSize?: number;
+                /** @description Token from a previous response's `next_page_token`. */
+                pageToken?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.usage.v1.ListPricesResponse"];
+                };
+            };
+            "4XX": components["responses"]["Error"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    UsageService_CreatePrice: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["coder.usage.v1.Price"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    /** @description URL of the created resource. */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.usage.v1.CreatePriceResponse"];
+                };
+            };
+            "4XX": components["responses"]["Error"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    UsageService_GetPrice: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the price (`default-<meter>` for a platform default). */
+                price_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.usage.v1.GetPriceResponse"];
+                };
+            };
+            "4XX": components["responses"]["Error"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    UsageService_DeletePrice: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the price. */
+                price_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.usage.v1.DeletePriceResponse"];
+                };
+            };
+            "4XX": components["responses"]["Error"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    UsageService_ListQuotas: {
+        parameters: {
+            query?: {
+                /** @description Largest number of quotas to return; 0 means 50, at most 1000. */
+                pageSize?: number;
+                /** @description Token from a previous response's `next_page_token`. */
+                pageToken?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.usage.v1.ListQuotasResponse"];
+                };
+            };
+            "4XX": components["responses"]["Error"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    UsageService_CreateQuota: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["coder.usage.v1.Quota"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    /** @description URL of the created resource. */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.usage.v1.CreateQuotaResponse"];
+                };
+            };
+            "4XX": components["responses"]["Error"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    UsageService_GetQuota: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the quota. */
+                quota_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.usage.v1.GetQuotaResponse"];
+                };
+            };
+            "4XX": components["responses"]["Error"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    UsageService_DeleteQuota: {
+        parameters: {
+            query?: {
+                /** @description When set, the delete is refused unless the stored quota still has this etag. */
+                etag?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Id of the quota. */
+                quota_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.usage.v1.DeleteQuotaResponse"];
+                };
+            };
+            "4XX": components["responses"]["Error"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    UsageService_UpdateQuota: {
+        parameters: {
+            query?: {
+                /**
+                 * @description The fields to change: `name`, `limit`, `warning_percent`, `critical_percent`,
+                 *     `enforcement`. Empty means the populated ones.
+                 */
+                updateMask?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Server-assigned id. */
+                quota_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["coder.usage.v1.Quota"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.usage.v1.UpdateQuotaResponse"];
+                };
+            };
+            "4XX": components["responses"]["Error"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    UsageService_CheckQuota: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["coder.usage.v1.CheckQuotaRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.usage.v1.CheckQuotaResponse"];
+                };
+            };
+            "4XX": components["responses"]["Error"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    UsageService_ListUsageRecords: {
+        parameters: {
+            query?: {
+                /** @description Only usage that happened at or after this time. */
+                startTime?: string;
+                /** @description Only usage that happened before this time. */
+                endTime?: string;
+                /** @description Only this category. */
+                category?: string;
+                /** @description Only this user's usage. */
+                userId?: string;
+                /** @description Only this project's usage. */
+                projectId?: string;
+                /** @description Largest number of records to return; 0 means 50, at most 1000. */
+                pageSize?: number;
+                /** @description Token from a previous response's `next_page_token`. */
+                pageToken?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.usage.v1.ListUsageRecordsResponse"];
+                };
+            };
+            "4XX": components["responses"]["Error"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    UsageService_ExportUsage: {
+        parameters: {
+            query?: {
+                /** @description File format. */
+                format?: "EXPORT_FORMAT_UNSPECIFIED" | "EXPORT_FORMAT_CSV" | "EXPORT_FORMAT_JSON";
+                /** @description Only usage that happened at or after this time; default: the start of the current month. */
+                startTime?: string;
+                /** @description Only usage that happened before this time; default: no end. */
+                endTime?: string;
+                /** @description Only this category. */
+                category?: string;
+                /** @description Only this user's usage. */
+                userId?: string;
+                /** @description Only this project's usage. */
+                projectId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A stream of messages: Server-Sent Events (`event: message`, `id:` the message's cursor, `event: error` when the stream fails), NDJSON, or a JSON array, by the Accept header. Each message has the schema given here. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.usage.v1.ExportUsageResponse"][];
+                    "application/x-ndjson": components["schemas"]["coder.usage.v1.ExportUsageResponse"];
+                    "text/event-stream": string;
                 };
             };
             "4XX": components["responses"]["Error"];

@@ -874,7 +874,8 @@ API_HEADERS: dict[str, Any] = {
 
 
 TENANT_PARAMETER = "organization_id"
-"""The path variable naming the organization: it must be the caller's token's (DESIGN.md,
+"""How a path variable naming the organization ends (`organization_id`,
+`role_organization_id`): it must be the caller's token's (DESIGN.md,
 Identity and tenancy), so no link fills it with the id of an organization just created (its
 follow-up is switching the session there, edge.auth.FOLLOW_UPS)."""
 
@@ -901,7 +902,7 @@ def _links(operations: list[tuple[str, Route, dict[str, Any]]], names: Any) -> N
             ):
                 continue
             target = names(other)
-            if target[len(own)] == TENANT_PARAMETER:
+            if target[len(own)].endswith(TENANT_PARAMETER):
                 continue
             parameters = {
                 f"path.{name}": f"$request.path.{own[i]}"

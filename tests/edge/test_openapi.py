@@ -11,8 +11,11 @@ from typing import Any
 
 import httpx
 import pytest
+from buf.validate import validate_pb2
+from google.protobuf import json_format
 from openapi_spec_validator import validate
 
+from coder.planning.v1 import planning_service_pb2
 from edge import EdgeSettings, create_app
 from edge.descriptors import load_descriptor_set
 from edge.openapi import (
@@ -21,6 +24,7 @@ from edge.openapi import (
     TIMESTAMP_PATTERN,
     _digits_range,
     build_document,
+    default_refused,
     dumps,
     duration_pattern,
 )
@@ -253,6 +257,45 @@ class TestSchemas:
         assert role["required"] == ["name", "permissions"]
         organization = schema(document, "coder.identity.v1.Organization")
         assert organization["required"] == ["name"]  # the slug may be empty: derived
+
+    @pytest.mark.parametrize(
+        ("rules", "refused"),
+        [
+            ({"int32": {"gte": 0, "lte": 1000}}, False),
+            ({"int32": {"gt": 0}}, True),
+            ({"int32": {"lte": -1}}, True),
+            ({"int32": {"gt": 5, "lt": 1}}, False),  # outside 1..5: 0 is fine
+            ({"int32": {"gt": -5, "lt": 10}}, False),
+            ({"int32": {"in": [1, 2]}}, True),
+            ({"int32": {"not_in": [0]}}, True),
+            ({"int32": {"gte": 0}, "ignore": "IGNORE_IF_ZERO_VALUE"}, False),
+            ({"required": True}, True),
+        ],
+    )
+    def test_a_default_refused_by_a_numeric_rule_is_required(
+        self, rules: dict[str, Any], refused: bool
+    ) -> None:
+        field = planning_service_pb2.ListTasksRequest.DESCRIPTOR.fields_by_name["page_size"]
+        parsed = json_format.ParseDict(rules, validate_pb2.FieldRules())
+        assert default_refused(field, parsed) is refused
+
+    @pytest.mark.parametrize(
+        ("rules", "refused"),
+        [
+            ({"max_len": 10}, False),
+            ({"min_len": 1}, True),
+            ({"pattern": "^[a-z]*$"}, False),
+            ({"pattern": "^[a-z]+$"}, True),
+            ({"email": True}, True),
+            ({"in": ["a", ""]}, False),
+        ],
+    )
+    def test_a_default_refused_by_a_string_rule_is_required(
+        self, rules: dict[str, Any], refused: bool
+    ) -> None:
+        field = planning_service_pb2.ListTasksRequest.DESCRIPTOR.fields_by_name["label"]
+        parsed = json_format.ParseDict({"string": rules}, validate_pb2.FieldRules())
+        assert default_refused(field, parsed) is refused
 
     def test_unknown_fields_are_refused(self, document: dict[str, Any]) -> None:
         for name, component in document["components"]["schemas"].items():

@@ -35,6 +35,7 @@ from typing import Any
 import httpx
 import pytest
 
+from edge.openapi import TENANT_PARAMETER
 from tests.integration import schemathesis_hooks
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,9 +43,6 @@ ST = Path(sys.executable).with_name("st")
 MAX_EXAMPLES = 50
 SEED = 20261202
 EXCLUDED = ("OpsService_Ticks", "Auth_Token", "Auth_OidcLogin", "Auth_OidcCallback")
-TENANT_PARAMETERS = ("organization_id", "role_organization_id")
-"""Path parameters naming the caller's organization: given the owner's, so the fuzzer reaches
-what is behind them (any other organization is a 403 for this token, whatever the request)."""
 
 POSITIVE_STATUSES = ["2xx", "3xx", "400", "401", "403", "404", "409", "412", "429"]
 """What a schema-valid request may get: schemathesis's defaults, plus 400 (judged by the hooks'
@@ -75,9 +73,22 @@ def claims(token: str) -> dict[str, Any]:
     return decoded
 
 
-def config(organization_id: str) -> str:
+def tenant_parameters(document: dict[str, Any]) -> set[str]:
+    """The path parameters naming the caller's organization (edge.openapi.TENANT_PARAMETER):
+    given the owner's, so the fuzzer reaches what is behind them (any other organization is a
+    403 for this token, whatever the request)."""
+    return {
+        parameter["name"]
+        for item in document["paths"].values()
+        for operation in item.values()
+        for parameter in operation.get("parameters", [])
+        if parameter["in"] == "path" and parameter["name"].endswith(TENANT_PARAMETER)
+    }
+
+
+def config(organization_id: str, tenant_names: set[str]) -> str:
     """The run's `schemathesis.toml`."""
-    tenant = "\n".join(f'"path.{name}" = "{organization_id}"' for name in TENANT_PARAMETERS)
+    tenant = "\n".join(f'"path.{name}" = "{organization_id}"' for name in sorted(tenant_names))
     return f"""
 [phases.stateful.inference]
 algorithms = []
@@ -108,11 +119,12 @@ async def test_schemathesis_finds_no_server_error_and_no_schema_violation(
                 "returnRefreshToken": True,
             },
         )
+        document = (await client.get("/openapi.json")).json()
     assert owner.status_code == 201, owner.text
     token = owner.json()["accessToken"]
     claimed = claims(token)
     settings = tmp_path / "schemathesis.toml"
-    settings.write_text(config(claimed["org"]))
+    settings.write_text(config(claimed["org"], tenant_parameters(document)))
     command = [
         str(ST),
         "--config-file",

@@ -22,7 +22,7 @@ from prometheus_client import CollectorRegistry
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from coder.identity.v1.identity_service_pb2_grpc import IdentityServiceStub
-from edge.auth import SignIn, auth_router, request_id
+from edge.auth import FOLLOW_UPS, SignIn, auth_router, request_id
 from edge.channels import ChannelSource, edge_channels
 from edge.cors import CorsPolicy, parse_origins
 from edge.descriptors import load_descriptor_set
@@ -32,7 +32,14 @@ from edge.frontdoor import FrontDoor
 from edge.gateway import Gateway, error_response
 from edge.metrics import EdgeMetrics
 from edge.oidc import OidcFlows, oidc_router
-from edge.openapi import build_document
+from edge.openapi import (
+    ERROR_SCHEMA,
+    FRONT_DOOR_REFUSALS,
+    REFUSALS,
+    REQUEST_ID_HEADER,
+    SERVER_ERROR,
+    build_document,
+)
 from edge.ratelimit import ApiRateLimit, RateLimits
 from edge.server import server_config
 from edge.settings import EdgeSettings
@@ -211,23 +218,52 @@ _STARLETTE_STATUS: dict[int, tuple[int, str]] = {
 }
 
 
+EDGE_REFUSALS: dict[str, tuple[str, ...]] = {
+    "auth": ("401", "403", "404", "409", "429"),
+    "well-known": (),
+}
+"""The refusals of the edge's own routes by tag, beyond the front door's: sign-in answers what
+identity's sign-in RPCs refuse (bad credentials 401, CSRF or lockout 403, an unknown provider
+or invitation 404, a taken email 409) and its rate limits (429); the issuer's metadata nothing
+of its own."""
+
+
 def with_edge_routes(document: dict[str, Any], app: FastAPI) -> dict[str, Any]:
     """The generated document plus the edge's own routes (`/auth`, `/.well-known`), whose
-    errors use the shared error body."""
+    errors use the shared error body, and the links from API operations to them
+    (`edge.auth.FOLLOW_UPS`)."""
     own = get_openapi(title="edge", version="v1", openapi_version="3.1.0", routes=app.routes)
-    error = {"$ref": "#/components/responses/Error"}
+    error = {"$ref": f"#/components/schemas/{ERROR_SCHEMA}"}
     for item in own["paths"].values():
         for operation in item.values():
             responses = operation["responses"]
             responses.pop("422", None)
-            responses["4XX"] = error
-            responses["5XX"] = error
+            for status, response in responses.items():
+                if status.startswith(("2", "3")):
+                    response.setdefault("headers", {})["X-Request-Id"] = REQUEST_ID_HEADER
+            codes = {*FRONT_DOOR_REFUSALS, *EDGE_REFUSALS[operation["tags"][0]]}
+            for code in sorted(codes):
+                declared = responses.get(code)
+                if declared is None:
+                    responses[code] = {"$ref": f"#/components/responses/{REFUSALS[code][0]}"}
+                else:
+                    # The route's own body (RFC 6749 at /auth/token), or the front door's.
+                    content = declared["content"]["application/json"]
+                    content["schema"] = {"anyOf": [content["schema"], error]}
+            responses["5XX"] = {"$ref": f"#/components/responses/{SERVER_ERROR}"}
     schemas = {
         name: schema
         for name, schema in own.get("components", {}).get("schemas", {}).items()
         if name not in ("HTTPValidationError", "ValidationError")
     }
-    merged = {**document, "paths": {**document["paths"], **own["paths"]}}
+    paths = {**document["paths"], **own["paths"]}
+    for producer, links in FOLLOW_UPS.items():
+        for item in paths.values():
+            for operation in item.values():
+                if operation["operationId"] == producer:
+                    answer = next(v for k, v in operation["responses"].items() if k[0] == "2")
+                    answer["links"] = {**answer.get("links", {}), **links}
+    merged = {**document, "paths": paths}
     merged["components"] = {
         **document["components"],
         "schemas": {**document["components"]["schemas"], **schemas},

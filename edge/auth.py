@@ -29,6 +29,7 @@ from coder.identity.v1 import identity_service_pb2 as api
 from coder.identity.v1.identity_service_pb2_grpc import IdentityServiceStub
 from edge.errors import EdgeRefusal, edge_status, http_error, rich_status
 from edge.gateway import error_response, request_id_of
+from edge.openapi import EMAIL_PATTERN
 from edge.ratelimit import Policy, RateLimits, account_key, client_ip
 from edge.settings import EdgeSettings
 from edge.transcoding import CallOptions, call_options, render
@@ -44,13 +45,24 @@ _AGENT_MAX = 1000
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+    # Strict: a JSON body's values are taken as their declared type only (`"yes"` is not a
+    # boolean, `1` not a string), as the OpenAPI document says; unknown fields are refused.
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", strict=True
+    )
+
+
+def _email(*, optional: bool = False) -> Any:
+    """An email as identity's `email` rule takes it (edge.openapi.EMAIL_PATTERN)."""
+    if optional:
+        return Field("", max_length=320, pattern=f"^$|{EMAIL_PATTERN}")
+    return Field(max_length=320, pattern=EMAIL_PATTERN, json_schema_extra={"format": "email"})
 
 
 class RegisterBody(_Body):
     """A new account; with `organizationName` also an organization it owns."""
 
-    email: str = Field(max_length=320)
+    email: str = _email()
     password: str = Field(min_length=1, max_length=1024)
     display_name: str = Field(min_length=1, max_length=200)
     organization_name: str = Field("", max_length=200)
@@ -82,7 +94,23 @@ class RefreshBody(_Body):
 
 class SwitchOrganizationBody(_Body):
     """The organization to switch the session to: one of the user's, or a new one (how a user
-    who signed up through OIDC, and so belongs to none, gets one)."""
+    who signed up through OIDC, and so belongs to none, gets one). Exactly one of
+    `organizationId` and `createOrganizationName`."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {
+                    "required": [chosen],
+                    "properties": {chosen: {"minLength": 1}, other: {"maxLength": 0}},
+                }
+                for chosen, other in (
+                    ("organizationId", "createOrganizationName"),
+                    ("createOrganizationName", "organizationId"),
+                )
+            ]
+        }
+    )
 
     organization_id: str = Field("", max_length=64)
     create_organization_name: str = Field("", max_length=200)
@@ -103,7 +131,7 @@ class AcceptInvitationBody(_Body):
     token: str = Field(min_length=1, max_length=512)
     display_name: str = Field("", max_length=200)
     password: str = Field("", max_length=1024)
-    email: str = Field("", max_length=320)
+    email: str = _email(optional=True)
     device_label: str = Field("", max_length=_LABEL_MAX, description="Default: the user agent.")
     use_session: bool = Field(False, description="Join with the account of the refresh cookie.")
     return_refresh_token: bool = Field(
@@ -123,6 +151,20 @@ class AuthAnswer(_Body):
     refresh_token: str | None = Field(
         None, description="Only when the refresh token was asked for in the body."
     )
+
+
+FOLLOW_UPS: dict[str, dict[str, Any]] = {
+    "IdentityService_CreateOrganization": {
+        "SwitchOrganization": {
+            "operationId": "Auth_SwitchOrganization",
+            "requestBody": {"organizationId": "$response.body#/organization/id"},
+            "description": "The caller's access token stays in its own organization; switching "
+            "the session to the new one (a refresh: the cookie with `X-CSRF-Token`, or "
+            "`refreshToken` in the body) answers an access token for it.",
+        }
+    }
+}
+"""OpenAPI links from API operations to the `/auth` routes that follow them, by operationId."""
 
 
 def request_id(request: Request) -> str:

@@ -34,7 +34,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from edge.bodies import JSON_KEY, NO_JSON, declares_body, is_json, read_body, strict_json
-from edge.errors import EdgeRefusal, edge_status
+from edge.errors import EdgeRefusal, bad_request, edge_status
 from edge.gateway import request_id_of
 from edge.metrics import UNMATCHED, EdgeMetrics, method_of, route_of
 from edge.proxies import TrustedProxies, parse_networks
@@ -323,7 +323,13 @@ class FrontDoor:
         )
         if not body.strip():
             scope[JSON_KEY] = None
-        elif scope["path"].startswith("/api/") or is_json(headers.get("content-type", "")):
+        elif scope["path"].startswith("/api/"):
+            document = strict_json(body, settings.json_depth_limit)
+            if document is None:
+                # No request message is JSON null; "no body" is an empty body.
+                raise bad_request("the body is null; send a JSON object", reason="MALFORMED_JSON")
+            scope[JSON_KEY] = document
+        elif is_json(headers.get("content-type", "")):
             scope[JSON_KEY] = strict_json(body, settings.json_depth_limit)
         else:
             scope[JSON_KEY] = NO_JSON

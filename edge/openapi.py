@@ -2,9 +2,23 @@
 
 One path item per `google.api.http` binding; operationId `<Service>_<Method>`; schemas in
 `components/schemas` named by full proto name. Comments (source_code_info) become
-descriptions, `field_behavior` REQUIRED becomes `required` and OUTPUT_ONLY `readOnly`, and
-buf.validate rules become JSON Schema constraints. Well-known types take their proto3 JSON
-forms. Every operation that is not public requires a bearer JWT.
+descriptions, `field_behavior` OUTPUT_ONLY becomes `readOnly`, and buf.validate rules become
+JSON Schema constraints. Well-known types take their proto3 JSON forms. Every operation that is
+not public requires a bearer JWT.
+
+The document says what the edge does, so a client (or a fuzzer) that follows it is not
+surprised:
+- **Unknown fields are refused** (`json_format.ParseDict`), so every message schema has
+  `additionalProperties: false`; `null` is refused where the field's JSON form has no null
+  (`edge.values`), so no schema admits it.
+- **Required** is a field marked REQUIRED, or one whose default value breaks its own rules (an
+  empty string under `min_len: 1`, no items under `min_items: 1`): leaving it out of a body is
+  the same as sending the default. Two request bodies drop some of that: the resource of an
+  update (`<message>-Patch`: a PATCH changes the fields it sends, AIP-134, and never the
+  immutable ones) and a `body: "*"` message whose path sets some fields (`<message>-Body`).
+- **Refusals** are documented per operation from what the front door, the kit and the route can
+  answer (`responses`), each with the error body `{code, message, details, requestId}`.
+- **Links** lead from a create's answer to the operations on the created resource, with its id.
 """
 
 from __future__ import annotations
@@ -26,12 +40,78 @@ FieldDescriptor = descriptor.FieldDescriptor
 
 OPENAPI_VERSION = "3.1.0"
 ERROR_SCHEMA = "coder.edge.Error"
-DURATION_PATTERN = r"^-?\d+(\.\d+)?s$"
+MAX_DURATION_SECONDS = 315_576_000_000
+"""The longest `google.protobuf.Duration`, ±10,000 years."""
+TIMESTAMP_PATTERN = (
+    r"^(?!0000)[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    r"T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
+)
+"""RFC 3339 as `google.protobuf.Timestamp` parses it: years 0001 to 9999, no leap second,
+at most nanoseconds, `Z` or a `±hh:mm` offset."""
+
+
+def _digits_range(low: int, high: int) -> str:
+    """A regex (unanchored) of the decimal integers `low`..`high` (0 ≤ low ≤ high), without
+    leading zeros. The range is cut where its numbers change length or a prefix (at 9…9 after
+    `low`, at 0…0 before `high`), so each piece is a prefix, one digit range, then any digits
+    (the to-regex-range construction)."""
+    stops = {high}
+    nines = 1
+    while low <= (stop := int(str(low)[:-nines] + "9" * nines)) < high:
+        stops.add(stop)
+        nines += 1
+    zeros = 1
+    while low < (stop := (high + 1) - (high + 1) % 10**zeros - 1) <= high:
+        stops.add(stop)
+        zeros += 1
+    pieces, start = [], low
+    for stop in sorted(stops):
+        piece = ""
+        for first, last in zip(str(start), str(stop), strict=True):
+            piece += first if first == last else f"[{first}-{last}]"
+        pieces.append(re.sub(r"(?:\[0-9\]){2,}", lambda m: f"[0-9]{{{len(m[0]) // 5}}}", piece))
+        start = stop + 1
+    return "(?:" + "|".join(pieces) + ")"
+
+
+def duration_pattern(low: int = -MAX_DURATION_SECONDS, high: int = MAX_DURATION_SECONDS) -> str:
+    """The proto3 JSON form of a Duration (`"1.5s"`) from `low` to `high` whole seconds
+    (`low` ≤ 0 ≤ `high`, or 0 ≤ `low` < `high`)."""
+    fraction, zero_fraction = r"(\.[0-9]{1,9})?", r"(\.0{1,9})?"
+
+    def upto(bottom: int, top: int) -> str:
+        # From `bottom` with any fraction, up to `top` with a zero one.
+        below = f"{_digits_range(bottom, top - 1)}{fraction}|" if top > bottom else ""
+        return f"(?:{below}{top}{zero_fraction})"
+
+    if low >= 0:
+        return f"^{upto(low, high)}s$"
+    return f"^(?:{upto(0, high)}|-{upto(0, -low)})s$"
+
+
+DURATION_PATTERN = duration_pattern()
+
+
+def _duration_constraints(schema: dict[str, Any], rules: Any) -> None:
+    """A Duration's `gte` / `lte` rules of whole seconds, written into its pattern (what a
+    string schema can say about the number in it); other bounds stay the service's to check."""
+    bounds = [getattr(rules, name) for name in ("gte", "lte") if rules.HasField(name)]
+    if rules.HasField("gt") or rules.HasField("lt") or any(bound.nanos for bound in bounds):
+        return
+    low = rules.gte.seconds if rules.HasField("gte") else -MAX_DURATION_SECONDS
+    high = rules.lte.seconds if rules.HasField("lte") else MAX_DURATION_SECONDS
+    if 0 <= low < high or low <= 0 <= high:
+        schema["pattern"] = duration_pattern(low, high)
+
 
 _INT64_PATTERN = r"^-?[0-9]+$"
 _UINT64_PATTERN = r"^[0-9]+$"
 _WELL_KNOWN: dict[str, dict[str, Any]] = {
-    "google.protobuf.Timestamp": {"type": "string", "format": "date-time"},
+    "google.protobuf.Timestamp": {
+        "type": "string",
+        "format": "date-time",
+        "pattern": TIMESTAMP_PATTERN,
+    },
     "google.protobuf.Duration": {"type": "string", "pattern": DURATION_PATTERN},
     "google.protobuf.FieldMask": {
         "type": "string",
@@ -133,6 +213,14 @@ def _behaviors(field: FieldDescriptor) -> set[int]:
     return set(field.GetOptions().Extensions[field_behavior_pb2.field_behavior])
 
 
+def is_output_only(field: FieldDescriptor) -> bool:
+    return field_behavior_pb2.OUTPUT_ONLY in _behaviors(field)
+
+
+def is_immutable(field: FieldDescriptor) -> bool:
+    return field_behavior_pb2.IMMUTABLE in _behaviors(field)
+
+
 def _rules(field: FieldDescriptor) -> Any | None:
     options = field.GetOptions()
     if not options.HasExtension(validate_pb2.field):
@@ -141,8 +229,82 @@ def _rules(field: FieldDescriptor) -> Any | None:
 
 
 def is_required(field: FieldDescriptor) -> bool:
+    """Whether a request must send the field: REQUIRED, or its default value breaks its rules
+    (and it is not output only, which a request never sets)."""
+    if is_output_only(field):
+        return False
+    if field_behavior_pb2.REQUIRED in _behaviors(field):
+        return True
     rules = _rules(field)
-    return field_behavior_pb2.REQUIRED in _behaviors(field) or bool(rules and rules.required)
+    return rules is not None and default_refused(field, rules)
+
+
+def default_refused(field: FieldDescriptor, rules: Any) -> bool:
+    """Whether protovalidate refuses the field at its default value. A proto3 field without
+    presence is checked at its default too, so rules such as `min_len: 1` make it required."""
+    if rules.ignore != validate_pb2.IGNORE_UNSPECIFIED:
+        return False
+    if rules.required:
+        return True
+    kind = rules.WhichOneof("type")
+    if field.is_repeated or kind in ("repeated", "map"):
+        if kind == "repeated":
+            return bool(rules.repeated.min_items > 0)
+        if kind == "map":
+            return bool(rules.map.min_pairs > 0)
+        return False
+    if field.type == FieldDescriptor.TYPE_MESSAGE or kind is None:
+        return False  # an unset message field is not checked
+    typed = getattr(rules, kind)
+    if kind == "string":
+        return _empty_string_refused(typed)
+    if kind == "bytes":
+        return bool(typed.min_len > 0 or (typed.HasField("len") and typed.len > 0))
+    if kind == "enum":
+        allowed = set(getattr(typed, "in"))
+        return (typed.HasField("const") and typed.const != 0) or bool(
+            (allowed and 0 not in allowed) or 0 in set(typed.not_in)
+        )
+    if kind in _NUMERIC_KINDS:
+        return _zero_refused(typed)
+    return False
+
+
+def _empty_string_refused(rules: Any) -> bool:
+    if rules.min_len > 0 or (rules.HasField("len") and rules.len > 0) or rules.min_bytes > 0:
+        return True
+    if rules.HasField("const") and rules.const != "":
+        return True
+    if getattr(rules, "in") and "" not in getattr(rules, "in"):
+        return True
+    if rules.HasField("pattern") and re.search(rules.pattern, "") is None:
+        return True
+    if rules.prefix or rules.suffix or rules.contains:
+        return True
+    # Every well-known format (email, uri, uuid…) refuses the empty string.
+    return rules.WhichOneof("well_known") is not None
+
+
+def _zero_refused(rules: Any) -> bool:
+    if rules.HasField("const") and rules.const != 0:
+        return True
+    if (getattr(rules, "in") and 0 not in getattr(rules, "in")) or 0 in rules.not_in:
+        return True
+    low = next((rule for rule in ("gt", "gte") if rules.HasField(rule)), "")
+    high = next((rule for rule in ("lt", "lte") if rules.HasField(rule)), "")
+    above = not low or (rules.gt < 0 if low == "gt" else rules.gte <= 0)
+    below = not high or (rules.lt > 0 if high == "lt" else rules.lte >= 0)
+    if low and high and getattr(rules, low) > getattr(rules, high):
+        return not (above or below)  # protovalidate's "outside the range" form
+    return not (above and below)
+
+
+EMAIL_PATTERN = (
+    r"^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
+    r"(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$"
+)
+"""protovalidate's `email` rule: the WHATWG HTML definition of a valid email address, which is
+narrower than JSON Schema's `format: email` (no quoted local parts, no address literals)."""
 
 
 def _scalar_constraints(schema: dict[str, Any], rules: Any, field: FieldDescriptor) -> None:
@@ -163,13 +325,8 @@ def _scalar_constraints(schema: dict[str, Any], rules: Any, field: FieldDescript
             schema["enum"] = list(getattr(typed, "in"))
         if typed.HasField("email") and typed.email:
             schema["format"] = "email"
-    elif kind == "enum":
-        values = list(enum_of(field).values)
-        if getattr(typed, "in"):
-            values = [v for v in values if v.number in set(getattr(typed, "in"))]
-        if typed.not_in:
-            values = [v for v in values if v.number not in set(typed.not_in)]
-        schema["enum"] = [v.name for v in values]
+            if "pattern" not in schema:
+                schema["pattern"] = EMAIL_PATTERN
     elif kind in _NUMERIC_KINDS:
         for rule, keyword in _NUMERIC_RULES.items():
             if typed.HasField(rule):
@@ -183,6 +340,36 @@ _NUMERIC_KINDS = {
     "int32", "int64", "uint32", "uint64", "sint32", "sint64",
     "fixed32", "fixed64", "sfixed32", "sfixed64", "float", "double",
 }  # fmt: skip
+
+
+def _allowed_values(field: FieldDescriptor, rules: Any) -> list[Any]:
+    """The values of an enum field its `in` / `not_in` rules allow."""
+    values = list(enum_of(field).values)
+    if getattr(rules, "in"):
+        values = [v for v in values if v.number in set(getattr(rules, "in"))]
+    if rules.not_in:
+        values = [v for v in values if v.number not in set(rules.not_in)]
+    return values
+
+
+ENUM_NUMBERS = "A request may give a value's number instead of its name; answers carry names."
+
+
+def _enum_values(values: list[Any]) -> dict[str, Any]:
+    """An enum value as the edge takes it: a name, or (in a request, `writeOnly`) the number
+    of a value the enum defines (proto3 JSON; `edge.values` refuses any other number)."""
+    return {
+        "anyOf": [
+            {"type": "string", "enum": [v.name for v in values]},
+            {"type": "integer", "enum": [v.number for v in values], "writeOnly": True},
+        ]
+    }
+
+
+PATCH_SUFFIX = "-Patch"
+"""Component of an update's resource body: every field optional, immutable ones left out."""
+BODY_SUFFIX = "-Body"
+"""Component of a `body: "*"` request whose path sets some fields: those are optional."""
 
 
 class SchemaBuilder:
@@ -205,14 +392,71 @@ class SchemaBuilder:
             self.schemas[message.full_name] = self._message_schema(message)
         return self.ref(message.full_name)
 
-    def _message_schema(self, message: descriptor.Descriptor) -> dict[str, Any]:
+    def patch(self, message: descriptor.Descriptor) -> dict[str, Any]:
+        """A reference to the schema of `message` as an update's body: nothing required (the
+        fields sent are the fields changed) and no immutable field."""
+        name = message.full_name + PATCH_SUFFIX
+        if name not in self.schemas:
+            schema = self._message_schema(message, optional=None)
+            for field in message.fields:
+                if is_immutable(field):
+                    del schema["properties"][field.json_name]
+                elif field.enum_type is not None and not field.is_repeated:
+                    # An update cannot clear an enum (kit `update_paths`): no `*_UNSPECIFIED`.
+                    described = schema["properties"][field.json_name]
+                    rules = _rules(field)
+                    allowed = (
+                        _allowed_values(field, rules.enum)
+                        if rules is not None and rules.WhichOneof("type") == "enum"
+                        else list(field.enum_type.values)
+                    )
+                    values = [v for v in allowed if v.number != 0]
+                    described.pop("$ref", None)
+                    described.update(_enum_values(values))
+            schema["description"] = (
+                f"The fields of a {message.name} to change (AIP-134): the fields sent are the "
+                "fields changed, so each is optional; an empty value clears a field (an enum "
+                "cannot be cleared). " + schema.get("description", "")
+            ).strip()
+            self.schemas[name] = schema
+        return self.ref(name)
+
+    def without_path_fields(
+        self, message: descriptor.Descriptor, path_fields: frozenset[str]
+    ) -> dict[str, Any]:
+        """A reference to `message` as a `body: "*"` body whose path sets `path_fields`: those
+        need not be in the body (the path's value wins when they are)."""
+        if not any(f.name in path_fields for f in message.fields):
+            return self.message(message)
+        name = message.full_name + BODY_SUFFIX
+        if name not in self.schemas:
+            schema = self._message_schema(message, optional=path_fields)
+            for field in message.fields:
+                if field.name in path_fields:
+                    # Parsed (so of its type), then replaced by the path's value.
+                    properties = schema["properties"]
+                    properties[field.json_name] = {
+                        "type": properties[field.json_name].get("type", "string"),
+                        "description": "Set by the path; a value sent here is replaced by it.",
+                    }
+            self.schemas[name] = schema
+        return self.ref(name)
+
+    def _message_schema(
+        self, message: descriptor.Descriptor, optional: frozenset[str] | None = frozenset()
+    ) -> dict[str, Any]:
+        """The object schema of a message; `optional` names fields not to require (None: all)."""
         properties: dict[str, Any] = {}
         required: list[str] = []
         for field in message.fields:
             properties[field.json_name] = self.field(field)
-            if is_required(field):
+            if is_required(field) and optional is not None and field.name not in optional:
                 required.append(field.json_name)
-        schema: dict[str, Any] = {"type": "object", "properties": properties}
+        schema: dict[str, Any] = {
+            "type": "object",
+            "properties": properties,
+            "additionalProperties": False,
+        }
         if required:
             schema["required"] = required
         description = self._descriptions.get(message.full_name)
@@ -226,9 +470,9 @@ class SchemaBuilder:
             for value in enum.values:
                 text = self._descriptions.get(f"{enum.full_name}.{value.name}", "")
                 lines.append(f"- `{value.name}`: {text}" if text else f"- `{value.name}`")
+            lines.append(ENUM_NUMBERS)
             self.schemas[enum.full_name] = {
-                "type": "string",
-                "enum": [value.name for value in enum.values],
+                **_enum_values(list(enum.values)),
                 "description": "\n".join(line for line in lines if line).strip(),
             }
         return self.ref(enum.full_name)
@@ -238,13 +482,14 @@ class SchemaBuilder:
         kind = field.type
         schema: dict[str, Any]
         if kind == FieldDescriptor.TYPE_MESSAGE:
-            return self.message(message_of(field))
+            schema = self.message(message_of(field))
+            if rules is not None and rules.WhichOneof("type") == "duration":
+                _duration_constraints(schema, rules.duration)
+            return schema
         if kind == FieldDescriptor.TYPE_ENUM:
             schema = self.enum(enum_of(field))
             if rules is not None and rules.WhichOneof("type") == "enum":
-                inline: dict[str, Any] = {"type": "string"}
-                _scalar_constraints(inline, rules, field)
-                return inline
+                return _enum_values(_allowed_values(field, rules.enum))
             return schema
         if kind == FieldDescriptor.TYPE_STRING:
             schema = {"type": "string"}
@@ -269,12 +514,30 @@ class SchemaBuilder:
             _scalar_constraints(schema, rules, field)
         return schema
 
+    def _map(self, field: FieldDescriptor, rules: Any | None) -> dict[str, Any]:
+        entry = message_of(field)
+        key_rules = value_rules = None
+        schema: dict[str, Any] = {"type": "object"}
+        if rules is not None and rules.WhichOneof("type") == "map":
+            pairs = rules.map
+            if pairs.HasField("min_pairs"):
+                schema["minProperties"] = pairs.min_pairs
+            if pairs.HasField("max_pairs"):
+                schema["maxProperties"] = pairs.max_pairs
+            key_rules = pairs.keys if pairs.HasField("keys") else None
+            value_rules = pairs.values if pairs.HasField("values") else None
+        key_field = entry.fields_by_name["key"]
+        keys = self.single(key_field, key_rules)
+        if key_field.type == FieldDescriptor.TYPE_STRING and len(keys) > 1:
+            schema["propertyNames"] = keys
+        schema["additionalProperties"] = self.single(entry.fields_by_name["value"], value_rules)
+        return schema
+
     def field(self, field: FieldDescriptor, *, with_description: bool = True) -> dict[str, Any]:
         rules = _rules(field)
         schema: dict[str, Any]
         if field.message_type is not None and field.message_type.GetOptions().map_entry:
-            value = field.message_type.fields_by_name["value"]
-            schema = {"type": "object", "additionalProperties": self.single(value, None)}
+            schema = self._map(field, rules)
         elif field.is_repeated:
             item_rules = None
             schema = {"type": "array"}
@@ -291,7 +554,7 @@ class SchemaBuilder:
             schema["items"] = self.single(field, item_rules)
         else:
             schema = self.single(field, rules)
-        if field_behavior_pb2.OUTPUT_ONLY in _behaviors(field):
+        if is_output_only(field):
             schema["readOnly"] = True
         if with_description:
             description = self._descriptions.get(field.full_name)
@@ -321,6 +584,7 @@ def _error_schema() -> dict[str, Any]:
             "requestId": {"type": "string", "description": "Quote it when reporting a problem."},
         },
         "required": ["code", "message", "details", "requestId"],
+        "additionalProperties": False,
     }
 
 
@@ -376,16 +640,26 @@ class _Operations:
             if description:
                 parameter["description"] = description
             yield parameter
+        writable = _writable_paths(route)
         for name, target in route.binding.query_parameters:
             schema = self._builder.field(target.leaf, with_description=False)
             if schema.pop("readOnly", False):
                 continue
             parameter = {"name": name, "in": "query", "schema": schema}
+            if target.path == ("update_mask",) and writable:
+                schema["pattern"] = _mask_pattern(writable)
+                parameter["description"] = (
+                    "The fields to change, comma-separated: "
+                    + ", ".join(f"`{path}`" for path in writable)
+                    + ". A field named here and left out of the body is cleared. Without it (or "
+                    "empty) the fields the body sends are the fields changed (AIP-134)."
+                )
+            elif description := self._descriptions.get(target.leaf.full_name, ""):
+                parameter["description"] = description
+            if is_required(target.leaf) and len(target.path) == 1:
+                parameter["required"] = True
             if target.leaf.is_repeated:
                 parameter.update(style="form", explode=True)
-            description = self._descriptions.get(target.leaf.full_name)
-            if description:
-                parameter["description"] = description
             yield parameter
 
     def request_body(self, route: Route) -> dict[str, Any] | None:
@@ -393,12 +667,21 @@ class _Operations:
         if not route.body:
             return None
         if route.body == "*":
-            schema = self._builder.message(request_type)
-            required = True
+            bound = frozenset(v for v in route.template.variables if "." not in v)
+            schema = self._builder.without_path_fields(request_type, bound)
+            required = any(
+                is_required(field) and field.name not in bound for field in request_type.fields
+            )
         else:
             field = request_type.fields_by_name[route.body]
-            schema = self._builder.field(field, with_description=False)
-            required = is_required(field)
+            if route.binding.mask_names:
+                schema = self._builder.patch(message_of(field))
+            else:
+                schema = self._builder.field(field, with_description=False)
+            # A path that sets fields of the body (`{task.id}`) populates it without a body.
+            required = is_required(field) and not any(
+                v.startswith(f"{field.name}.") for v in route.template.variables
+            )
         return {"required": required, "content": {"application/json": {"schema": schema}}}
 
     def responses(self, route: Route) -> dict[str, Any]:
@@ -408,9 +691,8 @@ class _Operations:
             schema = self._builder.field(output.fields_by_name[route.response_body])
         else:
             schema = self._builder.message(output)
-        created = route.http_method == "post" and method.name.startswith("Create")
-        status = "201" if created else "200"
-        ok: dict[str, Any] = {"description": "Created" if created else "OK"}
+        status = "201" if is_create(route) else "200"
+        ok: dict[str, Any] = {"description": "Created" if status == "201" else "OK"}
         if method.server_streaming:
             ok["description"] = (
                 "A stream of messages: Server-Sent Events (`event: message`, `id:` the "
@@ -424,15 +706,217 @@ class _Operations:
             }
         else:
             ok["content"] = {"application/json": {"schema": schema}}
-        if created:
-            ok["headers"] = {
-                "Location": {
-                    "description": "URL of the created resource.",
-                    "schema": {"type": "string"},
+        ok["headers"] = {
+            **API_HEADERS,
+            **(
+                {
+                    "Location": {
+                        "description": "URL of the created resource.",
+                        "required": True,
+                        "schema": {"type": "string", "minLength": 1},
+                    }
                 }
+                if status == "201" and route.binding.resource_field
+                else {}
+            ),
+        }
+        responses: dict[str, Any] = {status: ok}
+        for code in refusals(route):
+            responses[code] = {"$ref": f"#/components/responses/{REFUSALS[code][0]}"}
+        responses["5XX"] = {"$ref": f"#/components/responses/{SERVER_ERROR}"}
+        return responses
+
+
+def is_create(route: Route) -> bool:
+    """A `POST` of a `Create*` RPC: 201 with `Location` (edge.gateway)."""
+    return route.http_method == "post" and route.method.name.startswith("Create")
+
+
+def _writable_paths(route: Route) -> list[str]:
+    """JSON names of the fields an update's `updateMask` may name: the resource's fields that
+    are neither output only, immutable nor the etag (edge.transcoding)."""
+    field = route.binding.body_field
+    if not route.binding.mask_names or field is None:
+        return []
+    names = set(route.binding.mask_names.values())
+    return [
+        f.json_name for f in message_of(field).fields if f.name in names and not is_immutable(f)
+    ]
+
+
+def _mask_pattern(paths: list[str]) -> str:
+    one = "(?:" + "|".join(re.escape(path) for path in paths) + ")"
+    return f"^(?:{one}(?:,{one})*)?$"
+
+
+FRONT_DOOR_REFUSALS = ("400", "408", "413", "414", "431")
+"""What the front door (edge.frontdoor) can answer on any route, before the route runs."""
+SERVER_ERROR = "Error"
+
+REFUSALS: dict[str, tuple[str, str]] = {
+    "400": (
+        "BadRequest",
+        "The request is malformed or breaks a rule; the ErrorInfo `reason` and the BadRequest "
+        "`fieldViolations` say which: malformed JSON (`MALFORMED_JSON`, `JSON_TOO_DEEP`), an "
+        "unknown field or parameter (`UNKNOWN_PARAMETER`), a value its field cannot hold "
+        "(`INVALID_JSON_VALUE`), a validation rule (`INVALID_REQUEST`), or a rule that depends "
+        "on stored state, such as a page token of another listing (`PAGE_TOKEN_INVALID`) or a "
+        "precondition of the resource (FAILED_PRECONDITION is 400 too).",
+    ),
+    "401": (
+        "Unauthenticated",
+        "No valid access token: missing, malformed, expired, for another audience, or revoked "
+        "(`TOKEN_REVOKED`).",
+    ),
+    "403": (
+        "PermissionDenied",
+        "The token's role or permissions do not allow the call (`PERMISSION_MISSING`).",
+    ),
+    "404": (
+        "NotFound",
+        "What the path names does not exist in the caller's organization.",
+    ),
+    "408": (
+        "RequestTimeout",
+        "The request head or body did not arrive in time (`HEADER_TIMEOUT`, `BODY_TIMEOUT`); "
+        "the connection is closed.",
+    ),
+    "409": (
+        "Conflict",
+        "It already exists (ALREADY_EXISTS), or a concurrent change got in the way (ABORTED): "
+        "read again and retry.",
+    ),
+    "412": (
+        "PreconditionFailed",
+        "The etag sent is not the stored one (`ETAG_MISMATCH`): someone changed it since it was "
+        "read; read it again.",
+    ),
+    "413": (
+        "PayloadTooLarge",
+        "The body is larger than the edge's limit (`BODY_TOO_LARGE`); the connection is closed.",
+    ),
+    "414": ("UriTooLong", "The request target is longer than the limit (`URI_TOO_LONG`)."),
+    "429": (
+        "TooManyRequests",
+        "A rate limit or quota (`RATE_LIMITED`): retry after `Retry-After` seconds.",
+    ),
+    "431": (
+        "HeadersTooLarge",
+        "Too many or too large header fields, or an oversized `Authorization` "
+        "(`HEADERS_TOO_LARGE`); the connection is closed.",
+    ),
+}
+"""Refusals by HTTP status: the response component's name and what it means."""
+
+
+def refusals(route: Route) -> list[str]:
+    """The 4xx statuses `route` can answer, from what the front door, the edge's limits and the
+    kit do with any call, and what the route's shape allows."""
+    method = route.method
+    request_type = method.descriptor.input_type
+    codes = {*FRONT_DOOR_REFUSALS, "429", "401"}  # every /api call is rate-limited; a bad token
+    if not method.public:
+        codes.add("403")
+    if route.template.variables:
+        codes.add("404")
+    if route.http_method != "get":
+        codes.add("409")
+    updates_etag = (
+        route.binding.mask_names and "etag" in message_of(route.binding.body_field).fields_by_name
+    )
+    if "etag" in request_type.fields_by_name or updates_etag:
+        codes.add("412")
+    return sorted(codes)
+
+
+def _response_components() -> dict[str, Any]:
+    error = {"application/json": {"schema": {"$ref": f"#/components/schemas/{ERROR_SCHEMA}"}}}
+    headers = {"X-Request-Id": REQUEST_ID_HEADER}
+    components: dict[str, Any] = {
+        name: {"description": text, "headers": headers, "content": error}
+        for name, text in REFUSALS.values()
+    }
+    components["TooManyRequests"]["headers"] = {
+        **headers,
+        "Retry-After": {
+            "description": "Seconds to wait before retrying.",
+            "schema": {"type": "integer", "minimum": 0},
+        },
+    }
+    components[SERVER_ERROR] = {
+        "description": "The call failed on the server side: 500 (quote the request id), 501 "
+        "(not served here), 503 (unavailable; `Retry-After` when known), 504 (out of time).",
+        "headers": headers,
+        "content": error,
+    }
+    return components
+
+
+REQUEST_ID_HEADER: dict[str, Any] = {
+    "description": "The request's id: the caller's `X-Request-Id` when sane, else a new one.",
+    "required": True,
+    "schema": {"type": "string", "minLength": 1},
+}
+API_HEADERS: dict[str, Any] = {
+    "X-Request-Id": REQUEST_ID_HEADER,
+    "RateLimit-Policy": {
+        "description": "The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): "
+        '`"<policy>";q=<quota>;w=<window seconds>`.',
+        "required": True,
+        "schema": {"type": "string"},
+    },
+    "RateLimit": {
+        "description": 'What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`.',
+        "required": True,
+        "schema": {"type": "string"},
+    },
+}
+
+
+TENANT_PARAMETER = "organization_id"
+"""How a path variable naming the organization ends (`organization_id`,
+`role_organization_id`): it must be the caller's token's (DESIGN.md,
+Identity and tenancy), so no link fills it with the id of an organization just created (its
+follow-up is switching the session there, edge.auth.FOLLOW_UPS)."""
+
+
+def _shape(path: str) -> str:
+    return re.sub(r"\{[^}]*\}", "{}", path)
+
+
+def _links(operations: list[tuple[str, Route, dict[str, Any]]], names: Any) -> None:
+    """Add to each create's 201 answer a link to every operation on what it created: the paths
+    that continue its own with one more variable (`…/tasks` → `…/tasks/{task_id}`, its
+    `:verbs` and sub-collections), filled from the create's path and the new resource's id."""
+    for path, route, operation in operations:
+        if not is_create(route) or not route.binding.resource_field:
+            continue
+        output = route.method.descriptor.output_type
+        field = output.fields_by_name[route.binding.resource_field]
+        own = names(route)
+        links: dict[str, Any] = {}
+        for other_path, other, other_operation in operations:
+            rest = _shape(other_path)[len(_shape(path)) :]
+            if not _shape(other_path).startswith(_shape(path)) or not re.fullmatch(
+                r"/\{\}(:[A-Za-z]+|/[^{}]*)?", rest
+            ):
+                continue
+            target = names(other)
+            if target[len(own)].endswith(TENANT_PARAMETER):
+                continue
+            parameters = {
+                f"path.{name}": f"$request.path.{own[i]}"
+                if i < len(own)
+                else f"$response.body#/{field.json_name}/id"
+                for i, name in enumerate(target)
             }
-        error = {"$ref": "#/components/responses/Error"}
-        return {status: ok, "4XX": error, "5XX": error}
+            links[other_operation["operationId"].split("_", 1)[1]] = {
+                "operationId": other_operation["operationId"],
+                "parameters": parameters,
+                "description": f"The created {message_of(field).name}, by its id.",
+            }
+        if links:
+            operation["responses"]["201"]["links"] = dict(sorted(links.items()))
 
 
 def build_document(
@@ -444,6 +928,7 @@ def build_document(
     operations = _Operations(builder, descriptions)
     paths: dict[str, dict[str, Any]] = {}
     tags: dict[str, str] = {}
+    built: list[tuple[str, Route, dict[str, Any]]] = []
     for route in table.routes:
         method = route.method
         service = method.descriptor.containing_service
@@ -462,9 +947,13 @@ def build_document(
         body = operations.request_body(route)
         if body is not None:
             operation["requestBody"] = body
-        if not method.public:
-            operation["security"] = [{"bearerAuth": []}]
-        paths.setdefault(operations.path(route), {})[route.http_method] = operation
+        operation["security"] = (
+            [{"bearerAuth": []}] if not method.public else [{}, {"bearerAuth": []}]
+        )
+        path = operations.path(route)
+        paths.setdefault(path, {})[route.http_method] = operation
+        built.append((path, route, operation))
+    _links(built, operations.path_names)
     # Every request message is a component too: WebSocket subscriptions send them whole.
     for method in table.methods.values():
         builder.message(method.descriptor.input_type)
@@ -483,16 +972,7 @@ def build_document(
         "paths": paths,
         "components": {
             "schemas": {**builder.schemas, ERROR_SCHEMA: _error_schema()},
-            "responses": {
-                "Error": {
-                    "description": "The call failed; see the error body.",
-                    "content": {
-                        "application/json": {
-                            "schema": {"$ref": f"#/components/schemas/{ERROR_SCHEMA}"}
-                        }
-                    },
-                }
-            },
+            "responses": _response_components(),
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
             },

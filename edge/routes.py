@@ -33,8 +33,7 @@ class Template:
     literal_segments: int
     """Literal segments; more literals win when two templates match."""
     verb: str = ""
-    """The custom verb (`watch` of `…/{id}:watch`); with as many literals, a verb route wins
-    over a plain one, whose variable would otherwise swallow `id:watch`."""
+    """The custom method (`disable` of `/v1/{name=accounts/*}:disable`), or empty."""
 
 
 def _split_segments(path: str) -> list[str]:
@@ -158,23 +157,32 @@ class Router:
         for group in (*self._fixed.values(), *self._variable.values()):
             group.sort(key=lambda r: (-r.template.literal_segments, not r.template.verb))
 
-    def _find(self, method: str, path: str, segments: int) -> Match | None:
+    def _find(self, method: str, path: str, segments: int, verb: str) -> Match | None:
         for route in (*self._fixed.get((method, segments), ()), *self._variable.get(method, ())):
+            if route.template.verb != verb:
+                continue
             found = route.template.regex.match(path)
             if found is not None:
                 return Match(route, tuple(unquote(v) for v in found.groups()))
         return None
 
     def match(self, method: str, path: str) -> Match:
-        """The route of `method path` (the raw, still percent-encoded path)."""
+        """The route of `method path` (the raw, still percent-encoded path).
+
+        A `:` in the last segment starts a custom method, as in Envoy's transcoder: a template
+        matches only a path with its own verb, so `GET …/accounts/a1:disable` is not a read of
+        an account called `a1:disable`, and its 405 allows only what `:disable` is routed for.
+        """
         segments = path.count("/")
-        found = self._find(method, path, segments)
+        last = path[path.rfind("/") + 1 :]
+        verb = last[last.rfind(":") + 1 :] if ":" in last else ""
+        found = self._find(method, path, segments, verb)
         if found is not None:
             return found
         allowed = sorted(
             other
             for other in {r.http_method.upper() for r in self.routes}
-            if other != method and self._find(other, path, segments) is not None
+            if other != method and self._find(other, path, segments, verb) is not None
         )
         if allowed:
             raise EdgeRefusal(

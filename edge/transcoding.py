@@ -46,6 +46,7 @@ WELL_KNOWN_SCALARS = frozenset(
 )
 """Message types written as one JSON string or number, so they fit a query parameter."""
 
+_MASK_NAMES = ("update_mask", "updateMask")
 _BOOLS = {"true": True, "1": True, "false": False, "0": False}
 _QUERY_DEPTH = 4
 _ENUM_NUMBER = re.compile(r"-?[0-9]{1,20}")
@@ -184,12 +185,13 @@ class Binding:
 
     def _apply_query(self, request: Any, query: str) -> None:
         document: dict[str, Any] = {}
-        if self.mask_names and any(
-            key in ("update_mask", "updateMask")
-            for key, _ in parse_qsl(query, keep_blank_values=True)
-        ):
-            request.ClearField("update_mask")
-        for key, raw in parse_qsl(query, keep_blank_values=True):
+        pairs = parse_qsl(query, keep_blank_values=True)
+        if self.mask_names:
+            # An empty `updateMask=` names no field: the body's fields stay the mask (AIP-134).
+            pairs = [(k, v) for k, v in pairs if k not in _MASK_NAMES or v]
+            if any(key in _MASK_NAMES for key, _ in pairs):
+                request.ClearField("update_mask")
+        for key, raw in pairs:
             target = self.query.get(key)
             if target is None:
                 raise bad_request(f"unknown query parameter {key!r}", key, "UNKNOWN_PARAMETER")

@@ -6,7 +6,14 @@ outside the enum is kept as an unknown value, and one past 32 bits wraps (`42949
 `TASK_PRIORITY_HIGH`); `1.5` into an enum truncates; `"1e400"` into an integer field raises
 OverflowError; `"NaN"` fills a double. Here every integer must be integral and in its field's
 range, every enum value a name or number the enum defines, every floating-point value finite
-and within its type. Anything else is left to `ParseDict`, whose own refusals are 400s too.
+and within its type, and no value `null` where JSON null is not a value of the field.
+
+proto3 JSON lets a parser read `null` as "the default value"; the edge does not, so that a body
+means what the OpenAPI document says it means (a string field takes a string): a field left at
+its default is left out, and a PATCH clears a field by sending its empty value or by naming it
+in `updateMask`. `null` stays a value where the JSON form has one: `google.protobuf.Value`
+(and inside `Struct` / `ListValue`) and the `NullValue` enum. Anything else is left to
+`ParseDict`, whose own refusals are 400s too.
 """
 
 from __future__ import annotations
@@ -66,17 +73,34 @@ def check_message(document: Any, message: descriptor.Descriptor, where: str = ""
         return
     for key, value in document.items():
         field = message.fields_by_name.get(key) or _by_json_name(message, key)
-        if field is None or value is None:
+        if field is None:
             continue
         path = f"{where}.{field.json_name}" if where else field.json_name
+        if value is None:
+            if field.is_repeated or not _takes_null(field):
+                raise _refuse(path, "null is not a value here; leave the field out instead")
+            continue
         if field.message_type is not None and field.message_type.GetOptions().map_entry:
             _check_map(value, message_of(field), path)
         elif field.is_repeated:
             if isinstance(value, list):
                 for index, item in enumerate(value):
+                    if item is None:
+                        if not _takes_null(field):
+                            raise _refuse(f"{path}[{index}]", "null is not a value here")
+                        continue
                     _check_value(item, field, f"{path}[{index}]")
         else:
             _check_value(value, field, path)
+
+
+_NULL_TYPES = frozenset({"google.protobuf.Value", "google.protobuf.NullValue"})
+
+
+def _takes_null(field: FieldDescriptor) -> bool:
+    """Whether JSON `null` is a value of the field's type (`Value`, `NullValue`)."""
+    kind = field.message_type or field.enum_type
+    return kind is not None and kind.full_name in _NULL_TYPES
 
 
 def _by_json_name(message: descriptor.Descriptor, key: str) -> FieldDescriptor | None:
@@ -93,8 +117,11 @@ def _check_map(value: Any, entry: descriptor.Descriptor, path: str) -> None:
     for key, item in value.items():
         if key_field.type in _INT_RANGES:
             _check_integer(key, key_field.type, f"{path}[{key!r}]")
-        if item is not None:
-            _check_value(item, value_field, f"{path}[{key!r}]")
+        if item is None:
+            if not _takes_null(value_field):
+                raise _refuse(f"{path}[{key!r}]", "null is not a value here")
+            continue
+        _check_value(item, value_field, f"{path}[{key!r}]")
 
 
 def _check_value(value: Any, field: FieldDescriptor, path: str) -> None:

@@ -61,6 +61,11 @@ export interface paths {
         /**
          * CreateOrganization creates an organization with the caller as its owner.
          * @description CreateOrganization creates an organization with the caller as its owner.
+         *
+         *     The caller's access token stays in the organization it was issued for. To act in the new
+         *     one, refresh the session into it: RefreshSession with its `organization_id` (over HTTP,
+         *     `POST /auth/switch-organization` with `{"organizationId": …}`), which answers an access
+         *     token for it.
          */
         post: operations["IdentityService_CreateOrganization"];
         delete?: never;
@@ -1810,7 +1815,10 @@ export interface components {
             deviceLabel: string;
             /** Displayname */
             displayName: string;
-            /** Email */
+            /**
+             * Email
+             * Format: email
+             */
             email: string;
             /**
              * Organizationname
@@ -1829,7 +1837,8 @@ export interface components {
         /**
          * SwitchOrganizationBody
          * @description The organization to switch the session to: one of the user's, or a new one (how a user
-         *     who signed up through OIDC, and so belongs to none, gets one).
+         *     who signed up through OIDC, and so belongs to none, gets one). Exactly one of
+         *     `organizationId` and `createOrganizationName`.
          */
         SwitchOrganizationBody: {
             /**
@@ -1847,7 +1856,13 @@ export interface components {
              * @default
              */
             refreshToken: string;
-        };
+        } & ({
+            createOrganizationName?: unknown;
+            organizationId: unknown;
+        } | {
+            createOrganizationName: unknown;
+            organizationId?: unknown;
+        });
         /**
          * TokenAnswer
          * @description An OAuth 2.0 access-token response (RFC 6749 §5.1).
@@ -1877,17 +1892,17 @@ export interface components {
          *     - `ACTOR_KIND_USER`: A person signed in with a user account.
          *     - `ACTOR_KIND_SERVICE`: A partner's service account, or a service acting for itself.
          *     - `ACTOR_KIND_SYSTEM`: The platform itself (schedulers, migrations).
-         * @enum {string}
+         *     A request may give a value's number instead of its name; answers carry names.
          */
-        "coder.common.v1.ActorKind": "ACTOR_KIND_UNSPECIFIED" | "ACTOR_KIND_USER" | "ACTOR_KIND_SERVICE" | "ACTOR_KIND_SYSTEM";
+        "coder.common.v1.ActorKind": ("ACTOR_KIND_UNSPECIFIED" | "ACTOR_KIND_USER" | "ACTOR_KIND_SERVICE" | "ACTOR_KIND_SYSTEM") | (0 | 1 | 2 | 3);
         /**
          * @description SortDirection orders the results of a list call.
          *     - `SORT_DIRECTION_UNSPECIFIED`: The list call's own default order.
          *     - `SORT_DIRECTION_ASCENDING`: Smallest value first.
          *     - `SORT_DIRECTION_DESCENDING`: Largest value first.
-         * @enum {string}
+         *     A request may give a value's number instead of its name; answers carry names.
          */
-        "coder.common.v1.SortDirection": "SORT_DIRECTION_UNSPECIFIED" | "SORT_DIRECTION_ASCENDING" | "SORT_DIRECTION_DESCENDING";
+        "coder.common.v1.SortDirection": ("SORT_DIRECTION_UNSPECIFIED" | "SORT_DIRECTION_ASCENDING" | "SORT_DIRECTION_DESCENDING") | (0 | 1 | 2);
         /** @description The error body of every failed call (DESIGN.md, Errors). */
         "coder.edge.Error": {
             /** @description The HTTP status code. */
@@ -1935,6 +1950,15 @@ export interface components {
             organizationId: string;
             /** @description Id of the team. */
             teamId: string;
+            /** @description The member's user id. */
+            userId: string;
+        };
+        /** @description AddTeamMemberRequest names the team and the member to add. */
+        "coder.identity.v1.AddTeamMemberRequest-Body": {
+            /** @description Set by the path; a value sent here is replaced by it. */
+            organizationId?: string;
+            /** @description Set by the path; a value sent here is replaced by it. */
+            teamId?: string;
             /** @description The member's user id. */
             userId: string;
         };
@@ -1995,6 +2019,18 @@ export interface components {
             email?: string;
             /** @description Id of the organization; it must be the caller's current one. */
             organizationId: string;
+            /** @description `owner`, `admin`, `member`, `viewer` or a custom role's id. */
+            role: string;
+        };
+        /** @description CreateInvitationRequest carries the invitation. */
+        "coder.identity.v1.CreateInvitationRequest-Body": {
+            /**
+             * @description The invitee's email; empty for a link invitation, which any signed-in or new user may
+             *     accept.
+             */
+            email?: string;
+            /** @description Set by the path; a value sent here is replaced by it. */
+            organizationId?: string;
             /** @description `owner`, `admin`, `member`, `viewer` or a custom role's id. */
             role: string;
         };
@@ -2086,6 +2122,13 @@ export interface components {
             organizationId: string;
             /** @description Id of the service account. */
             serviceAccountId: string;
+        };
+        /** @description DisableServiceAccountRequest names the service account. */
+        "coder.identity.v1.DisableServiceAccountRequest-Body": {
+            /** @description Set by the path; a value sent here is replaced by it. */
+            organizationId?: string;
+            /** @description Set by the path; a value sent here is replaced by it. */
+            serviceAccountId?: string;
         };
         /** @description DisableServiceAccountResponse carries the disabled account. */
         "coder.identity.v1.DisableServiceAccountResponse": {
@@ -2203,9 +2246,9 @@ export interface components {
          *     - `INVITATION_STATE_ACCEPTED`: Accepted: its token is spent.
          *     - `INVITATION_STATE_REVOKED`: Withdrawn by an administrator.
          *     - `INVITATION_STATE_EXPIRED`: Not accepted before its expiry.
-         * @enum {string}
+         *     A request may give a value's number instead of its name; answers carry names.
          */
-        "coder.identity.v1.InvitationState": "INVITATION_STATE_UNSPECIFIED" | "INVITATION_STATE_PENDING" | "INVITATION_STATE_ACCEPTED" | "INVITATION_STATE_REVOKED" | "INVITATION_STATE_EXPIRED";
+        "coder.identity.v1.InvitationState": ("INVITATION_STATE_UNSPECIFIED" | "INVITATION_STATE_PENDING" | "INVITATION_STATE_ACCEPTED" | "INVITATION_STATE_REVOKED" | "INVITATION_STATE_EXPIRED") | (0 | 1 | 2 | 3 | 4);
         /** @description IssueServiceTokenRequest carries client credentials (OAuth 2.0 client_credentials grant). */
         "coder.identity.v1.IssueServiceTokenRequest": {
             /** @description The service account's client id. */
@@ -2444,13 +2487,41 @@ export interface components {
             /** @description Server-assigned, time-sortable id. */
             readonly id?: string;
             /** @description Display name, 1 to 200 characters. */
-            name?: string;
+            name: string;
             /** @description Free-form settings of the organization, string to string. */
             settings?: {
                 [key: string]: string;
             };
             /** @description URL-safe handle, unique on the platform; derived from the name when left empty at creation. */
             slug?: string;
+            /**
+             * Format: date-time
+             * @description When the organization last changed.
+             */
+            readonly updateTime?: string;
+        };
+        /** @description The fields of a Organization to change (AIP-134): the fields sent are the fields changed, so each is optional; an empty value clears a field (an enum cannot be cleared). Organization is a tenant: every other domain's data belongs to one. */
+        "coder.identity.v1.Organization-Patch": {
+            /**
+             * Format: date-time
+             * @description When the organization was created.
+             */
+            readonly createTime?: string;
+            /** @description User id of the creator. */
+            readonly createdBy?: string;
+            /**
+             * @description Version of the stored organization; send it back on an update to make the update
+             *     conditional (a stale etag is ABORTED), or leave it empty to apply the change to the latest.
+             */
+            etag?: string;
+            /** @description Server-assigned, time-sortable id. */
+            readonly id?: string;
+            /** @description Display name, 1 to 200 characters. */
+            name?: string;
+            /** @description Free-form settings of the organization, string to string. */
+            settings?: {
+                [key: string]: string;
+            };
             /**
              * Format: date-time
              * @description When the organization last changed.
@@ -2518,6 +2589,13 @@ export interface components {
             /** @description Id of the organization; it must be the caller's current one. */
             organizationId: string;
         };
+        /** @description ResendInvitationRequest names the invitation. */
+        "coder.identity.v1.ResendInvitationRequest-Body": {
+            /** @description Set by the path; a value sent here is replaced by it. */
+            invitationId?: string;
+            /** @description Set by the path; a value sent here is replaced by it. */
+            organizationId?: string;
+        };
         /** @description ResendInvitationResponse carries the renewed invitation and its new token, shown once. */
         "coder.identity.v1.ResendInvitationResponse": {
             /** @description The invitation after the change. */
@@ -2531,6 +2609,13 @@ export interface components {
             invitationId: string;
             /** @description Id of the organization; it must be the caller's current one. */
             organizationId: string;
+        };
+        /** @description RevokeInvitationRequest names the invitation. */
+        "coder.identity.v1.RevokeInvitationRequest-Body": {
+            /** @description Set by the path; a value sent here is replaced by it. */
+            invitationId?: string;
+            /** @description Set by the path; a value sent here is replaced by it. */
+            organizationId?: string;
         };
         /** @description RevokeInvitationResponse carries the revoked invitation. */
         "coder.identity.v1.RevokeInvitationResponse": {
@@ -2568,6 +2653,31 @@ export interface components {
             /** @description Server-assigned id; it is what a member's `role` holds. */
             readonly id?: string;
             /** @description Display name, 1 to 100 characters, unique in the organization. */
+            name: string;
+            /** @description The organization the role belongs to. */
+            readonly organizationId?: string;
+            /** @description Permission patterns `<domain>.<resource>.<action>`; any segment may be `*`. */
+            permissions: string[];
+            /**
+             * Format: date-time
+             * @description When the role last changed.
+             */
+            readonly updateTime?: string;
+        };
+        /** @description The fields of a Role to change (AIP-134): the fields sent are the fields changed, so each is optional; an empty value clears a field (an enum cannot be cleared). Role is a custom role of an organization: a named set of permission patterns. */
+        "coder.identity.v1.Role-Patch": {
+            /**
+             * Format: date-time
+             * @description When the role was created.
+             */
+            readonly createTime?: string;
+            /** @description Free-text description. */
+            description?: string;
+            /** @description Opaque version; send it back on update to refuse a write over a newer change. */
+            etag?: string;
+            /** @description Server-assigned id; it is what a member's `role` holds. */
+            readonly id?: string;
+            /** @description Display name, 1 to 100 characters, unique in the organization. */
             name?: string;
             /** @description The organization the role belongs to. */
             readonly organizationId?: string;
@@ -2585,6 +2695,13 @@ export interface components {
             organizationId: string;
             /** @description Id of the service account. */
             serviceAccountId: string;
+        };
+        /** @description RotateServiceAccountSecretRequest names the service account. */
+        "coder.identity.v1.RotateServiceAccountSecretRequest-Body": {
+            /** @description Set by the path; a value sent here is replaced by it. */
+            organizationId?: string;
+            /** @description Set by the path; a value sent here is replaced by it. */
+            serviceAccountId?: string;
         };
         /** @description RotateServiceAccountSecretResponse carries the new secret, shown once. */
         "coder.identity.v1.RotateServiceAccountSecretResponse": {
@@ -2625,14 +2742,14 @@ export interface components {
              */
             readonly lastUsedTime?: string;
             /** @description Display name, 1 to 100 characters. */
-            name?: string;
+            name: string;
             /** @description The organization the account belongs to and acts in. */
             readonly organizationId?: string;
             /**
              * @description Permission patterns `<domain>.<resource>.<action>`; any segment may be `*`. They may not
              *     exceed the creator's own.
              */
-            permissions?: string[];
+            permissions: string[];
             /**
              * Format: date-time
              * @description When the current client secret was issued.
@@ -2685,6 +2802,33 @@ export interface components {
             /** @description Server-assigned, time-sortable id. */
             readonly id?: string;
             /** @description Display name, 1 to 100 characters, unique in the organization (case-insensitive). */
+            name: string;
+            /** @description The organization the team belongs to. */
+            readonly organizationId?: string;
+            /** @description The parent team's id; empty for a top-level team. */
+            parentId?: string;
+            /**
+             * Format: date-time
+             * @description When the team last changed.
+             */
+            readonly updateTime?: string;
+        };
+        /** @description The fields of a Team to change (AIP-134): the fields sent are the fields changed, so each is optional; an empty value clears a field (an enum cannot be cleared). Team is a named group of an organization's members; teams nest under a parent team. */
+        "coder.identity.v1.Team-Patch": {
+            /**
+             * Format: date-time
+             * @description When the team was created.
+             */
+            readonly createTime?: string;
+            /** @description User id of the creator. */
+            readonly createdBy?: string;
+            /** @description Free-text description. */
+            description?: string;
+            /** @description Opaque version; send it back on update to refuse a write over a newer change. */
+            etag?: string;
+            /** @description Server-assigned, time-sortable id. */
+            readonly id?: string;
+            /** @description Display name, 1 to 100 characters, unique in the organization (case-insensitive). */
             name?: string;
             /** @description The organization the team belongs to. */
             readonly organizationId?: string;
@@ -2719,6 +2863,13 @@ export interface components {
             /** @description Id of the organization; it must be the caller's current one. */
             organizationId: string;
         };
+        /** @description TransferOwnershipRequest names the member who becomes the owner. */
+        "coder.identity.v1.TransferOwnershipRequest-Body": {
+            /** @description User id of the member who becomes the owner; not the caller. */
+            newOwnerId: string;
+            /** @description Set by the path; a value sent here is replaced by it. */
+            organizationId?: string;
+        };
         /** @description TransferOwnershipResponse carries both changed memberships. */
         "coder.identity.v1.TransferOwnershipResponse": {
             /** @description The new owner's membership. */
@@ -2730,7 +2881,7 @@ export interface components {
         "coder.identity.v1.UpdateCurrentUserRequest": {
             /**
              * @description The fields to change: `display_name`, `avatar_url`, `timezone`, `locale`. Empty means
-             *     all of them.
+             *     the fields `user` sets (AIP-134).
              */
             updateMask?: string;
             /** @description The new values. */
@@ -2750,6 +2901,15 @@ export interface components {
             /** @description The member's user id. */
             userId: string;
         };
+        /** @description UpdateMemberRoleRequest names a member and the new role. */
+        "coder.identity.v1.UpdateMemberRoleRequest-Body": {
+            /** @description Set by the path; a value sent here is replaced by it. */
+            organizationId?: string;
+            /** @description `owner`, `admin`, `member`, `viewer` or a custom role's id. */
+            role: string;
+            /** @description Set by the path; a value sent here is replaced by it. */
+            userId?: string;
+        };
         /** @description UpdateMemberRoleResponse carries the member after the change. */
         "coder.identity.v1.UpdateMemberRoleResponse": {
             /** @description The member. */
@@ -2759,7 +2919,7 @@ export interface components {
         "coder.identity.v1.UpdateOrganizationRequest": {
             /** @description The organization with its id and new values. */
             organization: components["schemas"]["coder.identity.v1.Organization"];
-            /** @description The fields to change: `name`, `settings`. Empty means both. */
+            /** @description The fields to change: `name`, `settings`. Empty means the fields `organization` sets. */
             updateMask?: string;
         };
         /** @description UpdateOrganizationResponse carries the updated organization. */
@@ -2771,7 +2931,10 @@ export interface components {
         "coder.identity.v1.UpdateRoleRequest": {
             /** @description The role with its id, its organization id and new values. */
             role: components["schemas"]["coder.identity.v1.Role"];
-            /** @description The fields to change: `name`, `description`, `permissions`. Empty means all of them. */
+            /**
+             * @description The fields to change: `name`, `description`, `permissions`. Empty means the fields
+             *     `role` sets.
+             */
             updateMask?: string;
         };
         /** @description UpdateRoleResponse carries the updated role. */
@@ -2783,7 +2946,10 @@ export interface components {
         "coder.identity.v1.UpdateTeamRequest": {
             /** @description The team with its id, its organization id and new values. */
             team: components["schemas"]["coder.identity.v1.Team"];
-            /** @description The fields to change: `name`, `description`, `parent_id`. Empty means all of them. */
+            /**
+             * @description The fields to change: `name`, `description`, `parent_id`. Empty means the fields `team`
+             *     sets.
+             */
             updateMask?: string;
         };
         /** @description UpdateTeamResponse carries the updated team. */
@@ -2793,6 +2959,36 @@ export interface components {
         };
         /** @description User is a person's account on the platform. */
         "coder.identity.v1.User": {
+            /** @description URL of the user's picture; empty for none. */
+            avatarUrl?: string;
+            /**
+             * Format: date-time
+             * @description When the account was created.
+             */
+            readonly createTime?: string;
+            /** @description Name shown to others, 1 to 200 characters. */
+            displayName: string;
+            /** @description Sign-in email, stored lower-case; unique on the platform. */
+            readonly email?: string;
+            /**
+             * @description Version of the stored account; send it back on an update to make the update conditional
+             *     (a stale etag is ABORTED), or leave it empty to apply the change to the latest version.
+             */
+            etag?: string;
+            /** @description Server-assigned, time-sortable id. */
+            readonly id?: string;
+            /** @description BCP 47 locale, for example `en-GB`; empty for the platform default. */
+            locale?: string;
+            /** @description IANA time zone, for example `Europe/Paris`; empty for UTC. */
+            timezone?: string;
+            /**
+             * Format: date-time
+             * @description When the account last changed.
+             */
+            readonly updateTime?: string;
+        };
+        /** @description The fields of a User to change (AIP-134): the fields sent are the fields changed, so each is optional; an empty value clears a field (an enum cannot be cleared). User is a person's account on the platform. */
+        "coder.identity.v1.User-Patch": {
             /** @description URL of the user's picture; empty for none. */
             avatarUrl?: string;
             /**
@@ -2837,7 +3033,7 @@ export interface components {
              * Format: int32
              * @description Sequence number of the last tick, from 1 to 1000; the stream sends ticks 1 to `count`.
              */
-            count?: number;
+            count: number;
             /**
              * @description Cursor of the last tick the caller received; the stream resumes after it. Empty starts
              *     at the first tick.
@@ -2847,7 +3043,7 @@ export interface components {
              * Format: int32
              * @description Pause before each tick, in milliseconds, from 10 to 60,000.
              */
-            intervalMs?: number;
+            intervalMs: number;
         };
         /** @description TicksResponse is one tick. */
         "coder.ops.v1.TicksResponse": {
@@ -2955,11 +3151,8 @@ export interface components {
         "coder.planning.v1.ListTasksRequest": {
             /** @description Only tasks assigned to this user. */
             assigneeId?: string;
-            /**
-             * @description Sort direction; the default is descending for times and priority.
-             * @enum {string}
-             */
-            direction?: "SORT_DIRECTION_UNSPECIFIED" | "SORT_DIRECTION_ASCENDING" | "SORT_DIRECTION_DESCENDING";
+            /** @description Sort direction; the default is descending for times and priority. */
+            direction?: ("SORT_DIRECTION_UNSPECIFIED" | "SORT_DIRECTION_ASCENDING" | "SORT_DIRECTION_DESCENDING") | (0 | 1 | 2);
             /**
              * Format: date-time
              * @description Only tasks due at or after this time.
@@ -2972,11 +3165,8 @@ export interface components {
             dueBefore?: string;
             /** @description Only tasks carrying this label. */
             label?: string;
-            /**
-             * @description Sort field.
-             * @enum {string}
-             */
-            orderBy?: "TASK_ORDER_BY_UNSPECIFIED" | "TASK_ORDER_BY_CREATE_TIME" | "TASK_ORDER_BY_UPDATE_TIME" | "TASK_ORDER_BY_DUE_TIME" | "TASK_ORDER_BY_PRIORITY";
+            /** @description Sort field. */
+            orderBy?: ("TASK_ORDER_BY_UNSPECIFIED" | "TASK_ORDER_BY_CREATE_TIME" | "TASK_ORDER_BY_UPDATE_TIME" | "TASK_ORDER_BY_DUE_TIME" | "TASK_ORDER_BY_PRIORITY") | (0 | 1 | 2 | 3 | 4);
             /**
              * Format: int32
              * @description Largest number of tasks to return; 0 means 50, at most 1000.
@@ -2986,15 +3176,12 @@ export interface components {
             pageToken?: string;
             /** @description Only subtasks of this task. */
             parentTaskId?: string;
-            /**
-             * @description Only tasks of this priority.
-             * @enum {string}
-             */
-            priority?: "TASK_PRIORITY_UNSPECIFIED" | "TASK_PRIORITY_LOW" | "TASK_PRIORITY_MEDIUM" | "TASK_PRIORITY_HIGH" | "TASK_PRIORITY_URGENT";
+            /** @description Only tasks of this priority. */
+            priority?: ("TASK_PRIORITY_UNSPECIFIED" | "TASK_PRIORITY_LOW" | "TASK_PRIORITY_MEDIUM" | "TASK_PRIORITY_HIGH" | "TASK_PRIORITY_URGENT") | (0 | 1 | 2 | 3 | 4);
             /** @description Id of the project. */
             projectId: string;
             /** @description Only tasks in one of these statuses. */
-            statuses?: ("TASK_STATUS_TO_DO" | "TASK_STATUS_IN_PROGRESS" | "TASK_STATUS_BLOCKED" | "TASK_STATUS_REVIEW" | "TASK_STATUS_DONE")[];
+            statuses?: (("TASK_STATUS_TO_DO" | "TASK_STATUS_IN_PROGRESS" | "TASK_STATUS_BLOCKED" | "TASK_STATUS_REVIEW" | "TASK_STATUS_DONE") | (1 | 2 | 3 | 4 | 5))[];
         };
         /** @description ListTasksResponse carries a page of tasks. */
         "coder.planning.v1.ListTasksResponse": {
@@ -3023,6 +3210,34 @@ export interface components {
             readonly id?: string;
             /** @description Display name, 1 to 200 characters. */
             name: string;
+            /** @description The organization that owns the project, taken from the caller's token. */
+            readonly organizationId?: string;
+            /**
+             * Format: date-time
+             * @description When the project last changed.
+             */
+            readonly updateTime?: string;
+        };
+        /** @description The fields of a Project to change (AIP-134): the fields sent are the fields changed, so each is optional; an empty value clears a field (an enum cannot be cleared). Project groups the tasks of one piece of work inside an organization. */
+        "coder.planning.v1.Project-Patch": {
+            /**
+             * Format: date-time
+             * @description When the project was created.
+             */
+            readonly createTime?: string;
+            /** @description User id of the creator. */
+            readonly createdBy?: string;
+            /** @description Free-text description, at most 20,000 characters. */
+            description?: string;
+            /**
+             * @description Opaque version of the stored project; send it back on update or delete to refuse
+             *     a write over someone else's newer change.
+             */
+            etag?: string;
+            /** @description Server-assigned, time-sortable id. */
+            readonly id?: string;
+            /** @description Display name, 1 to 200 characters. */
+            name?: string;
             /** @description The organization that owns the project, taken from the caller's token. */
             readonly organizationId?: string;
             /**
@@ -3071,20 +3286,68 @@ export interface components {
             readonly organizationId?: string;
             /** @description Id of the parent task in the same project; empty for a top-level task. */
             parentTaskId?: string;
-            /**
-             * @description How urgent the task is.
-             * @enum {string}
-             */
-            priority?: "TASK_PRIORITY_UNSPECIFIED" | "TASK_PRIORITY_LOW" | "TASK_PRIORITY_MEDIUM" | "TASK_PRIORITY_HIGH" | "TASK_PRIORITY_URGENT";
+            /** @description How urgent the task is. */
+            priority?: ("TASK_PRIORITY_UNSPECIFIED" | "TASK_PRIORITY_LOW" | "TASK_PRIORITY_MEDIUM" | "TASK_PRIORITY_HIGH" | "TASK_PRIORITY_URGENT") | (0 | 1 | 2 | 3 | 4);
             /** @description The project the task belongs to. */
             readonly projectId?: string;
-            /**
-             * @description Where the task stands; see TaskStatus for the allowed moves.
-             * @enum {string}
-             */
-            status?: "TASK_STATUS_UNSPECIFIED" | "TASK_STATUS_TO_DO" | "TASK_STATUS_IN_PROGRESS" | "TASK_STATUS_BLOCKED" | "TASK_STATUS_REVIEW" | "TASK_STATUS_DONE";
+            /** @description Where the task stands; see TaskStatus for the allowed moves. */
+            status?: ("TASK_STATUS_UNSPECIFIED" | "TASK_STATUS_TO_DO" | "TASK_STATUS_IN_PROGRESS" | "TASK_STATUS_BLOCKED" | "TASK_STATUS_REVIEW" | "TASK_STATUS_DONE") | (0 | 1 | 2 | 3 | 4 | 5);
             /** @description Short summary, 1 to 500 characters. */
             title: string;
+            /**
+             * Format: date-time
+             * @description When the task last changed.
+             */
+            readonly updateTime?: string;
+        };
+        /** @description The fields of a Task to change (AIP-134): the fields sent are the fields changed, so each is optional; an empty value clears a field (an enum cannot be cleared). Task is one unit of work in a project. */
+        "coder.planning.v1.Task-Patch": {
+            /** @description User id of the person doing the task; empty when unassigned. */
+            assigneeId?: string;
+            /**
+             * Format: date-time
+             * @description When the task last moved to done; unset while it is not done.
+             */
+            readonly completeTime?: string;
+            /**
+             * Format: date-time
+             * @description When the task was created.
+             */
+            readonly createTime?: string;
+            /** @description User id of the creator. */
+            readonly createdBy?: string;
+            /** @description Ids of tasks in the same project that must be done first; a cycle is refused. */
+            dependsOnTaskIds?: string[];
+            /** @description Details, at most 20,000 characters. */
+            description?: string;
+            /**
+             * Format: date-time
+             * @description When the task is due.
+             */
+            dueTime?: string;
+            /** @description Expected effort, from zero to 10,000 hours. */
+            estimate?: string;
+            /**
+             * @description Opaque version of the stored task; send it back on update or delete to refuse
+             *     a write over someone else's newer change.
+             */
+            etag?: string;
+            /** @description Server-assigned, time-sortable id. */
+            readonly id?: string;
+            /** @description Free labels, at most 50, each 1 to 64 characters, no repeats. */
+            labels?: string[];
+            /** @description The organization that owns the task, taken from the caller's token. */
+            readonly organizationId?: string;
+            /** @description Id of the parent task in the same project; empty for a top-level task. */
+            parentTaskId?: string;
+            /** @description How urgent the task is. */
+            priority?: ("TASK_PRIORITY_LOW" | "TASK_PRIORITY_MEDIUM" | "TASK_PRIORITY_HIGH" | "TASK_PRIORITY_URGENT") | (1 | 2 | 3 | 4);
+            /** @description The project the task belongs to. */
+            readonly projectId?: string;
+            /** @description Where the task stands; see TaskStatus for the allowed moves. */
+            status?: ("TASK_STATUS_TO_DO" | "TASK_STATUS_IN_PROGRESS" | "TASK_STATUS_BLOCKED" | "TASK_STATUS_REVIEW" | "TASK_STATUS_DONE") | (1 | 2 | 3 | 4 | 5);
+            /** @description Short summary, 1 to 500 characters. */
+            title?: string;
             /**
              * Format: date-time
              * @description When the task last changed.
@@ -3099,9 +3362,9 @@ export interface components {
          *     - `TASK_CHANGE_KIND_UPDATED`: Fields other than the status changed.
          *     - `TASK_CHANGE_KIND_STATUS_CHANGED`: The status moved (`previous_status` says from where).
          *     - `TASK_CHANGE_KIND_DELETED`: A task was deleted.
-         * @enum {string}
+         *     A request may give a value's number instead of its name; answers carry names.
          */
-        "coder.planning.v1.TaskChangeKind": "TASK_CHANGE_KIND_UNSPECIFIED" | "TASK_CHANGE_KIND_WATCH_STARTED" | "TASK_CHANGE_KIND_CREATED" | "TASK_CHANGE_KIND_UPDATED" | "TASK_CHANGE_KIND_STATUS_CHANGED" | "TASK_CHANGE_KIND_DELETED";
+        "coder.planning.v1.TaskChangeKind": ("TASK_CHANGE_KIND_UNSPECIFIED" | "TASK_CHANGE_KIND_WATCH_STARTED" | "TASK_CHANGE_KIND_CREATED" | "TASK_CHANGE_KIND_UPDATED" | "TASK_CHANGE_KIND_STATUS_CHANGED" | "TASK_CHANGE_KIND_DELETED") | (0 | 1 | 2 | 3 | 4 | 5);
         /**
          * @description TaskOrderBy names the field tasks are sorted by.
          *     - `TASK_ORDER_BY_UNSPECIFIED`: Creation time, newest first unless a direction is given.
@@ -3109,9 +3372,9 @@ export interface components {
          *     - `TASK_ORDER_BY_UPDATE_TIME`: Last change.
          *     - `TASK_ORDER_BY_DUE_TIME`: Due time.
          *     - `TASK_ORDER_BY_PRIORITY`: Priority.
-         * @enum {string}
+         *     A request may give a value's number instead of its name; answers carry names.
          */
-        "coder.planning.v1.TaskOrderBy": "TASK_ORDER_BY_UNSPECIFIED" | "TASK_ORDER_BY_CREATE_TIME" | "TASK_ORDER_BY_UPDATE_TIME" | "TASK_ORDER_BY_DUE_TIME" | "TASK_ORDER_BY_PRIORITY";
+        "coder.planning.v1.TaskOrderBy": ("TASK_ORDER_BY_UNSPECIFIED" | "TASK_ORDER_BY_CREATE_TIME" | "TASK_ORDER_BY_UPDATE_TIME" | "TASK_ORDER_BY_DUE_TIME" | "TASK_ORDER_BY_PRIORITY") | (0 | 1 | 2 | 3 | 4);
         /**
          * @description TaskPriority orders tasks by urgency.
          *     - `TASK_PRIORITY_UNSPECIFIED`: Not set; a new task gets TASK_PRIORITY_MEDIUM.
@@ -3119,9 +3382,9 @@ export interface components {
          *     - `TASK_PRIORITY_MEDIUM`: Normal.
          *     - `TASK_PRIORITY_HIGH`: Soon.
          *     - `TASK_PRIORITY_URGENT`: Now.
-         * @enum {string}
+         *     A request may give a value's number instead of its name; answers carry names.
          */
-        "coder.planning.v1.TaskPriority": "TASK_PRIORITY_UNSPECIFIED" | "TASK_PRIORITY_LOW" | "TASK_PRIORITY_MEDIUM" | "TASK_PRIORITY_HIGH" | "TASK_PRIORITY_URGENT";
+        "coder.planning.v1.TaskPriority": ("TASK_PRIORITY_UNSPECIFIED" | "TASK_PRIORITY_LOW" | "TASK_PRIORITY_MEDIUM" | "TASK_PRIORITY_HIGH" | "TASK_PRIORITY_URGENT") | (0 | 1 | 2 | 3 | 4);
         /**
          * @description TaskStatus is where a task stands. Allowed moves: to_do → in_progress | blocked;
          *     in_progress → to_do | blocked | review | done; blocked → to_do | in_progress;
@@ -3132,14 +3395,17 @@ export interface components {
          *     - `TASK_STATUS_BLOCKED`: Waiting on something outside the task.
          *     - `TASK_STATUS_REVIEW`: Finished and waiting for review.
          *     - `TASK_STATUS_DONE`: Finished.
-         * @enum {string}
+         *     A request may give a value's number instead of its name; answers carry names.
          */
-        "coder.planning.v1.TaskStatus": "TASK_STATUS_UNSPECIFIED" | "TASK_STATUS_TO_DO" | "TASK_STATUS_IN_PROGRESS" | "TASK_STATUS_BLOCKED" | "TASK_STATUS_REVIEW" | "TASK_STATUS_DONE";
+        "coder.planning.v1.TaskStatus": ("TASK_STATUS_UNSPECIFIED" | "TASK_STATUS_TO_DO" | "TASK_STATUS_IN_PROGRESS" | "TASK_STATUS_BLOCKED" | "TASK_STATUS_REVIEW" | "TASK_STATUS_DONE") | (0 | 1 | 2 | 3 | 4 | 5);
         /** @description UpdateProjectRequest carries the changed fields. */
         "coder.planning.v1.UpdateProjectRequest": {
             /** @description The project with its id, its new values and, optionally, the etag it was read with. */
             project: components["schemas"]["coder.planning.v1.Project"];
-            /** @description The fields to change: `name`, `description`. Empty means every writable field. */
+            /**
+             * @description The fields to change: `name`, `description`. Empty means the fields `project` sets
+             *     (AIP-134).
+             */
             updateMask?: string;
         };
         /** @description UpdateProjectResponse carries the updated project. */
@@ -3157,7 +3423,7 @@ export interface components {
             /**
              * @description The fields to change: `title`, `description`, `status`, `priority`, `assignee_id`,
              *     `labels`, `due_time`, `estimate`, `parent_task_id`, `depends_on_task_ids`.
-             *     Empty means every writable field.
+             *     Empty means the fields `task` sets (AIP-134).
              */
             updateMask?: string;
         };
@@ -3200,18 +3466,15 @@ export interface components {
          *     - `CHANGE_KIND_ADDED`: Present only in the `to` version.
          *     - `CHANGE_KIND_REMOVED`: Present only in the `from` version.
          *     - `CHANGE_KIND_CHANGED`: Present in both with different values.
-         * @enum {string}
+         *     A request may give a value's number instead of its name; answers carry names.
          */
-        "coder.prompt.v1.ChangeKind": "CHANGE_KIND_UNSPECIFIED" | "CHANGE_KIND_ADDED" | "CHANGE_KIND_REMOVED" | "CHANGE_KIND_CHANGED";
+        "coder.prompt.v1.ChangeKind": ("CHANGE_KIND_UNSPECIFIED" | "CHANGE_KIND_ADDED" | "CHANGE_KIND_REMOVED" | "CHANGE_KIND_CHANGED") | (0 | 1 | 2 | 3);
         /** @description ChatMessage is one message of a chat prompt; its content is a template. */
         "coder.prompt.v1.ChatMessage": {
             /** @description The content: a template in a version, the rendered text in a render's answer. */
             content?: string;
-            /**
-             * @description Who speaks it.
-             * @enum {string}
-             */
-            role?: "MESSAGE_ROLE_SYSTEM" | "MESSAGE_ROLE_USER" | "MESSAGE_ROLE_ASSISTANT";
+            /** @description Who speaks it. */
+            role: ("MESSAGE_ROLE_SYSTEM" | "MESSAGE_ROLE_USER" | "MESSAGE_ROLE_ASSISTANT") | (1 | 2 | 3);
         };
         /** @description CreateExperimentRequest carries the new experiment. */
         "coder.prompt.v1.CreateExperimentRequest": {
@@ -3364,9 +3627,9 @@ export interface components {
          *     - `EXPERIMENT_STATE_DRAFT`: Defined, not splitting traffic yet; its variants may still change.
          *     - `EXPERIMENT_STATE_RUNNING`: Renders of its label are split among its variants.
          *     - `EXPERIMENT_STATE_STOPPED`: Over: renders follow the label again; outcomes are no longer recorded.
-         * @enum {string}
+         *     A request may give a value's number instead of its name; answers carry names.
          */
-        "coder.prompt.v1.ExperimentState": "EXPERIMENT_STATE_UNSPECIFIED" | "EXPERIMENT_STATE_DRAFT" | "EXPERIMENT_STATE_RUNNING" | "EXPERIMENT_STATE_STOPPED";
+        "coder.prompt.v1.ExperimentState": ("EXPERIMENT_STATE_UNSPECIFIED" | "EXPERIMENT_STATE_DRAFT" | "EXPERIMENT_STATE_RUNNING" | "EXPERIMENT_STATE_STOPPED") | (0 | 1 | 2 | 3);
         /** @description FieldChange is one field that differs between two versions. */
         "coder.prompt.v1.FieldChange": {
             /** @description Its value in the `to` version (JSON), unset when removed. */
@@ -3567,9 +3830,9 @@ export interface components {
          *     - `MESSAGE_ROLE_SYSTEM`: Instructions to the model.
          *     - `MESSAGE_ROLE_USER`: The user's turn.
          *     - `MESSAGE_ROLE_ASSISTANT`: The model's turn (few-shot examples).
-         * @enum {string}
+         *     A request may give a value's number instead of its name; answers carry names.
          */
-        "coder.prompt.v1.MessageRole": "MESSAGE_ROLE_UNSPECIFIED" | "MESSAGE_ROLE_SYSTEM" | "MESSAGE_ROLE_USER" | "MESSAGE_ROLE_ASSISTANT";
+        "coder.prompt.v1.MessageRole": ("MESSAGE_ROLE_UNSPECIFIED" | "MESSAGE_ROLE_SYSTEM" | "MESSAGE_ROLE_USER" | "MESSAGE_ROLE_ASSISTANT") | (0 | 1 | 2 | 3);
         /**
          * @description ModelConfig is how the AI Service should call a model with the rendered prompt. Unset
          *     fields leave the AI Service's defaults.
@@ -3589,7 +3852,7 @@ export interface components {
              * Format: int32
              * @description Most tokens the answer may have.
              */
-            maxOutputTokens?: number;
+            maxOutputTokens: number;
             /**
              * @description Model name as the AI Service's model registry knows it (`gpt-4o-mini`), or empty for the
              *     routing default.
@@ -3597,11 +3860,8 @@ export interface components {
             model?: string;
             /** @description Presence penalty, -2 to 2. */
             presencePenalty?: number;
-            /**
-             * @description The shape of answer asked for.
-             * @enum {string}
-             */
-            responseFormat?: "RESPONSE_FORMAT_UNSPECIFIED" | "RESPONSE_FORMAT_TEXT" | "RESPONSE_FORMAT_JSON_OBJECT" | "RESPONSE_FORMAT_JSON_SCHEMA";
+            /** @description The shape of answer asked for. */
+            responseFormat?: ("RESPONSE_FORMAT_UNSPECIFIED" | "RESPONSE_FORMAT_TEXT" | "RESPONSE_FORMAT_JSON_OBJECT" | "RESPONSE_FORMAT_JSON_SCHEMA") | (0 | 1 | 2 | 3);
             /**
              * Format: int64
              * @description Seed for providers that sample reproducibly.
@@ -3628,6 +3888,20 @@ export interface components {
              */
             version: number;
         };
+        /** @description MoveLabelRequest names the label and the version it should point at. */
+        "coder.prompt.v1.MoveLabelRequest-Body": {
+            /** @description When set, the move is refused unless the stored prompt still has this etag. */
+            etag?: string;
+            /** @description Set by the path; a value sent here is replaced by it. */
+            label?: string;
+            /** @description Set by the path; a value sent here is replaced by it. */
+            promptId?: string;
+            /**
+             * Format: int32
+             * @description Number of the version the label should point at.
+             */
+            version: number;
+        };
         /** @description MoveLabelResponse carries the prompt after the move. */
         "coder.prompt.v1.MoveLabelResponse": {
             /** @description The prompt with its labels. */
@@ -3643,6 +3917,16 @@ export interface components {
              */
             version?: number;
         };
+        /** @description OverrideSharedPromptRequest names the shared prompt to override. */
+        "coder.prompt.v1.OverrideSharedPromptRequest-Body": {
+            /** @description Set by the path; a value sent here is replaced by it. */
+            promptId?: string;
+            /**
+             * Format: int32
+             * @description The shared version to copy; 0 means the one its `production` label points at.
+             */
+            version?: number;
+        };
         /** @description OverrideSharedPromptResponse carries the organization's new prompt. */
         "coder.prompt.v1.OverrideSharedPromptResponse": {
             /** @description The organization's prompt, with `overrides_shared` set. */
@@ -3652,11 +3936,8 @@ export interface components {
         };
         /** @description PreviewPromptRequest carries unsaved content and values to render it with. */
         "coder.prompt.v1.PreviewPromptRequest": {
-            /**
-             * @description Text or chat.
-             * @enum {string}
-             */
-            type?: "PROMPT_TYPE_TEXT" | "PROMPT_TYPE_CHAT";
+            /** @description Text or chat. */
+            type: ("PROMPT_TYPE_TEXT" | "PROMPT_TYPE_CHAT") | (1 | 2);
             /** @description Values of the variables by name. */
             variables?: {
                 [key: string]: unknown;
@@ -3718,11 +3999,55 @@ export interface components {
             readonly shared?: boolean;
             /** @description Free tags, at most 20, each 1 to 64 characters, no repeats. */
             tags?: string[];
+            /** @description Text or chat; fixed at creation. */
+            type: ("PROMPT_TYPE_UNSPECIFIED" | "PROMPT_TYPE_TEXT" | "PROMPT_TYPE_CHAT") | (0 | 1 | 2);
             /**
-             * @description Text or chat; fixed at creation.
-             * @enum {string}
+             * Format: date-time
+             * @description When the prompt, a label or its newest version last changed.
              */
-            type: "PROMPT_TYPE_UNSPECIFIED" | "PROMPT_TYPE_TEXT" | "PROMPT_TYPE_CHAT";
+            readonly updateTime?: string;
+        };
+        /**
+         * @description The fields of a Prompt to change (AIP-134): the fields sent are the fields changed, so each is optional; an empty value clears a field (an enum cannot be cleared). Prompt is a named prompt of an organization (or of the platform's shared library) and the
+         *     labels that point at its versions. Its content lives in immutable PromptVersions.
+         */
+        "coder.prompt.v1.Prompt-Patch": {
+            /**
+             * Format: date-time
+             * @description When the prompt was created.
+             */
+            readonly createTime?: string;
+            /** @description User id of the creator. */
+            readonly createdBy?: string;
+            /** @description What the prompt is for, at most 2,000 characters. */
+            description?: string;
+            /**
+             * @description Opaque version of the stored prompt; send it back on update or delete to refuse a write
+             *     over someone else's newer change.
+             */
+            etag?: string;
+            /** @description The folder of the name (`team` for `team/review`, empty at the top). */
+            readonly folder?: string;
+            /** @description Server-assigned, time-sortable id. */
+            readonly id?: string;
+            /** @description The labels on the prompt's versions, by name; moved through MoveLabel and RemoveLabel. */
+            readonly labels?: components["schemas"]["coder.prompt.v1.Label"][];
+            /**
+             * Format: int32
+             * @description Number of the newest version (the one `latest` points at).
+             */
+            readonly latestVersion?: number;
+            /** @description The organization that owns the prompt; empty for a shared (platform) prompt. */
+            readonly organizationId?: string;
+            /**
+             * @description True when an organization's prompt has the name of a shared prompt, so it overrides it
+             *     wherever it carries the label asked for.
+             */
+            readonly overridesShared?: boolean;
+            /** @description True for a prompt of the platform's shared library (read-only to organizations). */
+            readonly shared?: boolean;
+            /** @description Free tags, at most 20, each 1 to 64 characters, no repeats. */
+            tags?: string[];
             /**
              * Format: date-time
              * @description When the prompt, a label or its newest version last changed.
@@ -3734,9 +4059,9 @@ export interface components {
          *     - `PROMPT_TYPE_UNSPECIFIED`: Not set; refused on create.
          *     - `PROMPT_TYPE_TEXT`: One text template, rendered to one string.
          *     - `PROMPT_TYPE_CHAT`: A list of chat messages, each a template, rendered to messages.
-         * @enum {string}
+         *     A request may give a value's number instead of its name; answers carry names.
          */
-        "coder.prompt.v1.PromptType": "PROMPT_TYPE_UNSPECIFIED" | "PROMPT_TYPE_TEXT" | "PROMPT_TYPE_CHAT";
+        "coder.prompt.v1.PromptType": ("PROMPT_TYPE_UNSPECIFIED" | "PROMPT_TYPE_TEXT" | "PROMPT_TYPE_CHAT") | (0 | 1 | 2);
         /**
          * @description PromptVersion is one immutable version of a prompt's content. Versions are numbered 1, 2,
          *     3, … per prompt, in creation order; a number is never reused.
@@ -3787,6 +4112,17 @@ export interface components {
             /** @description Whether the outcome was a success (a conversion, an accepted answer). */
             success?: boolean;
         };
+        /** @description RecordOutcomeRequest records one bucketing key's outcome. */
+        "coder.prompt.v1.RecordOutcomeRequest-Body": {
+            /** @description The bucketing key the renders used (what RenderPrompt was given, or the caller's user id). */
+            bucketingKey: string;
+            /** @description Set by the path; a value sent here is replaced by it. */
+            experimentId?: string;
+            /** @description Set by the path; a value sent here is replaced by it. */
+            promptId?: string;
+            /** @description Whether the outcome was a success (a conversion, an accepted answer). */
+            success?: boolean;
+        };
         /** @description RecordOutcomeResponse says which variant the outcome counted for. */
         "coder.prompt.v1.RecordOutcomeResponse": {
             /** @description The variant the key is assigned to. */
@@ -3816,7 +4152,7 @@ export interface components {
             /** @description What a running experiment buckets by (a user, a conversation); empty means the caller. */
             bucketingKey?: string;
             /** @description The label whose version to render. */
-            label?: string;
+            label: string;
             /** @description Name of the prompt (`team/review`). */
             name: string;
             /** @description Values of the prompt's variables by name (JSON values); defaults fill the rest. */
@@ -3827,7 +4163,7 @@ export interface components {
              * Format: int32
              * @description The version number to render.
              */
-            version?: number;
+            version: number;
         };
         /** @description RenderPromptResponse carries the rendered prompt. */
         "coder.prompt.v1.RenderPromptResponse": {
@@ -3863,15 +4199,22 @@ export interface components {
          *     - `RESPONSE_FORMAT_TEXT`: Plain text.
          *     - `RESPONSE_FORMAT_JSON_OBJECT`: Any JSON object (JSON mode).
          *     - `RESPONSE_FORMAT_JSON_SCHEMA`: JSON matching `json_schema` (structured outputs).
-         * @enum {string}
+         *     A request may give a value's number instead of its name; answers carry names.
          */
-        "coder.prompt.v1.ResponseFormat": "RESPONSE_FORMAT_UNSPECIFIED" | "RESPONSE_FORMAT_TEXT" | "RESPONSE_FORMAT_JSON_OBJECT" | "RESPONSE_FORMAT_JSON_SCHEMA";
+        "coder.prompt.v1.ResponseFormat": ("RESPONSE_FORMAT_UNSPECIFIED" | "RESPONSE_FORMAT_TEXT" | "RESPONSE_FORMAT_JSON_OBJECT" | "RESPONSE_FORMAT_JSON_SCHEMA") | (0 | 1 | 2 | 3);
         /** @description StartExperimentRequest names the experiment to start. */
         "coder.prompt.v1.StartExperimentRequest": {
             /** @description Id of the experiment. */
             experimentId: string;
             /** @description Id of the prompt. */
             promptId: string;
+        };
+        /** @description StartExperimentRequest names the experiment to start. */
+        "coder.prompt.v1.StartExperimentRequest-Body": {
+            /** @description Set by the path; a value sent here is replaced by it. */
+            experimentId?: string;
+            /** @description Set by the path; a value sent here is replaced by it. */
+            promptId?: string;
         };
         /** @description StartExperimentResponse carries the running experiment. */
         "coder.prompt.v1.StartExperimentResponse": {
@@ -3884,6 +4227,13 @@ export interface components {
             experimentId: string;
             /** @description Id of the prompt. */
             promptId: string;
+        };
+        /** @description StopExperimentRequest names the experiment to stop. */
+        "coder.prompt.v1.StopExperimentRequest-Body": {
+            /** @description Set by the path; a value sent here is replaced by it. */
+            experimentId?: string;
+            /** @description Set by the path; a value sent here is replaced by it. */
+            promptId?: string;
         };
         /** @description StopExperimentResponse carries the stopped experiment. */
         "coder.prompt.v1.StopExperimentResponse": {
@@ -3922,11 +4272,8 @@ export interface components {
             name: string;
             /** @description True when a render must give a value (a variable with a default never needs one). */
             required?: boolean;
-            /**
-             * @description The JSON type of its value.
-             * @enum {string}
-             */
-            type: "VARIABLE_TYPE_STRING" | "VARIABLE_TYPE_INTEGER" | "VARIABLE_TYPE_NUMBER" | "VARIABLE_TYPE_BOOLEAN" | "VARIABLE_TYPE_LIST" | "VARIABLE_TYPE_OBJECT";
+            /** @description The JSON type of its value. */
+            type: ("VARIABLE_TYPE_STRING" | "VARIABLE_TYPE_INTEGER" | "VARIABLE_TYPE_NUMBER" | "VARIABLE_TYPE_BOOLEAN" | "VARIABLE_TYPE_LIST" | "VARIABLE_TYPE_OBJECT") | (1 | 2 | 3 | 4 | 5 | 6);
             /** @description Constraints on the value. */
             validation?: components["schemas"]["coder.prompt.v1.VariableValidation"];
         };
@@ -3939,9 +4286,9 @@ export interface components {
          *     - `VARIABLE_TYPE_BOOLEAN`: true or false.
          *     - `VARIABLE_TYPE_LIST`: A JSON array.
          *     - `VARIABLE_TYPE_OBJECT`: A JSON object.
-         * @enum {string}
+         *     A request may give a value's number instead of its name; answers carry names.
          */
-        "coder.prompt.v1.VariableType": "VARIABLE_TYPE_UNSPECIFIED" | "VARIABLE_TYPE_STRING" | "VARIABLE_TYPE_INTEGER" | "VARIABLE_TYPE_NUMBER" | "VARIABLE_TYPE_BOOLEAN" | "VARIABLE_TYPE_LIST" | "VARIABLE_TYPE_OBJECT";
+        "coder.prompt.v1.VariableType": ("VARIABLE_TYPE_UNSPECIFIED" | "VARIABLE_TYPE_STRING" | "VARIABLE_TYPE_INTEGER" | "VARIABLE_TYPE_NUMBER" | "VARIABLE_TYPE_BOOLEAN" | "VARIABLE_TYPE_LIST" | "VARIABLE_TYPE_OBJECT") | (0 | 1 | 2 | 3 | 4 | 5 | 6);
         /**
          * @description VariableValidation constrains a variable's value beyond its type. Each rule applies only to
          *     the types it names.
@@ -3969,17 +4316,17 @@ export interface components {
         /** @description Variant is one arm of an experiment: a version of the prompt and its share of the traffic. */
         "coder.prompt.v1.Variant": {
             /** @description Name, unique in the experiment (`control`, `b`). */
-            name?: string;
+            name: string;
             /**
              * Format: int32
              * @description Number of the prompt version it renders.
              */
-            version?: number;
+            version: number;
             /**
              * Format: int64
              * @description Relative share of the traffic, 1 to 10,000.
              */
-            weight?: number;
+            weight: number;
         };
         /**
          * @description VariantResult is one variant's recorded outcomes and its success rate with a Wilson score
@@ -4017,9 +4364,9 @@ export interface components {
          *     - `AGGREGATION_COUNT`: The number of events (requests, executions).
          *     - `AGGREGATION_MAX`: The largest quantity of one event (slowest response).
          *     - `AGGREGATION_UNIQUE_COUNT`: The number of distinct values of a dimension (active users).
-         * @enum {string}
+         *     A request may give a value's number instead of its name; answers carry names.
          */
-        "coder.usage.v1.Aggregation": "AGGREGATION_UNSPECIFIED" | "AGGREGATION_SUM" | "AGGREGATION_COUNT" | "AGGREGATION_MAX" | "AGGREGATION_UNIQUE_COUNT";
+        "coder.usage.v1.Aggregation": ("AGGREGATION_UNSPECIFIED" | "AGGREGATION_SUM" | "AGGREGATION_COUNT" | "AGGREGATION_MAX" | "AGGREGATION_UNIQUE_COUNT") | (0 | 1 | 2 | 3 | 4);
         /**
          * @description AlertLevel is the threshold an alert is about.
          *     - `ALERT_LEVEL_UNSPECIFIED`: Not set.
@@ -4027,9 +4374,9 @@ export interface components {
          *     - `ALERT_LEVEL_CRITICAL`: The critical threshold was reached.
          *     - `ALERT_LEVEL_EXCEEDED`: The limit was reached.
          *     - `ALERT_LEVEL_FORECAST_EXCEEDED`: Budgets: spending so far projects past the amount by the end of the period.
-         * @enum {string}
+         *     A request may give a value's number instead of its name; answers carry names.
          */
-        "coder.usage.v1.AlertLevel": "ALERT_LEVEL_UNSPECIFIED" | "ALERT_LEVEL_WARNING" | "ALERT_LEVEL_CRITICAL" | "ALERT_LEVEL_EXCEEDED" | "ALERT_LEVEL_FORECAST_EXCEEDED";
+        "coder.usage.v1.AlertLevel": ("ALERT_LEVEL_UNSPECIFIED" | "ALERT_LEVEL_WARNING" | "ALERT_LEVEL_CRITICAL" | "ALERT_LEVEL_EXCEEDED" | "ALERT_LEVEL_FORECAST_EXCEEDED") | (0 | 1 | 2 | 3 | 4);
         /**
          * @description Budget limits the money a scope may spend per period (usage priced by the organization's
          *     prices), with alerts at the thresholds, at the amount, and when the spending rate so far
@@ -4052,32 +4399,69 @@ export interface components {
             criticalPercent?: number;
             /** @description ISO 4217 currency of the amount: `USD`; empty means `USD`. */
             currency?: string;
-            /**
-             * @description What happens at the amount.
-             * @enum {string}
-             */
-            enforcement: "ENFORCEMENT_UNSPECIFIED" | "ENFORCEMENT_SOFT" | "ENFORCEMENT_HARD";
+            /** @description What happens at the amount. */
+            enforcement: ("ENFORCEMENT_UNSPECIFIED" | "ENFORCEMENT_SOFT" | "ENFORCEMENT_HARD") | (0 | 1 | 2);
             /** @description Version of the stored budget; send it back on an update or delete to make it conditional. */
             etag?: string;
             /** @description Server-assigned id. */
             readonly id?: string;
             /** @description Name, 1 to 100 characters. */
             name: string;
-            /**
-             * @description The window counted.
-             * @enum {string}
-             */
-            period: "PERIOD_UNSPECIFIED" | "PERIOD_HOUR" | "PERIOD_DAY" | "PERIOD_MONTH";
-            /**
-             * @description Whose spending counts.
-             * @enum {string}
-             */
-            scope: "SCOPE_UNSPECIFIED" | "SCOPE_ORGANIZATION" | "SCOPE_PROJECT" | "SCOPE_USER";
+            /** @description The window counted. */
+            period: ("PERIOD_UNSPECIFIED" | "PERIOD_HOUR" | "PERIOD_DAY" | "PERIOD_MONTH") | (0 | 1 | 2 | 3);
+            /** @description Whose spending counts. */
+            scope: ("SCOPE_UNSPECIFIED" | "SCOPE_ORGANIZATION" | "SCOPE_PROJECT" | "SCOPE_USER") | (0 | 1 | 2 | 3);
             /**
              * @description The project or user id for a PROJECT or USER scope; empty to count each one separately.
              *     Must be empty for ORGANIZATION.
              */
             scopeId?: string;
+            /**
+             * @description The current period's spending and projection, for an ORGANIZATION scope or a named
+             *     project or user.
+             */
+            readonly status?: components["schemas"]["coder.usage.v1.LimitStatus"];
+            /**
+             * Format: date-time
+             * @description When it last changed.
+             */
+            readonly updateTime?: string;
+            /**
+             * Format: int32
+             * @description Percent of the amount that raises a warning alert; 0 means 80.
+             */
+            warningPercent?: number;
+        };
+        /**
+         * @description The fields of a Budget to change (AIP-134): the fields sent are the fields changed, so each is optional; an empty value clears a field (an enum cannot be cleared). Budget limits the money a scope may spend per period (usage priced by the organization's
+         *     prices), with alerts at the thresholds, at the amount, and when the spending rate so far
+         *     projects past the amount by the end of the period.
+         */
+        "coder.usage.v1.Budget-Patch": {
+            /** @description The amount per period; more than 0. */
+            amount?: string;
+            /**
+             * Format: date-time
+             * @description When the budget was created.
+             */
+            readonly createTime?: string;
+            /** @description Who created it. */
+            readonly createdBy?: string;
+            /**
+             * Format: int32
+             * @description Percent of the amount that raises a critical alert; 0 means 95. Not below the warning.
+             */
+            criticalPercent?: number;
+            /** @description ISO 4217 currency of the amount: `USD`; empty means `USD`. */
+            currency?: string;
+            /** @description What happens at the amount. */
+            enforcement?: ("ENFORCEMENT_SOFT" | "ENFORCEMENT_HARD") | (1 | 2);
+            /** @description Version of the stored budget; send it back on an update or delete to make it conditional. */
+            etag?: string;
+            /** @description Server-assigned id. */
+            readonly id?: string;
+            /** @description Name, 1 to 100 characters. */
+            name?: string;
             /**
              * @description The current period's spending and projection, for an ORGANIZATION scope or a named
              *     project or user.
@@ -4181,18 +4565,18 @@ export interface components {
          *     - `ENFORCEMENT_UNSPECIFIED`: Not set.
          *     - `ENFORCEMENT_SOFT`: Alerts only; CheckQuota still allows.
          *     - `ENFORCEMENT_HARD`: CheckQuota refuses until the period resets (the AI service answers RESOURCE_EXHAUSTED).
-         * @enum {string}
+         *     A request may give a value's number instead of its name; answers carry names.
          */
-        "coder.usage.v1.Enforcement": "ENFORCEMENT_UNSPECIFIED" | "ENFORCEMENT_SOFT" | "ENFORCEMENT_HARD";
+        "coder.usage.v1.Enforcement": ("ENFORCEMENT_UNSPECIFIED" | "ENFORCEMENT_SOFT" | "ENFORCEMENT_HARD") | (0 | 1 | 2);
         /**
          * @description ExportFormat is the file format of an export.
          *     - `EXPORT_FORMAT_UNSPECIFIED`: CSV.
          *     - `EXPORT_FORMAT_CSV`: CSV (RFC 4180) with a header row; text cells that a spreadsheet would run as a formula
          *     start with a `'`.
          *     - `EXPORT_FORMAT_JSON`: A JSON array of records in the proto3 JSON form of UsageRecord.
-         * @enum {string}
+         *     A request may give a value's number instead of its name; answers carry names.
          */
-        "coder.usage.v1.ExportFormat": "EXPORT_FORMAT_UNSPECIFIED" | "EXPORT_FORMAT_CSV" | "EXPORT_FORMAT_JSON";
+        "coder.usage.v1.ExportFormat": ("EXPORT_FORMAT_UNSPECIFIED" | "EXPORT_FORMAT_CSV" | "EXPORT_FORMAT_JSON") | (0 | 1 | 2);
         /** @description ExportUsageRequest says which usage to export and how. */
         "coder.usage.v1.ExportUsageRequest": {
             /** @description Only this category. */
@@ -4202,11 +4586,8 @@ export interface components {
              * @description Only usage that happened before this time; default: no end.
              */
             endTime?: string;
-            /**
-             * @description File format.
-             * @enum {string}
-             */
-            format?: "EXPORT_FORMAT_UNSPECIFIED" | "EXPORT_FORMAT_CSV" | "EXPORT_FORMAT_JSON";
+            /** @description File format. */
+            format?: ("EXPORT_FORMAT_UNSPECIFIED" | "EXPORT_FORMAT_CSV" | "EXPORT_FORMAT_JSON") | (0 | 1 | 2);
             /** @description Only this project's usage. */
             projectId?: string;
             /**
@@ -4264,9 +4645,9 @@ export interface components {
          *     - `LIMIT_KIND_UNSPECIFIED`: Not set.
          *     - `LIMIT_KIND_QUOTA`: A quota on a meter.
          *     - `LIMIT_KIND_BUDGET`: A budget on money spent.
-         * @enum {string}
+         *     A request may give a value's number instead of its name; answers carry names.
          */
-        "coder.usage.v1.LimitKind": "LIMIT_KIND_UNSPECIFIED" | "LIMIT_KIND_QUOTA" | "LIMIT_KIND_BUDGET";
+        "coder.usage.v1.LimitKind": ("LIMIT_KIND_UNSPECIFIED" | "LIMIT_KIND_QUOTA" | "LIMIT_KIND_BUDGET") | (0 | 1 | 2);
         /**
          * @description LimitState is how far into its limit a quota or budget is in the current period.
          *     - `LIMIT_STATE_UNSPECIFIED`: Not set.
@@ -4274,9 +4655,9 @@ export interface components {
          *     - `LIMIT_STATE_WARNING`: At or above the warning threshold.
          *     - `LIMIT_STATE_CRITICAL`: At or above the critical threshold.
          *     - `LIMIT_STATE_EXCEEDED`: At or above the limit.
-         * @enum {string}
+         *     A request may give a value's number instead of its name; answers carry names.
          */
-        "coder.usage.v1.LimitState": "LIMIT_STATE_UNSPECIFIED" | "LIMIT_STATE_OK" | "LIMIT_STATE_WARNING" | "LIMIT_STATE_CRITICAL" | "LIMIT_STATE_EXCEEDED";
+        "coder.usage.v1.LimitState": ("LIMIT_STATE_UNSPECIFIED" | "LIMIT_STATE_OK" | "LIMIT_STATE_WARNING" | "LIMIT_STATE_CRITICAL" | "LIMIT_STATE_EXCEEDED") | (0 | 1 | 2 | 3 | 4);
         /** @description LimitStatus is a quota's or budget's count in one period, for one scope value. */
         "coder.usage.v1.LimitStatus": {
             /** @description Budgets: the currency of `limit`, `used` and `projected`. */
@@ -4463,9 +4844,9 @@ export interface components {
          *     - `PERIOD_HOUR`: Each hour.
          *     - `PERIOD_DAY`: Each day.
          *     - `PERIOD_MONTH`: Each calendar month.
-         * @enum {string}
+         *     A request may give a value's number instead of its name; answers carry names.
          */
-        "coder.usage.v1.Period": "PERIOD_UNSPECIFIED" | "PERIOD_HOUR" | "PERIOD_DAY" | "PERIOD_MONTH";
+        "coder.usage.v1.Period": ("PERIOD_UNSPECIFIED" | "PERIOD_HOUR" | "PERIOD_DAY" | "PERIOD_MONTH") | (0 | 1 | 2 | 3);
         /**
          * @description Price is what usage of a meter costs from a date on. The platform's defaults apply unless an
          *     organization sets its own price for the meter; at any time the price in effect is the one
@@ -4501,11 +4882,8 @@ export interface components {
             readonly platformDefault?: boolean;
             /** @description The tiers, in increasing `up_to`; one tier without `up_to` is a flat price. */
             tiers: components["schemas"]["coder.usage.v1.PriceTier"][];
-            /**
-             * @description How many units of the meter a unit price buys.
-             * @enum {string}
-             */
-            unit: "PRICE_UNIT_PER_UNIT" | "PRICE_UNIT_PER_THOUSAND" | "PRICE_UNIT_PER_MILLION" | "PRICE_UNIT_PER_MINUTE";
+            /** @description How many units of the meter a unit price buys. */
+            unit: ("PRICE_UNIT_PER_UNIT" | "PRICE_UNIT_PER_THOUSAND" | "PRICE_UNIT_PER_MILLION" | "PRICE_UNIT_PER_MINUTE") | (1 | 2 | 3 | 4);
         };
         /**
          * @description PriceTier is one band of graduated pricing: the quantity of the calendar month (UTC, the
@@ -4527,9 +4905,9 @@ export interface components {
          *     - `PRICE_UNIT_PER_THOUSAND`: The price of 1,000 units.
          *     - `PRICE_UNIT_PER_MILLION`: The price of 1,000,000 units.
          *     - `PRICE_UNIT_PER_MINUTE`: The price of one minute, for meters counted in seconds.
-         * @enum {string}
+         *     A request may give a value's number instead of its name; answers carry names.
          */
-        "coder.usage.v1.PriceUnit": "PRICE_UNIT_UNSPECIFIED" | "PRICE_UNIT_PER_UNIT" | "PRICE_UNIT_PER_THOUSAND" | "PRICE_UNIT_PER_MILLION" | "PRICE_UNIT_PER_MINUTE";
+        "coder.usage.v1.PriceUnit": ("PRICE_UNIT_UNSPECIFIED" | "PRICE_UNIT_PER_UNIT" | "PRICE_UNIT_PER_THOUSAND" | "PRICE_UNIT_PER_MILLION" | "PRICE_UNIT_PER_MINUTE") | (0 | 1 | 2 | 3 | 4);
         /** @description QueryUsageRequest says which usage to aggregate and how. */
         "coder.usage.v1.QueryUsageRequest": {
             /** @description Only this category's meters; empty for every category. */
@@ -4560,11 +4938,8 @@ export interface components {
             startTime?: string;
             /** @description Only usage of these users. */
             userIds?: string[];
-            /**
-             * @description The time buckets of the rows; unspecified gives one row per group for the whole range.
-             * @enum {string}
-             */
-            window?: "WINDOW_UNSPECIFIED" | "WINDOW_HOUR" | "WINDOW_DAY" | "WINDOW_MONTH";
+            /** @description The time buckets of the rows; unspecified gives one row per group for the whole range. */
+            window?: ("WINDOW_UNSPECIFIED" | "WINDOW_HOUR" | "WINDOW_DAY" | "WINDOW_MONTH") | (0 | 1 | 2 | 3);
         };
         /** @description QueryUsageResponse carries the aggregates. */
         "coder.usage.v1.QueryUsageResponse": {
@@ -4602,11 +4977,8 @@ export interface components {
              * @description Percent of the limit that raises a critical alert; 0 means 95. Not below the warning.
              */
             criticalPercent?: number;
-            /**
-             * @description What happens at the limit.
-             * @enum {string}
-             */
-            enforcement: "ENFORCEMENT_UNSPECIFIED" | "ENFORCEMENT_SOFT" | "ENFORCEMENT_HARD";
+            /** @description What happens at the limit. */
+            enforcement: ("ENFORCEMENT_UNSPECIFIED" | "ENFORCEMENT_SOFT" | "ENFORCEMENT_HARD") | (0 | 1 | 2);
             /** @description Version of the stored quota; send it back on an update or delete to make it conditional. */
             etag?: string;
             /** @description Server-assigned id. */
@@ -4617,16 +4989,10 @@ export interface components {
             meter: string;
             /** @description Name, 1 to 100 characters. */
             name: string;
-            /**
-             * @description The window counted.
-             * @enum {string}
-             */
-            period: "PERIOD_UNSPECIFIED" | "PERIOD_HOUR" | "PERIOD_DAY" | "PERIOD_MONTH";
-            /**
-             * @description Whose usage counts.
-             * @enum {string}
-             */
-            scope: "SCOPE_UNSPECIFIED" | "SCOPE_ORGANIZATION" | "SCOPE_PROJECT" | "SCOPE_USER";
+            /** @description The window counted. */
+            period: ("PERIOD_UNSPECIFIED" | "PERIOD_HOUR" | "PERIOD_DAY" | "PERIOD_MONTH") | (0 | 1 | 2 | 3);
+            /** @description Whose usage counts. */
+            scope: ("SCOPE_UNSPECIFIED" | "SCOPE_ORGANIZATION" | "SCOPE_PROJECT" | "SCOPE_USER") | (0 | 1 | 2 | 3);
             /**
              * @description The project or user id for a PROJECT or USER scope; empty to count each one separately.
              *     Must be empty for ORGANIZATION.
@@ -4646,14 +5012,54 @@ export interface components {
             warningPercent?: number;
         };
         /**
+         * @description The fields of a Quota to change (AIP-134): the fields sent are the fields changed, so each is optional; an empty value clears a field (an enum cannot be cleared). Quota limits how much of one meter a scope may use per period, with alerts at the warning
+         *     and critical thresholds and at the limit.
+         */
+        "coder.usage.v1.Quota-Patch": {
+            /**
+             * Format: date-time
+             * @description When the quota was created.
+             */
+            readonly createTime?: string;
+            /** @description Who created it. */
+            readonly createdBy?: string;
+            /**
+             * Format: int32
+             * @description Percent of the limit that raises a critical alert; 0 means 95. Not below the warning.
+             */
+            criticalPercent?: number;
+            /** @description What happens at the limit. */
+            enforcement?: ("ENFORCEMENT_SOFT" | "ENFORCEMENT_HARD") | (1 | 2);
+            /** @description Version of the stored quota; send it back on an update or delete to make it conditional. */
+            etag?: string;
+            /** @description Server-assigned id. */
+            readonly id?: string;
+            /** @description The limit per period, in the meter's unit; more than 0. */
+            limit?: string;
+            /** @description Name, 1 to 100 characters. */
+            name?: string;
+            /** @description The current period's count, for an ORGANIZATION scope or a named project or user. */
+            readonly status?: components["schemas"]["coder.usage.v1.LimitStatus"];
+            /**
+             * Format: date-time
+             * @description When it last changed.
+             */
+            readonly updateTime?: string;
+            /**
+             * Format: int32
+             * @description Percent of the limit that raises a warning alert; 0 means 80.
+             */
+            warningPercent?: number;
+        };
+        /**
          * @description Scope says whose usage a quota or budget counts.
          *     - `SCOPE_UNSPECIFIED`: Not set.
          *     - `SCOPE_ORGANIZATION`: The whole organization.
          *     - `SCOPE_PROJECT`: One project (`scope_id`), or each project separately when `scope_id` is empty.
          *     - `SCOPE_USER`: One user (`scope_id`), or each user separately when `scope_id` is empty.
-         * @enum {string}
+         *     A request may give a value's number instead of its name; answers carry names.
          */
-        "coder.usage.v1.Scope": "SCOPE_UNSPECIFIED" | "SCOPE_ORGANIZATION" | "SCOPE_PROJECT" | "SCOPE_USER";
+        "coder.usage.v1.Scope": ("SCOPE_UNSPECIFIED" | "SCOPE_ORGANIZATION" | "SCOPE_PROJECT" | "SCOPE_USER") | (0 | 1 | 2 | 3);
         /** @description UpdateBudgetRequest carries the changed fields. */
         "coder.usage.v1.UpdateBudgetRequest": {
             /** @description The budget with its id, its new values and, optionally, the etag it was read with. */
@@ -4804,14 +5210,139 @@ export interface components {
          *     - `WINDOW_HOUR`: One row per hour.
          *     - `WINDOW_DAY`: One row per day.
          *     - `WINDOW_MONTH`: One row per calendar month.
-         * @enum {string}
+         *     A request may give a value's number instead of its name; answers carry names.
          */
-        "coder.usage.v1.Window": "WINDOW_UNSPECIFIED" | "WINDOW_HOUR" | "WINDOW_DAY" | "WINDOW_MONTH";
+        "coder.usage.v1.Window": ("WINDOW_UNSPECIFIED" | "WINDOW_HOUR" | "WINDOW_DAY" | "WINDOW_MONTH") | (0 | 1 | 2 | 3);
     };
     responses: {
-        /** @description The call failed; see the error body. */
+        /** @description The request is malformed or breaks a rule; the ErrorInfo `reason` and the BadRequest `fieldViolations` say which: malformed JSON (`MALFORMED_JSON`, `JSON_TOO_DEEP`), an unknown field or parameter (`UNKNOWN_PARAMETER`), a value its field cannot hold (`INVALID_JSON_VALUE`), a validation rule (`INVALID_REQUEST`), or a rule that depends on stored state, such as a page token of another listing (`PAGE_TOKEN_INVALID`) or a precondition of the resource (FAILED_PRECONDITION is 400 too). */
+        BadRequest: {
+            headers: {
+                /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                "X-Request-Id": string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["coder.edge.Error"];
+            };
+        };
+        /** @description It already exists (ALREADY_EXISTS), or a concurrent change got in the way (ABORTED): read again and retry. */
+        Conflict: {
+            headers: {
+                /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                "X-Request-Id": string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["coder.edge.Error"];
+            };
+        };
+        /** @description The call failed on the server side: 500 (quote the request id), 501 (not served here), 503 (unavailable; `Retry-After` when known), 504 (out of time). */
         Error: {
             headers: {
+                /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                "X-Request-Id": string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["coder.edge.Error"];
+            };
+        };
+        /** @description Too many or too large header fields, or an oversized `Authorization` (`HEADERS_TOO_LARGE`); the connection is closed. */
+        HeadersTooLarge: {
+            headers: {
+                /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                "X-Request-Id": string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["coder.edge.Error"];
+            };
+        };
+        /** @description What the path names does not exist in the caller's organization. */
+        NotFound: {
+            headers: {
+                /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                "X-Request-Id": string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["coder.edge.Error"];
+            };
+        };
+        /** @description The body is larger than the edge's limit (`BODY_TOO_LARGE`); the connection is closed. */
+        PayloadTooLarge: {
+            headers: {
+                /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                "X-Request-Id": string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["coder.edge.Error"];
+            };
+        };
+        /** @description The token's role or permissions do not allow the call (`PERMISSION_MISSING`). */
+        PermissionDenied: {
+            headers: {
+                /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                "X-Request-Id": string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["coder.edge.Error"];
+            };
+        };
+        /** @description The etag sent is not the stored one (`ETAG_MISMATCH`): someone changed it since it was read; read it again. */
+        PreconditionFailed: {
+            headers: {
+                /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                "X-Request-Id": string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["coder.edge.Error"];
+            };
+        };
+        /** @description The request head or body did not arrive in time (`HEADER_TIMEOUT`, `BODY_TIMEOUT`); the connection is closed. */
+        RequestTimeout: {
+            headers: {
+                /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                "X-Request-Id": string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["coder.edge.Error"];
+            };
+        };
+        /** @description A rate limit or quota (`RATE_LIMITED`): retry after `Retry-After` seconds. */
+        TooManyRequests: {
+            headers: {
+                /** @description Seconds to wait before retrying. */
+                "Retry-After"?: number;
+                /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                "X-Request-Id": string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["coder.edge.Error"];
+            };
+        };
+        /** @description No valid access token: missing, malformed, expired, for another audience, or revoked (`TOKEN_REVOKED`). */
+        Unauthenticated: {
+            headers: {
+                /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                "X-Request-Id": string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["coder.edge.Error"];
+            };
+        };
+        /** @description The request target is longer than the limit (`URI_TOO_LONG`). */
+        UriTooLong: {
+            headers: {
+                /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                "X-Request-Id": string;
                 [name: string]: unknown;
             };
             content: {
@@ -4838,13 +5369,19 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": unknown;
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -4860,13 +5397,19 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": unknown;
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -4882,13 +5425,26 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.identity.v1.ListOrganizationsResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -4909,14 +5465,28 @@ export interface operations {
             201: {
                 headers: {
                     /** @description URL of the created resource. */
-                    Location?: string;
+                    Location: string;
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.identity.v1.CreateOrganizationResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -4935,20 +5505,34 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.identity.v1.GetOrganizationResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
     IdentityService_UpdateOrganization: {
         parameters: {
             query?: {
-                /** @description The fields to change: `name`, `settings`. Empty means both. */
+                /** @description The fields to change, comma-separated: `name`, `settings`. A field named here and left out of the body is cleared. Without it (or empty) the fields the body sends are the fields changed (AIP-134). */
                 updateMask?: string;
             };
             header?: never;
@@ -4958,22 +5542,38 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
-                "application/json": components["schemas"]["coder.identity.v1.Organization"];
+                "application/json": components["schemas"]["coder.identity.v1.Organization-Patch"];
             };
         };
         responses: {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.identity.v1.UpdateOrganizationResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -4997,13 +5597,27 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.identity.v1.ListAuditEventsResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -5027,13 +5641,27 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.identity.v1.ListInvitationsResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -5049,7 +5677,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["coder.identity.v1.CreateInvitationRequest"];
+                "application/json": components["schemas"]["coder.identity.v1.CreateInvitationRequest-Body"];
             };
         };
         responses: {
@@ -5057,14 +5685,29 @@ export interface operations {
             201: {
                 headers: {
                     /** @description URL of the created resource. */
-                    Location?: string;
+                    Location: string;
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.identity.v1.CreateInvitationResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -5080,22 +5723,37 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
-                "application/json": components["schemas"]["coder.identity.v1.ResendInvitationRequest"];
+                "application/json": components["schemas"]["coder.identity.v1.ResendInvitationRequest-Body"];
             };
         };
         responses: {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.identity.v1.ResendInvitationResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -5111,22 +5769,37 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
-                "application/json": components["schemas"]["coder.identity.v1.RevokeInvitationRequest"];
+                "application/json": components["schemas"]["coder.identity.v1.RevokeInvitationRequest-Body"];
             };
         };
         responses: {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.identity.v1.RevokeInvitationResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -5150,13 +5823,27 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.identity.v1.ListMembersResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -5177,13 +5864,28 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.identity.v1.RemoveMemberResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -5201,20 +5903,35 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["coder.identity.v1.UpdateMemberRoleRequest"];
+                "application/json": components["schemas"]["coder.identity.v1.UpdateMemberRoleRequest-Body"];
             };
         };
         responses: {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.identity.v1.UpdateMemberRoleResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -5233,13 +5950,27 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.identity.v1.ListRolesResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -5263,14 +5994,29 @@ export interface operations {
             201: {
                 headers: {
                     /** @description URL of the created resource. */
-                    Location?: string;
+                    Location: string;
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.identity.v1.CreateRoleResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -5294,13 +6040,27 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.identity.v1.ListServiceAccountsResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -5324,14 +6084,29 @@ export interface operations {
             201: {
                 headers: {
                     /** @description URL of the created resource. */
-                    Location?: string;
+                    Location: string;
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.identity.v1.CreateServiceAccountResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -5352,13 +6127,27 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.identity.v1.GetServiceAccountResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -5379,13 +6168,28 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.identity.v1.DeleteServiceAccountResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -5401,22 +6205,37 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
-                "application/json": components["schemas"]["coder.identity.v1.DisableServiceAccountRequest"];
+                "application/json": components["schemas"]["coder.identity.v1.DisableServiceAccountRequest-Body"];
             };
         };
         responses: {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.identity.v1.DisableServiceAccountResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -5432,22 +6251,37 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
-                "application/json": components["schemas"]["coder.identity.v1.RotateServiceAccountSecretRequest"];
+                "application/json": components["schemas"]["coder.identity.v1.RotateServiceAccountSecretRequest-Body"];
             };
         };
         responses: {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.identity.v1.RotateServiceAccountSecretResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -5471,13 +6305,27 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.identity.v1.ListTeamsResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -5501,14 +6349,29 @@ export interface operations {
             201: {
                 headers: {
                     /** @description URL of the created resource. */
-                    Location?: string;
+                    Location: string;
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.identity.v1.CreateTeamResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -5529,13 +6392,27 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.identity.v1.GetTeamResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -5556,20 +6433,35 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.identity.v1.DeleteTeamResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
     IdentityService_UpdateTeam: {
         parameters: {
             query?: {
-                /** @description The fields to change: `name`, `description`, `parent_id`. Empty means all of them. */
+                /** @description The fields to change, comma-separated: `name`, `description`, `parentId`. A field named here and left out of the body is cleared. Without it (or empty) the fields the body sends are the fields changed (AIP-134). */
                 updateMask?: string;
             };
             header?: never;
@@ -5581,22 +6473,38 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
-                "application/json": components["schemas"]["coder.identity.v1.Team"];
+                "application/json": components["schemas"]["coder.identity.v1.Team-Patch"];
             };
         };
         responses: {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.identity.v1.UpdateTeamResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -5622,13 +6530,27 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.identity.v1.ListTeamMembersResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -5646,20 +6568,35 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["coder.identity.v1.AddTeamMemberRequest"];
+                "application/json": components["schemas"]["coder.identity.v1.AddTeamMemberRequest-Body"];
             };
         };
         responses: {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.identity.v1.AddTeamMemberResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -5682,13 +6619,28 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.identity.v1.RemoveTeamMemberResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -5704,20 +6656,35 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["coder.identity.v1.TransferOwnershipRequest"];
+                "application/json": components["schemas"]["coder.identity.v1.TransferOwnershipRequest-Body"];
             };
         };
         responses: {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.identity.v1.TransferOwnershipResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -5738,20 +6705,35 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.identity.v1.DeleteRoleResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
     IdentityService_UpdateRole: {
         parameters: {
             query?: {
-                /** @description The fields to change: `name`, `description`, `permissions`. Empty means all of them. */
+                /** @description The fields to change, comma-separated: `name`, `description`, `permissions`. A field named here and left out of the body is cleared. Without it (or empty) the fields the body sends are the fields changed (AIP-134). */
                 updateMask?: string;
             };
             header?: never;
@@ -5763,22 +6745,38 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
-                "application/json": components["schemas"]["coder.identity.v1.Role"];
+                "application/json": components["schemas"]["coder.identity.v1.Role-Patch"];
             };
         };
         responses: {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.identity.v1.UpdateRoleResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -5794,13 +6792,26 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.identity.v1.ListSessionsResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -5819,13 +6830,28 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.identity.v1.RevokeSessionResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -5836,7 +6862,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
                 "application/json": components["schemas"]["coder.identity.v1.RevokeOtherSessionsRequest"];
             };
@@ -5845,13 +6871,27 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.identity.v1.RevokeOtherSessionsResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -5867,23 +6907,33 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.identity.v1.GetCurrentUserResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
     IdentityService_UpdateCurrentUser: {
         parameters: {
             query?: {
-                /**
-                 * @description The fields to change: `display_name`, `avatar_url`, `timezone`, `locale`. Empty means
-                 *     all of them.
-                 */
+                /** @description The fields to change, comma-separated: `displayName`, `avatarUrl`, `timezone`, `locale`. A field named here and left out of the body is cleared. Without it (or empty) the fields the body sends are the fields changed (AIP-134). */
                 updateMask?: string;
             };
             header?: never;
@@ -5892,20 +6942,35 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["coder.identity.v1.User"];
+                "application/json": components["schemas"]["coder.identity.v1.User-Patch"];
             };
         };
         responses: {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.identity.v1.UpdateCurrentUserResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -5925,13 +6990,27 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.identity.v1.ChangePasswordResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -5950,23 +7029,35 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.ops.v1.EchoResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
     OpsService_Ticks: {
         parameters: {
-            query?: {
+            query: {
                 /** @description Sequence number of the last tick, from 1 to 1000; the stream sends ticks 1 to `count`. */
-                count?: number;
+                count: number;
                 /** @description Pause before each tick, in milliseconds, from 10 to 60,000. */
-                intervalMs?: number;
+                intervalMs: number;
                 /**
                  * @description Cursor of the last tick the caller received; the stream resumes after it. Empty starts
                  *     at the first tick.
@@ -5982,6 +7073,12 @@ export interface operations {
             /** @description A stream of messages: Server-Sent Events (`event: message`, `id:` the message's cursor, `event: error` when the stream fails), NDJSON, or a JSON array, by the Accept header. Each message has the schema given here. */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5990,7 +7087,13 @@ export interface operations {
                     "text/event-stream": string;
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -6015,13 +7118,26 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.planning.v1.ListProjectsResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -6042,14 +7158,28 @@ export interface operations {
             201: {
                 headers: {
                     /** @description URL of the created resource. */
-                    Location?: string;
+                    Location: string;
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.planning.v1.CreateProjectResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -6068,13 +7198,27 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.planning.v1.GetProjectResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -6098,20 +7242,36 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.planning.v1.DeleteProjectResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
     PlanningService_UpdateProject: {
         parameters: {
             query?: {
-                /** @description The fields to change: `name`, `description`. Empty means every writable field. */
+                /** @description The fields to change, comma-separated: `name`, `description`. A field named here and left out of the body is cleared. Without it (or empty) the fields the body sends are the fields changed (AIP-134). */
                 updateMask?: string;
             };
             header?: never;
@@ -6121,22 +7281,38 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
-                "application/json": components["schemas"]["coder.planning.v1.Project"];
+                "application/json": components["schemas"]["coder.planning.v1.Project-Patch"];
             };
         };
         responses: {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.planning.v1.UpdateProjectResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -6148,13 +7324,13 @@ export interface operations {
                 /** @description Token from a previous response's `next_page_token`; the other fields must not change. */
                 pageToken?: string;
                 /** @description Only tasks in one of these statuses. */
-                statuses?: ("TASK_STATUS_TO_DO" | "TASK_STATUS_IN_PROGRESS" | "TASK_STATUS_BLOCKED" | "TASK_STATUS_REVIEW" | "TASK_STATUS_DONE")[];
+                statuses?: (("TASK_STATUS_TO_DO" | "TASK_STATUS_IN_PROGRESS" | "TASK_STATUS_BLOCKED" | "TASK_STATUS_REVIEW" | "TASK_STATUS_DONE") | (1 | 2 | 3 | 4 | 5))[];
                 /** @description Only tasks assigned to this user. */
                 assigneeId?: string;
                 /** @description Only tasks carrying this label. */
                 label?: string;
                 /** @description Only tasks of this priority. */
-                priority?: "TASK_PRIORITY_UNSPECIFIED" | "TASK_PRIORITY_LOW" | "TASK_PRIORITY_MEDIUM" | "TASK_PRIORITY_HIGH" | "TASK_PRIORITY_URGENT";
+                priority?: ("TASK_PRIORITY_UNSPECIFIED" | "TASK_PRIORITY_LOW" | "TASK_PRIORITY_MEDIUM" | "TASK_PRIORITY_HIGH" | "TASK_PRIORITY_URGENT") | (0 | 1 | 2 | 3 | 4);
                 /** @description Only subtasks of this task. */
                 parentTaskId?: string;
                 /** @description Only tasks due before this time. */
@@ -6162,9 +7338,9 @@ export interface operations {
                 /** @description Only tasks due at or after this time. */
                 dueAfter?: string;
                 /** @description Sort field. */
-                orderBy?: "TASK_ORDER_BY_UNSPECIFIED" | "TASK_ORDER_BY_CREATE_TIME" | "TASK_ORDER_BY_UPDATE_TIME" | "TASK_ORDER_BY_DUE_TIME" | "TASK_ORDER_BY_PRIORITY";
+                orderBy?: ("TASK_ORDER_BY_UNSPECIFIED" | "TASK_ORDER_BY_CREATE_TIME" | "TASK_ORDER_BY_UPDATE_TIME" | "TASK_ORDER_BY_DUE_TIME" | "TASK_ORDER_BY_PRIORITY") | (0 | 1 | 2 | 3 | 4);
                 /** @description Sort direction; the default is descending for times and priority. */
-                direction?: "SORT_DIRECTION_UNSPECIFIED" | "SORT_DIRECTION_ASCENDING" | "SORT_DIRECTION_DESCENDING";
+                direction?: ("SORT_DIRECTION_UNSPECIFIED" | "SORT_DIRECTION_ASCENDING" | "SORT_DIRECTION_DESCENDING") | (0 | 1 | 2);
             };
             header?: never;
             path: {
@@ -6178,13 +7354,27 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.planning.v1.ListTasksResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -6208,14 +7398,29 @@ export interface operations {
             201: {
                 headers: {
                     /** @description URL of the created resource. */
-                    Location?: string;
+                    Location: string;
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.planning.v1.CreateTaskResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -6236,13 +7441,27 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.planning.v1.GetTaskResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -6266,24 +7485,36 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.planning.v1.DeleteTaskResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
     PlanningService_UpdateTask: {
         parameters: {
             query?: {
-                /**
-                 * @description The fields to change: `title`, `description`, `status`, `priority`, `assignee_id`,
-                 *     `labels`, `due_time`, `estimate`, `parent_task_id`, `depends_on_task_ids`.
-                 *     Empty means every writable field.
-                 */
+                /** @description The fields to change, comma-separated: `title`, `description`, `status`, `priority`, `assigneeId`, `labels`, `dueTime`, `estimate`, `parentTaskId`, `dependsOnTaskIds`. A field named here and left out of the body is cleared. Without it (or empty) the fields the body sends are the fields changed (AIP-134). */
                 updateMask?: string;
             };
             header?: never;
@@ -6295,22 +7526,38 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
-                "application/json": components["schemas"]["coder.planning.v1.Task"];
+                "application/json": components["schemas"]["coder.planning.v1.Task-Patch"];
             };
         };
         responses: {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.planning.v1.UpdateTaskResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -6329,6 +7576,12 @@ export interface operations {
             /** @description A stream of messages: Server-Sent Events (`event: message`, `id:` the message's cursor, `event: error` when the stream fails), NDJSON, or a JSON array, by the Accept header. Each message has the schema given here. */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6337,7 +7590,15 @@ export interface operations {
                     "text/event-stream": string;
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -6353,13 +7614,26 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.prompt.v1.GetLabelPolicyResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -6379,13 +7653,27 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.prompt.v1.UpdateLabelPolicyResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -6408,13 +7696,26 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.prompt.v1.ListPromptsResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -6435,14 +7736,28 @@ export interface operations {
             201: {
                 headers: {
                     /** @description URL of the created resource. */
-                    Location?: string;
+                    Location: string;
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.prompt.v1.CreatePromptResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -6461,13 +7776,27 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.prompt.v1.GetPromptResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -6489,20 +7818,36 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.prompt.v1.DeletePromptResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
     PromptService_UpdatePrompt: {
         parameters: {
             query?: {
-                /** @description The fields to change: `description`, `tags`. Empty means the populated ones. */
+                /** @description The fields to change, comma-separated: `description`, `tags`. A field named here and left out of the body is cleared. Without it (or empty) the fields the body sends are the fields changed (AIP-134). */
                 updateMask?: string;
             };
             header?: never;
@@ -6512,22 +7857,38 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
-                "application/json": components["schemas"]["coder.prompt.v1.Prompt"];
+                "application/json": components["schemas"]["coder.prompt.v1.Prompt-Patch"];
             };
         };
         responses: {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.prompt.v1.UpdatePromptResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -6551,13 +7912,27 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.prompt.v1.ListExperimentsResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -6581,14 +7956,29 @@ export interface operations {
             201: {
                 headers: {
                     /** @description URL of the created resource. */
-                    Location?: string;
+                    Location: string;
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.prompt.v1.CreateExperimentResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -6609,13 +7999,27 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.prompt.v1.GetExperimentResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -6636,13 +8040,28 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.prompt.v1.DeleteExperimentResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -6660,20 +8079,35 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["coder.prompt.v1.RecordOutcomeRequest"];
+                "application/json": components["schemas"]["coder.prompt.v1.RecordOutcomeRequest-Body"];
             };
         };
         responses: {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.prompt.v1.RecordOutcomeResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -6697,13 +8131,27 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.prompt.v1.GetExperimentResultsResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -6719,22 +8167,37 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
-                "application/json": components["schemas"]["coder.prompt.v1.StartExperimentRequest"];
+                "application/json": components["schemas"]["coder.prompt.v1.StartExperimentRequest-Body"];
             };
         };
         responses: {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.prompt.v1.StartExperimentResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -6750,22 +8213,37 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
-                "application/json": components["schemas"]["coder.prompt.v1.StopExperimentRequest"];
+                "application/json": components["schemas"]["coder.prompt.v1.StopExperimentRequest-Body"];
             };
         };
         responses: {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.prompt.v1.StopExperimentResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -6789,13 +8267,29 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.prompt.v1.RemoveLabelResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -6813,20 +8307,36 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["coder.prompt.v1.MoveLabelRequest"];
+                "application/json": components["schemas"]["coder.prompt.v1.MoveLabelRequest-Body"];
             };
         };
         responses: {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.prompt.v1.MoveLabelResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -6850,13 +8360,27 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.prompt.v1.ListPromptVersionsResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -6880,14 +8404,29 @@ export interface operations {
             201: {
                 headers: {
                     /** @description URL of the created resource. */
-                    Location?: string;
+                    Location: string;
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.prompt.v1.CreatePromptVersionResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -6908,13 +8447,27 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.prompt.v1.GetPromptVersionResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -6935,23 +8488,38 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.prompt.v1.DeletePromptVersionResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
     PromptService_DiffPromptVersions: {
         parameters: {
-            query?: {
+            query: {
                 /** @description Number of the version compared from (the left side). */
-                fromVersion?: number;
+                fromVersion: number;
                 /** @description Number of the version compared to (the right side). */
-                toVersion?: number;
+                toVersion: number;
             };
             header?: never;
             path: {
@@ -6965,13 +8533,27 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.prompt.v1.DiffPromptVersionsResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -6991,13 +8573,27 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.prompt.v1.PreviewPromptResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -7017,13 +8613,27 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.prompt.v1.RenderPromptResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -7044,13 +8654,26 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.prompt.v1.ListSharedPromptsResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -7064,22 +8687,37 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
-                "application/json": components["schemas"]["coder.prompt.v1.OverrideSharedPromptRequest"];
+                "application/json": components["schemas"]["coder.prompt.v1.OverrideSharedPromptRequest-Body"];
             };
         };
         responses: {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.prompt.v1.OverrideSharedPromptResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -7094,7 +8732,7 @@ export interface operations {
                  */
                 endTime?: string;
                 /** @description The time buckets of the rows; unspecified gives one row per group for the whole range. */
-                window?: "WINDOW_UNSPECIFIED" | "WINDOW_HOUR" | "WINDOW_DAY" | "WINDOW_MONTH";
+                window?: ("WINDOW_UNSPECIFIED" | "WINDOW_HOUR" | "WINDOW_DAY" | "WINDOW_MONTH") | (0 | 1 | 2 | 3);
                 /** @description Only this category's meters; empty for every category. */
                 category?: string;
                 /** @description Only these meters; empty for every meter (of `category`). */
@@ -7122,13 +8760,26 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.usage.v1.QueryUsageResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -7151,13 +8802,26 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.usage.v1.ListAlertsResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -7178,13 +8842,26 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.usage.v1.ListBudgetsResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -7205,14 +8882,28 @@ export interface operations {
             201: {
                 headers: {
                     /** @description URL of the created resource. */
-                    Location?: string;
+                    Location: string;
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.usage.v1.CreateBudgetResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -7231,13 +8922,27 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.usage.v1.GetBudgetResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -7259,23 +8964,36 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.usage.v1.DeleteBudgetResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
     UsageService_UpdateBudget: {
         parameters: {
             query?: {
-                /**
-                 * @description The fields to change: `name`, `amount`, `warning_percent`, `critical_percent`,
-                 *     `enforcement`. Empty means the populated ones.
-                 */
+                /** @description The fields to change, comma-separated: `name`, `amount`, `currency`, `warningPercent`, `criticalPercent`, `enforcement`. A field named here and left out of the body is cleared. Without it (or empty) the fields the body sends are the fields changed (AIP-134). */
                 updateMask?: string;
             };
             header?: never;
@@ -7285,22 +9003,38 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
-                "application/json": components["schemas"]["coder.usage.v1.Budget"];
+                "application/json": components["schemas"]["coder.usage.v1.Budget-Patch"];
             };
         };
         responses: {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.usage.v1.UpdateBudgetResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -7319,13 +9053,26 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.usage.v1.ListMetersResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -7348,13 +9095,26 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.usage.v1.ListPricesResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -7375,14 +9135,28 @@ export interface operations {
             201: {
                 headers: {
                     /** @description URL of the created resource. */
-                    Location?: string;
+                    Location: string;
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.usage.v1.CreatePriceResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -7401,13 +9175,27 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.usage.v1.GetPriceResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -7426,13 +9214,28 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.usage.v1.DeletePriceResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -7453,13 +9256,26 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.usage.v1.ListQuotasResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -7480,14 +9296,28 @@ export interface operations {
             201: {
                 headers: {
                     /** @description URL of the created resource. */
-                    Location?: string;
+                    Location: string;
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.usage.v1.CreateQuotaResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -7506,13 +9336,27 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.usage.v1.GetQuotaResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -7534,23 +9378,36 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.usage.v1.DeleteQuotaResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
     UsageService_UpdateQuota: {
         parameters: {
             query?: {
-                /**
-                 * @description The fields to change: `name`, `limit`, `warning_percent`, `critical_percent`,
-                 *     `enforcement`. Empty means the populated ones.
-                 */
+                /** @description The fields to change, comma-separated: `name`, `limit`, `warningPercent`, `criticalPercent`, `enforcement`. A field named here and left out of the body is cleared. Without it (or empty) the fields the body sends are the fields changed (AIP-134). */
                 updateMask?: string;
             };
             header?: never;
@@ -7560,22 +9417,38 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
-                "application/json": components["schemas"]["coder.usage.v1.Quota"];
+                "application/json": components["schemas"]["coder.usage.v1.Quota-Patch"];
             };
         };
         responses: {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.usage.v1.UpdateQuotaResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -7595,13 +9468,27 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.usage.v1.CheckQuotaResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -7632,13 +9519,26 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["coder.usage.v1.ListUsageRecordsResponse"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -7646,7 +9546,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description File format. */
-                format?: "EXPORT_FORMAT_UNSPECIFIED" | "EXPORT_FORMAT_CSV" | "EXPORT_FORMAT_JSON";
+                format?: ("EXPORT_FORMAT_UNSPECIFIED" | "EXPORT_FORMAT_CSV" | "EXPORT_FORMAT_JSON") | (0 | 1 | 2);
                 /** @description Only usage that happened at or after this time; default: the start of the current month. */
                 startTime?: string;
                 /** @description Only usage that happened before this time; default: no end. */
@@ -7667,6 +9567,12 @@ export interface operations {
             /** @description A stream of messages: Server-Sent Events (`event: message`, `id:` the message's cursor, `event: error` when the stream fails), NDJSON, or a JSON array, by the Accept header. Each message has the schema given here. */
             200: {
                 headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7675,7 +9581,14 @@ export interface operations {
                     "text/event-stream": string;
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -7695,13 +9608,24 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["AuthAnswer"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -7721,13 +9645,24 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["AuthAnswer"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -7747,11 +9682,22 @@ export interface operations {
             /** @description Successful Response */
             204: {
                 headers: {
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -7773,11 +9719,22 @@ export interface operations {
             /** @description Signed in: to `<ui_url>/auth/complete`. */
             303: {
                 headers: {
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -7795,11 +9752,22 @@ export interface operations {
             /** @description To the provider's authorization endpoint. */
             302: {
                 headers: {
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -7819,13 +9787,24 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["AuthAnswer"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -7845,13 +9824,24 @@ export interface operations {
             /** @description Successful Response */
             201: {
                 headers: {
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["AuthAnswer"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -7871,13 +9861,24 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["AuthAnswer"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };
@@ -7897,6 +9898,8 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7909,7 +9912,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["OAuthErrorBody"];
+                    "application/json": components["schemas"]["OAuthErrorBody"] | components["schemas"]["coder.edge.Error"];
                 };
             };
             /** @description invalid_client */
@@ -7918,10 +9921,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["OAuthErrorBody"];
+                    "application/json": components["schemas"]["OAuthErrorBody"] | components["schemas"]["coder.edge.Error"];
                 };
             };
-            "4XX": components["responses"]["Error"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
     };

@@ -131,6 +131,8 @@ class EtagMismatch(Aborted):
 
 class StoreRefused(InvalidArgument):
     """The store refused a request a repository built (a query, path, patch or document it
-    cannot take). INVALID_ARGUMENT as before, its text kept for the log."""
+    cannot take). INVALID_ARGUMENT as before, its text kept for the log; its reason
+    `STORE_REFUSED` tells a repository's mistake from a rule the caller broke."""
 
+    default_reason = "STORE_REFUSED"
     exposed = False

@@ -21,6 +21,7 @@ import grpc
 import protovalidate
 from google.protobuf import any_pb2
 from google.protobuf.duration_pb2 import Duration
+from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
@@ -39,6 +40,7 @@ from services.kit._errors import (
 )
 from services.kit._ids import new_id
 from services.kit._observability import Metrics, get_logger
+from services.kit._updates import is_populated
 
 UnaryCall = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
 StreamCall = Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]]
@@ -478,14 +480,19 @@ def _outside_mask(message: Any, path: list[str]) -> bool:
 
     AIP-134: an update changes only the fields its mask names, so rules on the other fields of
     the resource (say an empty `task.title` in a status-only PATCH) must not refuse it. An
-    empty mask means every field, and then every rule applies.
+    empty mask means the fields the request populates (`update_paths`), so then the rules of
+    the fields it leaves unset do not apply either.
     """
     field = message.DESCRIPTOR.fields_by_name.get("update_mask")
     if field is None or len(path) < 2 or path[0] == "update_mask":
         return False
     mask_paths = list(message.update_mask.paths)
     if not mask_paths:
-        return False
+        resource = getattr(message, path[0].split("[", 1)[0], None)
+        name = path[1].split("[", 1)[0]
+        if not isinstance(resource, Message) or name not in resource.DESCRIPTOR.fields_by_name:
+            return False
+        return not is_populated(resource, name)
     inner = ".".join(part.split("[", 1)[0] for part in path[1:])
     return not any(inner == p or inner.startswith(p + ".") for p in mask_paths)
 

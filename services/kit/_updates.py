@@ -4,8 +4,10 @@ Update masks follow AIP-134: an omitted (empty) mask means the writable fields t
 populates — so `{"title": "x"}` changes the title and nothing else; to clear a field, name it
 in the mask (the edge names every field present in a JSON body, so `{"description": ""}`
 clears it). A path that is output only, the etag, or unknown is refused with a field
-violation on `update_mask`; a masked message or repeated field is replaced whole. Writable
-paths are top-level fields of the resource.
+violation on `update_mask` (reason `UPDATE_MASK_INVALID`); a masked message or repeated field
+is replaced whole. Writable paths are top-level fields of the resource. An enum cannot be
+cleared: its zero value is `*_UNSPECIFIED`, "not set" (AIP-126), so an update naming an enum
+field without a value is refused (`FIELD_UNSET`).
 
     paths = update_paths(request.update_mask, changes, "task", WRITABLE, output_only=OUTPUT_ONLY)
     check_etag(changes.etag, current.etag, "task")
@@ -39,9 +41,35 @@ def update_paths(
 ) -> list[str]:
     """The paths an update touches: the mask's (deduplicated, in order), or the writable fields
     `changes` populates for an empty mask. InvalidArgument names each path that cannot be
-    updated."""
+    updated, and each enum it would set to `*_UNSPECIFIED`."""
     if not mask.paths:
-        return [path for path in writable if _populated(changes, path)]
+        return [path for path in writable if is_populated(changes, path)]
+    paths = _mask_paths(mask, resource, writable, output_only)
+    fields = changes.DESCRIPTOR.fields_by_name
+    unset = [
+        path
+        for path in paths
+        if fields[path].enum_type is not None
+        and not fields[path].is_repeated
+        and getattr(changes, path) == 0
+    ]
+    if unset:
+        raise InvalidArgument(
+            "the update names fields without a value",
+            reason="FIELD_UNSET",
+            violations=[
+                FieldViolation(
+                    f"{resource}.{path}", f"{path} must be set: an enum cannot be cleared"
+                )
+                for path in unset
+            ],
+        )
+    return paths
+
+
+def _mask_paths(
+    mask: FieldMask, resource: str, writable: Sequence[str], output_only: Collection[str]
+) -> list[str]:
     violations = []
     for path in mask.paths:
         if path in writable:
@@ -55,12 +83,15 @@ def update_paths(
         violations.append(FieldViolation("update_mask", description))
     if violations:
         raise InvalidArgument(
-            "update_mask names fields that cannot be updated", violations=violations
+            "update_mask names fields that cannot be updated",
+            reason="UPDATE_MASK_INVALID",
+            violations=violations,
         )
     return list(dict.fromkeys(mask.paths))
 
 
-def _populated(message: Message, name: str) -> bool:
+def is_populated(message: Message, name: str) -> bool:
+    """Whether the top-level field `name` of `message` holds a value other than its default."""
     field = message.DESCRIPTOR.fields_by_name[name]
     if field.is_repeated:
         return len(getattr(message, name)) > 0

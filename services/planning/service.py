@@ -513,14 +513,5 @@ def _dependency_cycle(links: Mapping[str, TaskLinks], task_id: str) -> bool:
 
 def _task_update_paths(changes: task_pb2.Task, mask: FieldMask) -> list[str]:
     """The task paths an update touches. A task always has a status and a priority: naming one
-    in the mask with no value is refused (an implied mask never names an unset one)."""
-    paths = update_paths(mask, changes, "task", TASK_WRITABLE, output_only=TASK_OUTPUT_ONLY)
-    unset = [
-        path for path in ("status", "priority") if path in paths and getattr(changes, path) == 0
-    ]
-    if unset:
-        raise InvalidArgument(
-            "the update names fields without a value",
-            violations=[FieldViolation(f"task.{path}", f"{path} must be set") for path in unset],
-        )
-    return paths
+    in the mask with no value is refused (`update_paths`: an enum cannot be cleared)."""
+    return update_paths(mask, changes, "task", TASK_WRITABLE, output_only=TASK_OUTPUT_ONLY)

@@ -65,7 +65,8 @@ class TestWellKnown:
             assert path in document["paths"], path
         login = document["paths"]["/auth/login"]["post"]
         assert login["tags"] == ["auth"]
-        assert login["responses"]["4XX"] == {"$ref": "#/components/responses/Error"}
+        assert login["responses"]["401"] == {"$ref": "#/components/responses/Unauthenticated"}
+        assert login["responses"]["5XX"] == {"$ref": "#/components/responses/Error"}
         assert "422" not in login["responses"]
 
 

@@ -210,6 +210,52 @@ class TestTasks:
         emptied = cleared.json()["task"]
         assert (emptied["title"], emptied["description"], emptied["labels"]) == ("Renamed", "", [])
 
+    async def test_an_empty_update_mask_is_no_mask_at_all(
+        self, client: httpx.AsyncClient, bearer: dict[str, str]
+    ) -> None:
+        project = await create_project(client, bearer)
+        task = await create_task(client, bearer, project["id"], description="old")
+        response = await client.patch(
+            f"{PROJECTS}/{project['id']}/tasks/{task['id']}",
+            params={"updateMask": ""},
+            json={"description": ""},
+            headers=bearer,
+        )
+        assert response.status_code == 200, response.text
+        updated = response.json()["task"]
+        assert (updated["title"], updated["description"]) == (task["title"], "")
+
+    async def test_an_update_cannot_clear_an_enum(
+        self, client: httpx.AsyncClient, bearer: dict[str, str]
+    ) -> None:
+        project = await create_project(client, bearer)
+        task = await create_task(client, bearer, project["id"])
+        response = await client.patch(
+            f"{PROJECTS}/{project['id']}/tasks/{task['id']}",
+            json={"status": "TASK_STATUS_UNSPECIFIED"},
+            headers=bearer,
+        )
+        assert response.status_code == 400, response.text
+        details = response.json()["details"]
+        assert {d.get("reason") for d in details} >= {"FIELD_UNSET"}
+
+    async def test_null_is_refused_where_the_field_has_no_null(
+        self, client: httpx.AsyncClient, bearer: dict[str, str]
+    ) -> None:
+        project = await create_project(client, bearer)
+        for body in ({"title": "t", "description": None}, {"title": "t", "labels": ["a", None]}):
+            response = await client.post(
+                f"{PROJECTS}/{project['id']}/tasks", json=body, headers=bearer
+            )
+            assert response.status_code == 400, response.text
+            assert {d.get("reason") for d in response.json()["details"]} >= {"INVALID_JSON_VALUE"}
+        whole_null = await client.post(
+            f"{PROJECTS}/{project['id']}/tasks",
+            content=b"null",
+            headers={**bearer, "content-type": "application/json"},
+        )
+        assert whole_null.status_code == 400, whole_null.text
+
     async def test_patch_with_the_whole_resource_read_back_ignores_what_is_output_only(
         self, client: httpx.AsyncClient, bearer: dict[str, str]
     ) -> None:

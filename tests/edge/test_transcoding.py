@@ -99,6 +99,8 @@ def test_file() -> descriptor_pb2.FileDescriptorSet:
             ),
             _method("PutThing", "FindRequest", put="/v1/things/{thing.name}", body="thing"),
             _method("GetFile", "FindRequest", get="/v1/files/{name=**}"),
+            _method("GetThing", "FindRequest", get="/v1/things/{name}"),
+            _method("DisableThing", "FindRequest", post="/v1/things/{name}:disable", body="*"),
         ]
     )
     files = descriptor_pb2.FileDescriptorSet()
@@ -155,6 +157,51 @@ class TestRouting:
         assert watch.variables == ("p1",)
         get = routes.match("GET", "/api/v1/planning/projects/p1")
         assert get.route.method.path == "/coder.planning.v1.PlanningService/GetProject"
+
+
+class TestCustomMethods:
+    """A `:verb` in the last segment names a custom method, as in Envoy's transcoder: only
+    templates with that verb match, so a method routed elsewhere on the path is no reason to
+    allow it here."""
+
+    def test_the_verb_picks_the_custom_method(self, table: RouteTable) -> None:
+        match = table.router.match("POST", "/v1/things/lamp:disable")
+        assert (match.route.method.name, match.variables) == ("DisableThing", ("lamp",))
+        assert table.router.match("GET", "/v1/things/lamp").route.method.name == "GetThing"
+
+    @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "PATCH", "OPTIONS"])
+    def test_a_405_on_a_custom_method_allows_only_what_it_is_routed_for(
+        self, table: RouteTable, method: str
+    ) -> None:
+        with pytest.raises(EdgeRefusal) as refused:
+            table.router.match(method, "/v1/things/lamp:disable")
+        assert refused.value.http_status == 405
+        assert refused.value.headers == {"allow": "POST"}
+
+    def test_a_405_on_the_resource_allows_what_the_resource_is_routed_for(
+        self, table: RouteTable
+    ) -> None:
+        with pytest.raises(EdgeRefusal) as refused:
+            table.router.match("DELETE", "/v1/things/lamp")
+        assert refused.value.headers == {"allow": "GET, PUT"}
+
+    def test_an_unknown_verb_is_no_route(self, table: RouteTable) -> None:
+        with pytest.raises(EdgeRefusal) as refused:
+            table.router.match("GET", "/v1/things/lamp:explode")
+        assert refused.value.to_http("r").status == 404
+
+
+class TestNull:
+    """`null` is not a value of a field whose JSON form has none (edge.values)."""
+
+    @pytest.mark.parametrize(
+        "body",
+        [b'{"name": null}', b'{"sizes": [1, null]}', b'{"filter": null}', b'{"within": null}'],
+    )
+    def test_null_is_refused(self, table: RouteTable, body: bytes) -> None:
+        with pytest.raises(EdgeRefusal) as refused:
+            bind(table, "POST", "/v1/find", body=body)
+        assert refused.value.to_http("r").body["details"][0]["reason"] == "INVALID_JSON_VALUE"
 
 
 class TestBinding:

@@ -17,7 +17,7 @@ from coder.identity.v1 import identity_service_pb2 as api
 from coder.identity.v1 import resources_pb2
 from coder.identity.v1.identity_service_pb2_grpc import IdentityServiceStub
 from services.identity.repository import AccountRepository
-from services.kit import KeySource, TokenVerifier
+from services.kit import KeySource, TokenVerifier, new_id
 from tests.fixtures.grpc_errors import error_reason, rpc_error, violated_fields
 from tests.fixtures.tokens import AUDIENCE, ISSUER, auth
 from tests.identity.conftest import TimedServer, manual_clock
@@ -84,6 +84,18 @@ class TestRegisterAndLogin:
         error = await rpc_error(register(stub, email=email), grpc.StatusCode.ALREADY_EXISTS)
         assert error_reason(error) == "EMAIL_TAKEN"
 
+    @pytest.mark.parametrize(
+        "local", ["a/b?c#d", "x" * 250], ids=["characters a document id cannot hold", "long"]
+    )
+    async def test_any_valid_email_registers_once_and_signs_in(
+        self, stub: IdentityServiceStub, local: str
+    ) -> None:
+        email = f"{local}-{new_id().lower()}@example.com"
+        await register(stub, email=email)
+        assert (await login(stub, email)).access_token
+        error = await rpc_error(register(stub, email=email), grpc.StatusCode.ALREADY_EXISTS)
+        assert error_reason(error) == "EMAIL_TAKEN"
+
     async def test_login_picks_the_most_recently_used_organization(
         self, stub: IdentityServiceStub
     ) -> None:
@@ -114,6 +126,11 @@ class TestFailures:
         )
         assert wrong.details() == unknown.details()
         assert error_reason(wrong) == error_reason(unknown) == "INVALID_CREDENTIALS"
+        # However long, an unknown email is only an unknown email.
+        long = await rpc_error(
+            login(stub, f"{'x' * 300}@example.com", PASSWORD), grpc.StatusCode.UNAUTHENTICATED
+        )
+        assert error_reason(long) == "INVALID_CREDENTIALS"
 
 
 class TestPasswordPolicy:

@@ -38,6 +38,15 @@ class TestUpdatePaths:
         mask = FieldMask(paths=["labels", "title", "labels"])
         assert update_paths(mask, task_pb2.Task(), "task", WRITABLE) == ["labels", "title"]
 
+    def test_an_enum_named_without_a_value_is_refused(self) -> None:
+        mask = FieldMask(paths=["title", "status"])
+        with pytest.raises(InvalidArgument) as refused:
+            update_paths(mask, task_pb2.Task(title="x"), "task", WRITABLE)
+        assert refused.value.reason == "FIELD_UNSET"
+        assert [v.field for v in refused.value.violations] == ["task.status"]
+        changes = task_pb2.Task(title="x", status=task_pb2.TASK_STATUS_DONE)
+        assert update_paths(mask, changes, "task", WRITABLE) == ["title", "status"]
+
     def test_each_refused_path_is_named(self) -> None:
         mask = FieldMask(paths=["id", "etag", "nonsense", "title"])
         with pytest.raises(InvalidArgument) as refused:
@@ -49,6 +58,7 @@ class TestUpdatePaths:
             "nonsense is not an updatable field of a task",
         ]
         assert {v.field for v in refused.value.violations} == {"update_mask"}
+        assert refused.value.reason == "UPDATE_MASK_INVALID"
 
 
 class TestApplyUpdate:

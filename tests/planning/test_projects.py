@@ -134,6 +134,17 @@ class TestUpdateProject:
         updated = (await stub.UpdateProject(request, metadata=auth(token(org)))).project
         assert (updated.name, updated.description) == ("New", "Kept")
 
+    async def test_an_empty_mask_leaves_the_rules_of_unset_fields_alone(
+        self, stub: PlanningServiceStub, token: TokenFactory, org: str
+    ) -> None:
+        # `name` (min_len 1) is unset, so it is not changed, so its rule does not apply.
+        created = await create_project(stub, token(org), name="Kept", description="Old")
+        request = api.UpdateProjectRequest(
+            project=project_pb2.Project(id=created.id, description="New")
+        )
+        updated = (await stub.UpdateProject(request, metadata=auth(token(org)))).project
+        assert (updated.name, updated.description) == ("Kept", "New")
+
     async def test_a_field_named_in_the_mask_is_cleared(
         self, stub: PlanningServiceStub, token: TokenFactory, org: str
     ) -> None:

@@ -25,6 +25,7 @@ from services.kit.store import (
     ContainerSpec,
     DocumentStore,
     PatchOp,
+    reservation_id,
 )
 
 USERS = "users"
@@ -48,7 +49,7 @@ class Credential:
 
 
 def _email_id(email: str) -> str:
-    return f"email:{email}"
+    return reservation_id("email", email)
 
 
 def _external_id(issuer: str, subject: str) -> str:

@@ -34,6 +34,7 @@ from services.kit.store import (
     F,
     PatchOp,
     Query,
+    reservation_id,
 )
 
 ORGANIZATIONS = "organizations"
@@ -50,11 +51,11 @@ CONTAINERS = (
 
 
 def _slug_id(slug: str) -> str:
-    return f"slug:{slug}"
+    return reservation_id("slug", slug)
 
 
 def _role_name_id(name: str) -> str:
-    return f"name:{name.casefold()}"
+    return reservation_id("name", name.casefold())
 
 
 class OrganizationRepository(Repository):

@@ -19,6 +19,7 @@ from services.kit.store import (
     DocumentStore,
     F,
     Query,
+    reservation_id,
 )
 
 TEAMS = "teams"
@@ -30,7 +31,7 @@ CONTAINERS = (
 
 
 def _name_id(name: str) -> str:
-    return f"name:{name.casefold()}"
+    return reservation_id("name", name.casefold())
 
 
 def _member_id(team_id: str, user_id: str) -> str:

@@ -33,6 +33,7 @@ from ._api import (
     Query,
     VectorIndex,
 )
+from ._documents import reservation_id
 from ._sqlite import SqliteStore
 
 if TYPE_CHECKING:
@@ -60,6 +61,7 @@ __all__ = [
     "SqliteStore",
     "VectorIndex",
     "open_store",
+    "reservation_id",
 ]
 
 COSMOS_KEY_ENV = "CODER_COSMOS_KEY"

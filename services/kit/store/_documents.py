@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -34,12 +35,32 @@ def check_id(id: object) -> str:
             "a document needs a string id",
             violations=[FieldViolation("id", "must be a non-empty string")],
         )
-    if _FORBIDDEN_ID_CHARACTERS.intersection(id) or len(id) > 255:
+    if not is_valid_id(id):
         raise StoreRefused(
             f"invalid document id {id!r}",
             violations=[FieldViolation("id", "at most 255 characters, none of / \\ ? #")],
         )
     return id
+
+
+MAX_ID_LENGTH = 255
+
+
+def is_valid_id(id: str) -> bool:
+    """Whether `id` is a document id both backends accept."""
+    return bool(id) and len(id) <= MAX_ID_LENGTH and not _FORBIDDEN_ID_CHARACTERS.intersection(id)
+
+
+def reservation_id(prefix: str, value: str) -> str:
+    """The id of a document that reserves `value` (an email, a unique name) under `prefix`:
+    `prefix:value` when that is a valid id, else `prefix~` and the value's SHA-256. Any text
+    can be reserved this way (a `/` or 300 characters included), and the ids of values that
+    always fitted stay what they were. The two forms cannot collide: `~` follows `prefix` only
+    in the second."""
+    plain = f"{prefix}:{value}"
+    if is_valid_id(plain):
+        return plain
+    return f"{prefix}~{hashlib.sha256(value.encode()).hexdigest()}"
 
 
 def check_ttl(document: Document) -> None:

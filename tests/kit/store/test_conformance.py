@@ -23,6 +23,7 @@ from services.kit.store import (
     Order,
     PatchOp,
     Query,
+    reservation_id,
 )
 
 from .conftest import EXPIRING, EXPIRING_TTL, ITEMS, MARKED, SPECS, VECTORS, Harness
@@ -98,6 +99,19 @@ class TestCreateAndGet:
             await items(harness).get(ORG, bad_id)
         with pytest.raises(InvalidArgument):
             await items(harness).delete(ORG, bad_id)
+
+
+class TestReservationIds:
+    async def test_any_value_can_be_reserved_once(self, harness: Harness) -> None:
+        values = ["plain@example.com", "a/b?c#d\\e@example.com", "x" * 400, "x" * 401]
+        ids = [reservation_id("email", value) for value in values]
+        assert ids[0] == "email:plain@example.com"  # ids that always fitted keep their form
+        assert len(set(ids)) == len(values)
+        for id in ids:
+            await items(harness).create(ORG, {"id": id})
+            assert await items(harness).get(ORG, id) is not None
+        with pytest.raises(DocumentExists):
+            await items(harness).create(ORG, {"id": reservation_id("email", "x" * 400)})
 
 
 class TestUpsert:

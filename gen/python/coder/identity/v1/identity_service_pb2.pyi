@@ -476,7 +476,7 @@ class UpdateCurrentUserRequest(_message.Message):
     @_builtins.property
     def update_mask(self) -> _field_mask_pb2.FieldMask:
         """The fields to change: `display_name`, `avatar_url`, `timezone`, `locale`. Empty means
-        all of them.
+        the fields `user` sets (AIP-134).
         """
 
     def __init__(
@@ -668,7 +668,7 @@ class UpdateOrganizationRequest(_message.Message):
 
     @_builtins.property
     def update_mask(self) -> _field_mask_pb2.FieldMask:
-        """The fields to change: `name`, `settings`. Empty means both."""
+        """The fields to change: `name`, `settings`. Empty means the fields `organization` sets."""
 
     def __init__(
         self,
@@ -1072,7 +1072,9 @@ class UpdateRoleRequest(_message.Message):
 
     @_builtins.property
     def update_mask(self) -> _field_mask_pb2.FieldMask:
-        """The fields to change: `name`, `description`, `permissions`. Empty means all of them."""
+        """The fields to change: `name`, `description`, `permissions`. Empty means the fields
+        `role` sets.
+        """
 
     def __init__(
         self,
@@ -2276,7 +2278,9 @@ class UpdateTeamRequest(_message.Message):
 
     @_builtins.property
     def update_mask(self) -> _field_mask_pb2.FieldMask:
-        """The fields to change: `name`, `description`, `parent_id`. Empty means all of them."""
+        """The fields to change: `name`, `description`, `parent_id`. Empty means the fields `team`
+        sets.
+        """
 
     def __init__(
         self,

@@ -355,6 +355,11 @@ class IdentityServiceServicer:
 
     def CreateOrganization(self, request, context):
         """CreateOrganization creates an organization with the caller as its owner.
+
+        The caller's access token stays in the organization it was issued for. To act in the new
+        one, refresh the session into it: RefreshSession with its `organization_id` (over HTTP,
+        `POST /auth/switch-organization` with `{"organizationId": …}`), which answers an access
+        token for it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

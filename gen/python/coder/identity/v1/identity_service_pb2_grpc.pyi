@@ -72,7 +72,13 @@ class IdentityServiceStub:
     the caller's other sessions.
     """
     CreateOrganization: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.CreateOrganizationRequest, _identity_service_pb2.CreateOrganizationResponse]
-    """CreateOrganization creates an organization with the caller as its owner."""
+    """CreateOrganization creates an organization with the caller as its owner.
+
+    The caller's access token stays in the organization it was issued for. To act in the new
+    one, refresh the session into it: RefreshSession with its `organization_id` (over HTTP,
+    `POST /auth/switch-organization` with `{"organizationId": …}`), which answers an access
+    token for it.
+    """
     GetOrganization: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.GetOrganizationRequest, _identity_service_pb2.GetOrganizationResponse]
     """GetOrganization returns an organization the caller is a member of (any member may read
     its own organization, whatever their roles).
@@ -241,7 +247,13 @@ class IdentityServiceAsyncStub(IdentityServiceStub):
     the caller's other sessions.
     """
     CreateOrganization: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.CreateOrganizationRequest, _identity_service_pb2.CreateOrganizationResponse]  # type: ignore[assignment]
-    """CreateOrganization creates an organization with the caller as its owner."""
+    """CreateOrganization creates an organization with the caller as its owner.
+
+    The caller's access token stays in the organization it was issued for. To act in the new
+    one, refresh the session into it: RefreshSession with its `organization_id` (over HTTP,
+    `POST /auth/switch-organization` with `{"organizationId": …}`), which answers an access
+    token for it.
+    """
     GetOrganization: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.GetOrganizationRequest, _identity_service_pb2.GetOrganizationResponse]  # type: ignore[assignment]
     """GetOrganization returns an organization the caller is a member of (any member may read
     its own organization, whatever their roles).
@@ -467,7 +479,13 @@ class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _identity_service_pb2.CreateOrganizationRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_identity_service_pb2.CreateOrganizationResponse, _abc.Awaitable[_identity_service_pb2.CreateOrganizationResponse]]:
-        """CreateOrganization creates an organization with the caller as its owner."""
+        """CreateOrganization creates an organization with the caller as its owner.
+
+        The caller's access token stays in the organization it was issued for. To act in the new
+        one, refresh the session into it: RefreshSession with its `organization_id` (over HTTP,
+        `POST /auth/switch-organization` with `{"organizationId": …}`), which answers an access
+        token for it.
+        """
 
     @_abc_1.abstractmethod
     def GetOrganization(

@@ -263,7 +263,9 @@ class UpdateProjectRequest(_message.Message):
 
     @_builtins.property
     def update_mask(self) -> _field_mask_pb2.FieldMask:
-        """The fields to change: `name`, `description`. Empty means every writable field."""
+        """The fields to change: `name`, `description`. Empty means the fields `project` sets
+        (AIP-134).
+        """
 
     def __init__(
         self,
@@ -570,7 +572,7 @@ class UpdateTaskRequest(_message.Message):
     def update_mask(self) -> _field_mask_pb2.FieldMask:
         """The fields to change: `title`, `description`, `status`, `priority`, `assignee_id`,
         `labels`, `due_time`, `estimate`, `parent_task_id`, `depends_on_task_ids`.
-        Empty means every writable field.
+        Empty means the fields `task` sets (AIP-134).
         """
 
     def __init__(

@@ -8,10 +8,11 @@ from typing import Any
 from urllib.parse import quote
 
 import grpc
+from google.rpc import code_pb2
 from starlette.responses import Response, StreamingResponse
 
 from edge.bodies import JSON_KEY
-from edge.errors import EdgeRefusal, HttpError, http_error, rich_status
+from edge.errors import EdgeRefusal, HttpError, edge_status, http_error, rich_status
 from edge.metrics import ROUTE_KEY
 from edge.settings import EdgeSettings
 from edge.streaming import Frames, Stream, stream_format
@@ -78,6 +79,12 @@ class Gateway:
         match = self._table.router.match(scope["method"], path)
         route = match.route
         scope[ROUTE_KEY] = route.template.source
+        if not route.method.public and not headers.get("authorization"):
+            # As the service's access check would, before the request is looked at: an
+            # anonymous caller learns nothing about what a valid request looks like.
+            raise EdgeRefusal(
+                edge_status(code_pb2.UNAUTHENTICATED, "a bearer token is required", "TOKEN_MISSING")
+            )
         # The front door read and parsed the body (edge.frontdoor, edge.bodies).
         body = scope.get(JSON_KEY)
         method = route.method

@@ -104,8 +104,10 @@ def _duration_constraints(schema: dict[str, Any], rules: Any) -> None:
         schema["pattern"] = duration_pattern(low, high)
 
 
-_INT64_PATTERN = r"^-?[0-9]+$"
-_UINT64_PATTERN = r"^[0-9]+$"
+# Decimal without leading zeros, as the edge reads them (edge.values); at most 18 (19) digits, so
+# every number the pattern admits fits the type (larger ones in range are accepted too).
+_INT64_PATTERN = r"^-?(0|[1-9][0-9]{0,17})$"
+_UINT64_PATTERN = r"^(0|[1-9][0-9]{0,18})$"
 _WELL_KNOWN: dict[str, dict[str, Any]] = {
     "google.protobuf.Timestamp": {
         "type": "string",
@@ -459,6 +461,9 @@ class SchemaBuilder:
         }
         if required:
             schema["required"] = required
+        exclusive = _one_of_each_oneof(message)
+        if exclusive:
+            schema["allOf"] = exclusive
         description = self._descriptions.get(message.full_name)
         if description:
             schema["description"] = description
@@ -498,9 +503,14 @@ class SchemaBuilder:
         elif kind == FieldDescriptor.TYPE_BOOL:
             schema = {"type": "boolean"}
         elif kind in _INT32:
-            schema = {"type": "integer", "format": "int32"}
+            schema = {
+                "type": "integer",
+                "format": "int32",
+                "minimum": -(2**31),
+                "maximum": 2**31 - 1,
+            }
         elif kind in _UINT32:
-            schema = {"type": "integer", "format": "int64", "minimum": 0}
+            schema = {"type": "integer", "format": "int64", "minimum": 0, "maximum": 2**32 - 1}
         elif kind in _INT64:
             schema = {"type": "string", "format": "int64", "pattern": _INT64_PATTERN}
         elif kind in _UINT64:
@@ -986,3 +996,24 @@ def build_document(
 def dumps(document: dict[str, Any]) -> str:
     """The document as written to gen/openapi/openapi.json: sorted keys, stable."""
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _one_of_each_oneof(message: descriptor.Descriptor) -> list[dict[str, Any]]:
+    """JSON Schema for proto3's rule that a message sets at most one field of each oneof
+    (`optional` fields are synthetic oneofs of one field and need nothing): per oneof, either
+    none of its members or exactly one of them is present — written as branches that forbid
+    the other members (`false`), which generators and validators handle well."""
+    rules: list[dict[str, Any]] = []
+    for oneof in message.oneofs:
+        members = [field.json_name for field in oneof.fields]
+        if len(members) < 2:
+            continue
+        rules.append(
+            {
+                "anyOf": [
+                    {"properties": {other: False for other in members if other != kept}}
+                    for kept in (*members, "")
+                ]
+            }
+        )
+    return rules

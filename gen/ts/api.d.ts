@@ -4164,7 +4164,14 @@ export interface components {
              * @description The version number to render.
              */
             version: number;
-        };
+        } & ({
+            version?: never;
+        } | {
+            label?: never;
+        } | {
+            label?: never;
+            version?: never;
+        });
         /** @description RenderPromptResponse carries the rendered prompt. */
         "coder.prompt.v1.RenderPromptResponse": {
             /** @description The running experiment that chose the version, if any. */

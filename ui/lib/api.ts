@@ -9,11 +9,24 @@ import { ApiError, apiErrorOf } from "./errors";
 import { accessToken, refresh } from "./session";
 
 export type Schemas = components["schemas"];
-export type Task = Schemas["coder.planning.v1.Task"];
+
+/** An enum as answers carry it: proto3 JSON prints names; numbers are accepted only on the
+ * way in (the document's enum schemas admit both). */
+type Named<T> = Exclude<T, number>;
+
+export type TaskStatus = Named<Schemas["coder.planning.v1.TaskStatus"]>;
+export type TaskPriority = Named<Schemas["coder.planning.v1.TaskPriority"]>;
+export type TaskChangeKind = Named<Schemas["coder.planning.v1.TaskChangeKind"]>;
+export type Task = Omit<Schemas["coder.planning.v1.Task"], "status" | "priority"> & {
+  status?: TaskStatus;
+  priority?: TaskPriority;
+};
+export type TaskPatch = Schemas["coder.planning.v1.Task-Patch"];
 export type Project = Schemas["coder.planning.v1.Project"];
-export type TaskStatus = NonNullable<Task["status"]>;
-export type TaskPriority = NonNullable<Task["priority"]>;
-export type WatchMessage = Schemas["coder.planning.v1.WatchProjectResponse"];
+export type WatchMessage = Omit<
+  Schemas["coder.planning.v1.WatchProjectResponse"],
+  "kind" | "previousStatus" | "task"
+> & { kind?: TaskChangeKind; previousStatus?: TaskStatus; task?: Task };
 
 let baseUrl = "http://127.0.0.1:3001";
 

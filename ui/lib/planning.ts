@@ -1,7 +1,7 @@
 /** Planning in the browser: statuses and their allowed moves, and the queries and mutations
  * of projects and tasks. */
 import { type QueryClient, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { api, type Task, type TaskPriority, type TaskStatus, unwrap } from "./api";
+import { api, type Task, type TaskPatch, type TaskPriority, type TaskStatus, unwrap } from "./api";
 import { ApiError } from "./errors";
 
 export const STATUSES: { value: TaskStatus; label: string }[] = [
@@ -53,7 +53,7 @@ export async function fetchAllTasks(projectId: string): Promise<Task[]> {
         params: { path: { project_id: projectId }, query: { pageSize: 1000, pageToken, orderBy: "TASK_ORDER_BY_CREATE_TIME", direction: "SORT_DIRECTION_ASCENDING" } },
       }),
     );
-    tasks.push(...(page.tasks ?? []));
+    tasks.push(...((page.tasks ?? []) as Task[])); // answers carry enum names
     pageToken = page.nextPageToken ?? "";
   } while (pageToken);
   return tasks;
@@ -98,7 +98,7 @@ export async function patchTask(projectId: string, task: Task, changes: TaskChan
   const reply = await unwrap(
     api().PATCH("/api/v1/planning/projects/{project_id}/tasks/{task_id}", {
       params: { path: { project_id: projectId, task_id: task.id ?? "" }, query: { updateMask: paths.join(",") } },
-      body: { title: task.title, ...changes, etag: etag ?? task.etag } as Task,
+      body: { title: task.title, ...changes, etag: etag ?? task.etag } as TaskPatch,
     }),
   );
   return reply.task as Task;

@@ -98,7 +98,7 @@ export function TaskDrawer({
             params: { path: { project_id: projectId, task_id: base.id ?? "" } },
           }),
         );
-        setTheirs(current.task ?? null);
+        setTheirs((current.task as Task | undefined) ?? null);
       } else setFailure(error);
     } finally {
       setSaving(false);

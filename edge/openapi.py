@@ -833,8 +833,13 @@ def refusals(route: Route) -> list[str]:
         codes.add("404")
     if route.http_method != "get":
         codes.add("409")
+    # An update's body resource carries its etag (a create's is ignored: nothing to compare).
+    body_field = route.binding.body_field
     updates_etag = (
-        route.binding.mask_names and "etag" in message_of(route.binding.body_field).fields_by_name
+        body_field is not None
+        and (route.binding.mask_names or route.http_method in ("patch", "put"))
+        and body_field.type == FieldDescriptor.TYPE_MESSAGE
+        and "etag" in message_of(body_field).fields_by_name
     )
     if "etag" in request_type.fields_by_name or updates_etag:
         codes.add("412")

@@ -4404,7 +4404,7 @@ export interface components {
              * @description Percent of the amount that raises a critical alert; 0 means 95. Not below the warning.
              */
             criticalPercent?: number;
-            /** @description ISO 4217 currency of the amount: `USD`; empty means `USD`. */
+            /** @description ISO 4217 currency of the amount: `USD`; empty means `USD`. Set when the budget is created. */
             currency?: string;
             /** @description What happens at the amount. */
             enforcement: ("ENFORCEMENT_UNSPECIFIED" | "ENFORCEMENT_SOFT" | "ENFORCEMENT_HARD") | (0 | 1 | 2);
@@ -4459,8 +4459,6 @@ export interface components {
              * @description Percent of the amount that raises a critical alert; 0 means 95. Not below the warning.
              */
             criticalPercent?: number;
-            /** @description ISO 4217 currency of the amount: `USD`; empty means `USD`. */
-            currency?: string;
             /** @description What happens at the amount. */
             enforcement?: ("ENFORCEMENT_SOFT" | "ENFORCEMENT_HARD") | (1 | 2);
             /** @description Version of the stored budget; send it back on an update or delete to make it conditional. */
@@ -7677,6 +7675,7 @@ export interface operations {
             403: components["responses"]["PermissionDenied"];
             408: components["responses"]["RequestTimeout"];
             409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             414: components["responses"]["UriTooLong"];
             429: components["responses"]["TooManyRequests"];
@@ -9002,7 +9001,7 @@ export interface operations {
     UsageService_UpdateBudget: {
         parameters: {
             query?: {
-                /** @description The fields to change, comma-separated: `name`, `amount`, `currency`, `warningPercent`, `criticalPercent`, `enforcement`. A field named here and left out of the body is cleared. Without it (or empty) the fields the body sends are the fields changed (AIP-134). */
+                /** @description The fields to change, comma-separated: `name`, `amount`, `warningPercent`, `criticalPercent`, `enforcement`. A field named here and left out of the body is cleared. Without it (or empty) the fields the body sends are the fields changed (AIP-134). */
                 updateMask?: string;
             };
             header?: never;

@@ -201,6 +201,8 @@ class TestOperations:
         assert codes(TASK, "patch") == everywhere | {"403", "404", "409", "412"}
         assert codes(TASK, "delete") == everywhere | {"403", "404", "409", "412"}
         assert "412" not in codes(TASKS, "post")  # a create's etag is not a precondition
+        # A PATCH of a singleton (no mask field) still compares the etag its body carries.
+        assert "412" in codes("/api/v1/prompt/labelPolicy", "patch")
         # A request that names a resource in its body may name nothing.
         assert "404" in codes("/api/v1/prompt/prompts:render", "post")
 

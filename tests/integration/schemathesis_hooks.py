@@ -14,7 +14,7 @@ starts (`SCHEMATHESIS_HOOKS`).
   naming a field the body leaves out clears that field, and a required field cannot be
   cleared: a rule between the query and the body that a JSON Schema cannot state. Bodies with
   their implied mask (no `updateMask`) are generated as they are.
-- **A filter**: the run never names its own session in a path. ListSessions answers the
+- **A guard**: the run never names its own session in a path. ListSessions answers the
   session's id, schemathesis reuses answered values, and `DELETE /sessions/{id}` with it would
   revoke the token the rest of the run calls with (every later answer a 401).
 """
@@ -80,17 +80,30 @@ def allowed_request_not_refused_by_a_documented_rule(
     return None
 
 
-@schemathesis.hook
-def filter_path_parameters(context: HookContext, path_parameters: dict[str, Any] | None) -> bool:
-    session = os.environ.get(SESSION_ENV, "")
-    return not session or session not in (path_parameters or {}).values()
-
-
 MASK_PARAMETER = "updateMask"
+
+
+def another_session(session: str) -> str:
+    """An id of the same shape as `session` that names no session: its last character changed."""
+    return session[:-1] + ("1" if session.endswith("0") else "0")
+
+
+def spare_own_session(case: schemathesis.Case[Any]) -> None:
+    """Rename the run's own session wherever a path names it. A mapping rather than a filter:
+    every phase (the coverage phase included, which reuses answered values without consulting
+    `filter_path_parameters`) passes each case through `map_case`."""
+    session = os.environ.get(SESSION_ENV, "")
+    parameters = case.path_parameters
+    if not session or not isinstance(parameters, dict):
+        return
+    for name, value in parameters.items():
+        if value == session:
+            parameters[name] = another_session(session)
 
 
 @schemathesis.hook
 def map_case(context: HookContext, case: schemathesis.Case[Any]) -> schemathesis.Case[Any]:
+    spare_own_session(case)
     meta = case.meta
     query = case.query
     if meta is None or not meta.generation.mode.is_positive or not isinstance(query, dict):

@@ -653,7 +653,7 @@ class Budget(_message.Message):
     amount: _builtins.str
     """The amount per period; more than 0."""
     currency: _builtins.str
-    """ISO 4217 currency of the amount: `USD`; empty means `USD`."""
+    """ISO 4217 currency of the amount: `USD`; empty means `USD`. Set when the budget is created."""
     warning_percent: _builtins.int
     """Percent of the amount that raises a warning alert; 0 means 80."""
     critical_percent: _builtins.int

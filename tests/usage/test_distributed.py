@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack
 from pathlib import Path
 
@@ -20,10 +20,19 @@ from coder.usage.v1 import usage_service_pb2 as api
 from coder.usage.v1.usage_service_pb2_grpc import UsageServiceStub
 from services.kit import Host, ManualClock, Resources, Settings, open_resources
 from services.usage import SERVICE
+from services.usage._ledger import Counter
+from services.usage.service.counters import Counters
 from tests.fixtures.tokens import TokenFactory, auth
 from tests.kit.cache.conftest import redis_url
 from tests.usage.conftest import START
-from tests.usage.factories import check, completion, create_quota, publish, recorded
+from tests.usage.factories import (
+    check,
+    completion,
+    create_quota,
+    eventually,
+    publish,
+    recorded,
+)
 
 __all__ = ["redis_url"]  # fixture used by this module
 
@@ -101,6 +110,13 @@ class TestSharedCounters:
             )
             await recorded(recorder, organization, 2)
 
+            # The records are visible once the recorder's batch commits; the counter reaches
+            # the cache only after (the delivery is acknowledged then). The quota's creation
+            # cached its status, 0, so until the publish the answer may lag: wait for it.
+            async def answered() -> bool:
+                return (await check(answerer, token(organization))).limits[0].used == "950"
+
+            await eventually(answered)
             decision = await check(answerer, token(organization))
             assert decision.limits[0].limit_id == quota.id
             assert decision.limits[0].used == "950"
@@ -119,6 +135,51 @@ class TestSharedCounters:
             assert decision.limits[0].used == "950"
             assert await _counter_keys(redis_url, organization)
         finally:
+            await _delete(redis_url, organization)
+
+    async def test_a_check_between_the_batch_and_its_publish_lags_then_follows(
+        self,
+        replicas: list[tuple[Resources, UsageServiceStub]],
+        redis_url: str,
+        token: TokenFactory,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """The interleaving behind a flaky answer of 0: the recorder's batch is stored (its
+        records visible), its cache publish not yet made. The cache then still holds what the
+        quota's creation seeded, and CheckQuota answers it; the publish corrects it."""
+        (recorder, _), (_, answerer) = replicas
+        organization = f"org-{uuid.uuid4().hex[:8]}"
+        clock = ManualClock(START)
+        stored = asyncio.Event()
+        release = asyncio.Event()
+        publish_counters = Counters.publish
+
+        async def held(self: Counters, organization_id: str, counters: Sequence[Counter]) -> None:
+            if organization_id == organization:
+                stored.set()
+                await release.wait()
+            await publish_counters(self, organization_id, counters)
+
+        monkeypatch.setattr(Counters, "publish", held)
+        try:
+            await create_quota(answerer, token(organization, ("admin",)), limit="1000")
+            await publish(
+                recorder, [completion(organization, clock, input_tokens=600, output_tokens=0)]
+            )
+            await asyncio.wait_for(stored.wait(), 10)
+            await recorded(recorder, organization, 1)
+
+            decision = await check(answerer, token(organization))
+            assert decision.limits[0].used == "0"  # the batch is stored, not yet published
+
+            release.set()
+
+            async def answered() -> bool:
+                return (await check(answerer, token(organization))).limits[0].used == "600"
+
+            await eventually(answered)
+        finally:
+            release.set()
             await _delete(redis_url, organization)
 
 

@@ -376,6 +376,27 @@ BODY_SUFFIX = "-Body"
 """Component of a `body: "*"` request whose path sets some fields: those are optional."""
 
 
+def _one_of_each_oneof(message: descriptor.Descriptor) -> list[dict[str, Any]]:
+    """JSON Schema for proto3's rule that a message sets at most one field of each oneof
+    (`optional` fields are synthetic oneofs of one field and need nothing): per oneof, either
+    none of its members or exactly one of them is present — written as branches that forbid
+    the other members (`false`), which generators and validators handle well."""
+    rules: list[dict[str, Any]] = []
+    for oneof in message.oneofs:
+        members = [field.json_name for field in oneof.fields]
+        if len(members) < 2:
+            continue
+        rules.append(
+            {
+                "anyOf": [
+                    {"properties": {other: False for other in members if other != kept}}
+                    for kept in (*members, "")
+                ]
+            }
+        )
+    return rules
+
+
 class SchemaBuilder:
     """Builds field and message schemas, collecting referenced messages and enums."""
 
@@ -1015,24 +1036,3 @@ def build_document(
 def dumps(document: dict[str, Any]) -> str:
     """The document as written to gen/openapi/openapi.json: sorted keys, stable."""
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-
-
-def _one_of_each_oneof(message: descriptor.Descriptor) -> list[dict[str, Any]]:
-    """JSON Schema for proto3's rule that a message sets at most one field of each oneof
-    (`optional` fields are synthetic oneofs of one field and need nothing): per oneof, either
-    none of its members or exactly one of them is present — written as branches that forbid
-    the other members (`false`), which generators and validators handle well."""
-    rules: list[dict[str, Any]] = []
-    for oneof in message.oneofs:
-        members = [field.json_name for field in oneof.fields]
-        if len(members) < 2:
-            continue
-        rules.append(
-            {
-                "anyOf": [
-                    {"properties": {other: False for other in members if other != kept}}
-                    for kept in (*members, "")
-                ]
-            }
-        )
-    return rules

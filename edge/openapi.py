@@ -248,6 +248,8 @@ def default_refused(field: FieldDescriptor, rules: Any) -> bool:
         return False
     if rules.required:
         return True
+    if field.has_presence:
+        return False  # an unset oneof member, optional or message field is not checked
     kind = rules.WhichOneof("type")
     if field.is_repeated or kind in ("repeated", "map"):
         if kind == "repeated":
@@ -255,8 +257,8 @@ def default_refused(field: FieldDescriptor, rules: Any) -> bool:
         if kind == "map":
             return bool(rules.map.min_pairs > 0)
         return False
-    if field.type == FieldDescriptor.TYPE_MESSAGE or kind is None:
-        return False  # an unset message field is not checked
+    if kind is None:
+        return False
     typed = getattr(rules, kind)
     if kind == "string":
         return _empty_string_refused(typed)
@@ -784,7 +786,7 @@ REFUSALS: dict[str, tuple[str, str]] = {
     ),
     "404": (
         "NotFound",
-        "What the path names does not exist in the caller's organization.",
+        "What the path or the request names does not exist in the caller's organization.",
     ),
     "408": (
         "RequestTimeout",
@@ -827,7 +829,7 @@ def refusals(route: Route) -> list[str]:
     codes = {*FRONT_DOOR_REFUSALS, "429", "401"}  # every /api call is rate-limited; a bad token
     if not method.public:
         codes.add("403")
-    if route.template.variables:
+    if route.template.variables or _names_a_resource(request_type):
         codes.add("404")
     if route.http_method != "get":
         codes.add("409")
@@ -837,6 +839,18 @@ def refusals(route: Route) -> list[str]:
     if "etag" in request_type.fields_by_name or updates_etag:
         codes.add("412")
     return sorted(codes)
+
+
+def _names_a_resource(message: descriptor.Descriptor) -> bool:
+    """Whether a request names something stored outside its path: a `name` or an `…_id` field
+    of its own (RenderPrompt's `name`, CheckQuota's `project_id`) that may name nothing."""
+    return any(
+        field.type == FieldDescriptor.TYPE_STRING
+        and not field.is_repeated
+        and (field.name == "name" or field.name.endswith("_id"))
+        and not is_output_only(field)
+        for field in message.fields
+    )
 
 
 def _response_components() -> dict[str, Any]:

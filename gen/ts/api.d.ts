@@ -3852,7 +3852,7 @@ export interface components {
              * Format: int32
              * @description Most tokens the answer may have.
              */
-            maxOutputTokens: number;
+            maxOutputTokens?: number;
             /**
              * @description Model name as the AI Service's model registry knows it (`gpt-4o-mini`), or empty for the
              *     routing default.
@@ -4152,7 +4152,7 @@ export interface components {
             /** @description What a running experiment buckets by (a user, a conversation); empty means the caller. */
             bucketingKey?: string;
             /** @description The label whose version to render. */
-            label: string;
+            label?: string;
             /** @description Name of the prompt (`team/review`). */
             name: string;
             /** @description Values of the prompt's variables by name (JSON values); defaults fill the rest. */
@@ -4163,7 +4163,7 @@ export interface components {
              * Format: int32
              * @description The version number to render.
              */
-            version: number;
+            version?: number;
         } & ({
             version?: never;
         } | {
@@ -5266,7 +5266,7 @@ export interface components {
                 "application/json": components["schemas"]["coder.edge.Error"];
             };
         };
-        /** @description What the path names does not exist in the caller's organization. */
+        /** @description What the path or the request names does not exist in the caller's organization. */
         NotFound: {
             headers: {
                 /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
@@ -8635,6 +8635,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
             408: components["responses"]["RequestTimeout"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
@@ -8824,6 +8825,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
             408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             414: components["responses"]["UriTooLong"];
@@ -9490,6 +9492,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
             408: components["responses"]["RequestTimeout"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
@@ -9541,6 +9544,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
             408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             414: components["responses"]["UriTooLong"];
@@ -9591,6 +9595,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
             408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             414: components["responses"]["UriTooLong"];

@@ -201,6 +201,17 @@ class TestOperations:
         assert codes(TASK, "patch") == everywhere | {"403", "404", "409", "412"}
         assert codes(TASK, "delete") == everywhere | {"403", "404", "409", "412"}
         assert "412" not in codes(TASKS, "post")  # a create's etag is not a precondition
+        # A request that names a resource in its body may name nothing.
+        assert "404" in codes("/api/v1/prompt/prompts:render", "post")
+
+    def test_an_unset_oneof_member_is_never_required(self, document: dict[str, Any]) -> None:
+        # RenderPromptRequest: `label` (pattern) and `version` (gt 0) form the oneof `selector`;
+        # protovalidate checks neither unless set, so neither is required (only one may be sent).
+        body = document["paths"]["/api/v1/prompt/prompts:render"]["post"]["requestBody"]
+        target = body["content"]["application/json"]["schema"]
+        if "$ref" in target:
+            target = schema(document, target["$ref"].rsplit("/", 1)[-1])
+        assert target["required"] == ["name"]
 
     def test_security_is_bearer_except_on_public_rpcs(self, document: dict[str, Any]) -> None:
         scheme = document["components"]["securitySchemes"]["bearerAuth"]

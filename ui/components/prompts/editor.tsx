@@ -2,7 +2,7 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { Plus, Trash2 } from "lucide-react";
 import { useMemo, useState } from "react";
-import { useFieldArray, useForm, type UseFormReturn } from "react-hook-form";
+import { useFieldArray, useForm, type UseFormReturn, useWatch } from "react-hook-form";
 import { api, unwrap } from "@/lib/api";
 import { promptChanged } from "@/lib/prompt-queries";
 import {
@@ -47,7 +47,7 @@ type Values = {
 };
 
 function valuesOf(version: PromptVersion | undefined): Values {
-  const config = version?.modelConfig ?? {};
+  const config: ModelConfig = version?.modelConfig ?? {};
   return {
     template: version?.template ?? "",
     messages: (version?.messages ?? []).map((m) => ({ role: m.role ?? "MESSAGE_ROLE_USER", content: m.content ?? "" })),
@@ -100,7 +100,7 @@ function versionOf(chat: boolean, values: Values, base: ModelConfig): { version:
     if (modelConfig[key] === undefined) delete modelConfig[key];
   }
   const content = chat
-    ? { messages: values.messages.map((m): ChatMessage => ({ role: m.role, content: m.content })) }
+    ? { messages: values.messages.map((m): Required<ChatMessage> => ({ role: m.role, content: m.content })) }
     : { template: values.template };
   return { version: { ...content, variables, modelConfig, commitMessage: values.commitMessage }, errors };
 }
@@ -216,14 +216,14 @@ function MessagesEditor({ form }: { form: UseFormReturn<Values> }) {
 
 /** Values for the preview, one field per declared variable, typed by its declaration. */
 function Preview({ chat, form, base }: { chat: boolean; form: UseFormReturn<Values>; base: ModelConfig }) {
-  const declared = form.watch("variables");
+  const declared = useWatch({ control: form.control, name: "variables" });
   const [inputs, setInputs] = useState<Record<string, string | boolean>>({});
   const [localErrors, setLocalErrors] = useState<Record<string, string>>({});
   const preview = useMutation({
     mutationFn: (body: { version: PromptVersion; variables: Record<string, unknown> }) =>
       unwrap(
         api().POST("/api/v1/prompt/prompts:preview", {
-          body: { type: chat ? "PROMPT_TYPE_CHAT" : "PROMPT_TYPE_TEXT", version: body.version, variables: body.variables },
+          body: { type: chat ? "PROMPT_TYPE_CHAT" : "PROMPT_TYPE_TEXT", version: body.version as never, variables: body.variables },
         }),
       ),
   });
@@ -310,7 +310,7 @@ export default function Editor({ prompt, versions, version }: { prompt: Prompt; 
   const client = useQueryClient();
   const chat = prompt.type === "PROMPT_TYPE_CHAT";
   const start = useMemo(() => versions.find((v) => v.version === version) ?? versions[0], [versions, version]);
-  const base = start?.modelConfig ?? {};
+  const base: ModelConfig = start?.modelConfig ?? {};
   const form = useForm<Values>({ defaultValues: valuesOf(start) });
   const save = useMutation({
     mutationFn: (body: PromptVersion) =>

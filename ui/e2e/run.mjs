@@ -222,6 +222,110 @@ const tests = [
     },
   ],
   [
+    "a prompt is created in a folder, edited with a render preview, saved as version 2 and diffed side by side",
+    async ({ owner }) => {
+      await owner.goto(`${UI}/prompts`);
+      await owner.getByRole("heading", { name: "Prompts", level: 1 }).waitFor({ timeout: WAIT });
+      await owner.getByRole("button", { name: "New prompt" }).click();
+      await owner.getByLabel("Name", { exact: true }).fill("team/review");
+      await owner.getByLabel("Content", { exact: true }).fill("Review this code:\n{{ code }}\nBe brief.");
+      await owner.getByRole("button", { name: "Create prompt" }).click();
+      await owner.waitForURL(/\/prompts\/[0-9A-Za-z_-]+$/, { timeout: WAIT });
+      state.promptUrl = owner.url();
+      await owner.getByRole("heading", { name: "team/review" }).waitFor({ timeout: WAIT });
+
+      // The list shows it in its folder.
+      await owner.goto(`${UI}/prompts`);
+      await owner.getByRole("region", { name: "Folder team" }).getByText("team/review").waitFor({ timeout: WAIT });
+      await owner.getByRole("navigation", { name: "Folders" }).getByRole("link", { name: "team" }).waitFor();
+      await shoot(owner, "prompts");
+      await owner.goto(state.promptUrl);
+
+      const template = owner.getByLabel("Template", { exact: true });
+      await template.waitFor({ timeout: WAIT });
+      check((await template.inputValue()) === "Review this code:\n{{ code }}\nBe brief.", "the editor does not start from version 1");
+      await template.fill("Review this {{ language }} code:\n{{ code }}\nBe brief and kind.");
+      await owner.getByRole("button", { name: "Declare the names the content uses" }).click();
+      check((await owner.getByLabel("Name", { exact: true }).nth(1).inputValue()) === "language", "language was not declared");
+
+      // A required variable without a value: the service's violation shows under its field.
+      const preview = owner.getByRole("region", { name: "Render preview" });
+      await preview.getByLabel("language (required)", { exact: true }).fill("Python");
+      await preview.getByRole("button", { name: "Render preview" }).click();
+      await owner.locator("#value-code-error").waitFor({ timeout: WAIT });
+      await preview.getByLabel("code (required)", { exact: true }).fill("x = 1");
+      await preview.getByRole("button", { name: "Render preview" }).click();
+      await owner.getByTestId("rendered-text").getByText("Review this Python code:").waitFor({ timeout: WAIT });
+      check(
+        (await owner.getByTestId("rendered-text").textContent()) === "Review this Python code:\nx = 1\nBe brief and kind.",
+        "the preview is not the rendered template",
+      );
+      check((await owner.locator("#value-code-error").count()) === 0, "the violation stayed after a good render");
+      await owner.getByLabel("Temperature (0–2)", { exact: true }).fill("0.2");
+      await owner.getByLabel("What changed", { exact: true }).fill("Name the language");
+      await owner.getByRole("button", { name: "Save as version 2" }).click();
+      await owner.getByRole("status").getByText("Saved version 2").waitFor({ timeout: WAIT });
+      await owner.getByRole("button", { name: "Save as version 3" }).waitFor({ timeout: WAIT });
+      await shoot(owner, "prompt-editor");
+
+      await owner.getByRole("tab", { name: "Versions" }).click();
+      const diff = owner.getByRole("table", { name: "Side-by-side diff of version 1 and version 2" });
+      await diff.waitFor({ timeout: WAIT });
+      const changed = diff.locator('tr[data-kind="changed"]').first();
+      check((await changed.locator('[data-side="from"]').innerText()).includes("Review this code:"), "the left side is not version 1");
+      check((await changed.locator('[data-side="to"]').innerText()).includes("Review this {{ language }} code:"), "the right side is not version 2");
+      await owner.getByRole("cell", { name: "variables.language", exact: true }).waitFor();
+      await owner.getByRole("cell", { name: "model_config.temperature", exact: true }).waitFor();
+      await shoot(owner, "prompt-diff");
+    },
+  ],
+  [
+    "labels move and roll back, a protected label is greyed out for a member, and an experiment shows its results",
+    async ({ owner, member }) => {
+      await owner.goto(`${state.promptUrl}?tab=labels`);
+      await owner.getByLabel("New label", { exact: true }).fill("production");
+      await owner.getByLabel("On version", { exact: true }).selectOption("1");
+      await owner.getByRole("button", { name: "Add label" }).click();
+      const row = owner.locator('tr[data-label="production"]');
+      await row.getByRole("cell", { name: "v1", exact: true }).waitFor({ timeout: WAIT });
+      await row.getByLabel("Version for production").selectOption("2");
+      await row.getByRole("button", { name: "Move production" }).click();
+      await row.getByRole("button", { name: "Roll back to v1" }).waitFor({ timeout: WAIT });
+      check((await row.getByRole("cell").nth(1).textContent()) === "v2", "production is not on version 2");
+      await shoot(owner, "prompt-labels");
+
+      // production is protected by the default policy: a member may not move it.
+      await member.goto(`${state.promptUrl}?tab=labels`);
+      const theirs = member.locator('tr[data-label="production"]');
+      await theirs.waitFor({ timeout: WAIT });
+      check(await theirs.getByRole("button", { name: "Move production" }).isDisabled(), "a member may move a protected label");
+
+      await owner.getByRole("tab", { name: "Experiments" }).click();
+      await owner.getByLabel("Name", { exact: true }).fill("Kinder reviews");
+      await owner.getByLabel("Label it splits", { exact: true }).fill("production");
+      await owner.getByRole("button", { name: "Create experiment" }).click();
+      const experiment = owner.getByRole("article", { name: "Experiment Kinder reviews" });
+      await experiment.getByRole("button", { name: "Start" }).click();
+      await experiment.getByTestId("experiment-state").getByText("Running").waitFor({ timeout: WAIT });
+      for (const [key, success] of [["user-1", true], ["user-2", false], ["user-3", true]]) {
+        await experiment.getByLabel("Record an outcome for key").fill(key);
+        await experiment.getByRole("button", { name: success ? "Success" : "Failure" }).click();
+        await owner.getByRole("status").getByText(/^Recorded for variant/).first().waitFor({ timeout: WAIT });
+      }
+      const results = experiment.getByRole("table", { name: "Results of Kinder reviews" });
+      const deadline = Date.now() + WAIT;
+      let total = 0;
+      while (Date.now() < deadline) {
+        const cells = await results.locator("tbody tr td:nth-child(3)").allTextContents();
+        total = cells.reduce((sum, cell) => sum + Number(cell), 0);
+        if (total === 3) break;
+        await owner.waitForTimeout(100);
+      }
+      check(total === 3, `the results count ${total} outcomes, not 3`);
+      await shoot(owner, "prompt-experiments");
+    },
+  ],
+  [
     "every other page has no serious or critical accessibility violation",
     async ({ owner }) => {
       for (const path of [
@@ -232,6 +336,8 @@ const tests = [
         "/settings/organization/teams",
         "/settings/organization/service-accounts",
         "/account",
+        "/usage/alerts",
+        "/usage/prices",
       ]) {
         await owner.goto(`${UI}${path}`);
         await owner.getByRole("heading", { level: 1 }).waitFor({ timeout: WAIT });
@@ -281,9 +387,13 @@ const browser = await chromium.launch(LAUNCH_OPTIONS);
 const CONTEXT = { reducedMotion: "reduce" };
 const owner = await (await browser.newContext(CONTEXT)).newPage();
 const member = await (await browser.newContext(CONTEXT)).newPage();
+// E2E_ONLY=<regex> runs the first test (sign-in) and those whose name matches (for working on
+// one page); the full run (tests/ui/test_e2e.py) sets nothing.
+const only = process.env.E2E_ONLY ? new RegExp(process.env.E2E_ONLY) : null;
 let passed = 0;
 let failed = 0;
-for (const [name, test] of tests) {
+for (const [index, [name, test]] of tests.entries()) {
+  if (only && index > 0 && !only.test(name)) continue;
   try {
     await test({ owner, member, browser });
     passed += 1;

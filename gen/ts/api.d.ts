@@ -45,6 +45,171 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/ai/chat/completions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * CreateChatCompletion answers a conversation (or a rendered prompt) in one reply.
+         * @description CreateChatCompletion answers a conversation (or a rendered prompt) in one reply.
+         */
+        post: operations["AiService_CreateChatCompletion"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ai/chat/completions:stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * StreamChatCompletion answers as a stream: text and tool-call deltas, then one final
+         * @description StreamChatCompletion answers as a stream: text and tool-call deltas, then one final
+         *     chunk with the finish reason, usage and cost (SSE at the edge).
+         */
+        post: operations["AiService_StreamChatCompletion"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ai/embeddings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * CreateEmbeddings embeds texts with an embeddings model (OpenAI-compatible API).
+         * @description CreateEmbeddings embeds texts with an embeddings model (OpenAI-compatible API).
+         */
+        post: operations["AiService_CreateEmbeddings"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ai/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ListModels pages through the organization's models by name.
+         * @description ListModels pages through the organization's models by name.
+         */
+        get: operations["AiService_ListModels"];
+        put?: never;
+        /**
+         * CreateModel adds a model to the organization.
+         * @description CreateModel adds a model to the organization.
+         */
+        post: operations["AiService_CreateModel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ai/models/{model_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * GetModel returns one model.
+         * @description GetModel returns one model.
+         */
+        get: operations["AiService_GetModel"];
+        put?: never;
+        post?: never;
+        /**
+         * DeleteModel deletes a model.
+         * @description DeleteModel deletes a model.
+         */
+        delete: operations["AiService_DeleteModel"];
+        options?: never;
+        head?: never;
+        /**
+         * UpdateModel changes a model.
+         * @description UpdateModel changes a model.
+         */
+        patch: operations["AiService_UpdateModel"];
+        trace?: never;
+    };
+    "/api/v1/ai/providers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ListProviders pages through the organization's providers by name.
+         * @description ListProviders pages through the organization's providers by name.
+         */
+        get: operations["AiService_ListProviders"];
+        put?: never;
+        /**
+         * CreateProvider adds a provider to the organization.
+         * @description CreateProvider adds a provider to the organization.
+         */
+        post: operations["AiService_CreateProvider"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ai/providers/{provider_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * GetProvider returns one provider.
+         * @description GetProvider returns one provider.
+         */
+        get: operations["AiService_GetProvider"];
+        put?: never;
+        post?: never;
+        /**
+         * DeleteProvider deletes a provider.
+         * @description DeleteProvider deletes a provider.
+         */
+        delete: operations["AiService_DeleteProvider"];
+        options?: never;
+        head?: never;
+        /**
+         * UpdateProvider changes a provider.
+         * @description UpdateProvider changes a provider.
+         */
+        patch: operations["AiService_UpdateProvider"];
+        trace?: never;
+    };
     "/api/v1/identity/organizations": {
         parameters: {
             query?: never;
@@ -2207,6 +2372,600 @@ export interface components {
             scope: string;
             /** Token Type */
             token_type: string;
+        };
+        /** @description Attempt is one try at one model during a call. */
+        "coder.ai.v1.Attempt": {
+            /**
+             * @description Empty when it answered; else why it failed: `RATE_LIMITED`, `TIMEOUT`, `PROVIDER_ERROR`,
+             *     `UNAVAILABLE`, `COOLING_DOWN`, `CONTEXT_WINDOW`, `INVALID_REQUEST`, `CREDENTIAL`.
+             */
+            error?: string;
+            /**
+             * Format: int64
+             * @description How long it took, in milliseconds.
+             */
+            latencyMs?: string;
+            /** @description Model name. */
+            model?: string;
+            /** @description Provider name. */
+            provider?: string;
+        };
+        /**
+         * @description Capability is something a model can do.
+         *     - `CAPABILITY_UNSPECIFIED`: Not set.
+         *     - `CAPABILITY_CHAT`: Chat completions.
+         *     - `CAPABILITY_TOOLS`: Tool (function) calling.
+         *     - `CAPABILITY_JSON_MODE`: JSON mode and structured outputs.
+         *     - `CAPABILITY_VISION`: Image inputs.
+         *     - `CAPABILITY_EMBEDDINGS`: Embeddings.
+         *     A request may give a value's number instead of its name; answers carry names.
+         */
+        "coder.ai.v1.Capability": ("CAPABILITY_UNSPECIFIED" | "CAPABILITY_CHAT" | "CAPABILITY_TOOLS" | "CAPABILITY_JSON_MODE" | "CAPABILITY_VISION" | "CAPABILITY_EMBEDDINGS") | (0 | 1 | 2 | 3 | 4 | 5);
+        /**
+         * @description ChatOptions are the sampling and shape options of a completion; unset ones leave the
+         *     model's (or the prompt's model config's) defaults.
+         */
+        "coder.ai.v1.ChatOptions": {
+            /** @description The JSON Schema of RESPONSE_FORMAT_JSON_SCHEMA. */
+            jsonSchema?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Format: int32
+             * @description Most tokens the answer may have; at most the model's max output.
+             */
+            maxOutputTokens: number;
+            /** @description Shape of the answer (JSON mode and structured outputs are passed through). */
+            responseFormat?: ("RESPONSE_FORMAT_UNSPECIFIED" | "RESPONSE_FORMAT_TEXT" | "RESPONSE_FORMAT_JSON_OBJECT" | "RESPONSE_FORMAT_JSON_SCHEMA") | (0 | 1 | 2 | 3);
+            /** @description Sequences that end the answer, at most 4. */
+            stop?: string[];
+            /** @description Sampling temperature, 0 to 2. */
+            temperature?: number;
+            /** @description `auto`, `none`, `required`, or the name of one tool; empty means the provider's default. */
+            toolChoice?: string;
+            /** @description Tools the model may call (passed through to the provider). */
+            tools?: components["schemas"]["coder.ai.v1.Tool"][];
+            /** @description Nucleus sampling mass, 0 to 1. */
+            topP?: number;
+        };
+        /** @description CreateChatCompletionRequest is a conversation to answer. */
+        "coder.ai.v1.CreateChatCompletionRequest": {
+            /** @description Serve an identical earlier answer from the response cache, and cache this one. */
+            cache?: boolean;
+            /** @description The conversation; exactly one of `messages` and `prompt`. */
+            messages?: components["schemas"]["coder.ai.v1.Message"][];
+            /** @description Model name as the registry knows it; empty means the first model of `task_type`. */
+            model?: string;
+            /** @description Sampling and shape options. */
+            options?: components["schemas"]["coder.ai.v1.ChatOptions"];
+            /** @description Project the work belongs to (usage is counted there too). */
+            projectId?: string;
+            /** @description A prompt to render (by name, label and variables) as the conversation. */
+            prompt?: components["schemas"]["coder.ai.v1.PromptReference"];
+            /** @description Task type to route by when no model is named (`chat` when both are empty). */
+            taskType?: string;
+        };
+        /** @description CreateChatCompletionResponse is the answer. */
+        "coder.ai.v1.CreateChatCompletionResponse": {
+            /** @description Every try, in order; more than one when a fallback or retry answered. */
+            attempts?: components["schemas"]["coder.ai.v1.Attempt"][];
+            /** @description True when served from the response cache (no provider was called, nothing charged). */
+            cached?: boolean;
+            /** @description Why it ended: `stop`, `length`, `tool_calls`, `content_filter`. */
+            finishReason?: string;
+            /** @description Id of the completion (the subject of its events). */
+            id?: string;
+            /** @description The answer. */
+            message?: components["schemas"]["coder.ai.v1.Message"];
+            /** @description Model that answered. */
+            model?: string;
+            /** @description Provider that answered. */
+            provider?: string;
+            /** @description Tokens and cost. */
+            usage?: components["schemas"]["coder.ai.v1.TokenUsage"];
+        };
+        /** @description CreateEmbeddingsRequest carries the texts to embed. */
+        "coder.ai.v1.CreateEmbeddingsRequest": {
+            /**
+             * Format: int32
+             * @description Dimensions asked of models that can shorten their vectors; 0 means the model's own.
+             */
+            dimensions?: number;
+            /** @description The texts, 1 to 2,048. */
+            inputs: string[];
+            /** @description Embeddings model name as the registry knows it. */
+            model: string;
+            /** @description Project the work belongs to. */
+            projectId?: string;
+        };
+        /** @description CreateEmbeddingsResponse carries a vector per input, in order. */
+        "coder.ai.v1.CreateEmbeddingsResponse": {
+            /** @description The vectors. */
+            embeddings?: components["schemas"]["coder.ai.v1.Embedding"][];
+            /** @description Model that embedded. */
+            model?: string;
+            /** @description Provider that embedded. */
+            provider?: string;
+            /** @description Tokens and cost. */
+            usage?: components["schemas"]["coder.ai.v1.TokenUsage"];
+        };
+        /** @description CreateModelRequest carries the new model. */
+        "coder.ai.v1.CreateModelRequest": {
+            /** @description The model; output-only fields are ignored. */
+            model: components["schemas"]["coder.ai.v1.Model"];
+        };
+        /** @description CreateModelResponse carries the stored model. */
+        "coder.ai.v1.CreateModelResponse": {
+            /** @description The model as stored. */
+            model?: components["schemas"]["coder.ai.v1.Model"];
+        };
+        /** @description CreateProviderRequest carries the new provider. */
+        "coder.ai.v1.CreateProviderRequest": {
+            /** @description The provider; output-only fields are ignored. */
+            provider: components["schemas"]["coder.ai.v1.Provider"];
+        };
+        /** @description CreateProviderResponse carries the stored provider. */
+        "coder.ai.v1.CreateProviderResponse": {
+            /** @description The provider as stored. */
+            provider?: components["schemas"]["coder.ai.v1.Provider"];
+        };
+        /** @description DeleteModelRequest names the model to delete. */
+        "coder.ai.v1.DeleteModelRequest": {
+            /** @description When set, the delete is refused unless the stored model still has this etag. */
+            etag?: string;
+            /** @description Id of the model. */
+            modelId: string;
+        };
+        /** @description DeleteModelResponse is empty on success. */
+        "coder.ai.v1.DeleteModelResponse": Record<string, never>;
+        /** @description DeleteProviderRequest names the provider to delete. */
+        "coder.ai.v1.DeleteProviderRequest": {
+            /** @description When set, the delete is refused unless the stored provider still has this etag. */
+            etag?: string;
+            /** @description Id of the provider. */
+            providerId: string;
+        };
+        /** @description DeleteProviderResponse is empty on success. */
+        "coder.ai.v1.DeleteProviderResponse": Record<string, never>;
+        /** @description Embedding is the vector of one input. */
+        "coder.ai.v1.Embedding": {
+            /**
+             * Format: int32
+             * @description Position of its input.
+             */
+            index?: number;
+            /** @description The vector. */
+            values?: number[];
+        };
+        /** @description GetModelRequest names the model. */
+        "coder.ai.v1.GetModelRequest": {
+            /** @description Id of the model. */
+            modelId: string;
+        };
+        /** @description GetModelResponse carries the model. */
+        "coder.ai.v1.GetModelResponse": {
+            /** @description The model. */
+            model?: components["schemas"]["coder.ai.v1.Model"];
+        };
+        /** @description GetProviderRequest names the provider. */
+        "coder.ai.v1.GetProviderRequest": {
+            /** @description Id of the provider. */
+            providerId: string;
+        };
+        /** @description GetProviderResponse carries the provider. */
+        "coder.ai.v1.GetProviderResponse": {
+            /** @description The provider. */
+            provider?: components["schemas"]["coder.ai.v1.Provider"];
+        };
+        /** @description ListModelsRequest asks for a page of models. */
+        "coder.ai.v1.ListModelsRequest": {
+            /**
+             * Format: int32
+             * @description Largest number to return; 0 means 50, at most 1000.
+             */
+            pageSize?: number;
+            /** @description Token from a previous response's `next_page_token`. */
+            pageToken?: string;
+        };
+        /** @description ListModelsResponse carries a page of models. */
+        "coder.ai.v1.ListModelsResponse": {
+            /** @description The models, by name. */
+            models?: components["schemas"]["coder.ai.v1.Model"][];
+            /** @description Token for the next page; empty on the last page. */
+            nextPageToken?: string;
+        };
+        /** @description ListProvidersRequest asks for a page of providers. */
+        "coder.ai.v1.ListProvidersRequest": {
+            /**
+             * Format: int32
+             * @description Largest number to return; 0 means 50, at most 1000.
+             */
+            pageSize?: number;
+            /** @description Token from a previous response's `next_page_token`. */
+            pageToken?: string;
+        };
+        /** @description ListProvidersResponse carries a page of providers. */
+        "coder.ai.v1.ListProvidersResponse": {
+            /** @description Token for the next page; empty on the last page. */
+            nextPageToken?: string;
+            /** @description The providers, by name. */
+            providers?: components["schemas"]["coder.ai.v1.Provider"][];
+        };
+        /** @description Message is one turn of a conversation. */
+        "coder.ai.v1.Message": {
+            /** @description Its text. */
+            content?: string;
+            /** @description Who speaks it. */
+            role: ("ROLE_SYSTEM" | "ROLE_USER" | "ROLE_ASSISTANT" | "ROLE_TOOL") | (1 | 2 | 3 | 4);
+            /** @description For a tool message: the id of the call it answers. */
+            toolCallId?: string;
+            /** @description Tool calls of an assistant message. */
+            toolCalls?: components["schemas"]["coder.ai.v1.ToolCall"][];
+        };
+        /** @description Model is a model of a provider as the organization's callers name it. */
+        "coder.ai.v1.Model": {
+            /** @description What it can do; empty means chat only. */
+            capabilities?: (("CAPABILITY_CHAT" | "CAPABILITY_TOOLS" | "CAPABILITY_JSON_MODE" | "CAPABILITY_VISION" | "CAPABILITY_EMBEDDINGS") | (1 | 2 | 3 | 4 | 5))[];
+            /**
+             * Format: int32
+             * @description Most input tokens; 0 means the catalog's value (or 8,192 when it has none).
+             */
+            contextWindow?: number;
+            /**
+             * Format: date-time
+             * @description When it was created.
+             */
+            readonly createTime?: string;
+            /** @description Version of the stored model, for conditional updates and deletes. */
+            etag?: string;
+            /** @description Names of the models to try, in order, when this one fails, is rate limited or times out. */
+            fallbackModels?: string[];
+            /** @description Server-assigned id. */
+            readonly id?: string;
+            /**
+             * Format: int32
+             * @description Most output tokens per answer; 0 means 4,096.
+             */
+            maxOutputTokens?: number;
+            /** @description Name callers ask for (`gpt-4o-mini`, `claude-fast`), unique in the organization. */
+            name: string;
+            /** @description Organization owning it. */
+            readonly organizationId?: string;
+            /** @description Prices; unset prices come from the catalog. */
+            pricing?: components["schemas"]["coder.ai.v1.ModelPricing"];
+            /**
+             * Format: int32
+             * @description Order among the models of a task type, lowest first.
+             */
+            priority?: number;
+            /** @description Id of the provider serving it. */
+            providerId: string;
+            /** @description The provider's own name for it (an Azure deployment); empty means `name`. */
+            providerModel?: string;
+            /**
+             * @description Task types this model serves when a request names a task type instead of a model
+             *     (`chat`, `code`, `summarize`).
+             */
+            taskTypes?: string[];
+            /**
+             * Format: date-time
+             * @description When it last changed.
+             */
+            readonly updateTime?: string;
+        };
+        /** @description The fields of a Model to change (AIP-134): the fields sent are the fields changed, so each is optional; an empty value clears a field (an enum cannot be cleared). Model is a model of a provider as the organization's callers name it. */
+        "coder.ai.v1.Model-Patch": {
+            /** @description What it can do; empty means chat only. */
+            capabilities?: (("CAPABILITY_CHAT" | "CAPABILITY_TOOLS" | "CAPABILITY_JSON_MODE" | "CAPABILITY_VISION" | "CAPABILITY_EMBEDDINGS") | (1 | 2 | 3 | 4 | 5))[];
+            /**
+             * Format: int32
+             * @description Most input tokens; 0 means the catalog's value (or 8,192 when it has none).
+             */
+            contextWindow?: number;
+            /**
+             * Format: date-time
+             * @description When it was created.
+             */
+            readonly createTime?: string;
+            /** @description Version of the stored model, for conditional updates and deletes. */
+            etag?: string;
+            /** @description Names of the models to try, in order, when this one fails, is rate limited or times out. */
+            fallbackModels?: string[];
+            /** @description Server-assigned id. */
+            readonly id?: string;
+            /**
+             * Format: int32
+             * @description Most output tokens per answer; 0 means 4,096.
+             */
+            maxOutputTokens?: number;
+            /** @description Name callers ask for (`gpt-4o-mini`, `claude-fast`), unique in the organization. */
+            name?: string;
+            /** @description Organization owning it. */
+            readonly organizationId?: string;
+            /** @description Prices; unset prices come from the catalog. */
+            pricing?: components["schemas"]["coder.ai.v1.ModelPricing"];
+            /**
+             * Format: int32
+             * @description Order among the models of a task type, lowest first.
+             */
+            priority?: number;
+            /** @description Id of the provider serving it. */
+            providerId?: string;
+            /** @description The provider's own name for it (an Azure deployment); empty means `name`. */
+            providerModel?: string;
+            /**
+             * @description Task types this model serves when a request names a task type instead of a model
+             *     (`chat`, `code`, `summarize`).
+             */
+            taskTypes?: string[];
+            /**
+             * Format: date-time
+             * @description When it last changed.
+             */
+            readonly updateTime?: string;
+        };
+        /** @description ModelPricing is what a model costs, in USD per million tokens, as exact decimals. */
+        "coder.ai.v1.ModelPricing": {
+            /** @description Per million input tokens served from the provider's cache; empty means the input price. */
+            cachedInputPerMillion?: string;
+            /** @description Per million input tokens. */
+            inputPerMillion?: string;
+            /** @description Per million output tokens. */
+            outputPerMillion?: string;
+            /** @description Where these prices come from; on writes, any price set makes them an OVERRIDE. */
+            readonly source?: components["schemas"]["coder.ai.v1.PriceSource"];
+        };
+        /**
+         * @description PriceSource says where a model's prices come from.
+         *     - `PRICE_SOURCE_UNSPECIFIED`: Not set.
+         *     - `PRICE_SOURCE_CATALOG`: The maintained price catalog shipped with the service (genai-prices).
+         *     - `PRICE_SOURCE_OVERRIDE`: The organization's own prices, set on the model.
+         *     - `PRICE_SOURCE_NONE`: Neither knows the model: it is free as far as the service can tell.
+         *     A request may give a value's number instead of its name; answers carry names.
+         */
+        "coder.ai.v1.PriceSource": ("PRICE_SOURCE_UNSPECIFIED" | "PRICE_SOURCE_CATALOG" | "PRICE_SOURCE_OVERRIDE" | "PRICE_SOURCE_NONE") | (0 | 1 | 2 | 3);
+        /** @description PromptReference names a Prompt Management prompt to render in place of messages. */
+        "coder.ai.v1.PromptReference": {
+            /** @description The label whose version to render; empty (and no version) means `production`. */
+            label?: string;
+            /** @description Name of the prompt (`team/review`). */
+            name: string;
+            /** @description Values of the prompt's variables by name. */
+            variables?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Format: int32
+             * @description The version number to render, instead of a label.
+             */
+            version?: number;
+        };
+        /** @description Provider is a configured endpoint of a model vendor, with the secret holding its key. */
+        "coder.ai.v1.Provider": {
+            /** @description Azure OpenAI API version (`2024-10-21`); empty means the SDK's default. */
+            apiVersion?: string;
+            /** @description Deadline of one attempt at this provider; unset means the service default (60 s). */
+            attemptTimeout?: string;
+            /**
+             * @description Base URL of the API; empty means the vendor's default (required for Azure OpenAI and
+             *     OpenAI-compatible servers).
+             */
+            baseUrl?: string;
+            /**
+             * Format: date-time
+             * @description When it was created.
+             */
+            readonly createTime?: string;
+            /**
+             * @description Id of the Secret Management secret (type API_KEY) holding the key; empty for a server
+             *     that needs none. The value is read at call time with the caller's rights and never
+             *     stored here.
+             */
+            credentialSecretId?: string;
+            /** @description Version of the stored provider, for conditional updates and deletes. */
+            etag?: string;
+            /** @description Server-assigned id. */
+            readonly id?: string;
+            /** @description The protocol it speaks. */
+            kind: ("PROVIDER_KIND_UNSPECIFIED" | "PROVIDER_KIND_OPENAI" | "PROVIDER_KIND_AZURE_OPENAI" | "PROVIDER_KIND_OPENAI_COMPATIBLE" | "PROVIDER_KIND_ANTHROPIC") | (0 | 1 | 2 | 3 | 4);
+            /**
+             * @description Name shown to people and put in usage records (`openai`, `azure-eu`), unique in the
+             *     organization.
+             */
+            name: string;
+            /** @description Organization owning it. */
+            readonly organizationId?: string;
+            /**
+             * Format: date-time
+             * @description When it last changed.
+             */
+            readonly updateTime?: string;
+        };
+        /** @description The fields of a Provider to change (AIP-134): the fields sent are the fields changed, so each is optional; an empty value clears a field (an enum cannot be cleared). Provider is a configured endpoint of a model vendor, with the secret holding its key. */
+        "coder.ai.v1.Provider-Patch": {
+            /** @description Azure OpenAI API version (`2024-10-21`); empty means the SDK's default. */
+            apiVersion?: string;
+            /** @description Deadline of one attempt at this provider; unset means the service default (60 s). */
+            attemptTimeout?: string;
+            /**
+             * @description Base URL of the API; empty means the vendor's default (required for Azure OpenAI and
+             *     OpenAI-compatible servers).
+             */
+            baseUrl?: string;
+            /**
+             * Format: date-time
+             * @description When it was created.
+             */
+            readonly createTime?: string;
+            /**
+             * @description Id of the Secret Management secret (type API_KEY) holding the key; empty for a server
+             *     that needs none. The value is read at call time with the caller's rights and never
+             *     stored here.
+             */
+            credentialSecretId?: string;
+            /** @description Version of the stored provider, for conditional updates and deletes. */
+            etag?: string;
+            /** @description Server-assigned id. */
+            readonly id?: string;
+            /**
+             * @description Name shown to people and put in usage records (`openai`, `azure-eu`), unique in the
+             *     organization.
+             */
+            name?: string;
+            /** @description Organization owning it. */
+            readonly organizationId?: string;
+            /**
+             * Format: date-time
+             * @description When it last changed.
+             */
+            readonly updateTime?: string;
+        };
+        /**
+         * @description ProviderKind is the wire protocol and SDK a provider is called with.
+         *     - `PROVIDER_KIND_UNSPECIFIED`: Not set.
+         *     - `PROVIDER_KIND_OPENAI`: OpenAI's API (`https://api.openai.com/v1` unless `base_url` says otherwise).
+         *     - `PROVIDER_KIND_AZURE_OPENAI`: Azure OpenAI: `base_url` is the resource endpoint, models name deployments.
+         *     - `PROVIDER_KIND_OPENAI_COMPATIBLE`: Any server speaking OpenAI's chat completions API (Ollama, vLLM, llama.cpp).
+         *     - `PROVIDER_KIND_ANTHROPIC`: Anthropic's Messages API.
+         *     A request may give a value's number instead of its name; answers carry names.
+         */
+        "coder.ai.v1.ProviderKind": ("PROVIDER_KIND_UNSPECIFIED" | "PROVIDER_KIND_OPENAI" | "PROVIDER_KIND_AZURE_OPENAI" | "PROVIDER_KIND_OPENAI_COMPATIBLE" | "PROVIDER_KIND_ANTHROPIC") | (0 | 1 | 2 | 3 | 4);
+        /**
+         * @description ResponseFormat is the shape of answer asked of the model.
+         *     - `RESPONSE_FORMAT_UNSPECIFIED`: Not set: plain text.
+         *     - `RESPONSE_FORMAT_TEXT`: Plain text.
+         *     - `RESPONSE_FORMAT_JSON_OBJECT`: Any JSON object (JSON mode).
+         *     - `RESPONSE_FORMAT_JSON_SCHEMA`: JSON matching `json_schema` (structured outputs).
+         *     A request may give a value's number instead of its name; answers carry names.
+         */
+        "coder.ai.v1.ResponseFormat": ("RESPONSE_FORMAT_UNSPECIFIED" | "RESPONSE_FORMAT_TEXT" | "RESPONSE_FORMAT_JSON_OBJECT" | "RESPONSE_FORMAT_JSON_SCHEMA") | (0 | 1 | 2 | 3);
+        /**
+         * @description Role is who speaks a message.
+         *     - `ROLE_UNSPECIFIED`: Not set.
+         *     - `ROLE_SYSTEM`: Instructions.
+         *     - `ROLE_USER`: The user.
+         *     - `ROLE_ASSISTANT`: The model.
+         *     - `ROLE_TOOL`: The result of a tool call.
+         *     A request may give a value's number instead of its name; answers carry names.
+         */
+        "coder.ai.v1.Role": ("ROLE_UNSPECIFIED" | "ROLE_SYSTEM" | "ROLE_USER" | "ROLE_ASSISTANT" | "ROLE_TOOL") | (0 | 1 | 2 | 3 | 4);
+        /** @description StreamChatCompletionRequest is a conversation to answer as a stream. */
+        "coder.ai.v1.StreamChatCompletionRequest": {
+            /** @description Serve an identical earlier answer from the response cache, and cache this one. */
+            cache?: boolean;
+            /** @description The conversation; exactly one of `messages` and `prompt`. */
+            messages?: components["schemas"]["coder.ai.v1.Message"][];
+            /** @description Model name as the registry knows it; empty means the first model of `task_type`. */
+            model?: string;
+            /** @description Sampling and shape options. */
+            options?: components["schemas"]["coder.ai.v1.ChatOptions"];
+            /** @description Project the work belongs to (usage is counted there too). */
+            projectId?: string;
+            /** @description A prompt to render (by name, label and variables) as the conversation. */
+            prompt?: components["schemas"]["coder.ai.v1.PromptReference"];
+            /** @description Task type to route by when no model is named (`chat` when both are empty). */
+            taskType?: string;
+        };
+        /** @description StreamChatCompletionResponse is one chunk of a streamed answer. */
+        "coder.ai.v1.StreamChatCompletionResponse": {
+            /** @description In the final chunk: every try, in order. */
+            attempts?: components["schemas"]["coder.ai.v1.Attempt"][];
+            /** @description In the final chunk: true when served from the response cache. */
+            cached?: boolean;
+            /** @description More of the answer's text. */
+            delta?: string;
+            /** @description True in the final chunk. */
+            done?: boolean;
+            /** @description In the final chunk: why it ended. */
+            finishReason?: string;
+            /** @description Id of the completion, the same in every chunk. */
+            id?: string;
+            /** @description Model answering. */
+            model?: string;
+            /** @description Provider answering. */
+            provider?: string;
+            /** @description More of its tool calls. */
+            toolCalls?: components["schemas"]["coder.ai.v1.ToolCallDelta"][];
+            /** @description In the final chunk: tokens and cost. */
+            usage?: components["schemas"]["coder.ai.v1.TokenUsage"];
+        };
+        /** @description TokenUsage is what a completion used and cost. */
+        "coder.ai.v1.TokenUsage": {
+            /**
+             * Format: int64
+             * @description Prompt tokens the provider served from its cache.
+             */
+            cachedTokens?: string;
+            /** @description Cost in USD, an exact decimal. */
+            cost?: string;
+            /**
+             * Format: int64
+             * @description Prompt tokens.
+             */
+            inputTokens?: string;
+            /**
+             * Format: int64
+             * @description Completion tokens.
+             */
+            outputTokens?: string;
+        };
+        /** @description Tool is a function the model may call. */
+        "coder.ai.v1.Tool": {
+            /** @description What it does. */
+            description?: string;
+            /** @description Name of the function. */
+            name: string;
+            /** @description Its parameters as a JSON Schema object. */
+            parameters?: {
+                [key: string]: unknown;
+            };
+        };
+        /** @description ToolCall is a call of a tool the model asks for. */
+        "coder.ai.v1.ToolCall": {
+            /** @description Arguments as a JSON text. */
+            arguments?: string;
+            /** @description Id the tool's answer refers to. */
+            id?: string;
+            /** @description Name of the tool. */
+            name?: string;
+        };
+        /** @description ToolCallDelta is a piece of a tool call being streamed. */
+        "coder.ai.v1.ToolCallDelta": {
+            /** @description More of the arguments' JSON text. */
+            arguments?: string;
+            /** @description Id of the call (in its first piece). */
+            id?: string;
+            /**
+             * Format: int32
+             * @description Which tool call of the answer it belongs to.
+             */
+            index?: number;
+            /** @description Name of the tool (in its first piece). */
+            name?: string;
+        };
+        /** @description UpdateModelRequest carries the changed fields. */
+        "coder.ai.v1.UpdateModelRequest": {
+            /** @description The model with its id, its new values and, optionally, the etag it was read with. */
+            model: components["schemas"]["coder.ai.v1.Model"];
+            /** @description The fields to change; empty means the populated ones. */
+            updateMask?: string;
+        };
+        /** @description UpdateModelResponse carries the updated model. */
+        "coder.ai.v1.UpdateModelResponse": {
+            /** @description The model as stored after the change. */
+            model?: components["schemas"]["coder.ai.v1.Model"];
+        };
+        /** @description UpdateProviderRequest carries the changed fields. */
+        "coder.ai.v1.UpdateProviderRequest": {
+            /** @description The provider with its id, its new values and, optionally, the etag it was read with. */
+            provider: components["schemas"]["coder.ai.v1.Provider"];
+            /** @description The fields to change; empty means the populated ones. */
+            updateMask?: string;
+        };
+        /** @description UpdateProviderResponse carries the updated provider. */
+        "coder.ai.v1.UpdateProviderResponse": {
+            /** @description The provider as stored after the change. */
+            provider?: components["schemas"]["coder.ai.v1.Provider"];
         };
         /** @description Actor identifies who caused a change. */
         "coder.common.v1.Actor": {
@@ -6739,6 +7498,554 @@ export interface operations {
             408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             414: components["responses"]["UriTooLong"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    AiService_CreateChatCompletion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["coder.ai.v1.CreateChatCompletionRequest"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.ai.v1.CreateChatCompletionResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    AiService_StreamChatCompletion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["coder.ai.v1.StreamChatCompletionRequest"];
+            };
+        };
+        responses: {
+            /** @description A stream of messages: Server-Sent Events (`event: message`, `id:` the message's cursor, `event: error` when the stream fails), NDJSON, or a JSON array, by the Accept header. Each message has the schema given here. */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.ai.v1.StreamChatCompletionResponse"][];
+                    "application/x-ndjson": components["schemas"]["coder.ai.v1.StreamChatCompletionResponse"];
+                    "text/event-stream": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    AiService_CreateEmbeddings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["coder.ai.v1.CreateEmbeddingsRequest"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.ai.v1.CreateEmbeddingsResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    AiService_ListModels: {
+        parameters: {
+            query?: {
+                /** @description Largest number to return; 0 means 50, at most 1000. */
+                pageSize?: number;
+                /** @description Token from a previous response's `next_page_token`. */
+                pageToken?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.ai.v1.ListModelsResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    AiService_CreateModel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["coder.ai.v1.Model"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    /** @description URL of the created resource. */
+                    Location: string;
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.ai.v1.CreateModelResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    AiService_GetModel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the model. */
+                model_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.ai.v1.GetModelResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    AiService_DeleteModel: {
+        parameters: {
+            query?: {
+                /** @description When set, the delete is refused unless the stored model still has this etag. */
+                etag?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Id of the model. */
+                model_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.ai.v1.DeleteModelResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    AiService_UpdateModel: {
+        parameters: {
+            query?: {
+                /** @description The fields to change, comma-separated: `name`, `providerId`, `providerModel`, `contextWindow`, `maxOutputTokens`, `capabilities`, `pricing`, `taskTypes`, `priority`, `fallbackModels`. A field named here and left out of the body is cleared. Without it (or empty) the fields the body sends are the fields changed (AIP-134). */
+                updateMask?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Server-assigned id. */
+                model_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["coder.ai.v1.Model-Patch"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.ai.v1.UpdateModelResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    AiService_ListProviders: {
+        parameters: {
+            query?: {
+                /** @description Largest number to return; 0 means 50, at most 1000. */
+                pageSize?: number;
+                /** @description Token from a previous response's `next_page_token`. */
+                pageToken?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.ai.v1.ListProvidersResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    AiService_CreateProvider: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["coder.ai.v1.Provider"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    /** @description URL of the created resource. */
+                    Location: string;
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.ai.v1.CreateProviderResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    AiService_GetProvider: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the provider. */
+                provider_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.ai.v1.GetProviderResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    AiService_DeleteProvider: {
+        parameters: {
+            query?: {
+                /** @description When set, the delete is refused unless the stored provider still has this etag. */
+                etag?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Id of the provider. */
+                provider_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.ai.v1.DeleteProviderResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    AiService_UpdateProvider: {
+        parameters: {
+            query?: {
+                /** @description The fields to change, comma-separated: `name`, `baseUrl`, `apiVersion`, `credentialSecretId`, `attemptTimeout`. A field named here and left out of the body is cleared. Without it (or empty) the fields the body sends are the fields changed (AIP-134). */
+                updateMask?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Server-assigned id. */
+                provider_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["coder.ai.v1.Provider-Patch"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.ai.v1.UpdateProviderResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
             431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };

@@ -10,13 +10,14 @@ import subprocess
 
 import pytest
 
+from tests.ai.providers import LocalProvider
 from tests.ui.conftest import CHROMIUM, ROOT, UI, Suite
 
 OUT = UI / "e2e" / ".out"
 
 
 @pytest.mark.timeout(600)
-def test_the_web_ui_end_to_end(suite: Suite) -> None:
+def test_the_web_ui_end_to_end(suite: Suite, model_provider: LocalProvider) -> None:
     if not CHROMIUM.exists():
         # As with Redis and RabbitMQ: skipped on a laptop, a failure under CI.
         message = f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)"
@@ -33,6 +34,7 @@ def test_the_web_ui_end_to_end(suite: Suite) -> None:
             "OWNER_EMAIL": suite.owner_email,
             "OWNER_PASSWORD": suite.owner_password,
             "OUT_DIR": str(OUT),
+            "PROVIDER_URL": model_provider.openai_url,
         },
         capture_output=True,
         text=True,
@@ -41,7 +43,7 @@ def test_the_web_ui_end_to_end(suite: Suite) -> None:
     )
     report = run.stdout + run.stderr
     assert run.returncode == 0, report + "\n--- coder dev ---\n" + suite.output.text[-6000:]
-    assert "e2e: 7 passed, 0 failed" in run.stdout, report
+    assert "e2e: 11 passed, 0 failed" in run.stdout, report
     for page in ("sign-in", "board", "list", "task-drawer", "sessions", "settings-organization-members"):
         for theme in ("light", "dark"):
             assert (OUT / f"{page}-{theme}.png").stat().st_size > 0

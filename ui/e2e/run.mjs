@@ -1,6 +1,7 @@
 // End-to-end tests of the web UI in Debian's Chromium (playwright-core, no browser download)
 // against a running `coder dev` (tests/ui/test_e2e.py starts one and sets the environment):
-// UI_URL, EDGE_URL, OWNER_EMAIL, OWNER_PASSWORD; OUT_DIR receives the screenshots.
+// UI_URL, EDGE_URL, OWNER_EMAIL, OWNER_PASSWORD, PROVIDER_URL (the local model server);
+// OUT_DIR receives the screenshots.
 import AxeBuilder from "@axe-core/playwright";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -11,6 +12,8 @@ const UI = process.env.UI_URL;
 const OWNER = { email: process.env.OWNER_EMAIL, password: process.env.OWNER_PASSWORD };
 const OUT = process.env.OUT_DIR ?? new URL("./.out", import.meta.url).pathname;
 const WAIT = 15_000;
+const PROVIDER_URL = process.env.PROVIDER_URL; // the local model server (OpenAI's wire protocol)
+const SECRET_VALUE = "sk-local-e2e-7f3a9c1d2b4e6f80";
 
 function check(condition, message) {
   if (!condition) throw new Error(message);
@@ -326,6 +329,138 @@ const tests = [
     },
   ],
   [
+    "a secret is stored, listed masked, revealed with a reason that lands in the audit, granted, and a .env imported",
+    async ({ owner }) => {
+      await owner.goto(`${UI}/secrets`);
+      await owner.getByRole("heading", { name: "Secrets", level: 1 }).waitFor({ timeout: WAIT });
+      await owner.getByRole("button", { name: "New secret" }).click();
+      const create = owner.getByRole("dialog", { name: "New secret" });
+      await create.getByLabel("Name", { exact: true }).fill("LOCAL_LLM_KEY");
+      await create.getByLabel("Scope", { exact: true }).selectOption("SECRET_SCOPE_ORGANIZATION");
+      await create.getByLabel("Description", { exact: true }).fill("The local model server's key");
+      await create.getByLabel("Key", { exact: true }).fill(SECRET_VALUE);
+      await create.getByRole("button", { name: "Store secret" }).click();
+      await owner.waitForURL(/\/secrets\/[0-9A-Za-z_-]+$/, { timeout: WAIT });
+      state.secretUrl = owner.url();
+      await owner.getByTestId("masked-value").waitFor({ timeout: WAIT });
+      check(!(await owner.content()).includes(SECRET_VALUE), "the secret's page shows the value before it is revealed");
+
+      await owner.goto(`${UI}/secrets`);
+      const row = owner.locator('tr[data-secret="LOCAL_LLM_KEY"]');
+      await row.waitFor({ timeout: WAIT });
+      check((await row.getByLabel("value hidden").textContent()) === "••••••••", "the list does not mask the value");
+      check(!(await owner.content()).includes(SECRET_VALUE), "the list shows the value");
+      await shoot(owner, "secrets");
+
+      await owner.goto(state.secretUrl);
+      await owner.getByRole("button", { name: "Reveal", exact: true }).click();
+      const dialog = owner.getByRole("dialog", { name: "Reveal LOCAL_LLM_KEY" });
+      await dialog.getByRole("button", { name: /^Reveal version/ }).click();
+      await owner.locator("#reveal-reason-error").waitFor({ timeout: WAIT });
+      await dialog.getByLabel("Reason", { exact: true }).fill("e2e: check the stored key");
+      await dialog.getByRole("button", { name: /^Reveal version/ }).click();
+      const value = dialog.getByTestId("revealed-value").locator('[data-field="Key"]');
+      await value.waitFor({ timeout: WAIT });
+      check((await value.textContent()) === SECRET_VALUE, "the revealed value is not the stored one");
+      await shoot(owner, "secret-reveal");
+      await dialog.getByRole("button", { name: "Hide" }).click();
+      await dialog.waitFor({ state: "detached" });
+      check(!(await owner.content()).includes(SECRET_VALUE), "the value stayed on the page after Hide");
+      // The read is in the audit with its reason (the audit refreshes on its own).
+      await owner.reload();
+      await owner.locator('tr[data-audit="e2e: check the stored key"]').waitFor({ timeout: WAIT });
+      await owner.getByRole("region", { name: "Versions" }).locator('tr[data-version="1"]').getByText("v1 (current)").waitFor({ timeout: WAIT });
+
+      await owner.getByLabel("Grant to", { exact: true }).selectOption("GRANTEE_TYPE_ROLE");
+      await owner.getByLabel("Role", { exact: true }).fill("member");
+      await owner.getByRole("button", { name: "Grant", exact: true }).click();
+      await owner.getByRole("region", { name: "Grants" }).getByRole("cell", { name: "role member" }).waitFor({ timeout: WAIT });
+      await shoot(owner, "secret");
+
+      await owner.goto(`${UI}/secrets?dialog=import`);
+      const importer = owner.getByRole("dialog", { name: "Import secrets" });
+      await importer.getByLabel("Content", { exact: true }).fill("# from .env\nFIRST_TOKEN=one\nexport SECOND_TOKEN=\"two two\"\n");
+      await importer.getByRole("button", { name: "Import", exact: true }).click();
+      await importer.getByRole("status").getByText(/2 created \(FIRST_TOKEN, SECOND_TOKEN\)/).waitFor({ timeout: WAIT });
+      await importer.getByRole("button", { name: "Close" }).click();
+      await owner.locator('tr[data-secret="SECOND_TOKEN"]').waitFor({ timeout: WAIT });
+    },
+  ],
+  [
+    "an admin registers a provider with the secret and a model, the playground streams, the usage shows, and a quota alert appears",
+    async ({ owner }) => {
+      // A hard quota below one answer's tokens: the first call passes (nothing used yet), its
+      // usage raises the alerts, and the next call is refused before the provider is called.
+      await owner.goto(`${UI}/usage/limits`);
+      await owner.getByRole("button", { name: "New quota" }).click();
+      const form = owner.getByRole("form", { name: "New quota" });
+      await form.getByLabel("Name", { exact: true }).fill("Daily tokens");
+      await form.getByLabel("Meter", { exact: true }).selectOption("ai.completion.tokens");
+      await form.getByLabel("Limit per period", { exact: true }).fill("10");
+      await form.getByLabel("Period", { exact: true }).selectOption("PERIOD_DAY");
+      await form.getByLabel("At the limit", { exact: true }).selectOption("ENFORCEMENT_HARD");
+      await form.getByRole("button", { name: "Create quota" }).click();
+      await owner.locator('tr[data-limit="Daily tokens"]').getByTestId("limit-state").getByText("OK").waitFor({ timeout: WAIT });
+
+      await owner.goto(`${UI}/ai`);
+      await owner.getByRole("button", { name: "New provider" }).click();
+      await owner.getByLabel("Name", { exact: true }).fill("local");
+      await owner.getByLabel("Protocol", { exact: true }).selectOption("PROVIDER_KIND_OPENAI_COMPATIBLE");
+      await owner.getByLabel("Base URL", { exact: true }).fill(PROVIDER_URL);
+      await owner.getByLabel("API key (a secret)", { exact: true }).selectOption({ label: "LOCAL_LLM_KEY" });
+      await owner.getByRole("button", { name: "Add provider" }).click();
+      await owner.locator('tr[data-provider="local"]').waitFor({ timeout: WAIT });
+      await owner.getByRole("button", { name: "New model" }).click();
+      await owner.getByLabel("Name callers use", { exact: true }).fill("local-chat");
+      await owner.getByLabel("USD per 1M input tokens", { exact: true }).fill("1");
+      await owner.getByLabel("USD per 1M output tokens", { exact: true }).fill("2");
+      await owner.getByRole("button", { name: "Add model" }).click();
+      await owner.locator('tr[data-model="local-chat"]').waitFor({ timeout: WAIT });
+      await shoot(owner, "ai-admin");
+
+      await owner.goto(`${UI}/ai/playground`);
+      await owner.getByLabel("Model", { exact: true }).selectOption("local-chat");
+      const streamed = owner.waitForResponse((r) => r.url().includes("/chat/completions:stream"), { timeout: WAIT });
+      await owner.getByLabel("Message", { exact: true }).fill("Say hello");
+      await owner.getByRole("button", { name: "Send" }).click();
+      const response = await streamed;
+      check((response.headers()["content-type"] ?? "").startsWith("text/event-stream"), "the playground's answer is not an SSE stream");
+      const usage = owner.getByTestId("answer-usage");
+      await usage.waitFor({ timeout: WAIT });
+      check((await owner.getByTestId("answer-text").textContent()) === "Hello from the local provider.", "the streamed answer is not the provider's");
+      const line = await usage.textContent();
+      // 11 input tokens at $1/M and 7 output tokens at $2/M.
+      check(line.includes("local-chat via local") && line.includes("11 in / 7 out") && line.includes("$0.000025"), `the final usage is ${line}`);
+      await shoot(owner, "ai-playground");
+
+      // The completion's usage reaches Usage Tracking through the bus: its alerts appear.
+      await owner.goto(`${UI}/usage/alerts`);
+      const exceeded = owner.getByRole("listitem").filter({ hasText: "Quota “Daily tokens” exceeded" });
+      const deadline = Date.now() + 4 * WAIT;
+      while ((await exceeded.count()) === 0 && Date.now() < deadline) {
+        await owner.waitForTimeout(500);
+        await owner.reload();
+        await owner.getByRole("heading", { name: "Usage", level: 1 }).waitFor({ timeout: WAIT });
+        await owner.waitForLoadState("networkidle");
+      }
+      check((await exceeded.count()) >= 1, "no exceeded alert for the quota");
+      await owner.getByRole("listitem").filter({ hasText: "Quota “Daily tokens” warning" }).first().waitFor();
+      await shoot(owner, "usage-alerts");
+
+      await owner.goto(`${UI}/usage`);
+      await owner.getByRole("img", { name: /^By model: local-chat 18 token/ }).waitFor({ timeout: WAIT });
+      await owner.getByTestId("limit-state").getByText("Exceeded").waitFor({ timeout: WAIT });
+      await shoot(owner, "usage");
+
+      // The hard quota now refuses the next call before the provider sees it.
+      await owner.goto(`${UI}/ai/playground`);
+      await owner.getByLabel("Model", { exact: true }).selectOption("local-chat");
+      await owner.getByLabel("Message", { exact: true }).fill("Again");
+      await owner.getByRole("button", { name: "Send" }).click();
+      await owner.getByRole("alert").filter({ hasText: /quota|limit|exhaust/i }).waitFor({ timeout: WAIT });
+    },
+  ],
+  [
     "every other page has no serious or critical accessibility violation",
     async ({ owner }) => {
       for (const path of [
@@ -336,8 +471,9 @@ const tests = [
         "/settings/organization/teams",
         "/settings/organization/service-accounts",
         "/account",
-        "/usage/alerts",
+        "/usage/limits",
         "/usage/prices",
+        "/secrets?dialog=new",
       ]) {
         await owner.goto(`${UI}${path}`);
         await owner.getByRole("heading", { level: 1 }).waitFor({ timeout: WAIT });

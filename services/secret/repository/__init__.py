@@ -27,6 +27,7 @@ CONTAINERS = (
             "/type",
             "/state",
             "/secretId",
+            "/version",
             "/keyId",
             "/nextDeadline",
         ),

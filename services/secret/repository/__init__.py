@@ -28,6 +28,7 @@ CONTAINERS = (
             "/state",
             "/secretId",
             "/keyId",
+            "/version",
             "/nextDeadline",
         ),
         outbox=True,

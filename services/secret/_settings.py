@@ -54,6 +54,11 @@ class SecretSettings(BaseSettings):
     sweep_seconds: float = Field(
         60.0, gt=0, description="How often the sweep of due reminders, purges and rewraps runs."
     )
+    sweep_rewrap: bool = Field(
+        True,
+        description="Whether the sweep also rewraps data keys still under a previous KEK, so a "
+        "rotation finishes without a RewrapSecrets call.",
+    )
     sweep_batch: int = Field(100, ge=1, le=1000, description="Secrets handled per sweep pass.")
 
 

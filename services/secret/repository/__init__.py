@@ -29,6 +29,7 @@ CONTAINERS = (
             "/secretId",
             "/version",
             "/keyId",
+            "/version",
             "/nextDeadline",
         ),
         outbox=True,

@@ -75,7 +75,9 @@ class Sweeper:
                     reminders += await self._remind(record, now)
             except (EtagMismatch, DocumentNotFound):
                 continue  # changed meanwhile: the next pass sees its new deadline
-        rewrapped = await self._keys.rewrap_batch(None, limit=limit)
+        rewrapped = 0
+        if self._c.settings.sweep_rewrap:
+            rewrapped = await self._keys.rewrap_batch(None, limit=limit)
         return SweepReport(reminders, purged, rewrapped)
 
     async def _purge(self, record: SecretRecord) -> None:

@@ -248,7 +248,7 @@ class LocalProvider:
         }
         if not body.get("stream"):
             done = {**message, "content": content, "stop_reason": stop}
-            done["usage"] = {**message["usage"], "output_tokens": behaviour.output_tokens}  # type: ignore[dict-item]
+            done["usage"] = {**message["usage"], "output_tokens": behaviour.output_tokens}
             return web.json_response(done)
         response = await _sse(request)
 

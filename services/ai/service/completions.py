@@ -276,15 +276,25 @@ class Completions:
     # --- steps ---------------------------------------------------------------------------------
 
     async def _prepare(self, request: ChatRequest) -> Prepared:
+        started = time.monotonic()
         _check_input(request)
         principal = current_principal()
         messages, options, model = await self._conversation(request)
-        targets = await self._router.chain(principal.organization_id, model, request.task_type)
-        primary = targets[0]
-        input_tokens = _tokens.count_messages(messages, primary.deployment)
+        # Counted with the requested model's encoding (the chain is not known yet), so the
+        # quota check can run alongside the routing reads.
+        input_tokens = _tokens.count_messages(messages, model)
         wanted = options.max_output_tokens if options.HasField("max_output_tokens") else 0
         await self._guards.admit(principal, input_tokens + (wanted or 0))
-        await self._guards.check_quota(request.project_id, input_tokens)
+        routed, checked = await asyncio.gather(
+            self._router.chain(principal.organization_id, model, request.task_type),
+            self._guards.check_quota(request.project_id, input_tokens),
+            return_exceptions=True,
+        )
+        for outcome in (checked, routed):
+            if isinstance(outcome, BaseException):
+                raise outcome
+        assert not isinstance(routed, BaseException)
+        targets = routed
         key = ""
         if request.cache:
             key = cache_key(principal.organization_id, [t.name for t in targets], messages, options)
@@ -297,7 +307,7 @@ class Completions:
             targets=targets,
             input_tokens=input_tokens,
             cache_key=key,
-            started=time.monotonic(),
+            started=started,
             events=AiEvents(principal, self._clock),
         )
 

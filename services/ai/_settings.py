@@ -30,10 +30,11 @@ class AiSettings(BaseSettings):
     credential_ttl_seconds: float = Field(
         60.0, gt=0, description="How long a provider key read from Secret Management is kept."
     )
-    organization_requests_per_minute: int = Field(600, ge=1)
-    organization_tokens_per_minute: int = Field(2_000_000, ge=1)
-    user_requests_per_minute: int = Field(120, ge=1)
-    user_tokens_per_minute: int = Field(400_000, ge=1)
+    # At most one unit per microsecond: the limiter's resolution.
+    organization_requests_per_minute: int = Field(600, ge=1, le=60_000_000)
+    organization_tokens_per_minute: int = Field(2_000_000, ge=1, le=60_000_000)
+    user_requests_per_minute: int = Field(120, ge=1, le=60_000_000)
+    user_tokens_per_minute: int = Field(400_000, ge=1, le=60_000_000)
     quota_check: bool = Field(
         True, description="Ask Usage Tracking's CheckQuota before every provider call."
     )

@@ -41,24 +41,25 @@ class Registry:
     async def provider(
         self,
         name: str = "local",
-        kind: int = OPENAI,
+        kind: resources_pb2.ProviderKind.ValueType = OPENAI,
         *,
         secret: str = "",
-        timeout: float | None = None,
+        attempt_timeout: float | None = None,
     ) -> resources_pb2.Provider:
         base = self.local.openai_url if kind == OPENAI else self.local.url
         provider = resources_pb2.Provider(
             name=name,
             kind=kind,
             base_url=base,
-            credential_secret_id=secret,  # type: ignore[arg-type]
+            credential_secret_id=secret,
         )
-        if timeout is not None:
-            provider.attempt_timeout.CopyFrom(Duration(nanos=int(timeout * 1e9)))
+        if attempt_timeout is not None:
+            provider.attempt_timeout.CopyFrom(Duration(nanos=int(attempt_timeout * 1e9)))
         answer = await self.stub.CreateProvider(
             api.CreateProviderRequest(provider=provider), metadata=self.admin
         )
-        return answer.provider
+        created: resources_pb2.Provider = answer.provider
+        return created
 
     async def model(
         self,
@@ -96,4 +97,5 @@ class Registry:
         answer = await self.stub.CreateModel(
             api.CreateModelRequest(model=model), metadata=self.admin
         )
-        return answer.model
+        stored: resources_pb2.Model = answer.model
+        return stored

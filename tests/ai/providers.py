@@ -34,6 +34,7 @@ class Reply:
     cached_tokens: int = 0
     tool_calls: tuple[tuple[str, str, str], ...] = ()  # (id, name, arguments JSON)
     chunks: int = 0  # 0: one piece per word
+    interval: float = 0.0  # seconds between streamed pieces, as a model's decoding pace
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,8 @@ class LocalProvider:
 
         await send([{"index": 0, "delta": {"role": "assistant", "content": ""}}])
         for piece in _pieces(behaviour):
+            if behaviour.interval:
+                await asyncio.sleep(behaviour.interval)
             await send([{"index": 0, "delta": {"content": piece}}])
         for index, (call_id, name, arguments) in enumerate(behaviour.tool_calls):
             head = {"index": index, "id": call_id, "type": "function"}
@@ -248,7 +251,7 @@ class LocalProvider:
         }
         if not body.get("stream"):
             done = {**message, "content": content, "stop_reason": stop}
-            done["usage"] = {**message["usage"], "output_tokens": behaviour.output_tokens}  # type: ignore[dict-item]
+            done["usage"] = {**message["usage"], "output_tokens": behaviour.output_tokens}
             return web.json_response(done)
         response = await _sse(request)
 

@@ -64,7 +64,7 @@ class TestUnary:
             answer.usage.output_tokens,
             answer.usage.cached_tokens,
         ) == (1000, 500, 200)
-        # 800 × 2 + 200 × 1 + 500 × 8 per million
+        # (800 * 2 + 200 * 1 + 500 * 8) per million
         assert Decimal(answer.usage.cost) == Decimal("0.0058")
         sent = provider.seen(name)[-1].body
         assert sent["messages"] == [

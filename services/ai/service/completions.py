@@ -28,6 +28,7 @@ from coder.ai.v1 import resources_pb2
 from coder.events.v1 import event_pb2
 from coder.prompt.v1 import prompt_pb2, prompt_service_pb2, prompt_service_pb2_grpc
 from services.ai import _providers, _tokens
+from services.ai._peers import answered
 from services.ai._providers import ChatCall, ChatClient, Delta, ProviderFailure, Tokens
 from services.ai._settings import AiSettings
 from services.ai.events import EMBEDDING_COMPLETED, AiEvents, decimal_text
@@ -35,7 +36,6 @@ from services.ai.repository import AiRepository
 from services.ai.service.clients import ClientPool
 from services.ai.service.credentials import Credentials
 from services.ai.service.guards import Guards
-from services.ai.service.peer import answered
 from services.ai.service.responses import ResponseCache, cache_key
 from services.ai.service.routing import Router, Target
 from services.kit import (
@@ -276,15 +276,25 @@ class Completions:
     # --- steps ---------------------------------------------------------------------------------
 
     async def _prepare(self, request: ChatRequest) -> Prepared:
+        started = time.monotonic()
         _check_input(request)
         principal = current_principal()
         messages, options, model = await self._conversation(request)
-        targets = await self._router.chain(principal.organization_id, model, request.task_type)
-        primary = targets[0]
-        input_tokens = _tokens.count_messages(messages, primary.deployment)
+        # Counted with the requested model's encoding (the chain is not known yet), so the
+        # quota check can run alongside the routing reads.
+        input_tokens = _tokens.count_messages(messages, model)
         wanted = options.max_output_tokens if options.HasField("max_output_tokens") else 0
         await self._guards.admit(principal, input_tokens + (wanted or 0))
-        await self._guards.check_quota(request.project_id, input_tokens)
+        routed, checked = await asyncio.gather(
+            self._router.chain(principal.organization_id, model, request.task_type),
+            self._guards.check_quota(request.project_id, input_tokens),
+            return_exceptions=True,
+        )
+        for outcome in (checked, routed):
+            if isinstance(outcome, BaseException):
+                raise outcome
+        assert not isinstance(routed, BaseException)
+        targets = routed
         key = ""
         if request.cache:
             key = cache_key(principal.organization_id, [t.name for t in targets], messages, options)
@@ -297,7 +307,7 @@ class Completions:
             targets=targets,
             input_tokens=input_tokens,
             cache_key=key,
-            started=time.monotonic(),
+            started=started,
             events=AiEvents(principal, self._clock),
         )
 

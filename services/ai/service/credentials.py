@@ -16,7 +16,7 @@ from typing import Protocol
 from google.protobuf import empty_pb2
 
 from coder.secret.v1 import secret_service_pb2, secret_service_pb2_grpc
-from services.ai.service.peer import answered
+from services.ai._peers import answered
 from services.kit import Clock, FailedPrecondition, Peers, Principal
 from services.kit.bus import EventFactory
 

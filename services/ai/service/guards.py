@@ -5,8 +5,8 @@ Tracking's quotas (CheckQuota, category `ai.completion`; a HARD limit refuses)."
 from __future__ import annotations
 
 from coder.usage.v1 import usage_service_pb2, usage_service_pb2_grpc
+from services.ai._peers import answered
 from services.ai._settings import AiSettings
-from services.ai.service.peer import answered
 from services.kit import Peers, Principal, ResourceExhausted
 from services.kit.cache import RateLimiter
 

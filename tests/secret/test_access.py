@@ -36,7 +36,8 @@ async def grant(
     reply = await owner.stub.CreateSecretGrant(
         api.CreateSecretGrantRequest(secret_id=secret_id, grant=draft), metadata=owner.metadata
     )
-    return reply.grant
+    made: S.SecretGrant = reply.grant
+    return made
 
 
 def delegated(token: TokenFactory, org: str, sub: str, *, service: str = "ai") -> str:
@@ -164,8 +165,12 @@ class TestGrants:
     ) -> None:
         secret, _ = await member.create()
         await grant(
-            member, secret.id, S.GRANTEE_TYPE_USER, "user-b",
-            expire_in=timedelta(hours=1), clock=clock,
+            member,
+            secret.id,
+            S.GRANTEE_TYPE_USER,
+            "user-b",
+            expire_in=timedelta(hours=1),
+            clock=clock,
         )
         other = as_user("user-b")
         await other.value(secret.id)
@@ -270,8 +275,6 @@ class TestAudit:
 
     async def test_the_audit_is_for_administrators(self, member: Secrets) -> None:
         await rpc_error(
-            member.stub.ListAccessRecords(
-                api.ListAccessRecordsRequest(), metadata=member.metadata
-            ),
+            member.stub.ListAccessRecords(api.ListAccessRecordsRequest(), metadata=member.metadata),
             grpc.StatusCode.PERMISSION_DENIED,
         )

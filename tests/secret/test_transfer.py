@@ -5,6 +5,7 @@ opens nothing."""
 from __future__ import annotations
 
 import json
+
 import grpc
 import pytest
 
@@ -32,16 +33,17 @@ def dotenv(admin: Secrets) -> tuple[str, dict[str, str]]:
 
 
 async def importing(admin: Secrets, **fields: object) -> api.ImportSecretsResponse:
-    return await admin.stub.ImportSecrets(
+    reply: api.ImportSecretsResponse = await admin.stub.ImportSecrets(
         api.ImportSecretsRequest(**fields),  # type: ignore[arg-type]
         metadata=admin.metadata,
     )
+    return reply
 
 
 class TestDotenv:
     def test_the_parser_reads_quotes_exports_and_comments(self) -> None:
         parsed = parse_dotenv(
-            'A=1\nexport B = two words # note\nC="x\\ty\nz"\nD=\'$raw\\n\'\n# E=no\n'
+            "A=1\nexport B = two words # note\nC=\"x\\ty\nz\"\nD='$raw\\n'\n# E=no\n"
         )
         assert parsed == {"A": "1", "B": "two words", "C": "x\ty\nz", "D": "$raw\\n"}
 
@@ -92,9 +94,7 @@ class TestDotenv:
 
 
 class TestJson:
-    async def test_strings_are_variables_and_objects_json_credentials(
-        self, admin: Secrets
-    ) -> None:
+    async def test_strings_are_variables_and_objects_json_credentials(self, admin: Secrets) -> None:
         key, private = unique("k"), unique("pk")
         admin.scan.watch(key, private)
         content = json.dumps({"OPENAI_KEY": key, "GCP_SA": {"private_key": private}})
@@ -258,4 +258,3 @@ class TestForAdministrators:
             ),
             grpc.StatusCode.PERMISSION_DENIED,
         )
-

@@ -16,14 +16,16 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from services.secret._keys import KeyRing, KeyUnavailable, WrappedKey
+from services.secret._keys import KeyRing, KeyServiceDown, KeyUnavailable, WrappedKey
 
 NONCE_BYTES = 12
 SCHEME = "aes-256-gcm/v1"
 
 
 class SealBroken(Exception):
-    """A sealed value did not open: tampered with, or bound to another secret or version."""
+    """A sealed value did not open: tampered with, bound to another secret or version, or
+    under a KEK the ring does not hold. (`KeyServiceDown`, the KEKs' home unreachable, is
+    raised as itself: nothing is wrong with the value.)"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +66,8 @@ class Envelope:
             raise SealBroken(f"unknown sealing scheme {sealed.scheme!r}")
         try:
             data_key = await self._keys.unwrap(sealed.wrapped_key, binding)
+        except KeyServiceDown:
+            raise
         except KeyUnavailable as error:
             raise SealBroken(str(error)) from error
         try:
@@ -77,6 +81,8 @@ class Envelope:
             return sealed
         try:
             data_key = await self._keys.unwrap(sealed.wrapped_key, binding)
+        except KeyServiceDown:
+            raise
         except KeyUnavailable as error:
             raise SealBroken(str(error)) from error
         wrapped = await self._keys.wrap(data_key, binding)

@@ -38,6 +38,17 @@ class KeyUnavailable(Exception):
     (tampered, or bound to other associated data)."""
 
 
+class KeyServiceDown(KeyUnavailable):
+    """The place the KEKs live could not be reached or failed (not a refusal): try again."""
+
+
+def _vault_failure(error: Exception, what: str) -> KeyUnavailable:
+    """A refusal by the vault (a 4xx: bad ciphertext, unknown or disabled key) or an outage."""
+    status = getattr(error, "status_code", None)
+    kind = KeyUnavailable if status is not None and 400 <= status < 500 else KeyServiceDown
+    return kind(f"Key Vault {what}: {type(error).__name__} {status or ''}".rstrip())
+
+
 @dataclass(frozen=True, slots=True)
 class WrappedKey:
     """A data key wrapped under one KEK."""
@@ -169,9 +180,7 @@ class KeyVaultKeyRing:
         try:
             key = await client.get_key(self._key_name, self._key_version)
         except AzureError as error:
-            raise KeyUnavailable(
-                f"Key Vault key {self._key_url} is not readable: {type(error).__name__}"
-            ) from error
+            raise _vault_failure(error, f"key {self._key_url} is not readable") from error
         finally:
             await client.close()
         self._primary = str(key.id)
@@ -205,7 +214,7 @@ class KeyVaultKeyRing:
             primary = await self.primary_key_id()
             result = await self._client(primary).wrap_key(KeyWrapAlgorithm.rsa_oaep_256, data_key)
         except AzureError as error:
-            raise KeyUnavailable(f"Key Vault refused to wrap: {type(error).__name__}") from error
+            raise _vault_failure(error, "did not wrap") from error
         return WrappedKey(str(result.key_id or primary), bytes(result.encrypted_key))
 
     async def unwrap(self, wrapped: WrappedKey, associated_data: bytes) -> bytes:
@@ -219,9 +228,7 @@ class KeyVaultKeyRing:
                 KeyWrapAlgorithm.rsa_oaep_256, wrapped.wrapped
             )
         except AzureError as error:
-            raise KeyUnavailable(
-                f"Key Vault refused to unwrap under {wrapped.key_id}: {type(error).__name__}"
-            ) from error
+            raise _vault_failure(error, f"did not unwrap under {wrapped.key_id}") from error
         return bytes(result.key)
 
     async def close(self) -> None:

@@ -152,15 +152,16 @@ class Secrets:
     async def value(
         self, secret_id: str, version: int = 0, reason: str = "test"
     ) -> api.GetSecretValueResponse:
-        return await self.stub.GetSecretValue(
+        reply: api.GetSecretValueResponse = await self.stub.GetSecretValue(
             api.GetSecretValueRequest(secret_id=secret_id, version=version, reason=reason),
             metadata=self.metadata,
         )
+        return reply
 
     async def add_version(
         self, secret_id: str, value: S.SecretValue, **options: object
     ) -> api.AddSecretVersionResponse:
-        return await self.stub.AddSecretVersion(
+        reply: api.AddSecretVersionResponse = await self.stub.AddSecretVersion(
             api.AddSecretVersionRequest(
                 secret_id=secret_id,
                 value=self.watch(value),
@@ -168,6 +169,7 @@ class Secrets:
             ),
             metadata=self.metadata,
         )
+        return reply
 
     def acting_as(self, metadata: Metadata) -> Secrets:
         return Secrets(self.stub, metadata, self.scan)

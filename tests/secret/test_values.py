@@ -65,9 +65,7 @@ class TestShapes:
         self, member: Secrets
     ) -> None:
         error = await rpc_error(
-            member.create(
-                secret_type=S.SECRET_TYPE_API_KEY, value=value_of(S.SECRET_TYPE_GENERIC)
-            ),
+            member.create(secret_type=S.SECRET_TYPE_API_KEY, value=value_of(S.SECRET_TYPE_GENERIC)),
             grpc.StatusCode.INVALID_ARGUMENT,
         )
         assert violated_fields(error) == {"value.api_key"}

@@ -78,9 +78,7 @@ class TestCheckAndSet:
         secret, _ = await member.create()
         results = await asyncio.gather(
             *(
-                member.add_version(
-                    secret.id, value_of(S.SECRET_TYPE_API_KEY), expected_version=1
-                )
+                member.add_version(secret.id, value_of(S.SECRET_TYPE_API_KEY), expected_version=1)
                 for _ in range(5)
             ),
             return_exceptions=True,

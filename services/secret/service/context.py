@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from coder.secret.v1 import secret_pb2
-from services.kit import Clock, FailedPrecondition, Principal, get_logger
+from services.kit import Clock, FailedPrecondition, Principal, Unavailable, get_logger
 from services.secret._envelope import Envelope, SealBroken, associated_data
+from services.secret._keys import KeyServiceDown, KeyUnavailable
 from services.secret._mapping import SecretRecord, VersionRecord
 from services.secret._settings import SecretSettings
 from services.secret.repository.audit import AuditRepository
@@ -78,7 +79,13 @@ class SecretContext:
     ) -> VersionRecord:
         """Version `number` of the secret holding `value`, sealed under a fresh data key."""
         binding = associated_data(record.organization_id, record.id, number)
-        sealed = await self.envelope.seal(value.SerializeToString(), binding)
+        try:
+            sealed = await self.envelope.seal(value.SerializeToString(), binding)
+        except KeyUnavailable as error:
+            _log.error("secret.kek_unavailable", secret_id=record.id, error=str(error))
+            raise Unavailable(
+                "the key-encryption key cannot be reached; try again", reason="KEK_UNAVAILABLE"
+            ) from error
         version = secret_pb2.SecretVersion(
             version=number,
             created_by=principal_subject,
@@ -94,6 +101,11 @@ class SecretContext:
         binding = associated_data(record.organization_id, record.id, version.version.version)
         try:
             plaintext = await self.envelope.open(version.sealed, binding)
+        except KeyServiceDown as error:
+            _log.error("secret.kek_unavailable", secret_id=record.id, error=str(error))
+            raise Unavailable(
+                "the key-encryption key cannot be reached; try again", reason="KEK_UNAVAILABLE"
+            ) from error
         except SealBroken as error:
             _log.error(
                 "secret.seal_broken",

@@ -7,6 +7,7 @@ from __future__ import annotations
 from coder.secret.v1 import secret_pb2
 from services.kit import EtagMismatch, current_principal, get_logger
 from services.secret._envelope import SealBroken, associated_data
+from services.secret._keys import KeyUnavailable
 from services.secret._mapping import VersionRecord
 from services.secret.events import SecretEvents
 from services.secret.service.context import SecretContext
@@ -58,7 +59,7 @@ class KeyService:
                 binding = associated_data(owner, stored.secret_id, stored.version.version)
                 try:
                     sealed = await self._c.envelope.rewrap(stored.sealed, binding)
-                except SealBroken as error:
+                except (SealBroken, KeyUnavailable) as error:
                     skipped.add(_key((owner, stored, etag)))
                     _log.error(
                         "secret.rewrap_failed",

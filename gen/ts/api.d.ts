@@ -5491,13 +5491,13 @@ export interface components {
         /** @description AddSecretVersionRequest carries the new value. */
         "coder.secret.v1.AddSecretVersionRequest": {
             /**
-             * @description When set, the write is refused (FAILED_PRECONDITION, 412 at REST) unless the stored secret
+             * @description When set, the write is refused (ABORTED, 412 at REST) unless the stored secret
              *     still has this etag.
              */
             etag?: string;
             /**
              * Format: int32
-             * @description When set, the write is refused (FAILED_PRECONDITION, 412 at REST) unless the secret's
+             * @description When set, the write is refused (ABORTED, 412 at REST) unless the secret's
              *     current version is still this one: a check-and-set write.
              */
             expectedVersion?: number;
@@ -5509,13 +5509,13 @@ export interface components {
         /** @description AddSecretVersionRequest carries the new value. */
         "coder.secret.v1.AddSecretVersionRequest-Body": {
             /**
-             * @description When set, the write is refused (FAILED_PRECONDITION, 412 at REST) unless the stored secret
+             * @description When set, the write is refused (ABORTED, 412 at REST) unless the stored secret
              *     still has this etag.
              */
             etag?: string;
             /**
              * Format: int32
-             * @description When set, the write is refused (FAILED_PRECONDITION, 412 at REST) unless the secret's
+             * @description When set, the write is refused (ABORTED, 412 at REST) unless the secret's
              *     current version is still this one: a check-and-set write.
              */
             expectedVersion?: number;
@@ -5594,7 +5594,7 @@ export interface components {
         /** @description DeleteSecretRequest names the secret to delete. */
         "coder.secret.v1.DeleteSecretRequest": {
             /**
-             * @description When set, the write is refused (FAILED_PRECONDITION, 412 at REST) unless the stored secret
+             * @description When set, the write is refused (ABORTED, 412 at REST) unless the stored secret
              *     still has this etag.
              */
             etag?: string;
@@ -5877,7 +5877,7 @@ export interface components {
         /** @description MoveSecretRequest says where the secret goes. */
         "coder.secret.v1.MoveSecretRequest": {
             /**
-             * @description When set, the write is refused (FAILED_PRECONDITION, 412 at REST) unless the stored secret
+             * @description When set, the write is refused (ABORTED, 412 at REST) unless the stored secret
              *     still has this etag.
              */
             etag?: string;
@@ -5893,7 +5893,7 @@ export interface components {
         /** @description MoveSecretRequest says where the secret goes. */
         "coder.secret.v1.MoveSecretRequest-Body": {
             /**
-             * @description When set, the write is refused (FAILED_PRECONDITION, 412 at REST) unless the stored secret
+             * @description When set, the write is refused (ABORTED, 412 at REST) unless the stored secret
              *     still has this etag.
              */
             etag?: string;
@@ -5936,7 +5936,7 @@ export interface components {
         /** @description PurgeSecretRequest names the deleted secret to destroy. */
         "coder.secret.v1.PurgeSecretRequest": {
             /**
-             * @description When set, the write is refused (FAILED_PRECONDITION, 412 at REST) unless the stored secret
+             * @description When set, the write is refused (ABORTED, 412 at REST) unless the stored secret
              *     still has this etag.
              */
             etag?: string;
@@ -5946,7 +5946,7 @@ export interface components {
         /** @description PurgeSecretRequest names the deleted secret to destroy. */
         "coder.secret.v1.PurgeSecretRequest-Body": {
             /**
-             * @description When set, the write is refused (FAILED_PRECONDITION, 412 at REST) unless the stored secret
+             * @description When set, the write is refused (ABORTED, 412 at REST) unless the stored secret
              *     still has this etag.
              */
             etag?: string;
@@ -5958,7 +5958,7 @@ export interface components {
         /** @description RestoreSecretRequest names the deleted secret to restore. */
         "coder.secret.v1.RestoreSecretRequest": {
             /**
-             * @description When set, the write is refused (FAILED_PRECONDITION, 412 at REST) unless the stored secret
+             * @description When set, the write is refused (ABORTED, 412 at REST) unless the stored secret
              *     still has this etag.
              */
             etag?: string;
@@ -5968,7 +5968,7 @@ export interface components {
         /** @description RestoreSecretRequest names the deleted secret to restore. */
         "coder.secret.v1.RestoreSecretRequest-Body": {
             /**
-             * @description When set, the write is refused (FAILED_PRECONDITION, 412 at REST) unless the stored secret
+             * @description When set, the write is refused (ABORTED, 412 at REST) unless the stored secret
              *     still has this etag.
              */
             etag?: string;
@@ -5995,13 +5995,13 @@ export interface components {
         /** @description RollbackSecretRequest names the version to bring back. */
         "coder.secret.v1.RollbackSecretRequest": {
             /**
-             * @description When set, the write is refused (FAILED_PRECONDITION, 412 at REST) unless the stored secret
+             * @description When set, the write is refused (ABORTED, 412 at REST) unless the stored secret
              *     still has this etag.
              */
             etag?: string;
             /**
              * Format: int32
-             * @description When set, the write is refused (FAILED_PRECONDITION, 412 at REST) unless the secret's
+             * @description When set, the write is refused (ABORTED, 412 at REST) unless the secret's
              *     current version is still this one: a check-and-set write.
              */
             expectedVersion?: number;
@@ -6016,13 +6016,13 @@ export interface components {
         /** @description RollbackSecretRequest names the version to bring back. */
         "coder.secret.v1.RollbackSecretRequest-Body": {
             /**
-             * @description When set, the write is refused (FAILED_PRECONDITION, 412 at REST) unless the stored secret
+             * @description When set, the write is refused (ABORTED, 412 at REST) unless the stored secret
              *     still has this etag.
              */
             etag?: string;
             /**
              * Format: int32
-             * @description When set, the write is refused (FAILED_PRECONDITION, 412 at REST) unless the secret's
+             * @description When set, the write is refused (ABORTED, 412 at REST) unless the secret's
              *     current version is still this one: a check-and-set write.
              */
             expectedVersion?: number;
@@ -11616,7 +11616,7 @@ export interface operations {
         parameters: {
             query?: {
                 /**
-                 * @description When set, the write is refused (FAILED_PRECONDITION, 412 at REST) unless the stored secret
+                 * @description When set, the write is refused (ABORTED, 412 at REST) unless the stored secret
                  *     still has this etag.
                  */
                 etag?: string;

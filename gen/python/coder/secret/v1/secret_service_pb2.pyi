@@ -341,7 +341,7 @@ class MoveSecretRequest(_message.Message):
     scope_id: _builtins.str
     """The new scope's team, project or user id (with `scope`)."""
     etag: _builtins.str
-    """When set, the write is refused (FAILED_PRECONDITION, 412 at REST) unless the stored secret
+    """When set, the write is refused (ABORTED, 412 at REST) unless the stored secret
     still has this etag.
     """
     def __init__(
@@ -396,7 +396,7 @@ class DeleteSecretRequest(_message.Message):
     secret_id: _builtins.str
     """Id of the secret."""
     etag: _builtins.str
-    """When set, the write is refused (FAILED_PRECONDITION, 412 at REST) unless the stored secret
+    """When set, the write is refused (ABORTED, 412 at REST) unless the stored secret
     still has this etag.
     """
     def __init__(
@@ -448,7 +448,7 @@ class RestoreSecretRequest(_message.Message):
     secret_id: _builtins.str
     """Id of the secret."""
     etag: _builtins.str
-    """When set, the write is refused (FAILED_PRECONDITION, 412 at REST) unless the stored secret
+    """When set, the write is refused (ABORTED, 412 at REST) unless the stored secret
     still has this etag.
     """
     def __init__(
@@ -500,7 +500,7 @@ class PurgeSecretRequest(_message.Message):
     secret_id: _builtins.str
     """Id of the secret."""
     etag: _builtins.str
-    """When set, the write is refused (FAILED_PRECONDITION, 412 at REST) unless the stored secret
+    """When set, the write is refused (ABORTED, 412 at REST) unless the stored secret
     still has this etag.
     """
     def __init__(
@@ -547,11 +547,11 @@ class AddSecretVersionRequest(_message.Message):
     secret_id: _builtins.str
     """Id of the secret."""
     expected_version: _builtins.int
-    """When set, the write is refused (FAILED_PRECONDITION, 412 at REST) unless the secret's
+    """When set, the write is refused (ABORTED, 412 at REST) unless the secret's
     current version is still this one: a check-and-set write.
     """
     etag: _builtins.str
-    """When set, the write is refused (FAILED_PRECONDITION, 412 at REST) unless the stored secret
+    """When set, the write is refused (ABORTED, 412 at REST) unless the stored secret
     still has this etag.
     """
     @_builtins.property
@@ -665,11 +665,11 @@ class RollbackSecretRequest(_message.Message):
     version: _builtins.int
     """The kept version whose value becomes current again."""
     expected_version: _builtins.int
-    """When set, the write is refused (FAILED_PRECONDITION, 412 at REST) unless the secret's
+    """When set, the write is refused (ABORTED, 412 at REST) unless the secret's
     current version is still this one: a check-and-set write.
     """
     etag: _builtins.str
-    """When set, the write is refused (FAILED_PRECONDITION, 412 at REST) unless the stored secret
+    """When set, the write is refused (ABORTED, 412 at REST) unless the stored secret
     still has this etag.
     """
     def __init__(

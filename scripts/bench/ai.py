@@ -2,7 +2,7 @@
 streamed chat completion through the edge (REST, SSE) → AI Service (gRPC) → local provider,
 against the same local provider called directly, side by side in one run.
 
-    .venv/bin/python scripts/bench/ai.py [--streams 200] [--words 200] [--interval 0.002]
+    .venv/bin/python scripts/bench/ai.py [--streams 60] [--words 100] [--interval 0.002]
                                          [--concurrency 1]
 
 The local provider (tests/ai/providers.py: OpenAI's chat completions wire protocol, SSE with a
@@ -30,6 +30,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
@@ -101,6 +102,22 @@ async def one_stream(
         row.tokens_per_second.append((pieces - 1) / (last - first))
 
 
+async def one_grpc_stream(stub: Any, request: Any, metadata: Any, row: Row) -> None:
+    started = time.perf_counter()
+    first = last = 0.0
+    pieces = 0
+    async for chunk in stub.StreamChatCompletion(request, metadata=metadata):
+        if chunk.delta:
+            now = time.perf_counter()
+            if not pieces:
+                first = now
+            last = now
+            pieces += 1
+    row.first_token_ms.append((first - started) * 1000)
+    if last > first:
+        row.tokens_per_second.append((pieces - 1) / (last - first))
+
+
 async def drive(
     client: httpx.AsyncClient,
     url: str,
@@ -140,6 +157,9 @@ def start_provider(options: argparse.Namespace) -> subprocess.Popen[str]:
 
 
 async def run(options: argparse.Namespace, provider_url: str) -> list[Row]:
+    from coder.ai.v1 import ai_service_pb2 as api
+    from coder.ai.v1 import resources_pb2
+    from coder.ai.v1.ai_service_pb2_grpc import AiServiceStub
     from edge import EdgeSettings, create_app
     from edge.server import server_config
     from services import usage
@@ -237,6 +257,17 @@ async def run(options: argparse.Namespace, provider_url: str) -> list[Row]:
                         "messages": [{"role": "ROLE_USER", "content": messages[0]["content"]}],
                     }
                     direct, through = Row("provider directly"), Row("through the edge")
+                    over_grpc = Row("AI service, gRPC")
+                    stub = AiServiceStub(resources.channels.channel("ai"))
+                    grpc_request = api.StreamChatCompletionRequest(
+                        model=MODEL,
+                        messages=[
+                            resources_pb2.Message(
+                                role=resources_pb2.ROLE_USER, content=messages[0]["content"]
+                            )
+                        ],
+                    )
+                    metadata = (("authorization", f"Bearer {token}"),)
                     # Warm both paths (connections, SDK client, token cache).
                     for _ in range(5):
                         await one_stream(
@@ -253,8 +284,11 @@ async def run(options: argparse.Namespace, provider_url: str) -> list[Row]:
                             Row("warm"),
                             True,
                         )
+                        await one_grpc_stream(stub, grpc_request, metadata, Row("warm"))
                     for _ in range(options.rounds):
                         per_round = options.streams // options.rounds
+                        for _ in range(per_round):
+                            await one_grpc_stream(stub, grpc_request, metadata, over_grpc)
                         await drive(
                             client,
                             f"{provider_url}/v1/chat/completions",
@@ -273,7 +307,7 @@ async def run(options: argparse.Namespace, provider_url: str) -> list[Row]:
                             options.concurrency,
                             True,
                         )
-                    return [direct, through]
+                    return [direct, over_grpc, through]
             finally:
                 server.should_exit = True
                 await serving
@@ -289,7 +323,7 @@ def report(rows: list[Row], options: argparse.Namespace) -> None:
     for row in rows:
         rate = statistics.median(row.tokens_per_second) if row.tokens_per_second else 0.0
         print(f"{row.name:<20} {row.p(0.5):>12.2f} {row.p(0.99):>12.2f} {rate:>10.0f}")
-    direct, through = rows
+    direct, _, through = rows
     added = through.p(0.5) - direct.p(0.5)
     ratio = statistics.median(through.tokens_per_second) / statistics.median(
         direct.tokens_per_second
@@ -302,9 +336,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--streams", type=int, default=200)
-    parser.add_argument("--rounds", type=int, default=4, help="alternate the rows this many times")
-    parser.add_argument("--words", type=int, default=200)
+    parser.add_argument("--streams", type=int, default=60)
+    parser.add_argument("--rounds", type=int, default=2, help="alternate the rows this many times")
+    parser.add_argument("--words", type=int, default=100)
     parser.add_argument("--interval", type=float, default=0.002)
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--serve-provider", action="store_true", help=argparse.SUPPRESS)

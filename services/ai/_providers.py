@@ -35,6 +35,9 @@ RETRYABLE = frozenset({RATE_LIMITED, PROVIDER_ERROR, UNAVAILABLE})
 """Reasons worth another try at the same deployment (a context-window error never is)."""
 FALLS_BACK = frozenset({RATE_LIMITED, TIMEOUT, PROVIDER_ERROR, UNAVAILABLE, CREDENTIAL})
 """Reasons to move on to the next model of the chain."""
+COOLS_DOWN = frozenset({RATE_LIMITED, TIMEOUT, PROVIDER_ERROR, UNAVAILABLE})
+"""Reasons to skip the model for a while, for every caller (a credential one caller may not
+read says nothing about the model)."""
 
 NO_KEY = "no-key"
 """What the SDKs are given for a server that needs no key (they insist on one)."""

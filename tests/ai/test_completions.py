@@ -472,3 +472,60 @@ class TestEmbeddings:
                 api.CreateEmbeddingsRequest(model=name, inputs=["a"]), metadata=member
             )
         assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+class TestCredentials:
+    async def test_unreadable_key_falls_back_without_cooling_the_model(
+        self,
+        registry: Registry,
+        stub: ai_service_pb2_grpc.AiServiceStub,
+        member: Metadata,
+        provider: LocalProvider,
+        keys: KeyRing,
+    ) -> None:
+        keyed = await registry.provider("keyed", secret=unique("absent"))
+        open_ = await registry.provider()
+        primary, backup = unique("locked"), unique("open")
+        await registry.model(backup, open_)
+        await registry.model(primary, keyed, fallbacks=[backup])
+        request = api.CreateChatCompletionRequest(model=primary, messages=[user("hi")])
+
+        first = await stub.CreateChatCompletion(request, metadata=member)
+        second = await stub.CreateChatCompletion(request, metadata=member)
+
+        assert first.model == second.model == backup
+        assert [a.error for a in first.attempts] == ["CREDENTIAL", ""]
+        assert [a.error for a in second.attempts] == ["CREDENTIAL", ""]
+        assert provider.seen(primary) == []
+
+
+class TestAbandonedStream:
+    async def test_usage_recorded_when_the_caller_leaves(
+        self,
+        registry: Registry,
+        stub: ai_service_pb2_grpc.AiServiceStub,
+        member: Metadata,
+        provider: LocalProvider,
+        events: EventRecorder,
+        org: str,
+    ) -> None:
+        local = await registry.provider()
+        name = unique("abandoned")
+        await registry.model(name, local)
+        provider.script(name, Reply(" ".join(["word"] * 400), interval=0.01))
+
+        call = stub.StreamChatCompletion(
+            api.StreamChatCompletionRequest(model=name, messages=[user("talk")]), metadata=member
+        )
+        async for chunk in call:
+            assert chunk.delta
+            break
+        call.cancel()
+
+        [event] = await events.settle(org, 1)
+        from coder.usage.v1 import events_pb2 as usage_events
+
+        usage = usage_events.UsageRecorded()
+        assert event.type == "ai.completion.completed" and event.data.Unpack(usage)
+        assert int(usage.quantities["output_tokens"]) >= 1
+        assert int(usage.quantities["input_tokens"]) > 0

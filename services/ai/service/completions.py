@@ -149,6 +149,7 @@ class Completions:
         self._peers = peers
         self._clock = clock
         self._settings = settings
+        self._background: set[asyncio.Task[resources_pb2.TokenUsage]] = set()
 
     # --- the public calls ----------------------------------------------------------------------
 
@@ -196,9 +197,11 @@ class Completions:
         text: list[str] = []
         calls: dict[int, resources_pb2.ToolCall] = {}
         delta: Delta | None = first
+        settled = False
         try:
             while delta is not None:
                 if delta.tokens is not None:
+                    settled = True
                     usage = await self._completed(prepared, target, delta.tokens)
                     final = api.StreamChatCompletionResponse()
                     final.CopyFrom(chunk)
@@ -223,12 +226,25 @@ class Completions:
                 delta = await self._next(rest, self._timeout(target))
             raise ProviderFailure(_providers.PROVIDER_ERROR, "the stream ended without usage")
         except ProviderFailure as error:
+            settled = True
             await self._failed(prepared, target, error)
             raise Unavailable(
                 f"the model's stream broke off: {error}", reason="STREAM_INTERRUPTED"
             ) from None
         finally:
+            if not settled:
+                # The caller went away mid-stream: what the provider produced so far is
+                # still metered, its output counted here since no usage chunk came.
+                output = _tokens.count_text("".join(text), target.deployment)
+                self._unfinished(prepared, target, Tokens(prepared.input_tokens, output))
             await rest.aclose()
+
+    def _unfinished(self, prepared: Prepared, target: Target, tokens: Tokens) -> None:
+        """Record an abandoned stream's usage in the background: the handler is being torn
+        down and may not wait."""
+        task = asyncio.get_running_loop().create_task(self._completed(prepared, target, tokens))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def embed(self, request: api.CreateEmbeddingsRequest) -> api.CreateEmbeddingsResponse:
         principal = current_principal()
@@ -445,7 +461,7 @@ class Completions:
             if outcome.reason == _providers.INVALID_REQUEST:
                 await self._failed(prepared, target, outcome)
                 raise InvalidArgument(str(outcome), reason="PROVIDER_REFUSED_REQUEST")
-            if outcome.reason in _providers.FALLS_BACK:
+            if outcome.reason in _providers.COOLS_DOWN:
                 await self._router.cool_down(
                     organization,
                     target,

@@ -27,7 +27,6 @@ CONTAINERS = (
             "/type",
             "/state",
             "/secretId",
-            "/version",
             "/keyId",
             "/version",
             "/nextDeadline",

@@ -45,6 +45,171 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/ai/chat/completions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * CreateChatCompletion answers a conversation (or a rendered prompt) in one reply.
+         * @description CreateChatCompletion answers a conversation (or a rendered prompt) in one reply.
+         */
+        post: operations["AiService_CreateChatCompletion"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ai/chat/completions:stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * StreamChatCompletion answers as a stream: text and tool-call deltas, then one final
+         * @description StreamChatCompletion answers as a stream: text and tool-call deltas, then one final
+         *     chunk with the finish reason, usage and cost (SSE at the edge).
+         */
+        post: operations["AiService_StreamChatCompletion"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ai/embeddings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * CreateEmbeddings embeds texts with an embeddings model (OpenAI-compatible API).
+         * @description CreateEmbeddings embeds texts with an embeddings model (OpenAI-compatible API).
+         */
+        post: operations["AiService_CreateEmbeddings"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ai/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ListModels pages through the organization's models by name.
+         * @description ListModels pages through the organization's models by name.
+         */
+        get: operations["AiService_ListModels"];
+        put?: never;
+        /**
+         * CreateModel adds a model to the organization.
+         * @description CreateModel adds a model to the organization.
+         */
+        post: operations["AiService_CreateModel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ai/models/{model_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * GetModel returns one model.
+         * @description GetModel returns one model.
+         */
+        get: operations["AiService_GetModel"];
+        put?: never;
+        post?: never;
+        /**
+         * DeleteModel deletes a model.
+         * @description DeleteModel deletes a model.
+         */
+        delete: operations["AiService_DeleteModel"];
+        options?: never;
+        head?: never;
+        /**
+         * UpdateModel changes a model.
+         * @description UpdateModel changes a model.
+         */
+        patch: operations["AiService_UpdateModel"];
+        trace?: never;
+    };
+    "/api/v1/ai/providers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ListProviders pages through the organization's providers by name.
+         * @description ListProviders pages through the organization's providers by name.
+         */
+        get: operations["AiService_ListProviders"];
+        put?: never;
+        /**
+         * CreateProvider adds a provider to the organization.
+         * @description CreateProvider adds a provider to the organization.
+         */
+        post: operations["AiService_CreateProvider"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ai/providers/{provider_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * GetProvider returns one provider.
+         * @description GetProvider returns one provider.
+         */
+        get: operations["AiService_GetProvider"];
+        put?: never;
+        post?: never;
+        /**
+         * DeleteProvider deletes a provider.
+         * @description DeleteProvider deletes a provider.
+         */
+        delete: operations["AiService_DeleteProvider"];
+        options?: never;
+        head?: never;
+        /**
+         * UpdateProvider changes a provider.
+         * @description UpdateProvider changes a provider.
+         */
+        patch: operations["AiService_UpdateProvider"];
+        trace?: never;
+    };
     "/api/v1/identity/organizations": {
         parameters: {
             query?: never;
@@ -1184,6 +1349,337 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/secret/accessRecords": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ListAccessRecords pages through the organization's audit of value reads, newest first.
+         * @description ListAccessRecords pages through the organization's audit of value reads, newest first.
+         */
+        get: operations["SecretService_ListAccessRecords"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/secret/keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * GetKeyStatus says which key-encryption key wraps how many of the organization's versions
+         * @description GetKeyStatus says which key-encryption key wraps how many of the organization's versions
+         *     (a KEK rotation is over when no version names the old key).
+         */
+        get: operations["SecretService_GetKeyStatus"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/secret/keys:rewrap": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * RewrapSecrets rewraps the data keys of the organization's versions under the primary
+         * @description RewrapSecrets rewraps the data keys of the organization's versions under the primary
+         *     key-encryption key, without decrypting or changing any value.
+         */
+        post: operations["SecretService_RewrapSecrets"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/secret/secrets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ListSecrets pages through the secrets the caller may see, by name, metadata only.
+         * @description ListSecrets pages through the secrets the caller may see, by name, metadata only.
+         */
+        get: operations["SecretService_ListSecrets"];
+        put?: never;
+        /**
+         * CreateSecret stores a new secret and its first version.
+         * @description CreateSecret stores a new secret and its first version.
+         */
+        post: operations["SecretService_CreateSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/secret/secrets/{secret_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * GetSecret returns a secret's metadata (never its value).
+         * @description GetSecret returns a secret's metadata (never its value).
+         */
+        get: operations["SecretService_GetSecret"];
+        put?: never;
+        post?: never;
+        /**
+         * DeleteSecret deletes a secret softly: hidden and unreadable, restorable for 30 days, then
+         * @description DeleteSecret deletes a secret softly: hidden and unreadable, restorable for 30 days, then
+         *     purged with every version.
+         */
+        delete: operations["SecretService_DeleteSecret"];
+        options?: never;
+        head?: never;
+        /**
+         * UpdateSecret changes a secret's description, metadata, expiry or rotation period.
+         * @description UpdateSecret changes a secret's description, metadata, expiry or rotation period.
+         */
+        patch: operations["SecretService_UpdateSecret"];
+        trace?: never;
+    };
+    "/api/v1/secret/secrets/{secret_id}/grants": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ListSecretGrants lists a secret's grants, oldest first.
+         * @description ListSecretGrants lists a secret's grants, oldest first.
+         */
+        get: operations["SecretService_ListSecretGrants"];
+        put?: never;
+        /**
+         * CreateSecretGrant lets a user, team or role act on the secret.
+         * @description CreateSecretGrant lets a user, team or role act on the secret.
+         */
+        post: operations["SecretService_CreateSecretGrant"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/secret/secrets/{secret_id}/grants/{grant_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * DeleteSecretGrant removes a grant.
+         * @description DeleteSecretGrant removes a grant.
+         */
+        delete: operations["SecretService_DeleteSecretGrant"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/secret/secrets/{secret_id}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ListSecretVersions lists a secret's kept versions, newest first, without values.
+         * @description ListSecretVersions lists a secret's kept versions, newest first, without values.
+         */
+        get: operations["SecretService_ListSecretVersions"];
+        put?: never;
+        /**
+         * AddSecretVersion stores a new value as the secret's current version; the oldest versions
+         * @description AddSecretVersion stores a new value as the secret's current version; the oldest versions
+         *     past the ten kept are destroyed.
+         */
+        post: operations["SecretService_AddSecretVersion"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/secret/secrets/{secret_id}:access": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * GetSecretValue returns a secret's value, the current version or another kept one, to its
+         * @description GetSecretValue returns a secret's value, the current version or another kept one, to its
+         *     owner, a grantee with READ, or a platform service acting for one of them with a delegated
+         *     token. Every call, allowed or refused, is recorded in the access audit.
+         */
+        post: operations["SecretService_GetSecretValue"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/secret/secrets/{secret_id}:move": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * MoveSecret renames a secret or moves it to another scope of the organization, keeping its
+         * @description MoveSecret renames a secret or moves it to another scope of the organization, keeping its
+         *     id, versions, grants and audit.
+         */
+        post: operations["SecretService_MoveSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/secret/secrets/{secret_id}:purge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * PurgeSecret destroys a deleted secret now, with its versions and grants, instead of at its
+         * @description PurgeSecret destroys a deleted secret now, with its versions and grants, instead of at its
+         *     purge time.
+         */
+        post: operations["SecretService_PurgeSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/secret/secrets/{secret_id}:restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * RestoreSecret brings a deleted secret back before it is purged (refused while another
+         * @description RestoreSecret brings a deleted secret back before it is purged (refused while another
+         *     secret holds its name in its scope).
+         */
+        post: operations["SecretService_RestoreSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/secret/secrets/{secret_id}:rollback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * RollbackSecret makes an older version's value current again, as a new version.
+         * @description RollbackSecret makes an older version's value current again, as a new version.
+         */
+        post: operations["SecretService_RollbackSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/secret/secrets:export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * ExportSecrets returns the organization's secrets, with their current values, as one bundle
+         * @description ExportSecrets returns the organization's secrets, with their current values, as one bundle
+         *     encrypted under a key derived from a password (scrypt, AES-256-GCM). Each exported value is
+         *     recorded in the access audit.
+         */
+        post: operations["SecretService_ExportSecrets"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/secret/secrets:import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * ImportSecrets creates secrets from a `.env` file, a JSON object or an ExportSecrets bundle.
+         * @description ImportSecrets creates secrets from a `.env` file, a JSON object or an ExportSecrets bundle.
+         */
+        post: operations["SecretService_ImportSecrets"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/usage/aggregates": {
         parameters: {
             query?: never;
@@ -1876,6 +2372,600 @@ export interface components {
             scope: string;
             /** Token Type */
             token_type: string;
+        };
+        /** @description Attempt is one try at one model during a call. */
+        "coder.ai.v1.Attempt": {
+            /**
+             * @description Empty when it answered; else why it failed: `RATE_LIMITED`, `TIMEOUT`, `PROVIDER_ERROR`,
+             *     `UNAVAILABLE`, `COOLING_DOWN`, `CONTEXT_WINDOW`, `INVALID_REQUEST`, `CREDENTIAL`.
+             */
+            error?: string;
+            /**
+             * Format: int64
+             * @description How long it took, in milliseconds.
+             */
+            latencyMs?: string;
+            /** @description Model name. */
+            model?: string;
+            /** @description Provider name. */
+            provider?: string;
+        };
+        /**
+         * @description Capability is something a model can do.
+         *     - `CAPABILITY_UNSPECIFIED`: Not set.
+         *     - `CAPABILITY_CHAT`: Chat completions.
+         *     - `CAPABILITY_TOOLS`: Tool (function) calling.
+         *     - `CAPABILITY_JSON_MODE`: JSON mode and structured outputs.
+         *     - `CAPABILITY_VISION`: Image inputs.
+         *     - `CAPABILITY_EMBEDDINGS`: Embeddings.
+         *     A request may give a value's number instead of its name; answers carry names.
+         */
+        "coder.ai.v1.Capability": ("CAPABILITY_UNSPECIFIED" | "CAPABILITY_CHAT" | "CAPABILITY_TOOLS" | "CAPABILITY_JSON_MODE" | "CAPABILITY_VISION" | "CAPABILITY_EMBEDDINGS") | (0 | 1 | 2 | 3 | 4 | 5);
+        /**
+         * @description ChatOptions are the sampling and shape options of a completion; unset ones leave the
+         *     model's (or the prompt's model config's) defaults.
+         */
+        "coder.ai.v1.ChatOptions": {
+            /** @description The JSON Schema of RESPONSE_FORMAT_JSON_SCHEMA. */
+            jsonSchema?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Format: int32
+             * @description Most tokens the answer may have; at most the model's max output.
+             */
+            maxOutputTokens?: number;
+            /** @description Shape of the answer (JSON mode and structured outputs are passed through). */
+            responseFormat?: ("RESPONSE_FORMAT_UNSPECIFIED" | "RESPONSE_FORMAT_TEXT" | "RESPONSE_FORMAT_JSON_OBJECT" | "RESPONSE_FORMAT_JSON_SCHEMA") | (0 | 1 | 2 | 3);
+            /** @description Sequences that end the answer, at most 4. */
+            stop?: string[];
+            /** @description Sampling temperature, 0 to 2. */
+            temperature?: number;
+            /** @description `auto`, `none`, `required`, or the name of one tool; empty means the provider's default. */
+            toolChoice?: string;
+            /** @description Tools the model may call (passed through to the provider). */
+            tools?: components["schemas"]["coder.ai.v1.Tool"][];
+            /** @description Nucleus sampling mass, 0 to 1. */
+            topP?: number;
+        };
+        /** @description CreateChatCompletionRequest is a conversation to answer. */
+        "coder.ai.v1.CreateChatCompletionRequest": {
+            /** @description Serve an identical earlier answer from the response cache, and cache this one. */
+            cache?: boolean;
+            /** @description The conversation; exactly one of `messages` and `prompt`. */
+            messages?: components["schemas"]["coder.ai.v1.Message"][];
+            /** @description Model name as the registry knows it; empty means the first model of `task_type`. */
+            model?: string;
+            /** @description Sampling and shape options. */
+            options?: components["schemas"]["coder.ai.v1.ChatOptions"];
+            /** @description Project the work belongs to (usage is counted there too). */
+            projectId?: string;
+            /** @description A prompt to render (by name, label and variables) as the conversation. */
+            prompt?: components["schemas"]["coder.ai.v1.PromptReference"];
+            /** @description Task type to route by when no model is named (`chat` when both are empty). */
+            taskType?: string;
+        };
+        /** @description CreateChatCompletionResponse is the answer. */
+        "coder.ai.v1.CreateChatCompletionResponse": {
+            /** @description Every try, in order; more than one when a fallback or retry answered. */
+            attempts?: components["schemas"]["coder.ai.v1.Attempt"][];
+            /** @description True when served from the response cache (no provider was called, nothing charged). */
+            cached?: boolean;
+            /** @description Why it ended: `stop`, `length`, `tool_calls`, `content_filter`. */
+            finishReason?: string;
+            /** @description Id of the completion (the subject of its events). */
+            id?: string;
+            /** @description The answer. */
+            message?: components["schemas"]["coder.ai.v1.Message"];
+            /** @description Model that answered. */
+            model?: string;
+            /** @description Provider that answered. */
+            provider?: string;
+            /** @description Tokens and cost. */
+            usage?: components["schemas"]["coder.ai.v1.TokenUsage"];
+        };
+        /** @description CreateEmbeddingsRequest carries the texts to embed. */
+        "coder.ai.v1.CreateEmbeddingsRequest": {
+            /**
+             * Format: int32
+             * @description Dimensions asked of models that can shorten their vectors; 0 means the model's own.
+             */
+            dimensions?: number;
+            /** @description The texts, 1 to 2,048. */
+            inputs: string[];
+            /** @description Embeddings model name as the registry knows it. */
+            model: string;
+            /** @description Project the work belongs to. */
+            projectId?: string;
+        };
+        /** @description CreateEmbeddingsResponse carries a vector per input, in order. */
+        "coder.ai.v1.CreateEmbeddingsResponse": {
+            /** @description The vectors. */
+            embeddings?: components["schemas"]["coder.ai.v1.Embedding"][];
+            /** @description Model that embedded. */
+            model?: string;
+            /** @description Provider that embedded. */
+            provider?: string;
+            /** @description Tokens and cost. */
+            usage?: components["schemas"]["coder.ai.v1.TokenUsage"];
+        };
+        /** @description CreateModelRequest carries the new model. */
+        "coder.ai.v1.CreateModelRequest": {
+            /** @description The model; output-only fields are ignored. */
+            model: components["schemas"]["coder.ai.v1.Model"];
+        };
+        /** @description CreateModelResponse carries the stored model. */
+        "coder.ai.v1.CreateModelResponse": {
+            /** @description The model as stored. */
+            model?: components["schemas"]["coder.ai.v1.Model"];
+        };
+        /** @description CreateProviderRequest carries the new provider. */
+        "coder.ai.v1.CreateProviderRequest": {
+            /** @description The provider; output-only fields are ignored. */
+            provider: components["schemas"]["coder.ai.v1.Provider"];
+        };
+        /** @description CreateProviderResponse carries the stored provider. */
+        "coder.ai.v1.CreateProviderResponse": {
+            /** @description The provider as stored. */
+            provider?: components["schemas"]["coder.ai.v1.Provider"];
+        };
+        /** @description DeleteModelRequest names the model to delete. */
+        "coder.ai.v1.DeleteModelRequest": {
+            /** @description When set, the delete is refused unless the stored model still has this etag. */
+            etag?: string;
+            /** @description Id of the model. */
+            modelId: string;
+        };
+        /** @description DeleteModelResponse is empty on success. */
+        "coder.ai.v1.DeleteModelResponse": Record<string, never>;
+        /** @description DeleteProviderRequest names the provider to delete. */
+        "coder.ai.v1.DeleteProviderRequest": {
+            /** @description When set, the delete is refused unless the stored provider still has this etag. */
+            etag?: string;
+            /** @description Id of the provider. */
+            providerId: string;
+        };
+        /** @description DeleteProviderResponse is empty on success. */
+        "coder.ai.v1.DeleteProviderResponse": Record<string, never>;
+        /** @description Embedding is the vector of one input. */
+        "coder.ai.v1.Embedding": {
+            /**
+             * Format: int32
+             * @description Position of its input.
+             */
+            index?: number;
+            /** @description The vector. */
+            values?: number[];
+        };
+        /** @description GetModelRequest names the model. */
+        "coder.ai.v1.GetModelRequest": {
+            /** @description Id of the model. */
+            modelId: string;
+        };
+        /** @description GetModelResponse carries the model. */
+        "coder.ai.v1.GetModelResponse": {
+            /** @description The model. */
+            model?: components["schemas"]["coder.ai.v1.Model"];
+        };
+        /** @description GetProviderRequest names the provider. */
+        "coder.ai.v1.GetProviderRequest": {
+            /** @description Id of the provider. */
+            providerId: string;
+        };
+        /** @description GetProviderResponse carries the provider. */
+        "coder.ai.v1.GetProviderResponse": {
+            /** @description The provider. */
+            provider?: components["schemas"]["coder.ai.v1.Provider"];
+        };
+        /** @description ListModelsRequest asks for a page of models. */
+        "coder.ai.v1.ListModelsRequest": {
+            /**
+             * Format: int32
+             * @description Largest number to return; 0 means 50, at most 1000.
+             */
+            pageSize?: number;
+            /** @description Token from a previous response's `next_page_token`. */
+            pageToken?: string;
+        };
+        /** @description ListModelsResponse carries a page of models. */
+        "coder.ai.v1.ListModelsResponse": {
+            /** @description The models, by name. */
+            models?: components["schemas"]["coder.ai.v1.Model"][];
+            /** @description Token for the next page; empty on the last page. */
+            nextPageToken?: string;
+        };
+        /** @description ListProvidersRequest asks for a page of providers. */
+        "coder.ai.v1.ListProvidersRequest": {
+            /**
+             * Format: int32
+             * @description Largest number to return; 0 means 50, at most 1000.
+             */
+            pageSize?: number;
+            /** @description Token from a previous response's `next_page_token`. */
+            pageToken?: string;
+        };
+        /** @description ListProvidersResponse carries a page of providers. */
+        "coder.ai.v1.ListProvidersResponse": {
+            /** @description Token for the next page; empty on the last page. */
+            nextPageToken?: string;
+            /** @description The providers, by name. */
+            providers?: components["schemas"]["coder.ai.v1.Provider"][];
+        };
+        /** @description Message is one turn of a conversation. */
+        "coder.ai.v1.Message": {
+            /** @description Its text. */
+            content?: string;
+            /** @description Who speaks it. */
+            role: ("ROLE_SYSTEM" | "ROLE_USER" | "ROLE_ASSISTANT" | "ROLE_TOOL") | (1 | 2 | 3 | 4);
+            /** @description For a tool message: the id of the call it answers. */
+            toolCallId?: string;
+            /** @description Tool calls of an assistant message. */
+            toolCalls?: components["schemas"]["coder.ai.v1.ToolCall"][];
+        };
+        /** @description Model is a model of a provider as the organization's callers name it. */
+        "coder.ai.v1.Model": {
+            /** @description What it can do; empty means chat only. */
+            capabilities?: (("CAPABILITY_CHAT" | "CAPABILITY_TOOLS" | "CAPABILITY_JSON_MODE" | "CAPABILITY_VISION" | "CAPABILITY_EMBEDDINGS") | (1 | 2 | 3 | 4 | 5))[];
+            /**
+             * Format: int32
+             * @description Most input tokens; 0 means the catalog's value (or 8,192 when it has none).
+             */
+            contextWindow?: number;
+            /**
+             * Format: date-time
+             * @description When it was created.
+             */
+            readonly createTime?: string;
+            /** @description Version of the stored model, for conditional updates and deletes. */
+            etag?: string;
+            /** @description Names of the models to try, in order, when this one fails, is rate limited or times out. */
+            fallbackModels?: string[];
+            /** @description Server-assigned id. */
+            readonly id?: string;
+            /**
+             * Format: int32
+             * @description Most output tokens per answer; 0 means 4,096.
+             */
+            maxOutputTokens?: number;
+            /** @description Name callers ask for (`gpt-4o-mini`, `claude-fast`), unique in the organization. */
+            name: string;
+            /** @description Organization owning it. */
+            readonly organizationId?: string;
+            /** @description Prices; unset prices come from the catalog. */
+            pricing?: components["schemas"]["coder.ai.v1.ModelPricing"];
+            /**
+             * Format: int32
+             * @description Order among the models of a task type, lowest first.
+             */
+            priority?: number;
+            /** @description Id of the provider serving it. */
+            providerId: string;
+            /** @description The provider's own name for it (an Azure deployment); empty means `name`. */
+            providerModel?: string;
+            /**
+             * @description Task types this model serves when a request names a task type instead of a model
+             *     (`chat`, `code`, `summarize`).
+             */
+            taskTypes?: string[];
+            /**
+             * Format: date-time
+             * @description When it last changed.
+             */
+            readonly updateTime?: string;
+        };
+        /** @description The fields of a Model to change (AIP-134): the fields sent are the fields changed, so each is optional; an empty value clears a field (an enum cannot be cleared). Model is a model of a provider as the organization's callers name it. */
+        "coder.ai.v1.Model-Patch": {
+            /** @description What it can do; empty means chat only. */
+            capabilities?: (("CAPABILITY_CHAT" | "CAPABILITY_TOOLS" | "CAPABILITY_JSON_MODE" | "CAPABILITY_VISION" | "CAPABILITY_EMBEDDINGS") | (1 | 2 | 3 | 4 | 5))[];
+            /**
+             * Format: int32
+             * @description Most input tokens; 0 means the catalog's value (or 8,192 when it has none).
+             */
+            contextWindow?: number;
+            /**
+             * Format: date-time
+             * @description When it was created.
+             */
+            readonly createTime?: string;
+            /** @description Version of the stored model, for conditional updates and deletes. */
+            etag?: string;
+            /** @description Names of the models to try, in order, when this one fails, is rate limited or times out. */
+            fallbackModels?: string[];
+            /** @description Server-assigned id. */
+            readonly id?: string;
+            /**
+             * Format: int32
+             * @description Most output tokens per answer; 0 means 4,096.
+             */
+            maxOutputTokens?: number;
+            /** @description Name callers ask for (`gpt-4o-mini`, `claude-fast`), unique in the organization. */
+            name?: string;
+            /** @description Organization owning it. */
+            readonly organizationId?: string;
+            /** @description Prices; unset prices come from the catalog. */
+            pricing?: components["schemas"]["coder.ai.v1.ModelPricing"];
+            /**
+             * Format: int32
+             * @description Order among the models of a task type, lowest first.
+             */
+            priority?: number;
+            /** @description Id of the provider serving it. */
+            providerId?: string;
+            /** @description The provider's own name for it (an Azure deployment); empty means `name`. */
+            providerModel?: string;
+            /**
+             * @description Task types this model serves when a request names a task type instead of a model
+             *     (`chat`, `code`, `summarize`).
+             */
+            taskTypes?: string[];
+            /**
+             * Format: date-time
+             * @description When it last changed.
+             */
+            readonly updateTime?: string;
+        };
+        /** @description ModelPricing is what a model costs, in USD per million tokens, as exact decimals. */
+        "coder.ai.v1.ModelPricing": {
+            /** @description Per million input tokens served from the provider's cache; empty means the input price. */
+            cachedInputPerMillion?: string;
+            /** @description Per million input tokens. */
+            inputPerMillion?: string;
+            /** @description Per million output tokens. */
+            outputPerMillion?: string;
+            /** @description Where these prices come from; on writes, any price set makes them an OVERRIDE. */
+            readonly source?: components["schemas"]["coder.ai.v1.PriceSource"];
+        };
+        /**
+         * @description PriceSource says where a model's prices come from.
+         *     - `PRICE_SOURCE_UNSPECIFIED`: Not set.
+         *     - `PRICE_SOURCE_CATALOG`: The maintained price catalog shipped with the service (genai-prices).
+         *     - `PRICE_SOURCE_OVERRIDE`: The organization's own prices, set on the model.
+         *     - `PRICE_SOURCE_NONE`: Neither knows the model: it is free as far as the service can tell.
+         *     A request may give a value's number instead of its name; answers carry names.
+         */
+        "coder.ai.v1.PriceSource": ("PRICE_SOURCE_UNSPECIFIED" | "PRICE_SOURCE_CATALOG" | "PRICE_SOURCE_OVERRIDE" | "PRICE_SOURCE_NONE") | (0 | 1 | 2 | 3);
+        /** @description PromptReference names a Prompt Management prompt to render in place of messages. */
+        "coder.ai.v1.PromptReference": {
+            /** @description The label whose version to render; empty (and no version) means `production`. */
+            label?: string;
+            /** @description Name of the prompt (`team/review`). */
+            name: string;
+            /** @description Values of the prompt's variables by name. */
+            variables?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Format: int32
+             * @description The version number to render, instead of a label.
+             */
+            version?: number;
+        };
+        /** @description Provider is a configured endpoint of a model vendor, with the secret holding its key. */
+        "coder.ai.v1.Provider": {
+            /** @description Azure OpenAI API version (`2024-10-21`); empty means the SDK's default. */
+            apiVersion?: string;
+            /** @description Deadline of one attempt at this provider; unset means the service default (60 s). */
+            attemptTimeout?: string;
+            /**
+             * @description Base URL of the API; empty means the vendor's default (required for Azure OpenAI and
+             *     OpenAI-compatible servers).
+             */
+            baseUrl?: string;
+            /**
+             * Format: date-time
+             * @description When it was created.
+             */
+            readonly createTime?: string;
+            /**
+             * @description Id of the Secret Management secret (type API_KEY) holding the key; empty for a server
+             *     that needs none. The value is read at call time with the caller's rights and never
+             *     stored here.
+             */
+            credentialSecretId?: string;
+            /** @description Version of the stored provider, for conditional updates and deletes. */
+            etag?: string;
+            /** @description Server-assigned id. */
+            readonly id?: string;
+            /** @description The protocol it speaks. */
+            kind: ("PROVIDER_KIND_UNSPECIFIED" | "PROVIDER_KIND_OPENAI" | "PROVIDER_KIND_AZURE_OPENAI" | "PROVIDER_KIND_OPENAI_COMPATIBLE" | "PROVIDER_KIND_ANTHROPIC") | (0 | 1 | 2 | 3 | 4);
+            /**
+             * @description Name shown to people and put in usage records (`openai`, `azure-eu`), unique in the
+             *     organization.
+             */
+            name: string;
+            /** @description Organization owning it. */
+            readonly organizationId?: string;
+            /**
+             * Format: date-time
+             * @description When it last changed.
+             */
+            readonly updateTime?: string;
+        };
+        /** @description The fields of a Provider to change (AIP-134): the fields sent are the fields changed, so each is optional; an empty value clears a field (an enum cannot be cleared). Provider is a configured endpoint of a model vendor, with the secret holding its key. */
+        "coder.ai.v1.Provider-Patch": {
+            /** @description Azure OpenAI API version (`2024-10-21`); empty means the SDK's default. */
+            apiVersion?: string;
+            /** @description Deadline of one attempt at this provider; unset means the service default (60 s). */
+            attemptTimeout?: string;
+            /**
+             * @description Base URL of the API; empty means the vendor's default (required for Azure OpenAI and
+             *     OpenAI-compatible servers).
+             */
+            baseUrl?: string;
+            /**
+             * Format: date-time
+             * @description When it was created.
+             */
+            readonly createTime?: string;
+            /**
+             * @description Id of the Secret Management secret (type API_KEY) holding the key; empty for a server
+             *     that needs none. The value is read at call time with the caller's rights and never
+             *     stored here.
+             */
+            credentialSecretId?: string;
+            /** @description Version of the stored provider, for conditional updates and deletes. */
+            etag?: string;
+            /** @description Server-assigned id. */
+            readonly id?: string;
+            /**
+             * @description Name shown to people and put in usage records (`openai`, `azure-eu`), unique in the
+             *     organization.
+             */
+            name?: string;
+            /** @description Organization owning it. */
+            readonly organizationId?: string;
+            /**
+             * Format: date-time
+             * @description When it last changed.
+             */
+            readonly updateTime?: string;
+        };
+        /**
+         * @description ProviderKind is the wire protocol and SDK a provider is called with.
+         *     - `PROVIDER_KIND_UNSPECIFIED`: Not set.
+         *     - `PROVIDER_KIND_OPENAI`: OpenAI's API (`https://api.openai.com/v1` unless `base_url` says otherwise).
+         *     - `PROVIDER_KIND_AZURE_OPENAI`: Azure OpenAI: `base_url` is the resource endpoint, models name deployments.
+         *     - `PROVIDER_KIND_OPENAI_COMPATIBLE`: Any server speaking OpenAI's chat completions API (Ollama, vLLM, llama.cpp).
+         *     - `PROVIDER_KIND_ANTHROPIC`: Anthropic's Messages API.
+         *     A request may give a value's number instead of its name; answers carry names.
+         */
+        "coder.ai.v1.ProviderKind": ("PROVIDER_KIND_UNSPECIFIED" | "PROVIDER_KIND_OPENAI" | "PROVIDER_KIND_AZURE_OPENAI" | "PROVIDER_KIND_OPENAI_COMPATIBLE" | "PROVIDER_KIND_ANTHROPIC") | (0 | 1 | 2 | 3 | 4);
+        /**
+         * @description ResponseFormat is the shape of answer asked of the model.
+         *     - `RESPONSE_FORMAT_UNSPECIFIED`: Not set: plain text.
+         *     - `RESPONSE_FORMAT_TEXT`: Plain text.
+         *     - `RESPONSE_FORMAT_JSON_OBJECT`: Any JSON object (JSON mode).
+         *     - `RESPONSE_FORMAT_JSON_SCHEMA`: JSON matching `json_schema` (structured outputs).
+         *     A request may give a value's number instead of its name; answers carry names.
+         */
+        "coder.ai.v1.ResponseFormat": ("RESPONSE_FORMAT_UNSPECIFIED" | "RESPONSE_FORMAT_TEXT" | "RESPONSE_FORMAT_JSON_OBJECT" | "RESPONSE_FORMAT_JSON_SCHEMA") | (0 | 1 | 2 | 3);
+        /**
+         * @description Role is who speaks a message.
+         *     - `ROLE_UNSPECIFIED`: Not set.
+         *     - `ROLE_SYSTEM`: Instructions.
+         *     - `ROLE_USER`: The user.
+         *     - `ROLE_ASSISTANT`: The model.
+         *     - `ROLE_TOOL`: The result of a tool call.
+         *     A request may give a value's number instead of its name; answers carry names.
+         */
+        "coder.ai.v1.Role": ("ROLE_UNSPECIFIED" | "ROLE_SYSTEM" | "ROLE_USER" | "ROLE_ASSISTANT" | "ROLE_TOOL") | (0 | 1 | 2 | 3 | 4);
+        /** @description StreamChatCompletionRequest is a conversation to answer as a stream. */
+        "coder.ai.v1.StreamChatCompletionRequest": {
+            /** @description Serve an identical earlier answer from the response cache, and cache this one. */
+            cache?: boolean;
+            /** @description The conversation; exactly one of `messages` and `prompt`. */
+            messages?: components["schemas"]["coder.ai.v1.Message"][];
+            /** @description Model name as the registry knows it; empty means the first model of `task_type`. */
+            model?: string;
+            /** @description Sampling and shape options. */
+            options?: components["schemas"]["coder.ai.v1.ChatOptions"];
+            /** @description Project the work belongs to (usage is counted there too). */
+            projectId?: string;
+            /** @description A prompt to render (by name, label and variables) as the conversation. */
+            prompt?: components["schemas"]["coder.ai.v1.PromptReference"];
+            /** @description Task type to route by when no model is named (`chat` when both are empty). */
+            taskType?: string;
+        };
+        /** @description StreamChatCompletionResponse is one chunk of a streamed answer. */
+        "coder.ai.v1.StreamChatCompletionResponse": {
+            /** @description In the final chunk: every try, in order. */
+            attempts?: components["schemas"]["coder.ai.v1.Attempt"][];
+            /** @description In the final chunk: true when served from the response cache. */
+            cached?: boolean;
+            /** @description More of the answer's text. */
+            delta?: string;
+            /** @description True in the final chunk. */
+            done?: boolean;
+            /** @description In the final chunk: why it ended. */
+            finishReason?: string;
+            /** @description Id of the completion, the same in every chunk. */
+            id?: string;
+            /** @description Model answering. */
+            model?: string;
+            /** @description Provider answering. */
+            provider?: string;
+            /** @description More of its tool calls. */
+            toolCalls?: components["schemas"]["coder.ai.v1.ToolCallDelta"][];
+            /** @description In the final chunk: tokens and cost. */
+            usage?: components["schemas"]["coder.ai.v1.TokenUsage"];
+        };
+        /** @description TokenUsage is what a completion used and cost. */
+        "coder.ai.v1.TokenUsage": {
+            /**
+             * Format: int64
+             * @description Prompt tokens the provider served from its cache.
+             */
+            cachedTokens?: string;
+            /** @description Cost in USD, an exact decimal. */
+            cost?: string;
+            /**
+             * Format: int64
+             * @description Prompt tokens.
+             */
+            inputTokens?: string;
+            /**
+             * Format: int64
+             * @description Completion tokens.
+             */
+            outputTokens?: string;
+        };
+        /** @description Tool is a function the model may call. */
+        "coder.ai.v1.Tool": {
+            /** @description What it does. */
+            description?: string;
+            /** @description Name of the function. */
+            name: string;
+            /** @description Its parameters as a JSON Schema object. */
+            parameters?: {
+                [key: string]: unknown;
+            };
+        };
+        /** @description ToolCall is a call of a tool the model asks for. */
+        "coder.ai.v1.ToolCall": {
+            /** @description Arguments as a JSON text. */
+            arguments?: string;
+            /** @description Id the tool's answer refers to. */
+            id?: string;
+            /** @description Name of the tool. */
+            name?: string;
+        };
+        /** @description ToolCallDelta is a piece of a tool call being streamed. */
+        "coder.ai.v1.ToolCallDelta": {
+            /** @description More of the arguments' JSON text. */
+            arguments?: string;
+            /** @description Id of the call (in its first piece). */
+            id?: string;
+            /**
+             * Format: int32
+             * @description Which tool call of the answer it belongs to.
+             */
+            index?: number;
+            /** @description Name of the tool (in its first piece). */
+            name?: string;
+        };
+        /** @description UpdateModelRequest carries the changed fields. */
+        "coder.ai.v1.UpdateModelRequest": {
+            /** @description The model with its id, its new values and, optionally, the etag it was read with. */
+            model: components["schemas"]["coder.ai.v1.Model"];
+            /** @description The fields to change; empty means the populated ones. */
+            updateMask?: string;
+        };
+        /** @description UpdateModelResponse carries the updated model. */
+        "coder.ai.v1.UpdateModelResponse": {
+            /** @description The model as stored after the change. */
+            model?: components["schemas"]["coder.ai.v1.Model"];
+        };
+        /** @description UpdateProviderRequest carries the changed fields. */
+        "coder.ai.v1.UpdateProviderRequest": {
+            /** @description The provider with its id, its new values and, optionally, the etag it was read with. */
+            provider: components["schemas"]["coder.ai.v1.Provider"];
+            /** @description The fields to change; empty means the populated ones. */
+            updateMask?: string;
+        };
+        /** @description UpdateProviderResponse carries the updated provider. */
+        "coder.ai.v1.UpdateProviderResponse": {
+            /** @description The provider as stored after the change. */
+            provider?: components["schemas"]["coder.ai.v1.Provider"];
         };
         /** @description Actor identifies who caused a change. */
         "coder.common.v1.Actor": {
@@ -4364,6 +5454,998 @@ export interface components {
              */
             version?: number;
         };
+        /** @description AccessRecord is one entry of a secret's audit: a value read, or a refused attempt. */
+        "coder.secret.v1.AccessRecord": {
+            /**
+             * Format: date-time
+             * @description When it happened.
+             */
+            accessTime?: string;
+            /** @description Why it was allowed (`owner`, `grant:<id>`) or refused (`no_access`, `deleted`). */
+            basis?: string;
+            /**
+             * @description The platform service that called for it with a delegated token (`service:ai`); empty for
+             *     a direct call.
+             */
+            callingService?: string;
+            /** @description True when the value was returned; false for a refused read. */
+            granted?: boolean;
+            /** @description Server-assigned, time-sortable id. */
+            id?: string;
+            /** @description The reason the caller gave. */
+            reason?: string;
+            /** @description Request id of the call. */
+            requestId?: string;
+            /** @description Id of the secret read. */
+            secretId?: string;
+            /** @description Name of the secret at the time. */
+            secretName?: string;
+            /** @description The user or service account the value was read for. */
+            subject?: string;
+            /**
+             * Format: int32
+             * @description Version read; 0 for a refused read.
+             */
+            version?: number;
+        };
+        /** @description AddSecretVersionRequest carries the new value. */
+        "coder.secret.v1.AddSecretVersionRequest": {
+            /**
+             * @description When set, the write is refused (ABORTED, 412 at REST) unless the stored secret
+             *     still has this etag.
+             */
+            etag?: string;
+            /**
+             * Format: int32
+             * @description When set, the write is refused (ABORTED, 412 at REST) unless the secret's
+             *     current version is still this one: a check-and-set write.
+             */
+            expectedVersion?: number;
+            /** @description Id of the secret. */
+            secretId: string;
+            /** @description The new value, of the secret's type. */
+            value: components["schemas"]["coder.secret.v1.SecretValue"];
+        };
+        /** @description AddSecretVersionRequest carries the new value. */
+        "coder.secret.v1.AddSecretVersionRequest-Body": {
+            /**
+             * @description When set, the write is refused (ABORTED, 412 at REST) unless the stored secret
+             *     still has this etag.
+             */
+            etag?: string;
+            /**
+             * Format: int32
+             * @description When set, the write is refused (ABORTED, 412 at REST) unless the secret's
+             *     current version is still this one: a check-and-set write.
+             */
+            expectedVersion?: number;
+            /** @description Set by the path; a value sent here is replaced by it. */
+            secretId?: string;
+            /** @description The new value, of the secret's type. */
+            value: components["schemas"]["coder.secret.v1.SecretValue"];
+        };
+        /** @description AddSecretVersionResponse carries the secret and its new version. */
+        "coder.secret.v1.AddSecretVersionResponse": {
+            /** @description The secret after the write. */
+            secret?: components["schemas"]["coder.secret.v1.Secret"];
+            /** @description The new version. */
+            version?: components["schemas"]["coder.secret.v1.SecretVersion"];
+        };
+        /** @description ApiKey is an API key or bearer token. */
+        "coder.secret.v1.ApiKey": {
+            /** @description The key, 1 to 8,192 characters without line breaks. */
+            key: string;
+        };
+        /**
+         * @description Certificate is an X.509 certificate with its private key; the service parses both and
+         *     refuses a certificate that is not one, or a key that does not match it.
+         */
+        "coder.secret.v1.Certificate": {
+            /** @description The certificate, PEM (`-----BEGIN CERTIFICATE-----`). */
+            certificatePem: string;
+            /** @description Intermediate certificates, PEM, concatenated; optional. */
+            chainPem?: string;
+            /** @description Password of an encrypted `private_key_pem`; optional. */
+            privateKeyPassword?: string;
+            /** @description Its private key, PEM (PKCS#8, PKCS#1 or SEC1); optional. */
+            privateKeyPem?: string;
+        };
+        /**
+         * @description ConnectionString is a connection string: a URL with a scheme (`postgresql://…`,
+         *     `amqp://…`) or `key=value;` pairs (ADO.NET, ODBC).
+         */
+        "coder.secret.v1.ConnectionString": {
+            /** @description The connection string, 1 to 8,192 characters without line breaks. */
+            connectionString: string;
+        };
+        /** @description CreateSecretGrantRequest carries the grant. */
+        "coder.secret.v1.CreateSecretGrantRequest": {
+            /** @description The grant; output-only fields are ignored. */
+            grant: components["schemas"]["coder.secret.v1.SecretGrant"];
+            /** @description Id of the secret. */
+            secretId: string;
+        };
+        /** @description CreateSecretGrantResponse carries the stored grant. */
+        "coder.secret.v1.CreateSecretGrantResponse": {
+            /** @description The grant as stored, with its id. */
+            grant?: components["schemas"]["coder.secret.v1.SecretGrant"];
+        };
+        /** @description CreateSecretRequest carries the new secret and its value. */
+        "coder.secret.v1.CreateSecretRequest": {
+            /** @description The secret's metadata; output-only fields are ignored. */
+            secret: components["schemas"]["coder.secret.v1.Secret"];
+            /** @description Its first value, of the secret's type. */
+            value: components["schemas"]["coder.secret.v1.SecretValue"];
+        };
+        /** @description CreateSecretResponse carries the stored secret. */
+        "coder.secret.v1.CreateSecretResponse": {
+            /** @description The secret as stored, with its id, version 1 and etag. */
+            secret?: components["schemas"]["coder.secret.v1.Secret"];
+        };
+        /** @description DeleteSecretGrantRequest names the grant. */
+        "coder.secret.v1.DeleteSecretGrantRequest": {
+            /** @description Id of the grant. */
+            grantId: string;
+            /** @description Id of the secret. */
+            secretId: string;
+        };
+        /** @description DeleteSecretGrantResponse is empty on success. */
+        "coder.secret.v1.DeleteSecretGrantResponse": Record<string, never>;
+        /** @description DeleteSecretRequest names the secret to delete. */
+        "coder.secret.v1.DeleteSecretRequest": {
+            /**
+             * @description When set, the write is refused (ABORTED, 412 at REST) unless the stored secret
+             *     still has this etag.
+             */
+            etag?: string;
+            /** @description Id of the secret. */
+            secretId: string;
+        };
+        /** @description DeleteSecretResponse carries the deleted secret. */
+        "coder.secret.v1.DeleteSecretResponse": {
+            /** @description The secret, now DELETED, with its purge time. */
+            secret?: components["schemas"]["coder.secret.v1.Secret"];
+        };
+        /** @description EnvVariableSet is a set of environment variables, as a `.env` file holds. */
+        "coder.secret.v1.EnvVariableSet": {
+            /**
+             * @description The variables by name (`[A-Za-z_][A-Za-z0-9_]*`), 1 to 500 of them, values up to 65,536
+             *     characters.
+             */
+            variables: {
+                [key: string]: string;
+            };
+        };
+        /** @description ExportSecretsRequest says which secrets to export and the bundle's password. */
+        "coder.secret.v1.ExportSecretsRequest": {
+            /** @description The password the bundle's key is derived from (scrypt), 12 to 1,024 characters. */
+            password: string;
+            /** @description Why the values leave the service, kept in the access audit. */
+            reason?: string;
+            /** @description Only secrets of this scope; unspecified for every scope. */
+            scope?: ("SECRET_SCOPE_UNSPECIFIED" | "SECRET_SCOPE_ORGANIZATION" | "SECRET_SCOPE_TEAM" | "SECRET_SCOPE_PROJECT" | "SECRET_SCOPE_USER") | (0 | 1 | 2 | 3 | 4);
+            /** @description With `scope`, only secrets of this team, project or user. */
+            scopeId?: string;
+            /** @description Only these secrets; empty for every active secret (of `scope`). */
+            secretIds?: string[];
+        };
+        /** @description ExportSecretsResponse carries the bundle. */
+        "coder.secret.v1.ExportSecretsResponse": {
+            /**
+             * @description The encrypted bundle (JSON: format, KDF parameters, salt, nonce, ciphertext); opened by
+             *     ImportSecrets with format BUNDLE and the password.
+             */
+            bundle?: string;
+            /**
+             * Format: date-time
+             * @description When it was made.
+             */
+            exportTime?: string;
+            /**
+             * Format: int32
+             * @description Number of secrets in it.
+             */
+            secretCount?: number;
+        };
+        /** @description GenericSecret is any other secret text. */
+        "coder.secret.v1.GenericSecret": {
+            /** @description The text, 1 to 65,536 characters. */
+            value: string;
+        };
+        /** @description GetKeyStatusRequest asks for the organization's key usage. */
+        "coder.secret.v1.GetKeyStatusRequest": Record<string, never>;
+        /** @description GetKeyStatusResponse says which keys wrap the organization's data keys. */
+        "coder.secret.v1.GetKeyStatusResponse": {
+            /** @description Every key wrapping at least one version, and the primary. */
+            keys?: components["schemas"]["coder.secret.v1.KeyUsage"][];
+            /** @description Id of the primary key-encryption key. */
+            primaryKeyId?: string;
+            /** @description Where the key-encryption keys live: `local` or `azure-key-vault`. */
+            provider?: string;
+        };
+        /** @description GetSecretRequest names a secret. */
+        "coder.secret.v1.GetSecretRequest": {
+            /** @description Id of the secret. */
+            secretId: string;
+        };
+        /** @description GetSecretResponse carries the secret. */
+        "coder.secret.v1.GetSecretResponse": {
+            /** @description The secret's metadata. */
+            secret?: components["schemas"]["coder.secret.v1.Secret"];
+        };
+        /** @description GetSecretValueRequest names the secret and, optionally, the version to read. */
+        "coder.secret.v1.GetSecretValueRequest": {
+            /** @description Why the value is read, kept in the access audit (`deploy`, `ai completion`). */
+            reason?: string;
+            /** @description Id of the secret. */
+            secretId: string;
+            /**
+             * Format: int32
+             * @description The version to read; 0 for the current one.
+             */
+            version?: number;
+        };
+        /** @description GetSecretValueRequest names the secret and, optionally, the version to read. */
+        "coder.secret.v1.GetSecretValueRequest-Body": {
+            /** @description Why the value is read, kept in the access audit (`deploy`, `ai completion`). */
+            reason?: string;
+            /** @description Set by the path; a value sent here is replaced by it. */
+            secretId?: string;
+            /**
+             * Format: int32
+             * @description The version to read; 0 for the current one.
+             */
+            version?: number;
+        };
+        /** @description GetSecretValueResponse carries the value. */
+        "coder.secret.v1.GetSecretValueResponse": {
+            /** @description Name of the secret. */
+            name?: string;
+            /** @description Id of the secret. */
+            secretId?: string;
+            /** @description Type of the secret. */
+            type?: components["schemas"]["coder.secret.v1.SecretType"];
+            /** @description The value, the member of the secret's type. */
+            value?: components["schemas"]["coder.secret.v1.SecretValue"];
+            /**
+             * Format: int32
+             * @description The version read.
+             */
+            version?: number;
+        };
+        /**
+         * @description GranteeType says who a grant is for.
+         *     - `GRANTEE_TYPE_UNSPECIFIED`: Not set; refused.
+         *     - `GRANTEE_TYPE_USER`: One user or service account; `grantee_id` is its id.
+         *     - `GRANTEE_TYPE_TEAM`: Every member of a team; `grantee_id` is the team's id.
+         *     - `GRANTEE_TYPE_ROLE`: Everyone holding a role in the organization; `grantee_id` is the role (`member`).
+         *     A request may give a value's number instead of its name; answers carry names.
+         */
+        "coder.secret.v1.GranteeType": ("GRANTEE_TYPE_UNSPECIFIED" | "GRANTEE_TYPE_USER" | "GRANTEE_TYPE_TEAM" | "GRANTEE_TYPE_ROLE") | (0 | 1 | 2 | 3);
+        /**
+         * @description ImportConflict says what ImportSecrets does with a name its scope already holds.
+         *     - `IMPORT_CONFLICT_UNSPECIFIED`: Not set: FAIL.
+         *     - `IMPORT_CONFLICT_FAIL`: Refuse the whole import (ALREADY_EXISTS naming the secrets); nothing is written.
+         *     - `IMPORT_CONFLICT_SKIP`: Leave the existing secret alone.
+         *     - `IMPORT_CONFLICT_NEW_VERSION`: Store the imported value as a new version of the existing secret (same type only).
+         *     A request may give a value's number instead of its name; answers carry names.
+         */
+        "coder.secret.v1.ImportConflict": ("IMPORT_CONFLICT_UNSPECIFIED" | "IMPORT_CONFLICT_FAIL" | "IMPORT_CONFLICT_SKIP" | "IMPORT_CONFLICT_NEW_VERSION") | (0 | 1 | 2 | 3);
+        /**
+         * @description ImportFormat says what ImportSecrets reads.
+         *     - `IMPORT_FORMAT_UNSPECIFIED`: Not set; refused.
+         *     - `IMPORT_FORMAT_DOTENV`: A `.env` file: `NAME=value` lines, `export` prefixes, `#` comments, single- and
+         *     double-quoted values (double quotes with `\n` escapes).
+         *     - `IMPORT_FORMAT_JSON`: A JSON object: a string member is a variable; an object member becomes a
+         *     JSON_CREDENTIAL secret of that name.
+         *     - `IMPORT_FORMAT_BUNDLE`: An ExportSecrets bundle, opened with `password`: every secret comes back with its type,
+         *     scope, metadata and value.
+         *     A request may give a value's number instead of its name; answers carry names.
+         */
+        "coder.secret.v1.ImportFormat": ("IMPORT_FORMAT_UNSPECIFIED" | "IMPORT_FORMAT_DOTENV" | "IMPORT_FORMAT_JSON" | "IMPORT_FORMAT_BUNDLE") | (0 | 1 | 2 | 3);
+        /** @description ImportSecretsRequest carries what to import and where. */
+        "coder.secret.v1.ImportSecretsRequest": {
+            /** @description The `.env` text, the JSON text or the bundle, at most 4 MiB. */
+            content: string;
+            /** @description What `content` is. */
+            format: ("IMPORT_FORMAT_DOTENV" | "IMPORT_FORMAT_JSON" | "IMPORT_FORMAT_BUNDLE") | (1 | 2 | 3);
+            /** @description What to do with a name its scope already holds. */
+            onConflict?: ("IMPORT_CONFLICT_UNSPECIFIED" | "IMPORT_CONFLICT_FAIL" | "IMPORT_CONFLICT_SKIP" | "IMPORT_CONFLICT_NEW_VERSION") | (0 | 1 | 2 | 3);
+            /** @description BUNDLE: the password the bundle was exported with. */
+            password?: string;
+            /** @description DOTENV and JSON: the scope of the new secrets (BUNDLE keeps each secret's own scope). */
+            scope?: ("SECRET_SCOPE_UNSPECIFIED" | "SECRET_SCOPE_ORGANIZATION" | "SECRET_SCOPE_TEAM" | "SECRET_SCOPE_PROJECT" | "SECRET_SCOPE_USER") | (0 | 1 | 2 | 3 | 4);
+            /** @description DOTENV and JSON: the team, project or user id of `scope`. */
+            scopeId?: string;
+            /**
+             * @description DOTENV and JSON: when set, all variables go into one ENV_VARIABLE_SET secret of this
+             *     name; when empty, each variable becomes a secret of its own, of `variable_type`.
+             */
+            setName?: string;
+            /**
+             * @description DOTENV and JSON without `set_name`: the type of each variable's secret, GENERIC (the
+             *     default) or API_KEY.
+             */
+            variableType?: ("SECRET_TYPE_UNSPECIFIED" | "SECRET_TYPE_API_KEY" | "SECRET_TYPE_GENERIC") | (0 | 1 | 9);
+        };
+        /** @description ImportSecretsResponse says what was imported. */
+        "coder.secret.v1.ImportSecretsResponse": {
+            /** @description The secrets created, metadata only. */
+            created?: components["schemas"]["coder.secret.v1.Secret"][];
+            /** @description Names left alone (SKIP). */
+            skipped?: string[];
+            /** @description The existing secrets that got a new version (NEW_VERSION). */
+            updated?: components["schemas"]["coder.secret.v1.Secret"][];
+        };
+        /** @description JsonCredential is a JSON credential document, an object (a cloud service-account key). */
+        "coder.secret.v1.JsonCredential": {
+            /** @description The document; at least one field. */
+            document: {
+                [key: string]: unknown;
+            };
+        };
+        /** @description KeyUsage counts the secret versions one key-encryption key wraps. */
+        "coder.secret.v1.KeyUsage": {
+            /** @description Id of the key-encryption key. */
+            keyId?: string;
+            /** @description True for the key new versions are wrapped with. */
+            primary?: boolean;
+            /**
+             * Format: int64
+             * @description Number of the organization's versions whose data key it wraps.
+             */
+            versionCount?: string;
+        };
+        /** @description ListAccessRecordsRequest asks for a page of the audit. */
+        "coder.secret.v1.ListAccessRecordsRequest": {
+            /**
+             * Format: date-time
+             * @description Only reads before this time.
+             */
+            endTime?: string;
+            /**
+             * Format: int32
+             * @description Largest number of items to return; 0 means 50, at most 1000.
+             */
+            pageSize?: number;
+            /** @description Token from a previous response's `next_page_token`. */
+            pageToken?: string;
+            /** @description Only reads of this secret; empty for every secret. */
+            secretId?: string;
+            /**
+             * Format: date-time
+             * @description Only reads at or after this time.
+             */
+            startTime?: string;
+            /** @description Only reads for this user or service account; empty for everyone. */
+            subject?: string;
+        };
+        /** @description ListAccessRecordsResponse carries a page of the audit. */
+        "coder.secret.v1.ListAccessRecordsResponse": {
+            /** @description Token for the next page; empty on the last page. */
+            nextPageToken?: string;
+            /** @description The records, newest first. */
+            records?: components["schemas"]["coder.secret.v1.AccessRecord"][];
+        };
+        /** @description ListSecretGrantsRequest names the secret. */
+        "coder.secret.v1.ListSecretGrantsRequest": {
+            /** @description Id of the secret. */
+            secretId: string;
+        };
+        /** @description ListSecretGrantsResponse carries the grants. */
+        "coder.secret.v1.ListSecretGrantsResponse": {
+            /** @description The grants, oldest first. */
+            grants?: components["schemas"]["coder.secret.v1.SecretGrant"][];
+        };
+        /** @description ListSecretVersionsRequest names the secret. */
+        "coder.secret.v1.ListSecretVersionsRequest": {
+            /** @description Id of the secret. */
+            secretId: string;
+        };
+        /** @description ListSecretVersionsResponse carries the kept versions. */
+        "coder.secret.v1.ListSecretVersionsResponse": {
+            /** @description The versions, newest first, at most ten. */
+            versions?: components["schemas"]["coder.secret.v1.SecretVersion"][];
+        };
+        /** @description ListSecretsRequest asks for a page of secrets. */
+        "coder.secret.v1.ListSecretsRequest": {
+            /** @description Only secrets whose name starts with this. */
+            namePrefix?: string;
+            /**
+             * Format: int32
+             * @description Largest number of items to return; 0 means 50, at most 1000.
+             */
+            pageSize?: number;
+            /** @description Token from a previous response's `next_page_token`. */
+            pageToken?: string;
+            /** @description Only secrets of this scope; unspecified for every scope. */
+            scope?: ("SECRET_SCOPE_UNSPECIFIED" | "SECRET_SCOPE_ORGANIZATION" | "SECRET_SCOPE_TEAM" | "SECRET_SCOPE_PROJECT" | "SECRET_SCOPE_USER") | (0 | 1 | 2 | 3 | 4);
+            /** @description With `scope`, only secrets of this team, project or user. */
+            scopeId?: string;
+            /** @description Deleted secrets (waiting to be purged) instead of active ones. */
+            showDeleted?: boolean;
+            /** @description Only secrets of this type; unspecified for every type. */
+            type?: ("SECRET_TYPE_UNSPECIFIED" | "SECRET_TYPE_API_KEY" | "SECRET_TYPE_USERNAME_PASSWORD" | "SECRET_TYPE_OAUTH2_TOKEN" | "SECRET_TYPE_CERTIFICATE" | "SECRET_TYPE_SSH_KEY" | "SECRET_TYPE_CONNECTION_STRING" | "SECRET_TYPE_JSON_CREDENTIAL" | "SECRET_TYPE_ENV_VARIABLE_SET" | "SECRET_TYPE_GENERIC") | (0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9);
+        };
+        /** @description ListSecretsResponse carries a page of secrets. */
+        "coder.secret.v1.ListSecretsResponse": {
+            /** @description Token for the next page; empty on the last page. */
+            nextPageToken?: string;
+            /** @description The secrets, by scope, then name; metadata only. */
+            secrets?: components["schemas"]["coder.secret.v1.Secret"][];
+        };
+        /** @description MoveSecretRequest says where the secret goes. */
+        "coder.secret.v1.MoveSecretRequest": {
+            /**
+             * @description When set, the write is refused (ABORTED, 412 at REST) unless the stored secret
+             *     still has this etag.
+             */
+            etag?: string;
+            /** @description The new name; empty keeps the name. */
+            name?: string;
+            /** @description The new scope; unspecified keeps the scope. */
+            scope?: ("SECRET_SCOPE_UNSPECIFIED" | "SECRET_SCOPE_ORGANIZATION" | "SECRET_SCOPE_TEAM" | "SECRET_SCOPE_PROJECT" | "SECRET_SCOPE_USER") | (0 | 1 | 2 | 3 | 4);
+            /** @description The new scope's team, project or user id (with `scope`). */
+            scopeId?: string;
+            /** @description Id of the secret. */
+            secretId: string;
+        };
+        /** @description MoveSecretRequest says where the secret goes. */
+        "coder.secret.v1.MoveSecretRequest-Body": {
+            /**
+             * @description When set, the write is refused (ABORTED, 412 at REST) unless the stored secret
+             *     still has this etag.
+             */
+            etag?: string;
+            /** @description The new name; empty keeps the name. */
+            name?: string;
+            /** @description The new scope; unspecified keeps the scope. */
+            scope?: ("SECRET_SCOPE_UNSPECIFIED" | "SECRET_SCOPE_ORGANIZATION" | "SECRET_SCOPE_TEAM" | "SECRET_SCOPE_PROJECT" | "SECRET_SCOPE_USER") | (0 | 1 | 2 | 3 | 4);
+            /** @description The new scope's team, project or user id (with `scope`). */
+            scopeId?: string;
+            /** @description Set by the path; a value sent here is replaced by it. */
+            secretId?: string;
+        };
+        /** @description MoveSecretResponse carries the moved secret. */
+        "coder.secret.v1.MoveSecretResponse": {
+            /** @description The secret as stored after the move. */
+            secret?: components["schemas"]["coder.secret.v1.Secret"];
+        };
+        /** @description OAuth2Token is an OAuth 2.0 token set (RFC 6749) and, optionally, the client that obtains it. */
+        "coder.secret.v1.OAuth2Token": {
+            /** @description The access token. */
+            accessToken: string;
+            /** @description The OAuth client id, if the token set includes its client. */
+            clientId?: string;
+            /** @description The OAuth client secret, if any. */
+            clientSecret?: string;
+            /**
+             * Format: date-time
+             * @description When the access token expires, if known.
+             */
+            expireTime?: string;
+            /** @description The refresh token, if any. */
+            refreshToken?: string;
+            /** @description The scopes granted. */
+            scopes?: string[];
+            /** @description The token type, `Bearer` when empty. */
+            tokenType?: string;
+            /** @description The token endpoint, an `https://` or `http://` URL, if any. */
+            tokenUrl?: string;
+        };
+        /** @description PurgeSecretRequest names the deleted secret to destroy. */
+        "coder.secret.v1.PurgeSecretRequest": {
+            /**
+             * @description When set, the write is refused (ABORTED, 412 at REST) unless the stored secret
+             *     still has this etag.
+             */
+            etag?: string;
+            /** @description Id of the secret. */
+            secretId: string;
+        };
+        /** @description PurgeSecretRequest names the deleted secret to destroy. */
+        "coder.secret.v1.PurgeSecretRequest-Body": {
+            /**
+             * @description When set, the write is refused (ABORTED, 412 at REST) unless the stored secret
+             *     still has this etag.
+             */
+            etag?: string;
+            /** @description Set by the path; a value sent here is replaced by it. */
+            secretId?: string;
+        };
+        /** @description PurgeSecretResponse is empty on success. */
+        "coder.secret.v1.PurgeSecretResponse": Record<string, never>;
+        /** @description RestoreSecretRequest names the deleted secret to restore. */
+        "coder.secret.v1.RestoreSecretRequest": {
+            /**
+             * @description When set, the write is refused (ABORTED, 412 at REST) unless the stored secret
+             *     still has this etag.
+             */
+            etag?: string;
+            /** @description Id of the secret. */
+            secretId: string;
+        };
+        /** @description RestoreSecretRequest names the deleted secret to restore. */
+        "coder.secret.v1.RestoreSecretRequest-Body": {
+            /**
+             * @description When set, the write is refused (ABORTED, 412 at REST) unless the stored secret
+             *     still has this etag.
+             */
+            etag?: string;
+            /** @description Set by the path; a value sent here is replaced by it. */
+            secretId?: string;
+        };
+        /** @description RestoreSecretResponse carries the restored secret. */
+        "coder.secret.v1.RestoreSecretResponse": {
+            /** @description The secret, ACTIVE again. */
+            secret?: components["schemas"]["coder.secret.v1.Secret"];
+        };
+        /** @description RewrapSecretsRequest asks for the organization's data keys to be rewrapped. */
+        "coder.secret.v1.RewrapSecretsRequest": Record<string, never>;
+        /** @description RewrapSecretsResponse says what was rewrapped. */
+        "coder.secret.v1.RewrapSecretsResponse": {
+            /** @description The key usage after the rewrap. */
+            keys?: components["schemas"]["coder.secret.v1.KeyUsage"][];
+            /**
+             * Format: int64
+             * @description Number of versions whose data key was rewrapped under the primary key.
+             */
+            rewrappedCount?: string;
+        };
+        /** @description RollbackSecretRequest names the version to bring back. */
+        "coder.secret.v1.RollbackSecretRequest": {
+            /**
+             * @description When set, the write is refused (ABORTED, 412 at REST) unless the stored secret
+             *     still has this etag.
+             */
+            etag?: string;
+            /**
+             * Format: int32
+             * @description When set, the write is refused (ABORTED, 412 at REST) unless the secret's
+             *     current version is still this one: a check-and-set write.
+             */
+            expectedVersion?: number;
+            /** @description Id of the secret. */
+            secretId: string;
+            /**
+             * Format: int32
+             * @description The kept version whose value becomes current again.
+             */
+            version: number;
+        };
+        /** @description RollbackSecretRequest names the version to bring back. */
+        "coder.secret.v1.RollbackSecretRequest-Body": {
+            /**
+             * @description When set, the write is refused (ABORTED, 412 at REST) unless the stored secret
+             *     still has this etag.
+             */
+            etag?: string;
+            /**
+             * Format: int32
+             * @description When set, the write is refused (ABORTED, 412 at REST) unless the secret's
+             *     current version is still this one: a check-and-set write.
+             */
+            expectedVersion?: number;
+            /** @description Set by the path; a value sent here is replaced by it. */
+            secretId?: string;
+            /**
+             * Format: int32
+             * @description The kept version whose value becomes current again.
+             */
+            version: number;
+        };
+        /** @description RollbackSecretResponse carries the secret and the version the rollback wrote. */
+        "coder.secret.v1.RollbackSecretResponse": {
+            /** @description The secret after the rollback. */
+            secret?: components["schemas"]["coder.secret.v1.Secret"];
+            /** @description The new version, a copy of the value of `restored_from`. */
+            version?: components["schemas"]["coder.secret.v1.SecretVersion"];
+        };
+        /**
+         * @description Secret is a named credential of an organization: its metadata only. Its value lives in
+         *     encrypted versions and is returned by GetSecretValue alone, never by this message.
+         */
+        "coder.secret.v1.Secret": {
+            /**
+             * Format: date-time
+             * @description When the secret was created.
+             */
+            readonly createTime?: string;
+            /** @description User (or service account) id of the creator, the secret's owner. */
+            readonly createdBy?: string;
+            /**
+             * Format: int32
+             * @description Number of the current version (the one GetSecretValue returns by default).
+             */
+            readonly currentVersion?: number;
+            /**
+             * Format: date-time
+             * @description When the secret was deleted; unset while active.
+             */
+            readonly deleteTime?: string;
+            /** @description What the secret is for, at most 2,000 characters. */
+            description?: string;
+            /**
+             * @description Opaque version of the stored secret; send it back on a write to refuse a change over
+             *     someone else's newer one.
+             */
+            etag?: string;
+            /**
+             * Format: date-time
+             * @description When the secret stops being valid (reminders `secret.secret.expiring` 30, 14, 7 and 1 days
+             *     before, `secret.secret.expired` at the time); unset for never.
+             */
+            expireTime?: string;
+            /** @description Server-assigned, time-sortable id. */
+            readonly id?: string;
+            /**
+             * @description Custom metadata, at most 32 pairs: keys of letters, digits, `_`, `.`, `-`, `/` (1 to 63
+             *     characters), values up to 512 characters. Never put a secret value here: metadata is
+             *     listed, logged and sent in events.
+             */
+            metadata?: {
+                [key: string]: string;
+            };
+            /**
+             * @description Name, unique within the scope: a letter or `_` first, then letters, digits, `_`, `.`,
+             *     `-`, at most 128 characters (`OPENAI_API_KEY`, `prod.db-url`). Changed by MoveSecret.
+             */
+            name: string;
+            /**
+             * Format: date-time
+             * @description When the next rotation is due: the newest version's time plus `rotation_period`.
+             */
+            readonly nextRotationTime?: string;
+            /** @description The organization that owns the secret. */
+            readonly organizationId?: string;
+            /**
+             * Format: date-time
+             * @description When a deleted secret is purged for good (30 days after the delete); unset while active.
+             */
+            readonly purgeTime?: string;
+            /**
+             * @description How often the value should be rotated; unset for no schedule. The next rotation is due
+             *     this long after the newest version (reminders `secret.secret.rotation_due` 30, 14, 7 and 1
+             *     days before, and at the time).
+             */
+            rotationPeriod?: string;
+            /** @description Who the secret belongs to; changed by MoveSecret. */
+            scope: ("SECRET_SCOPE_UNSPECIFIED" | "SECRET_SCOPE_ORGANIZATION" | "SECRET_SCOPE_TEAM" | "SECRET_SCOPE_PROJECT" | "SECRET_SCOPE_USER") | (0 | 1 | 2 | 3 | 4);
+            /** @description Id of the team, project or user of the scope; empty for the organization scope. */
+            scopeId?: string;
+            /** @description Live or deleted. */
+            readonly state?: components["schemas"]["coder.secret.v1.SecretState"];
+            /** @description What the secret holds; fixed at creation. */
+            type: ("SECRET_TYPE_UNSPECIFIED" | "SECRET_TYPE_API_KEY" | "SECRET_TYPE_USERNAME_PASSWORD" | "SECRET_TYPE_OAUTH2_TOKEN" | "SECRET_TYPE_CERTIFICATE" | "SECRET_TYPE_SSH_KEY" | "SECRET_TYPE_CONNECTION_STRING" | "SECRET_TYPE_JSON_CREDENTIAL" | "SECRET_TYPE_ENV_VARIABLE_SET" | "SECRET_TYPE_GENERIC") | (0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9);
+            /**
+             * Format: date-time
+             * @description When the secret's metadata or value last changed.
+             */
+            readonly updateTime?: string;
+        };
+        /**
+         * @description The fields of a Secret to change (AIP-134): the fields sent are the fields changed, so each is optional; an empty value clears a field (an enum cannot be cleared). Secret is a named credential of an organization: its metadata only. Its value lives in
+         *     encrypted versions and is returned by GetSecretValue alone, never by this message.
+         */
+        "coder.secret.v1.Secret-Patch": {
+            /**
+             * Format: date-time
+             * @description When the secret was created.
+             */
+            readonly createTime?: string;
+            /** @description User (or service account) id of the creator, the secret's owner. */
+            readonly createdBy?: string;
+            /**
+             * Format: int32
+             * @description Number of the current version (the one GetSecretValue returns by default).
+             */
+            readonly currentVersion?: number;
+            /**
+             * Format: date-time
+             * @description When the secret was deleted; unset while active.
+             */
+            readonly deleteTime?: string;
+            /** @description What the secret is for, at most 2,000 characters. */
+            description?: string;
+            /**
+             * @description Opaque version of the stored secret; send it back on a write to refuse a change over
+             *     someone else's newer one.
+             */
+            etag?: string;
+            /**
+             * Format: date-time
+             * @description When the secret stops being valid (reminders `secret.secret.expiring` 30, 14, 7 and 1 days
+             *     before, `secret.secret.expired` at the time); unset for never.
+             */
+            expireTime?: string;
+            /** @description Server-assigned, time-sortable id. */
+            readonly id?: string;
+            /**
+             * @description Custom metadata, at most 32 pairs: keys of letters, digits, `_`, `.`, `-`, `/` (1 to 63
+             *     characters), values up to 512 characters. Never put a secret value here: metadata is
+             *     listed, logged and sent in events.
+             */
+            metadata?: {
+                [key: string]: string;
+            };
+            /**
+             * @description Name, unique within the scope: a letter or `_` first, then letters, digits, `_`, `.`,
+             *     `-`, at most 128 characters (`OPENAI_API_KEY`, `prod.db-url`). Changed by MoveSecret.
+             */
+            name?: string;
+            /**
+             * Format: date-time
+             * @description When the next rotation is due: the newest version's time plus `rotation_period`.
+             */
+            readonly nextRotationTime?: string;
+            /** @description The organization that owns the secret. */
+            readonly organizationId?: string;
+            /**
+             * Format: date-time
+             * @description When a deleted secret is purged for good (30 days after the delete); unset while active.
+             */
+            readonly purgeTime?: string;
+            /**
+             * @description How often the value should be rotated; unset for no schedule. The next rotation is due
+             *     this long after the newest version (reminders `secret.secret.rotation_due` 30, 14, 7 and 1
+             *     days before, and at the time).
+             */
+            rotationPeriod?: string;
+            /** @description Who the secret belongs to; changed by MoveSecret. */
+            scope?: ("SECRET_SCOPE_ORGANIZATION" | "SECRET_SCOPE_TEAM" | "SECRET_SCOPE_PROJECT" | "SECRET_SCOPE_USER") | (1 | 2 | 3 | 4);
+            /** @description Id of the team, project or user of the scope; empty for the organization scope. */
+            scopeId?: string;
+            /** @description Live or deleted. */
+            readonly state?: ("SECRET_STATE_ACTIVE" | "SECRET_STATE_DELETED") | (1 | 2);
+            /**
+             * Format: date-time
+             * @description When the secret's metadata or value last changed.
+             */
+            readonly updateTime?: string;
+        };
+        /**
+         * @description SecretAction is what a grant allows on a secret.
+         *     - `SECRET_ACTION_UNSPECIFIED`: Not set; refused.
+         *     - `SECRET_ACTION_READ`: Read the value (GetSecretValue).
+         *     - `SECRET_ACTION_UPDATE`: Change the metadata, add versions, roll back, move.
+         *     - `SECRET_ACTION_DELETE`: Delete and restore.
+         *     - `SECRET_ACTION_GRANT`: Create and delete grants.
+         *     A request may give a value's number instead of its name; answers carry names.
+         */
+        "coder.secret.v1.SecretAction": ("SECRET_ACTION_UNSPECIFIED" | "SECRET_ACTION_READ" | "SECRET_ACTION_UPDATE" | "SECRET_ACTION_DELETE" | "SECRET_ACTION_GRANT") | (0 | 1 | 2 | 3 | 4);
+        /** @description SecretGrant lets a user, a team or a role act on one secret beyond its owner. */
+        "coder.secret.v1.SecretGrant": {
+            /** @description What the grant allows, 1 to 4 actions. */
+            actions: (("SECRET_ACTION_READ" | "SECRET_ACTION_UPDATE" | "SECRET_ACTION_DELETE" | "SECRET_ACTION_GRANT") | (1 | 2 | 3 | 4))[];
+            /**
+             * Format: date-time
+             * @description When the grant was created.
+             */
+            readonly createTime?: string;
+            /** @description Who created the grant. */
+            readonly createdBy?: string;
+            /**
+             * Format: date-time
+             * @description When the grant stops applying; unset for never.
+             */
+            expireTime?: string;
+            /** @description Id of the user or team, or the role name. */
+            granteeId: string;
+            /** @description Who the grant is for. */
+            granteeType: ("GRANTEE_TYPE_USER" | "GRANTEE_TYPE_TEAM" | "GRANTEE_TYPE_ROLE") | (1 | 2 | 3);
+            /** @description Server-assigned id. */
+            readonly id?: string;
+            /** @description Id of the secret. */
+            readonly secretId?: string;
+        };
+        /**
+         * @description SecretScope says who a secret belongs to within its organization.
+         *     - `SECRET_SCOPE_UNSPECIFIED`: Not set; refused on create.
+         *     - `SECRET_SCOPE_ORGANIZATION`: The whole organization; `scope_id` is empty.
+         *     - `SECRET_SCOPE_TEAM`: A team; `scope_id` is the team's id.
+         *     - `SECRET_SCOPE_PROJECT`: A project; `scope_id` is the project's id.
+         *     - `SECRET_SCOPE_USER`: One user; `scope_id` is the user's id (the creator's when empty).
+         *     A request may give a value's number instead of its name; answers carry names.
+         */
+        "coder.secret.v1.SecretScope": ("SECRET_SCOPE_UNSPECIFIED" | "SECRET_SCOPE_ORGANIZATION" | "SECRET_SCOPE_TEAM" | "SECRET_SCOPE_PROJECT" | "SECRET_SCOPE_USER") | (0 | 1 | 2 | 3 | 4);
+        /**
+         * @description SecretState says whether a secret is live or waiting to be purged.
+         *     - `SECRET_STATE_UNSPECIFIED`: Not set.
+         *     - `SECRET_STATE_ACTIVE`: Live: readable and writable.
+         *     - `SECRET_STATE_DELETED`: Deleted: hidden from listings unless asked for, restorable until `purge_time`, then
+         *     purged with every version.
+         *     A request may give a value's number instead of its name; answers carry names.
+         */
+        "coder.secret.v1.SecretState": ("SECRET_STATE_UNSPECIFIED" | "SECRET_STATE_ACTIVE" | "SECRET_STATE_DELETED") | (0 | 1 | 2);
+        /**
+         * @description SecretType says what a secret holds; it fixes the shape of its value (`SecretValue`).
+         *     - `SECRET_TYPE_UNSPECIFIED`: Not set; refused on create.
+         *     - `SECRET_TYPE_API_KEY`: An API key or token for one service (`ApiKey`).
+         *     - `SECRET_TYPE_USERNAME_PASSWORD`: A user name and password (`UsernamePassword`).
+         *     - `SECRET_TYPE_OAUTH2_TOKEN`: An OAuth 2.0 access token with its refresh token and client (`OAuth2Token`).
+         *     - `SECRET_TYPE_CERTIFICATE`: An X.509 certificate in PEM with its private key and chain (`Certificate`).
+         *     - `SECRET_TYPE_SSH_KEY`: An SSH private key in OpenSSH or PEM format (`SshKey`).
+         *     - `SECRET_TYPE_CONNECTION_STRING`: A database or broker connection string (`ConnectionString`).
+         *     - `SECRET_TYPE_JSON_CREDENTIAL`: A JSON credential document, such as a cloud service-account key (`JsonCredential`).
+         *     - `SECRET_TYPE_ENV_VARIABLE_SET`: A set of environment variables (`EnvVariableSet`).
+         *     - `SECRET_TYPE_GENERIC`: Any other text (`GenericSecret`).
+         *     A request may give a value's number instead of its name; answers carry names.
+         */
+        "coder.secret.v1.SecretType": ("SECRET_TYPE_UNSPECIFIED" | "SECRET_TYPE_API_KEY" | "SECRET_TYPE_USERNAME_PASSWORD" | "SECRET_TYPE_OAUTH2_TOKEN" | "SECRET_TYPE_CERTIFICATE" | "SECRET_TYPE_SSH_KEY" | "SECRET_TYPE_CONNECTION_STRING" | "SECRET_TYPE_JSON_CREDENTIAL" | "SECRET_TYPE_ENV_VARIABLE_SET" | "SECRET_TYPE_GENERIC") | (0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9);
+        /** @description SecretValue is the value of a secret: exactly one member, the one of the secret's type. */
+        "coder.secret.v1.SecretValue": {
+            /** @description SECRET_TYPE_API_KEY. */
+            apiKey?: components["schemas"]["coder.secret.v1.ApiKey"];
+            /** @description SECRET_TYPE_CERTIFICATE. */
+            certificate?: components["schemas"]["coder.secret.v1.Certificate"];
+            /** @description SECRET_TYPE_CONNECTION_STRING. */
+            connectionString?: components["schemas"]["coder.secret.v1.ConnectionString"];
+            /** @description SECRET_TYPE_ENV_VARIABLE_SET. */
+            envVariableSet?: components["schemas"]["coder.secret.v1.EnvVariableSet"];
+            /** @description SECRET_TYPE_GENERIC. */
+            generic?: components["schemas"]["coder.secret.v1.GenericSecret"];
+            /** @description SECRET_TYPE_JSON_CREDENTIAL. */
+            jsonCredential?: components["schemas"]["coder.secret.v1.JsonCredential"];
+            /** @description SECRET_TYPE_OAUTH2_TOKEN. */
+            oauth2Token?: components["schemas"]["coder.secret.v1.OAuth2Token"];
+            /** @description SECRET_TYPE_SSH_KEY. */
+            sshKey?: components["schemas"]["coder.secret.v1.SshKey"];
+            /** @description SECRET_TYPE_USERNAME_PASSWORD. */
+            usernamePassword?: components["schemas"]["coder.secret.v1.UsernamePassword"];
+        } & ({
+            certificate?: never;
+            connectionString?: never;
+            envVariableSet?: never;
+            generic?: never;
+            jsonCredential?: never;
+            oauth2Token?: never;
+            sshKey?: never;
+            usernamePassword?: never;
+        } | {
+            apiKey?: never;
+            certificate?: never;
+            connectionString?: never;
+            envVariableSet?: never;
+            generic?: never;
+            jsonCredential?: never;
+            oauth2Token?: never;
+            sshKey?: never;
+        } | {
+            apiKey?: never;
+            certificate?: never;
+            connectionString?: never;
+            envVariableSet?: never;
+            generic?: never;
+            jsonCredential?: never;
+            sshKey?: never;
+            usernamePassword?: never;
+        } | {
+            apiKey?: never;
+            connectionString?: never;
+            envVariableSet?: never;
+            generic?: never;
+            jsonCredential?: never;
+            oauth2Token?: never;
+            sshKey?: never;
+            usernamePassword?: never;
+        } | {
+            apiKey?: never;
+            certificate?: never;
+            connectionString?: never;
+            envVariableSet?: never;
+            generic?: never;
+            jsonCredential?: never;
+            oauth2Token?: never;
+            usernamePassword?: never;
+        } | {
+            apiKey?: never;
+            certificate?: never;
+            envVariableSet?: never;
+            generic?: never;
+            jsonCredential?: never;
+            oauth2Token?: never;
+            sshKey?: never;
+            usernamePassword?: never;
+        } | {
+            apiKey?: never;
+            certificate?: never;
+            connectionString?: never;
+            envVariableSet?: never;
+            generic?: never;
+            oauth2Token?: never;
+            sshKey?: never;
+            usernamePassword?: never;
+        } | {
+            apiKey?: never;
+            certificate?: never;
+            connectionString?: never;
+            generic?: never;
+            jsonCredential?: never;
+            oauth2Token?: never;
+            sshKey?: never;
+            usernamePassword?: never;
+        } | {
+            apiKey?: never;
+            certificate?: never;
+            connectionString?: never;
+            envVariableSet?: never;
+            jsonCredential?: never;
+            oauth2Token?: never;
+            sshKey?: never;
+            usernamePassword?: never;
+        } | {
+            apiKey?: never;
+            certificate?: never;
+            connectionString?: never;
+            envVariableSet?: never;
+            generic?: never;
+            jsonCredential?: never;
+            oauth2Token?: never;
+            sshKey?: never;
+            usernamePassword?: never;
+        });
+        /** @description SecretVersion describes one stored value of a secret, without the value. */
+        "coder.secret.v1.SecretVersion": {
+            /**
+             * Format: date-time
+             * @description When it was written.
+             */
+            readonly createTime?: string;
+            /** @description Who wrote it. */
+            readonly createdBy?: string;
+            /** @description True for the secret's current version. */
+            readonly current?: boolean;
+            /** @description Id of the key-encryption key that wraps this version's data key. */
+            readonly keyId?: string;
+            /**
+             * Format: int32
+             * @description For a rollback, the version whose value this version copies; 0 otherwise.
+             */
+            readonly restoredFrom?: number;
+            /**
+             * Format: int32
+             * @description Number of the version, from 1, never reused.
+             */
+            readonly version?: number;
+        };
+        /**
+         * @description SshKey is an SSH key pair; the service parses the private key (OpenSSH or PEM) and refuses
+         *     one that is not, or a public key that does not match it.
+         */
+        "coder.secret.v1.SshKey": {
+            /** @description Passphrase of an encrypted private key; optional. */
+            passphrase?: string;
+            /** @description The private key (`-----BEGIN OPENSSH PRIVATE KEY-----` or PEM). */
+            privateKey: string;
+            /**
+             * @description The public key in OpenSSH format (`ssh-ed25519 AAAA…`); derived from the private key when
+             *     empty.
+             */
+            publicKey?: string;
+        };
+        /** @description UpdateSecretRequest carries the changed fields. */
+        "coder.secret.v1.UpdateSecretRequest": {
+            /** @description The secret with its id, its new values and, optionally, the etag it was read with. */
+            secret: components["schemas"]["coder.secret.v1.Secret"];
+            /**
+             * @description The fields to change: `description`, `metadata`, `expire_time`, `rotation_period`. Empty
+             *     means the populated ones. The name and scope change through MoveSecret, the value through
+             *     AddSecretVersion.
+             */
+            updateMask?: string;
+        };
+        /** @description UpdateSecretResponse carries the updated secret. */
+        "coder.secret.v1.UpdateSecretResponse": {
+            /** @description The secret as stored after the change. */
+            secret?: components["schemas"]["coder.secret.v1.Secret"];
+        };
+        /** @description UsernamePassword is a user name and its password. */
+        "coder.secret.v1.UsernamePassword": {
+            /** @description The password, 1 to 4,096 characters. */
+            password: string;
+            /** @description The user name, 1 to 512 characters. */
+            username: string;
+        };
         /**
          * @description Aggregation says how a meter combines the events it measures.
          *     - `AGGREGATION_UNSPECIFIED`: Not set.
@@ -5414,6 +7496,557 @@ export interface operations {
             408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             414: components["responses"]["UriTooLong"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    AiService_CreateChatCompletion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["coder.ai.v1.CreateChatCompletionRequest"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.ai.v1.CreateChatCompletionResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    AiService_StreamChatCompletion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["coder.ai.v1.StreamChatCompletionRequest"];
+            };
+        };
+        responses: {
+            /** @description A stream of messages: Server-Sent Events (`event: message`, `id:` the message's cursor, `event: error` when the stream fails), NDJSON, or a JSON array, by the Accept header. Each message has the schema given here. */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.ai.v1.StreamChatCompletionResponse"][];
+                    "application/x-ndjson": components["schemas"]["coder.ai.v1.StreamChatCompletionResponse"];
+                    "text/event-stream": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    AiService_CreateEmbeddings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["coder.ai.v1.CreateEmbeddingsRequest"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.ai.v1.CreateEmbeddingsResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    AiService_ListModels: {
+        parameters: {
+            query?: {
+                /** @description Largest number to return; 0 means 50, at most 1000. */
+                pageSize?: number;
+                /** @description Token from a previous response's `next_page_token`. */
+                pageToken?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.ai.v1.ListModelsResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    AiService_CreateModel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["coder.ai.v1.Model"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    /** @description URL of the created resource. */
+                    Location: string;
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.ai.v1.CreateModelResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    AiService_GetModel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the model. */
+                model_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.ai.v1.GetModelResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    AiService_DeleteModel: {
+        parameters: {
+            query?: {
+                /** @description When set, the delete is refused unless the stored model still has this etag. */
+                etag?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Id of the model. */
+                model_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.ai.v1.DeleteModelResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    AiService_UpdateModel: {
+        parameters: {
+            query?: {
+                /** @description The fields to change, comma-separated: `name`, `providerId`, `providerModel`, `contextWindow`, `maxOutputTokens`, `capabilities`, `pricing`, `taskTypes`, `priority`, `fallbackModels`. A field named here and left out of the body is cleared. Without it (or empty) the fields the body sends are the fields changed (AIP-134). */
+                updateMask?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Server-assigned id. */
+                model_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["coder.ai.v1.Model-Patch"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.ai.v1.UpdateModelResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    AiService_ListProviders: {
+        parameters: {
+            query?: {
+                /** @description Largest number to return; 0 means 50, at most 1000. */
+                pageSize?: number;
+                /** @description Token from a previous response's `next_page_token`. */
+                pageToken?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.ai.v1.ListProvidersResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    AiService_CreateProvider: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["coder.ai.v1.Provider"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    /** @description URL of the created resource. */
+                    Location: string;
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.ai.v1.CreateProviderResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    AiService_GetProvider: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the provider. */
+                provider_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.ai.v1.GetProviderResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    AiService_DeleteProvider: {
+        parameters: {
+            query?: {
+                /** @description When set, the delete is refused unless the stored provider still has this etag. */
+                etag?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Id of the provider. */
+                provider_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.ai.v1.DeleteProviderResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    AiService_UpdateProvider: {
+        parameters: {
+            query?: {
+                /** @description The fields to change, comma-separated: `name`, `baseUrl`, `apiVersion`, `credentialSecretId`, `attemptTimeout`. A field named here and left out of the body is cleared. Without it (or empty) the fields the body sends are the fields changed (AIP-134). */
+                updateMask?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Server-assigned id. */
+                provider_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["coder.ai.v1.Provider-Patch"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.ai.v1.UpdateProviderResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
             431: components["responses"]["HeadersTooLarge"];
             "5XX": components["responses"]["Error"];
         };
@@ -8713,6 +11346,874 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["coder.prompt.v1.OverrideSharedPromptResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    SecretService_ListAccessRecords: {
+        parameters: {
+            query?: {
+                /** @description Only reads of this secret; empty for every secret. */
+                secretId?: string;
+                /** @description Only reads for this user or service account; empty for everyone. */
+                subject?: string;
+                /** @description Only reads at or after this time. */
+                startTime?: string;
+                /** @description Only reads before this time. */
+                endTime?: string;
+                /** @description Largest number of items to return; 0 means 50, at most 1000. */
+                pageSize?: number;
+                /** @description Token from a previous response's `next_page_token`. */
+                pageToken?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.secret.v1.ListAccessRecordsResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    SecretService_GetKeyStatus: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.secret.v1.GetKeyStatusResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    SecretService_RewrapSecrets: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["coder.secret.v1.RewrapSecretsRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.secret.v1.RewrapSecretsResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    SecretService_ListSecrets: {
+        parameters: {
+            query?: {
+                /** @description Only secrets of this scope; unspecified for every scope. */
+                scope?: ("SECRET_SCOPE_UNSPECIFIED" | "SECRET_SCOPE_ORGANIZATION" | "SECRET_SCOPE_TEAM" | "SECRET_SCOPE_PROJECT" | "SECRET_SCOPE_USER") | (0 | 1 | 2 | 3 | 4);
+                /** @description With `scope`, only secrets of this team, project or user. */
+                scopeId?: string;
+                /** @description Only secrets of this type; unspecified for every type. */
+                type?: ("SECRET_TYPE_UNSPECIFIED" | "SECRET_TYPE_API_KEY" | "SECRET_TYPE_USERNAME_PASSWORD" | "SECRET_TYPE_OAUTH2_TOKEN" | "SECRET_TYPE_CERTIFICATE" | "SECRET_TYPE_SSH_KEY" | "SECRET_TYPE_CONNECTION_STRING" | "SECRET_TYPE_JSON_CREDENTIAL" | "SECRET_TYPE_ENV_VARIABLE_SET" | "SECRET_TYPE_GENERIC") | (0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9);
+                /** @description Only secrets whose name starts with this. */
+                namePrefix?: string;
+                /** @description Deleted secrets (waiting to be purged) instead of active ones. */
+                showDeleted?: boolean;
+                /** @description Largest number of items to return; 0 means 50, at most 1000. */
+                pageSize?: number;
+                /** @description Token from a previous response's `next_page_token`. */
+                pageToken?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.secret.v1.ListSecretsResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    SecretService_CreateSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["coder.secret.v1.CreateSecretRequest"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    /** @description URL of the created resource. */
+                    Location: string;
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.secret.v1.CreateSecretResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    SecretService_GetSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the secret. */
+                secret_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.secret.v1.GetSecretResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    SecretService_DeleteSecret: {
+        parameters: {
+            query?: {
+                /**
+                 * @description When set, the write is refused (ABORTED, 412 at REST) unless the stored secret
+                 *     still has this etag.
+                 */
+                etag?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Id of the secret. */
+                secret_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.secret.v1.DeleteSecretResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    SecretService_UpdateSecret: {
+        parameters: {
+            query?: {
+                /** @description The fields to change, comma-separated: `name`, `scope`, `scopeId`, `description`, `metadata`, `expireTime`, `rotationPeriod`. A field named here and left out of the body is cleared. Without it (or empty) the fields the body sends are the fields changed (AIP-134). */
+                updateMask?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Server-assigned, time-sortable id. */
+                secret_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["coder.secret.v1.Secret-Patch"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.secret.v1.UpdateSecretResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    SecretService_ListSecretGrants: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the secret. */
+                secret_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.secret.v1.ListSecretGrantsResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    SecretService_CreateSecretGrant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the secret. */
+                secret_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["coder.secret.v1.SecretGrant"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    /** @description URL of the created resource. */
+                    Location: string;
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.secret.v1.CreateSecretGrantResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    SecretService_DeleteSecretGrant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the secret. */
+                secret_id: string;
+                /** @description Id of the grant. */
+                grant_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.secret.v1.DeleteSecretGrantResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    SecretService_ListSecretVersions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the secret. */
+                secret_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.secret.v1.ListSecretVersionsResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    SecretService_AddSecretVersion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the secret. */
+                secret_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["coder.secret.v1.AddSecretVersionRequest-Body"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.secret.v1.AddSecretVersionResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    SecretService_GetSecretValue: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the secret. */
+                secret_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["coder.secret.v1.GetSecretValueRequest-Body"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.secret.v1.GetSecretValueResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    SecretService_MoveSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the secret. */
+                secret_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["coder.secret.v1.MoveSecretRequest-Body"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.secret.v1.MoveSecretResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    SecretService_PurgeSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the secret. */
+                secret_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["coder.secret.v1.PurgeSecretRequest-Body"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.secret.v1.PurgeSecretResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    SecretService_RestoreSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the secret. */
+                secret_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["coder.secret.v1.RestoreSecretRequest-Body"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.secret.v1.RestoreSecretResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    SecretService_RollbackSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the secret. */
+                secret_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["coder.secret.v1.RollbackSecretRequest-Body"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.secret.v1.RollbackSecretResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    SecretService_ExportSecrets: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["coder.secret.v1.ExportSecretsRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.secret.v1.ExportSecretsResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    SecretService_ImportSecrets: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["coder.secret.v1.ImportSecretsRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.secret.v1.ImportSecretsResponse"];
                 };
             };
             400: components["responses"]["BadRequest"];

@@ -68,6 +68,7 @@ from services.kit._peers import (
     Peers,
     TokenExchanger,
     client_assertion,
+    domain_error,
 )
 from services.kit._registry import (
     DOMAINS,
@@ -179,6 +180,7 @@ __all__ = [
     "declared_policies",
     "domain",
     "domain_audience",
+    "domain_error",
     "fill_timestamp",
     "get_logger",
     "id_time_ms",

@@ -70,7 +70,9 @@ class ServiceDefinition:
 
     `containers` are every container the service stores in (those declared `outbox=True` are
     watched by the process's outbox relay); `register` adds its servicer to a server, wired to
-    the process's resources; `subscriptions` are the consumers it runs.
+    the process's resources; `subscriptions` are the consumers it runs; `tasks` are the
+    background loops it runs while the host serves (a sweep of stored deadlines), started after
+    the subscriptions and cancelled first when the host stops.
     """
 
     domain: str
@@ -78,6 +80,9 @@ class ServiceDefinition:
     containers: tuple[ContainerSpec, ...]
     register: Callable[[grpc.aio.Server, Resources], None]
     subscriptions: Callable[[Resources], Sequence[Subscription]] = field(
+        default=lambda _resources: ()
+    )
+    tasks: Callable[[Resources], Sequence[Callable[[], Awaitable[None]]]] = field(
         default=lambda _resources: ()
     )
 
@@ -262,6 +267,10 @@ class Host:
                 self.resources.for_service(definition.domain)
             ):
                 await self.resources.bus.subscribe(subscription)
+        for definition in self.definitions:
+            for task in definition.tasks(self.resources.for_service(definition.domain)):
+                name = f"{definition.domain}.{getattr(task, '__name__', 'task')}"
+                self._tasks.append(asyncio.create_task(task(), name=name))
         self._tasks.append(asyncio.create_task(self._watch_readiness()))
         return self.port
 

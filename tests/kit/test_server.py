@@ -190,3 +190,41 @@ class TestResources:
         assert things.sparse_indexes == OUTBOX_INDEXES
         assert plain.sparse_indexes == ()
         assert relay is not None
+
+
+class TestBackgroundTasks:
+    async def test_a_services_tasks_run_while_it_serves_and_are_cancelled_on_stop(
+        self, tmp_path: Path
+    ) -> None:
+        started = asyncio.Event()
+        cancelled = asyncio.Event()
+        seen: list[str] = []
+
+        def tasks(resources: object) -> list[object]:
+            async def sweep() -> None:
+                seen.append(type(resources).__name__)
+                started.set()
+                try:
+                    await asyncio.Event().wait()
+                except asyncio.CancelledError:
+                    cancelled.set()
+                    raise
+
+            return [sweep]
+
+        definition = ServiceDefinition(
+            domain="test",
+            service_names=("test.v1.Undeclared",),
+            containers=(),
+            register=_undeclared,
+            tasks=tasks,  # type: ignore[arg-type]
+        )
+        settings = Settings(store_url=f"sqlite:///{tmp_path}/kit.db", grace_seconds=1.0)
+        async with open_resources(settings, [definition]) as resources:
+            host = Host([definition], resources, readiness_interval=0.2)
+            await host.start()
+            await asyncio.wait_for(started.wait(), 5)
+            assert not cancelled.is_set()
+            await host.stop(0)
+        assert cancelled.is_set()
+        assert seen == ["Resources"]

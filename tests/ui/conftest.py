@@ -3,17 +3,20 @@ temporary folder) for the whole UI end-to-end run, and the owner account it crea
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tests.ai.providers import LocalProvider, local_provider
 from tests.cli.processes import Output, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,6 +50,32 @@ class Suite:
     owner_email: str
     owner_password: str
     output: Output
+
+
+@pytest.fixture(scope="session")
+def model_provider() -> Iterator[LocalProvider]:
+    """The local model server of the AI tests (OpenAI's and Anthropic's wire protocols), on its
+    own event loop in a thread, for the playground to stream from through the AI service."""
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+    stop = asyncio.Event()
+    holder: list[LocalProvider] = []
+
+    async def serve() -> None:
+        async with local_provider() as provider:
+            holder.append(provider)
+            started.set()
+            await stop.wait()
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
+    thread.start()
+    assert started.wait(30), "the local model provider did not start"
+    try:
+        yield holder[0]
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(30)
+        loop.close()
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,10 @@
 """The web UI end to end, in Debian's Chromium against one real `coder dev`
 (ui/e2e/run.mjs): sign-in, a project on the board, live changes between two members, the
-conflict dialog, field violations, revoking a session, accessibility; screenshots of the main
-pages in light and dark land in ui/e2e/.out/."""
+conflict dialog, field violations, revoking a session; a prompt edited with a render preview
+and diffed side by side, labels and an experiment; a secret stored, masked and revealed with a
+reason that lands in the audit; a provider and model registered with it, the playground
+streaming from the AI tests' local model server, the usage and a quota's alerts; accessibility.
+Screenshots of the main pages in light and dark land in ui/e2e/.out/."""
 
 from __future__ import annotations
 
@@ -10,13 +13,14 @@ import subprocess
 
 import pytest
 
+from tests.ai.providers import LocalProvider
 from tests.ui.conftest import CHROMIUM, ROOT, UI, Suite
 
 OUT = UI / "e2e" / ".out"
 
 
 @pytest.mark.timeout(600)
-def test_the_web_ui_end_to_end(suite: Suite) -> None:
+def test_the_web_ui_end_to_end(suite: Suite, model_provider: LocalProvider) -> None:
     if not CHROMIUM.exists():
         # As with Redis and RabbitMQ: skipped on a laptop, a failure under CI.
         message = f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)"
@@ -33,6 +37,7 @@ def test_the_web_ui_end_to_end(suite: Suite) -> None:
             "OWNER_EMAIL": suite.owner_email,
             "OWNER_PASSWORD": suite.owner_password,
             "OUT_DIR": str(OUT),
+            "PROVIDER_URL": model_provider.openai_url,
         },
         capture_output=True,
         text=True,
@@ -41,7 +46,18 @@ def test_the_web_ui_end_to_end(suite: Suite) -> None:
     )
     report = run.stdout + run.stderr
     assert run.returncode == 0, report + "\n--- coder dev ---\n" + suite.output.text[-6000:]
-    assert "e2e: 7 passed, 0 failed" in run.stdout, report
-    for page in ("sign-in", "board", "list", "task-drawer", "sessions", "settings-organization-members"):
+    assert "e2e: 11 passed, 0 failed" in run.stdout, report
+    for page in (
+        "sign-in",
+        "board",
+        "list",
+        "task-drawer",
+        "sessions",
+        "settings-organization-members",
+        "prompt-diff",
+        "secret-reveal",
+        "ai-playground",
+        "usage-alerts",
+    ):
         for theme in ("light", "dark"):
             assert (OUT / f"{page}-{theme}.png").stat().st_size > 0

@@ -1,8 +1,12 @@
-import { Building2, KanbanSquare, UserRound } from "lucide-react";
+import { BarChart3, Bot, Building2, FileText, KanbanSquare, KeyRound, UserRound } from "lucide-react";
 
 /** One entry per service the suite serves; a service gets its entry when its pages land. */
 export const NAVIGATION = [
   { href: "/planning", label: "Planning", icon: KanbanSquare },
+  { href: "/ai", label: "AI", icon: Bot },
+  { href: "/prompts", label: "Prompts", icon: FileText },
+  { href: "/secrets", label: "Secrets", icon: KeyRound },
+  { href: "/usage", label: "Usage", icon: BarChart3 },
   { href: "/settings/organization", label: "Organization", icon: Building2 },
   { href: "/account", label: "My account", icon: UserRound },
 ] as const;

@@ -40,6 +40,10 @@ const median = (values) => values.slice().sort((a, b) => a - b)[Math.floor(value
 
 const login = await edge("/auth/login", null, { ...OWNER, returnRefreshToken: true });
 const projects = { 50: await projectWith(login.accessToken, 50), 500: await projectWith(login.accessToken, 500) };
+const { prompt } = await edge("/api/v1/prompt/prompts", login.accessToken, {
+  prompt: { name: `bench/review-${Date.now()}`, type: "PROMPT_TYPE_TEXT" },
+  version: { template: "Review {{ code }}", variables: [{ name: "code", type: "VARIABLE_TYPE_STRING", required: true }] },
+});
 
 const browser = await chromium.launch(LAUNCH_OPTIONS);
 const context = await browser.newContext();
@@ -58,6 +62,11 @@ for (const [name, path, ready] of [
   ["/sign-in", "/sign-in", (p) => p.getByRole("heading", { name: "Sign in" }).waitFor()],
   ["/planning", "/planning", (p) => p.getByRole("heading", { name: "Projects" }).waitFor()],
   ["/planning/[projectId] (board)", `/planning/${projects[50]}`, (p) => p.getByRole("listitem", { name: "Done", exact: true }).waitFor()],
+  ["/prompts", "/prompts", (p) => p.getByRole("heading", { name: "Prompts", level: 1 }).waitFor()],
+  ["/prompts/[promptId] (editor)", `/prompts/${prompt.id}`, (p) => p.getByLabel("Template", { exact: true }).waitFor()],
+  ["/secrets", "/secrets", (p) => p.getByRole("heading", { name: "Secrets", level: 1 }).waitFor()],
+  ["/ai/playground", "/ai/playground", (p) => p.getByLabel("Message", { exact: true }).waitFor()],
+  ["/usage", "/usage", (p) => p.getByRole("heading", { name: "Usage", level: 1 }).waitFor()],
 ]) {
   // First-load JS: the scripts the page loads before its `load` event. Link prefetches of
   // other routes come after it, so they do not count.

@@ -1,6 +1,7 @@
 // End-to-end tests of the web UI in Debian's Chromium (playwright-core, no browser download)
 // against a running `coder dev` (tests/ui/test_e2e.py starts one and sets the environment):
-// UI_URL, EDGE_URL, OWNER_EMAIL, OWNER_PASSWORD; OUT_DIR receives the screenshots.
+// UI_URL, EDGE_URL, OWNER_EMAIL, OWNER_PASSWORD, PROVIDER_URL (the local model server);
+// OUT_DIR receives the screenshots.
 import AxeBuilder from "@axe-core/playwright";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -11,6 +12,8 @@ const UI = process.env.UI_URL;
 const OWNER = { email: process.env.OWNER_EMAIL, password: process.env.OWNER_PASSWORD };
 const OUT = process.env.OUT_DIR ?? new URL("./.out", import.meta.url).pathname;
 const WAIT = 15_000;
+const PROVIDER_URL = process.env.PROVIDER_URL; // the local model server (OpenAI's wire protocol)
+const SECRET_VALUE = "sk-local-e2e-7f3a9c1d2b4e6f80";
 
 function check(condition, message) {
   if (!condition) throw new Error(message);
@@ -222,6 +225,242 @@ const tests = [
     },
   ],
   [
+    "a prompt is created in a folder, edited with a render preview, saved as version 2 and diffed side by side",
+    async ({ owner }) => {
+      await owner.goto(`${UI}/prompts`);
+      await owner.getByRole("heading", { name: "Prompts", level: 1 }).waitFor({ timeout: WAIT });
+      await owner.getByRole("button", { name: "New prompt" }).click();
+      await owner.getByLabel("Name", { exact: true }).fill("team/review");
+      await owner.getByLabel("Content", { exact: true }).fill("Review this code:\n{{ code }}\nBe brief.");
+      await owner.getByRole("button", { name: "Create prompt" }).click();
+      await owner.waitForURL(/\/prompts\/[0-9A-Za-z_-]+$/, { timeout: WAIT });
+      state.promptUrl = owner.url();
+      await owner.getByRole("heading", { name: "team/review" }).waitFor({ timeout: WAIT });
+
+      // The list shows it in its folder.
+      await owner.goto(`${UI}/prompts`);
+      await owner.getByRole("region", { name: "Folder team" }).getByText("team/review").waitFor({ timeout: WAIT });
+      await owner.getByRole("navigation", { name: "Folders" }).getByRole("link", { name: "team" }).waitFor();
+      await shoot(owner, "prompts");
+      await owner.goto(state.promptUrl);
+
+      const template = owner.getByLabel("Template", { exact: true });
+      await template.waitFor({ timeout: WAIT });
+      check((await template.inputValue()) === "Review this code:\n{{ code }}\nBe brief.", "the editor does not start from version 1");
+      await template.fill("Review this {{ language }} code:\n{{ code }}\nBe brief and kind.");
+      await owner.getByRole("button", { name: "Declare the names the content uses" }).click();
+      check((await owner.getByLabel("Name", { exact: true }).nth(1).inputValue()) === "language", "language was not declared");
+
+      // A required variable without a value: the service's violation shows under its field.
+      const preview = owner.getByRole("region", { name: "Render preview" });
+      await preview.getByLabel("language (required)", { exact: true }).fill("Python");
+      await preview.getByRole("button", { name: "Render preview" }).click();
+      await owner.locator("#value-code-error").waitFor({ timeout: WAIT });
+      await preview.getByLabel("code (required)", { exact: true }).fill("x = 1");
+      await preview.getByRole("button", { name: "Render preview" }).click();
+      await owner.getByTestId("rendered-text").getByText("Review this Python code:").waitFor({ timeout: WAIT });
+      check(
+        (await owner.getByTestId("rendered-text").textContent()) === "Review this Python code:\nx = 1\nBe brief and kind.",
+        "the preview is not the rendered template",
+      );
+      check((await owner.locator("#value-code-error").count()) === 0, "the violation stayed after a good render");
+      await owner.getByLabel("Temperature (0–2)", { exact: true }).fill("0.2");
+      await owner.getByLabel("What changed", { exact: true }).fill("Name the language");
+      await owner.getByRole("button", { name: "Save as version 2" }).click();
+      await owner.getByRole("status").getByText("Saved version 2").waitFor({ timeout: WAIT });
+      await owner.getByRole("button", { name: "Save as version 3" }).waitFor({ timeout: WAIT });
+      await shoot(owner, "prompt-editor");
+
+      await owner.getByRole("tab", { name: "Versions" }).click();
+      const diff = owner.getByRole("table", { name: "Side-by-side diff of version 1 and version 2" });
+      await diff.waitFor({ timeout: WAIT });
+      const changed = diff.locator('tr[data-kind="changed"]').first();
+      check((await changed.locator('[data-side="from"]').innerText()).includes("Review this code:"), "the left side is not version 1");
+      check((await changed.locator('[data-side="to"]').innerText()).includes("Review this {{ language }} code:"), "the right side is not version 2");
+      await owner.getByRole("cell", { name: "variables.language", exact: true }).waitFor();
+      await owner.getByRole("cell", { name: "model_config.temperature", exact: true }).waitFor();
+      await shoot(owner, "prompt-diff");
+    },
+  ],
+  [
+    "labels move and roll back, a protected label is greyed out for a member, and an experiment shows its results",
+    async ({ owner, member }) => {
+      await owner.goto(`${state.promptUrl}?tab=labels`);
+      await owner.getByLabel("New label", { exact: true }).fill("production");
+      await owner.getByLabel("On version", { exact: true }).selectOption("1");
+      await owner.getByRole("button", { name: "Add label" }).click();
+      const row = owner.locator('tr[data-label="production"]');
+      await row.getByRole("cell", { name: "v1", exact: true }).waitFor({ timeout: WAIT });
+      await row.getByLabel("Version for production").selectOption("2");
+      await row.getByRole("button", { name: "Move production" }).click();
+      await row.getByRole("button", { name: "Roll back to v1" }).waitFor({ timeout: WAIT });
+      check((await row.getByRole("cell").nth(1).textContent()) === "v2", "production is not on version 2");
+      await shoot(owner, "prompt-labels");
+
+      // production is protected by the default policy: a member may not move it.
+      await member.goto(`${state.promptUrl}?tab=labels`);
+      const theirs = member.locator('tr[data-label="production"]');
+      await theirs.waitFor({ timeout: WAIT });
+      check(await theirs.getByRole("button", { name: "Move production" }).isDisabled(), "a member may move a protected label");
+
+      await owner.getByRole("tab", { name: "Experiments" }).click();
+      await owner.getByLabel("Name", { exact: true }).fill("Kinder reviews");
+      await owner.getByLabel("Label it splits", { exact: true }).fill("production");
+      await owner.getByRole("button", { name: "Create experiment" }).click();
+      const experiment = owner.getByRole("article", { name: "Experiment Kinder reviews" });
+      await experiment.getByRole("button", { name: "Start" }).click();
+      await experiment.getByTestId("experiment-state").getByText("Running").waitFor({ timeout: WAIT });
+      for (const [key, success] of [["user-1", true], ["user-2", false], ["user-3", true]]) {
+        await experiment.getByLabel("Record an outcome for key").fill(key);
+        await experiment.getByRole("button", { name: success ? "Success" : "Failure" }).click();
+        await owner.getByRole("status").getByText(/^Recorded for variant/).first().waitFor({ timeout: WAIT });
+      }
+      const results = experiment.getByRole("table", { name: "Results of Kinder reviews" });
+      const deadline = Date.now() + WAIT;
+      let total = 0;
+      while (Date.now() < deadline) {
+        const cells = await results.locator("tbody tr td:nth-child(3)").allTextContents();
+        total = cells.reduce((sum, cell) => sum + Number(cell), 0);
+        if (total === 3) break;
+        await owner.waitForTimeout(100);
+      }
+      check(total === 3, `the results count ${total} outcomes, not 3`);
+      await shoot(owner, "prompt-experiments");
+    },
+  ],
+  [
+    "a secret is stored, listed masked, revealed with a reason that lands in the audit, granted, and a .env imported",
+    async ({ owner }) => {
+      await owner.goto(`${UI}/secrets`);
+      await owner.getByRole("heading", { name: "Secrets", level: 1 }).waitFor({ timeout: WAIT });
+      await owner.getByRole("button", { name: "New secret" }).click();
+      const create = owner.getByRole("dialog", { name: "New secret" });
+      await create.getByLabel("Name", { exact: true }).fill("LOCAL_LLM_KEY");
+      await create.getByLabel("Scope", { exact: true }).selectOption("SECRET_SCOPE_ORGANIZATION");
+      await create.getByLabel("Description", { exact: true }).fill("The local model server's key");
+      await create.getByLabel("Key", { exact: true }).fill(SECRET_VALUE);
+      await create.getByRole("button", { name: "Store secret" }).click();
+      await owner.waitForURL(/\/secrets\/[0-9A-Za-z_-]+$/, { timeout: WAIT });
+      state.secretUrl = owner.url();
+      await owner.getByTestId("masked-value").waitFor({ timeout: WAIT });
+      check(!(await owner.content()).includes(SECRET_VALUE), "the secret's page shows the value before it is revealed");
+
+      await owner.goto(`${UI}/secrets`);
+      const row = owner.locator('tr[data-secret="LOCAL_LLM_KEY"]');
+      await row.waitFor({ timeout: WAIT });
+      check((await row.getByLabel("value hidden").textContent()) === "••••••••", "the list does not mask the value");
+      check(!(await owner.content()).includes(SECRET_VALUE), "the list shows the value");
+      await shoot(owner, "secrets");
+
+      await owner.goto(state.secretUrl);
+      await owner.getByRole("button", { name: "Reveal", exact: true }).click();
+      const dialog = owner.getByRole("dialog", { name: "Reveal LOCAL_LLM_KEY" });
+      await dialog.getByRole("button", { name: /^Reveal version/ }).click();
+      await owner.locator("#reveal-reason-error").waitFor({ timeout: WAIT });
+      await dialog.getByLabel("Reason", { exact: true }).fill("e2e: check the stored key");
+      await dialog.getByRole("button", { name: /^Reveal version/ }).click();
+      const value = dialog.getByTestId("revealed-value").locator('[data-field="Key"]');
+      await value.waitFor({ timeout: WAIT });
+      check((await value.textContent()) === SECRET_VALUE, "the revealed value is not the stored one");
+      await shoot(owner, "secret-reveal");
+      await dialog.getByRole("button", { name: "Hide" }).click();
+      await dialog.waitFor({ state: "detached" });
+      check(!(await owner.content()).includes(SECRET_VALUE), "the value stayed on the page after Hide");
+      // The read is in the audit with its reason (the audit refreshes on its own).
+      await owner.reload();
+      await owner.locator('tr[data-audit="e2e: check the stored key"]').waitFor({ timeout: WAIT });
+      await owner.getByRole("region", { name: "Versions" }).locator('tr[data-version="1"]').getByText("v1 (current)").waitFor({ timeout: WAIT });
+
+      await owner.getByLabel("Grant to", { exact: true }).selectOption("GRANTEE_TYPE_ROLE");
+      await owner.getByLabel("Role", { exact: true }).fill("member");
+      await owner.getByRole("button", { name: "Grant", exact: true }).click();
+      await owner.getByRole("region", { name: "Grants" }).getByRole("cell", { name: "role member" }).waitFor({ timeout: WAIT });
+      await shoot(owner, "secret");
+
+      await owner.goto(`${UI}/secrets?dialog=import`);
+      const importer = owner.getByRole("dialog", { name: "Import secrets" });
+      await importer.getByLabel("Content", { exact: true }).fill("# from .env\nFIRST_TOKEN=one\nexport SECOND_TOKEN=\"two two\"\n");
+      await importer.getByRole("button", { name: "Import", exact: true }).click();
+      await importer.getByRole("status").getByText(/2 created \(FIRST_TOKEN, SECOND_TOKEN\)/).waitFor({ timeout: WAIT });
+      await importer.getByRole("button", { name: "Close" }).click();
+      await owner.locator('tr[data-secret="SECOND_TOKEN"]').waitFor({ timeout: WAIT });
+    },
+  ],
+  [
+    "an admin registers a provider with the secret and a model, the playground streams, the usage shows, and a quota alert appears",
+    async ({ owner }) => {
+      // A hard quota below one answer's tokens: the first call passes (nothing used yet), its
+      // usage raises the alerts, and the next call is refused before the provider is called.
+      await owner.goto(`${UI}/usage/limits`);
+      await owner.getByRole("button", { name: "New quota" }).click();
+      const form = owner.getByRole("form", { name: "New quota" });
+      await form.getByLabel("Name", { exact: true }).fill("Daily tokens");
+      await form.getByLabel("Meter", { exact: true }).selectOption("ai.completion.tokens");
+      await form.getByLabel("Limit per period", { exact: true }).fill("10");
+      await form.getByLabel("Period", { exact: true }).selectOption("PERIOD_DAY");
+      await form.getByLabel("At the limit", { exact: true }).selectOption("ENFORCEMENT_HARD");
+      await form.getByRole("button", { name: "Create quota" }).click();
+      await owner.locator('tr[data-limit="Daily tokens"]').getByTestId("limit-state").getByText("OK").waitFor({ timeout: WAIT });
+
+      await owner.goto(`${UI}/ai`);
+      await owner.getByRole("button", { name: "New provider" }).click();
+      await owner.getByLabel("Name", { exact: true }).fill("local");
+      await owner.getByLabel("Protocol", { exact: true }).selectOption("PROVIDER_KIND_OPENAI_COMPATIBLE");
+      await owner.getByLabel("Base URL", { exact: true }).fill(PROVIDER_URL);
+      await owner.getByLabel("API key (a secret)", { exact: true }).selectOption({ label: "LOCAL_LLM_KEY" });
+      await owner.getByRole("button", { name: "Add provider" }).click();
+      await owner.locator('tr[data-provider="local"]').waitFor({ timeout: WAIT });
+      await owner.getByRole("button", { name: "New model" }).click();
+      await owner.getByLabel("Name callers use", { exact: true }).fill("local-chat");
+      await owner.getByLabel("USD per 1M input tokens", { exact: true }).fill("1");
+      await owner.getByLabel("USD per 1M output tokens", { exact: true }).fill("2");
+      await owner.getByRole("button", { name: "Add model" }).click();
+      await owner.locator('tr[data-model="local-chat"]').waitFor({ timeout: WAIT });
+      await shoot(owner, "ai-admin");
+
+      await owner.goto(`${UI}/ai/playground`);
+      await owner.getByLabel("Model", { exact: true }).selectOption("local-chat");
+      const streamed = owner.waitForResponse((r) => r.url().includes("/chat/completions:stream"), { timeout: WAIT });
+      await owner.getByLabel("Message", { exact: true }).fill("Say hello");
+      await owner.getByRole("button", { name: "Send" }).click();
+      const response = await streamed;
+      check((response.headers()["content-type"] ?? "").startsWith("text/event-stream"), "the playground's answer is not an SSE stream");
+      const usage = owner.getByTestId("answer-usage");
+      await usage.waitFor({ timeout: WAIT });
+      check((await owner.getByTestId("answer-text").textContent()) === "Hello from the local provider.", "the streamed answer is not the provider's");
+      const line = await usage.textContent();
+      // 11 input tokens at $1/M and 7 output tokens at $2/M.
+      check(line.includes("local-chat via local") && line.includes("11 in / 7 out") && line.includes("$0.000025"), `the final usage is ${line}`);
+      await shoot(owner, "ai-playground");
+
+      // The completion's usage reaches Usage Tracking through the bus: its alerts appear.
+      await owner.goto(`${UI}/usage/alerts`);
+      const exceeded = owner.getByRole("listitem").filter({ hasText: "Quota “Daily tokens” exceeded" });
+      const deadline = Date.now() + 4 * WAIT;
+      while ((await exceeded.count()) === 0 && Date.now() < deadline) {
+        await owner.waitForTimeout(500);
+        await owner.reload();
+        await owner.getByRole("heading", { name: "Usage", level: 1 }).waitFor({ timeout: WAIT });
+        await owner.waitForLoadState("networkidle");
+      }
+      check((await exceeded.count()) >= 1, "no exceeded alert for the quota");
+      await owner.getByRole("listitem").filter({ hasText: "Quota “Daily tokens” warning" }).first().waitFor();
+      await shoot(owner, "usage-alerts");
+
+      await owner.goto(`${UI}/usage`);
+      await owner.getByRole("img", { name: /^By model: local-chat 18 token/ }).waitFor({ timeout: WAIT });
+      await owner.getByTestId("limit-state").getByText("Exceeded").waitFor({ timeout: WAIT });
+      await shoot(owner, "usage");
+
+      // The hard quota now refuses the next call before the provider sees it.
+      await owner.goto(`${UI}/ai/playground`);
+      await owner.getByLabel("Model", { exact: true }).selectOption("local-chat");
+      await owner.getByLabel("Message", { exact: true }).fill("Again");
+      await owner.getByRole("button", { name: "Send" }).click();
+      await owner.getByRole("alert").filter({ hasText: /quota|limit|exhaust/i }).waitFor({ timeout: WAIT });
+    },
+  ],
+  [
     "every other page has no serious or critical accessibility violation",
     async ({ owner }) => {
       for (const path of [
@@ -232,6 +471,9 @@ const tests = [
         "/settings/organization/teams",
         "/settings/organization/service-accounts",
         "/account",
+        "/usage/limits",
+        "/usage/prices",
+        "/secrets?dialog=new",
       ]) {
         await owner.goto(`${UI}${path}`);
         await owner.getByRole("heading", { level: 1 }).waitFor({ timeout: WAIT });
@@ -281,9 +523,13 @@ const browser = await chromium.launch(LAUNCH_OPTIONS);
 const CONTEXT = { reducedMotion: "reduce" };
 const owner = await (await browser.newContext(CONTEXT)).newPage();
 const member = await (await browser.newContext(CONTEXT)).newPage();
+// E2E_ONLY=<regex> runs the first test (sign-in) and those whose name matches (for working on
+// one page); the full run (tests/ui/test_e2e.py) sets nothing.
+const only = process.env.E2E_ONLY ? new RegExp(process.env.E2E_ONLY) : null;
 let passed = 0;
 let failed = 0;
-for (const [name, test] of tests) {
+for (const [index, [name, test]] of tests.entries()) {
+  if (only && index > 0 && !only.test(name)) continue;
   try {
     await test({ owner, member, browser });
     passed += 1;

@@ -1,0 +1,220 @@
+"use client";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useState } from "react";
+import { api, unwrap } from "@/lib/api";
+import { promptChanged } from "@/lib/prompt-queries";
+import { type DiffRow, type FieldChange, type Prompt, type PromptVersion, showValue, sideBySide } from "@/lib/prompts";
+import { ErrorNotice, toast } from "../errors";
+import { Button } from "../ui/button";
+import { cn } from "../ui/cn";
+import { Field, Select } from "../ui/field";
+
+const SIDE: Record<string, { left: string; right: string }> = {
+  same: { left: "", right: "" },
+  changed: { left: "bg-red-500/15", right: "bg-green-500/15" },
+  removed: { left: "bg-red-500/15", right: "bg-muted" },
+  added: { left: "bg-muted", right: "bg-green-500/15" },
+};
+
+const CHANGE_KINDS: Record<string, string> = {
+  CHANGE_KIND_ADDED: "added",
+  CHANGE_KIND_REMOVED: "removed",
+  CHANGE_KIND_CHANGED: "changed",
+};
+
+function SideBySide({ rows, from, to }: { rows: DiffRow[]; from: number; to: number }) {
+  if (rows.length === 0) return <p className="text-sm text-muted-foreground">The contents are the same.</p>;
+  return (
+    <table className="w-full table-fixed border-collapse font-mono text-xs" aria-label={`Side-by-side diff of version ${from} and version ${to}`}>
+      <colgroup>
+        <col className="w-10" />
+        <col />
+        <col className="w-10" />
+        <col />
+      </colgroup>
+      <thead>
+        <tr className="border-b border-border text-left font-sans text-sm">
+          <th scope="col" className="p-1">
+            <span className="sr-only">Line</span>
+          </th>
+          <th scope="col" className="p-1">
+            Version {from}
+          </th>
+          <th scope="col" className="p-1">
+            <span className="sr-only">Line</span>
+          </th>
+          <th scope="col" className="p-1">
+            Version {to}
+          </th>
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map((row, index) =>
+          row.kind === "hunk" ? (
+            <tr key={index} className="bg-muted text-muted-foreground">
+              <td colSpan={4} className="p-1">
+                {row.header}
+              </td>
+            </tr>
+          ) : (
+            <tr key={index} data-kind={row.kind}>
+              <td className="select-none p-1 text-right align-top text-muted-foreground">{row.left?.number ?? ""}</td>
+              <td className={cn("whitespace-pre-wrap break-words p-1 align-top", SIDE[row.kind]?.left)} data-side="from">
+                {row.kind === "removed" || row.kind === "changed" ? <span className="sr-only">removed: </span> : null}
+                {row.left?.text ?? ""}
+              </td>
+              <td className="select-none p-1 text-right align-top text-muted-foreground">{row.right?.number ?? ""}</td>
+              <td className={cn("whitespace-pre-wrap break-words p-1 align-top", SIDE[row.kind]?.right)} data-side="to">
+                {row.kind === "added" || row.kind === "changed" ? <span className="sr-only">added: </span> : null}
+                {row.right?.text ?? ""}
+              </td>
+            </tr>
+          ),
+        )}
+      </tbody>
+    </table>
+  );
+}
+
+function Diff({ promptId, from, to }: { promptId: string; from: number; to: number }) {
+  const diff = useQuery({
+    queryKey: ["prompt-diff", promptId, from, to],
+    queryFn: () =>
+      unwrap(
+        api().GET("/api/v1/prompt/prompts/{prompt_id}/versions:diff", {
+          params: { path: { prompt_id: promptId }, query: { fromVersion: from, toVersion: to } },
+        }),
+      ),
+  });
+  if (diff.error) return <ErrorNotice error={diff.error} />;
+  if (!diff.data) return <p className="text-sm text-muted-foreground">Comparing…</p>;
+  const changes = (diff.data.changes ?? []) as FieldChange[];
+  return (
+    <div className="flex flex-col gap-4">
+      <section aria-label="Content" className="flex flex-col gap-2">
+        <h3 className="text-sm font-medium">Content</h3>
+        <SideBySide rows={sideBySide(diff.data.contentDiff ?? "")} from={from} to={to} />
+      </section>
+      <section aria-label="Variables and model config" className="flex flex-col gap-2">
+        <h3 className="text-sm font-medium">Variables and model config</h3>
+        {changes.length === 0 ? (
+          <p className="text-sm text-muted-foreground">No differences.</p>
+        ) : (
+          <table className="w-full text-sm">
+            <caption className="sr-only">Field changes</caption>
+            <thead>
+              <tr className="border-b border-border text-left">
+                <th className="p-1">Field</th>
+                <th className="p-1">Change</th>
+                <th className="p-1">Version {from}</th>
+                <th className="p-1">Version {to}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {changes.map((change) => (
+                <tr key={change.path} className="border-b border-border">
+                  <td className="p-1 font-mono">{change.path}</td>
+                  <td className="p-1">{CHANGE_KINDS[change.kind ?? ""] ?? "—"}</td>
+                  <td className="break-all p-1 font-mono text-xs">{showValue(change.before)}</td>
+                  <td className="break-all p-1 font-mono text-xs">{showValue(change.after)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
+      {diff.data.commitMessageChanged ? (
+        <p className="text-sm">
+          Commit messages: “{diff.data.from?.commitMessage || "—"}” → “{diff.data.to?.commitMessage || "—"}”
+        </p>
+      ) : null}
+    </div>
+  );
+}
+
+/** A prompt's versions newest first, and a side-by-side diff of any two of them. */
+export default function Versions({ prompt, versions, onOpen }: { prompt: Prompt; versions: PromptVersion[]; onOpen: (version: number) => void }) {
+  const client = useQueryClient();
+  const numbers = versions.map((v) => v.version ?? 0);
+  const [to, setTo] = useState(numbers[0] ?? 1);
+  const [from, setFrom] = useState(numbers[1] ?? numbers[0] ?? 1);
+  const remove = useMutation({
+    mutationFn: (version: PromptVersion) =>
+      unwrap(
+        api().DELETE("/api/v1/prompt/prompts/{prompt_id}/versions/{version_id}", {
+          params: { path: { prompt_id: prompt.id ?? "", version_id: version.id ?? "" } },
+        }),
+      ),
+    onSuccess: (_reply, version) => {
+      toast.info(`Deleted version ${version.version}`);
+      promptChanged(client, prompt.id ?? "");
+    },
+  });
+  return (
+    <div className="flex flex-col gap-6">
+      <table className="w-full text-sm">
+        <caption className="sr-only">Versions</caption>
+        <thead>
+          <tr className="border-b border-border text-left">
+            <th className="p-2">Version</th>
+            <th className="p-2">Labels</th>
+            <th className="p-2">What changed</th>
+            <th className="p-2">Created</th>
+            <th className="p-2">
+              <span className="sr-only">Actions</span>
+            </th>
+          </tr>
+        </thead>
+        <tbody>
+          {versions.map((version) => (
+            <tr key={version.id} className="border-b border-border">
+              <td className="p-2 font-medium">v{version.version}</td>
+              <td className="p-2">{(version.labels ?? []).join(", ") || "—"}</td>
+              <td className="p-2">{version.commitMessage || "—"}</td>
+              <td className="p-2 text-muted-foreground">{version.createTime ? new Date(version.createTime).toLocaleString() : ""}</td>
+              <td className="flex justify-end gap-1 p-2">
+                <Button size="sm" variant="secondary" onClick={() => onOpen(version.version ?? 0)}>
+                  Edit from v{version.version}
+                </Button>
+                {!prompt.shared ? (
+                  <Button size="sm" variant="ghost" onClick={() => remove.mutate(version)} aria-label={`Delete version ${version.version}`}>
+                    Delete
+                  </Button>
+                ) : null}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <ErrorNotice error={remove.error} />
+      <section aria-label="Compare versions" className="flex flex-col gap-3">
+        <h2 className="text-lg font-semibold">Compare</h2>
+        <div className="flex items-end gap-3">
+          <div className="w-40">
+            <Field id="diff-from" label="From version">
+              <Select id="diff-from" value={from} onChange={(e) => setFrom(Number(e.target.value))}>
+                {numbers.map((n) => (
+                  <option key={n} value={n}>
+                    v{n}
+                  </option>
+                ))}
+              </Select>
+            </Field>
+          </div>
+          <div className="w-40">
+            <Field id="diff-to" label="To version">
+              <Select id="diff-to" value={to} onChange={(e) => setTo(Number(e.target.value))}>
+                {numbers.map((n) => (
+                  <option key={n} value={n}>
+                    v{n}
+                  </option>
+                ))}
+              </Select>
+            </Field>
+          </div>
+        </div>
+        <Diff promptId={prompt.id ?? ""} from={from} to={to} />
+      </section>
+    </div>
+  );
+}

@@ -4732,13 +4732,13 @@ export interface components {
         /** @description AddSecretVersionRequest carries the new value. */
         "coder.secret.v1.AddSecretVersionRequest": {
             /**
-             * @description When set, the write is refused (FAILED_PRECONDITION, 412 at REST) unless the stored secret
+             * @description When set, the write is refused (ABORTED, 412 at REST) unless the stored secret
              *     still has this etag.
              */
             etag?: string;
             /**
              * Format: int32
-             * @description When set, the write is refused (FAILED_PRECONDITION, 412 at REST) unless the secret's
+             * @description When set, the write is refused (ABORTED, 412 at REST) unless the secret's
              *     current version is still this one: a check-and-set write.
              */
             expectedVersion?: number;
@@ -4750,13 +4750,13 @@ export interface components {
         /** @description AddSecretVersionRequest carries the new value. */
         "coder.secret.v1.AddSecretVersionRequest-Body": {
             /**
-             * @description When set, the write is refused (FAILED_PRECONDITION, 412 at REST) unless the stored secret
+             * @description When set, the write is refused (ABORTED, 412 at REST) unless the stored secret
              *     still has this etag.
              */
             etag?: string;
             /**
              * Format: int32
-             * @description When set, the write is refused (FAILED_PRECONDITION, 412 at REST) unless the secret's
+             * @description When set, the write is refused (ABORTED, 412 at REST) unless the secret's
              *     current version is still this one: a check-and-set write.
              */
             expectedVersion?: number;
@@ -4835,7 +4835,7 @@ export interface components {
         /** @description DeleteSecretRequest names the secret to delete. */
         "coder.secret.v1.DeleteSecretRequest": {
             /**
-             * @description When set, the write is refused (FAILED_PRECONDITION, 412 at REST) unless the stored secret
+             * @description When set, the write is refused (ABORTED, 412 at REST) unless the stored secret
              *     still has this etag.
              */
             etag?: string;
@@ -4986,7 +4986,10 @@ export interface components {
         "coder.secret.v1.ImportFormat": ("IMPORT_FORMAT_UNSPECIFIED" | "IMPORT_FORMAT_DOTENV" | "IMPORT_FORMAT_JSON" | "IMPORT_FORMAT_BUNDLE") | (0 | 1 | 2 | 3);
         /** @description ImportSecretsRequest carries what to import and where. */
         "coder.secret.v1.ImportSecretsRequest": {
-            /** @description The `.env` text, the JSON text or the bundle, at most 4 MiB. */
+            /**
+             * @description The `.env` text, the JSON text or the bundle, at most 4 MiB; empty is refused
+             *     (CONTENT_INVALID).
+             */
             content: string;
             /** @description What `content` is. */
             format: ("IMPORT_FORMAT_DOTENV" | "IMPORT_FORMAT_JSON" | "IMPORT_FORMAT_BUNDLE") | (1 | 2 | 3);
@@ -5118,7 +5121,7 @@ export interface components {
         /** @description MoveSecretRequest says where the secret goes. */
         "coder.secret.v1.MoveSecretRequest": {
             /**
-             * @description When set, the write is refused (FAILED_PRECONDITION, 412 at REST) unless the stored secret
+             * @description When set, the write is refused (ABORTED, 412 at REST) unless the stored secret
              *     still has this etag.
              */
             etag?: string;
@@ -5134,7 +5137,7 @@ export interface components {
         /** @description MoveSecretRequest says where the secret goes. */
         "coder.secret.v1.MoveSecretRequest-Body": {
             /**
-             * @description When set, the write is refused (FAILED_PRECONDITION, 412 at REST) unless the stored secret
+             * @description When set, the write is refused (ABORTED, 412 at REST) unless the stored secret
              *     still has this etag.
              */
             etag?: string;
@@ -5177,7 +5180,7 @@ export interface components {
         /** @description PurgeSecretRequest names the deleted secret to destroy. */
         "coder.secret.v1.PurgeSecretRequest": {
             /**
-             * @description When set, the write is refused (FAILED_PRECONDITION, 412 at REST) unless the stored secret
+             * @description When set, the write is refused (ABORTED, 412 at REST) unless the stored secret
              *     still has this etag.
              */
             etag?: string;
@@ -5187,7 +5190,7 @@ export interface components {
         /** @description PurgeSecretRequest names the deleted secret to destroy. */
         "coder.secret.v1.PurgeSecretRequest-Body": {
             /**
-             * @description When set, the write is refused (FAILED_PRECONDITION, 412 at REST) unless the stored secret
+             * @description When set, the write is refused (ABORTED, 412 at REST) unless the stored secret
              *     still has this etag.
              */
             etag?: string;
@@ -5199,7 +5202,7 @@ export interface components {
         /** @description RestoreSecretRequest names the deleted secret to restore. */
         "coder.secret.v1.RestoreSecretRequest": {
             /**
-             * @description When set, the write is refused (FAILED_PRECONDITION, 412 at REST) unless the stored secret
+             * @description When set, the write is refused (ABORTED, 412 at REST) unless the stored secret
              *     still has this etag.
              */
             etag?: string;
@@ -5209,7 +5212,7 @@ export interface components {
         /** @description RestoreSecretRequest names the deleted secret to restore. */
         "coder.secret.v1.RestoreSecretRequest-Body": {
             /**
-             * @description When set, the write is refused (FAILED_PRECONDITION, 412 at REST) unless the stored secret
+             * @description When set, the write is refused (ABORTED, 412 at REST) unless the stored secret
              *     still has this etag.
              */
             etag?: string;
@@ -5236,13 +5239,13 @@ export interface components {
         /** @description RollbackSecretRequest names the version to bring back. */
         "coder.secret.v1.RollbackSecretRequest": {
             /**
-             * @description When set, the write is refused (FAILED_PRECONDITION, 412 at REST) unless the stored secret
+             * @description When set, the write is refused (ABORTED, 412 at REST) unless the stored secret
              *     still has this etag.
              */
             etag?: string;
             /**
              * Format: int32
-             * @description When set, the write is refused (FAILED_PRECONDITION, 412 at REST) unless the secret's
+             * @description When set, the write is refused (ABORTED, 412 at REST) unless the secret's
              *     current version is still this one: a check-and-set write.
              */
             expectedVersion?: number;
@@ -5257,13 +5260,13 @@ export interface components {
         /** @description RollbackSecretRequest names the version to bring back. */
         "coder.secret.v1.RollbackSecretRequest-Body": {
             /**
-             * @description When set, the write is refused (FAILED_PRECONDITION, 412 at REST) unless the stored secret
+             * @description When set, the write is refused (ABORTED, 412 at REST) unless the stored secret
              *     still has this etag.
              */
             etag?: string;
             /**
              * Format: int32
-             * @description When set, the write is refused (FAILED_PRECONDITION, 412 at REST) unless the secret's
+             * @description When set, the write is refused (ABORTED, 412 at REST) unless the secret's
              *     current version is still this one: a check-and-set write.
              */
             expectedVersion?: number;
@@ -10309,7 +10312,7 @@ export interface operations {
         parameters: {
             query?: {
                 /**
-                 * @description When set, the write is refused (FAILED_PRECONDITION, 412 at REST) unless the stored secret
+                 * @description When set, the write is refused (ABORTED, 412 at REST) unless the stored secret
                  *     still has this etag.
                  */
                 etag?: string;

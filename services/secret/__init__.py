@@ -13,9 +13,9 @@ from services.kit import Resources, ServiceDefinition
 from services.secret._envelope import Envelope
 from services.secret._keys import KeyRing
 from services.secret._settings import SecretSettings, open_key_ring
+from services.secret._teams import IdentityTeams
 from services.secret.repository import CONTAINERS, SecretRepositories
 from services.secret.service import SecretDomain
-from services.secret.service.teams import IdentityTeams
 from services.secret.servicer import SecretServicer
 
 

@@ -341,7 +341,7 @@ class MoveSecretRequest(_message.Message):
     scope_id: _builtins.str
     """The new scope's team, project or user id (with `scope`)."""
     etag: _builtins.str
-    """When set, the write is refused (FAILED_PRECONDITION, 412 at REST) unless the stored secret
+    """When set, the write is refused (ABORTED, 412 at REST) unless the stored secret
     still has this etag.
     """
     def __init__(
@@ -396,7 +396,7 @@ class DeleteSecretRequest(_message.Message):
     secret_id: _builtins.str
     """Id of the secret."""
     etag: _builtins.str
-    """When set, the write is refused (FAILED_PRECONDITION, 412 at REST) unless the stored secret
+    """When set, the write is refused (ABORTED, 412 at REST) unless the stored secret
     still has this etag.
     """
     def __init__(
@@ -448,7 +448,7 @@ class RestoreSecretRequest(_message.Message):
     secret_id: _builtins.str
     """Id of the secret."""
     etag: _builtins.str
-    """When set, the write is refused (FAILED_PRECONDITION, 412 at REST) unless the stored secret
+    """When set, the write is refused (ABORTED, 412 at REST) unless the stored secret
     still has this etag.
     """
     def __init__(
@@ -500,7 +500,7 @@ class PurgeSecretRequest(_message.Message):
     secret_id: _builtins.str
     """Id of the secret."""
     etag: _builtins.str
-    """When set, the write is refused (FAILED_PRECONDITION, 412 at REST) unless the stored secret
+    """When set, the write is refused (ABORTED, 412 at REST) unless the stored secret
     still has this etag.
     """
     def __init__(
@@ -547,11 +547,11 @@ class AddSecretVersionRequest(_message.Message):
     secret_id: _builtins.str
     """Id of the secret."""
     expected_version: _builtins.int
-    """When set, the write is refused (FAILED_PRECONDITION, 412 at REST) unless the secret's
+    """When set, the write is refused (ABORTED, 412 at REST) unless the secret's
     current version is still this one: a check-and-set write.
     """
     etag: _builtins.str
-    """When set, the write is refused (FAILED_PRECONDITION, 412 at REST) unless the stored secret
+    """When set, the write is refused (ABORTED, 412 at REST) unless the stored secret
     still has this etag.
     """
     @_builtins.property
@@ -665,11 +665,11 @@ class RollbackSecretRequest(_message.Message):
     version: _builtins.int
     """The kept version whose value becomes current again."""
     expected_version: _builtins.int
-    """When set, the write is refused (FAILED_PRECONDITION, 412 at REST) unless the secret's
+    """When set, the write is refused (ABORTED, 412 at REST) unless the secret's
     current version is still this one: a check-and-set write.
     """
     etag: _builtins.str
-    """When set, the write is refused (FAILED_PRECONDITION, 412 at REST) unless the stored secret
+    """When set, the write is refused (ABORTED, 412 at REST) unless the stored secret
     still has this etag.
     """
     def __init__(
@@ -1020,7 +1020,9 @@ class ImportSecretsRequest(_message.Message):
     format: Global___ImportFormat.ValueType
     """What `content` is."""
     content: _builtins.bytes
-    """The `.env` text, the JSON text or the bundle, at most 4 MiB."""
+    """The `.env` text, the JSON text or the bundle, at most 4 MiB; empty is refused
+    (CONTENT_INVALID).
+    """
     scope: _secret_pb2.SecretScope.ValueType
     """DOTENV and JSON: the scope of the new secrets (BUNDLE keeps each secret's own scope)."""
     scope_id: _builtins.str

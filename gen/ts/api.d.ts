@@ -5745,7 +5745,10 @@ export interface components {
         "coder.secret.v1.ImportFormat": ("IMPORT_FORMAT_UNSPECIFIED" | "IMPORT_FORMAT_DOTENV" | "IMPORT_FORMAT_JSON" | "IMPORT_FORMAT_BUNDLE") | (0 | 1 | 2 | 3);
         /** @description ImportSecretsRequest carries what to import and where. */
         "coder.secret.v1.ImportSecretsRequest": {
-            /** @description The `.env` text, the JSON text or the bundle, at most 4 MiB. */
+            /**
+             * @description The `.env` text, the JSON text or the bundle, at most 4 MiB; empty is refused
+             *     (CONTENT_INVALID).
+             */
             content: string;
             /** @description What `content` is. */
             format: ("IMPORT_FORMAT_DOTENV" | "IMPORT_FORMAT_JSON" | "IMPORT_FORMAT_BUNDLE") | (1 | 2 | 3);

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import dataclasses
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -82,7 +82,7 @@ class ServiceDefinition:
     subscriptions: Callable[[Resources], Sequence[Subscription]] = field(
         default=lambda _resources: ()
     )
-    tasks: Callable[[Resources], Sequence[Callable[[], Awaitable[None]]]] = field(
+    tasks: Callable[[Resources], Sequence[Callable[[], Coroutine[Any, Any, None]]]] = field(
         default=lambda _resources: ()
     )
 

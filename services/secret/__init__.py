@@ -3,7 +3,7 @@ through grants, every value read audited."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 import grpc
@@ -13,9 +13,9 @@ from services.kit import Resources, ServiceDefinition
 from services.secret._envelope import Envelope
 from services.secret._keys import KeyRing
 from services.secret._settings import SecretSettings, open_key_ring
+from services.secret._teams import IdentityTeams
 from services.secret.repository import CONTAINERS, SecretRepositories
 from services.secret.service import SecretDomain
-from services.secret.service.teams import IdentityTeams
 from services.secret.servicer import SecretServicer
 
 
@@ -47,7 +47,7 @@ def definition(
         servicer = SecretServicer(domain(resources))
         secret_service_pb2_grpc.add_SecretServiceServicer_to_server(servicer, server)
 
-    def tasks(resources: Resources) -> Sequence[Callable[[], Awaitable[None]]]:
+    def tasks(resources: Resources) -> Sequence[Callable[[], Coroutine[Any, Any, None]]]:
         """The sweep of reminders, purges and rewraps."""
         return [domain(resources).sweeper.run]
 

@@ -18,9 +18,9 @@ from services.kit.bus import Subscription
 from services.secret import SecretSettings, definition
 from services.secret._envelope import Envelope
 from services.secret._keys import LocalKeyRing
+from services.secret._teams import IdentityTeams
 from services.secret.repository import SecretRepositories
 from services.secret.service import SecretDomain
-from services.secret.service.teams import IdentityTeams
 from tests.conftest import HostFactory
 from tests.fixtures.events import EventRecorder
 from tests.fixtures.hosts import ServiceHost

@@ -59,6 +59,8 @@ class TransferService:
 
     async def import_secrets(self, request: api.ImportSecretsRequest) -> api.ImportSecretsResponse:
         principal = current_principal()
+        if not request.content:
+            raise _content_error("is empty")
         entries = self._entries(principal, request)
         if len(entries) > MAX_ENTRIES:
             raise InvalidArgument(

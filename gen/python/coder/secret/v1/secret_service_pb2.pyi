@@ -1020,7 +1020,9 @@ class ImportSecretsRequest(_message.Message):
     format: Global___ImportFormat.ValueType
     """What `content` is."""
     content: _builtins.bytes
-    """The `.env` text, the JSON text or the bundle, at most 4 MiB."""
+    """The `.env` text, the JSON text or the bundle, at most 4 MiB; empty is refused
+    (CONTENT_INVALID).
+    """
     scope: _secret_pb2.SecretScope.ValueType
     """DOTENV and JSON: the scope of the new secrets (BUNDLE keeps each secret's own scope)."""
     scope_id: _builtins.str

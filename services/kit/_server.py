@@ -70,7 +70,9 @@ class ServiceDefinition:
 
     `containers` are every container the service stores in (those declared `outbox=True` are
     watched by the process's outbox relay); `register` adds its servicer to a server, wired to
-    the process's resources; `subscriptions` are the consumers it runs.
+    the process's resources; `subscriptions` are the consumers it runs; `workers` are the
+    background loops it runs (a sweeper of stored timers), each a coroutine the host starts
+    once it serves and cancels before it drains.
     """
 
     domain: str
@@ -78,6 +80,9 @@ class ServiceDefinition:
     containers: tuple[ContainerSpec, ...]
     register: Callable[[grpc.aio.Server, Resources], None]
     subscriptions: Callable[[Resources], Sequence[Subscription]] = field(
+        default=lambda _resources: ()
+    )
+    workers: Callable[[Resources], Sequence[Callable[[], Awaitable[None]]]] = field(
         default=lambda _resources: ()
     )
 
@@ -262,6 +267,8 @@ class Host:
                 self.resources.for_service(definition.domain)
             ):
                 await self.resources.bus.subscribe(subscription)
+            for worker in definition.workers(self.resources.for_service(definition.domain)):
+                self._tasks.append(asyncio.create_task(worker()))
         self._tasks.append(asyncio.create_task(self._watch_readiness()))
         return self.port
 

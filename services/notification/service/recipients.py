@@ -16,7 +16,7 @@ from coder.identity.v1 import identity_service_pb2 as identity_api
 from coder.identity.v1.identity_service_pb2_grpc import IdentityServiceStub
 from coder.planning.v1 import planning_service_pb2 as planning_api
 from coder.planning.v1.planning_service_pb2_grpc import PlanningServiceStub
-from services.kit import NotFound, Peers, PermissionDenied, get_logger
+from services.kit import DomainError, Peers, get_logger
 from services.notification._rules import Occurrence, Recipient, Rule
 from services.notification.repository import NotificationRepository
 
@@ -38,9 +38,10 @@ class RecipientResolver:
             try:
                 for user_id in await self._of(kind, occurrence, event):
                     found.setdefault(user_id, None)
-            except (PermissionDenied, NotFound) as refused:
-                # The actor may not see the team or project (any more): nobody is told of it.
-                _log.info(
+            except DomainError as refused:
+                # The actor may not see the team or project (any more), or its service is out
+                # of reach: those people are not told, the others still are.
+                _log.warning(
                     "notification.recipients_refused",
                     event_id=event.id,
                     recipients=kind.value,

@@ -23,6 +23,7 @@ from coder.notification.v1 import resources_pb2
 from services.kit import (
     Clock,
     EtagMismatch,
+    SystemClock,
     fill_timestamp,
     get_logger,
     time_text,
@@ -88,6 +89,8 @@ class Sender:
         locks: LockManager,
         settings: NotificationSettings,
         clock: Clock,
+        *,
+        wall: Clock | None = None,
     ) -> None:
         self._repository = repository
         self._queue = queue
@@ -98,6 +101,7 @@ class Sender:
         self._locks = locks
         self._settings = settings
         self._clock = clock
+        self._wall = wall or SystemClock()
         self._http: httpx.AsyncClient | None = None
         self._wake = asyncio.Event()
         self._sends = asyncio.Semaphore(CONCURRENT_SENDS)
@@ -331,8 +335,11 @@ class Sender:
         endpoint = endpoint_from_document(document)
         now = self._clock.now()
         body = delivery["body"].encode()
+        # The receiver checks `webhook-timestamp` against its own clock (replay protection),
+        # so it is the wall-clock time of the attempt, whatever clock schedules the retries.
+        sent_at = int(self._wall.now().timestamp())
         headers = _signing.headers(
-            live_secrets(document, time_text(now)), delivery["id"], int(now.timestamp()), body
+            live_secrets(document, time_text(now)), delivery["id"], sent_at, body
         )
         headers["content-type"] = "application/json"
         headers["user-agent"] = "coder-notifications/1"

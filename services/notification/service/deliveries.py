@@ -11,6 +11,7 @@ queues nothing twice.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -99,15 +100,28 @@ def delivery_document(
     }
 
 
+def _camel(value: Any) -> Any:
+    """Keys in lowerCamelCase, as the API's JSON profile prints them."""
+    if isinstance(value, dict):
+        return {
+            re.sub(r"_([a-z0-9])", lambda m: m.group(1).upper(), key): _camel(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_camel(item) for item in value]
+    return value
+
+
 def webhook_body(work: Work) -> str:
-    """The JSON a webhook receives: Standard Webhooks' `{type, timestamp, data}`."""
+    """The JSON a webhook receives: Standard Webhooks' `{type, timestamp, data}`, the data in
+    the API's JSON profile."""
     event = work.event
     data = {
         "eventId": event.id,
         "eventType": event.type,
         "organizationId": event.organization_id,
         "actor": MessageToDict(event.actor),
-        **work.data,
+        **_camel(work.data),
     }
     stamp = timestamp_text(event.time) if event.HasField("time") else ""
     return json.dumps({"type": work.notification_type, "timestamp": stamp, "data": data})

@@ -9,11 +9,11 @@ from typing import Any, TypeVar
 from google.protobuf.json_format import MessageToDict, ParseDict
 from google.protobuf.message import Message
 
-M = TypeVar("M", bound=Message)
-
 from coder.notification.v1 import resources_pb2
 from services.kit import timestamp_text
 from services.kit.store import Document
+
+M = TypeVar("M", bound=Message)
 
 
 def plain(message: Message) -> dict[str, Any]:
@@ -25,7 +25,7 @@ def parsed(data: dict[str, Any], message: M) -> M:
 
 
 def derived_id(prefix: str, *parts: str) -> str:
-    """A stable id from the parts (one per event × recipient × channel, say), so a
+    """A stable id from the parts (one per event x recipient x channel, say), so a
     redelivered event writes the same documents and the store refuses the second."""
     digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
     return f"{prefix}{digest}"

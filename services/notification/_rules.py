@@ -16,8 +16,6 @@ from typing import Any, TypeVar
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
 
-M = TypeVar("M", bound=Message)
-
 from coder.events.v1 import event_pb2
 from coder.identity.v1 import events_pb2 as identity_events
 from coder.notification.v1 import events_pb2 as notification_events
@@ -25,6 +23,8 @@ from coder.notification.v1 import resources_pb2
 from coder.planning.v1 import events_pb2 as planning_events
 from coder.planning.v1 import task_pb2
 from coder.usage.v1 import events_pb2 as usage_events
+
+M = TypeVar("M", bound=Message)
 
 
 class Recipient(StrEnum):

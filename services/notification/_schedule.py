@@ -75,4 +75,4 @@ def retry_delay(attempt: int, base: float, cap: float, rng: random.Random | None
     random), so delays spread out yet grow from one attempt to the next until the cap."""
     ceiling = min(cap, base * 2 ** max(0, attempt - 1))
     draw = (rng or random).random()
-    return ceiling / 2 + draw * ceiling / 2
+    return float(ceiling / 2 + draw * ceiling / 2)

@@ -11,6 +11,7 @@ locale). Text templates autoescape nothing; HTML ones escape every value.
 
 from __future__ import annotations
 
+import functools
 import html
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from zoneinfo import ZoneInfo
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
-from jinja2 import StrictUndefined, TemplateError, Undefined
+from jinja2 import StrictUndefined, Template, TemplateError, Undefined
 from jinja2.sandbox import SandboxedEnvironment
 
 from coder.notification.v1 import resources_pb2
@@ -172,13 +173,25 @@ def _moment(value: Any) -> datetime | None:
 
 
 class Renderer:
-    """Renders wordings in one locale and time zone."""
+    """Renders wordings in one locale and time zone. Get one with `renderer(locale, tz)`: they
+    are kept per locale and zone, with the templates they compiled."""
 
     def __init__(self, locale: str, tz: ZoneInfo) -> None:
         self._locale = babel_locale(locale)
         self._tz = tz
         self._text = self._environment(autoescape=False)
         self._html = self._environment(autoescape=True)
+        self._compiled: dict[tuple[bool, str], Template] = {}
+
+    def _template(self, source: str, *, markup: bool) -> Template:
+        key = (markup, source)
+        found = self._compiled.get(key)
+        if found is None:
+            if len(self._compiled) >= COMPILED_PER_RENDERER:
+                self._compiled.clear()
+            environment = self._html if markup else self._text
+            found = self._compiled[key] = environment.from_string(source)
+        return found
 
     def _environment(self, *, autoescape: bool) -> SandboxedEnvironment:
         env = SandboxedEnvironment(autoescape=autoescape, undefined=_Lenient)
@@ -208,10 +221,10 @@ class Renderer:
     def render(self, wording: Wording, data: Mapping[str, Any]) -> resources_pb2.Rendered:
         """The wording rendered with `data`; RenderError when it does not parse or render."""
         try:
-            title = self._text.from_string(wording.title).render(data).strip()
-            body = self._text.from_string(wording.body).render(data).strip()
+            title = self._template(wording.title, markup=False).render(data).strip()
+            body = self._template(wording.body, markup=False).render(data).strip()
             if wording.html:
-                markup = self._html.from_string(wording.html).render(data)
+                markup = self._template(wording.html, markup=True).render(data)
             else:
                 markup = _html_of(body)
         except (TemplateError, TypeError, ValueError, ArithmeticError, LookupError) as failed:
@@ -225,7 +238,16 @@ class _Lenient(Undefined):
 
     __slots__ = ()
     __call__ = StrictUndefined.__call__
-    __getitem__ = StrictUndefined.__getitem__  # type: ignore[assignment]
+    __getitem__ = StrictUndefined.__getitem__
+
+
+COMPILED_PER_RENDERER = 512
+
+
+@functools.lru_cache(maxsize=256)
+def renderer(locale: str, tz: ZoneInfo) -> Renderer:
+    """The renderer of a locale and zone (kept: compiling templates is the costly part)."""
+    return Renderer(locale, tz)
 
 
 def _html_of(text: str) -> str:

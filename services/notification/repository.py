@@ -259,9 +259,8 @@ class NotificationRepository(Repository):
         return [endpoint_from_document(d) for d in page.items], page.continuation
 
     async def enabled_endpoints(self, organization_id: str) -> list[resources_pb2.WebhookEndpoint]:
-        documents = await self._endpoints.every(
-            Query().where(F("disabled") == False), organization_id
-        )
+        enabled = Query().where(F("disabled") == False)  # noqa: E712 (a query condition)
+        documents = await self._endpoints.every(enabled, organization_id)
         return [endpoint_from_document(d) for d in documents]
 
     async def replace_endpoint(

@@ -13,15 +13,22 @@ from typing import Any
 
 from aiohttp import web
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from google.protobuf import json_format
 
 from coder.common.v1 import actor_pb2
 from coder.events.v1 import event_pb2
 from coder.identity.v1 import events_pb2 as identity_events
 from coder.identity.v1 import resources_pb2 as identity
+from coder.notification.v1 import resources_pb2
 from coder.planning.v1 import events_pb2 as planning_events
 from coder.planning.v1 import task_pb2
 from services.kit import Clock, new_id
 from services.kit.bus import EventBus, make_event
+
+
+def prefs(fields: dict[str, Any]) -> resources_pb2.Preferences:
+    """Preferences from their proto JSON (field names as in the proto)."""
+    return json_format.ParseDict(fields, resources_pb2.Preferences())
 
 
 def user(user_id: str) -> actor_pb2.Actor:
@@ -126,7 +133,7 @@ class Mailbox:
         self.messages: list[EmailMessage] = []
         self.port = 0
 
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or envelope.content
         assert isinstance(raw, bytes)
         message = email.message_from_bytes(raw, policy=email.policy.default)

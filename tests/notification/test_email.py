@@ -7,7 +7,7 @@ from coder.notification.v1 import notification_service_pb2 as api
 from coder.notification.v1.notification_service_pb2_grpc import NotificationServiceStub
 from services.kit import Resources
 from tests.fixtures.tokens import TokenFactory, auth
-from tests.notification.factories import Mailbox, eventually, people, task_assigned
+from tests.notification.factories import Mailbox, eventually, people, prefs, task_assigned
 
 
 class TestEmail:
@@ -48,22 +48,24 @@ class TestEmail:
         eve = token(org, ("member",), "eve")
         await stub.UpdatePreferences(
             api.UpdatePreferencesRequest(
-                preferences={"locale": "fr-FR", "timezone": "Europe/Paris"}
+                preferences=prefs({"locale": "fr-FR", "timezone": "Europe/Paris"})
             ),
             metadata=auth(eve),
         )
         finn = token(org, ("member",), "finn")
         await stub.UpdatePreferences(
             api.UpdatePreferencesRequest(
-                preferences={
-                    "channels": [
-                        {
-                            "event_type": "planning.task.assigned",
-                            "channel": "CHANNEL_EMAIL",
-                            "enabled": "TOGGLE_OFF",
-                        }
-                    ]
-                }
+                preferences=prefs(
+                    {
+                        "channels": [
+                            {
+                                "event_type": "planning.task.assigned",
+                                "channel": "CHANNEL_EMAIL",
+                                "enabled": "TOGGLE_OFF",
+                            }
+                        ]
+                    }
+                )
             ),
             metadata=auth(finn),
         )
@@ -72,7 +74,9 @@ class TestEmail:
         )
 
         async def arrived() -> bool:
-            listed = await stub.ListNotifications(api.ListNotificationsRequest(), metadata=auth(finn))
+            listed = await stub.ListNotifications(
+                api.ListNotificationsRequest(), metadata=auth(finn)
+            )
             return len(mailbox.to("eve@example.com")) >= 1 and len(listed.notifications) == 1
 
         await eventually(arrived)

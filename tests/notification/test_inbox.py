@@ -109,7 +109,9 @@ class TestWatch:
         stream = call.__aiter__()
         started = await asyncio.wait_for(stream.__anext__(), 10)
         assert started.started and started.unread_count == 0
-        await resources.bus.publish([task_assigned(org, "bob", title="Live"), task_assigned(org, "carol")])
+        await resources.bus.publish(
+            [task_assigned(org, "bob", title="Live"), task_assigned(org, "carol")]
+        )
         arrived = await asyncio.wait_for(stream.__anext__(), 10)
         assert arrived.notification.title == "Alice assigned you “Live”"
         assert arrived.unread_count == 1

@@ -94,8 +94,7 @@ class TestDeliveredTwiceWithACut:
         people += [member_added(organization, name) for name in USERS]
         assignees = [rng.choice(USERS) for _ in range(ASSIGNMENTS)]
         assignments = [
-            task_assigned(organization, name, title=f"Task {n}")
-            for n, name in enumerate(assignees)
+            task_assigned(organization, name, title=f"Task {n}") for n, name in enumerate(assignees)
         ]
         expected = Counter(assignees)
         addresses = {f"{name}@example.com" for name in USERS}
@@ -123,7 +122,7 @@ class TestDeliveredTwiceWithACut:
                     answer = await stub.GetUnreadCount(
                         api.GetUnreadCountRequest(), metadata=auth(alice)
                     )
-                    return answer.unread_count == len(USERS)
+                    return bool(answer.unread_count == len(USERS))
 
                 await eventually(directory_known, within=30)
                 publishing = asyncio.create_task(publish_all(publisher, assignments + assignments))

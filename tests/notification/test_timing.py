@@ -4,8 +4,9 @@ clock is the host's ManualClock: the tests move it, the sweeper does the rest.""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
 
+from coder.events.v1 import event_pb2
 from coder.notification.v1 import notification_service_pb2 as api
 from coder.notification.v1 import resources_pb2
 from coder.notification.v1.notification_service_pb2_grpc import NotificationServiceStub
@@ -14,7 +15,14 @@ from coder.usage.v1 import resources_pb2 as usage
 from services.kit import ManualClock, Resources
 from services.kit.bus import make_event
 from tests.fixtures.tokens import TokenFactory, auth
-from tests.notification.factories import eventually, people, status_changed, task_assigned, user
+from tests.notification.factories import (
+    eventually,
+    people,
+    prefs,
+    status_changed,
+    task_assigned,
+    user,
+)
 
 
 async def inbox(stub: NotificationServiceStub, token: str) -> list[resources_pb2.Notification]:
@@ -22,7 +30,7 @@ async def inbox(stub: NotificationServiceStub, token: str) -> list[resources_pb2
     return list(listed.notifications)
 
 
-def quota_exceeded(organization_id: str) -> object:
+def quota_exceeded(organization_id: str) -> event_pb2.Event:
     alert = usage.UsageAlert(
         limit_id="quota-1",
         kind=usage.LIMIT_KIND_QUOTA,
@@ -60,7 +68,7 @@ class TestQuietHours:
         gus = token(org, ("admin",), "gus")
         await stub.UpdatePreferences(
             api.UpdatePreferencesRequest(
-                preferences={"timezone": "Asia/Tokyo", "quiet_hours": local_window(clock)}
+                preferences=prefs({"timezone": "Asia/Tokyo", "quiet_hours": local_window(clock)})
             ),
             metadata=auth(gus),
         )
@@ -70,7 +78,9 @@ class TestQuietHours:
             return any(n.event_type == "usage.quota.exceeded" for n in await inbox(stub, gus))
 
         await eventually(critical_arrived)
-        assert [n.event_type for n in await inbox(stub, gus) if n.event_type.startswith("planning")] == []
+        assert [
+            n.event_type for n in await inbox(stub, gus) if n.event_type.startswith("planning")
+        ] == []
 
         now = clock.now()
         clock.advance(3 * 3600 - now.minute * 60 - now.second)  # past the window's end
@@ -96,11 +106,17 @@ class TestDigest:
         hana = token(org, ("member",), "hana")
         await stub.UpdatePreferences(
             api.UpdatePreferencesRequest(
-                preferences={
-                    "channels": [
-                        {"event_type": "*", "channel": "CHANNEL_IN_APP", "digest": "DIGEST_HOURLY"}
-                    ]
-                }
+                preferences=prefs(
+                    {
+                        "channels": [
+                            {
+                                "event_type": "*",
+                                "channel": "CHANNEL_IN_APP",
+                                "digest": "DIGEST_HOURLY",
+                            }
+                        ]
+                    }
+                )
             ),
             metadata=auth(hana),
         )
@@ -118,7 +134,9 @@ class TestDigest:
             return len(await inbox(stub, hana)) == 2
 
         await eventually(digested)
-        digest = next(n for n in await inbox(stub, hana) if n.event_type == "notification.digest.sent")
+        digest = next(
+            n for n in await inbox(stub, hana) if n.event_type == "notification.digest.sent"
+        )
         assert digest.event_count == 5
         assert digest.title == "5 new notifications"
         assert digest.body.count("“Tidy the backlog” is now done") == 5

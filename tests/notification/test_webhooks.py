@@ -35,7 +35,8 @@ async def endpoint(
         ),
         metadata=auth(admin),
     )
-    return created.endpoint
+    made: resources_pb2.WebhookEndpoint = created.endpoint
+    return made
 
 
 class TestSigned:
@@ -126,7 +127,8 @@ class TestFailingReceiver:
             listed = await stub.ListWebhookDeliveries(
                 api.ListWebhookDeliveriesRequest(endpoint_id=hook.id), metadata=auth(zed)
             )
-            return listed.deliveries[0]
+            first: resources_pb2.WebhookDelivery = listed.deliveries[0]
+            return first
 
         delays: list[float] = []
         for attempt in range(1, 5):
@@ -154,12 +156,18 @@ class TestFailingReceiver:
         assert fetched.endpoint.consecutive_failures == 4
 
         async def admins_told() -> bool:
-            listed = await stub.ListNotifications(api.ListNotificationsRequest(), metadata=auth(zed))
-            return any(n.event_type == "notification.webhook.disabled" for n in listed.notifications)
+            listed = await stub.ListNotifications(
+                api.ListNotificationsRequest(), metadata=auth(zed)
+            )
+            return any(
+                n.event_type == "notification.webhook.disabled" for n in listed.notifications
+            )
 
         await eventually(admins_told)
         alice = token(org, ("admin",), "alice")
         listed = await stub.ListNotifications(api.ListNotificationsRequest(), metadata=auth(alice))
-        [told] = [n for n in listed.notifications if n.event_type == "notification.webhook.disabled"]
+        [told] = [
+            n for n in listed.notifications if n.event_type == "notification.webhook.disabled"
+        ]
         assert told.title == f"Webhook endpoint disabled: {receiver.url}"
         assert told.criticality == resources_pb2.CRITICALITY_HIGH

@@ -1,4 +1,4 @@
-"""Deliveries: one document per notification × recipient × channel (or per event × webhook
+"""Deliveries: one document per notification x recipient x channel (or per event x webhook
 endpoint), stored before anything is sent, with the time it is due. They are the service's
 durable timers: a retry, a notification held for quiet hours, a digest waiting for its window
 and an escalation waiting for a read are all a pending delivery with a later `dueTime`, which
@@ -51,10 +51,12 @@ LEASE_SECONDS = 60
 
 @dataclass(frozen=True, slots=True)
 class Queued:
-    """A stored delivery; `inline` when it is the caller's to send now (claimed for it)."""
+    """A delivery; `inline` when it is the caller's to send now (claimed for it when
+    `stored`; an in-app one due now is not stored apart from its notification)."""
 
     document: Document
     inline: bool
+    stored: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +183,15 @@ class DeliveryQueue:
         )
         extra: dict[str, Any] = {"digestKey": digest_key} if digest_key else {}
         inline = due <= now
+        if inline and channel == IN_APP:
+            # Stored at once by the caller as the notification itself, whose id derives from
+            # this delivery's: that write is the delivery, exactly once, and a failed one
+            # fails the event's handling, which the bus retries. No timer is needed.
+            document = delivery_document(
+                work, channel=channel, recipient_id=recipient_id, due=due, now=now, **extra
+            )
+            document["organizationId"] = organization_id
+            return Queued(document, inline=True, stored=False)
         if inline:
             # Sent at once by the caller: stored as claimed by it (due again only if the send
             # does not finish within the lease), so the sweeper leaves it alone meanwhile.

@@ -4,6 +4,8 @@ endpoint), then send at once those due now."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from coder.events.v1 import event_pb2
 from coder.identity.v1 import events_pb2 as identity_events
 from services.kit import get_logger
@@ -89,17 +91,20 @@ class Dispatcher:
                 if queued is not None and queued.inline:
                     now_due.append(queued)
         for endpoint in await self._repository.enabled_endpoints(organization_id):
-            if (
-                any(
-                    topic_matches(pattern, rule.type) or topic_matches(pattern, event.type)
-                    for pattern in endpoint.event_types
-                )
-                or "*" in endpoint.event_types
-            ):
-                # Left to the sweeper: a slow receiver must not hold up the queue.
-                if await self._queue.for_endpoint(work, organization_id, endpoint, inline=False):
-                    self._sender.wake()
+            if not _wanted(endpoint.event_types, rule.type, event.type):
+                continue
+            # Left to the sweeper: a slow receiver must not hold up the queue.
+            if await self._queue.for_endpoint(work, organization_id, endpoint, inline=False):
+                self._sender.wake()
         # In-app first: it is what a watching user sees, and it costs no network round trip.
         now_due.sort(key=lambda queued: queued.document["channel"] != "in_app")
         for queued in now_due:
             await self._sender.send(queued.document)
+
+
+def _wanted(patterns: Sequence[str], notification_type: str, event_type: str) -> bool:
+    """Whether an endpoint's filters take a notification type (or its source event type)."""
+    return "*" in patterns or any(
+        topic_matches(pattern, notification_type) or topic_matches(pattern, event_type)
+        for pattern in patterns
+    )

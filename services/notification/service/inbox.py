@@ -29,7 +29,7 @@ class InboxService:
         self._feed = feed
         self._clock = clock
 
-    async def list(
+    async def page(
         self, request: api.ListNotificationsRequest
     ) -> tuple[list[resources_pb2.Notification], str]:
         principal = current_principal()

@@ -52,8 +52,7 @@ class Mailer:
         return message
 
     def _tls_context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context(cafile=self._settings.smtp_ca_file or None)
-        return context
+        return ssl.create_default_context(cafile=self._settings.smtp_ca_file or None)
 
     async def send(self, letter: Letter) -> None:
         settings = self._settings

@@ -168,6 +168,8 @@ class Sender:
             # Another sender took it over after our lease ran out; it is theirs now.
             return
         except Exception as failed:
+            if "_etag" not in delivery:
+                raise  # not stored: the event's handling fails, and the bus retries it
             _log.exception("notification.send_failed", delivery_id=delivery["id"])
             with contextlib.suppress(Exception):
                 await self._attempt_failed(delivery, str(failed) or type(failed).__name__, 0)
@@ -266,7 +268,8 @@ class Sender:
             notification_type=delivery["notificationType"],
         )
         await self._store_notification(notification, delivery)
-        await self._succeeded(delivery, notificationId=notification.id)
+        if "_etag" in delivery:
+            await self._succeeded(delivery, notificationId=notification.id)
         if delivery["criticality"] == resources_pb2.CRITICALITY_CRITICAL:
             await self._queue.escalation(
                 organization_id, delivery, notification.id, 1, self._settings.escalation_seconds

@@ -29,6 +29,7 @@ from services.notification._templates import (
     check,
     locale_chain,
 )
+from services.notification._templates import renderer as cached_renderer
 from services.notification.repository import NotificationRepository
 
 
@@ -64,7 +65,7 @@ class Wordings:
         data: Mapping[str, Any],
     ) -> resources_pb2.Rendered:
         wording = await self.wording(organization_id, notification_type, channel, locale)
-        renderer = Renderer(locale, tz)
+        renderer = cached_renderer(locale, tz)
         try:
             return renderer.render(wording, data)
         except RenderError:
@@ -97,7 +98,7 @@ class TemplateService:
         stored.update_time.FromDatetime(self._clock.now())
         return await self._repository.put_template(organization_id, stored)
 
-    async def list(
+    async def page(
         self, request: api.ListTemplatesRequest
     ) -> tuple[list[resources_pb2.Template], str]:
         organization_id = current_principal().organization_id

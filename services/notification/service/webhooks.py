@@ -115,7 +115,7 @@ class WebhookService:
         organization_id = current_principal().organization_id
         return endpoint_from_document(await self._document(organization_id, endpoint_id))
 
-    async def list(
+    async def page(
         self, request: api.ListWebhookEndpointsRequest
     ) -> tuple[list[resources_pb2.WebhookEndpoint], str]:
         organization_id = current_principal().organization_id

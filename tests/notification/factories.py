@@ -168,7 +168,12 @@ class Receiver:
         async def handle(request: web.Request) -> web.Response:
             body = await request.read()
             self.received.append(Received(dict(request.headers), body, self.status))
-            return web.Response(status=self.status, text="ok" if self.status < 300 else "no")
+            # No keep-alive: the sender's pooled connection would hold up the server's cleanup.
+            return web.Response(
+                status=self.status,
+                text="ok" if self.status < 300 else "no",
+                headers={"connection": "close"},
+            )
 
         app = web.Application()
         app.router.add_post("/{tail:.*}", handle)

@@ -66,6 +66,11 @@ class TestQuietHours:
     ) -> None:
         await people(resources.bus, org, ("alice", "member"), ("gus", "admin"))
         gus = token(org, ("admin",), "gus")
+
+        async def directory_known() -> bool:
+            return bool(await inbox(stub, gus))  # told of alice joining
+
+        await eventually(directory_known)
         await stub.UpdatePreferences(
             api.UpdatePreferencesRequest(
                 preferences=prefs({"timezone": "Asia/Tokyo", "quiet_hours": local_window(clock)})
@@ -142,3 +147,50 @@ class TestDigest:
         assert digest.body.count("“Tidy the backlog” is now done") == 5
         clock.advance(3600)
         assert len(await inbox(stub, hana)) == 2
+
+
+class TestEscalation:
+    async def test_unread_critical_goes_to_email_then_to_the_other_admins(
+        self,
+        stub: NotificationServiceStub,
+        resources: Resources,
+        token: TokenFactory,
+        clock: ManualClock,
+        mailbox: Mailbox,
+        org: str,
+    ) -> None:
+        await people(resources.bus, org, ("ivy", "admin"), ("jon", "owner"))
+        ivy, jon = token(org, ("admin",), "ivy"), token(org, ("owner",), "jon")
+
+        async def directory_known() -> bool:
+            # Each admin is told of the other joining: the directory knows both.
+            return all([await inbox(stub, ivy), await inbox(stub, jon)])
+
+        await eventually(directory_known)
+        await resources.bus.publish([quota_exceeded(org)])
+
+        async def both_told() -> bool:
+            told = [await inbox(stub, who) for who in (ivy, jon)]
+            return all(any(n.event_type == "usage.quota.exceeded" for n in t) for t in told)
+
+        await eventually(both_told)
+        [jons] = [n for n in await inbox(stub, jon) if n.event_type == "usage.quota.exceeded"]
+        await stub.MarkNotificationRead(
+            api.MarkNotificationReadRequest(notification_id=jons.id), metadata=auth(jon)
+        )
+        emailed_before = len(mailbox.to("ivy@example.com"))
+        jon_emailed = len(mailbox.to("jon@example.com"))
+        clock.advance(601)  # ivy left hers unread past the escalation delay
+
+        async def ivy_emailed() -> bool:
+            return len(mailbox.to("ivy@example.com")) == emailed_before + 1
+
+        await eventually(ivy_emailed)
+        assert len(mailbox.to("jon@example.com")) == jon_emailed  # jon read his: no escalation
+        clock.advance(601)  # still unread: the other admins are told
+
+        async def jon_told_again() -> bool:
+            quota = [n for n in await inbox(stub, jon) if n.event_type == "usage.quota.exceeded"]
+            return len(quota) == 2
+
+        await eventually(jon_told_again)

@@ -78,11 +78,14 @@ def delivery_document(
     recipient_id: str,
     due: datetime,
     now: datetime,
+    purpose: str = "",
     **extra: Any,
 ) -> Document:
+    """`purpose` tells apart a second delivery of the same notification to the same person on
+    the same channel (an escalation's reminder)."""
     event = work.event
     return {
-        "id": derived_id("d", event.id, work.notification_type, channel, recipient_id),
+        "id": derived_id("d", event.id, work.notification_type, channel, recipient_id, purpose),
         "channel": channel,
         "recipientId": recipient_id,
         "notificationType": work.notification_type,
@@ -278,9 +281,9 @@ class DeliveryQueue:
         return None if written is None else Queued(written, inline)
 
     async def direct(
-        self, work: Work, organization_id: str, recipient_id: str, channel: str
+        self, work: Work, organization_id: str, recipient_id: str, channel: str, purpose: str
     ) -> Queued | None:
-        """Queue a delivery due now whatever the preferences (an escalation)."""
+        """Queue a delivery due now whatever the preferences (an escalation's)."""
         now = self._clock.now()
         document = delivery_document(
             work,
@@ -288,6 +291,7 @@ class DeliveryQueue:
             recipient_id=recipient_id,
             due=now + timedelta(seconds=LEASE_SECONDS),
             now=now,
+            purpose=purpose,
         )
         written = await self._repository.add_delivery(organization_id, document)
         return None if written is None else Queued(written, inline=True)

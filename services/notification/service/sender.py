@@ -473,7 +473,9 @@ class Sender:
         if level == 1:
             # First to the recipient's second channel, then, still unread, to the admins.
             queued.append(
-                await self._queue.direct(work, organization_id, delivery["recipientId"], EMAIL)
+                await self._queue.direct(
+                    work, organization_id, delivery["recipientId"], EMAIL, "escalation-1"
+                )
             )
             await self._queue.escalation(
                 organization_id,
@@ -486,7 +488,9 @@ class Sender:
             for admin in await self._repository.admins(organization_id):
                 if admin["id"] != delivery["recipientId"] and not admin.get("removed"):
                     queued.append(
-                        await self._queue.direct(work, organization_id, admin["id"], IN_APP)
+                        await self._queue.direct(
+                            work, organization_id, admin["id"], IN_APP, "escalation-2"
+                        )
                     )
         await self._succeeded(delivery)
         for item in queued:

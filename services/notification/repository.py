@@ -33,6 +33,8 @@ from services.notification._mapping import (
     template_from_document,
 )
 
+__all__ = ["CONTAINERS", "FAILED", "PENDING", "SUCCEEDED", "Document", "NotificationRepository"]
+
 NOTIFICATIONS = "notifications"
 DELIVERIES = "deliveries"
 ENDPOINTS = "endpoints"

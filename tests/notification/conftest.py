@@ -14,8 +14,10 @@ from aiosmtpd.controller import Controller
 
 from coder.notification.v1 import notification_service_pb2_grpc
 from services.kit import ManualClock, Resources, Settings
+from services.kit.bus import Subscription
 from services.notification import NotificationSettings, definition
 from tests.conftest import HostFactory
+from tests.fixtures.events import EventRecorder
 from tests.fixtures.hosts import ServiceHost
 from tests.notification.factories import Mailbox
 
@@ -97,3 +99,19 @@ def stub(
 @pytest.fixture
 def channel(notification_host: ServiceHost) -> grpc.aio.Channel:
     return notification_host.channel
+
+
+@pytest.fixture(scope="session")
+async def delivered(resources: Resources) -> EventRecorder:
+    """Every `notification.message.delivered` event of the session: a delivery is marked done
+    in the same batch."""
+    recorder = EventRecorder()
+    await resources.bus.subscribe(
+        Subscription(
+            "notification-delivered-tests",
+            "notification",
+            ("notification.message.delivered",),
+            recorder.record,
+        )
+    )
+    return recorder

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC
 
 from coder.events.v1 import event_pb2
+from coder.notification.v1 import events_pb2 as notification_events
 from coder.notification.v1 import notification_service_pb2 as api
 from coder.notification.v1 import resources_pb2
 from coder.notification.v1.notification_service_pb2_grpc import NotificationServiceStub
@@ -14,8 +15,10 @@ from coder.usage.v1 import events_pb2 as usage_events
 from coder.usage.v1 import resources_pb2 as usage
 from services.kit import ManualClock, Resources
 from services.kit.bus import make_event
+from tests.fixtures.events import EventRecorder
 from tests.fixtures.tokens import TokenFactory, auth
 from tests.notification.factories import (
+    Mailbox,
     eventually,
     people,
     prefs,
@@ -157,6 +160,7 @@ class TestEscalation:
         token: TokenFactory,
         clock: ManualClock,
         mailbox: Mailbox,
+        delivered: EventRecorder,
         org: str,
     ) -> None:
         await people(resources.bus, org, ("ivy", "admin"), ("jon", "owner"))
@@ -178,15 +182,35 @@ class TestEscalation:
         await stub.MarkNotificationRead(
             api.MarkNotificationReadRequest(notification_id=jons.id), metadata=auth(jon)
         )
-        emailed_before = len(mailbox.to("ivy@example.com"))
-        jon_emailed = len(mailbox.to("jon@example.com"))
+
+        async def both_emailed() -> bool:
+            # The first emails, sent (and marked sent) right after the in-app ones.
+            emailed = set()
+            for event in delivered.of(org):
+                payload = notification_events.MessageDelivered()
+                event.data.Unpack(payload)
+                quota = payload.event_type == "usage.quota.exceeded"
+                if quota and payload.channel == resources_pb2.CHANNEL_EMAIL:
+                    emailed.add(payload.recipient_id)
+            return emailed == {"ivy", "jon"}
+
+        await eventually(both_emailed)
+
+        def alerts_to(who: str) -> int:
+            # Only the quota's emails: each also hears by email of the other joining.
+            return sum(
+                1 for m in mailbox.to(f"{who}@example.com") if m["Subject"] == "Tokens: exceeded"
+            )
+
+        emailed_before = alerts_to("ivy")
+        jon_emailed = alerts_to("jon")
         clock.advance(601)  # ivy left hers unread past the escalation delay
 
         async def ivy_emailed() -> bool:
-            return len(mailbox.to("ivy@example.com")) == emailed_before + 1
+            return alerts_to("ivy") == emailed_before + 1
 
         await eventually(ivy_emailed)
-        assert len(mailbox.to("jon@example.com")) == jon_emailed  # jon read his: no escalation
+        assert alerts_to("jon") == jon_emailed  # jon read his: no escalation
         clock.advance(601)  # still unread: the other admins are told
 
         async def jon_told_again() -> bool:

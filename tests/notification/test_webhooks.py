@@ -66,6 +66,13 @@ class TestSigned:
         with pytest.raises(WebhookVerificationError):
             Webhook("whsec_" + "A" * 43 + "=").verify(delivery.body, delivery.headers)
 
+        async def logged() -> bool:
+            log = await stub.ListWebhookDeliveries(
+                api.ListWebhookDeliveriesRequest(endpoint_id=hook.id), metadata=auth(admin)
+            )
+            return log.deliveries[0].state != resources_pb2.DELIVERY_STATE_PENDING
+
+        await eventually(logged)  # the answer is logged just after it arrives
         log = await stub.ListWebhookDeliveries(
             api.ListWebhookDeliveriesRequest(endpoint_id=hook.id), metadata=auth(admin)
         )

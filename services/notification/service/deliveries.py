@@ -24,10 +24,15 @@ from coder.notification.v1 import resources_pb2
 from services.kit import Aborted, Clock, Principal, fill_timestamp, time_text, timestamp_text
 from services.kit.bus import EventFactory
 from services.kit.cache import Cache
-from services.kit.store import Document
 from services.notification._mapping import derived_id
 from services.notification._schedule import digest_window_end, hour_bucket, quiet_until
-from services.notification.repository import FAILED, PENDING, SUCCEEDED, NotificationRepository
+from services.notification.repository import (
+    FAILED,
+    PENDING,
+    SUCCEEDED,
+    Document,
+    NotificationRepository,
+)
 from services.notification.service.preferences import Choice, Effective
 
 IN_APP = "in_app"

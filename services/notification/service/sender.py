@@ -29,14 +29,19 @@ from services.kit import (
     time_text,
 )
 from services.kit.cache import LockManager, LockNotAcquired
-from services.kit.store import Document
 from services.notification import _signing
 from services.notification._mapping import derived_id, endpoint_from_document, parsed
 from services.notification._schedule import retry_delay
 from services.notification._settings import NotificationSettings
 from services.notification._templates import DIGEST
 from services.notification.events import NotificationEvents
-from services.notification.repository import FAILED, PENDING, SUCCEEDED, NotificationRepository
+from services.notification.repository import (
+    FAILED,
+    PENDING,
+    SUCCEEDED,
+    Document,
+    NotificationRepository,
+)
 from services.notification.service.deliveries import (
     CHANNEL_OF,
     EMAIL,

@@ -28,10 +28,9 @@ from services.kit import (
     time_text,
     update_paths,
 )
-from services.kit.store import Document
 from services.notification._mapping import endpoint_from_document
 from services.notification._signing import new_secret
-from services.notification.repository import NotificationRepository
+from services.notification.repository import Document, NotificationRepository
 from services.notification.service.deliveries import DeliveryQueue, delivery_from_document
 
 WRITABLE = ("url", "event_types", "description", "disabled")

@@ -70,7 +70,7 @@ class TestSigned:
             log = await stub.ListWebhookDeliveries(
                 api.ListWebhookDeliveriesRequest(endpoint_id=hook.id), metadata=auth(admin)
             )
-            return log.deliveries[0].state != resources_pb2.DELIVERY_STATE_PENDING
+            return bool(log.deliveries[0].state != resources_pb2.DELIVERY_STATE_PENDING)
 
         await eventually(logged)  # the answer is logged just after it arrives
         log = await stub.ListWebhookDeliveries(

@@ -76,11 +76,12 @@ e2e: setup ui-build ## only the UI's end-to-end tests (Chromium against a real c
 	$(PY) -m pytest tests/ui/test_e2e.py
 
 .PHONY: bench
-bench: ## benchmarks: kit, edge (gRPC vs edge vs Envoy) and each service's (scripts/bench/; usage needs RabbitMQ)
+bench: ## benchmarks: kit, edge (gRPC vs edge vs Envoy) and each service's (scripts/bench/; usage and notifications need RabbitMQ)
 	$(PY) scripts/bench/kit.py
 	$(PY) scripts/bench/edge.py
 	$(PY) scripts/bench/prompt.py
 	$(PY) scripts/bench/usage.py
+	$(PY) scripts/bench/notifications.py
 
 .PHONY: bench-ui
 bench-ui: setup ui-build ## web UI benchmark: first-load JS per route, board time to interactive (50 vs 500 tasks)

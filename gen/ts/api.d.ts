@@ -765,6 +765,380 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/notification/defaults": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * GetDefaults returns the organization's defaults, which members' preferences override.
+         * @description GetDefaults returns the organization's defaults, which members' preferences override.
+         */
+        get: operations["NotificationService_GetDefaults"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * UpdateDefaults changes the organization's defaults.
+         * @description UpdateDefaults changes the organization's defaults.
+         */
+        patch: operations["NotificationService_UpdateDefaults"];
+        trace?: never;
+    };
+    "/api/v1/notification/notifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ListNotifications pages through the caller's inbox, newest first.
+         * @description ListNotifications pages through the caller's inbox, newest first.
+         */
+        get: operations["NotificationService_ListNotifications"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notification/notifications/{notification_id}:archive": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * ArchiveNotification moves one of the caller's notifications out of the inbox (it is read
+         * @description ArchiveNotification moves one of the caller's notifications out of the inbox (it is read
+         *     from then on).
+         */
+        post: operations["NotificationService_ArchiveNotification"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notification/notifications/{notification_id}:markRead": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * MarkNotificationRead marks one of the caller's notifications read.
+         * @description MarkNotificationRead marks one of the caller's notifications read.
+         */
+        post: operations["NotificationService_MarkNotificationRead"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notification/notifications:markAllRead": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * MarkAllNotificationsRead marks every unread notification of the caller read.
+         * @description MarkAllNotificationsRead marks every unread notification of the caller read.
+         */
+        post: operations["NotificationService_MarkAllNotificationsRead"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notification/notifications:unreadCount": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * GetUnreadCount counts the caller's unread notifications.
+         * @description GetUnreadCount counts the caller's unread notifications.
+         */
+        get: operations["NotificationService_GetUnreadCount"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notification/notifications:watch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * WatchNotifications streams the caller's new in-app notifications as they arrive, first a
+         * @description WatchNotifications streams the caller's new in-app notifications as they arrive, first a
+         *     message with `started` set and the unread count once the watch is live. Served through
+         *     the edge's WebSocket and SSE bridges.
+         */
+        get: operations["NotificationService_WatchNotifications"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notification/preferences": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * GetPreferences returns the caller's own preferences (what they set, not what they
+         * @description GetPreferences returns the caller's own preferences (what they set, not what they
+         *     inherit).
+         */
+        get: operations["NotificationService_GetPreferences"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * UpdatePreferences changes the caller's own preferences.
+         * @description UpdatePreferences changes the caller's own preferences.
+         */
+        patch: operations["NotificationService_UpdatePreferences"];
+        trace?: never;
+    };
+    "/api/v1/notification/rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ListRules lists the rules: which events notify whom, and how urgently.
+         * @description ListRules lists the rules: which events notify whom, and how urgently.
+         */
+        get: operations["NotificationService_ListRules"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notification/templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ListTemplates pages through the organization's templates.
+         * @description ListTemplates pages through the organization's templates.
+         */
+        get: operations["NotificationService_ListTemplates"];
+        put?: never;
+        /**
+         * SetTemplate stores the organization's wording of an event type on a channel and locale,
+         * @description SetTemplate stores the organization's wording of an event type on a channel and locale,
+         *     replacing an earlier one; a template that does not render is refused.
+         */
+        post: operations["NotificationService_SetTemplate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notification/templates/{template_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * DeleteTemplate deletes one of the organization's templates: the built-in wording applies
+         * @description DeleteTemplate deletes one of the organization's templates: the built-in wording applies
+         *     again.
+         */
+        delete: operations["NotificationService_DeleteTemplate"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notification/templates:preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * PreviewTemplate renders a template (the given one, else the organization's or the
+         * @description PreviewTemplate renders a template (the given one, else the organization's or the
+         *     built-in one) with sample data or the data given, in a locale and time zone.
+         */
+        post: operations["NotificationService_PreviewTemplate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notification/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ListWebhookEndpoints pages through the organization's endpoints, newest first.
+         * @description ListWebhookEndpoints pages through the organization's endpoints, newest first.
+         */
+        get: operations["NotificationService_ListWebhookEndpoints"];
+        put?: never;
+        /**
+         * CreateWebhookEndpoint adds an endpoint; the answer carries its signing secret, once.
+         * @description CreateWebhookEndpoint adds an endpoint; the answer carries its signing secret, once.
+         */
+        post: operations["NotificationService_CreateWebhookEndpoint"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notification/webhooks/{endpoint_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * GetWebhookEndpoint returns an endpoint (without its secret).
+         * @description GetWebhookEndpoint returns an endpoint (without its secret).
+         */
+        get: operations["NotificationService_GetWebhookEndpoint"];
+        put?: never;
+        post?: never;
+        /**
+         * DeleteWebhookEndpoint deletes an endpoint; its pending deliveries are dropped.
+         * @description DeleteWebhookEndpoint deletes an endpoint; its pending deliveries are dropped.
+         */
+        delete: operations["NotificationService_DeleteWebhookEndpoint"];
+        options?: never;
+        head?: never;
+        /**
+         * UpdateWebhookEndpoint changes an endpoint's URL, event types, description or `disabled`
+         * @description UpdateWebhookEndpoint changes an endpoint's URL, event types, description or `disabled`
+         *     (enabling it again resets its failure count).
+         */
+        patch: operations["NotificationService_UpdateWebhookEndpoint"];
+        trace?: never;
+    };
+    "/api/v1/notification/webhooks/{endpoint_id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ListWebhookDeliveries pages through an endpoint's delivery log, newest first.
+         * @description ListWebhookDeliveries pages through an endpoint's delivery log, newest first.
+         */
+        get: operations["NotificationService_ListWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notification/webhooks/{endpoint_id}:rotateSecret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * RotateWebhookSecret gives an endpoint a new secret; the old one keeps signing (both
+         * @description RotateWebhookSecret gives an endpoint a new secret; the old one keeps signing (both
+         *     signatures are sent) for `overlap_seconds`, so the receiver can switch without a gap.
+         */
+        post: operations["NotificationService_RotateWebhookSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notification/webhooks/{endpoint_id}:test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * SendTestWebhook queues a `notification.webhook.tested` delivery to an endpoint, signed
+         * @description SendTestWebhook queues a `notification.webhook.tested` delivery to an endpoint, signed
+         *     and retried like any other.
+         */
+        post: operations["NotificationService_SendTestWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/ops/echo": {
         parameters: {
             query?: never;
@@ -4106,6 +4480,671 @@ export interface components {
              * @description When the account last changed.
              */
             readonly updateTime?: string;
+        };
+        /** @description ArchiveNotificationRequest names the notification. */
+        "coder.notification.v1.ArchiveNotificationRequest": {
+            /** @description Id of the notification. */
+            notificationId: string;
+        };
+        /** @description ArchiveNotificationRequest names the notification. */
+        "coder.notification.v1.ArchiveNotificationRequest-Body": {
+            /** @description Set by the path; a value sent here is replaced by it. */
+            notificationId?: string;
+        };
+        /** @description ArchiveNotificationResponse carries the notification as stored. */
+        "coder.notification.v1.ArchiveNotificationResponse": {
+            /** @description The notification. */
+            notification?: components["schemas"]["coder.notification.v1.Notification"];
+        };
+        /**
+         * @description Channel is a way a notification reaches people.
+         *     - `CHANNEL_UNSPECIFIED`: Not set.
+         *     - `CHANNEL_IN_APP`: The web UI's inbox, live over WebSocket and SSE.
+         *     - `CHANNEL_EMAIL`: An email to the recipient's address.
+         *     A request may give a value's number instead of its name; answers carry names.
+         */
+        "coder.notification.v1.Channel": ("CHANNEL_UNSPECIFIED" | "CHANNEL_IN_APP" | "CHANNEL_EMAIL") | (0 | 1 | 2);
+        /** @description ChannelPreference is one event type × channel choice. */
+        "coder.notification.v1.ChannelPreference": {
+            /** @description The channel it applies to. */
+            channel: ("CHANNEL_IN_APP" | "CHANNEL_EMAIL") | (1 | 2);
+            /** @description Whether low-criticality ones are batched. */
+            digest?: ("DIGEST_UNSPECIFIED" | "DIGEST_NONE" | "DIGEST_HOURLY" | "DIGEST_DAILY") | (0 | 1 | 2 | 3);
+            /** @description Whether notifications of that type go to that channel. */
+            enabled?: ("TOGGLE_UNSPECIFIED" | "TOGGLE_ON" | "TOGGLE_OFF") | (0 | 1 | 2);
+            /** @description An event type (`planning.task.assigned`) or `*` for every type. */
+            eventType: string;
+        };
+        /** @description CreateWebhookEndpointRequest carries the endpoint. */
+        "coder.notification.v1.CreateWebhookEndpointRequest": {
+            /** @description The endpoint; output-only fields are ignored. */
+            endpoint: components["schemas"]["coder.notification.v1.WebhookEndpoint"];
+        };
+        /** @description CreateWebhookEndpointResponse carries the endpoint with its secret. */
+        "coder.notification.v1.CreateWebhookEndpointResponse": {
+            /** @description The endpoint as stored, with `secret`. */
+            endpoint?: components["schemas"]["coder.notification.v1.WebhookEndpoint"];
+        };
+        /**
+         * @description Criticality says how urgently a notification must reach its recipient.
+         *     - `CRITICALITY_UNSPECIFIED`: Not set.
+         *     - `CRITICALITY_LOW`: Informational; batched into digests when the recipient asks for them.
+         *     - `CRITICALITY_NORMAL`: The default: delivered at once, held during quiet hours.
+         *     - `CRITICALITY_HIGH`: Important: delivered at once, held during quiet hours.
+         *     - `CRITICALITY_CRITICAL`: Delivered at once whatever the quiet hours, and escalated when left unread.
+         *     A request may give a value's number instead of its name; answers carry names.
+         */
+        "coder.notification.v1.Criticality": ("CRITICALITY_UNSPECIFIED" | "CRITICALITY_LOW" | "CRITICALITY_NORMAL" | "CRITICALITY_HIGH" | "CRITICALITY_CRITICAL") | (0 | 1 | 2 | 3 | 4);
+        /** @description DeleteTemplateRequest names the template. */
+        "coder.notification.v1.DeleteTemplateRequest": {
+            /** @description Id of the template. */
+            templateId: string;
+        };
+        /** @description DeleteTemplateResponse is empty on success. */
+        "coder.notification.v1.DeleteTemplateResponse": Record<string, never>;
+        /** @description DeleteWebhookEndpointRequest names the endpoint. */
+        "coder.notification.v1.DeleteWebhookEndpointRequest": {
+            /** @description Id of the endpoint. */
+            endpointId: string;
+        };
+        /** @description DeleteWebhookEndpointResponse is empty on success. */
+        "coder.notification.v1.DeleteWebhookEndpointResponse": Record<string, never>;
+        /**
+         * @description DeliveryState is where one outgoing delivery stands.
+         *     - `DELIVERY_STATE_UNSPECIFIED`: Not set.
+         *     - `DELIVERY_STATE_PENDING`: Waiting for its time (a retry, the end of quiet hours, a digest window).
+         *     - `DELIVERY_STATE_SUCCEEDED`: Delivered.
+         *     - `DELIVERY_STATE_FAILED`: Given up on, after the last retry or with the endpoint disabled.
+         *     A request may give a value's number instead of its name; answers carry names.
+         */
+        "coder.notification.v1.DeliveryState": ("DELIVERY_STATE_UNSPECIFIED" | "DELIVERY_STATE_PENDING" | "DELIVERY_STATE_SUCCEEDED" | "DELIVERY_STATE_FAILED") | (0 | 1 | 2 | 3);
+        /**
+         * @description Digest says whether low-criticality notifications are batched into one message per window.
+         *     - `DIGEST_UNSPECIFIED`: Not set: inherited (from the organization's defaults, then `DIGEST_NONE`).
+         *     - `DIGEST_NONE`: Each notification on its own.
+         *     - `DIGEST_HOURLY`: One message per hour.
+         *     - `DIGEST_DAILY`: One message per day, at `digest_hour` in the recipient's time zone.
+         *     A request may give a value's number instead of its name; answers carry names.
+         */
+        "coder.notification.v1.Digest": ("DIGEST_UNSPECIFIED" | "DIGEST_NONE" | "DIGEST_HOURLY" | "DIGEST_DAILY") | (0 | 1 | 2 | 3);
+        /** @description GetDefaultsRequest has no fields: the caller's organization's defaults are returned. */
+        "coder.notification.v1.GetDefaultsRequest": Record<string, never>;
+        /** @description GetDefaultsResponse carries them. */
+        "coder.notification.v1.GetDefaultsResponse": {
+            /** @description The organization's defaults. */
+            defaults?: components["schemas"]["coder.notification.v1.Preferences"];
+        };
+        /** @description GetPreferencesRequest has no fields: the caller's preferences are returned. */
+        "coder.notification.v1.GetPreferencesRequest": Record<string, never>;
+        /** @description GetPreferencesResponse carries them. */
+        "coder.notification.v1.GetPreferencesResponse": {
+            /** @description The caller's preferences (empty fields inherit the organization's defaults). */
+            preferences?: components["schemas"]["coder.notification.v1.Preferences"];
+        };
+        /** @description GetUnreadCountRequest has no fields: the caller's inbox is counted. */
+        "coder.notification.v1.GetUnreadCountRequest": Record<string, never>;
+        /** @description GetUnreadCountResponse carries the count. */
+        "coder.notification.v1.GetUnreadCountResponse": {
+            /**
+             * Format: int32
+             * @description Unread notifications.
+             */
+            unreadCount?: number;
+        };
+        /** @description GetWebhookEndpointRequest names the endpoint. */
+        "coder.notification.v1.GetWebhookEndpointRequest": {
+            /** @description Id of the endpoint. */
+            endpointId: string;
+        };
+        /** @description GetWebhookEndpointResponse carries it. */
+        "coder.notification.v1.GetWebhookEndpointResponse": {
+            /** @description The endpoint, without its secret. */
+            endpoint?: components["schemas"]["coder.notification.v1.WebhookEndpoint"];
+        };
+        /** @description ListNotificationsRequest filters and pages the caller's inbox. */
+        "coder.notification.v1.ListNotificationsRequest": {
+            /** @description Which notifications. */
+            filter?: ("NOTIFICATION_FILTER_UNSPECIFIED" | "NOTIFICATION_FILTER_UNREAD" | "NOTIFICATION_FILTER_ARCHIVED" | "NOTIFICATION_FILTER_ALL") | (0 | 1 | 2 | 3);
+            /**
+             * Format: int32
+             * @description Largest number of items to return; 0 means 50, at most 1000.
+             */
+            pageSize?: number;
+            /** @description Token from a previous response's `next_page_token`. */
+            pageToken?: string;
+        };
+        /** @description ListNotificationsResponse carries a page of notifications. */
+        "coder.notification.v1.ListNotificationsResponse": {
+            /** @description Token for the next page; empty on the last page. */
+            nextPageToken?: string;
+            /** @description Newest first. */
+            notifications?: components["schemas"]["coder.notification.v1.Notification"][];
+        };
+        /** @description ListRulesRequest has no fields. */
+        "coder.notification.v1.ListRulesRequest": Record<string, never>;
+        /** @description ListRulesResponse carries every rule. */
+        "coder.notification.v1.ListRulesResponse": {
+            /** @description By event type. */
+            rules?: components["schemas"]["coder.notification.v1.Rule"][];
+        };
+        /** @description ListTemplatesRequest pages the organization's templates. */
+        "coder.notification.v1.ListTemplatesRequest": {
+            /**
+             * Format: int32
+             * @description Largest number of items to return; 0 means 50, at most 1000.
+             */
+            pageSize?: number;
+            /** @description Token from a previous response's `next_page_token`. */
+            pageToken?: string;
+        };
+        /** @description ListTemplatesResponse carries a page of templates. */
+        "coder.notification.v1.ListTemplatesResponse": {
+            /** @description Token for the next page; empty on the last page. */
+            nextPageToken?: string;
+            /** @description By id. */
+            templates?: components["schemas"]["coder.notification.v1.Template"][];
+        };
+        /** @description ListWebhookDeliveriesRequest names the endpoint and pages its log. */
+        "coder.notification.v1.ListWebhookDeliveriesRequest": {
+            /** @description Id of the endpoint. */
+            endpointId: string;
+            /**
+             * Format: int32
+             * @description Largest number of items to return; 0 means 50, at most 1000.
+             */
+            pageSize?: number;
+            /** @description Token from a previous response's `next_page_token`. */
+            pageToken?: string;
+        };
+        /** @description ListWebhookDeliveriesResponse carries a page of the log. */
+        "coder.notification.v1.ListWebhookDeliveriesResponse": {
+            /** @description Newest first. */
+            deliveries?: components["schemas"]["coder.notification.v1.WebhookDelivery"][];
+            /** @description Token for the next page; empty on the last page. */
+            nextPageToken?: string;
+        };
+        /** @description ListWebhookEndpointsRequest pages the organization's endpoints. */
+        "coder.notification.v1.ListWebhookEndpointsRequest": {
+            /**
+             * Format: int32
+             * @description Largest number of items to return; 0 means 50, at most 1000.
+             */
+            pageSize?: number;
+            /** @description Token from a previous response's `next_page_token`. */
+            pageToken?: string;
+        };
+        /** @description ListWebhookEndpointsResponse carries a page of endpoints. */
+        "coder.notification.v1.ListWebhookEndpointsResponse": {
+            /** @description Newest first, without secrets. */
+            endpoints?: components["schemas"]["coder.notification.v1.WebhookEndpoint"][];
+            /** @description Token for the next page; empty on the last page. */
+            nextPageToken?: string;
+        };
+        /** @description MarkAllNotificationsReadRequest has no fields: the caller's unread notifications are marked. */
+        "coder.notification.v1.MarkAllNotificationsReadRequest": Record<string, never>;
+        /** @description MarkAllNotificationsReadResponse says how many were marked. */
+        "coder.notification.v1.MarkAllNotificationsReadResponse": {
+            /**
+             * Format: int32
+             * @description Notifications marked read.
+             */
+            markedCount?: number;
+        };
+        /** @description MarkNotificationReadRequest names the notification. */
+        "coder.notification.v1.MarkNotificationReadRequest": {
+            /** @description Id of the notification. */
+            notificationId: string;
+        };
+        /** @description MarkNotificationReadRequest names the notification. */
+        "coder.notification.v1.MarkNotificationReadRequest-Body": {
+            /** @description Set by the path; a value sent here is replaced by it. */
+            notificationId?: string;
+        };
+        /** @description MarkNotificationReadResponse carries the notification as stored. */
+        "coder.notification.v1.MarkNotificationReadResponse": {
+            /** @description The notification. */
+            notification?: components["schemas"]["coder.notification.v1.Notification"];
+        };
+        /** @description Notification is one message in a recipient's in-app inbox. */
+        "coder.notification.v1.Notification": {
+            /** @description Path in the web UI the notification leads to (`/projects/…/tasks/…`); empty for none. */
+            readonly actionUrl?: string;
+            /** @description Plain-text body, rendered in the recipient's locale. */
+            readonly body?: string;
+            /**
+             * Format: date-time
+             * @description When it was delivered to the inbox.
+             */
+            readonly createTime?: string;
+            /** @description How urgent it is. */
+            readonly criticality?: components["schemas"]["coder.notification.v1.Criticality"];
+            /**
+             * Format: int32
+             * @description How many events it gathers: 1, or more for a digest.
+             */
+            readonly eventCount?: number;
+            /** @description Id of the event (or, for a digest, of the last event it gathers). */
+            readonly eventId?: string;
+            /** @description Type of the event it tells of, for example `planning.task.assigned`. */
+            readonly eventType?: string;
+            /** @description Server-assigned id, derived from the event and the recipient (one per pair). */
+            readonly id?: string;
+            /** @description The organization the event happened in. */
+            readonly organizationId?: string;
+            /**
+             * Format: date-time
+             * @description When it was read; unset while unread.
+             */
+            readonly readTime?: string;
+            /** @description User id of the recipient. */
+            readonly recipientId?: string;
+            /** @description Read, unread or archived. */
+            readonly state?: components["schemas"]["coder.notification.v1.NotificationState"];
+            /** @description One-line title, rendered in the recipient's locale. */
+            readonly title?: string;
+        };
+        /**
+         * @description NotificationFilter says which of the caller's notifications a listing returns.
+         *     - `NOTIFICATION_FILTER_UNSPECIFIED`: The inbox: unread and read, not archived.
+         *     - `NOTIFICATION_FILTER_UNREAD`: Unread only.
+         *     - `NOTIFICATION_FILTER_ARCHIVED`: Archived only.
+         *     - `NOTIFICATION_FILTER_ALL`: Every one.
+         *     A request may give a value's number instead of its name; answers carry names.
+         */
+        "coder.notification.v1.NotificationFilter": ("NOTIFICATION_FILTER_UNSPECIFIED" | "NOTIFICATION_FILTER_UNREAD" | "NOTIFICATION_FILTER_ARCHIVED" | "NOTIFICATION_FILTER_ALL") | (0 | 1 | 2 | 3);
+        /**
+         * @description NotificationState is where an in-app notification stands for its recipient.
+         *     - `NOTIFICATION_STATE_UNSPECIFIED`: Not set.
+         *     - `NOTIFICATION_STATE_UNREAD`: Not read yet; counted as unread.
+         *     - `NOTIFICATION_STATE_READ`: Read.
+         *     - `NOTIFICATION_STATE_ARCHIVED`: Archived: out of the inbox, still listed on request.
+         *     A request may give a value's number instead of its name; answers carry names.
+         */
+        "coder.notification.v1.NotificationState": ("NOTIFICATION_STATE_UNSPECIFIED" | "NOTIFICATION_STATE_UNREAD" | "NOTIFICATION_STATE_READ" | "NOTIFICATION_STATE_ARCHIVED") | (0 | 1 | 2 | 3);
+        /** @description Preferences are a user's choices (or an organization's defaults for its members). */
+        "coder.notification.v1.Preferences": {
+            /** @description Choices per event type and channel; the most specific one wins. */
+            channels?: components["schemas"]["coder.notification.v1.ChannelPreference"][];
+            /**
+             * Format: int32
+             * @description The local hour daily digests are sent at, 0-23.
+             */
+            digestHour?: number;
+            /**
+             * Format: date-time
+             * @description Do not disturb until this time: only critical notifications are delivered before it.
+             */
+            doNotDisturbUntil?: string;
+            /** @description Version of the stored preferences; send it back to make an update conditional. */
+            etag?: string;
+            /**
+             * Format: int32
+             * @description Most notifications per channel per hour; past it the rest of the hour's wait. 0 inherits
+             *     (then no cap). Critical notifications are never capped.
+             */
+            hourlyCap?: number;
+            /** @description BCP 47 locale messages are rendered in, for example `fr-FR`; empty inherits (then `en`). */
+            locale?: string;
+            /** @description The daily quiet window; unset inherits, and an empty start and end means none. */
+            quietHours?: components["schemas"]["coder.notification.v1.QuietHours"];
+            /**
+             * @description IANA time zone quiet hours and digests are reckoned in, for example `Europe/Paris`;
+             *     empty inherits (then UTC).
+             */
+            timezone?: string;
+            /**
+             * Format: date-time
+             * @description When the preferences last changed.
+             */
+            readonly updateTime?: string;
+        };
+        /** @description The fields of a Preferences to change (AIP-134): the fields sent are the fields changed, so each is optional; an empty value clears a field (an enum cannot be cleared). Preferences are a user's choices (or an organization's defaults for its members). */
+        "coder.notification.v1.Preferences-Patch": {
+            /** @description Choices per event type and channel; the most specific one wins. */
+            channels?: components["schemas"]["coder.notification.v1.ChannelPreference"][];
+            /**
+             * Format: int32
+             * @description The local hour daily digests are sent at, 0-23.
+             */
+            digestHour?: number;
+            /**
+             * Format: date-time
+             * @description Do not disturb until this time: only critical notifications are delivered before it.
+             */
+            doNotDisturbUntil?: string;
+            /** @description Version of the stored preferences; send it back to make an update conditional. */
+            etag?: string;
+            /**
+             * Format: int32
+             * @description Most notifications per channel per hour; past it the rest of the hour's wait. 0 inherits
+             *     (then no cap). Critical notifications are never capped.
+             */
+            hourlyCap?: number;
+            /** @description BCP 47 locale messages are rendered in, for example `fr-FR`; empty inherits (then `en`). */
+            locale?: string;
+            /** @description The daily quiet window; unset inherits, and an empty start and end means none. */
+            quietHours?: components["schemas"]["coder.notification.v1.QuietHours"];
+            /**
+             * @description IANA time zone quiet hours and digests are reckoned in, for example `Europe/Paris`;
+             *     empty inherits (then UTC).
+             */
+            timezone?: string;
+            /**
+             * Format: date-time
+             * @description When the preferences last changed.
+             */
+            readonly updateTime?: string;
+        };
+        /** @description PreviewTemplateRequest says what to render. */
+        "coder.notification.v1.PreviewTemplateRequest": {
+            /** @description The channel. */
+            channel: ("CHANNEL_IN_APP" | "CHANNEL_EMAIL") | (1 | 2);
+            /** @description Data to render with instead of the event type's sample. */
+            data?: {
+                [key: string]: unknown;
+            };
+            /** @description A draft to render instead of the stored template (its event type and channel are these). */
+            draft?: components["schemas"]["coder.notification.v1.Template"];
+            /** @description The event type whose template (and sample data) to use. */
+            eventType: string;
+            /** @description The locale to render in; empty for `en`. */
+            locale?: string;
+            /** @description The time zone to render times in; empty for UTC. */
+            timezone?: string;
+        };
+        /** @description PreviewTemplateResponse carries the output. */
+        "coder.notification.v1.PreviewTemplateResponse": {
+            /** @description What the template renders. */
+            rendered?: components["schemas"]["coder.notification.v1.Rendered"];
+        };
+        /**
+         * @description QuietHours is a daily window, in the recipient's time zone, during which only critical
+         *     notifications are delivered; the rest wait for the window's end.
+         */
+        "coder.notification.v1.QuietHours": {
+            /** @description End, `HH:MM`; before the start, the window spans midnight. */
+            end: string;
+            /** @description Start, `HH:MM` (24-hour). */
+            start: string;
+        };
+        /** @description Rendered is a template's output. */
+        "coder.notification.v1.Rendered": {
+            /** @description Plain-text body. */
+            body?: string;
+            /** @description HTML body (email). */
+            html?: string;
+            /** @description Title or subject. */
+            title?: string;
+        };
+        /** @description RotateWebhookSecretRequest names the endpoint and the overlap. */
+        "coder.notification.v1.RotateWebhookSecretRequest": {
+            /** @description Id of the endpoint. */
+            endpointId: string;
+            /**
+             * Format: int32
+             * @description How long the old secret keeps signing too; 0 means 24 hours, at most 7 days.
+             */
+            overlapSeconds?: number;
+        };
+        /** @description RotateWebhookSecretRequest names the endpoint and the overlap. */
+        "coder.notification.v1.RotateWebhookSecretRequest-Body": {
+            /** @description Set by the path; a value sent here is replaced by it. */
+            endpointId?: string;
+            /**
+             * Format: int32
+             * @description How long the old secret keeps signing too; 0 means 24 hours, at most 7 days.
+             */
+            overlapSeconds?: number;
+        };
+        /** @description RotateWebhookSecretResponse carries the endpoint with its new secret. */
+        "coder.notification.v1.RotateWebhookSecretResponse": {
+            /** @description The endpoint, with `secret` and `previous_secret_expire_time`. */
+            endpoint?: components["schemas"]["coder.notification.v1.WebhookEndpoint"];
+        };
+        /** @description Rule says which events notify whom, and how urgently. */
+        "coder.notification.v1.Rule": {
+            /** @description How urgent its notifications are. */
+            criticality?: components["schemas"]["coder.notification.v1.Criticality"];
+            /** @description What it is for, for people. */
+            description?: string;
+            /** @description The event type that triggers it. */
+            eventType?: string;
+            /** @description Who receives it: `assignee`, `project_members`, `organization_admins`, `team`, `user`. */
+            recipients?: string[];
+        };
+        /** @description SendTestWebhookRequest names the endpoint. */
+        "coder.notification.v1.SendTestWebhookRequest": {
+            /** @description Id of the endpoint. */
+            endpointId: string;
+        };
+        /** @description SendTestWebhookRequest names the endpoint. */
+        "coder.notification.v1.SendTestWebhookRequest-Body": {
+            /** @description Set by the path; a value sent here is replaced by it. */
+            endpointId?: string;
+        };
+        /** @description SendTestWebhookResponse carries the queued delivery. */
+        "coder.notification.v1.SendTestWebhookResponse": {
+            /** @description The delivery; follow it in the log. */
+            delivery?: components["schemas"]["coder.notification.v1.WebhookDelivery"];
+        };
+        /** @description SetTemplateRequest carries the template. */
+        "coder.notification.v1.SetTemplateRequest": {
+            /** @description The template; output-only fields are ignored. */
+            template: components["schemas"]["coder.notification.v1.Template"];
+        };
+        /** @description SetTemplateResponse carries the template as stored. */
+        "coder.notification.v1.SetTemplateResponse": {
+            /** @description The template. */
+            template?: components["schemas"]["coder.notification.v1.Template"];
+        };
+        /**
+         * @description Template is an organization's own wording of one event type on one channel and locale, in
+         *     place of the built-in one. Jinja syntax, sandboxed; the event's fields are in scope, with
+         *     the filters `datetime`, `date`, `number` formatting in the recipient's locale and zone.
+         */
+        "coder.notification.v1.Template": {
+            /** @description Plain-text body. */
+            body?: string;
+            /** @description The channel. */
+            channel: ("CHANNEL_IN_APP" | "CHANNEL_EMAIL") | (1 | 2);
+            /** @description The event type it words. */
+            eventType: string;
+            /** @description HTML body of an email; empty derives it from the text. */
+            html?: string;
+            /** @description Server-assigned id, `<event type>~<channel>~<locale>`. */
+            readonly id?: string;
+            /** @description The locale (`fr`, `en-GB`); empty for every locale without its own. */
+            locale?: string;
+            /** @description Title (in-app) or subject (email). */
+            title: string;
+            /**
+             * Format: date-time
+             * @description When it last changed.
+             */
+            readonly updateTime?: string;
+        };
+        /**
+         * @description Toggle is a tri-state preference: inherited, on or off.
+         *     - `TOGGLE_UNSPECIFIED`: Not set: inherited.
+         *     - `TOGGLE_ON`: On.
+         *     - `TOGGLE_OFF`: Off.
+         *     A request may give a value's number instead of its name; answers carry names.
+         */
+        "coder.notification.v1.Toggle": ("TOGGLE_UNSPECIFIED" | "TOGGLE_ON" | "TOGGLE_OFF") | (0 | 1 | 2);
+        /** @description UpdateDefaultsRequest carries the changes. */
+        "coder.notification.v1.UpdateDefaultsRequest": {
+            /** @description The new values. */
+            defaults: components["schemas"]["coder.notification.v1.Preferences"];
+            /** @description The fields to change, as for UpdatePreferences. */
+            updateMask?: string;
+        };
+        /** @description UpdateDefaultsResponse carries the defaults as stored. */
+        "coder.notification.v1.UpdateDefaultsResponse": {
+            /** @description The defaults. */
+            defaults?: components["schemas"]["coder.notification.v1.Preferences"];
+        };
+        /** @description UpdatePreferencesRequest carries the changes. */
+        "coder.notification.v1.UpdatePreferencesRequest": {
+            /** @description The new values. */
+            preferences: components["schemas"]["coder.notification.v1.Preferences"];
+            /**
+             * @description The fields to change: `timezone`, `locale`, `quiet_hours`, `do_not_disturb_until`,
+             *     `channels`, `digest_hour`, `hourly_cap`. Empty means the populated ones.
+             */
+            updateMask?: string;
+        };
+        /** @description UpdatePreferencesResponse carries the preferences as stored. */
+        "coder.notification.v1.UpdatePreferencesResponse": {
+            /** @description The preferences. */
+            preferences?: components["schemas"]["coder.notification.v1.Preferences"];
+        };
+        /** @description UpdateWebhookEndpointRequest carries the changes. */
+        "coder.notification.v1.UpdateWebhookEndpointRequest": {
+            /** @description The endpoint with its id and new values. */
+            endpoint: components["schemas"]["coder.notification.v1.WebhookEndpoint"];
+            /**
+             * @description The fields to change: `url`, `event_types`, `description`, `disabled`. Empty means the
+             *     populated ones.
+             */
+            updateMask?: string;
+        };
+        /** @description UpdateWebhookEndpointResponse carries the endpoint as stored. */
+        "coder.notification.v1.UpdateWebhookEndpointResponse": {
+            /** @description The endpoint, without its secret. */
+            endpoint?: components["schemas"]["coder.notification.v1.WebhookEndpoint"];
+        };
+        /** @description WatchNotificationsRequest has no fields: the caller's inbox is watched. */
+        "coder.notification.v1.WatchNotificationsRequest": Record<string, never>;
+        /** @description WatchNotificationsResponse is one message of the stream. */
+        "coder.notification.v1.WatchNotificationsResponse": {
+            /** @description A new notification (unset on the first message). */
+            notification?: components["schemas"]["coder.notification.v1.Notification"];
+            /** @description True on the first message: the watch is live. */
+            started?: boolean;
+            /**
+             * Format: int32
+             * @description The caller's unread count when the watch started, plus the notifications streamed since
+             *     (reads made meanwhile are not subtracted; GetUnreadCount is exact).
+             */
+            unreadCount?: number;
+        };
+        /** @description WebhookAttempt is one try of a delivery. */
+        "coder.notification.v1.WebhookAttempt": {
+            /** @description What went wrong; empty on success. */
+            error?: string;
+            /**
+             * Format: int32
+             * @description The HTTP status answered; 0 when no answer came.
+             */
+            statusCode?: number;
+            /**
+             * Format: date-time
+             * @description When it was made.
+             */
+            time?: string;
+        };
+        /** @description WebhookDelivery is one event sent (or being sent) to one endpoint: the delivery log. */
+        "coder.notification.v1.WebhookDelivery": {
+            /** @description Every attempt so far, oldest first. */
+            attempts?: components["schemas"]["coder.notification.v1.WebhookAttempt"][];
+            /**
+             * Format: date-time
+             * @description When it was first queued.
+             */
+            createTime?: string;
+            /** @description The endpoint. */
+            endpointId?: string;
+            /** @description Id of the event delivered. */
+            eventId?: string;
+            /** @description Type of the event delivered. */
+            eventType?: string;
+            /** @description Id, also the `webhook-id` header: the same for every attempt. */
+            id?: string;
+            /**
+             * Format: date-time
+             * @description When the next attempt is due; unset once it succeeded or failed.
+             */
+            nextAttemptTime?: string;
+            /** @description Where it stands. */
+            state?: components["schemas"]["coder.notification.v1.DeliveryState"];
+        };
+        /** @description WebhookEndpoint is an organization's receiver of signed event deliveries. */
+        "coder.notification.v1.WebhookEndpoint": {
+            /**
+             * Format: int32
+             * @description Failed attempts in a row; a success resets it.
+             */
+            readonly consecutiveFailures?: number;
+            /**
+             * Format: date-time
+             * @description When it was created.
+             */
+            readonly createTime?: string;
+            /** @description What the endpoint is for. */
+            description?: string;
+            /** @description Whether deliveries are paused: set by an admin, or by the service after repeated failures. */
+            disabled?: boolean;
+            /** @description Why it was disabled; empty while enabled. */
+            readonly disabledReason?: string;
+            /** @description Version; send it back to make an update conditional. */
+            etag?: string;
+            /** @description Event types delivered (`planning.task.assigned`, or `planning.task.*`, `*`); at least one. */
+            eventTypes: string[];
+            /** @description Server-assigned id. */
+            readonly id?: string;
+            /**
+             * Format: date-time
+             * @description Until when the previous secret also signs deliveries, after a rotation.
+             */
+            readonly previousSecretExpireTime?: string;
+            /** @description The signing secret (`whsec_…`), returned only by create and rotate. */
+            readonly secret?: string;
+            /**
+             * Format: date-time
+             * @description When it last changed.
+             */
+            readonly updateTime?: string;
+            /** @description Where deliveries are POSTed: an `https://` URL (or `http://` to a loopback host). */
+            url: string;
+        };
+        /** @description The fields of a WebhookEndpoint to change (AIP-134): the fields sent are the fields changed, so each is optional; an empty value clears a field (an enum cannot be cleared). WebhookEndpoint is an organization's receiver of signed event deliveries. */
+        "coder.notification.v1.WebhookEndpoint-Patch": {
+            /**
+             * Format: int32
+             * @description Failed attempts in a row; a success resets it.
+             */
+            readonly consecutiveFailures?: number;
+            /**
+             * Format: date-time
+             * @description When it was created.
+             */
+            readonly createTime?: string;
+            /** @description What the endpoint is for. */
+            description?: string;
+            /** @description Whether deliveries are paused: set by an admin, or by the service after repeated failures. */
+            disabled?: boolean;
+            /** @description Why it was disabled; empty while enabled. */
+            readonly disabledReason?: string;
+            /** @description Version; send it back to make an update conditional. */
+            etag?: string;
+            /** @description Event types delivered (`planning.task.assigned`, or `planning.task.*`, `*`); at least one. */
+            eventTypes?: string[];
+            /** @description Server-assigned id. */
+            readonly id?: string;
+            /**
+             * Format: date-time
+             * @description Until when the previous secret also signs deliveries, after a rotation.
+             */
+            readonly previousSecretExpireTime?: string;
+            /** @description The signing secret (`whsec_…`), returned only by create and rotate. */
+            readonly secret?: string;
+            /**
+             * Format: date-time
+             * @description When it last changed.
+             */
+            readonly updateTime?: string;
+            /** @description Where deliveries are POSTed: an `https://` URL (or `http://` to a loopback host). */
+            url?: string;
         };
         /** @description EchoRequest carries the text to send back. */
         "coder.ops.v1.EchoRequest": {
@@ -9646,6 +10685,942 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    NotificationService_GetDefaults: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.notification.v1.GetDefaultsResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    NotificationService_UpdateDefaults: {
+        parameters: {
+            query?: {
+                /** @description The fields to change, comma-separated: `timezone`, `locale`, `quietHours`, `doNotDisturbUntil`, `channels`, `digestHour`, `hourlyCap`. A field named here and left out of the body is cleared. Without it (or empty) the fields the body sends are the fields changed (AIP-134). */
+                updateMask?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["coder.notification.v1.Preferences-Patch"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.notification.v1.UpdateDefaultsResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    NotificationService_ListNotifications: {
+        parameters: {
+            query?: {
+                /** @description Which notifications. */
+                filter?: ("NOTIFICATION_FILTER_UNSPECIFIED" | "NOTIFICATION_FILTER_UNREAD" | "NOTIFICATION_FILTER_ARCHIVED" | "NOTIFICATION_FILTER_ALL") | (0 | 1 | 2 | 3);
+                /** @description Largest number of items to return; 0 means 50, at most 1000. */
+                pageSize?: number;
+                /** @description Token from a previous response's `next_page_token`. */
+                pageToken?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.notification.v1.ListNotificationsResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    NotificationService_ArchiveNotification: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the notification. */
+                notification_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["coder.notification.v1.ArchiveNotificationRequest-Body"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.notification.v1.ArchiveNotificationResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    NotificationService_MarkNotificationRead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the notification. */
+                notification_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["coder.notification.v1.MarkNotificationReadRequest-Body"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.notification.v1.MarkNotificationReadResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    NotificationService_MarkAllNotificationsRead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["coder.notification.v1.MarkAllNotificationsReadRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.notification.v1.MarkAllNotificationsReadResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    NotificationService_GetUnreadCount: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.notification.v1.GetUnreadCountResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    NotificationService_WatchNotifications: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A stream of messages: Server-Sent Events (`event: message`, `id:` the message's cursor, `event: error` when the stream fails), NDJSON, or a JSON array, by the Accept header. Each message has the schema given here. */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.notification.v1.WatchNotificationsResponse"][];
+                    "application/x-ndjson": components["schemas"]["coder.notification.v1.WatchNotificationsResponse"];
+                    "text/event-stream": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    NotificationService_GetPreferences: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.notification.v1.GetPreferencesResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    NotificationService_UpdatePreferences: {
+        parameters: {
+            query?: {
+                /** @description The fields to change, comma-separated: `timezone`, `locale`, `quietHours`, `doNotDisturbUntil`, `channels`, `digestHour`, `hourlyCap`. A field named here and left out of the body is cleared. Without it (or empty) the fields the body sends are the fields changed (AIP-134). */
+                updateMask?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["coder.notification.v1.Preferences-Patch"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.notification.v1.UpdatePreferencesResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    NotificationService_ListRules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.notification.v1.ListRulesResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    NotificationService_ListTemplates: {
+        parameters: {
+            query?: {
+                /** @description Largest number of items to return; 0 means 50, at most 1000. */
+                pageSize?: number;
+                /** @description Token from a previous response's `next_page_token`. */
+                pageToken?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.notification.v1.ListTemplatesResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    NotificationService_SetTemplate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["coder.notification.v1.Template"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.notification.v1.SetTemplateResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    NotificationService_DeleteTemplate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the template. */
+                template_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.notification.v1.DeleteTemplateResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    NotificationService_PreviewTemplate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["coder.notification.v1.PreviewTemplateRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.notification.v1.PreviewTemplateResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    NotificationService_ListWebhookEndpoints: {
+        parameters: {
+            query?: {
+                /** @description Largest number of items to return; 0 means 50, at most 1000. */
+                pageSize?: number;
+                /** @description Token from a previous response's `next_page_token`. */
+                pageToken?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.notification.v1.ListWebhookEndpointsResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    NotificationService_CreateWebhookEndpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["coder.notification.v1.WebhookEndpoint"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    /** @description URL of the created resource. */
+                    Location: string;
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.notification.v1.CreateWebhookEndpointResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    NotificationService_GetWebhookEndpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the endpoint. */
+                endpoint_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.notification.v1.GetWebhookEndpointResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    NotificationService_DeleteWebhookEndpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the endpoint. */
+                endpoint_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.notification.v1.DeleteWebhookEndpointResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    NotificationService_UpdateWebhookEndpoint: {
+        parameters: {
+            query?: {
+                /** @description The fields to change, comma-separated: `url`, `eventTypes`, `description`, `disabled`. A field named here and left out of the body is cleared. Without it (or empty) the fields the body sends are the fields changed (AIP-134). */
+                updateMask?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Server-assigned id. */
+                endpoint_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["coder.notification.v1.WebhookEndpoint-Patch"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.notification.v1.UpdateWebhookEndpointResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    NotificationService_ListWebhookDeliveries: {
+        parameters: {
+            query?: {
+                /** @description Largest number of items to return; 0 means 50, at most 1000. */
+                pageSize?: number;
+                /** @description Token from a previous response's `next_page_token`. */
+                pageToken?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Id of the endpoint. */
+                endpoint_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.notification.v1.ListWebhookDeliveriesResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    NotificationService_RotateWebhookSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the endpoint. */
+                endpoint_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["coder.notification.v1.RotateWebhookSecretRequest-Body"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.notification.v1.RotateWebhookSecretResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    NotificationService_SendTestWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the endpoint. */
+                endpoint_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["coder.notification.v1.SendTestWebhookRequest-Body"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.notification.v1.SendTestWebhookResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
             408: components["responses"]["RequestTimeout"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];

@@ -91,6 +91,7 @@ from services.kit._server import (
     Resources,
     ServiceDefinition,
     open_resources,
+    per_process,
     serve,
 )
 from services.kit._settings import Settings
@@ -189,6 +190,7 @@ __all__ = [
     "open_resources",
     "optional_timestamp_text",
     "parse_time_text",
+    "per_process",
     "permission_matches",
     "permissions_with",
     "platform_subject",

@@ -9,7 +9,7 @@ import dataclasses
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -38,6 +38,8 @@ from services.kit.store import ContainerSpec, DocumentStore, open_store
 
 _log = get_logger("coder.server")
 
+T = TypeVar("T")
+
 
 @dataclass(slots=True)
 class Resources:
@@ -62,6 +64,25 @@ class Resources:
         """These resources as `domain`'s service sees them: its `peers` act as that service
         (the `act` of its delegated tokens). The host gives each service its own."""
         return dataclasses.replace(self, peers=self.peers.acting_as(domain))
+
+
+def per_process(build: Callable[[Resources], T]) -> Callable[[Resources], T]:
+    """`build`, run once per process: `register`, `subscriptions` and `tasks` each get their
+    own view of a process's resources (`Resources.for_service`), and the parts a service's
+    servicer, consumers and background loops share (one domain object, one live feed) are
+    built once for the store those views have in common."""
+    built: list[tuple[DocumentStore, T]] = []
+
+    def shared(resources: Resources) -> T:
+        for store, made in built:
+            if store is resources.store:
+                return made
+        made = build(resources)
+        built.clear()  # a new store means a new process's resources (tests open several)
+        built.append((resources.store, made))
+        return made
+
+    return shared
 
 
 @dataclass(frozen=True, slots=True)

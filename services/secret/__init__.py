@@ -9,7 +9,7 @@ from typing import Any
 import grpc
 
 from coder.secret.v1 import secret_service_pb2_grpc
-from services.kit import Resources, ServiceDefinition
+from services.kit import Resources, ServiceDefinition, per_process
 from services.secret._envelope import Envelope
 from services.secret._keys import KeyRing
 from services.secret._settings import SecretSettings, open_key_ring
@@ -25,22 +25,19 @@ def definition(
     """The service's registry entry; `settings` default to the `CODER_SECRETS_*` environment,
     read when the service is registered (never at import). `key_ring` replaces the one the
     settings describe; `key_options` go to the Key Vault client (a credential, a transport)."""
-    domains: dict[int, SecretDomain] = {}
 
+    @per_process
     def domain(resources: Resources) -> SecretDomain:
-        # One domain per process's resources, shared by the servicer and the sweep.
-        key = id(resources.store)
-        if key not in domains:
-            own = settings or SecretSettings()
-            ring = key_ring or open_key_ring(own, resources.settings, **key_options)
-            domains[key] = SecretDomain.build(
-                SecretRepositories.open(resources.store, resources.relay),
-                Envelope(ring),
-                IdentityTeams(resources.peers, resources.clock),
-                resources.clock,
-                own,
-            )
-        return domains[key]
+        """One domain per process, shared by the servicer and the sweep."""
+        own = settings or SecretSettings()
+        ring = key_ring or open_key_ring(own, resources.settings, **key_options)
+        return SecretDomain.build(
+            SecretRepositories.open(resources.store, resources.relay),
+            Envelope(ring),
+            IdentityTeams(resources.peers, resources.clock),
+            resources.clock,
+            own,
+        )
 
     def register(server: grpc.aio.Server, resources: Resources) -> None:
         """Add the secret servicer, wired to this process's resources, to a server."""

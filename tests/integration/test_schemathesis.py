@@ -15,7 +15,7 @@ Repeatable and bounded: a fixed seed, one worker, cheap password hashing (hundre
 and sign-ins; the hash's cost is not under test).
 
 Left out: the Ticks stream (a generated request may ask for hours of ticks), the WatchProject
-stream (a watch never ends by itself), OIDC (no provider
+and WatchNotifications streams (a watch never ends by itself), OIDC (no provider
 is configured here, so those routes rightly answer 404) and the OAuth token endpoint (its
 refusals follow RFC 6749, not the API's error body).
 """
@@ -46,6 +46,7 @@ SEED = 20261202
 EXCLUDED = (
     "OpsService_Ticks",
     "PlanningService_WatchProject",
+    "NotificationService_WatchNotifications",
     "Auth_Token",
     "Auth_OidcLogin",
     "Auth_OidcCallback",

@@ -75,7 +75,7 @@ def metadata_violations(metadata: struct_pb2.Struct, path: str) -> list[FieldVio
 
 
 @dataclass(frozen=True, slots=True)
-class Test:
+class Check:
     """One metadata condition."""
 
     field: str
@@ -115,7 +115,7 @@ class DocFilter:
     """A search filter: every test, every tag of `tags_all`, one of `tags_any`, and one of
     `document_ids` when given."""
 
-    tests: tuple[Test, ...] = ()
+    tests: tuple[Check, ...] = ()
     tags_all: frozenset[str] = frozenset()
     tags_any: frozenset[str] = frozenset()
     document_ids: frozenset[str] = field(default_factory=frozenset)
@@ -168,7 +168,7 @@ class DocFilter:
 def from_proto(filter: resources_pb2.Filter) -> DocFilter:
     """The filter a request carries, checked (InvalidArgument with the bad fields)."""
     violations: list[FieldViolation] = []
-    tests: list[Test] = []
+    tests: list[Check] = []
     for position, condition in enumerate(filter.conditions):
         where = f"filter.conditions[{position}]"
         test = condition.WhichOneof("test")
@@ -177,7 +177,7 @@ def from_proto(filter: resources_pb2.Filter) -> DocFilter:
             if value is None:
                 violations.append(FieldViolation(f"{where}.equals", "a string, number or boolean"))
                 continue
-            tests.append(Test(condition.field, "equals", (key_of(value),)))
+            tests.append(Check(condition.field, "equals", (key_of(value),)))
         elif test == "in":
             # `in` is a Python keyword: the generated field is reached by name.
             values = [_scalar(item) for item in getattr(condition, "in").values]
@@ -187,11 +187,11 @@ def from_proto(filter: resources_pb2.Filter) -> DocFilter:
                 )
                 continue
             keys = tuple(key_of(v) for v in values if v is not None)
-            tests.append(Test(condition.field, "in", keys))
+            tests.append(Check(condition.field, "in", keys))
         else:
             bounds = _bounds(condition.range, f"{where}.range", violations)
             if bounds:
-                tests.append(Test(condition.field, "range", tuple(bounds)))
+                tests.append(Check(condition.field, "range", bounds=tuple(bounds)))
     if violations:
         raise InvalidArgument("the filter is not valid", violations=violations)
     return DocFilter(

@@ -24,7 +24,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from services.embeddings._filters import DocFilter, Key, Test, keys_of
+from services.embeddings._filters import Check, DocFilter, Key, keys_of
 from services.embeddings._text import words
 
 MetricName = Literal["cosine", "dot", "euclidean"]
@@ -357,7 +357,7 @@ class CollectionIndex:
             narrow(self._tagged.get(tag, ()))
         if filter.tags_any:
             narrow(set().union(*(self._tagged.get(tag, set()) for tag in filter.tags_any)))
-        rest: list[Test] = []
+        rest: list[Check] = []
         for test in filter.tests:
             if test.op == "range":
                 rest.append(test)

@@ -54,7 +54,6 @@ class EmbeddingsEvents:
             model=model,
             provider=LOCAL_PROVIDER,
             quantities={"input_tokens": str(tokens)},
-            attributes={"collection": collection_id},
         )
         return self._event(EMBEDDING_COMPLETED, collection_id, payload)
 

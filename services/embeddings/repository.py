@@ -175,7 +175,7 @@ class EmbeddingsRepository(Repository):
         """A new generation's chunks, before the document that names it is committed."""
         for begin in range(0, len(chunks), MAX_BATCH_OPERATIONS):
             batch = chunks[begin : begin + MAX_BATCH_OPERATIONS]
-            await self._chunks.container.batch(partition, [BatchOp.upsert(c) for c in batch])
+            await self._chunks.container.batch(partition, [BatchOp.create(c) for c in batch])
 
     async def commit_document(
         self,

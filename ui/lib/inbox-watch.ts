@@ -1,0 +1,89 @@
+/**
+ * The caller's inbox, live: WatchNotifications over the edge's WebSocket (`/ws`). The first
+ * message carries the unread count and refetches the cached listings (so a reconnect catches
+ * up on what it missed); every later one is a new notification, put at the top of the cached
+ * listings and counted unread. Reads are exact from GetUnreadCount after each write, never
+ * by polling. A dropped connection is retried with exponential backoff and jitter.
+ */
+"use client";
+import { type QueryClient, useQueryClient } from "@tanstack/react-query";
+import { useEffect, useState } from "react";
+import { apiBaseUrl } from "./api";
+import { inboxKey, type Notification, placeEverywhere, unreadKey } from "./notifications";
+import { accessToken, refresh } from "./session";
+import { backoff } from "./backoff";
+
+const METHOD = "coder.notification.v1.NotificationService/WatchNotifications";
+
+export type UnreadCount = { unreadCount?: number };
+export type InboxMessage = { started?: boolean; notification?: Notification; unreadCount?: number };
+
+/** Apply one stream message to the cache; `seen` keeps a notification from being counted
+ * twice should it come again on the same connection. */
+export function applyInboxMessage(
+  client: QueryClient,
+  organizationId: string | undefined,
+  message: InboxMessage,
+  seen: Set<string>,
+): void {
+  if (message.started) {
+    client.setQueryData<UnreadCount>(unreadKey(organizationId), { unreadCount: message.unreadCount ?? 0 });
+    void client.invalidateQueries({ queryKey: inboxKey(organizationId), predicate: (q) => q.queryKey.length === 3 });
+    return;
+  }
+  const notification = message.notification;
+  if (!notification?.id || seen.has(notification.id)) return;
+  seen.add(notification.id);
+  placeEverywhere(client, organizationId, notification);
+  if (notification.state === "NOTIFICATION_STATE_UNREAD") {
+    client.setQueryData<UnreadCount>(unreadKey(organizationId), (old) => ({ unreadCount: (old?.unreadCount ?? 0) + 1 }));
+  }
+}
+
+/** Keep the inbox of `organizationId` live while mounted; answers whether the stream is up. */
+export function useInboxWatch(organizationId: string | undefined): boolean {
+  const client = useQueryClient();
+  const [live, setLive] = useState(false);
+
+  useEffect(() => {
+    if (!organizationId) return;
+    let stopped = false;
+    let socket: WebSocket | null = null;
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    let attempt = 0;
+    const seen = new Set<string>();
+
+    const connect = async () => {
+      const token = await accessToken();
+      if (stopped || !token) return;
+      socket = new WebSocket(`${apiBaseUrl().replace(/^http/, "ws")}/ws?access_token=${encodeURIComponent(token)}`);
+      socket.onopen = () => socket?.send(JSON.stringify({ type: "subscribe", id: "inbox", method: METHOD, request: {} }));
+      socket.onmessage = (event) => {
+        const frame = JSON.parse(String(event.data)) as { type: string; data?: InboxMessage };
+        if (frame.type === "message" && frame.data) {
+          if (frame.data.started) {
+            attempt = 0;
+            setLive(true);
+          }
+          applyInboxMessage(client, organizationId, frame.data, seen);
+        } else if (frame.type === "error" || frame.type === "complete") socket?.close(4000);
+      };
+      socket.onclose = (event) => {
+        setLive(false);
+        if (stopped) return;
+        attempt += 1;
+        const again = () => void connect();
+        if (event.code === 4401) void refresh().finally(() => (timer = setTimeout(again, backoff(attempt))));
+        else timer = setTimeout(again, backoff(attempt));
+      };
+    };
+    void connect();
+    return () => {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      socket?.close(1000);
+    };
+  }, [client, organizationId]);
+
+  return live;
+}

@@ -109,8 +109,8 @@ function PreferencesForm({ layer, stored, below, editable }: { layer: Layer; sto
         updateTime: undefined,
       };
       const query = { query: { updateMask: PREFERENCE_MASK } };
-      if (layer === "own") return ((await unwrap(api().PATCH(PATH.own, { params: query, body: body as never }))).preferences ?? {}) as Preferences;
-      return ((await unwrap(api().PATCH(PATH.defaults, { params: query, body: body as never }))).defaults ?? {}) as Preferences;
+      if (layer === "own") return ((await unwrap(api().PATCH(PATH.own, { params: query, body }))).preferences ?? {}) as Preferences;
+      return ((await unwrap(api().PATCH(PATH.defaults, { params: query, body }))).defaults ?? {}) as Preferences;
     },
     onSuccess: (saved) => {
       client.setQueryData(["notification-preferences", organizationId, layer], saved);

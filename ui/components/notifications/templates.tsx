@@ -200,7 +200,7 @@ function TemplateEditor({ target, stored, editable, onSaved }: { target: Target;
           <Field id="preview-timezone" label="Time zone" hint="Empty for UTC">
             <Input id="preview-timezone" value={timezone} onChange={(e) => setTimezone(e.target.value)} />
           </Field>
-          <Field id="preview-data" label="Data (JSON)" hint="Empty for the sample of the event type" error={violationOf(preview.error, "data")}>
+          <Field id="preview-data" label="Data (JSON)" hint="Empty for the event type's sample; each top-level key given replaces the sample's" error={violationOf(preview.error, "data")}>
             <Textarea id="preview-data" className="min-h-16 font-mono" value={data} onChange={(e) => setData(e.target.value)} />
           </Field>
         </div>

@@ -26,8 +26,11 @@ export function applyInboxMessage(
   message: InboxMessage,
   seen: Set<string>,
 ): void {
+  const key = unreadKey(organizationId);
   if (message.started) {
-    client.setQueryData<UnreadCount>(unreadKey(organizationId), { unreadCount: message.unreadCount ?? 0 });
+    // The stream's count is the newest: an answer of GetUnreadCount still on its way is older.
+    void client.cancelQueries({ queryKey: key });
+    client.setQueryData<UnreadCount>(key, { unreadCount: message.unreadCount ?? 0 });
     void client.invalidateQueries({ queryKey: inboxKey(organizationId), predicate: (q) => q.queryKey.length === 3 });
     return;
   }
@@ -35,9 +38,10 @@ export function applyInboxMessage(
   if (!notification?.id || seen.has(notification.id)) return;
   seen.add(notification.id);
   placeEverywhere(client, organizationId, notification);
-  if (notification.state === "NOTIFICATION_STATE_UNREAD") {
-    client.setQueryData<UnreadCount>(unreadKey(organizationId), (old) => ({ unreadCount: (old?.unreadCount ?? 0) + 1 }));
-  }
+  if (notification.state !== "NOTIFICATION_STATE_UNREAD") return;
+  // A count being fetched (after a read) may or may not hold this one: ask again instead.
+  if (client.getQueryState(key)?.fetchStatus === "fetching") void client.invalidateQueries({ queryKey: key });
+  else client.setQueryData<UnreadCount>(key, (old) => ({ unreadCount: (old?.unreadCount ?? 0) + 1 }));
 }
 
 /** Keep the inbox of `organizationId` live while mounted; answers whether the stream is up. */

@@ -589,13 +589,13 @@ const tests = [
       await owner.goto(`${UI}/notifications/preferences`);
       await owner.getByRole("heading", { name: "Notification preferences", level: 1 }).waitFor({ timeout: WAIT });
       // The organization's default: email for every type as a daily digest.
-      await owner.getByRole("tab", { name: "Organization defaults" }).click();
+      await owner.getByRole("button", { name: "Organization defaults" }).click();
       const defaults = owner.getByRole("form", { name: "Organization defaults" });
       await defaults.getByLabel("Every type · Email digest", { exact: true }).selectOption("DIGEST_DAILY");
       await defaults.getByRole("button", { name: "Save defaults" }).click();
       await owner.getByRole("status").getByText("Organization defaults saved").waitFor({ timeout: WAIT });
 
-      await owner.getByRole("tab", { name: "Mine" }).click();
+      await owner.getByRole("button", { name: "Mine", exact: true }).click();
       const mine = owner.getByRole("form", { name: "My preferences" });
       const inherited = mine.getByLabel("Task assigned · Email digest", { exact: true });
       await inherited.locator("option", { hasText: "Inherit (daily digest)" }).waitFor({ state: "attached", timeout: WAIT });
@@ -620,7 +620,7 @@ const tests = [
       check((await again.getByLabel("From", { exact: true }).inputValue()) === "22:00", "the quiet hours' start was not kept");
       check((await again.getByLabel("To", { exact: true }).inputValue()) === "07:00", "the quiet hours' end was not kept");
       check((await again.getByLabel("Do not disturb until", { exact: true }).inputValue()) !== "", "do-not-disturb was not kept");
-      await owner.getByRole("tab", { name: "Organization defaults" }).click();
+      await owner.getByRole("button", { name: "Organization defaults" }).click();
       check(
         (await owner.getByRole("form", { name: "Organization defaults" }).getByLabel("Every type · Email digest", { exact: true }).inputValue()) ===
           "DIGEST_DAILY",

@@ -5,11 +5,10 @@
  * listings and counted unread. Reads are exact from GetUnreadCount after each write, never
  * by polling. A dropped connection is retried with exponential backoff and jitter.
  */
-"use client";
-import { type QueryClient, useQueryClient } from "@tanstack/react-query";
-import { useEffect, useState } from "react";
+import type { QueryClient } from "@tanstack/react-query";
 import { apiBaseUrl } from "./api";
-import { inboxKey, type Notification, placeEverywhere, unreadKey } from "./notifications";
+import { inboxKey, placeEverywhere, unreadKey } from "./inbox-cache";
+import type { Notification } from "./notifications";
 import { accessToken, refresh } from "./session";
 import { backoff } from "./backoff";
 
@@ -44,50 +43,43 @@ export function applyInboxMessage(
   else client.setQueryData<UnreadCount>(key, (old) => ({ unreadCount: (old?.unreadCount ?? 0) + 1 }));
 }
 
-/** Keep the inbox of `organizationId` live while mounted; answers whether the stream is up. */
-export function useInboxWatch(organizationId: string | undefined): boolean {
-  const client = useQueryClient();
-  const [live, setLive] = useState(false);
+/** Keep the inbox of `organizationId` live until the returned stop is called; `onLive` says
+ * whether the stream is up. */
+export function watchInbox(client: QueryClient, organizationId: string, onLive: (live: boolean) => void): () => void {
+  let stopped = false;
+  let socket: WebSocket | null = null;
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  let attempt = 0;
+  const seen = new Set<string>();
 
-  useEffect(() => {
-    if (!organizationId) return;
-    let stopped = false;
-    let socket: WebSocket | null = null;
-    let timer: ReturnType<typeof setTimeout> | null = null;
-    let attempt = 0;
-    const seen = new Set<string>();
-
-    const connect = async () => {
-      const token = await accessToken();
-      if (stopped || !token) return;
-      socket = new WebSocket(`${apiBaseUrl().replace(/^http/, "ws")}/ws?access_token=${encodeURIComponent(token)}`);
-      socket.onopen = () => socket?.send(JSON.stringify({ type: "subscribe", id: "inbox", method: METHOD, request: {} }));
-      socket.onmessage = (event) => {
-        const frame = JSON.parse(String(event.data)) as { type: string; data?: InboxMessage };
-        if (frame.type === "message" && frame.data) {
-          if (frame.data.started) {
-            attempt = 0;
-            setLive(true);
-          }
-          applyInboxMessage(client, organizationId, frame.data, seen);
-        } else if (frame.type === "error" || frame.type === "complete") socket?.close(4000);
-      };
-      socket.onclose = (event) => {
-        setLive(false);
-        if (stopped) return;
-        attempt += 1;
-        const again = () => void connect();
-        if (event.code === 4401) void refresh().finally(() => (timer = setTimeout(again, backoff(attempt))));
-        else timer = setTimeout(again, backoff(attempt));
-      };
+  const connect = async () => {
+    const token = await accessToken();
+    if (stopped || !token) return;
+    socket = new WebSocket(`${apiBaseUrl().replace(/^http/, "ws")}/ws?access_token=${encodeURIComponent(token)}`);
+    socket.onopen = () => socket?.send(JSON.stringify({ type: "subscribe", id: "inbox", method: METHOD, request: {} }));
+    socket.onmessage = (event) => {
+      const frame = JSON.parse(String(event.data)) as { type: string; data?: InboxMessage };
+      if (frame.type === "message" && frame.data) {
+        if (frame.data.started) {
+          attempt = 0;
+          onLive(true);
+        }
+        applyInboxMessage(client, organizationId, frame.data, seen);
+      } else if (frame.type === "error" || frame.type === "complete") socket?.close(4000);
     };
-    void connect();
-    return () => {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      socket?.close(1000);
+    socket.onclose = (event) => {
+      onLive(false);
+      if (stopped) return;
+      attempt += 1;
+      const again = () => void connect();
+      if (event.code === 4401) void refresh().finally(() => (timer = setTimeout(again, backoff(attempt))));
+      else timer = setTimeout(again, backoff(attempt));
     };
-  }, [client, organizationId]);
-
-  return live;
+  };
+  void connect();
+  return () => {
+    stopped = true;
+    if (timer) clearTimeout(timer);
+    socket?.close(1000);
+  };
 }

@@ -1,14 +1,34 @@
 "use client";
 import { Bell } from "lucide-react";
 import dynamic from "next/dynamic";
+import { useQueryClient } from "@tanstack/react-query";
 import { useEffect, useRef, useState } from "react";
-import { useInboxWatch } from "@/lib/inbox-watch";
 import { cn } from "../ui/cn";
-import { useOrganization, useUnreadCount } from "./queries";
+import { useOrganization, useUnreadCount } from "./unread";
 
 // The panel (its list, actions and their mutations) is a chunk of its own, loaded when the
 // bell is first opened: every page's first load carries only the button and the stream.
 const BellPanel = dynamic(() => import("./bell-panel"), { ssr: false });
+
+/** The inbox's live stream while mounted. Its code (the socket, the cache updates) is a chunk
+ * fetched once the page is up, out of every page's first load; answers whether it is live. */
+function useInboxWatch(organizationId: string | undefined): boolean {
+  const client = useQueryClient();
+  const [live, setLive] = useState(false);
+  useEffect(() => {
+    if (!organizationId) return;
+    let stop: (() => void) | null = null;
+    let gone = false;
+    void import("@/lib/inbox-watch").then(({ watchInbox }) => {
+      if (!gone) stop = watchInbox(client, organizationId, setLive);
+    });
+    return () => {
+      gone = true;
+      stop?.();
+    };
+  }, [client, organizationId]);
+  return live;
+}
 
 /** The bell of the app shell: the live unread count and, on click, the newest notifications. */
 export function NotificationBell() {

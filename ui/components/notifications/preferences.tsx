@@ -28,7 +28,7 @@ import { isAdmin } from "../identity/common";
 import { useSession } from "../providers";
 import { Button } from "../ui/button";
 import { Field, Input, Select } from "../ui/field";
-import { Tabs, TabsContent, TabsList, TabsTrigger } from "../ui/tabs";
+import { cn } from "../ui/cn";
 import { NotificationSection } from "./frame";
 import { useOrganization, useRules } from "./queries";
 
@@ -55,26 +55,43 @@ export function NotificationPreferences() {
   const admin = isAdmin(session?.role);
   const own = useLayer("own");
   const defaults = useLayer("defaults");
+  const [layer, setLayer] = useState<Layer>("own");
   return (
     <NotificationSection title="Notification preferences">
-      <Tabs defaultValue="own">
-        <TabsList aria-label="Whose preferences">
-          <TabsTrigger value="own">Mine</TabsTrigger>
-          <TabsTrigger value="defaults">Organization defaults</TabsTrigger>
-        </TabsList>
-        <TabsContent value="own" className="mt-4">
+      {/* Two buttons rather than Radix's tabs: this page would be the only one of the frame to load them. */}
+      <div role="group" aria-label="Whose preferences" className="inline-flex w-fit gap-1 rounded-md bg-muted p-1">
+        {(
+          [
+            ["own", "Mine"],
+            ["defaults", "Organization defaults"],
+          ] as const
+        ).map(([value, label]) => (
+          <button
+            key={value}
+            type="button"
+            aria-pressed={layer === value}
+            onClick={() => setLayer(value)}
+            className={cn("rounded px-3 py-1 text-sm", layer === value && "bg-card shadow")}
+          >
+            {label}
+          </button>
+        ))}
+      </div>
+      {layer === "own" ? (
+        <>
           <ErrorNotice error={own.error ?? defaults.error} />
           {own.data && defaults.data ? (
             <PreferencesForm key={own.data.etag ?? "new"} layer="own" stored={own.data} below={[defaults.data]} editable />
           ) : null}
-        </TabsContent>
-        <TabsContent value="defaults" className="mt-4">
+        </>
+      ) : (
+        <>
           <ErrorNotice error={defaults.error} />
           {defaults.data ? (
             <PreferencesForm key={defaults.data.etag ?? "new"} layer="defaults" stored={defaults.data} below={[]} editable={admin} />
           ) : null}
-        </TabsContent>
-      </Tabs>
+        </>
+      )}
     </NotificationSection>
   );
 }

@@ -10,7 +10,9 @@ import {
   type Rule,
   unreadKey,
 } from "@/lib/notifications";
-import { useSession } from "../providers";
+import { useOrganization, useUnreadCount } from "./unread";
+
+export { useOrganization, useUnreadCount };
 
 export const NOTIFICATION_TABS = [
   { href: "/notifications", label: "Inbox" },
@@ -18,22 +20,6 @@ export const NOTIFICATION_TABS = [
   { href: "/notifications/templates", label: "Templates" },
 ];
 export const ADMIN_TABS = [...NOTIFICATION_TABS, { href: "/notifications/webhooks", label: "Webhooks" }];
-
-export function useOrganization(): string | undefined {
-  return useSession().session?.organizationId;
-}
-
-/** The caller's unread count: exact from GetUnreadCount, kept current by the live stream
- * (lib/inbox-watch.ts) and refetched after every read or archive. */
-export function useUnreadCount() {
-  const organizationId = useOrganization();
-  return useQuery({
-    queryKey: unreadKey(organizationId),
-    enabled: !!organizationId,
-    staleTime: Infinity,
-    queryFn: () => unwrap(api().GET("/api/v1/notification/notifications:unreadCount")),
-  });
-}
 
 export function useInbox(filter: NotificationFilter, pageSize = 50) {
   const organizationId = useOrganization();

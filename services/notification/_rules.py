@@ -86,7 +86,8 @@ def _unpacked(event: event_pb2.Event, kind: type[M]) -> M | None:
 
 
 def _task_link(task: Any) -> str:
-    return f"/projects/{task.project_id}/tasks/{task.id}"
+    # The web UI's project page opens the task's drawer for `?task=`.
+    return f"/planning/{task.project_id}?task={task.id}"
 
 
 def _task_assigned(event: event_pb2.Event) -> Occurrence | None:
@@ -133,7 +134,7 @@ def _member_added(event: event_pb2.Event) -> Occurrence | None:
     return Occurrence(
         data={"member": _plain(payload.member)},
         subject=f"member:{payload.member.user_id}",
-        action_url="/settings/members",
+        action_url="/settings/organization/members",
     )
 
 
@@ -145,7 +146,7 @@ def _team_member_added(event: event_pb2.Event) -> Occurrence | None:
     return Occurrence(
         data={"team_member": _plain(member)},
         subject=f"team:{member.team_id}:{member.user_id}",
-        action_url=f"/settings/teams/{member.team_id}",
+        action_url="/settings/organization/teams",
         user_id=member.user_id,
         team_id=member.team_id,
     )

@@ -33,7 +33,7 @@ class TestEmail:
         text = message.get_body(preferencelist=("plain",))
         markup = message.get_body(preferencelist=("html",))
         assert text is not None and markup is not None
-        assert "https://coder.test/projects/project-1/tasks/" in text.get_content()
+        assert "https://coder.test/planning/project-1?task=" in text.get_content()
         assert "<p>Alice assigned you the task “Fix the build”.</p>" in markup.get_content()
 
     async def test_in_the_recipients_locale_and_off_when_turned_off(

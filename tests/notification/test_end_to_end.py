@@ -140,7 +140,7 @@ class TestTaskAssigned:
                 assert frame["type"] == "message", frame
                 live = frame["data"]["notification"]
                 assert live["title"] == "Alice assigned you “Write the announcement”"
-                assert live["actionUrl"] == f"/projects/{project_id}/tasks/{task_id}"
+                assert live["actionUrl"] == f"/planning/{project_id}?task={task_id}"
                 assert live["state"] == "NOTIFICATION_STATE_UNREAD"
                 assert frame["data"]["unreadCount"] == 1
 

@@ -37,7 +37,7 @@ class TestAssignedTask:
         [notification] = await inbox(stub, bob)
         assert notification.title == "Alice assigned you “Ship it”"
         assert notification.event_type == "planning.task.assigned"
-        assert notification.action_url.startswith("/projects/project-1/tasks/")
+        assert notification.action_url.startswith("/planning/project-1?task=")
         assert notification.state == resources_pb2.NOTIFICATION_STATE_UNREAD
         count = await stub.GetUnreadCount(api.GetUnreadCountRequest(), metadata=auth(bob))
         assert count.unread_count == 1

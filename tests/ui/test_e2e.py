@@ -3,7 +3,10 @@
 conflict dialog, field violations, revoking a session; a prompt edited with a render preview
 and diffed side by side, labels and an experiment; a secret stored, masked and revealed with a
 reason that lands in the audit; a provider and model registered with it, the playground
-streaming from the AI tests' local model server, the usage and a quota's alerts; accessibility.
+streaming from the AI tests' local model server, the usage and a quota's alerts; a task assigned
+through REST reaching the assignee's open inbox live (bell count, item, mark read), notification
+preferences and defaults kept, a webhook endpoint's signed test delivery in its log (the run's
+own loopback receiver), a template preview; accessibility.
 Screenshots of the main pages in light and dark land in ui/e2e/.out/."""
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ def test_the_web_ui_end_to_end(suite: Suite, model_provider: LocalProvider) -> N
     )
     report = run.stdout + run.stderr
     assert run.returncode == 0, report + "\n--- coder dev ---\n" + suite.output.text[-6000:]
-    assert "e2e: 11 passed, 0 failed" in run.stdout, report
+    assert "e2e: 15 passed, 0 failed" in run.stdout, report
     for page in (
         "sign-in",
         "board",
@@ -58,6 +61,11 @@ def test_the_web_ui_end_to_end(suite: Suite, model_provider: LocalProvider) -> N
         "secret-reveal",
         "ai-playground",
         "usage-alerts",
+        "notifications-inbox",
+        "notification-bell",
+        "notification-preferences",
+        "notification-webhook",
+        "notification-templates",
     ):
         for theme in ("light", "dark"):
             assert (OUT / f"{page}-{theme}.png").stat().st_size > 0

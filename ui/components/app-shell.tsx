@@ -6,6 +6,7 @@ import { usePathname, useRouter } from "next/navigation";
 import { type ReactNode, useEffect, useState } from "react";
 import { signOut } from "@/lib/session";
 import { NAVIGATION } from "./navigation";
+import { NotificationBell } from "./notifications/bell";
 import { useOrganizations } from "./organization-menu-query";
 import { useSession } from "./providers";
 import { ThemeToggle } from "./theme";
@@ -80,7 +81,10 @@ export function AppShell({ children }: { children: ReactNode }) {
   return (
     <div className="flex min-h-screen">
       <aside className="flex w-60 shrink-0 flex-col gap-4 border-r border-border bg-muted p-4">
-        <p className="text-lg font-semibold">Coder</p>
+        <div className="flex items-center justify-between">
+          <p className="text-lg font-semibold">Coder</p>
+          <NotificationBell />
+        </div>
         <OrganizationSwitcher />
         <nav aria-label="Services" className="flex flex-col gap-1">
           {NAVIGATION.map(({ href, label, icon: Icon }) => (

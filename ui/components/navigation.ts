@@ -1,4 +1,4 @@
-import { BarChart3, Bot, Building2, FileText, KanbanSquare, KeyRound, UserRound } from "lucide-react";
+import { BarChart3, Bell, Bot, Building2, FileText, KanbanSquare, KeyRound, UserRound } from "lucide-react";
 
 /** One entry per service the suite serves; a service gets its entry when its pages land. */
 export const NAVIGATION = [
@@ -7,6 +7,7 @@ export const NAVIGATION = [
   { href: "/prompts", label: "Prompts", icon: FileText },
   { href: "/secrets", label: "Secrets", icon: KeyRound },
   { href: "/usage", label: "Usage", icon: BarChart3 },
+  { href: "/notifications", label: "Notifications", icon: Bell },
   { href: "/settings/organization", label: "Organization", icon: Building2 },
   { href: "/account", label: "My account", icon: UserRound },
 ] as const;

@@ -40,6 +40,10 @@ const median = (values) => values.slice().sort((a, b) => a - b)[Math.floor(value
 
 const login = await edge("/auth/login", null, { ...OWNER, returnRefreshToken: true });
 const projects = { 50: await projectWith(login.accessToken, 50), 500: await projectWith(login.accessToken, 500) };
+const { endpoint } = await edge("/api/v1/notification/webhooks", login.accessToken, {
+  url: "http://127.0.0.1:9/bench",
+  eventTypes: ["planning.task.*"],
+});
 const { prompt } = await edge("/api/v1/prompt/prompts", login.accessToken, {
   prompt: { name: `bench/review-${Date.now()}`, type: "PROMPT_TYPE_TEXT" },
   version: { template: "Review {{ code }}", variables: [{ name: "code", type: "VARIABLE_TYPE_STRING", required: true }] },
@@ -67,6 +71,11 @@ for (const [name, path, ready] of [
   ["/secrets", "/secrets", (p) => p.getByRole("heading", { name: "Secrets", level: 1 }).waitFor()],
   ["/ai/playground", "/ai/playground", (p) => p.getByLabel("Message", { exact: true }).waitFor()],
   ["/usage", "/usage", (p) => p.getByRole("heading", { name: "Usage", level: 1 }).waitFor()],
+  ["/notifications (inbox)", "/notifications", (p) => p.getByRole("heading", { name: "Notifications", level: 1 }).waitFor()],
+  ["/notifications/preferences", "/notifications/preferences", (p) => p.getByLabel("Time zone", { exact: true }).first().waitFor()],
+  ["/notifications/webhooks", "/notifications/webhooks", (p) => p.getByRole("heading", { name: "Webhook endpoints", level: 1 }).waitFor()],
+  ["/notifications/webhooks/[endpointId]", `/notifications/webhooks/${endpoint.id}`, (p) => p.getByRole("heading", { name: "Delivery log" }).waitFor()],
+  ["/notifications/templates", "/notifications/templates", (p) => p.getByRole("heading", { name: "Notification templates", level: 1 }).waitFor()],
 ]) {
   // First-load JS: the scripts the page loads before its `load` event. Link prefetches of
   // other routes come after it, so they do not count.

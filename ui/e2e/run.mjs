@@ -1,14 +1,17 @@
 // End-to-end tests of the web UI in Debian's Chromium (playwright-core, no browser download)
 // against a running `coder dev` (tests/ui/test_e2e.py starts one and sets the environment):
 // UI_URL, EDGE_URL, OWNER_EMAIL, OWNER_PASSWORD, PROVIDER_URL (the local model server);
-// OUT_DIR receives the screenshots.
+// OUT_DIR receives the screenshots. The notification tests run their own webhook receiver.
 import AxeBuilder from "@axe-core/playwright";
+import { createHmac } from "node:crypto";
 import { mkdirSync } from "node:fs";
+import { createServer } from "node:http";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 import { LAUNCH_OPTIONS } from "./launch.mjs";
 
 const UI = process.env.UI_URL;
+const EDGE = process.env.EDGE_URL;
 const OWNER = { email: process.env.OWNER_EMAIL, password: process.env.OWNER_PASSWORD };
 const OUT = process.env.OUT_DIR ?? new URL("./.out", import.meta.url).pathname;
 const WAIT = 15_000;
@@ -52,6 +55,52 @@ async function signIn(page, email, password) {
   await page.getByLabel("Password", { exact: true }).fill(password);
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.waitForURL(/\/planning$/, { timeout: WAIT });
+}
+
+/** Sign in at the edge itself (as a partner's script would) for REST calls. */
+async function edgeLogin(email, password) {
+  const response = await fetch(`${EDGE}/auth/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email, password }),
+  });
+  check(response.ok, `edge login of ${email} answered ${response.status}`);
+  return response.json();
+}
+
+async function rest(token, method, path, body) {
+  const response = await fetch(`${EDGE}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  check(response.ok, `${method} ${path} answered ${response.status}: ${text}`);
+  return text ? JSON.parse(text) : {};
+}
+
+/** A webhook receiver on loopback: it answers 204 and keeps what it was sent. */
+async function webhookReceiver() {
+  const received = [];
+  const server = createServer((request, response) => {
+    const chunks = [];
+    request.on("data", (c) => chunks.push(c));
+    request.on("end", () => {
+      received.push({ headers: request.headers, body: Buffer.concat(chunks).toString("utf8") });
+      response.writeHead(204).end();
+    });
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { url: `http://127.0.0.1:${server.address().port}/hooks/coder`, received, close: () => server.close() };
+}
+
+/** Standard Webhooks: HMAC-SHA256 of `id.timestamp.body` with the secret after `whsec_`. */
+function signedBy(secret, { headers, body }) {
+  const key = Buffer.from(secret.replace(/^whsec_/, ""), "base64");
+  const expected = createHmac("sha256", key).update(`${headers["webhook-id"]}.${headers["webhook-timestamp"]}.${body}`).digest("base64");
+  return String(headers["webhook-signature"] ?? "")
+    .split(" ")
+    .some((s) => s === `v1,${expected}`);
 }
 
 const column = (page, label) => page.getByRole("listitem", { name: label, exact: true });
@@ -458,6 +507,202 @@ const tests = [
       await owner.getByLabel("Message", { exact: true }).fill("Again");
       await owner.getByRole("button", { name: "Send" }).click();
       await owner.getByRole("alert").filter({ hasText: /quota|limit|exhaust/i }).waitFor({ timeout: WAIT });
+    },
+  ],
+  [
+    "a task assigned in Planning through REST shows up live in the assignee's bell and inbox; mark read counts it down",
+    async ({ owner, browser }) => {
+      // The assignee: a member invited for this test, with the inbox open in their browser.
+      const email = "nina@coder.localhost";
+      const password = "correct horse battery staple";
+      await owner.goto(`${UI}/settings/organization/invitations`);
+      await owner.getByLabel("Email", { exact: true }).fill(email);
+      await owner.getByRole("button", { name: "Invite" }).click();
+      const link = await owner.getByTestId("invitation-link").inputValue({ timeout: WAIT });
+      const context = await browser.newContext(CONTEXT);
+      const nina = await context.newPage();
+      await nina.goto(link);
+      await nina.getByLabel("Your name", { exact: true }).fill("Nina Notified");
+      await nina.getByLabel("Password", { exact: true }).fill(password);
+      await nina.getByRole("button", { name: "Accept invitation" }).click();
+      await nina.waitForURL(/\/planning$/, { timeout: WAIT });
+      await nina.getByRole("link", { name: "Notifications" }).click();
+      await nina.getByRole("heading", { name: "Notifications", level: 1 }).waitFor({ timeout: WAIT });
+      const bell = nina.getByTestId("notification-bell");
+      await nina.locator('[data-testid="notification-bell"][data-live="live"]').waitFor({ timeout: WAIT });
+      check((await nina.getByTestId("inbox-unread").textContent()) === "0 unread", "a new member's inbox is not empty");
+      await nina.evaluate(() => (window.__sameDocument = true));
+
+      // The one REST call: the owner creates a task assigned to Nina.
+      const ownerAuth = await edgeLogin(OWNER.email, OWNER.password);
+      const ninaAuth = await edgeLogin(email, password);
+      const project = await rest(ownerAuth.accessToken, "POST", "/api/v1/planning/projects", { name: "Notified" });
+      const projectId = project.project.id;
+      const task = await rest(ownerAuth.accessToken, "POST", `/api/v1/planning/projects/${projectId}/tasks`, {
+        title: "Announce the launch",
+        assigneeId: ninaAuth.user.id,
+      });
+      const taskId = task.task.id;
+
+      // Live: the bell counts it and the inbox lists it, on the same document (no reload).
+      await nina.locator('[data-testid="notification-bell"][aria-label="Notifications, 1 unread"]').waitFor({ timeout: WAIT });
+      const item = nina.getByRole("list", { name: "Inbox" }).getByRole("listitem").filter({ hasText: "Announce the launch" });
+      await item.waitFor({ timeout: WAIT });
+      check(await nina.evaluate(() => window.__sameDocument === true), "the page was reloaded");
+      check((await item.getAttribute("data-state")) === "NOTIFICATION_STATE_UNREAD", "the new notification is not unread");
+      check(/assigned you “Announce the launch”/.test(await item.textContent()), "the notification does not say who assigned what");
+      const href = await item.getByRole("link", { name: "Open" }).getAttribute("href");
+      check(href === `/planning/${projectId}?task=${taskId}`, `the action link is ${href}`);
+      check((await nina.getByTestId("unread-count").textContent()) === "1", "the bell does not show 1");
+      await shoot(nina, "notifications-inbox");
+
+      await bell.click();
+      const panel = nina.getByRole("region", { name: "Notifications" });
+      await panel.getByRole("listitem").filter({ hasText: "Announce the launch" }).waitFor({ timeout: WAIT });
+      await shoot(nina, "notification-bell");
+      await nina.keyboard.press("Escape");
+      await panel.waitFor({ state: "detached" });
+
+      // Mark read counts down (the service's count, asked again after the write).
+      await item.getByRole("button", { name: /^Mark “.*Announce the launch.*” read$/ }).click();
+      await nina.locator('[data-testid="notification-bell"][aria-label="Notifications"]').waitFor({ timeout: WAIT });
+      await nina.getByTestId("inbox-unread").getByText("0 unread").waitFor({ timeout: WAIT });
+      check((await item.getAttribute("data-state")) === "NOTIFICATION_STATE_READ", "the notification is not read");
+      const counted = await rest(ninaAuth.accessToken, "GET", "/api/v1/notification/notifications:unreadCount");
+      check((counted.unreadCount ?? 0) === 0, `the service counts ${counted.unreadCount} unread`);
+
+      // Archived: out of the inbox, listed under Archived; its link opens the task.
+      await item.getByRole("button", { name: /^Archive/ }).click();
+      await item.waitFor({ state: "detached", timeout: WAIT });
+      await nina.getByLabel("Show", { exact: true }).selectOption("NOTIFICATION_FILTER_ARCHIVED");
+      const archived = nina.getByRole("list", { name: "Inbox" }).getByRole("listitem").filter({ hasText: "Announce the launch" });
+      await archived.waitFor({ timeout: WAIT });
+      await archived.getByRole("link", { name: "Open" }).click();
+      await nina.waitForURL(new RegExp(`/planning/${projectId}\\?task=${taskId}$`), { timeout: WAIT });
+      check((await nina.getByLabel("Title", { exact: true }).inputValue({ timeout: WAIT })) === "Announce the launch", "the link did not open the task");
+      await context.close();
+    },
+  ],
+  [
+    "notification preferences and the organization's defaults are saved and kept after a reload",
+    async ({ owner }) => {
+      await owner.goto(`${UI}/notifications/preferences`);
+      await owner.getByRole("heading", { name: "Notification preferences", level: 1 }).waitFor({ timeout: WAIT });
+      // The organization's default: email for every type as a daily digest.
+      await owner.getByRole("button", { name: "Organization defaults" }).click();
+      const defaults = owner.getByRole("form", { name: "Organization defaults" });
+      await defaults.getByLabel("Every type · Email digest", { exact: true }).selectOption("DIGEST_DAILY");
+      await defaults.getByRole("button", { name: "Save defaults" }).click();
+      await owner.getByRole("status").getByText("Organization defaults saved").waitFor({ timeout: WAIT });
+
+      await owner.getByRole("button", { name: "Mine", exact: true }).click();
+      const mine = owner.getByRole("form", { name: "My preferences" });
+      const inherited = mine.getByLabel("Task assigned · Email digest", { exact: true });
+      await inherited.locator("option", { hasText: "Inherit (daily digest)" }).waitFor({ state: "attached", timeout: WAIT });
+      await mine.getByLabel("Task assigned · Email", { exact: true }).selectOption("TOGGLE_OFF");
+      await mine.getByLabel("Task assigned · In-app digest", { exact: true }).selectOption("DIGEST_HOURLY");
+      await mine.getByLabel("Time zone", { exact: true }).fill("Europe/Paris");
+      await mine.getByLabel("Quiet hours", { exact: true }).selectOption("window");
+      await mine.getByLabel("From", { exact: true }).fill("22:00");
+      await mine.getByLabel("To", { exact: true }).fill("07:00");
+      await mine.getByRole("button", { name: "For an hour" }).click();
+      await mine.getByRole("button", { name: "Save preferences" }).click();
+      await owner.getByRole("status").getByText("Preferences saved").waitFor({ timeout: WAIT });
+      await shoot(owner, "notification-preferences");
+
+      await owner.reload();
+      const again = owner.getByRole("form", { name: "My preferences" });
+      await again.getByLabel("Time zone", { exact: true }).waitFor({ timeout: WAIT });
+      check((await again.getByLabel("Time zone", { exact: true }).inputValue()) === "Europe/Paris", "the time zone was not kept");
+      check((await again.getByLabel("Task assigned · Email", { exact: true }).inputValue()) === "TOGGLE_OFF", "the email toggle was not kept");
+      check((await again.getByLabel("Task assigned · In-app digest", { exact: true }).inputValue()) === "DIGEST_HOURLY", "the digest was not kept");
+      check((await again.getByLabel("Quiet hours", { exact: true }).inputValue()) === "window", "the quiet hours were not kept");
+      check((await again.getByLabel("From", { exact: true }).inputValue()) === "22:00", "the quiet hours' start was not kept");
+      check((await again.getByLabel("To", { exact: true }).inputValue()) === "07:00", "the quiet hours' end was not kept");
+      check((await again.getByLabel("Do not disturb until", { exact: true }).inputValue()) !== "", "do-not-disturb was not kept");
+      await owner.getByRole("button", { name: "Organization defaults" }).click();
+      check(
+        (await owner.getByRole("form", { name: "Organization defaults" }).getByLabel("Every type · Email digest", { exact: true }).inputValue()) ===
+          "DIGEST_DAILY",
+        "the organization's default was not kept",
+      );
+    },
+  ],
+  [
+    "a webhook endpoint is created, its signed test delivery reaches the receiver and shows in the log; disable, enable, rotate",
+    async ({ owner }) => {
+      const receiver = await webhookReceiver();
+      try {
+        await owner.goto(`${UI}/notifications/webhooks`);
+        await owner.getByRole("heading", { name: "Webhook endpoints", level: 1 }).waitFor({ timeout: WAIT });
+        const form = owner.getByRole("form", { name: "New endpoint" });
+        await form.getByLabel("URL", { exact: true }).fill(receiver.url);
+        await form.getByLabel("Event types", { exact: true }).fill("planning.task.*, usage.quota.*");
+        await form.getByLabel("Description", { exact: true }).fill("The e2e receiver");
+        await form.getByRole("button", { name: "Create endpoint" }).click();
+        const secret = await owner.getByTestId("webhook-secret").textContent({ timeout: WAIT });
+        check(secret.startsWith("whsec_"), `the secret is ${secret}`);
+        await owner.locator(`tr[data-endpoint="${receiver.url}"]`).getByTestId("endpoint-state").getByText("Enabled").waitFor({ timeout: WAIT });
+        await shoot(owner, "notification-webhooks");
+        await owner.getByRole("link", { name: "Open the endpoint" }).click();
+        await owner.waitForURL(/\/notifications\/webhooks\/[0-9A-Za-z_~.-]+$/, { timeout: WAIT });
+
+        await owner.getByRole("button", { name: "Send test" }).click();
+        const row = owner.locator('tr[data-delivery="notification.webhook.tested"]');
+        await row.getByTestId("delivery-status").getByText("Delivered (HTTP 204)").waitFor({ timeout: 2 * WAIT });
+        check(receiver.received.length === 1, `the receiver got ${receiver.received.length} requests`);
+        const [delivery] = receiver.received;
+        check(signedBy(secret, delivery), "the delivery is not signed with the endpoint's secret");
+        check(JSON.parse(delivery.body).type === "notification.webhook.tested", "the receiver did not get the test event");
+        check((await row.textContent()).includes(delivery.headers["webhook-id"]), "the log does not show the delivery's webhook-id");
+        await shoot(owner, "notification-webhook");
+
+        await owner.getByRole("button", { name: "Disable" }).click();
+        await owner.getByTestId("endpoint-state").getByText(/^Disabled/).waitFor({ timeout: WAIT });
+        check(await owner.getByRole("button", { name: "Send test" }).isDisabled(), "a disabled endpoint offers a test");
+        await owner.getByRole("button", { name: "Enable again" }).click();
+        await owner.getByTestId("endpoint-state").getByText("Enabled").waitFor({ timeout: WAIT });
+
+        await owner.getByRole("button", { name: "Rotate secret" }).click();
+        const rotated = await owner.getByTestId("webhook-secret").textContent({ timeout: WAIT });
+        check(rotated.startsWith("whsec_") && rotated !== secret, "the rotation did not give a new secret");
+        await owner.getByLabel("Event types", { exact: true }).fill("planning.task.assigned");
+        await owner.getByRole("button", { name: "Save endpoint" }).click();
+        await owner.getByRole("status").getByText("Endpoint saved").waitFor({ timeout: WAIT });
+        await owner.reload();
+        check((await owner.getByLabel("Event types", { exact: true }).inputValue({ timeout: WAIT })) === "planning.task.assigned", "the filters were not kept");
+      } finally {
+        receiver.close();
+      }
+    },
+  ],
+  [
+    "a template is previewed with sample data, a broken one is refused in the preview, and the organization's wording is saved",
+    async ({ owner }) => {
+      await owner.goto(`${UI}/notifications/templates`);
+      await owner.getByRole("heading", { name: "Notification templates", level: 1 }).waitFor({ timeout: WAIT });
+      await owner.getByLabel("Event type", { exact: true }).selectOption("planning.task.assigned");
+      await owner.getByLabel("Channel", { exact: true }).selectOption("CHANNEL_IN_APP");
+      const preview = owner.getByRole("region", { name: "Template preview" });
+      await preview.getByRole("button", { name: "Preview what applies now" }).click();
+      await owner.getByTestId("preview-title").getByText(/Write the release notes/).waitFor({ timeout: WAIT });
+
+      await owner.getByLabel("Title", { exact: true }).fill("{{ actor.name }} handed you {{ task.title");
+      await preview.getByRole("button", { name: "Preview the draft" }).click();
+      await owner.getByTestId("preview-error").waitFor({ timeout: WAIT });
+      await owner.getByLabel("Title", { exact: true }).fill("{{ actor.name }} handed you {{ task.title }}");
+      await owner.getByLabel("Body", { exact: true }).fill("Due {{ task.due_time | datetime }}.");
+      await preview.getByRole("button", { name: "Preview the draft" }).click();
+      await owner.getByTestId("preview-title").getByText("Ada Lovelace handed you Write the release notes").waitFor({ timeout: WAIT });
+      check((await owner.getByTestId("preview-error").count()) === 0, "the error stayed after a good preview");
+      check(/^Due .*2026/.test(await owner.getByTestId("preview-body").textContent()), "the body's date was not rendered");
+      await owner.getByLabel("Data (JSON)", { exact: true }).fill('{"task": {"title": "Given title"}}');
+      await preview.getByRole("button", { name: "Preview the draft" }).click();
+      await owner.getByTestId("preview-title").getByText("Ada Lovelace handed you Given title").waitFor({ timeout: WAIT });
+      await shoot(owner, "notification-templates");
+
+      await owner.getByRole("button", { name: "Save template" }).click();
+      await owner.locator('tr[data-template="planning.task.assigned~in_app~any"]').waitFor({ timeout: WAIT });
     },
   ],
   [

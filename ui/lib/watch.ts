@@ -8,15 +8,13 @@
 import { type QueryClient, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useRef, useState } from "react";
 import { apiBaseUrl, type Task, type WatchMessage } from "./api";
+import { backoff } from "./backoff";
 import { removeTask, tasksKey, upsertTask } from "./planning";
 import { accessToken, currentSession, refresh } from "./session";
 
 export type Change = { id: string; kind: string; task: Task; actorId: string; fields: string[]; previousStatus?: string };
 
-export function backoff(attempt: number, draw: number = Math.random()): number {
-  const base = Math.min(30_000, 500 * 2 ** Math.max(0, attempt - 1));
-  return Math.round(base * (0.8 + 0.4 * draw));
-}
+export { backoff };
 
 const METHOD = "coder.planning.v1.PlanningService/WatchProject";
 

@@ -136,20 +136,23 @@ function Board({
 }
 
 /** A project: its board and list of tasks, live, with the task drawer. Keyboard: `j`/`k`
- * move between tasks, Enter opens one, Shift+←/→ moves its status, `c` creates a task. */
-export function ProjectPage({ projectId }: { projectId: string }) {
+ * move between tasks, Enter opens one, Shift+←/→ moves its status, `c` creates a task.
+ * `linkedTaskId` (`?task=`, where a notification's link leads) opens that task's drawer. */
+export function ProjectPage({ projectId, linkedTaskId }: { projectId: string; linkedTaskId?: string }) {
   const { session } = useSession();
   const project = useProject(projectId);
   const tasks = useTasks(projectId);
   const move = useMoveTask(projectId);
   const live = useProjectWatch(projectId);
   const names = useMemberNames();
-  const [open, setOpen] = useState<Task | null>(null);
+  const [chosen, setOpen] = useState<Task | null>(null);
+  const [linked, setLinked] = useState(linkedTaskId ?? "");
   const [creating, setCreating] = useState(false);
   const [focused, setFocused] = useState("");
   const [view, setView] = useState("board");
   const container = useRef<HTMLDivElement>(null);
   const all = useMemo(() => tasks.data ?? [], [tasks.data]);
+  const open = chosen ?? (linked ? (all.find((t) => t.id === linked) ?? null) : null);
   const ordered = useMemo(
     () => STATUSES.flatMap((s) => all.filter((t) => (t.status ?? "TASK_STATUS_TO_DO") === s.value)),
     [all],
@@ -236,7 +239,10 @@ export function ProjectPage({ projectId }: { projectId: string }) {
           projectId={projectId}
           task={all.find((t) => t.id === open.id) ?? open}
           tasks={all}
-          onClose={() => setOpen(null)}
+          onClose={() => {
+            setOpen(null);
+            setLinked("");
+          }}
         />
       ) : null}
     </div>

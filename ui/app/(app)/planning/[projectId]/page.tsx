@@ -3,7 +3,14 @@ import { ProjectPage } from "@/components/planning/project-page";
 
 export const metadata: Metadata = { title: "Project" };
 
-export default async function Page({ params }: { params: Promise<{ projectId: string }> }) {
+export default async function Page({
+  params,
+  searchParams,
+}: {
+  params: Promise<{ projectId: string }>;
+  searchParams: Promise<{ task?: string | string[] }>;
+}) {
   const { projectId } = await params;
-  return <ProjectPage projectId={projectId} />;
+  const { task } = await searchParams;
+  return <ProjectPage projectId={projectId} linkedTaskId={typeof task === "string" ? task : undefined} />;
 }

@@ -350,6 +350,19 @@ EMAIL_PATTERN = (
 narrower than JSON Schema's `format: email` (no quoted local parts, no address literals)."""
 
 
+_PCHAR = r"[A-Za-z0-9\-._~!$&'()*+,;=:@]"
+_HOST = r"[A-Za-z0-9\-._~!$&'()*+,;=]"
+URI_PATTERN = (
+    r"^[A-Za-z][A-Za-z0-9+.-]*:(?://" + _HOST + r"*(?::[0-9]*)?(?:/" + _PCHAR + r"*)*"
+    r"|/(?:" + _PCHAR + r"+(?:/" + _PCHAR + r"*)*)?|" + _PCHAR + r"+(?:/" + _PCHAR + r"*)*|)"
+    r"(?:\?(?:" + _PCHAR + r"|[/?])*)?$"
+)
+"""A subset of RFC 3986 URIs, every one of which protovalidate's `uri` rule accepts: a scheme,
+an optional authority (a registered name, a numeric port), a path and a query, without
+percent-encoding, IP literals or a fragment. The document promises only what is surely
+accepted; the service takes any URI the rule allows."""
+
+
 def _scalar_constraints(schema: dict[str, Any], rules: Any, field: FieldDescriptor) -> None:
     """Copy the buf.validate rules of a scalar, string or enum onto its schema."""
     kind = rules.WhichOneof("type")
@@ -370,6 +383,10 @@ def _scalar_constraints(schema: dict[str, Any], rules: Any, field: FieldDescript
             schema["format"] = "email"
             if "pattern" not in schema:
                 schema["pattern"] = EMAIL_PATTERN
+        if typed.HasField("uri") and typed.uri:
+            schema["format"] = "uri"
+            if "pattern" not in schema:
+                schema["pattern"] = URI_PATTERN
     elif kind in _NUMERIC_KINDS:
         for rule, keyword in _NUMERIC_RULES.items():
             if typed.HasField(rule):

@@ -3733,10 +3733,6 @@ export interface components {
         } | {
             equals?: never;
             in?: never;
-        } | {
-            equals?: never;
-            in?: never;
-            range?: never;
         });
         /** @description CreateCollectionRequest carries the new collection. */
         "coder.embeddings.v1.CreateCollectionRequest": {

@@ -10,12 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import protovalidate
 import pytest
 from buf.validate import validate_pb2
 from google.protobuf import json_format
 from google.protobuf.duration_pb2 import Duration
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from openapi_spec_validator import validate
 
+from coder.ai.v1 import resources_pb2 as ai_resources_pb2
 from coder.planning.v1 import planning_service_pb2
 from edge import EdgeSettings, create_app
 from edge.descriptors import load_descriptor_set
@@ -23,6 +27,7 @@ from edge.openapi import (
     DURATION_PATTERN,
     ERROR_SCHEMA,
     TIMESTAMP_PATTERN,
+    URI_PATTERN,
     _digits_range,
     _duration_constraints,
     build_document,
@@ -398,6 +403,21 @@ class TestPatterns:
         for text, valid in [("36000000s", True), ("35999999.9s", True), ("36000000.1s", False)]:
             assert bool(pattern.match(text)) == valid, text
         assert not pattern.match("-1s")
+
+    @settings(max_examples=300, suppress_health_check=list(HealthCheck), deadline=None)
+    @given(st.from_regex(URI_PATTERN, fullmatch=True))
+    def test_every_uri_the_document_admits_the_rule_accepts(self, uri: str) -> None:
+        protovalidate.validate(ai_resources_pb2.Provider(base_url=uri))
+
+    def test_a_uri_field_is_patterned(self) -> None:
+        for text, valid in [
+            ("https://api.openai.com/v1", True),
+            ("urn:isbn:0451450523", True),
+            ("000", False),
+            ("http://x:abc", False),
+            ("http://a b", False),
+        ]:
+            assert bool(re.fullmatch(URI_PATTERN, text)) == valid, text
 
     @pytest.mark.parametrize(
         ("rules", "cases"),

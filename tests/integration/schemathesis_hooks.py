@@ -1,4 +1,4 @@
-"""Schemathesis hooks of tests/integration/test_schemathesis.py, loaded by the `st` process it
+"""Schemathesis hooks of tests/integration/schemathesis_run.py, loaded by the `st` process it
 starts (`SCHEMATHESIS_HOOKS`).
 
 - **A check**: a request the document allows must not be refused for a rule the document

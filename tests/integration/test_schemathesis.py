@@ -1,176 +1,20 @@
-"""Schemathesis over the whole API the suite serves — every implemented service, ops and the
-edge's own sign-in routes — run as its CLI (`st run`) against the integration edge with an
-owner's token, so what the fuzzer finds is what a client following the document would meet.
-
-Phases: coverage (boundaries and wrong types of every parameter, unexpected methods), fuzzing
-(`MAX_EXAMPLES` cases per operation, positive and negative) and stateful (chains along the
-document's own links: a create, then the operations on what it created; no inferred links, so
-every chain is one the document promises). Every check runs: no 5xx, answers, headers and
-statuses as documented, schema-valid requests accepted and schema-violating ones refused
-(ST201/ST202), `Allow` on 405, no use after delete, auth honoured. A 400 for a schema-valid
-request passes only with a reason whose rule the document cannot state (the check in
-`schemathesis_hooks`); every other 400 is a document that does not tell the truth.
-
-Repeatable and bounded: a fixed seed, one worker, cheap password hashing (hundreds of sign-ups
-and sign-ins; the hash's cost is not under test).
-
-Left out: the Ticks stream (a generated request may ask for hours of ticks), the WatchProject
-and WatchNotifications streams (a watch never ends by itself), OIDC (no provider
-is configured here, so those routes rightly answer 404) and the OAuth token endpoint (its
-refusals follow RFC 6749, not the API's error body).
-"""
+"""Schemathesis over every operation no other `test_schemathesis_*` module fuzzes: the
+front door (sign-in, sessions), identity, planning, ops and services without a group of
+their own yet (tests/integration/schemathesis_run.py)."""
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import json
-import os
-import re
-import sys
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 
-from edge.openapi import TENANT_PARAMETER
-from tests.integration import schemathesis_hooks
+from tests.integration.schemathesis_run import REST_OF_THE_API, cheap_password_hashing, fuzz
 
-ROOT = Path(__file__).resolve().parents[2]
-ST = Path(sys.executable).with_name("st")
-MAX_EXAMPLES = 50
-SEED = 20261202
-EXCLUDED = (
-    "OpsService_Ticks",
-    "PlanningService_WatchProject",
-    "NotificationService_WatchNotifications",
-    "Auth_Token",
-    "Auth_OidcLogin",
-    "Auth_OidcCallback",
-)
-
-POSITIVE_STATUSES = ["2xx", "3xx", "400", "401", "403", "404", "409", "412", "429"]
-"""What a schema-valid request may get: schemathesis's defaults, plus 400 (judged by the hooks'
-check by its reason) and 412 (an etag the fuzzer made up is not the stored one)."""
-NEGATIVE_STATUSES = [
-    *("400", "401", "403", "404", "405", "406", "409", "415", "422", "428", "429"),
-    # The front door's refusals of what is too large to read (a long query, a huge header).
-    *("413", "414", "431"),
-]
+__all__ = ["cheap_password_hashing"]  # the module's autouse fixture
 
 
-@pytest.fixture(scope="module", autouse=True)
-def cheap_password_hashing() -> Iterator[None]:
-    """Read by identity when the module's host starts (`services.identity.definition`)."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("CODER_IDENTITY_ARGON2_TIME_COST", "1")
-        patch.setenv("CODER_IDENTITY_ARGON2_MEMORY_KIB", "1024")
-        patch.setenv("CODER_IDENTITY_ARGON2_PARALLELISM", "1")
-        yield
-
-
-def claims(token: str) -> dict[str, Any]:
-    """The payload of a JWT (already verified by whoever issued it to us)."""
-    payload = token.split(".")[1]
-    decoded: dict[str, Any] = json.loads(
-        base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
-    )
-    return decoded
-
-
-def tenant_parameters(document: dict[str, Any]) -> set[str]:
-    """The path parameters naming the caller's organization (edge.openapi.TENANT_PARAMETER):
-    given the owner's, so the fuzzer reaches what is behind them (any other organization is a
-    403 for this token, whatever the request)."""
-    return {
-        parameter["name"]
-        for item in document["paths"].values()
-        for operation in item.values()
-        for parameter in operation.get("parameters", [])
-        if parameter["in"] == "path" and parameter["name"].endswith(TENANT_PARAMETER)
-    }
-
-
-def config(organization_id: str, tenant_names: set[str]) -> str:
-    """The run's `schemathesis.toml`."""
-    tenant = "\n".join(f'"path.{name}" = "{organization_id}"' for name in sorted(tenant_names))
-    return f"""
-[phases.stateful.inference]
-algorithms = []
-
-[parameters]
-{tenant}
-
-[checks.positive_data_acceptance]
-expected-statuses = {json.dumps(POSITIVE_STATUSES)}
-
-[checks.negative_data_rejection]
-expected-statuses = {json.dumps(NEGATIVE_STATUSES)}
-"""
-
-
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(900)
 async def test_schemathesis_finds_no_server_error_and_no_schema_violation(
     edge_url: str, tmp_path: Path
 ) -> None:
-    async with httpx.AsyncClient(base_url=edge_url, timeout=15) as client:
-        owner = await client.post(
-            "/auth/register",
-            json={
-                "email": f"fuzz-{uuid.uuid4().hex[:8]}@example.com",
-                "password": "correct horse battery staple",
-                "displayName": "Fuzz",
-                "organizationName": "Fuzz",
-                "returnRefreshToken": True,
-            },
-        )
-        document = (await client.get("/openapi.json")).json()
-    assert owner.status_code == 201, owner.text
-    token = owner.json()["accessToken"]
-    claimed = claims(token)
-    settings = tmp_path / "schemathesis.toml"
-    settings.write_text(config(claimed["org"], tenant_parameters(document)))
-    command = [
-        str(ST),
-        "--config-file",
-        str(settings),
-        "run",
-        f"{edge_url}/openapi.json",
-        "--header",
-        f"Authorization: Bearer {token}",
-        "--checks",
-        "all",
-        "--max-examples",
-        str(MAX_EXAMPLES),
-        "--seed",
-        str(SEED),
-        "--workers",
-        "1",
-        "--generation-database",
-        "none",
-        "--no-color",
-        *(argument for name in EXCLUDED for argument in ("--exclude-operation-id", name)),
-    ]
-    environment = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "SCHEMATHESIS_HOOKS": schemathesis_hooks.__name__,
-        schemathesis_hooks.SESSION_ENV: claimed["sid"],
-    }
-    # The edge answers on this process's loop while the fuzzer runs in its own.
-    process = await asyncio.create_subprocess_exec(
-        *command,
-        cwd=tmp_path,
-        env=environment,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    output, _ = await process.communicate()
-    report = output.decode(errors="replace")
-    print(report)  # shown with the test's output: the phases, links covered and warnings
-    assert process.returncode == 0, report[-20_000:]
-    covered = re.search(r"API Links:\s+(\d+) covered", report)
-    assert covered is not None and int(covered[1]) > 0, "no chain along the links ran"
+    await fuzz(edge_url, tmp_path, REST_OF_THE_API)

@@ -16,7 +16,13 @@ class TestOwnWording:
     async def test_set_then_deleted(
         self, stub: NotificationServiceStub, resources: Resources, token: TokenFactory, org: str
     ) -> None:
-        await people(resources.bus, org, ("alice", "owner"), ("bob", "member"))
+        await people(resources.bus, org, ("alice", "owner"))
+
+        async def alice_known() -> bool:
+            return await resources.store.container("people").get(org, "alice") is not None
+
+        await eventually(alice_known)
+        await people(resources.bus, org, ("bob", "member"))
         alice, bob = token(org, ("owner",), "alice"), token(org, ("member",), "bob")
 
         async def titles(expected: int) -> list[str]:
@@ -32,6 +38,13 @@ class TestOwnWording:
             )
             return sorted(n.title for n in listed.notifications)
 
+        async def directory_known() -> bool:
+            listed = await stub.ListNotifications(
+                api.ListNotificationsRequest(), metadata=auth(alice)
+            )
+            return bool(listed.notifications)  # told of bob joining: both are known
+
+        await eventually(directory_known)
         await resources.bus.publish([task_assigned(org, "bob", title="Before")])
         assert await titles(1) == ["Alice assigned you “Before”"]
         template = resources_pb2.Template(

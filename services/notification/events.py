@@ -184,6 +184,8 @@ class InboxFeed:
         self._feed(event.id, self._watches.get(key, ()), notification)
 
     async def _deliver(self, event: event_pb2.Event) -> None:
+        if event.id in self._fed:
+            return  # fed here already (most often: stored here), not unpacked again
         payload = events_pb2.MessageDelivered()
         if not event.data.Unpack(payload) or payload.channel != resources_pb2.CHANNEL_IN_APP:
             return

@@ -5,8 +5,9 @@ A publisher sends `planning.task.created` events (each assigning a task to one u
 RabbitMQ at `--rate` events per second for `--seconds`. Two consumers take every one of them:
 
 1. the notification service (its own durable queue, the rule, the recipient's preferences, the
-   delivery stored, the notification stored with its `delivered` event, the outbox relay
-   publishing that to RabbitMQ, the service's live feed) and the edge's WebSocket bridge, to a
+   delivery, the notification stored with its `delivered` event and handed to the live feed
+   of the same process; the outbox relay still publishes the event to RabbitMQ, whose copy the
+   feed skips) and the edge's WebSocket bridge, to a
    WebSocket client subscribed to `WatchNotifications` as the recipient — the whole path a user
    sees;
 2. a raw aio-pika consumer of its own queue bound to the same routing key, acknowledging each

@@ -5,8 +5,9 @@ A publisher sends `planning.task.created` events (each assigning a task to one u
 RabbitMQ at `--rate` events per second for `--seconds`. Two consumers take every one of them:
 
 1. the notification service (its own durable queue, the rule, the recipient's preferences, the
-   delivery stored, the notification stored with its `delivered` event, the outbox relay
-   publishing that to RabbitMQ, the service's live feed) and the edge's WebSocket bridge, to a
+   delivery, the notification stored with its `delivered` event and handed to the live feed
+   of the same process; the outbox relay still publishes the event to RabbitMQ, whose copy the
+   feed skips) and the edge's WebSocket bridge, to a
    WebSocket client subscribed to `WatchNotifications` as the recipient — the whole path a user
    sees;
 2. a raw aio-pika consumer of its own queue bound to the same routing key, acknowledging each
@@ -16,7 +17,7 @@ Latency is from just before the publish call to the WebSocket frame (1) or the d
 Goal: the service's p99 within 2x the broker's p99 plus 20 ms.
 
     .venv/bin/python scripts/bench/notifications.py [--rate 500] [--seconds 10]
-        [--amqp amqp://guest:guest@127.0.0.1:5672/]
+        [--amqp amqp://guest:guest@127.0.0.1:5672/] [--profile FILE]
 
 Needs RabbitMQ. Everything runs in one process on one event loop (the service, the edge, the
 clients), as `coder dev` would; the queues it declares are its own and are deleted afterwards.
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import json
 import socket
 import statistics
@@ -214,6 +216,9 @@ async def run(options: argparse.Namespace) -> tuple[Series, Series, dict[str, fl
                             service_series.received[notification["eventId"]] = time.perf_counter()
 
                 reader = asyncio.create_task(read())
+                profiler = cProfile.Profile() if options.profile else None
+                if profiler is not None:
+                    profiler.enable()
                 total = int(options.rate * options.seconds)
                 batch = max(1, options.rate // 100)  # one publish every 10 ms
                 begin = time.perf_counter()
@@ -229,6 +234,9 @@ async def run(options: argparse.Namespace) -> tuple[Series, Series, dict[str, fl
                 deadline = time.perf_counter() + 30
                 while len(service_series.received) < total and time.perf_counter() < deadline:  # noqa: ASYNC110
                     await asyncio.sleep(0.05)
+                if profiler is not None:
+                    profiler.disable()
+                    profiler.dump_stats(options.profile)
                 reader.cancel()
         finally:
             await raw.close()
@@ -272,6 +280,9 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=500, help="events per second")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--amqp", default="amqp://guest:guest@127.0.0.1:5672/")
+    parser.add_argument(
+        "--profile", metavar="FILE", help="write a cProfile of the publishing phase to FILE"
+    )
     options = parser.parse_args()
     # scripts/bench/edge.py shadows the `edge` package while this folder leads sys.path.
     here = Path(__file__).resolve().parent

@@ -27,6 +27,8 @@ from services.notification.service import (
     WebhookService,
 )
 from services.notification.service.deliveries import DeliveryQueue
+from services.notification.service.inbox import InboxWriter
+from services.notification.service.lookups import Lookups
 from services.notification.service.mail import Mailer
 from services.notification.service.recipients import RecipientResolver
 from services.notification.service.templates import Wordings
@@ -38,6 +40,7 @@ class _Parts:
     """The objects the servicer, the consumer and the sweeper share in one process."""
 
     repository: NotificationRepository
+    lookups: Lookups
     preferences: PreferenceService
     wordings: Wordings
     queue: DeliveryQueue
@@ -52,21 +55,24 @@ def definition(settings: NotificationSettings | None = None) -> ServiceDefinitio
 
     @per_process
     def parts(resources: Resources) -> _Parts:
-        """One feed, one sender and one queue per process, shared by the servicer, the
-        consumer and the sweeper."""
+        """One feed, one sender, one queue and one memory of lookups per process, shared by
+        the servicer, the consumer and the sweeper."""
         own = settings or NotificationSettings()
         repository = NotificationRepository(resources.store, resources.relay)
         clock = resources.clock
-        preferences = PreferenceService(repository, clock)
-        wordings = Wordings(repository)
+        lookups = Lookups(repository, resources.caches.cache)
+        preferences = PreferenceService(repository, lookups, clock)
+        wordings = Wordings()
         queue = DeliveryQueue(
             repository, resources.caches.cache, clock, dedup_seconds=own.dedup_seconds
         )
         mailer = Mailer(own)
+        feed = InboxFeed(resources.bus)
         sender = Sender(
             repository,
             queue,
-            preferences,
+            lookups,
+            InboxWriter(repository, feed),
             wordings,
             mailer,
             NotificationEvents(clock),
@@ -74,9 +80,7 @@ def definition(settings: NotificationSettings | None = None) -> ServiceDefinitio
             own,
             clock,
         )
-        return _Parts(
-            repository, preferences, wordings, queue, sender, InboxFeed(resources.bus), mailer
-        )
+        return _Parts(repository, lookups, preferences, wordings, queue, sender, feed, mailer)
 
     def register(server: grpc.aio.Server, resources: Resources) -> None:
         """Add the notification servicer, wired to this process's resources, to a server."""
@@ -85,8 +89,10 @@ def definition(settings: NotificationSettings | None = None) -> ServiceDefinitio
         services = NotificationServices(
             inbox=InboxService(shared.repository, shared.feed, clock),
             preferences=shared.preferences,
-            templates=TemplateService(shared.repository, shared.wordings, clock),
-            webhooks=WebhookService(shared.repository, shared.queue, clock, shared.sender.wake),
+            templates=TemplateService(shared.repository, shared.wordings, shared.lookups, clock),
+            webhooks=WebhookService(
+                shared.repository, shared.queue, shared.lookups, clock, shared.sender.wake
+            ),
         )
         notification_service_pb2_grpc.add_NotificationServiceServicer_to_server(
             NotificationServicer(services), server
@@ -97,8 +103,8 @@ def definition(settings: NotificationSettings | None = None) -> ServiceDefinitio
         shared = parts(resources)
         dispatcher = Dispatcher(
             shared.repository,
-            RecipientResolver(shared.repository, resources.peers),
-            shared.preferences,
+            RecipientResolver(resources.peers),
+            shared.lookups,
             shared.queue,
             shared.sender,
             email=shared.mailer.configured,

@@ -15,14 +15,17 @@ consumes itself to tell the organization's admins).
 
 `InboxFeed` is the live feed: a transient queue per process bound to
 `notification.message.delivered` (so a watcher sees deliveries made by any replica), fanned
-out to the watches of each recipient.
+out to the watches of each recipient. A notification this process stores itself reaches its
+watches here at once (`delivered_here`), without waiting for its event's trip through the
+relay and the broker; each watch gets each notification once (see `InboxFeed`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from coder.common.v1 import actor_pb2
@@ -131,6 +134,9 @@ def subscriptions(
 
 WATCH_BUFFER = 1000
 """Notifications a watch holds for a slow reader before it gives up on it."""
+FED_MEMORY = 50_000
+"""Ids of `delivered` events a feed remembers having fanned out (only those some watch of
+this process took), so a later copy of one is skipped."""
 
 
 @dataclass(eq=False, slots=True)
@@ -140,27 +146,70 @@ class _Watch:
 
 
 class InboxFeed:
-    """Live in-app notifications, from the service's own events: one transient subscription
-    per process (started by the first watch), fanned out to the watches of each recipient."""
+    """Live in-app notifications: one transient subscription per process (started by the
+    first watch) to the service's own `delivered` events, fanned out to the watches of each
+    recipient, and the notifications this process stores, fanned out as soon as stored.
 
-    def __init__(self, bus: EventBus, *, buffer: int = WATCH_BUFFER) -> None:
+    Every notification is stored exactly once, with its `delivered` event in the same batch
+    (the outbox), by whichever replica handled its source event. That replica's writer calls
+    `delivered_here` after the commit, so its own watches have it without the relay's poll,
+    publish and the broker's round trip; the event still leaves through the outbox to every
+    replica's feed (this one's included). A feed remembers the ids of the events it fanned
+    out (`FED_MEMORY` of them, only those some watch here took) and skips any later copy: the
+    relayed copy of a notification fed here already, or a second publish of one event by two
+    relays (the relay is at least once). So a watch sees a notification once, whichever
+    replica stored it; only a copy arriving after `FED_MEMORY` later notifications were fed
+    here (a broker outage that long) could repeat one, which a client folds by its id. A
+    replica that dies between its commit and `delivered_here` loses nothing: the relayed
+    copy feeds its watches' replacements like any other replica's.
+    """
+
+    def __init__(
+        self, bus: EventBus, *, buffer: int = WATCH_BUFFER, memory: int = FED_MEMORY
+    ) -> None:
         self._bus = bus
         self._buffer = buffer
+        self._memory = memory
         self._watches: dict[tuple[str, str], set[_Watch]] = {}
+        self._fed: OrderedDict[str, None] = OrderedDict()
         self._consumer: Consumer | None = None
         self._starting = asyncio.Lock()
 
+    def delivered_here(
+        self, event: event_pb2.Event, notification: resources_pb2.Notification
+    ) -> None:
+        """Feed a notification this process has just stored (with `event`, its `delivered`
+        event) to its recipient's watches now."""
+        key = (notification.organization_id, notification.recipient_id)
+        self._feed(event.id, self._watches.get(key, ()), notification)
+
     async def _deliver(self, event: event_pb2.Event) -> None:
+        if event.id in self._fed:
+            return  # fed here already (most often: stored here), not unpacked again
         payload = events_pb2.MessageDelivered()
         if not event.data.Unpack(payload) or payload.channel != resources_pb2.CHANNEL_IN_APP:
             return
         # The organization is the envelope's, set by this service's own outbox.
         key = (event.organization_id, payload.notification.recipient_id)
-        for watch in self._watches.get(key, ()):
+        self._feed(event.id, self._watches.get(key, ()), payload.notification)
+
+    def _feed(
+        self,
+        event_id: str,
+        watches: Iterable[_Watch],
+        notification: resources_pb2.Notification,
+    ) -> None:
+        watches = tuple(watches)
+        if not watches or event_id in self._fed:
+            return
+        self._fed[event_id] = None
+        if len(self._fed) > self._memory:
+            self._fed.popitem(last=False)
+        for watch in watches:
             if watch.queue.qsize() >= self._buffer:
                 watch.lagged = True
             else:
-                watch.queue.put_nowait(payload.notification)
+                watch.queue.put_nowait(notification)
 
     async def _subscribed(self) -> None:
         async with self._starting:

@@ -33,7 +33,15 @@ from services.notification._mapping import (
     template_from_document,
 )
 
-__all__ = ["CONTAINERS", "FAILED", "PENDING", "SUCCEEDED", "Document", "NotificationRepository"]
+__all__ = [
+    "CONTAINERS",
+    "FAILED",
+    "NOTIFICATIONS_PER_BATCH",
+    "PENDING",
+    "SUCCEEDED",
+    "Document",
+    "NotificationRepository",
+]
 
 NOTIFICATIONS = "notifications"
 DELIVERIES = "deliveries"
@@ -60,6 +68,8 @@ SUCCEEDED = "succeeded"
 FAILED = "failed"
 ADMIN_ROLES = ("owner", "admin")
 MAX_BATCH = 90
+NOTIFICATIONS_PER_BATCH = MAX_BATCH // 2
+"""A notification and its event are two operations of a batch."""
 
 
 class NotificationRepository(Repository):
@@ -89,6 +99,20 @@ class NotificationRepository(Repository):
         except DocumentExists:
             return False
         return True
+
+    async def add_notifications(
+        self,
+        organization_id: str,
+        stored: Sequence[tuple[resources_pb2.Notification, event_pb2.Event]],
+    ) -> None:
+        """Store notifications of one organization with their `delivered` events in one
+        batch (at most `NOTIFICATIONS_PER_BATCH`); DocumentExists when any exists already,
+        and then none is stored."""
+        await self._notifications.commit(
+            organization_id,
+            [BatchOp.create(notification_document(notification)) for notification, _ in stored],
+            [event for _, event in stored],
+        )
 
     async def get_notification(
         self, organization_id: str, notification_id: str

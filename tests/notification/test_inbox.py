@@ -8,10 +8,12 @@ import asyncio
 import grpc
 import pytest
 
+from coder.events.v1 import event_pb2
+from coder.notification.v1 import events_pb2, resources_pb2
 from coder.notification.v1 import notification_service_pb2 as api
-from coder.notification.v1 import resources_pb2
 from coder.notification.v1.notification_service_pb2_grpc import NotificationServiceStub
 from services.kit import Resources
+from tests.fixtures.events import EventRecorder
 from tests.fixtures.tokens import TokenFactory, auth
 from tests.notification.factories import eventually, people, task_assigned
 
@@ -115,4 +117,45 @@ class TestWatch:
         arrived = await asyncio.wait_for(stream.__anext__(), 10)
         assert arrived.notification.title == "Alice assigned you “Live”"
         assert arrived.unread_count == 1
+        call.cancel()
+
+    async def test_each_notification_once_when_its_event_is_relayed_again(
+        self,
+        stub: NotificationServiceStub,
+        resources: Resources,
+        token: TokenFactory,
+        org: str,
+        delivered: EventRecorder,
+    ) -> None:
+        """The stream has a notification from the process that stored it, before its event
+        is relayed; neither that relayed copy nor a second relay's publish repeats it."""
+        await people(resources.bus, org, ("alice", "owner"), ("bob", "member"))
+        bob = token(org, ("member",), "bob")
+        call = stub.WatchNotifications(api.WatchNotificationsRequest(), metadata=auth(bob))
+        stream = call.__aiter__()
+        assert (await asyncio.wait_for(stream.__anext__(), 10)).started
+        await resources.bus.publish([task_assigned(org, "bob", title="First")])
+        first = await asyncio.wait_for(stream.__anext__(), 10)
+        assert first.notification.title == "Alice assigned you “First”"
+
+        def relayed() -> list[event_pb2.Event]:
+            found = []
+            for event in delivered.of(org):
+                payload = events_pb2.MessageDelivered()
+                event.data.Unpack(payload)
+                if payload.notification.id == first.notification.id:
+                    found.append(event)
+            return found
+
+        async def was_relayed() -> bool:
+            return bool(relayed())
+
+        await eventually(was_relayed)
+        # Published again, as a second replica's relay may, beside the next assignments.
+        await resources.bus.publish([relayed()[0], task_assigned(org, "bob", title="Second")])
+        await resources.bus.publish([task_assigned(org, "bob", title="Third")])
+        titles = [
+            (await asyncio.wait_for(stream.__anext__(), 10)).notification.title for _ in range(2)
+        ]
+        assert sorted(titles) == ["Alice assigned you “Second”", "Alice assigned you “Third”"]
         call.cancel()

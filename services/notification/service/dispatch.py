@@ -4,6 +4,7 @@ endpoint), then send at once those due now."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 from coder.events.v1 import event_pb2
@@ -13,7 +14,7 @@ from services.kit.bus import topic_matches
 from services.notification._rules import DIRECTORY_SOURCES, Rule, rules_for
 from services.notification.repository import NotificationRepository
 from services.notification.service.deliveries import CHANNELS, DeliveryQueue, Queued, Work
-from services.notification.service.preferences import PreferenceService
+from services.notification.service.lookups import Lookups, Snapshot
 from services.notification.service.recipients import RecipientResolver
 from services.notification.service.sender import Sender
 
@@ -25,7 +26,7 @@ class Dispatcher:
         self,
         repository: NotificationRepository,
         resolver: RecipientResolver,
-        preferences: PreferenceService,
+        lookups: Lookups,
         queue: DeliveryQueue,
         sender: Sender,
         *,
@@ -33,21 +34,36 @@ class Dispatcher:
     ) -> None:
         self._repository = repository
         self._resolver = resolver
-        self._preferences = preferences
+        self._lookups = lookups
         self._queue = queue
         self._sender = sender
         self._channels = [c for c in CHANNELS.items() if email or c[1] != "email"]
+        self._running: set[asyncio.Future[None]] = set()
 
     async def handle(self, event: event_pb2.Event) -> None:
         """The consumer's handler: idempotent by event id (every document it writes has an id
-        derived from the event), so a redelivery queues and sends nothing twice."""
+        derived from the event), so a redelivery queues and sends nothing twice.
+
+        Shielded: a consumer cancelled mid-event (its broker connection cut) leaves the
+        handling to finish, so a delivery it claimed for sending now goes now and once (the
+        redelivered event finds it queued), rather than after its lease, perhaps twice."""
+        handling = asyncio.ensure_future(self._handle(event))
+        self._running.add(handling)
+        handling.add_done_callback(self._running.discard)
+        await asyncio.shield(handling)
+
+    async def _handle(self, event: event_pb2.Event) -> None:
         if not event.organization_id:
             _log.warning("notification.event_without_organization", event_id=event.id)
             return
         if event.type in DIRECTORY_SOURCES:
             await self._directory(event)
-        for rule in rules_for(event.type):
-            await self._apply(rule, event)
+        rules = rules_for(event.type)
+        if not rules:
+            return
+        snapshot = await self._lookups.of(event.organization_id)
+        for rule in rules:
+            await self._apply(rule, event, snapshot)
 
     async def _directory(self, event: event_pb2.Event) -> None:
         payload = identity_events.MemberChanged()
@@ -56,16 +72,17 @@ class Dispatcher:
         member = payload.member
         if event.type == "identity.member.removed":
             await self._repository.forget_person(event.organization_id, member.user_id, event.id)
-            return
-        person = {
-            "id": member.user_id,
-            "email": member.email,
-            "displayName": member.display_name,
-            "role": member.role,
-        }
-        await self._repository.record_person(event.organization_id, person, event.id)
+        else:
+            person = {
+                "id": member.user_id,
+                "email": member.email,
+                "displayName": member.display_name,
+                "role": member.role,
+            }
+            await self._repository.record_person(event.organization_id, person, event.id)
+        await self._lookups.changed(event.organization_id)
 
-    async def _apply(self, rule: Rule, event: event_pb2.Event) -> None:
+    async def _apply(self, rule: Rule, event: event_pb2.Event, snapshot: Snapshot) -> None:
         occurrence = rule.read(event)
         if occurrence is None:
             return
@@ -79,8 +96,8 @@ class Dispatcher:
         )
         organization_id = event.organization_id
         now_due: list[Queued] = []
-        for recipient in await self._resolver.resolve(rule, occurrence, event):
-            preferences = await self._preferences.effective(organization_id, recipient)
+        for recipient in await self._resolver.resolve(rule, occurrence, event, snapshot):
+            preferences = await snapshot.preferences(recipient)
             for channel, name in self._channels:
                 choice = preferences.choice(rule.type, channel)
                 if not choice.enabled:
@@ -90,7 +107,7 @@ class Dispatcher:
                 )
                 if queued is not None and queued.inline:
                     now_due.append(queued)
-        for endpoint in await self._repository.enabled_endpoints(organization_id):
+        for endpoint in await snapshot.endpoints():
             if not _wanted(endpoint.event_types, rule.type, event.type):
                 continue
             # Left to the sweeper: a slow receiver must not hold up the queue.
@@ -99,7 +116,7 @@ class Dispatcher:
         # In-app first: it is what a watching user sees, and it costs no network round trip.
         now_due.sort(key=lambda queued: queued.document["channel"] != "in_app")
         for queued in now_due:
-            await self._sender.send(queued.document)
+            await self._sender.send(queued.document, snapshot)
 
 
 def _wanted(patterns: Sequence[str], notification_type: str, event_type: str) -> bool:

@@ -1,15 +1,29 @@
 """The in-app inbox: each user reads, marks and archives their own notifications, and
-watches new ones arrive."""
+watches new ones arrive; `InboxWriter` stores new ones."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
 
+from coder.events.v1 import event_pb2
 from coder.notification.v1 import notification_service_pb2 as api
 from coder.notification.v1 import resources_pb2
-from services.kit import Clock, NotFound, PageRequest, current_principal, read_modify_write
+from services.kit import (
+    Clock,
+    DocumentExists,
+    NotFound,
+    PageRequest,
+    current_principal,
+    get_logger,
+    read_modify_write,
+)
 from services.notification.events import InboxFeed
-from services.notification.repository import NotificationRepository
+from services.notification.repository import NOTIFICATIONS_PER_BATCH, NotificationRepository
+
+_log = get_logger("coder.notification")
 
 _UNREAD = resources_pb2.NOTIFICATION_STATE_UNREAD
 _READ = resources_pb2.NOTIFICATION_STATE_READ
@@ -97,3 +111,110 @@ class InboxService:
                 # Counted as it arrives rather than re-read, so a burst costs no query each.
                 unread += 1
                 yield api.WatchNotificationsResponse(notification=notification, unread_count=unread)
+
+
+@dataclass(slots=True)
+class _Pending:
+    notification: resources_pb2.Notification
+    event: event_pb2.Event
+    stored: asyncio.Future[bool] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+WRITERS = 4
+"""Writes in flight at once; notifications arriving while all are busy wait for the next."""
+STORED_MEMORY = 100_000
+"""Ids of notifications a writer remembers having stored: a redelivered event usually comes
+soon after the first delivery, and then costs no write."""
+
+
+class InboxWriter:
+    """Stores new in-app notifications, each with its `delivered` event (outbox), and hands
+    each one stored to this process's live feed at once. One per process.
+
+    The bus hands up to its prefetch of events to concurrent handler calls. A notification
+    is written at once when one of `WRITERS` writes is free; those arriving while all are
+    busy go together in the next free one, one batch per organization. Notifications are
+    created, so a batch holding one that exists already (a redelivered event) fails whole;
+    its notifications are then written one by one, concurrently, so only that one is refused
+    and only a bad one fails its handler. A notification this process stored before is
+    refused without a write.
+    """
+
+    def __init__(self, repository: NotificationRepository, feed: InboxFeed) -> None:
+        self._repository = repository
+        self._feed = feed
+        self._pending: list[_Pending] = []
+        self._writers = 0
+        self._stored: OrderedDict[str, None] = OrderedDict()
+
+    async def add(self, notification: resources_pb2.Notification, event: event_pb2.Event) -> bool:
+        """Store `notification` with its `delivered` event; False when it was stored before
+        (a redelivered event). Raises what the store raised, so the event is retried."""
+        if notification.id in self._stored:
+            return False
+        pending = _Pending(notification, event)
+        self._pending.append(pending)
+        if self._writers < WRITERS:
+            self._writers += 1
+            asyncio.create_task(self._write_all(), name="notification-inbox")  # noqa: RUF006
+        # Shielded: a handler cancelled (its consumer stopping) leaves the write to finish.
+        return await asyncio.shield(pending.stored)
+
+    async def _write_all(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                by_organization: dict[str, list[_Pending]] = {}
+                for pending in batch:
+                    organization_id = pending.notification.organization_id
+                    by_organization.setdefault(organization_id, []).append(pending)
+                await asyncio.gather(
+                    *(self._write(org, items) for org, items in by_organization.items())
+                )
+        finally:
+            self._writers -= 1
+
+    async def _write(self, organization_id: str, items: Sequence[_Pending]) -> None:
+        chunks = [
+            items[start : start + NOTIFICATIONS_PER_BATCH]
+            for start in range(0, len(items), NOTIFICATIONS_PER_BATCH)
+        ]
+        await asyncio.gather(*(self._write_chunk(organization_id, chunk) for chunk in chunks))
+
+    async def _write_chunk(self, organization_id: str, chunk: Sequence[_Pending]) -> None:
+        try:
+            await self._repository.add_notifications(
+                organization_id, [(p.notification, p.event) for p in chunk]
+            )
+        except Exception as failed:
+            if len(chunk) == 1:
+                self._settle(chunk[0], failed)
+                return
+            await asyncio.gather(
+                *(self._write_chunk(organization_id, [pending]) for pending in chunk)
+            )
+            return
+        for pending in chunk:
+            self._settle(pending, None)
+
+    def _settle(self, pending: _Pending, failed: Exception | None) -> None:
+        if pending.stored.done():
+            return
+        if failed is None or isinstance(failed, DocumentExists):
+            self._stored[pending.notification.id] = None
+            if len(self._stored) > STORED_MEMORY:
+                self._stored.popitem(last=False)
+        if failed is None:
+            self._feed.delivered_here(pending.event, pending.notification)
+            pending.stored.set_result(True)
+        elif isinstance(failed, DocumentExists):
+            pending.stored.set_result(False)
+        else:
+            _log.warning(
+                "notification.store_failed",
+                notification_id=pending.notification.id,
+                error=repr(failed),
+            )
+            pending.stored.set_exception(failed)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from zoneinfo import ZoneInfo
 
 from google.protobuf.field_mask_pb2 import FieldMask
@@ -23,6 +23,9 @@ from services.kit import (
 )
 from services.notification._schedule import zone
 from services.notification.repository import NotificationRepository
+
+if TYPE_CHECKING:
+    from services.notification.service.lookups import Lookups
 
 WRITABLE = (
     "timezone",
@@ -135,10 +138,11 @@ def _check(preferences: resources_pb2.Preferences, field: str) -> None:
 
 
 class PreferenceService:
-    """Reads and writes preferences; resolves what applies to a person."""
+    """Reads and writes preferences (what applies to a person is read through `Lookups`)."""
 
-    def __init__(self, repository: NotificationRepository, clock: Clock) -> None:
+    def __init__(self, repository: NotificationRepository, lookups: Lookups, clock: Clock) -> None:
         self._repository = repository
+        self._lookups = lookups
         self._clock = clock
 
     async def get_own(self) -> resources_pb2.Preferences:
@@ -187,11 +191,6 @@ class PreferenceService:
                 organization_id, key, updated, current.etag
             )
 
-        return await read_modify_write(changes.etag, attempt)
-
-    async def effective(self, organization_id: str, user_id: str) -> Effective:
-        """What applies to `user_id` now."""
-        own = await self._repository.get_preferences(organization_id, user_key(user_id))
-        defaults = await self._repository.get_preferences(organization_id, ORGANIZATION_KEY)
-        layers = tuple(layer for layer in (own, defaults) if layer is not None)
-        return effective(layers)
+        written = await read_modify_write(changes.etag, attempt)
+        await self._lookups.changed(organization_id)
+        return written

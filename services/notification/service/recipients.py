@@ -18,25 +18,24 @@ from coder.planning.v1 import planning_service_pb2 as planning_api
 from coder.planning.v1.planning_service_pb2_grpc import PlanningServiceStub
 from services.kit import DomainError, Peers, get_logger
 from services.notification._rules import Occurrence, Recipient, Rule
-from services.notification.repository import NotificationRepository
+from services.notification.service.lookups import Snapshot
 
 _log = get_logger("coder.notification")
 PAGE = 1000
 
 
 class RecipientResolver:
-    def __init__(self, repository: NotificationRepository, peers: Peers) -> None:
-        self._repository = repository
+    def __init__(self, peers: Peers) -> None:
         self._peers = peers
 
     async def resolve(
-        self, rule: Rule, occurrence: Occurrence, event: event_pb2.Event
+        self, rule: Rule, occurrence: Occurrence, event: event_pb2.Event, snapshot: Snapshot
     ) -> list[str]:
         """The user ids to notify, in a stable order, without the event's own actor."""
         found: dict[str, None] = {}
         for kind in rule.recipients:
             try:
-                for user_id in await self._of(kind, occurrence, event):
+                for user_id in await self._of(kind, occurrence, event, snapshot):
                     found.setdefault(user_id, None)
             except DomainError as refused:
                 # The actor may not see the team or project (any more), or its service is out
@@ -54,7 +53,7 @@ class RecipientResolver:
         return list(found)
 
     async def _of(
-        self, kind: Recipient, occurrence: Occurrence, event: event_pb2.Event
+        self, kind: Recipient, occurrence: Occurrence, event: event_pb2.Event, snapshot: Snapshot
     ) -> list[str]:
         match kind:
             case Recipient.ASSIGNEE:
@@ -62,8 +61,7 @@ class RecipientResolver:
             case Recipient.USER:
                 return [occurrence.user_id]
             case Recipient.ORGANIZATION_ADMINS:
-                admins = await self._repository.admins(event.organization_id)
-                return [person["id"] for person in admins if not person.get("removed")]
+                return [person["id"] for person in await snapshot.admins()]
             case Recipient.TEAM:
                 return await self._team(occurrence.team_id, event) if occurrence.team_id else []
             case Recipient.PROJECT_MEMBERS:

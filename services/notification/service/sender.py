@@ -51,8 +51,10 @@ from services.notification.service.deliveries import (
     DeliveryQueue,
     Work,
 )
+from services.notification.service.inbox import InboxWriter
+from services.notification.service.lookups import Lookups, Snapshot
 from services.notification.service.mail import Letter, Mailer, MailError
-from services.notification.service.preferences import Effective, PreferenceService
+from services.notification.service.preferences import Effective
 from services.notification.service.templates import Wordings
 from services.notification.service.webhooks import live_secrets
 
@@ -87,7 +89,8 @@ class Sender:
         self,
         repository: NotificationRepository,
         queue: DeliveryQueue,
-        preferences: PreferenceService,
+        lookups: Lookups,
+        inbox: InboxWriter,
         wordings: Wordings,
         mailer: Mailer,
         events: NotificationEvents,
@@ -99,7 +102,8 @@ class Sender:
     ) -> None:
         self._repository = repository
         self._queue = queue
-        self._preferences = preferences
+        self._lookups = lookups
+        self._inbox = inbox
         self._wordings = wordings
         self._mailer = mailer
         self._events = events
@@ -154,21 +158,24 @@ class Sender:
 
     # --- one delivery --------------------------------------------------------------------------
 
-    async def send(self, delivery: Document) -> None:
-        """Send a delivery this sender holds; failures are recorded on it and retried."""
+    async def send(self, delivery: Document, snapshot: Snapshot | None = None) -> None:
+        """Send a delivery this sender holds; failures are recorded on it and retried.
+        `snapshot`: the organization's lookups when the caller has them already."""
         try:
+            if snapshot is None:
+                snapshot = await self._lookups.of(delivery["organizationId"])
             if delivery.get("digestKey"):
-                await self._digest(delivery)
+                await self._digest(delivery, snapshot)
                 return
             match delivery["channel"]:
                 case "in_app":
-                    await self._in_app(delivery)
+                    await self._in_app(delivery, snapshot)
                 case "email":
-                    await self._email(delivery)
+                    await self._email(delivery, snapshot)
                 case "webhook":
                     await self._webhook(delivery)
                 case "escalation":
-                    await self._escalation(delivery)
+                    await self._escalation(delivery, snapshot)
         except EtagMismatch:
             # Another sender took it over after our lease ran out; it is theirs now.
             return
@@ -180,11 +187,11 @@ class Sender:
                 await self._attempt_failed(delivery, str(failed) or type(failed).__name__, 0)
 
     async def _context(
-        self, organization_id: str, delivery: Document, recipient: Document | None
+        self, snapshot: Snapshot, delivery: Document, recipient: Document | None
     ) -> dict[str, Any]:
         actor = delivery.get("actor", {})
         actor_person = (
-            await self._repository.person(organization_id, actor.get("id", ""))
+            await snapshot.person(actor.get("id", ""))
             if actor.get("kind") == "ACTOR_KIND_USER"
             else None
         )
@@ -210,15 +217,15 @@ class Sender:
 
     async def _rendered(
         self,
-        organization_id: str,
+        snapshot: Snapshot,
         delivery: Document,
         channel: resources_pb2.Channel.ValueType,
         preferences: Effective,
         recipient: Document | None,
     ) -> resources_pb2.Rendered:
-        data = await self._context(organization_id, delivery, recipient)
+        data = await self._context(snapshot, delivery, recipient)
         return await self._wordings.render(
-            organization_id,
+            snapshot,
             delivery["notificationType"],
             channel,
             preferences.locale,
@@ -255,16 +262,14 @@ class Sender:
         self, notification: resources_pb2.Notification, delivery: Document
     ) -> None:
         actor = parsed(delivery.get("actor", {}), actor_pb2.Actor())
-        await self._repository.add_notification(
-            notification, self._events.delivered(notification, actor)
-        )
+        await self._inbox.add(notification, self._events.delivered(notification, actor))
 
-    async def _in_app(self, delivery: Document) -> None:
+    async def _in_app(self, delivery: Document, snapshot: Snapshot) -> None:
         organization_id = delivery["organizationId"]
-        preferences = await self._preferences.effective(organization_id, delivery["recipientId"])
-        recipient = await self._repository.person(organization_id, delivery["recipientId"])
+        preferences = await snapshot.preferences(delivery["recipientId"])
+        recipient = await snapshot.person(delivery["recipientId"])
         rendered = await self._rendered(
-            organization_id, delivery, resources_pb2.CHANNEL_IN_APP, preferences, recipient
+            snapshot, delivery, resources_pb2.CHANNEL_IN_APP, preferences, recipient
         )
         notification = self._notification(
             delivery,
@@ -280,15 +285,14 @@ class Sender:
                 organization_id, delivery, notification.id, 1, self._settings.escalation_seconds
             )
 
-    async def _email(self, delivery: Document) -> None:
-        organization_id = delivery["organizationId"]
-        recipient = await self._repository.person(organization_id, delivery["recipientId"])
+    async def _email(self, delivery: Document, snapshot: Snapshot) -> None:
+        recipient = await snapshot.person(delivery["recipientId"])
         if not self._mailer.configured or recipient is None or not recipient.get("email"):
             await self._given_up(delivery, "no email address or no SMTP server", EMAIL)
             return
-        preferences = await self._preferences.effective(organization_id, delivery["recipientId"])
+        preferences = await snapshot.preferences(delivery["recipientId"])
         rendered = await self._rendered(
-            organization_id, delivery, resources_pb2.CHANNEL_EMAIL, preferences, recipient
+            snapshot, delivery, resources_pb2.CHANNEL_EMAIL, preferences, recipient
         )
         await self._mail(delivery, recipient["email"], rendered)
 
@@ -398,12 +402,14 @@ class Sender:
                 )
             except EtagMismatch:
                 continue
+            if endpoint.disabled:
+                await self._lookups.changed(organization_id)
             return endpoint.disabled
         return False
 
     # --- digests and escalations ---------------------------------------------------------------
 
-    async def _digest(self, delivery: Document) -> None:
+    async def _digest(self, delivery: Document, snapshot: Snapshot) -> None:
         organization_id, key = delivery["organizationId"], delivery["digestKey"]
         try:
             lock = await self._locks.acquire(f"notification:digest:{organization_id}:{key}", ttl=60)
@@ -417,13 +423,13 @@ class Sender:
             if not items:
                 return
             recipient_id, channel = delivery["recipientId"], delivery["channel"]
-            preferences = await self._preferences.effective(organization_id, recipient_id)
-            recipient = await self._repository.person(organization_id, recipient_id)
+            preferences = await snapshot.preferences(recipient_id)
+            recipient = await snapshot.person(recipient_id)
             titles = [
                 {
                     "title": (
                         await self._rendered(
-                            organization_id, item, CHANNEL_OF[channel], preferences, recipient
+                            snapshot, item, CHANNEL_OF[channel], preferences, recipient
                         )
                     ).title,
                     "type": item["notificationType"],
@@ -438,7 +444,7 @@ class Sender:
             }
             summary["actionUrl"] = "/notifications"
             rendered = await self._rendered(
-                organization_id, summary, CHANNEL_OF[channel], preferences, recipient
+                snapshot, summary, CHANNEL_OF[channel], preferences, recipient
             )
             if channel == IN_APP:
                 notification = self._notification(
@@ -465,7 +471,7 @@ class Sender:
         finally:
             await lock.release()
 
-    async def _escalation(self, delivery: Document) -> None:
+    async def _escalation(self, delivery: Document, snapshot: Snapshot) -> None:
         organization_id = delivery["organizationId"]
         found = await self._repository.get_notification(organization_id, delivery["notificationId"])
         read = found is None or found[0].state != resources_pb2.NOTIFICATION_STATE_UNREAD
@@ -490,8 +496,8 @@ class Sender:
                 self._settings.escalation_seconds,
             )
         else:
-            for admin in await self._repository.admins(organization_id):
-                if admin["id"] != delivery["recipientId"] and not admin.get("removed"):
+            for admin in await snapshot.admins():
+                if admin["id"] != delivery["recipientId"]:
                     queued.append(
                         await self._queue.direct(
                             work, organization_id, admin["id"], IN_APP, "escalation-2"
@@ -500,7 +506,7 @@ class Sender:
         await self._succeeded(delivery)
         for item in queued:
             if item is not None:
-                await self.send(item.document)
+                await self.send(item.document, snapshot)
 
     # --- outcomes ------------------------------------------------------------------------------
 

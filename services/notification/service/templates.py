@@ -31,6 +31,7 @@ from services.notification._templates import (
 )
 from services.notification._templates import renderer as cached_renderer
 from services.notification.repository import NotificationRepository
+from services.notification.service.lookups import Lookups, Snapshot
 
 
 def _wording(template: resources_pb2.Template) -> Wording:
@@ -41,30 +42,25 @@ class Wordings:
     """Finds the wording of a type on a channel for a locale: the organization's template for
     the nearest locale, else the built-in one; renders it."""
 
-    def __init__(self, repository: NotificationRepository) -> None:
-        self._repository = repository
-
     async def wording(
-        self, organization_id: str, notification_type: str, channel: int, locale: str
+        self, snapshot: Snapshot, notification_type: str, channel: int, locale: str
     ) -> Wording:
         for candidate in [*locale_chain(locale)[:-1], ""]:
-            stored = await self._repository.get_template(
-                organization_id, template_id(notification_type, channel, candidate)
-            )
+            stored = await snapshot.template(template_id(notification_type, channel, candidate))
             if stored is not None:
                 return _wording(stored)
         return built_in(notification_type, locale)
 
     async def render(
         self,
-        organization_id: str,
+        snapshot: Snapshot,
         notification_type: str,
         channel: int,
         locale: str,
         tz: ZoneInfo,
         data: Mapping[str, Any],
     ) -> resources_pb2.Rendered:
-        wording = await self.wording(organization_id, notification_type, channel, locale)
+        wording = await self.wording(snapshot, notification_type, channel, locale)
         renderer = cached_renderer(locale, tz)
         try:
             return renderer.render(wording, data)
@@ -76,10 +72,15 @@ class Wordings:
 
 class TemplateService:
     def __init__(
-        self, repository: NotificationRepository, wordings: Wordings, clock: Clock
+        self,
+        repository: NotificationRepository,
+        wordings: Wordings,
+        lookups: Lookups,
+        clock: Clock,
     ) -> None:
         self._repository = repository
         self._wordings = wordings
+        self._lookups = lookups
         self._clock = clock
 
     async def set(self, template: resources_pb2.Template) -> resources_pb2.Template:
@@ -96,7 +97,9 @@ class TemplateService:
         stored.locale = template.locale.replace("_", "-").lower()
         stored.id = template_id(template.event_type, template.channel, stored.locale)
         stored.update_time.FromDatetime(self._clock.now())
-        return await self._repository.put_template(organization_id, stored)
+        written = await self._repository.put_template(organization_id, stored)
+        await self._lookups.changed(organization_id)
+        return written
 
     async def page(
         self, request: api.ListTemplatesRequest
@@ -113,6 +116,7 @@ class TemplateService:
         if await self._repository.get_template(organization_id, template_id_) is None:
             raise NotFound(f"template {template_id_} not found", reason="NOT_FOUND")
         await self._repository.delete_template(organization_id, template_id_)
+        await self._lookups.changed(organization_id)
 
     async def preview(self, request: api.PreviewTemplateRequest) -> resources_pb2.Rendered:
         organization_id = current_principal().organization_id
@@ -136,7 +140,10 @@ class TemplateService:
             wording = _wording(request.draft)
         else:
             wording = await self._wordings.wording(
-                organization_id, request.event_type, request.channel, request.locale
+                await self._lookups.of(organization_id),
+                request.event_type,
+                request.channel,
+                request.locale,
             )
         try:
             return Renderer(request.locale, tz).render(wording, data)

@@ -32,6 +32,7 @@ from services.notification._mapping import endpoint_from_document
 from services.notification._signing import new_secret
 from services.notification.repository import Document, NotificationRepository
 from services.notification.service.deliveries import DeliveryQueue, delivery_from_document
+from services.notification.service.lookups import Lookups
 
 WRITABLE = ("url", "event_types", "description", "disabled")
 OUTPUT_ONLY = (
@@ -76,11 +77,13 @@ class WebhookService:
         self,
         repository: NotificationRepository,
         queue: DeliveryQueue,
+        lookups: Lookups,
         clock: Clock,
         wake: Callable[[], None],
     ) -> None:
         self._repository = repository
         self._queue = queue
+        self._lookups = lookups
         self._clock = clock
         self._wake = wake
 
@@ -101,6 +104,7 @@ class WebhookService:
         stored = await self._repository.create_endpoint(
             organization_id, endpoint, [{"secret": secret}]
         )
+        await self._lookups.changed(organization_id)
         stored.secret = secret
         return stored
 
@@ -147,13 +151,16 @@ class WebhookService:
                 organization_id, updated, document["secrets"], current.etag
             )
 
-        return await read_modify_write(changes.etag, attempt)
+        written = await read_modify_write(changes.etag, attempt)
+        await self._lookups.changed(organization_id)
+        return written
 
     async def delete(self, endpoint_id: str) -> None:
         organization_id = current_principal().organization_id
         await self._document(organization_id, endpoint_id)
         await self._repository.drop_pending_of(organization_id, endpoint_id)
         await self._repository.delete_endpoint(organization_id, endpoint_id)
+        await self._lookups.changed(organization_id)
 
     async def rotate_secret(
         self, endpoint_id: str, overlap_seconds: int

@@ -3346,6 +3346,7 @@ export interface components {
             /** @description Deadline of one attempt at this provider; unset means the service default (60 s). */
             attemptTimeout?: string;
             /**
+             * Format: uri
              * @description Base URL of the API; empty means the vendor's default (required for Azure OpenAI and
              *     OpenAI-compatible servers).
              */
@@ -3387,6 +3388,7 @@ export interface components {
             /** @description Deadline of one attempt at this provider; unset means the service default (60 s). */
             attemptTimeout?: string;
             /**
+             * Format: uri
              * @description Base URL of the API; empty means the vendor's default (required for Azure OpenAI and
              *     OpenAI-compatible servers).
              */

@@ -199,16 +199,13 @@ class TestListedVersions:
         for status in (task_pb2.TASK_STATUS_IN_PROGRESS, task_pb2.TASK_STATUS_TO_DO):
             [before] = await list_all(stub, token(org), request)
             assert before.etag == task.etag
-            task = await update_task(
-                stub, token(org), task_pb2.Task(**_key(before), status=status), "status"
+            move = task_pb2.Task(
+                id=before.id, project_id=before.project_id, etag=before.etag, status=status
             )
+            task = await update_task(stub, token(org), move, "status")
             [after] = await list_all(stub, token(org), request)
             assert (after.status, after.etag) == (status, task.etag)
             assert after.update_time == task.update_time
-
-
-def _key(task: task_pb2.Task) -> dict[str, str]:
-    return {"id": task.id, "project_id": task.project_id, "etag": task.etag}
 
 
 class TestListTasksPaging:

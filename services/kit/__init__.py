@@ -78,7 +78,7 @@ from services.kit._registry import (
     Domain,
     domain,
 )
-from services.kit._repository import Entities, Repository
+from services.kit._repository import Entities, Remembered, Repository
 from services.kit._revocation import (
     REVOKING_EVENTS,
     Revocation,
@@ -153,6 +153,7 @@ __all__ = [
     "PlatformKeys",
     "Policy",
     "Principal",
+    "Remembered",
     "Repository",
     "ResourceExhausted",
     "Resources",

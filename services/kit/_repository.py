@@ -20,7 +20,8 @@ outbox relay is derived from those declarations.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
 
 from coder.events.v1 import event_pb2
 from services.kit.bus import ENTITIES_ONLY, OutboxRelay, outbox_document
@@ -35,6 +36,11 @@ from services.kit.store import (
     Query,
     is_valid_id,
 )
+
+M = TypeVar("M")
+
+ETAG_FIELD = "_etag"
+"""The system property holding a stored document's version (both stores set it)."""
 
 SCAN_PAGE = 1000
 """Documents per page when a repository reads a whole result set (`Entities.every`)."""
@@ -116,8 +122,43 @@ class Entities:
         outbox = [BatchOp.create(outbox_document(event)) for event in events]
         written = await self.container.batch(partition, [*operations, *outbox])
         if events and self._relay is not None:
-            self._relay.notify()
+            self._relay.notify(self.name)
         return written[: len(operations)]
+
+
+class Remembered(Generic[M]):
+    """A document → message mapping that remembers its answers by document version.
+
+    A document's `(id, _etag)` names one version of it (the store gives every write a fresh
+    etag), so the message mapped from it once is the message for every later read of that
+    version. Lists read the same first pages over and over (a board polled, a feed reopened);
+    mapping fifty documents into messages is most of such a call's work, and a copy of a
+    remembered message costs a fifth of it.
+
+    The messages it answers are shared: read them, copy them into a response, never change
+    them (use the mapping itself for a message you will change, such as one being updated).
+    Documents without an etag are mapped afresh. The oldest versions are forgotten first once
+    it holds `size`.
+    """
+
+    __slots__ = ("_known", "_map", "_size")
+
+    def __init__(self, map: Callable[[Document], M], *, size: int = 4096) -> None:
+        self._map = map
+        self._size = size
+        self._known: dict[tuple[str, str], M] = {}
+
+    def __call__(self, document: Document) -> M:
+        etag = document.get(ETAG_FIELD)
+        if not etag:
+            return self._map(document)
+        key = (document["id"], etag)
+        known = self._known.get(key)
+        if known is None:
+            known = self._known[key] = self._map(document)
+            if len(self._known) > self._size:
+                del self._known[next(iter(self._known))]
+        return known
 
 
 class Repository:

@@ -14,7 +14,7 @@ from typing import Literal
 
 from coder.events.v1 import event_pb2
 from coder.planning.v1 import project_pb2, task_pb2
-from services.kit import Repository
+from services.kit import Remembered, Repository
 from services.kit.bus import OutboxRelay
 from services.kit.store import (
     MAX_BATCH_OPERATIONS,
@@ -40,14 +40,16 @@ CONTAINERS = (
     ContainerSpec(PROJECTS, indexes=("/createTime", "/nameKey", "/createdBy"), outbox=True),
     ContainerSpec(
         TASKS,
+        # Filtered or sorted scalars only: a `contains` on an array (labels, dependsOnTaskIds)
+        # reads the array's elements, which no index of the document's path holds (SQLite),
+        # and Cosmos DB indexes every path; an index it could not use would still cost every
+        # write.
         indexes=(
             "/projectId",
             "/status",
             "/priority",
             "/assigneeId",
-            "/labels",
             "/parentTaskId",
-            "/dependsOnTaskIds",
             "/dueTime",
             "/createTime",
             "/updateTime",
@@ -98,6 +100,10 @@ class PlanningRepository(Repository):
         super().__init__(store, relay)
         self._projects = self.entities(PROJECTS)
         self._tasks = self.entities(TASKS)
+        # Pages of tasks and projects answer shared messages (see Remembered); a read whose
+        # message may be changed maps its document afresh.
+        self._listed_tasks = Remembered(task_from_document)
+        self._listed_projects = Remembered(project_from_document)
 
     # --- projects ------------------------------------------------------------------------------
 
@@ -128,7 +134,7 @@ class PlanningRepository(Repository):
             .after(continuation)
         )
         page = await self._projects.page(query, organization_id)
-        return [project_from_document(d) for d in page.items], page.continuation
+        return [self._listed_projects(d) for d in page.items], page.continuation
 
     async def create_project(
         self, project: project_pb2.Project, event: event_pb2.Event
@@ -180,7 +186,7 @@ class PlanningRepository(Repository):
             .after(continuation)
         )
         page = await self._tasks.page(query, organization_id)
-        return [task_from_document(d) for d in page.items], page.continuation
+        return [self._listed_tasks(d) for d in page.items], page.continuation
 
     async def project_has_tasks(self, organization_id: str, project_id: str) -> bool:
         return await self._tasks.exists(organization_id, F("projectId") == project_id)

@@ -10,7 +10,7 @@ import pytest
 from google.protobuf import struct_pb2
 
 from coder.events.v1 import event_pb2
-from services.kit import DocumentExists, Entities, Repository
+from services.kit import DocumentExists, Entities, Remembered, Repository
 from services.kit.bus import DOC_TYPE_FIELD, EventBus, MemoryBus, OutboxRelay, make_event
 from services.kit.store import BatchOp, ContainerSpec, DocumentStore, F, Query, open_store
 
@@ -104,3 +104,44 @@ class TestEntities:
         with pytest.raises(ValueError, match="outbox=True"):
             await plain.commit("org-1", [BatchOp.create({"id": "a"})], [event("org-1", "a")])
         assert await plain.get("org-1", "a") is None
+
+
+class TestRemembered:
+    async def test_one_version_is_mapped_once_and_a_new_version_again(
+        self, store: DocumentStore
+    ) -> None:
+        items = Items(store, None).items
+        mapped: list[str] = []
+
+        def color(document: dict[str, object]) -> struct_pb2.Value:
+            mapped.append(str(document["color"]))
+            return struct_pb2.Value(string_value=str(document["color"]))
+
+        remember = Remembered(color)
+        [written] = await items.commit("org-1", [BatchOp.create({"id": "a", "color": "red"})])
+        first = remember(written)
+        again = remember(await items.get("org-1", "a") or {})
+        assert again is first and mapped == ["red"]  # the same version: mapped once
+
+        changed = {**written, "color": "blue"}
+        [rewritten] = await items.commit(
+            "org-1", [BatchOp.replace(changed, if_match=written["_etag"])]
+        )
+        assert remember(rewritten).string_value == "blue"  # a new etag: mapped afresh
+        assert mapped == ["red", "blue"]
+
+    def test_it_forgets_the_oldest_versions_and_maps_documents_without_an_etag(self) -> None:
+        calls: list[str] = []
+
+        def name(document: dict[str, object]) -> struct_pb2.Value:
+            calls.append(str(document["id"]))
+            return struct_pb2.Value(string_value=str(document["id"]))
+
+        remember = Remembered(name, size=2)
+        for id in ("a", "b", "c"):
+            remember({"id": id, "_etag": "1"})
+        remember({"id": "c", "_etag": "1"})  # still known
+        remember({"id": "a", "_etag": "1"})  # forgotten when c came: mapped again
+        remember({"id": "x"})
+        remember({"id": "x"})  # no etag: never remembered
+        assert calls == ["a", "b", "c", "a", "x", "x"]

@@ -14,7 +14,7 @@ from coder.planning.v1 import project_pb2, task_pb2
 from coder.planning.v1.planning_service_pb2_grpc import PlanningServiceStub
 from tests.fixtures.grpc_errors import rpc_error, violated_fields
 from tests.fixtures.tokens import TokenFactory, auth
-from tests.planning.factories import create_project, create_task
+from tests.planning.factories import create_project, create_task, update_task
 
 HOUR = 3600
 BASE = 1_900_000_000
@@ -185,6 +185,27 @@ class TestListTasksOrder:
             page_size=2,
         )
         assert titles(await list_all(stub, token(org), request)) == expected
+
+
+class TestListedVersions:
+    async def test_a_page_answers_each_task_as_last_written(
+        self, stub: PlanningServiceStub, token: TokenFactory, org: str
+    ) -> None:
+        # Pages answer remembered messages (one per stored version): a page read after each
+        # of two moves answers that move's version, which the next move may send as its etag.
+        project = await create_project(stub, token(org))
+        task = await create_task(stub, token(org), project.id)
+        request = api.ListTasksRequest(project_id=project.id)
+        for status in (task_pb2.TASK_STATUS_IN_PROGRESS, task_pb2.TASK_STATUS_TO_DO):
+            [before] = await list_all(stub, token(org), request)
+            assert before.etag == task.etag
+            move = task_pb2.Task(
+                id=before.id, project_id=before.project_id, etag=before.etag, status=status
+            )
+            task = await update_task(stub, token(org), move, "status")
+            [after] = await list_all(stub, token(org), request)
+            assert (after.status, after.etag) == (status, task.etag)
+            assert after.update_time == task.update_time
 
 
 class TestListTasksPaging:

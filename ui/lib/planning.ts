@@ -129,21 +129,27 @@ export function queueMove(client: QueryClient, projectId: string, task: Task, st
 }
 
 /** A status move, shown at once and undone if the service refuses it. */
-export function useMoveTask(projectId: string) {
-  const client = useQueryClient();
-  return useMutation({
+export function moveTaskOptions(client: QueryClient, projectId: string) {
+  return {
     mutationFn: ({ task, status }: { task: Task; status: TaskStatus }) => queueMove(client, projectId, task, status),
-    onMutate: async ({ task, status }) => {
+    onMutate: async ({ task, status }: { task: Task; status: TaskStatus }) => {
       await client.cancelQueries({ queryKey: tasksKey(projectId) });
       const before = client.getQueryData<Task[]>(tasksKey(projectId));
-      upsertTask(client, projectId, { ...task, status });
+      // Only the status changes in the cache: `task` is the card as last rendered, and its etag
+      // may be older than the cache's (a move answered since), which the next move must send.
+      client.setQueryData<Task[]>(tasksKey(projectId), (tasks) => tasks?.map((t) => (t.id === task.id ? { ...t, status } : t)));
       return { before };
     },
-    onError: (_error, _vars, context) => {
+    onError: (_error: unknown, _vars: unknown, context: { before?: Task[] } | undefined) => {
       if (context?.before) client.setQueryData(tasksKey(projectId), context.before);
     },
-    onSuccess: (task) => upsertTask(client, projectId, task),
-  });
+    onSuccess: (task: Task) => upsertTask(client, projectId, task),
+  };
+}
+
+export function useMoveTask(projectId: string) {
+  const client = useQueryClient();
+  return useMutation(moveTaskOptions(client, projectId));
 }
 
 export function isConflict(error: unknown): boolean {

@@ -140,6 +140,7 @@ class OutboxRelay:
         self._backoff_initial = backoff_initial
         self._backoff_max = backoff_max
         self._wake = asyncio.Event()
+        self._notified: set[str] = set()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self.stats = RelayStats()
@@ -166,16 +167,20 @@ class OutboxRelay:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    def notify(self) -> None:
-        """Wake the relay now: a commit has just written outbox documents."""
+    def notify(self, container_name: str | None = None) -> None:
+        """Wake the relay now: a commit has just written outbox documents (in
+        `container_name`; None for any). A pass woken by notifications reads only the
+        containers named since the last pass; a poll reads them all."""
+        self._notified.add(container_name or "")
         self._wake.set()
 
-    async def relay_pending(self) -> int:
-        """One pass over every container until no outbox document is left (or a page comes
-        back short); returns how many events were published. Raises what publishing or the
-        store raised; documents not yet deleted stay for the next pass."""
+    async def relay_pending(self, container_names: Sequence[str] | None = None) -> int:
+        """One pass over every container (or those named) until no outbox document is left (or
+        a page comes back short); returns how many events were published. Raises what
+        publishing or the store raised; documents not yet deleted stay for the next pass."""
         total = 0
-        for name in self._containers:
+        names = self._containers if container_names is None else container_names
+        for name in names:
             while True:
                 relayed, full_page = await self._relay_page(name)
                 total += relayed
@@ -187,17 +192,25 @@ class OutboxRelay:
         delay = self._backoff_initial
         while not self._stopping:
             self._wake.clear()
+            notified, self._notified = self._notified, set()
+            # Woken by commits that named their containers: read only those. Otherwise (the
+            # first pass, a poll, a retry, an unnamed notify) read every container.
+            names = None if not notified or "" in notified else self._named(notified)
             try:
-                await self.relay_pending()
+                await self.relay_pending(names)
             except Exception as exc:  # the store's or the broker's: keep every document, retry
                 self.stats.failures += 1
                 self.stats.last_error = repr(exc)
                 self._log.warning("outbox.relay_failed", error=repr(exc), retry_in=delay)
+                self._notified.add("")  # the retry reads every container
                 await self._sleep(delay, wake_on_notify=False)
                 delay = min(delay * 2, self._backoff_max)
                 continue
             delay = self._backoff_initial
             await self._sleep(self._poll_seconds, wake_on_notify=True)
+
+    def _named(self, notified: set[str]) -> list[str]:
+        return [name for name in self._containers if name in notified]
 
     async def _sleep(self, seconds: float, *, wake_on_notify: bool) -> None:
         """Sleep, cut short by `stop()` and, when idle, by `notify()`. While backing off a

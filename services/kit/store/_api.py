@@ -36,7 +36,7 @@ class VectorIndex:
 class ContainerSpec:
     """What a service declares about one of its containers, at start-up.
 
-    `indexes` are the JSON paths (`/projectId`, `/labels`) the service filters or sorts on;
+    `indexes` are the scalar JSON paths (`/projectId`, `/status`) the service filters or sorts on;
     the sqlite backend builds expression indexes for them, the cosmos backend puts them in the
     container's indexing policy. A query may order by one of these paths; ordering by several
     fields needs that combination declared in `sorts` (Cosmos DB serves a multi-field ORDER BY

@@ -117,20 +117,32 @@ def _eq_sql(target: Target, kind: str, plain: bool) -> tuple[str, bool]:
         return f"{target.jtype} = '{kind}'", False
     if kind == "json":
         return f"({target.jtype} IN ('object', 'array') AND {target.expr} = json(?))", True
-    if kind == "str" and plain:
+    if kind in _PLAIN_KINDS and plain:
         return f"{target.expr} = ?", True
     return f"({target.expr} = ? AND {target.jtype} {_JSON_TYPES[kind]})", True
 
 
 def _plain(values: Sequence[Any]) -> bool:
-    """Whether no string among `values` could be the JSON text of an array or object.
+    """Whether `json_extract` could only give one of `values` for a stored value of that
+    value's own JSON type.
 
-    `json_extract` gives a stored string as its text, a number as a number (never equal to
-    text) and an array or object as its JSON text, which starts with `[` or `{`; so equality
-    with any other string only matches stored strings, and the `json_type` check, one more
-    JSON function call per row read, can go.
+    `json_extract` gives a stored string as its text, a number as a number, `true` and
+    `false` as the integers 1 and 0, and an array or object as its JSON text, which starts
+    with `[` or `{`; SQLite never finds a number equal to a text. So equality with a string
+    not starting with `[` or `{`, or with a number other than 0 and 1, only matches stored
+    values of its type, and the `json_type` check, one more JSON function call per row read,
+    can go.
     """
-    return not any(isinstance(value, str) and value[:1] in ("[", "{") for value in values)
+    for value in values:
+        if isinstance(value, str) and value[:1] in ("[", "{"):
+            return False
+        if isinstance(value, int | float) and not isinstance(value, bool) and value in (0, 1):
+            return False
+    return True
+
+
+_PLAIN_KINDS = frozenset({"str", "num"})
+"""The kinds whose values `_plain` can clear of the `json_type` check."""
 
 
 @lru_cache(maxsize=4096)
@@ -162,7 +174,7 @@ def _condition_sql(path: str, op: str, kinds: tuple[str, ...], plain: bool) -> _
             if target.json_path is None and first != target.column_kind:
                 return "0", (False,) * len(kinds)
             listed = f"{target.expr} IN ({', '.join('?' * len(kinds))})"
-            if target.json_path is not None and not (first == "str" and plain):
+            if target.json_path is not None and not (first in _PLAIN_KINDS and plain):
                 listed = f"({listed} AND {target.jtype} {_JSON_TYPES[first]})"
             return listed, (True,) * len(kinds)
         pieces = [_eq_sql(target, kind, plain) for kind in kinds]

@@ -34,6 +34,7 @@ from services.kit.store import BatchOp, Container, ContainerSpec, DocumentStore,
 from tests.kit.bus.conftest import Harness, Recorder, eventually
 
 ITEMS = ContainerSpec("items", indexes=OUTBOX_INDEXES)
+OTHERS = ContainerSpec("others", indexes=OUTBOX_INDEXES)
 OUTBOX = F("docType") == "outbox"
 
 
@@ -223,6 +224,34 @@ class TestRelay:
         relay.notify()
 
         await eventually(lambda: recorder.ids == [written[0].id], within=5)
+        await bus.close()
+
+    async def test_a_named_notify_reads_only_its_container_and_a_poll_reads_all(
+        self, store: DocumentStore, items: Container, relay_factory: list[OutboxRelay]
+    ) -> None:
+        await store.open([OTHERS])
+        others = store.container("others")
+        bus = MemoryBus()
+        await bus.start()
+        recorder = Recorder()
+        await bus.subscribe(Subscription("named", "planning", ("#",), recorder))
+        relay = OutboxRelay(store, bus, ["others", "items"], poll_seconds=3600)
+        relay_factory.append(relay)
+        # The first pass reads every container, `others` first: once it has relayed the item,
+        # it is past `others`.
+        first = await write_item(items, "planning", "org-1")
+        await relay.start()
+        await eventually(lambda: recorder.ids == [first[0].id], within=5)
+
+        unnamed = await write_item(others, "planning", "org-1")
+        second = await write_item(items, "planning", "org-1")
+        relay.notify("items")
+        await eventually(lambda: recorder.ids == [first[0].id, second[0].id], within=5)
+        await eventually(lambda: relay.stats.published == 2, within=5)
+        assert await pending_outbox(others) == 1  # not named: left for a poll
+
+        relay.notify()  # unnamed: every container, as a poll
+        await eventually(lambda: recorder.ids[-1:] == [unnamed[0].id], within=5)
         await bus.close()
 
     async def test_outage_keeps_every_document_and_delivers_all_afterwards(

@@ -604,6 +604,14 @@ class SchemaBuilder:
                 # Constraints of a number written as a string cannot be expressed.
                 return schema
             _scalar_constraints(schema, rules, field)
+            if (
+                kind == FieldDescriptor.TYPE_STRING
+                and rules.ignore == validate_pb2.IGNORE_IF_ZERO_VALUE
+                and rules.WhichOneof("type") == "string"
+                and _empty_string_refused(rules.string)
+            ):
+                # Unchecked when empty: "" (what an unset field reads as) is allowed too.
+                return {"anyOf": [{"type": "string", "maxLength": 0}, schema]}
         return schema
 
     def _map(self, field: FieldDescriptor, rules: Any | None) -> dict[str, Any]:

@@ -137,6 +137,13 @@ def _check_value(value: Any, field: FieldDescriptor, path: str) -> None:
 
 
 def _check_scalar(value: Any, kind: int, field: FieldDescriptor, path: str) -> None:
+    numeric = kind in _INT_RANGES or kind in (
+        FieldDescriptor.TYPE_DOUBLE,
+        FieldDescriptor.TYPE_FLOAT,
+    )
+    if numeric and isinstance(value, bool):
+        # JSON's true and false are no numbers (ParseDict would read a float's as 1.0 and 0.0).
+        raise _refuse(path, "must be a number, not a boolean")
     if kind in _INT_RANGES:
         _check_integer(value, kind, path)
     elif kind in (FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT):

@@ -481,11 +481,14 @@ def _outside_mask(message: Any, path: list[str]) -> bool:
     AIP-134: an update changes only the fields its mask names, so rules on the other fields of
     the resource (say an empty `task.title` in a status-only PATCH) must not refuse it. An
     empty mask means the fields the request populates (`update_paths`), so then the rules of
-    the fields it leaves unset do not apply either.
+    the fields it leaves unset do not apply either. The resource's `etag` is no field to
+    change but the update's precondition: its rules always apply.
     """
     field = message.DESCRIPTOR.fields_by_name.get("update_mask")
     if field is None or len(path) < 2 or path[0] == "update_mask":
         return False
+    if path[1] == "etag":
+        return False  # a precondition, read whatever the mask says
     mask_paths = list(message.update_mask.paths)
     if not mask_paths:
         resource = getattr(message, path[0].split("[", 1)[0], None)

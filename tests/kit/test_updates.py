@@ -6,6 +6,8 @@ import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from coder.ai.v1 import ai_service_pb2
+from coder.ai.v1 import resources_pb2 as ai_resources_pb2
 from coder.identity.v1 import resources_pb2
 from coder.planning.v1 import planning_service_pb2, task_pb2
 from services.kit import (
@@ -17,6 +19,7 @@ from services.kit import (
     read_modify_write,
     require_field,
     update_paths,
+    validate_message,
 )
 from services.kit._updates import UNCONDITIONAL_ATTEMPTS
 
@@ -152,3 +155,22 @@ class TestReadModifyWrite:
         with pytest.raises(EtagMismatch):
             await read_modify_write("", attempt)
         assert calls == UNCONDITIONAL_ATTEMPTS
+
+
+class TestValidationOfAnUpdate:
+    def test_rules_of_fields_the_mask_leaves_alone_do_not_apply(self) -> None:
+        request = planning_service_pb2.UpdateTaskRequest(
+            task=task_pb2.Task(id="t", status=task_pb2.TASK_STATUS_DONE),
+            update_mask=FieldMask(paths=["status"]),
+        )
+        validate_message(request)  # no title, which a create requires
+
+    @pytest.mark.parametrize("paths", [[], ["name"]])
+    def test_the_etag_is_checked_whatever_the_mask(self, paths: list[str]) -> None:
+        request = ai_service_pb2.UpdateProviderRequest(
+            provider=ai_resources_pb2.Provider(id="p", name="openai", etag="0" * 129),
+            update_mask=FieldMask(paths=paths),
+        )
+        with pytest.raises(InvalidArgument) as refused:
+            validate_message(request)
+        assert [v.field for v in refused.value.violations] == ["provider.etag"]

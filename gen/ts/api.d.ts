@@ -3346,7 +3346,6 @@ export interface components {
             /** @description Deadline of one attempt at this provider; unset means the service default (60 s). */
             attemptTimeout?: string;
             /**
-             * Format: uri
              * @description Base URL of the API; empty means the vendor's default (required for Azure OpenAI and
              *     OpenAI-compatible servers).
              */
@@ -3388,7 +3387,6 @@ export interface components {
             /** @description Deadline of one attempt at this provider; unset means the service default (60 s). */
             attemptTimeout?: string;
             /**
-             * Format: uri
              * @description Base URL of the API; empty means the vendor's default (required for Azure OpenAI and
              *     OpenAI-compatible servers).
              */

@@ -210,6 +210,231 @@ export interface paths {
         patch: operations["AiService_UpdateProvider"];
         trace?: never;
     };
+    "/api/v1/embeddings/collections": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ListCollections pages through the organization's collections by name.
+         * @description ListCollections pages through the organization's collections by name.
+         */
+        get: operations["EmbeddingsService_ListCollections"];
+        put?: never;
+        /**
+         * CreateCollection creates a collection: its model, dimensions, metric and chunking policy.
+         * @description CreateCollection creates a collection: its model, dimensions, metric and chunking policy.
+         */
+        post: operations["EmbeddingsService_CreateCollection"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/embeddings/collections/{collection_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * GetCollection returns one collection.
+         * @description GetCollection returns one collection.
+         */
+        get: operations["EmbeddingsService_GetCollection"];
+        put?: never;
+        post?: never;
+        /**
+         * DeleteCollection deletes a collection with its documents and chunks. Refused
+         * @description DeleteCollection deletes a collection with its documents and chunks. Refused
+         *     (FAILED_PRECONDITION) while one of its jobs runs.
+         */
+        delete: operations["EmbeddingsService_DeleteCollection"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/embeddings/collections/{collection_id}/documents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ListDocuments pages through a collection's documents by id.
+         * @description ListDocuments pages through a collection's documents by id.
+         */
+        get: operations["EmbeddingsService_ListDocuments"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/embeddings/collections/{collection_id}/documents/{document_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * GetDocument returns one indexed document (without its chunks' vectors).
+         * @description GetDocument returns one indexed document (without its chunks' vectors).
+         */
+        get: operations["EmbeddingsService_GetDocument"];
+        put?: never;
+        post?: never;
+        /**
+         * DeleteDocument removes a document and its chunks from a collection; deleting an id that
+         * @description DeleteDocument removes a document and its chunks from a collection; deleting an id that
+         *     is not there succeeds (so a source's delete can be replayed). Publishes
+         *     `embeddings.document.deleted` when something was deleted.
+         */
+        delete: operations["EmbeddingsService_DeleteDocument"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/embeddings/collections/{collection_id}/documents:upsert": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * UpsertDocuments indexes up to 100 documents now, by their source ids: a new or changed
+         * @description UpsertDocuments indexes up to 100 documents now, by their source ids: a new or changed
+         *     document is chunked and embedded and replaces what was stored under its id; one whose
+         *     content hash, metadata and tags are unchanged is left alone (nothing is embedded). A
+         *     document whose metadata or tags alone changed is updated without embedding. Each indexed
+         *     document publishes `embeddings.document.indexed`.
+         */
+        post: operations["EmbeddingsService_UpsertDocuments"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/embeddings/collections/{collection_id}/jobs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * StartIndexJob indexes up to 10,000 documents in the background, as UpsertDocuments does
+         * @description StartIndexJob indexes up to 10,000 documents in the background, as UpsertDocuments does
+         *     for each; its progress is read with GetJob or streamed by WatchJob.
+         */
+        post: operations["EmbeddingsService_StartIndexJob"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/embeddings/collections/{collection_id}:search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Search finds the k chunks closest to a query, among those whose documents pass the
+         * @description Search finds the k chunks closest to a query, among those whose documents pass the
+         *     filter: k results whenever that many pass, however selective the filter. Vector search
+         *     by default; hybrid search fuses it with BM25 over the same chunks by reciprocal rank;
+         *     `min_score` drops weaker hits.
+         */
+        post: operations["EmbeddingsService_Search"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/embeddings/jobs/{job_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * GetJob returns a job and its progress.
+         * @description GetJob returns a job and its progress.
+         */
+        get: operations["EmbeddingsService_GetJob"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/embeddings/jobs/{job_id}:cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * CancelJob stops a queued or running job after the document in hand; documents indexed
+         * @description CancelJob stops a queued or running job after the document in hand; documents indexed
+         *     before stay indexed. Cancelling a finished job changes nothing.
+         */
+        post: operations["EmbeddingsService_CancelJob"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/embeddings/jobs/{job_id}:watch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * WatchJob streams a job's progress: the job as it is now, then each change, ending after
+         * @description WatchJob streams a job's progress: the job as it is now, then each change, ending after
+         *     the job has finished (succeeded, failed or was cancelled).
+         */
+        get: operations["EmbeddingsService_WatchJob"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/identity/organizations": {
         parameters: {
             query?: never;
@@ -3876,6 +4101,569 @@ export interface components {
             message: string;
             /** @description Quote it when reporting a problem. */
             requestId: string;
+        };
+        /** @description CancelJobRequest names the job to stop. */
+        "coder.embeddings.v1.CancelJobRequest": {
+            /** @description Id of the job. */
+            jobId: string;
+        };
+        /** @description CancelJobRequest names the job to stop. */
+        "coder.embeddings.v1.CancelJobRequest-Body": {
+            /** @description Set by the path; a value sent here is replaced by it. */
+            jobId?: string;
+        };
+        /** @description CancelJobResponse carries the job after the request. */
+        "coder.embeddings.v1.CancelJobResponse": {
+            /** @description The job: cancelled, or as it finished. */
+            job?: components["schemas"]["coder.embeddings.v1.Job"];
+        };
+        /** @description Chunk is one embedded piece of a document. */
+        "coder.embeddings.v1.Chunk": {
+            /** @description Id of the document. */
+            documentId?: string;
+            /**
+             * Format: int32
+             * @description Offset after its last character.
+             */
+            endOffset?: number;
+            /** @description Markdown headings the chunk sits under, outermost first. */
+            headingPath?: string[];
+            /**
+             * Format: int32
+             * @description Position in the document, from 0.
+             */
+            index?: number;
+            /**
+             * Format: int32
+             * @description Offset of the chunk's first character in the document's content (Unicode code points).
+             */
+            startOffset?: number;
+            /** @description The text. */
+            text?: string;
+            /**
+             * Format: int32
+             * @description Its size in the model's tokens.
+             */
+            tokenCount?: number;
+        };
+        /**
+         * @description ChunkingPolicy says how a document's content is cut into chunks before it is embedded.
+         *     Chunks are measured in the collection model's tokens; a Markdown heading starts a new chunk
+         *     and a fenced code block is never split unless it alone exceeds `max_tokens`.
+         */
+        "coder.embeddings.v1.ChunkingPolicy": {
+            /**
+             * @description Whether Markdown structure is respected (headings start chunks and are carried in each
+             *     chunk's `heading_path`; fenced code blocks are kept whole). Off means plain text.
+             */
+            markdown?: boolean;
+            /**
+             * Format: int32
+             * @description Largest chunk, in tokens; 0 means 256. The local model reads at most 256 tokens.
+             */
+            maxTokens?: number;
+            /**
+             * Format: int32
+             * @description Tokens repeated from the end of a chunk at the start of the next one within a section;
+             *     0 means none. Must be less than `max_tokens`.
+             */
+            overlapTokens?: number;
+        };
+        /** @description Collection is a named set of documents embedded with one model. */
+        "coder.embeddings.v1.Collection": {
+            /** @description How documents are chunked; immutable after create (re-chunking means a new collection). */
+            chunking?: components["schemas"]["coder.embeddings.v1.ChunkingPolicy"];
+            /**
+             * Format: date-time
+             * @description When it was created.
+             */
+            readonly createTime?: string;
+            /** @description What the collection holds. */
+            description?: string;
+            /**
+             * Format: int32
+             * @description Vector dimensions; 0 on create means the model's own (384 for all-MiniLM-L6-v2).
+             */
+            dimensions?: number;
+            /**
+             * Format: int64
+             * @description Number of documents indexed.
+             */
+            readonly documentCount?: string;
+            /** @description Version of the stored collection, for conditional deletes. */
+            readonly etag?: string;
+            /** @description Id, assigned on create. */
+            readonly id?: string;
+            /** @description Similarity metric; immutable after create. */
+            metric?: ("METRIC_UNSPECIFIED" | "METRIC_COSINE" | "METRIC_DOT_PRODUCT" | "METRIC_EUCLIDEAN") | (0 | 1 | 2 | 3);
+            /**
+             * @description Model name: for PROVIDER_LOCAL, `all-MiniLM-L6-v2` (the default) or a model configured
+             *     by path; for PROVIDER_AI_SERVICE, an embeddings model the AI Service's registry knows.
+             *     Immutable after create.
+             */
+            model?: string;
+            /** @description Name, unique in the organization: letters, digits, `_`, `-`, `.`. */
+            name: string;
+            /** @description Who embeds; immutable after create. */
+            provider?: ("PROVIDER_UNSPECIFIED" | "PROVIDER_LOCAL" | "PROVIDER_AI_SERVICE") | (0 | 1 | 2);
+        };
+        /** @description Condition is one test of a metadata field. */
+        "coder.embeddings.v1.Condition": {
+            /** @description The value equals this (a list value contains it). */
+            equals?: unknown;
+            /** @description Metadata key tested. */
+            field: string;
+            /** @description The value is one of these (a list value contains one of them). */
+            in?: unknown[];
+            /** @description The value lies in this range. */
+            range?: components["schemas"]["coder.embeddings.v1.Range"];
+        } & ({
+            in?: never;
+            range?: never;
+        } | {
+            equals?: never;
+            range?: never;
+        } | {
+            equals?: never;
+            in?: never;
+        } | {
+            equals?: never;
+            in?: never;
+            range?: never;
+        });
+        /** @description CreateCollectionRequest carries the new collection. */
+        "coder.embeddings.v1.CreateCollectionRequest": {
+            /** @description The collection: name, description, provider, model, dimensions, metric, chunking. */
+            collection: components["schemas"]["coder.embeddings.v1.Collection"];
+        };
+        /** @description CreateCollectionResponse carries the stored collection. */
+        "coder.embeddings.v1.CreateCollectionResponse": {
+            /** @description The collection with its id, its defaults filled in. */
+            collection?: components["schemas"]["coder.embeddings.v1.Collection"];
+        };
+        /** @description DeleteCollectionRequest names the collection to delete. */
+        "coder.embeddings.v1.DeleteCollectionRequest": {
+            /** @description Id of the collection. */
+            collectionId: string;
+            /** @description When set, the delete is refused unless the stored collection still has this etag. */
+            etag?: string;
+        };
+        /** @description DeleteCollectionResponse is empty on success. */
+        "coder.embeddings.v1.DeleteCollectionResponse": Record<string, never>;
+        /** @description DeleteDocumentRequest names a document to remove. */
+        "coder.embeddings.v1.DeleteDocumentRequest": {
+            /** @description Id of the collection. */
+            collectionId: string;
+            /** @description The document's source id. */
+            documentId: string;
+        };
+        /** @description DeleteDocumentResponse says whether there was something to delete. */
+        "coder.embeddings.v1.DeleteDocumentResponse": {
+            /** @description False when the collection had no document of that id. */
+            deleted?: boolean;
+        };
+        /** @description Document is an indexed source document. */
+        "coder.embeddings.v1.Document": {
+            /**
+             * Format: int32
+             * @description Number of chunks.
+             */
+            chunkCount?: number;
+            /** @description Id of its collection. */
+            collectionId?: string;
+            /**
+             * @description SHA-256 (hex) of the title and content: an upsert with the same hash, metadata and tags
+             *     changes nothing and embeds nothing.
+             */
+            contentHash?: string;
+            /** @description Version of the stored document, for conditional deletes. */
+            etag?: string;
+            /** @description The source's id. */
+            id?: string;
+            /** @description Metadata, as given. */
+            metadata?: {
+                [key: string]: unknown;
+            };
+            /** @description Tags, as given. */
+            tags?: string[];
+            /** @description Title. */
+            title?: string;
+            /**
+             * Format: int64
+             * @description Tokens embedded for it (the model's tokens, all chunks).
+             */
+            tokenCount?: string;
+            /**
+             * Format: date-time
+             * @description When it was last (re)indexed.
+             */
+            updateTime?: string;
+        };
+        /** @description DocumentInput is one source document to index: its content and what searches filter on. */
+        "coder.embeddings.v1.DocumentInput": {
+            /** @description The text (Markdown when the collection's chunking respects it), up to 1 MB. */
+            content?: string;
+            /** @description The source's own id (a page id, a file path key); upserting the same id replaces it. */
+            id: string;
+            /**
+             * @description Metadata searches filter on: string, number or boolean values (or lists of strings),
+             *     at most 32 keys named like identifiers.
+             */
+            metadata?: {
+                [key: string]: unknown;
+            };
+            /** @description Tags searches filter on. */
+            tags?: string[];
+            /** @description Title, shown with hits and searched by the text leg with the content. */
+            title?: string;
+        };
+        /** @description Filter restricts a search to chunks of documents that pass every part of it. */
+        "coder.embeddings.v1.Filter": {
+            /** @description Metadata conditions, all of which must hold. */
+            conditions?: components["schemas"]["coder.embeddings.v1.Condition"][];
+            /** @description Only these documents. */
+            documentIds?: string[];
+            /** @description The document carries every one of these tags. */
+            tagsAll?: string[];
+            /** @description The document carries at least one of these tags. */
+            tagsAny?: string[];
+        };
+        /** @description GetCollectionRequest names a collection. */
+        "coder.embeddings.v1.GetCollectionRequest": {
+            /** @description Id of the collection. */
+            collectionId: string;
+        };
+        /** @description GetCollectionResponse carries the collection. */
+        "coder.embeddings.v1.GetCollectionResponse": {
+            /** @description The collection. */
+            collection?: components["schemas"]["coder.embeddings.v1.Collection"];
+        };
+        /** @description GetDocumentRequest names a document. */
+        "coder.embeddings.v1.GetDocumentRequest": {
+            /** @description Id of the collection. */
+            collectionId: string;
+            /** @description The document's source id. */
+            documentId: string;
+            /** @description Whether to return its chunks (text and positions) too. */
+            includeChunks?: boolean;
+        };
+        /** @description GetDocumentResponse carries the document. */
+        "coder.embeddings.v1.GetDocumentResponse": {
+            /** @description Its chunks in order, when asked for. */
+            chunks?: components["schemas"]["coder.embeddings.v1.Chunk"][];
+            /** @description The document. */
+            document?: components["schemas"]["coder.embeddings.v1.Document"];
+        };
+        /** @description GetJobRequest names a job. */
+        "coder.embeddings.v1.GetJobRequest": {
+            /** @description Id of the job. */
+            jobId: string;
+        };
+        /** @description GetJobResponse carries the job. */
+        "coder.embeddings.v1.GetJobResponse": {
+            /** @description The job. */
+            job?: components["schemas"]["coder.embeddings.v1.Job"];
+        };
+        /** @description Highlight is a span of a hit's text that matches the query's words. */
+        "coder.embeddings.v1.Highlight": {
+            /**
+             * Format: int32
+             * @description Offset after its last character.
+             */
+            end?: number;
+            /**
+             * Format: int32
+             * @description Offset of its first character in the chunk's text.
+             */
+            start?: number;
+        };
+        /** @description Job is a batch of documents indexed in the background, with its progress. */
+        "coder.embeddings.v1.Job": {
+            /** @description Id of the collection indexed into. */
+            collectionId?: string;
+            /**
+             * Format: date-time
+             * @description When it was started.
+             */
+            createTime?: string;
+            /**
+             * Format: int32
+             * @description Documents done (indexed or unchanged).
+             */
+            doneDocuments?: number;
+            /**
+             * Format: int64
+             * @description Chunks embedded so far.
+             */
+            embeddedChunks?: string;
+            /** @description Why it failed, when it did. */
+            error?: string;
+            /** @description Id. */
+            id?: string;
+            /** @description Where it is. */
+            state?: components["schemas"]["coder.embeddings.v1.JobState"];
+            /**
+             * Format: int32
+             * @description Documents in the batch.
+             */
+            totalDocuments?: number;
+            /**
+             * Format: int32
+             * @description Documents found unchanged (by content hash), not embedded again.
+             */
+            unchangedDocuments?: number;
+            /**
+             * Format: date-time
+             * @description When it last changed.
+             */
+            updateTime?: string;
+        };
+        /**
+         * @description JobState is where a batch indexing job is.
+         *     - `JOB_STATE_UNSPECIFIED`: Not set.
+         *     - `JOB_STATE_QUEUED`: Accepted, not started.
+         *     - `JOB_STATE_RUNNING`: Indexing documents.
+         *     - `JOB_STATE_SUCCEEDED`: Every document indexed (or found unchanged).
+         *     - `JOB_STATE_FAILED`: Stopped by an error; `error` says which.
+         *     - `JOB_STATE_CANCELLED`: Stopped by CancelJob; documents indexed before it stay indexed.
+         *     A request may give a value's number instead of its name; answers carry names.
+         */
+        "coder.embeddings.v1.JobState": ("JOB_STATE_UNSPECIFIED" | "JOB_STATE_QUEUED" | "JOB_STATE_RUNNING" | "JOB_STATE_SUCCEEDED" | "JOB_STATE_FAILED" | "JOB_STATE_CANCELLED") | (0 | 1 | 2 | 3 | 4 | 5);
+        /** @description ListCollectionsRequest asks for a page of collections. */
+        "coder.embeddings.v1.ListCollectionsRequest": {
+            /**
+             * Format: int32
+             * @description Largest number of collections to return; 0 means 50, at most 1000.
+             */
+            pageSize?: number;
+            /** @description Token from a previous response's `next_page_token`. */
+            pageToken?: string;
+        };
+        /** @description ListCollectionsResponse carries a page of collections. */
+        "coder.embeddings.v1.ListCollectionsResponse": {
+            /** @description The collections, by name. */
+            collections?: components["schemas"]["coder.embeddings.v1.Collection"][];
+            /** @description Token for the next page; empty on the last page. */
+            nextPageToken?: string;
+        };
+        /** @description ListDocumentsRequest asks for a page of a collection's documents. */
+        "coder.embeddings.v1.ListDocumentsRequest": {
+            /** @description Id of the collection. */
+            collectionId: string;
+            /**
+             * Format: int32
+             * @description Largest number of documents to return; 0 means 50, at most 1000.
+             */
+            pageSize?: number;
+            /** @description Token from a previous response's `next_page_token`. */
+            pageToken?: string;
+        };
+        /** @description ListDocumentsResponse carries a page of documents. */
+        "coder.embeddings.v1.ListDocumentsResponse": {
+            /** @description The documents, by id. */
+            documents?: components["schemas"]["coder.embeddings.v1.Document"][];
+            /** @description Token for the next page; empty on the last page. */
+            nextPageToken?: string;
+        };
+        /**
+         * @description Metric is how closeness of two vectors is measured.
+         *     - `METRIC_UNSPECIFIED`: Not set; a new collection then uses METRIC_COSINE.
+         *     - `METRIC_COSINE`: Cosine similarity, higher is closer (scores in [-1, 1]).
+         *     - `METRIC_DOT_PRODUCT`: Dot product, higher is closer.
+         *     - `METRIC_EUCLIDEAN`: Euclidean distance, lower is closer.
+         *     A request may give a value's number instead of its name; answers carry names.
+         */
+        "coder.embeddings.v1.Metric": ("METRIC_UNSPECIFIED" | "METRIC_COSINE" | "METRIC_DOT_PRODUCT" | "METRIC_EUCLIDEAN") | (0 | 1 | 2 | 3);
+        /**
+         * @description Provider says who turns text into vectors for a collection.
+         *     - `PROVIDER_UNSPECIFIED`: Not set; a new collection then uses PROVIDER_LOCAL.
+         *     - `PROVIDER_LOCAL`: The local ONNX sentence embedder on this process's CPU (all-MiniLM-L6-v2 int8 by default,
+         *     or the ONNX model configured by path). Usage is published as `embeddings.embedding.completed`.
+         *     - `PROVIDER_AI_SERVICE`: An OpenAI-compatible embeddings API reached through the AI Service's CreateEmbeddings,
+         *     which meters it (`ai.embedding.completed`).
+         *     A request may give a value's number instead of its name; answers carry names.
+         */
+        "coder.embeddings.v1.Provider": ("PROVIDER_UNSPECIFIED" | "PROVIDER_LOCAL" | "PROVIDER_AI_SERVICE") | (0 | 1 | 2);
+        /** @description Range bounds a numeric or string metadata value; set bounds all apply. */
+        "coder.embeddings.v1.Range": {
+            /** @description Greater than. */
+            gt?: unknown;
+            /** @description Greater than or equal. */
+            gte?: unknown;
+            /** @description Less than. */
+            lt?: unknown;
+            /** @description Less than or equal. */
+            lte?: unknown;
+        };
+        /** @description SearchHit is one chunk found, with the document it belongs to. */
+        "coder.embeddings.v1.SearchHit": {
+            /** @description The chunk. */
+            chunk?: components["schemas"]["coder.embeddings.v1.Chunk"];
+            /** @description Spans of `chunk.text` that contain the query's words, when highlights were asked for. */
+            highlights?: components["schemas"]["coder.embeddings.v1.Highlight"][];
+            /** @description Its document's metadata. */
+            metadata?: {
+                [key: string]: unknown;
+            };
+            /**
+             * @description The score the hits are ordered by: the similarity (distance for METRIC_EUCLIDEAN) in
+             *     vector search, BM25 in text search, the reciprocal rank fusion score in hybrid search.
+             */
+            score?: number;
+            /** @description Its document's tags. */
+            tags?: string[];
+            /**
+             * Format: int32
+             * @description Rank in the BM25 leg from 1; 0 when that leg did not find it (or did not run).
+             */
+            textRank?: number;
+            /** @description Its document's title. */
+            title?: string;
+            /**
+             * Format: int32
+             * @description Rank in the vector leg from 1; 0 when that leg did not find it.
+             */
+            vectorRank?: number;
+            /**
+             * @description Similarity (or distance) to the query vector; unset-as-0 when the vector leg did not
+             *     find it.
+             */
+            vectorScore?: number;
+        };
+        /**
+         * @description SearchMode picks the legs of a search.
+         *     - `SEARCH_MODE_UNSPECIFIED`: Not set; means SEARCH_MODE_VECTOR.
+         *     - `SEARCH_MODE_VECTOR`: k-nearest chunks to the query's embedding.
+         *     - `SEARCH_MODE_HYBRID`: The vector leg and BM25 over the same chunks, fused by reciprocal rank (k = 60).
+         *     A request may give a value's number instead of its name; answers carry names.
+         */
+        "coder.embeddings.v1.SearchMode": ("SEARCH_MODE_UNSPECIFIED" | "SEARCH_MODE_VECTOR" | "SEARCH_MODE_HYBRID") | (0 | 1 | 2);
+        /** @description SearchRequest is a query over one collection. */
+        "coder.embeddings.v1.SearchRequest": {
+            /** @description Id of the collection. */
+            collectionId: string;
+            /** @description Only chunks of documents that pass it. */
+            filter?: components["schemas"]["coder.embeddings.v1.Filter"];
+            /** @description Whether to mark the query's words in each hit's text. */
+            highlight?: boolean;
+            /**
+             * Format: int32
+             * @description Number of hits; 0 means 10, at most 100.
+             */
+            k?: number;
+            /**
+             * @description Drops hits whose vector similarity is below it (above it, for METRIC_EUCLIDEAN
+             *     distances); in hybrid search it applies to the vector leg, and hits found only by BM25
+             *     are kept. Unset means no threshold.
+             */
+            minScore?: number;
+            /** @description Vector (default) or hybrid. */
+            mode?: ("SEARCH_MODE_UNSPECIFIED" | "SEARCH_MODE_VECTOR" | "SEARCH_MODE_HYBRID") | (0 | 1 | 2);
+            /** @description The query text, embedded with the collection's model. */
+            query: string;
+        };
+        /** @description SearchRequest is a query over one collection. */
+        "coder.embeddings.v1.SearchRequest-Body": {
+            /** @description Set by the path; a value sent here is replaced by it. */
+            collectionId?: string;
+            /** @description Only chunks of documents that pass it. */
+            filter?: components["schemas"]["coder.embeddings.v1.Filter"];
+            /** @description Whether to mark the query's words in each hit's text. */
+            highlight?: boolean;
+            /**
+             * Format: int32
+             * @description Number of hits; 0 means 10, at most 100.
+             */
+            k?: number;
+            /**
+             * @description Drops hits whose vector similarity is below it (above it, for METRIC_EUCLIDEAN
+             *     distances); in hybrid search it applies to the vector leg, and hits found only by BM25
+             *     are kept. Unset means no threshold.
+             */
+            minScore?: number;
+            /** @description Vector (default) or hybrid. */
+            mode?: ("SEARCH_MODE_UNSPECIFIED" | "SEARCH_MODE_VECTOR" | "SEARCH_MODE_HYBRID") | (0 | 1 | 2);
+            /** @description The query text, embedded with the collection's model. */
+            query: string;
+        };
+        /** @description SearchResponse carries the hits, best first. */
+        "coder.embeddings.v1.SearchResponse": {
+            /** @description The hits. */
+            hits?: components["schemas"]["coder.embeddings.v1.SearchHit"][];
+            /**
+             * @description How the vector leg ran: `exact` (every filtered chunk compared), `hnsw` (the approximate
+             *     index), `cosmos` (Cosmos DB VectorDistance).
+             */
+            strategy?: string;
+        };
+        /** @description StartIndexJobRequest carries a batch of documents to index in the background. */
+        "coder.embeddings.v1.StartIndexJobRequest": {
+            /** @description Id of the collection. */
+            collectionId: string;
+            /** @description The documents, 1 to 10,000, with distinct ids. */
+            documents: components["schemas"]["coder.embeddings.v1.DocumentInput"][];
+        };
+        /** @description StartIndexJobRequest carries a batch of documents to index in the background. */
+        "coder.embeddings.v1.StartIndexJobRequest-Body": {
+            /** @description Set by the path; a value sent here is replaced by it. */
+            collectionId?: string;
+            /** @description The documents, 1 to 10,000, with distinct ids. */
+            documents: components["schemas"]["coder.embeddings.v1.DocumentInput"][];
+        };
+        /** @description StartIndexJobResponse carries the job, queued. */
+        "coder.embeddings.v1.StartIndexJobResponse": {
+            /** @description The job. */
+            job?: components["schemas"]["coder.embeddings.v1.Job"];
+        };
+        /** @description UpsertDocumentsRequest carries documents to index now. */
+        "coder.embeddings.v1.UpsertDocumentsRequest": {
+            /** @description Id of the collection. */
+            collectionId: string;
+            /** @description The documents, 1 to 100, with distinct ids. */
+            documents: components["schemas"]["coder.embeddings.v1.DocumentInput"][];
+        };
+        /** @description UpsertDocumentsRequest carries documents to index now. */
+        "coder.embeddings.v1.UpsertDocumentsRequest-Body": {
+            /** @description Set by the path; a value sent here is replaced by it. */
+            collectionId?: string;
+            /** @description The documents, 1 to 100, with distinct ids. */
+            documents: components["schemas"]["coder.embeddings.v1.DocumentInput"][];
+        };
+        /** @description UpsertDocumentsResponse carries a result per document, in request order. */
+        "coder.embeddings.v1.UpsertDocumentsResponse": {
+            /**
+             * Format: int64
+             * @description Tokens embedded by this call.
+             */
+            embeddedTokens?: string;
+            /** @description The results. */
+            results?: components["schemas"]["coder.embeddings.v1.UpsertResult"][];
+        };
+        /**
+         * @description UpsertOutcome says what an upsert did with one document.
+         *     - `UPSERT_OUTCOME_UNSPECIFIED`: Not set.
+         *     - `UPSERT_OUTCOME_INDEXED`: New or changed content: chunked, embedded and stored.
+         *     - `UPSERT_OUTCOME_UNCHANGED`: Same content, metadata and tags: nothing done.
+         *     - `UPSERT_OUTCOME_METADATA_UPDATED`: Same content, new metadata or tags: stored without embedding.
+         *     A request may give a value's number instead of its name; answers carry names.
+         */
+        "coder.embeddings.v1.UpsertOutcome": ("UPSERT_OUTCOME_UNSPECIFIED" | "UPSERT_OUTCOME_INDEXED" | "UPSERT_OUTCOME_UNCHANGED" | "UPSERT_OUTCOME_METADATA_UPDATED") | (0 | 1 | 2 | 3);
+        /** @description UpsertResult is what happened to one document of an upsert. */
+        "coder.embeddings.v1.UpsertResult": {
+            /** @description The document as stored. */
+            document?: components["schemas"]["coder.embeddings.v1.Document"];
+            /** @description What was done. */
+            outcome?: components["schemas"]["coder.embeddings.v1.UpsertOutcome"];
+        };
+        /** @description WatchJobRequest names the job to follow. */
+        "coder.embeddings.v1.WatchJobRequest": {
+            /** @description Id of the job. */
+            jobId: string;
+        };
+        /** @description WatchJobResponse is the job after a change. */
+        "coder.embeddings.v1.WatchJobResponse": {
+            /** @description The job. */
+            job?: components["schemas"]["coder.embeddings.v1.Job"];
         };
         /** @description AcceptInvitationRequest carries an invitation token and, for a new account, its details. */
         "coder.identity.v1.AcceptInvitationRequest": {
@@ -10572,6 +11360,557 @@ export interface operations {
             408: components["responses"]["RequestTimeout"];
             409: components["responses"]["Conflict"];
             412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    EmbeddingsService_ListCollections: {
+        parameters: {
+            query?: {
+                /** @description Largest number of collections to return; 0 means 50, at most 1000. */
+                pageSize?: number;
+                /** @description Token from a previous response's `next_page_token`. */
+                pageToken?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.embeddings.v1.ListCollectionsResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    EmbeddingsService_CreateCollection: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["coder.embeddings.v1.Collection"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    /** @description URL of the created resource. */
+                    Location: string;
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.embeddings.v1.CreateCollectionResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    EmbeddingsService_GetCollection: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the collection. */
+                collection_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.embeddings.v1.GetCollectionResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    EmbeddingsService_DeleteCollection: {
+        parameters: {
+            query?: {
+                /** @description When set, the delete is refused unless the stored collection still has this etag. */
+                etag?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Id of the collection. */
+                collection_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.embeddings.v1.DeleteCollectionResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    EmbeddingsService_ListDocuments: {
+        parameters: {
+            query?: {
+                /** @description Largest number of documents to return; 0 means 50, at most 1000. */
+                pageSize?: number;
+                /** @description Token from a previous response's `next_page_token`. */
+                pageToken?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Id of the collection. */
+                collection_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.embeddings.v1.ListDocumentsResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    EmbeddingsService_GetDocument: {
+        parameters: {
+            query?: {
+                /** @description Whether to return its chunks (text and positions) too. */
+                includeChunks?: boolean;
+            };
+            header?: never;
+            path: {
+                /** @description Id of the collection. */
+                collection_id: string;
+                /** @description The document's source id. */
+                document_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.embeddings.v1.GetDocumentResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    EmbeddingsService_DeleteDocument: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the collection. */
+                collection_id: string;
+                /** @description The document's source id. */
+                document_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.embeddings.v1.DeleteDocumentResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    EmbeddingsService_UpsertDocuments: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the collection. */
+                collection_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["coder.embeddings.v1.UpsertDocumentsRequest-Body"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.embeddings.v1.UpsertDocumentsResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    EmbeddingsService_StartIndexJob: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the collection. */
+                collection_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["coder.embeddings.v1.StartIndexJobRequest-Body"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.embeddings.v1.StartIndexJobResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    EmbeddingsService_Search: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the collection. */
+                collection_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["coder.embeddings.v1.SearchRequest-Body"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.embeddings.v1.SearchResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    EmbeddingsService_GetJob: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the job. */
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.embeddings.v1.GetJobResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    EmbeddingsService_CancelJob: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the job. */
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["coder.embeddings.v1.CancelJobRequest-Body"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.embeddings.v1.CancelJobResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    EmbeddingsService_WatchJob: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the job. */
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A stream of messages: Server-Sent Events (`event: message`, `id:` the message's cursor, `event: error` when the stream fails), NDJSON, or a JSON array, by the Accept header. Each message has the schema given here. */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.embeddings.v1.WatchJobResponse"][];
+                    "application/x-ndjson": components["schemas"]["coder.embeddings.v1.WatchJobResponse"];
+                    "text/event-stream": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             414: components["responses"]["UriTooLong"];
             429: components["responses"]["TooManyRequests"];

@@ -6509,9 +6509,9 @@ export interface components {
             /**
              * @description Words (every one must match), `"exact phrases"`, `[tag]` / `[tag=value]`, and filters
              *     `{in_name:text}`, `{in_body:text}`, `{updated_by:me}`, `{created_by:me}`,
-             *     `{type:runbook}`; at most 1,000 characters.
+             *     `{type:runbook}`; at most 1,000 characters. Empty: the newest pages.
              */
-            query: string;
+            query?: string;
             /** @description Only this space; empty for every space the caller may read. */
             spaceId?: string;
         };
@@ -14273,13 +14273,13 @@ export interface operations {
     };
     KnowledgeService_SearchPages: {
         parameters: {
-            query: {
+            query?: {
                 /**
                  * @description Words (every one must match), `"exact phrases"`, `[tag]` / `[tag=value]`, and filters
                  *     `{in_name:text}`, `{in_body:text}`, `{updated_by:me}`, `{created_by:me}`,
-                 *     `{type:runbook}`; at most 1,000 characters.
+                 *     `{type:runbook}`; at most 1,000 characters. Empty: the newest pages.
                  */
-                query: string;
+                query?: string;
                 /** @description Only this space; empty for every space the caller may read. */
                 spaceId?: string;
                 /** @description How to match. */

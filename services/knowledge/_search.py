@@ -125,7 +125,7 @@ def _filter(parts: _Parts, body: str, me: str) -> None:
 
 def parse_query(query: str, me: str) -> ParsedQuery:
     """The parts of a query; `me` is the caller's user id. INVALID_ARGUMENT (on `query`) for an
-    unknown filter or a query that asks for nothing."""
+    unknown filter. An empty query selects every page (newest first)."""
     parts = _Parts()
     for phrase, tag, filter_body, word in _TOKEN.findall(query):
         if word:
@@ -153,8 +153,6 @@ def parse_query(query: str, me: str) -> ParsedQuery:
         kind=parts.filters.get("type", ""),
         text=" ".join(parts.text),
     )
-    if not (parsed.ranked or parsed.tags or parsed.in_name or parts.filters):
-        raise _invalid("it holds no word, phrase, tag or filter")
     return parsed
 
 

@@ -43,9 +43,7 @@ async def create_page(
     return answer.page
 
 
-async def search(
-    stub: KnowledgeServiceStub, token: str, query: str, **fields: object
-) -> list[str]:
+async def search(stub: KnowledgeServiceStub, token: str, query: str, **fields: object) -> list[str]:
     """The titles of the hits, best first."""
     answer = await stub.SearchPages(
         api.SearchPagesRequest(query=query, **fields),  # type: ignore[arg-type]

@@ -180,7 +180,9 @@ class TestRunbooks:
         assert checked.page.revision == 1
         edited = await stub.UpdatePage(
             api.UpdatePageRequest(
-                page=kb.Page(id=runbook.id, steps=[*checked.page.steps, kb.RunbookStep(text="Announce")]),
+                page=kb.Page(
+                    id=runbook.id, steps=[*checked.page.steps, kb.RunbookStep(text="Announce")]
+                ),
                 update_mask=FieldMask(paths=["steps"]),
             ),
             metadata=auth(token(org)),

@@ -13,9 +13,7 @@ from tests.fixtures.tokens import TokenFactory, auth
 from tests.knowledge.factories import create_page, create_space, search
 
 
-async def grant(
-    stub: KnowledgeServiceStub, token: str, space_id: str, **roles: int
-) -> kb.Space:
+async def grant(stub: KnowledgeServiceStub, token: str, space_id: str, **roles: int) -> kb.Space:
     answer = await stub.SetSpacePermissions(
         api.SetSpacePermissionsRequest(
             space_id=space_id,

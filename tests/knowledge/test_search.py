@@ -104,7 +104,9 @@ class TestScope:
         first = found.hits[0]
         assert first.full_text_rank == 1 and first.semantic_rank == 0
         assert "failover" in first.snippet.lower()
-        await stub.DeletePage(api.DeletePageRequest(page_id=first.page_id), metadata=auth(token(org)))
+        await stub.DeletePage(
+            api.DeletePageRequest(page_id=first.page_id), metadata=auth(token(org))
+        )
         assert await search(stub, token(org), "failover") == ["Cache warmup"]
 
     async def test_semantic_mode_without_embeddings_is_refused(

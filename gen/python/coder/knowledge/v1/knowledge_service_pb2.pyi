@@ -1768,7 +1768,7 @@ class SearchPagesRequest(_message.Message):
     query: _builtins.str
     """Words (every one must match), `"exact phrases"`, `[tag]` / `[tag=value]`, and filters
     `{in_name:text}`, `{in_body:text}`, `{updated_by:me}`, `{created_by:me}`,
-    `{type:runbook}`; at most 1,000 characters.
+    `{type:runbook}`; at most 1,000 characters. Empty: the newest pages.
     """
     space_id: _builtins.str
     """Only this space; empty for every space the caller may read."""

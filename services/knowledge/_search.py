@@ -143,7 +143,7 @@ def parse_query(query: str, me: str) -> ParsedQuery:
             if tokens:
                 parts.phrases.append(tokens)
                 parts.text.append(phrase)
-    parsed = ParsedQuery(
+    return ParsedQuery(
         terms=tuple(dict.fromkeys(parts.terms)),
         phrases=tuple(parts.phrases),
         tags=tuple(dict.fromkeys(parts.tags)),
@@ -153,7 +153,6 @@ def parse_query(query: str, me: str) -> ParsedQuery:
         kind=parts.filters.get("type", ""),
         text=" ".join(parts.text),
     )
-    return parsed
 
 
 # --- matching and ranking ---------------------------------------------------------------------

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import grpc
 import pytest
 
 from coder.knowledge.v1 import knowledge_service_pb2_grpc

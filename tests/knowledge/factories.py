@@ -9,7 +9,7 @@ from tests.fixtures.tokens import auth
 
 
 async def create_space(stub: KnowledgeServiceStub, token: str, name: str = "Docs") -> kb.Space:
-    answer = await stub.CreateSpace(
+    answer: api.CreateSpaceResponse = await stub.CreateSpace(
         api.CreateSpaceRequest(space=kb.Space(name=name)), metadata=auth(token)
     )
     return answer.space
@@ -36,7 +36,7 @@ async def create_page(
     if steps:
         page.kind = kb.PAGE_KIND_RUNBOOK
         page.steps.extend(kb.RunbookStep(text=text) for text in steps)
-    answer = await stub.CreatePage(
+    answer: api.CreatePageResponse = await stub.CreatePage(
         api.CreatePageRequest(space_id=space_id, page=page, template_id=template_id),
         metadata=auth(token),
     )

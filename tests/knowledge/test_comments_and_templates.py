@@ -15,7 +15,7 @@ from tests.knowledge.factories import create_page, create_space
 async def comment(
     stub: KnowledgeServiceStub, token: str, page_id: str, text: str, parent_id: str = ""
 ) -> kb.Comment:
-    answer = await stub.CreateComment(
+    answer: api.CreateCommentResponse = await stub.CreateComment(
         api.CreateCommentRequest(
             page_id=page_id, comment=kb.Comment(markdown=text, parent_id=parent_id)
         ),

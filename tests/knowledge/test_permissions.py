@@ -14,10 +14,13 @@ from tests.knowledge.factories import create_page, create_space, search
 
 
 async def grant(stub: KnowledgeServiceStub, token: str, space_id: str, **roles: int) -> kb.Space:
-    answer = await stub.SetSpacePermissions(
+    answer: api.SetSpacePermissionsResponse = await stub.SetSpacePermissions(
         api.SetSpacePermissionsRequest(
             space_id=space_id,
-            grants=[kb.SpaceGrant(role=role, access=access) for role, access in roles.items()],
+            grants=[
+                kb.SpaceGrant(role=role, access=access)  # type: ignore[arg-type]
+                for role, access in roles.items()
+            ],
         ),
         metadata=auth(token),
     )

@@ -14,7 +14,7 @@ from tests.knowledge.factories import create_page, create_space
 
 
 async def edit(stub: KnowledgeServiceStub, token: str, page_id: str, markdown: str) -> kb.Page:
-    answer = await stub.UpdatePage(
+    answer: api.UpdatePageResponse = await stub.UpdatePage(
         api.UpdatePageRequest(page=kb.Page(id=page_id, markdown=markdown)), metadata=auth(token)
     )
     return answer.page

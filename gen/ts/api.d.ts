@@ -4159,7 +4159,9 @@ export interface components {
             markdown?: boolean;
             /**
              * Format: int32
-             * @description Largest chunk, in tokens; 0 means 256. The local model reads at most 256 tokens.
+             * @description Largest chunk, in tokens; 0 means the model's limit: 254 for all-MiniLM-L6-v2 (it reads
+             *     256 tokens, two of them its markers), 512 for models of the AI Service. Larger than the
+             *     local model's limit is refused.
              */
             maxTokens?: number;
             /**

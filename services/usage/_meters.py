@@ -143,6 +143,16 @@ CATEGORIES: tuple[Category, ...] = (
         ),
     ),
     Category(
+        "embeddings.embedding",
+        "embeddings.embedding.completed",
+        AI_DIMENSIONS,
+        _meters(
+            "embeddings.embedding",
+            ("requests", COUNT, "request", "Documents embedded by the local model.", ()),
+            ("input_tokens", SUM, "token", "Tokens the local model embedded.", ("input_tokens",)),
+        ),
+    ),
+    Category(
         "mcp.execution",
         "mcp.execution.completed",
         MCP_DIMENSIONS,

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from coder.embeddings.v1 import resources_pb2 as coder_dot_embeddings_dot_v1_dot_resources__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n coder/embeddings/v1/events.proto\x12\x13\x63oder.embeddings.v1\x1a#coder/embeddings/v1/resources.proto\"[\n\x0f\x44ocumentIndexed\x12/\n\x08\x64ocument\x18\x01 \x01(\x0b\x32\x1d.coder.embeddings.v1.Document\x12\x17\n\x0f\x65mbedded_tokens\x18\x02 \x01(\x03\"=\n\x0f\x44ocumentDeleted\x12\x15\n\rcollection_id\x18\x01 \x01(\t\x12\x13\n\x0b\x64ocument_id\x18\x02 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n coder/embeddings/v1/events.proto\x12\x13\x63oder.embeddings.v1\x1a#coder/embeddings/v1/resources.proto\"[\n\x0f\x44ocumentIndexed\x12/\n\x08\x64ocument\x18\x01 \x01(\x0b\x32\x1d.coder.embeddings.v1.Document\x12\x17\n\x0f\x65mbedded_tokens\x18\x02 \x01(\x03\"=\n\x0f\x44ocumentDeleted\x12\x15\n\rcollection_id\x18\x01 \x01(\t\x12\x13\n\x0b\x64ocument_id\x18\x02 \x01(\t\"3\n\nJobStarted\x12%\n\x03job\x18\x01 \x01(\x0b\x32\x18.coder.embeddings.v1.Jobb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,4 +36,6 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DOCUMENTINDEXED']._serialized_end=185
   _globals['_DOCUMENTDELETED']._serialized_start=187
   _globals['_DOCUMENTDELETED']._serialized_end=248
+  _globals['_JOBSTARTED']._serialized_start=250
+  _globals['_JOBSTARTED']._serialized_end=301
 # @@protoc_insertion_point(module_scope)

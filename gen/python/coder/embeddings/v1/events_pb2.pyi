@@ -72,3 +72,29 @@ class DocumentDeleted(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DocumentDeleted: _TypeAlias = DocumentDeleted  # noqa: Y015
+
+@_typing.final
+class JobStarted(_message.Message):
+    """JobStarted is the payload of `embeddings.job.started`: a batch indexing job was accepted.
+    Its embedding calls to the AI Service are made on behalf of this event's actor.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JOB_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def job(self) -> _resources_pb2.Job:
+        """The job, queued."""
+
+    def __init__(
+        self,
+        *,
+        job: _resources_pb2.Job | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["job", b"job"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["job", b"job"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___JobStarted: _TypeAlias = JobStarted  # noqa: Y015

@@ -130,7 +130,10 @@ class ChunkingPolicy(_message.Message):
     OVERLAP_TOKENS_FIELD_NUMBER: _builtins.int
     MARKDOWN_FIELD_NUMBER: _builtins.int
     max_tokens: _builtins.int
-    """Largest chunk, in tokens; 0 means 256. The local model reads at most 256 tokens."""
+    """Largest chunk, in tokens; 0 means the model's limit: 254 for all-MiniLM-L6-v2 (it reads
+    256 tokens, two of them its markers), 512 for models of the AI Service. Larger than the
+    local model's limit is refused.
+    """
     overlap_tokens: _builtins.int
     """Tokens repeated from the end of a chunk at the start of the next one within a section;
     0 means none. Must be less than `max_tokens`.

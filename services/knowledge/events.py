@@ -6,14 +6,20 @@ Every event is `knowledge.<entity>.<past-verb>`, its subject the entity's id:
   `.deleted` is the purge from the recycle bin, one event per page);
 - `knowledge.comment.created` (CommentCreated), for notifications.
 Payloads carry no etag (the event is stored in the batch that assigns it) and pages no HTML.
+
+Consumed: the service's own page events, by the consumer that keeps the semantic index in
+Embeddings (`_embeddings.EmbeddingsIndex.reindex`), on the durable queue
+`knowledge-semantic-index`. It is idempotent: it applies the page's current state.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from coder.events.v1 import event_pb2
 from coder.knowledge.v1 import events_pb2, knowledge_pb2
 from services.kit import Clock, Principal
-from services.kit.bus import EventFactory
+from services.kit.bus import EventFactory, Subscription
 
 SPACE_CREATED = "knowledge.space.created"
 SPACE_UPDATED = "knowledge.space.updated"
@@ -57,3 +63,10 @@ class KnowledgeEvents:
         )
         payload.comment.ClearField("etag")
         return self._event(COMMENT_CREATED, comment.id, payload)
+
+
+def semantic_index_subscription(
+    consumer: str, reindex: Callable[[event_pb2.Event], Awaitable[None]]
+) -> Subscription:
+    """The page events, delivered to the semantic index."""
+    return Subscription(consumer, "knowledge", PAGE_EVENTS, reindex)

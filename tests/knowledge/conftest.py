@@ -10,7 +10,7 @@ import pytest
 from coder.knowledge.v1 import knowledge_service_pb2_grpc
 from services.kit import Resources
 from services.kit.bus import Subscription
-from services.knowledge import SERVICE
+from services.knowledge import KnowledgeSettings, definition
 from tests.conftest import HostFactory
 from tests.fixtures.events import EventRecorder
 from tests.fixtures.hosts import ServiceHost
@@ -18,7 +18,7 @@ from tests.fixtures.hosts import ServiceHost
 
 @pytest.fixture(scope="session")
 async def knowledge_host(service_host: HostFactory) -> AsyncIterator[ServiceHost]:
-    async with service_host([SERVICE]) as started:
+    async with service_host([definition(KnowledgeSettings(semantic=False))]) as started:
         yield started
 
 

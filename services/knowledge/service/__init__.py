@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 from services.kit import Clock
+from services.knowledge._embeddings import EmbeddingsIndex
 from services.knowledge.repository import KnowledgeRepository
 from services.knowledge.service.access import SpaceAccess
 from services.knowledge.service.comments import CommentService
@@ -37,10 +38,11 @@ class KnowledgeDomain:
         self,
         repository: KnowledgeRepository,
         clock: Clock,
-        semantic: SemanticSearch | None = None,
+        semantic: EmbeddingsIndex | None = None,
     ) -> None:
         access = SpaceAccess(repository)
         self.repository = repository
+        self.index = semantic
         self.spaces = SpaceService(repository, access, clock)
         self.pages = PageService(repository, access, clock)
         self.revisions = RevisionService(repository, self.pages)

@@ -13,13 +13,20 @@ from typing import Protocol
 
 from coder.knowledge.v1 import knowledge_service_pb2
 from coder.knowledge.v1 import knowledge_service_pb2 as api
-from services.kit import FailedPrecondition, current_principal, fill_timestamp
+from services.kit import (
+    DomainError,
+    FailedPrecondition,
+    current_principal,
+    fill_timestamp,
+    get_logger,
+)
 from services.kit.store import Condition, Document, F
 from services.knowledge import _search
 from services.knowledge._mapping import page_from_document, page_tokens
 from services.knowledge.repository import KnowledgeRepository
 from services.knowledge.service.access import READ, SpaceAccess
 
+_log = get_logger("coder.knowledge")
 DEFAULT_HITS = 20
 SEMANTIC_CANDIDATES = 50
 """How many nearest pages the semantic side asks for before its filters apply."""
@@ -83,7 +90,16 @@ class SearchService:
         if mode != api.SEARCH_MODE_SEMANTIC:
             full_text = await self._full_text(organization_id, query, conditions, documents)
         if mode != api.SEARCH_MODE_FULL_TEXT and self._semantic is not None:
-            semantic = await self._meaning(organization_id, query, spaces, conditions, documents)
+            try:
+                semantic = await self._meaning(
+                    organization_id, query, spaces, conditions, documents
+                )
+            except DomainError as failure:
+                if mode == api.SEARCH_MODE_SEMANTIC:
+                    raise
+                # Hybrid search still answers by full text; the reply says so in its mode.
+                _log.warning("knowledge.semantic_unavailable", error=str(failure))
+                mode = response.mode = api.SEARCH_MODE_FULL_TEXT
         if mode == api.SEARCH_MODE_HYBRID:
             ranked = _search.fuse(full_text, semantic)
         else:

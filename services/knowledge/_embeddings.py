@@ -27,7 +27,6 @@ from coder.embeddings.v1.embeddings_service_pb2_grpc import EmbeddingsServiceStu
 from coder.events.v1 import event_pb2
 from coder.knowledge.v1 import knowledge_pb2
 from services.kit import AlreadyExists, NotFound, Peers, domain_error, get_logger
-from services.knowledge._mapping import page_from_document
 from services.knowledge.repository import KnowledgeRepository
 
 COLLECTION = "knowledge-pages"
@@ -115,25 +114,26 @@ class EmbeddingsIndex:
         """Bring the event's page up to date in the index: upserted when live, deleted
         otherwise."""
         organization_id, page_id = event.organization_id, event.subject
-        document = await self._repository.page_document(organization_id, page_id)
+        stored = await self._repository.stored_page(organization_id, page_id)
+        page = None if stored is None or stored.trashed else stored.page
         stub = await self._peers.stub(
             EmbeddingsServiceStub, on_behalf_of=event, scope=INDEXING_SCOPE
         )
         try:
-            await self._apply(stub, organization_id, page_id, document)
+            await self._apply(stub, organization_id, page_id, page)
         except NotFound:
             # The collection went (deleted through Embeddings): forget it and start again.
             self._collections.pop(organization_id, None)
-            await self._apply(stub, organization_id, page_id, document)
+            await self._apply(stub, organization_id, page_id, page)
 
     async def _apply(
         self,
         stub: EmbeddingsServiceStub,
         organization_id: str,
         page_id: str,
-        document: dict[str, object] | None,
+        page: knowledge_pb2.Page | None,
     ) -> None:
-        if document is None or document.get("trashed"):
+        if page is None:
             collection = await self._find(stub, organization_id)
             if collection:
                 await _answered(
@@ -144,7 +144,6 @@ class EmbeddingsIndex:
                     )
                 )
             return
-        page = page_from_document(document)
         metadata = struct_pb2.Struct()
         metadata.update({"spaceId": page.space_id, "pageId": page.id})
         collection = await self._collection(stub, organization_id)

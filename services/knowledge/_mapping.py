@@ -7,6 +7,7 @@ page's writes go with its revision and its events in one atomic batch.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from google.protobuf.json_format import MessageToDict, ParseDict
@@ -109,8 +110,21 @@ def page_from_document(document: Document) -> knowledge_pb2.Page:
     return _parsed(document, knowledge_pb2.Page())
 
 
-def trash_id_of(document: Document) -> str:
-    return str(document.get("trashId", ""))
+@dataclass(frozen=True, slots=True)
+class StoredPage:
+    """A stored page and what its document adds: the page whose deletion put it in the
+    recycle bin (empty while it is live)."""
+
+    page: knowledge_pb2.Page
+    trash_id: str
+
+    @property
+    def trashed(self) -> bool:
+        return self.page.HasField("trash_time")
+
+
+def stored_page_from_document(document: Document) -> StoredPage:
+    return StoredPage(page_from_document(document), str(document.get("trashId", "")))
 
 
 def without_html(page: knowledge_pb2.Page) -> knowledge_pb2.Page:

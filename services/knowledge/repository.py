@@ -27,6 +27,7 @@ from services.knowledge._mapping import (
     REVISION_KIND,
     SPACE_KIND,
     TEMPLATE_KIND,
+    StoredPage,
     comment_document,
     comment_from_document,
     page_document,
@@ -36,9 +37,11 @@ from services.knowledge._mapping import (
     revision_id,
     space_document,
     space_from_document,
+    stored_page_from_document,
     template_document,
     template_from_document,
 )
+from services.knowledge._search import ParsedQuery
 
 KNOWLEDGE = "knowledge"
 CANDIDATE_LIMIT = 1000
@@ -76,6 +79,25 @@ CONTAINERS = (CONTAINER,)
 PageWrite = tuple[knowledge_pb2.Page, str, str | None]
 """A page to write: the page, its trash id (empty when live), the etag to match (None: a
 create)."""
+
+
+def _live_any_space() -> tuple[Condition, ...]:
+    return (F("kind") == PAGE_KIND, F("trashed") == False)  # noqa: E712
+
+
+def search_filters(query: ParsedQuery, space_ids: Sequence[str]) -> list[Condition]:
+    """The conditions of a search's filters (`[tag]`, `{in_name:…}`, `{updated_by:…}`,
+    `{created_by:…}`, `{type:…}`) and the spaces it may see."""
+    conditions: list[Condition] = [F("spaceId").in_(space_ids)]
+    conditions += [F("tagKeys").contains(tag) for tag in query.tags]
+    conditions += [F("titleTerms").contains(word) for word in query.in_name]
+    if query.updated_by:
+        conditions.append(F("updatedBy") == query.updated_by)
+    if query.created_by:
+        conditions.append(F("createdBy") == query.created_by)
+    if query.kind:
+        conditions.append(F("pageKind") == query.kind)
+    return conditions
 
 
 def _live_pages(space_id: str) -> tuple[Condition, ...]:
@@ -158,9 +180,10 @@ class KnowledgeRepository(Repository):
 
     # --- pages -----------------------------------------------------------------------------
 
-    async def page_document(self, partition: str, page_id: str) -> Document | None:
-        """The page's stored document, live or trashed."""
-        return await self._kind(partition, page_id, PAGE_KIND)
+    async def stored_page(self, partition: str, page_id: str) -> StoredPage | None:
+        """The page, live or trashed."""
+        document = await self._kind(partition, page_id, PAGE_KIND)
+        return None if document is None else stored_page_from_document(document)
 
     async def list_pages(
         self,
@@ -181,9 +204,11 @@ class KnowledgeRepository(Repository):
         page = await self._items.page(query, partition)
         return [page_from_document(d) for d in page.items], page.continuation
 
-    async def live_children(self, partition: str, space_id: str, parent_id: str) -> list[Document]:
+    async def live_children(
+        self, partition: str, space_id: str, parent_id: str
+    ) -> list[knowledge_pb2.Page]:
         query = Query().where(*_live_pages(space_id), F("parentId") == parent_id)
-        return await self._items.every(query, partition)
+        return [page_from_document(d) for d in await self._items.every(query, partition)]
 
     async def live_pages(self, partition: str, space_id: str) -> list[knowledge_pb2.Page]:
         """Every live page of a space (for an export)."""
@@ -238,10 +263,10 @@ class KnowledgeRepository(Repository):
             ]
             await self._items.commit(partition, operations, events[start : start + per_batch])
 
-    async def trashed_with(self, partition: str, trash_id: str) -> list[Document]:
+    async def trashed_with(self, partition: str, trash_id: str) -> list[knowledge_pb2.Page]:
         """The pages one deletion put in the recycle bin."""
         query = Query().where(F("kind") == PAGE_KIND, F("trashId") == trash_id)
-        return await self._items.every(query, partition)
+        return [page_from_document(d) for d in await self._items.every(query, partition)]
 
     async def list_bin(
         self,
@@ -300,35 +325,39 @@ class KnowledgeRepository(Repository):
     # --- search ----------------------------------------------------------------------------
 
     async def candidates(
-        self, partition: str, conditions: Sequence[Condition], limit: int = CANDIDATE_LIMIT
-    ) -> list[Document]:
-        """The newest live pages matching every condition, at most `limit`."""
-        query = (
+        self,
+        partition: str,
+        query: ParsedQuery,
+        space_ids: Sequence[str],
+        limit: int = CANDIDATE_LIMIT,
+    ) -> list[knowledge_pb2.Page]:
+        """The newest live pages of the spaces that pass the query's filters and hold every
+        word of it (ARRAY_CONTAINS on the indexed words), at most `limit`."""
+        words = [F("terms").contains(term) for term in query.required]
+        selection = (
             Query()
-            .where(F("kind") == PAGE_KIND, F("trashed") == False, *conditions)  # noqa: E712
+            .where(*_live_any_space(), *search_filters(query, space_ids), *words)
             .order_by("updateTime", desc=True)
             .limit(limit)
         )
-        page = await self._items.page(query, partition)
-        return page.items
+        page = await self._items.page(selection, partition)
+        return [page_from_document(d) for d in page.items]
 
-    async def live_page_count(self, partition: str, *conditions: Condition) -> int:
-        query = Query().where(F("kind") == PAGE_KIND, F("trashed") == False, *conditions)  # noqa: E712
-        return await self._items.count(query, partition)
+    async def live_page_count(self, partition: str, term: str = "") -> int:
+        """How many live pages the organization has (holding `term`, when given)."""
+        holding = [F("terms").contains(term)] if term else []
+        return await self._items.count(Query().where(*_live_any_space(), *holding), partition)
 
     async def pages_by_id(
-        self, partition: str, ids: Sequence[str], conditions: Sequence[Condition] = ()
-    ) -> list[Document]:
-        """The live pages among `ids` matching every condition."""
+        self, partition: str, ids: Sequence[str], query: ParsedQuery, space_ids: Sequence[str]
+    ) -> list[knowledge_pb2.Page]:
+        """The live pages among `ids` that pass the query's filters (not its words)."""
         if not ids:
             return []
-        query = Query().where(
-            F("kind") == PAGE_KIND,
-            F("trashed") == False,  # noqa: E712
-            F("id").in_(ids),
-            *conditions,
+        selection = Query().where(
+            *_live_any_space(), F("id").in_(ids), *search_filters(query, space_ids)
         )
-        return await self._items.every(query, partition)
+        return [page_from_document(d) for d in await self._items.every(selection, partition)]
 
     # --- revisions -------------------------------------------------------------------------
 

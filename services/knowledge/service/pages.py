@@ -26,9 +26,8 @@ from services.kit import (
     require_field,
     update_paths,
 )
-from services.kit.store import Document
 from services.knowledge import _markdown, events
-from services.knowledge._mapping import page_from_document, trash_id_of, without_html
+from services.knowledge._mapping import without_html
 from services.knowledge.events import KnowledgeEvents
 from services.knowledge.repository import KnowledgeRepository, PageWrite
 from services.knowledge.service.access import READ, WRITE, SpaceAccess, require
@@ -118,11 +117,11 @@ def new_revision(
 
 @dataclass(frozen=True, slots=True)
 class Found:
-    """A stored page with its document and space."""
+    """A stored page with its space, and the page whose deletion trashed it (if it is)."""
 
-    document: Document
     page: knowledge_pb2.Page
     space: knowledge_pb2.Space
+    trash_id: str
 
 
 class PageService:
@@ -141,13 +140,12 @@ class PageService:
     ) -> Found:
         """The page (live, or with `trashed` in the recycle bin) in a space the caller
         reaches at `level`; NotFound otherwise."""
-        document = await self._repository.page_document(principal.organization_id, page_id)
-        if document is None or bool(document.get("trashed")) != trashed:
+        stored = await self._repository.stored_page(principal.organization_id, page_id)
+        if stored is None or stored.trashed != trashed:
             raise page_not_found(page_id)
-        page = page_from_document(document)
-        space = await self._access.space(principal, page.space_id, READ)
+        space = await self._access.space(principal, stored.page.space_id, READ)
         require(principal, space, level)
-        return Found(document, page, space)
+        return Found(stored.page, space, stored.trash_id)
 
     async def check_parent(
         self, principal: Principal, space_id: str, parent_id: str, moving: str = ""
@@ -158,13 +156,13 @@ class PageService:
         while current:
             if current == moving:
                 raise _bad_parent("a page cannot move below itself")
-            document = await self._repository.page_document(principal.organization_id, current)
-            if document is None or document.get("trashed") or document.get("spaceId") != space_id:
+            stored = await self._repository.stored_page(principal.organization_id, current)
+            if stored is None or stored.trashed or stored.page.space_id != space_id:
                 raise _bad_parent(f"page {current} is not a live page of the space")
             depth += 1
             if depth >= MAX_DEPTH:
                 raise _bad_parent(f"pages nest at most {MAX_DEPTH} deep")
-            current = str(document.get("parentId", ""))
+            current = stored.page.parent_id
 
     # --- RPCs ------------------------------------------------------------------------------
 
@@ -277,7 +275,7 @@ class PageService:
         principal = current_principal()
         found = await self.stored(principal, page_id, WRITE)
         check_etag(etag, found.page.etag, "page")
-        documents = [found.document]
+        subtree = [found.page]
         frontier = [found.page.id]
         while frontier:
             children = []
@@ -287,14 +285,13 @@ class PageService:
                         principal.organization_id, found.page.space_id, parent
                     )
                 )
-            documents.extend(children)
-            frontier = [child["id"] for child in children]
+            subtree.extend(children)
+            frontier = [child.id for child in children]
         now = self._clock.now()
         factory = KnowledgeEvents.acting(principal, self._clock)
         writes: list[PageWrite] = []
         trashed_events = []
-        for document in documents:
-            page = page_from_document(document)
+        for page in subtree:
             page.trash_time.FromDatetime(now)
             writes.append((page, found.page.id, page.etag))
             trashed_events.append(factory.page(events.PAGE_TRASHED, page))
@@ -386,8 +383,3 @@ def from_template(
         for step in template.steps:
             page.steps.add(text=step.text)
     return page
-
-
-def trash_of(document: Document) -> str:
-    """The page whose deletion put this one in the recycle bin."""
-    return trash_id_of(document)

@@ -6,11 +6,10 @@ from __future__ import annotations
 from coder.knowledge.v1 import knowledge_pb2, knowledge_service_pb2
 from services.kit import Clock, PageRequest, current_principal
 from services.knowledge import events
-from services.knowledge._mapping import page_from_document
 from services.knowledge.events import KnowledgeEvents
 from services.knowledge.repository import KnowledgeRepository, PageWrite
 from services.knowledge.service.access import WRITE, SpaceAccess
-from services.knowledge.service.pages import PageService, page_not_found, trash_of
+from services.knowledge.service.pages import PageService, page_not_found
 
 
 class RecycleBin:
@@ -47,10 +46,10 @@ class RecycleBin:
         trashed with another."""
         principal = current_principal()
         found = await self._pages.stored(principal, page_id, WRITE, trashed=True)
-        if trash_of(found.document) != page_id:
+        if found.trash_id != page_id:
             raise page_not_found(page_id)
-        documents = await self._repository.trashed_with(principal.organization_id, page_id)
-        return found.page, [page_from_document(d) for d in documents]
+        pages = await self._repository.trashed_with(principal.organization_id, page_id)
+        return found.page, pages
 
     async def restore(self, page_id: str) -> tuple[knowledge_pb2.Page, int]:
         """Every page of the deletion back where it was; the deleted page at the top of its
@@ -58,8 +57,8 @@ class RecycleBin:
         principal = current_principal()
         root, pages = await self._deleted(page_id)
         if root.parent_id:
-            parent = await self._repository.page_document(principal.organization_id, root.parent_id)
-            if parent is None or parent.get("trashed"):
+            parent = await self._repository.stored_page(principal.organization_id, root.parent_id)
+            if parent is None or parent.trashed:
                 root.parent_id = ""
         factory = KnowledgeEvents.acting(principal, self._clock)
         ordered = [root, *(p for p in pages if p.id != root.id)]

@@ -11,18 +11,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from coder.knowledge.v1 import knowledge_service_pb2
+from coder.knowledge.v1 import knowledge_pb2, knowledge_service_pb2
 from coder.knowledge.v1 import knowledge_service_pb2 as api
 from services.kit import (
     DomainError,
     FailedPrecondition,
     current_principal,
-    fill_timestamp,
     get_logger,
 )
-from services.kit.store import Condition, Document, F
 from services.knowledge import _search
-from services.knowledge._mapping import page_from_document, page_tokens
+from services.knowledge._mapping import page_tokens
 from services.knowledge.repository import KnowledgeRepository
 from services.knowledge.service.access import READ, SpaceAccess
 
@@ -39,20 +37,6 @@ class SemanticSearch(Protocol):
     async def nearest(
         self, organization_id: str, text: str, space_ids: Sequence[str], k: int
     ) -> list[str]: ...
-
-
-def filters(query: _search.ParsedQuery, space_ids: Sequence[str]) -> list[Condition]:
-    """The conditions of the query's filters and the caller's spaces."""
-    conditions: list[Condition] = [F("spaceId").in_(space_ids)]
-    conditions += [F("tagKeys").contains(tag) for tag in query.tags]
-    conditions += [F("titleTerms").contains(word) for word in query.in_name]
-    if query.updated_by:
-        conditions.append(F("updatedBy") == query.updated_by)
-    if query.created_by:
-        conditions.append(F("createdBy") == query.created_by)
-    if query.kind:
-        conditions.append(F("pageKind") == query.kind)
-    return conditions
 
 
 class SearchService:
@@ -83,17 +67,14 @@ class SearchService:
             return response
         limit = request.page_size or DEFAULT_HITS
         organization_id = principal.organization_id
-        conditions = filters(query, spaces)
-        documents: dict[str, Document] = {}
+        pages: dict[str, knowledge_pb2.Page] = {}
         full_text: list[str] = []
         semantic: list[str] = []
         if mode != api.SEARCH_MODE_SEMANTIC:
-            full_text = await self._full_text(organization_id, query, conditions, documents)
+            full_text = await self._full_text(organization_id, query, spaces, pages)
         if mode != api.SEARCH_MODE_FULL_TEXT and self._semantic is not None:
             try:
-                semantic = await self._meaning(
-                    organization_id, query, spaces, conditions, documents
-                )
+                semantic = await self._meaning(organization_id, query, spaces, pages)
             except DomainError as failure:
                 if mode == api.SEARCH_MODE_SEMANTIC:
                     raise
@@ -108,8 +89,8 @@ class SearchService:
         text_rank = {id: rank for rank, id in enumerate(full_text, 1)}
         meaning_rank = {id: rank for rank, id in enumerate(semantic, 1)}
         for id, score in ranked[:limit]:
-            page = page_from_document(documents[id])
-            hit = response.hits.add(
+            page = pages[id]
+            response.hits.add(
                 page_id=page.id,
                 space_id=page.space_id,
                 title=page.title,
@@ -118,8 +99,8 @@ class SearchService:
                 score=score,
                 full_text_rank=text_rank.get(id, 0),
                 semantic_rank=meaning_rank.get(id, 0),
+                update_time=page.update_time,
             )
-            fill_timestamp(hit.update_time, documents[id]["updateTime"])
         return response
 
     def _mode(
@@ -146,25 +127,21 @@ class SearchService:
         self,
         organization_id: str,
         query: _search.ParsedQuery,
-        conditions: Sequence[Condition],
-        documents: dict[str, Document],
+        spaces: Sequence[str],
+        pages: dict[str, knowledge_pb2.Page],
     ) -> list[str]:
         """Page ids best first: those holding every word (and phrase) by BM25, or with no
         words those the filters select, newest first."""
-        words = [F("terms").contains(term) for term in query.required]
-        found = await self._repository.candidates(organization_id, [*conditions, *words])
-        for document in found:
-            documents[document["id"]] = document
+        found = await self._repository.candidates(organization_id, query, spaces)
+        pages.update((page.id, page) for page in found)
         if not query.ranked:
-            return [d["id"] for d in found]
+            return [page.id for page in found]
         total = await self._repository.live_page_count(organization_id)
         frequency = {
-            term: await self._repository.live_page_count(organization_id, F("terms").contains(term))
+            term: await self._repository.live_page_count(organization_id, term)
             for term in query.required
         }
-        candidates = [
-            _search.Candidate(d["id"], tuple(page_tokens(page_from_document(d)))) for d in found
-        ]
+        candidates = [_search.Candidate(page.id, tuple(page_tokens(page))) for page in found]
         return [id for id, _ in _search.bm25(candidates, query, frequency, total)]
 
     async def _meaning(
@@ -172,15 +149,14 @@ class SearchService:
         organization_id: str,
         query: _search.ParsedQuery,
         spaces: Sequence[str],
-        conditions: Sequence[Condition],
-        documents: dict[str, Document],
+        pages: dict[str, knowledge_pb2.Page],
     ) -> list[str]:
+        """Page ids best first by meaning, among those that pass the query's filters."""
         assert self._semantic is not None
         nearest = await self._semantic.nearest(
             organization_id, query.text, spaces, SEMANTIC_CANDIDATES
         )
-        kept = await self._repository.pages_by_id(organization_id, nearest, conditions)
-        for document in kept:
-            documents[document["id"]] = document
-        allowed = {d["id"] for d in kept}
+        kept = await self._repository.pages_by_id(organization_id, nearest, query, spaces)
+        pages.update((page.id, page) for page in kept)
+        allowed = {page.id for page in kept}
         return [id for id in nearest if id in allowed]

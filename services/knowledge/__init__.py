@@ -29,7 +29,7 @@ def definition(settings: KnowledgeSettings | None = None) -> ServiceDefinition:
         own = settings or KnowledgeSettings()
         repository = KnowledgeRepository(resources.store, resources.relay)
         index = EmbeddingsIndex(repository, resources.peers) if own.semantic else None
-        return KnowledgeDomain(repository, resources.clock, index)
+        return KnowledgeDomain(repository, resources.clock, resources.caches.cache, index)
 
     def register(server: grpc.aio.Server, resources: Resources) -> None:
         """Add the knowledge servicer, wired to this process's resources, to a server."""

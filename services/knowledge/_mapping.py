@@ -72,10 +72,26 @@ def space_from_document(document: Document) -> knowledge_pb2.Space:
 # --- pages -----------------------------------------------------------------------------------
 
 
-def page_tokens(page: knowledge_pb2.Page) -> list[str]:
-    """The words full text matches a page by: its title, Markdown and runbook steps."""
-    steps = " ".join(step.text for step in page.steps)
-    return _search.words(f"{page.title} {page.markdown} {steps}")
+@dataclass(frozen=True, slots=True)
+class PageCandidate:
+    """A page a search found, read cheaply: its id and the text full text matches (title,
+    Markdown, runbook steps), the message parsed only for the hits answered."""
+
+    id: str
+    text: str
+    length: int
+    """How many words `text` holds."""
+    document: Document
+
+    def page(self) -> knowledge_pb2.Page:
+        return page_from_document(self.document)
+
+
+def candidate_from_document(document: Document) -> PageCandidate:
+    body = document["body"]
+    steps = " ".join(step.get("text", "") for step in body.get("steps", ()))
+    text = f"{body.get('title', '')} {body.get('markdown', '')} {steps}"
+    return PageCandidate(document["id"], text, int(document.get("length", 0)), document)
 
 
 def page_document(page: knowledge_pb2.Page, *, trash_id: str = "") -> Document:

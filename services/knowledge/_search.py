@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -158,14 +157,16 @@ def parse_query(query: str, me: str) -> ParsedQuery:
 # --- matching and ranking ---------------------------------------------------------------------
 
 
-def has_phrase(tokens: Sequence[str], phrase: Sequence[str]) -> bool:
-    """Whether `phrase` occurs in `tokens` as adjacent words."""
-    size = len(phrase)
-    first = phrase[0]
-    return any(
-        tokens[i] == first and tuple(tokens[i : i + size]) == tuple(phrase)
-        for i in range(len(tokens) - size + 1)
-    )
+def _word_pattern(words_in_order: Sequence[str]) -> re.Pattern[str]:
+    """Those words adjacent in that order, each a whole word (words are runs of letters
+    and digits; anything else separates them)."""
+    body = r"[\W_]+".join(re.escape(word) for word in words_in_order)
+    return re.compile(rf"(?<![^\W_]){body}(?![^\W_])")
+
+
+def has_phrase(text: str, phrase: Sequence[str]) -> bool:
+    """Whether the lowercased `text` holds `phrase` as adjacent words."""
+    return _word_pattern(phrase).search(text) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,8 +174,10 @@ class Candidate:
     """A page the store returned for the query's words and filters."""
 
     id: str
-    tokens: tuple[str, ...]
-    """Title and body words, in order."""
+    text: str
+    """Title, body and steps, lowercased."""
+    length: int
+    """How many words `text` holds."""
 
 
 def bm25(
@@ -184,22 +187,24 @@ def bm25(
     total_pages: int,
 ) -> list[tuple[str, float]]:
     """The candidates holding every phrase, scored by BM25 over the query's words, best
-    first (ties by id). The average length is the candidates' own: they are the pages that
-    hold every word, which is the set the score compares."""
-    matching = [c for c in candidates if all(has_phrase(c.tokens, p) for p in query.phrases)]
+    first (ties by id). A word missing from `document_frequency` weighs 1 (its IDF is left
+    out: with a single word it is the same for every candidate). The average length is the
+    candidates' own: they are the pages that hold every word, the set the score compares."""
+    phrases = [_word_pattern(phrase) for phrase in query.phrases]
+    matching = [c for c in candidates if all(p.search(c.text) for p in phrases)]
     if not matching:
         return []
-    average = sum(len(c.tokens) for c in matching) / len(matching) or 1.0
+    average = sum(c.length for c in matching) / len(matching) or 1.0
+    terms = [(term, _word_pattern([term])) for term in query.required]
     scored = []
     for candidate in matching:
-        counts = Counter(candidate.tokens)
-        length = len(candidate.tokens)
         score = 0.0
-        for term in query.required:
-            frequency = counts[term]
-            df = document_frequency.get(term, 0)
-            idf = math.log(1 + (total_pages - df + 0.5) / (df + 0.5))
-            score += idf * frequency * (K1 + 1) / (frequency + K1 * (1 - B + B * length / average))
+        for term, pattern in terms:
+            frequency = len(pattern.findall(candidate.text))
+            df = document_frequency.get(term)
+            idf = 1.0 if df is None else math.log(1 + (total_pages - df + 0.5) / (df + 0.5))
+            saturation = K1 * (1 - B + B * candidate.length / average)
+            score += idf * frequency * (K1 + 1) / (frequency + saturation)
         scored.append((candidate.id, score))
     scored.sort(key=lambda pair: (-pair[1], pair[0]))
     return scored

@@ -27,7 +27,9 @@ from services.knowledge._mapping import (
     REVISION_KIND,
     SPACE_KIND,
     TEMPLATE_KIND,
+    PageCandidate,
     StoredPage,
+    candidate_from_document,
     comment_document,
     comment_from_document,
     page_document,
@@ -330,7 +332,7 @@ class KnowledgeRepository(Repository):
         query: ParsedQuery,
         space_ids: Sequence[str],
         limit: int = CANDIDATE_LIMIT,
-    ) -> list[knowledge_pb2.Page]:
+    ) -> list[PageCandidate]:
         """The newest live pages of the spaces that pass the query's filters and hold every
         word of it (ARRAY_CONTAINS on the indexed words), at most `limit`."""
         words = [F("terms").contains(term) for term in query.required]
@@ -341,7 +343,7 @@ class KnowledgeRepository(Repository):
             .limit(limit)
         )
         page = await self._items.page(selection, partition)
-        return [page_from_document(d) for d in page.items]
+        return [candidate_from_document(d) for d in page.items]
 
     async def live_page_count(self, partition: str, term: str = "") -> int:
         """How many live pages the organization has (holding `term`, when given)."""
@@ -350,14 +352,15 @@ class KnowledgeRepository(Repository):
 
     async def pages_by_id(
         self, partition: str, ids: Sequence[str], query: ParsedQuery, space_ids: Sequence[str]
-    ) -> list[knowledge_pb2.Page]:
+    ) -> list[PageCandidate]:
         """The live pages among `ids` that pass the query's filters (not its words)."""
         if not ids:
             return []
         selection = Query().where(
             *_live_any_space(), F("id").in_(ids), *search_filters(query, space_ids)
         )
-        return [page_from_document(d) for d in await self._items.every(selection, partition)]
+        documents = await self._items.every(selection, partition)
+        return [candidate_from_document(d) for d in documents]
 
     # --- revisions -------------------------------------------------------------------------
 

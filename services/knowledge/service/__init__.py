@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 from services.kit import Clock
+from services.kit.cache import Cache
 from services.knowledge._embeddings import EmbeddingsIndex
 from services.knowledge.repository import KnowledgeRepository
 from services.knowledge.service.access import SpaceAccess
@@ -38,6 +39,7 @@ class KnowledgeDomain:
         self,
         repository: KnowledgeRepository,
         clock: Clock,
+        cache: Cache,
         semantic: EmbeddingsIndex | None = None,
     ) -> None:
         access = SpaceAccess(repository)
@@ -50,7 +52,7 @@ class KnowledgeDomain:
         self.templates = TemplateService(repository, clock)
         self.recycle = RecycleBin(repository, access, self.pages, clock)
         self.transfer = TransferService(repository, access, self.pages)
-        self.search = SearchService(repository, access, semantic)
+        self.search = SearchService(repository, access, cache, semantic)
 
 
 __all__ = ["KnowledgeDomain", "SemanticSearch"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from coder.knowledge.v1 import knowledge_pb2, knowledge_service_pb2
+from coder.knowledge.v1 import knowledge_service_pb2
 from coder.knowledge.v1 import knowledge_service_pb2 as api
 from services.kit import (
     DomainError,
@@ -19,13 +19,16 @@ from services.kit import (
     current_principal,
     get_logger,
 )
+from services.kit.cache import Cache
 from services.knowledge import _search
-from services.knowledge._mapping import page_tokens
+from services.knowledge._mapping import PageCandidate
 from services.knowledge.repository import KnowledgeRepository
 from services.knowledge.service.access import READ, SpaceAccess
 
 _log = get_logger("coder.knowledge")
 DEFAULT_HITS = 20
+STATISTICS_SECONDS = 60.0
+"""How long a page count or a word's document frequency is reused for BM25's IDF."""
 SEMANTIC_CANDIDATES = 50
 """How many nearest pages the semantic side asks for before its filters apply."""
 
@@ -46,10 +49,12 @@ class SearchService:
         self,
         repository: KnowledgeRepository,
         access: SpaceAccess,
+        cache: Cache,
         semantic: SemanticSearch | None = None,
     ) -> None:
         self._repository = repository
         self._access = access
+        self._cache = cache
         self._semantic = semantic
 
     async def search(
@@ -67,11 +72,11 @@ class SearchService:
             return response
         limit = request.page_size or DEFAULT_HITS
         organization_id = principal.organization_id
-        pages: dict[str, knowledge_pb2.Page] = {}
+        pages: dict[str, PageCandidate] = {}
         full_text: list[str] = []
         semantic: list[str] = []
         if mode != api.SEARCH_MODE_SEMANTIC:
-            full_text = await self._full_text(organization_id, query, spaces, pages)
+            full_text = await self._full_text(organization_id, query, spaces, limit, pages)
         if mode != api.SEARCH_MODE_FULL_TEXT and self._semantic is not None:
             try:
                 semantic = await self._meaning(organization_id, query, spaces, pages)
@@ -89,7 +94,7 @@ class SearchService:
         text_rank = {id: rank for rank, id in enumerate(full_text, 1)}
         meaning_rank = {id: rank for rank, id in enumerate(semantic, 1)}
         for id, score in ranked[:limit]:
-            page = pages[id]
+            page = pages[id].page()
             response.hits.add(
                 page_id=page.id,
                 space_id=page.space_id,
@@ -128,28 +133,54 @@ class SearchService:
         organization_id: str,
         query: _search.ParsedQuery,
         spaces: Sequence[str],
-        pages: dict[str, knowledge_pb2.Page],
+        limit: int,
+        pages: dict[str, PageCandidate],
     ) -> list[str]:
         """Page ids best first: those holding every word (and phrase) by BM25, or with no
-        words those the filters select, newest first."""
+        words the newest `limit` the filters select."""
+        if not query.ranked:
+            newest = await self._repository.candidates(organization_id, query, spaces, limit)
+            pages.update((page.id, page) for page in newest)
+            return [page.id for page in newest]
         found = await self._repository.candidates(organization_id, query, spaces)
         pages.update((page.id, page) for page in found)
-        if not query.ranked:
-            return [page.id for page in found]
-        total = await self._repository.live_page_count(organization_id)
-        frequency = {
-            term: await self._repository.live_page_count(organization_id, term)
-            for term in query.required
-        }
-        candidates = [_search.Candidate(page.id, tuple(page_tokens(page))) for page in found]
+        total, frequency = 0, dict[str, int]()
+        if len(query.required) > 1:
+            # With one word its IDF is the same for every candidate and cannot change the
+            # order; with more, their relative weights come from the organization's pages.
+            total, frequency = await self._frequencies(organization_id, query.required)
+        candidates = [_search.Candidate(c.id, c.text.lower(), c.length) for c in found]
         return [id for id, _ in _search.bm25(candidates, query, frequency, total)]
+
+    async def _frequencies(
+        self, organization_id: str, terms: Sequence[str]
+    ) -> tuple[int, dict[str, int]]:
+        """How many live pages the organization has, and how many hold each term: counted
+        by the store (a scan on SQLite), kept `STATISTICS_SECONDS` in the cache, since a
+        slightly old IDF only nudges the weights of a query's words."""
+        keys = {term: f"knowledge:df:{organization_id}:{term}" for term in terms}
+        total_key = f"knowledge:pages:{organization_id}"
+        cached = await self._cache.get_many([total_key, *keys.values()])
+        counts: dict[str, int] = {}
+        for term, key in keys.items():
+            if key in cached:
+                counts[term] = int(cached[key])
+            else:
+                counts[term] = await self._repository.live_page_count(organization_id, term)
+                await self._cache.set(key, str(counts[term]).encode(), ttl=STATISTICS_SECONDS)
+        if total_key in cached:
+            total = int(cached[total_key])
+        else:
+            total = await self._repository.live_page_count(organization_id)
+            await self._cache.set(total_key, str(total).encode(), ttl=STATISTICS_SECONDS)
+        return total, counts
 
     async def _meaning(
         self,
         organization_id: str,
         query: _search.ParsedQuery,
         spaces: Sequence[str],
-        pages: dict[str, knowledge_pb2.Page],
+        pages: dict[str, PageCandidate],
     ) -> list[str]:
         """Page ids best first by meaning, among those that pass the query's filters."""
         assert self._semantic is not None

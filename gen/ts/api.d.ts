@@ -990,6 +990,58 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/knowledge/pageTemplates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ListPageTemplates pages through the organization's templates, by name.
+         * @description ListPageTemplates pages through the organization's templates, by name.
+         */
+        get: operations["KnowledgeService_ListPageTemplates"];
+        put?: never;
+        /**
+         * CreatePageTemplate creates a page template of the organization.
+         * @description CreatePageTemplate creates a page template of the organization.
+         */
+        post: operations["KnowledgeService_CreatePageTemplate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/knowledge/pageTemplates/{page_template_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * GetPageTemplate returns one template.
+         * @description GetPageTemplate returns one template.
+         */
+        get: operations["KnowledgeService_GetPageTemplate"];
+        put?: never;
+        post?: never;
+        /**
+         * DeletePageTemplate deletes a template (pages made from it keep their content).
+         * @description DeletePageTemplate deletes a template (pages made from it keep their content).
+         */
+        delete: operations["KnowledgeService_DeletePageTemplate"];
+        options?: never;
+        head?: never;
+        /**
+         * UpdatePageTemplate changes a template.
+         * @description UpdatePageTemplate changes a template.
+         */
+        patch: operations["KnowledgeService_UpdatePageTemplate"];
+        trace?: never;
+    };
     "/api/v1/knowledge/pages/{page_id}": {
         parameters: {
             query?: never;
@@ -1431,58 +1483,6 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
-        trace?: never;
-    };
-    "/api/v1/knowledge/templates": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * ListTemplates pages through the organization's templates, by name.
-         * @description ListTemplates pages through the organization's templates, by name.
-         */
-        get: operations["KnowledgeService_ListTemplates"];
-        put?: never;
-        /**
-         * CreateTemplate creates a page template of the organization.
-         * @description CreateTemplate creates a page template of the organization.
-         */
-        post: operations["KnowledgeService_CreateTemplate"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/knowledge/templates/{template_id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * GetTemplate returns one template.
-         * @description GetTemplate returns one template.
-         */
-        get: operations["KnowledgeService_GetTemplate"];
-        put?: never;
-        post?: never;
-        /**
-         * DeleteTemplate deletes a template (pages made from it keep their content).
-         * @description DeleteTemplate deletes a template (pages made from it keep their content).
-         */
-        delete: operations["KnowledgeService_DeleteTemplate"];
-        options?: never;
-        head?: never;
-        /**
-         * UpdateTemplate changes a template.
-         * @description UpdateTemplate changes a template.
-         */
-        patch: operations["KnowledgeService_UpdateTemplate"];
         trace?: never;
     };
     "/api/v1/notification/defaults": {
@@ -5864,10 +5864,10 @@ export interface components {
              *     its fields left empty are taken from the template.
              */
             page: components["schemas"]["coder.knowledge.v1.Page"];
+            /** @description A template to start from; empty for none. */
+            pageTemplateId?: string;
             /** @description Id of the space. */
             spaceId: string;
-            /** @description A template to start from; empty for none. */
-            templateId?: string;
         };
         /** @description CreatePageRequest carries the new page. */
         "coder.knowledge.v1.CreatePageRequest-Body": {
@@ -5876,15 +5876,25 @@ export interface components {
              *     its fields left empty are taken from the template.
              */
             page: components["schemas"]["coder.knowledge.v1.Page"];
+            /** @description A template to start from; empty for none. */
+            pageTemplateId?: string;
             /** @description Set by the path; a value sent here is replaced by it. */
             spaceId?: string;
-            /** @description A template to start from; empty for none. */
-            templateId?: string;
         };
         /** @description CreatePageResponse carries the stored page. */
         "coder.knowledge.v1.CreatePageResponse": {
             /** @description The page with its id, revision 1, HTML and etag. */
             page?: components["schemas"]["coder.knowledge.v1.Page"];
+        };
+        /** @description CreatePageTemplateRequest carries a new template. */
+        "coder.knowledge.v1.CreatePageTemplateRequest": {
+            /** @description The template; output-only fields are ignored. */
+            pageTemplate: components["schemas"]["coder.knowledge.v1.PageTemplate"];
+        };
+        /** @description CreatePageTemplateResponse carries the stored template. */
+        "coder.knowledge.v1.CreatePageTemplateResponse": {
+            /** @description The template with its id and etag. */
+            pageTemplate?: components["schemas"]["coder.knowledge.v1.PageTemplate"];
         };
         /** @description CreateSpaceRequest carries the new space. */
         "coder.knowledge.v1.CreateSpaceRequest": {
@@ -5895,16 +5905,6 @@ export interface components {
         "coder.knowledge.v1.CreateSpaceResponse": {
             /** @description The space with its id and etag. */
             space?: components["schemas"]["coder.knowledge.v1.Space"];
-        };
-        /** @description CreateTemplateRequest carries a new template. */
-        "coder.knowledge.v1.CreateTemplateRequest": {
-            /** @description The template; output-only fields are ignored. */
-            template: components["schemas"]["coder.knowledge.v1.Template"];
-        };
-        /** @description CreateTemplateResponse carries the stored template. */
-        "coder.knowledge.v1.CreateTemplateResponse": {
-            /** @description The template with its id and etag. */
-            template?: components["schemas"]["coder.knowledge.v1.Template"];
         };
         /** @description DeleteCommentRequest names the comment to delete. */
         "coder.knowledge.v1.DeleteCommentRequest": {
@@ -5936,6 +5936,15 @@ export interface components {
              */
             trashedPages?: number;
         };
+        /** @description DeletePageTemplateRequest names the template to delete. */
+        "coder.knowledge.v1.DeletePageTemplateRequest": {
+            /** @description When set, refused unless the stored template still has this etag. */
+            etag?: string;
+            /** @description Id of the template. */
+            pageTemplateId: string;
+        };
+        /** @description DeletePageTemplateResponse is empty on success. */
+        "coder.knowledge.v1.DeletePageTemplateResponse": Record<string, never>;
         /** @description DeleteSpaceRequest names the space to delete. */
         "coder.knowledge.v1.DeleteSpaceRequest": {
             /** @description When set, refused unless the stored space still has this etag. */
@@ -5945,22 +5954,13 @@ export interface components {
         };
         /** @description DeleteSpaceResponse is empty on success. */
         "coder.knowledge.v1.DeleteSpaceResponse": Record<string, never>;
-        /** @description DeleteTemplateRequest names the template to delete. */
-        "coder.knowledge.v1.DeleteTemplateRequest": {
-            /** @description When set, refused unless the stored template still has this etag. */
-            etag?: string;
-            /** @description Id of the template. */
-            templateId: string;
-        };
-        /** @description DeleteTemplateResponse is empty on success. */
-        "coder.knowledge.v1.DeleteTemplateResponse": Record<string, never>;
         /** @description DiffPageRevisionsRequest names two revisions of a page. */
         "coder.knowledge.v1.DiffPageRevisionsRequest": {
             /**
              * Format: int32
-             * @description The older side.
+             * @description The older side; 0 means the revision before `to_revision` (the first, for revision 1).
              */
-            fromRevision: number;
+            fromRevision?: number;
             /** @description Id of the page. */
             pageId: string;
             /**
@@ -6025,6 +6025,16 @@ export interface components {
             /** @description The revision. */
             revision?: components["schemas"]["coder.knowledge.v1.PageRevision"];
         };
+        /** @description GetPageTemplateRequest names a template. */
+        "coder.knowledge.v1.GetPageTemplateRequest": {
+            /** @description Id of the template. */
+            pageTemplateId: string;
+        };
+        /** @description GetPageTemplateResponse carries the template. */
+        "coder.knowledge.v1.GetPageTemplateResponse": {
+            /** @description The template. */
+            pageTemplate?: components["schemas"]["coder.knowledge.v1.PageTemplate"];
+        };
         /** @description GetSpaceRequest names a space. */
         "coder.knowledge.v1.GetSpaceRequest": {
             /** @description Id of the space. */
@@ -6034,16 +6044,6 @@ export interface components {
         "coder.knowledge.v1.GetSpaceResponse": {
             /** @description The space. */
             space?: components["schemas"]["coder.knowledge.v1.Space"];
-        };
-        /** @description GetTemplateRequest names a template. */
-        "coder.knowledge.v1.GetTemplateRequest": {
-            /** @description Id of the template. */
-            templateId: string;
-        };
-        /** @description GetTemplateResponse carries the template. */
-        "coder.knowledge.v1.GetTemplateResponse": {
-            /** @description The template. */
-            template?: components["schemas"]["coder.knowledge.v1.Template"];
         };
         /** @description ImportPagesRequest carries a folder of Markdown files. */
         "coder.knowledge.v1.ImportPagesRequest": {
@@ -6125,6 +6125,23 @@ export interface components {
             /** @description The revisions, newest first. */
             revisions?: components["schemas"]["coder.knowledge.v1.PageRevision"][];
         };
+        /** @description ListPageTemplatesRequest asks for a page of templates. */
+        "coder.knowledge.v1.ListPageTemplatesRequest": {
+            /**
+             * Format: int32
+             * @description Largest number of templates to return; 0 means 50, at most 1000.
+             */
+            pageSize?: number;
+            /** @description Token from a previous response's `next_page_token`. */
+            pageToken?: string;
+        };
+        /** @description ListPageTemplatesResponse carries a page of templates. */
+        "coder.knowledge.v1.ListPageTemplatesResponse": {
+            /** @description Token for the next page; empty on the last page. */
+            nextPageToken?: string;
+            /** @description The templates, by name. */
+            pageTemplates?: components["schemas"]["coder.knowledge.v1.PageTemplate"][];
+        };
         /** @description ListPagesRequest asks for a page of one level of a space's tree. */
         "coder.knowledge.v1.ListPagesRequest": {
             /**
@@ -6181,23 +6198,6 @@ export interface components {
             nextPageToken?: string;
             /** @description The spaces, by name. */
             spaces?: components["schemas"]["coder.knowledge.v1.Space"][];
-        };
-        /** @description ListTemplatesRequest asks for a page of templates. */
-        "coder.knowledge.v1.ListTemplatesRequest": {
-            /**
-             * Format: int32
-             * @description Largest number of templates to return; 0 means 50, at most 1000.
-             */
-            pageSize?: number;
-            /** @description Token from a previous response's `next_page_token`. */
-            pageToken?: string;
-        };
-        /** @description ListTemplatesResponse carries a page of templates. */
-        "coder.knowledge.v1.ListTemplatesResponse": {
-            /** @description Token for the next page; empty on the last page. */
-            nextPageToken?: string;
-            /** @description The templates, by name. */
-            templates?: components["schemas"]["coder.knowledge.v1.Template"][];
         };
         /** @description MarkdownFile is one file of an imported folder. */
         "coder.knowledge.v1.MarkdownFile": {
@@ -6366,6 +6366,68 @@ export interface components {
             tags?: components["schemas"]["coder.knowledge.v1.Tag"][];
             /** @description The title then. */
             title?: string;
+        };
+        /** @description PageTemplate is reusable starting content for new pages of any space of the organization. */
+        "coder.knowledge.v1.PageTemplate": {
+            /**
+             * Format: date-time
+             * @description When it was created.
+             */
+            readonly createTime?: string;
+            /** @description User id of the creator. */
+            readonly createdBy?: string;
+            /** @description What it is for, at most 2,000 characters. */
+            description?: string;
+            /** @description Opaque version of the stored template. */
+            etag?: string;
+            /** @description Server-assigned, time-sortable id. */
+            readonly id?: string;
+            /** @description The kind of page it makes. */
+            kind?: ("PAGE_KIND_UNSPECIFIED" | "PAGE_KIND_PAGE" | "PAGE_KIND_RUNBOOK") | (0 | 1 | 2);
+            /** @description The Markdown a new page starts with, at most 200,000 characters. */
+            markdown?: string;
+            /** @description Display name, 1 to 200 characters. */
+            name: string;
+            /** @description The runbook steps a new runbook starts with, at most 200. */
+            steps?: components["schemas"]["coder.knowledge.v1.RunbookStep"][];
+            /** @description The tags a new page starts with, at most 50. */
+            tags?: components["schemas"]["coder.knowledge.v1.Tag"][];
+            /**
+             * Format: date-time
+             * @description When it last changed.
+             */
+            readonly updateTime?: string;
+        };
+        /** @description The fields of a PageTemplate to change (AIP-134): the fields sent are the fields changed, so each is optional; an empty value clears a field (an enum cannot be cleared). PageTemplate is reusable starting content for new pages of any space of the organization. */
+        "coder.knowledge.v1.PageTemplate-Patch": {
+            /**
+             * Format: date-time
+             * @description When it was created.
+             */
+            readonly createTime?: string;
+            /** @description User id of the creator. */
+            readonly createdBy?: string;
+            /** @description What it is for, at most 2,000 characters. */
+            description?: string;
+            /** @description Opaque version of the stored template. */
+            etag?: string;
+            /** @description Server-assigned, time-sortable id. */
+            readonly id?: string;
+            /** @description The kind of page it makes. */
+            kind?: ("PAGE_KIND_PAGE" | "PAGE_KIND_RUNBOOK") | (1 | 2);
+            /** @description The Markdown a new page starts with, at most 200,000 characters. */
+            markdown?: string;
+            /** @description Display name, 1 to 200 characters. */
+            name?: string;
+            /** @description The runbook steps a new runbook starts with, at most 200. */
+            steps?: components["schemas"]["coder.knowledge.v1.RunbookStep"][];
+            /** @description The tags a new page starts with, at most 50. */
+            tags?: components["schemas"]["coder.knowledge.v1.Tag"][];
+            /**
+             * Format: date-time
+             * @description When it last changed.
+             */
+            readonly updateTime?: string;
         };
         /** @description PurgePageRequest names a trashed page. */
         "coder.knowledge.v1.PurgePageRequest": {
@@ -6637,68 +6699,6 @@ export interface components {
             /** @description At most 200 characters, no `[` or `]`; empty for a bare tag. */
             value?: string;
         };
-        /** @description Template is reusable starting content for new pages of any space of the organization. */
-        "coder.knowledge.v1.Template": {
-            /**
-             * Format: date-time
-             * @description When it was created.
-             */
-            readonly createTime?: string;
-            /** @description User id of the creator. */
-            readonly createdBy?: string;
-            /** @description What it is for, at most 2,000 characters. */
-            description?: string;
-            /** @description Opaque version of the stored template. */
-            etag?: string;
-            /** @description Server-assigned, time-sortable id. */
-            readonly id?: string;
-            /** @description The kind of page it makes. */
-            kind?: ("PAGE_KIND_UNSPECIFIED" | "PAGE_KIND_PAGE" | "PAGE_KIND_RUNBOOK") | (0 | 1 | 2);
-            /** @description The Markdown a new page starts with, at most 200,000 characters. */
-            markdown?: string;
-            /** @description Display name, 1 to 200 characters. */
-            name: string;
-            /** @description The runbook steps a new runbook starts with, at most 200. */
-            steps?: components["schemas"]["coder.knowledge.v1.RunbookStep"][];
-            /** @description The tags a new page starts with, at most 50. */
-            tags?: components["schemas"]["coder.knowledge.v1.Tag"][];
-            /**
-             * Format: date-time
-             * @description When it last changed.
-             */
-            readonly updateTime?: string;
-        };
-        /** @description The fields of a Template to change (AIP-134): the fields sent are the fields changed, so each is optional; an empty value clears a field (an enum cannot be cleared). Template is reusable starting content for new pages of any space of the organization. */
-        "coder.knowledge.v1.Template-Patch": {
-            /**
-             * Format: date-time
-             * @description When it was created.
-             */
-            readonly createTime?: string;
-            /** @description User id of the creator. */
-            readonly createdBy?: string;
-            /** @description What it is for, at most 2,000 characters. */
-            description?: string;
-            /** @description Opaque version of the stored template. */
-            etag?: string;
-            /** @description Server-assigned, time-sortable id. */
-            readonly id?: string;
-            /** @description The kind of page it makes. */
-            kind?: ("PAGE_KIND_PAGE" | "PAGE_KIND_RUNBOOK") | (1 | 2);
-            /** @description The Markdown a new page starts with, at most 200,000 characters. */
-            markdown?: string;
-            /** @description Display name, 1 to 200 characters. */
-            name?: string;
-            /** @description The runbook steps a new runbook starts with, at most 200. */
-            steps?: components["schemas"]["coder.knowledge.v1.RunbookStep"][];
-            /** @description The tags a new page starts with, at most 50. */
-            tags?: components["schemas"]["coder.knowledge.v1.Tag"][];
-            /**
-             * Format: date-time
-             * @description When it last changed.
-             */
-            readonly updateTime?: string;
-        };
         /** @description UpdateCommentRequest carries a comment's new text. */
         "coder.knowledge.v1.UpdateCommentRequest": {
             /** @description The comment with its id, its new Markdown and, optionally, its etag. */
@@ -6730,6 +6730,21 @@ export interface components {
             /** @description The page as stored after the change. */
             page?: components["schemas"]["coder.knowledge.v1.Page"];
         };
+        /** @description UpdatePageTemplateRequest carries the changed fields. */
+        "coder.knowledge.v1.UpdatePageTemplateRequest": {
+            /** @description The template with its id, its new values and, optionally, its etag. */
+            pageTemplate: components["schemas"]["coder.knowledge.v1.PageTemplate"];
+            /**
+             * @description The fields to change: `name`, `description`, `kind`, `markdown`, `tags`, `steps`.
+             *     Empty means the populated ones.
+             */
+            updateMask?: string;
+        };
+        /** @description UpdatePageTemplateResponse carries the updated template. */
+        "coder.knowledge.v1.UpdatePageTemplateResponse": {
+            /** @description The template as stored after the change. */
+            pageTemplate?: components["schemas"]["coder.knowledge.v1.PageTemplate"];
+        };
         /** @description UpdateSpaceRequest carries the changed fields. */
         "coder.knowledge.v1.UpdateSpaceRequest": {
             /** @description The space with its id, its new values and, optionally, the etag it was read with. */
@@ -6741,21 +6756,6 @@ export interface components {
         "coder.knowledge.v1.UpdateSpaceResponse": {
             /** @description The space as stored after the change. */
             space?: components["schemas"]["coder.knowledge.v1.Space"];
-        };
-        /** @description UpdateTemplateRequest carries the changed fields. */
-        "coder.knowledge.v1.UpdateTemplateRequest": {
-            /** @description The template with its id, its new values and, optionally, its etag. */
-            template: components["schemas"]["coder.knowledge.v1.Template"];
-            /**
-             * @description The fields to change: `name`, `description`, `kind`, `markdown`, `tags`, `steps`.
-             *     Empty means the populated ones.
-             */
-            updateMask?: string;
-        };
-        /** @description UpdateTemplateResponse carries the updated template. */
-        "coder.knowledge.v1.UpdateTemplateResponse": {
-            /** @description The template as stored after the change. */
-            template?: components["schemas"]["coder.knowledge.v1.Template"];
         };
         /** @description ArchiveNotificationRequest names the notification. */
         "coder.notification.v1.ArchiveNotificationRequest": {
@@ -13521,6 +13521,219 @@ export interface operations {
             "5XX": components["responses"]["Error"];
         };
     };
+    KnowledgeService_ListPageTemplates: {
+        parameters: {
+            query?: {
+                /** @description Largest number of templates to return; 0 means 50, at most 1000. */
+                pageSize?: number;
+                /** @description Token from a previous response's `next_page_token`. */
+                pageToken?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.knowledge.v1.ListPageTemplatesResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    KnowledgeService_CreatePageTemplate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["coder.knowledge.v1.PageTemplate"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    /** @description URL of the created resource. */
+                    Location: string;
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.knowledge.v1.CreatePageTemplateResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    KnowledgeService_GetPageTemplate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the template. */
+                page_template_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.knowledge.v1.GetPageTemplateResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    KnowledgeService_DeletePageTemplate: {
+        parameters: {
+            query?: {
+                /** @description When set, refused unless the stored template still has this etag. */
+                etag?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Id of the template. */
+                page_template_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.knowledge.v1.DeletePageTemplateResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    KnowledgeService_UpdatePageTemplate: {
+        parameters: {
+            query?: {
+                /** @description The fields to change, comma-separated: `name`, `description`, `kind`, `markdown`, `tags`, `steps`. A field named here and left out of the body is cleared. Without it (or empty) the fields the body sends are the fields changed (AIP-134). */
+                updateMask?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Server-assigned, time-sortable id. */
+                page_template_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["coder.knowledge.v1.PageTemplate-Patch"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.knowledge.v1.UpdatePageTemplateResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
     KnowledgeService_GetPage: {
         parameters: {
             query?: never;
@@ -14014,9 +14227,9 @@ export interface operations {
     };
     KnowledgeService_DiffPageRevisions: {
         parameters: {
-            query: {
-                /** @description The older side. */
-                fromRevision: number;
+            query?: {
+                /** @description The older side; 0 means the revision before `to_revision` (the first, for revision 1). */
+                fromRevision?: number;
                 /** @description The newer side; 0 means the current revision. */
                 toRevision?: number;
             };
@@ -14739,219 +14952,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["coder.knowledge.v1.SetSpacePermissionsResponse"];
-                };
-            };
-            400: components["responses"]["BadRequest"];
-            401: components["responses"]["Unauthenticated"];
-            403: components["responses"]["PermissionDenied"];
-            404: components["responses"]["NotFound"];
-            408: components["responses"]["RequestTimeout"];
-            409: components["responses"]["Conflict"];
-            412: components["responses"]["PreconditionFailed"];
-            413: components["responses"]["PayloadTooLarge"];
-            414: components["responses"]["UriTooLong"];
-            429: components["responses"]["TooManyRequests"];
-            431: components["responses"]["HeadersTooLarge"];
-            "5XX": components["responses"]["Error"];
-        };
-    };
-    KnowledgeService_ListTemplates: {
-        parameters: {
-            query?: {
-                /** @description Largest number of templates to return; 0 means 50, at most 1000. */
-                pageSize?: number;
-                /** @description Token from a previous response's `next_page_token`. */
-                pageToken?: string;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description OK */
-            200: {
-                headers: {
-                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
-                    RateLimit: string;
-                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
-                    "RateLimit-Policy": string;
-                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
-                    "X-Request-Id": string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["coder.knowledge.v1.ListTemplatesResponse"];
-                };
-            };
-            400: components["responses"]["BadRequest"];
-            401: components["responses"]["Unauthenticated"];
-            403: components["responses"]["PermissionDenied"];
-            408: components["responses"]["RequestTimeout"];
-            413: components["responses"]["PayloadTooLarge"];
-            414: components["responses"]["UriTooLong"];
-            429: components["responses"]["TooManyRequests"];
-            431: components["responses"]["HeadersTooLarge"];
-            "5XX": components["responses"]["Error"];
-        };
-    };
-    KnowledgeService_CreateTemplate: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["coder.knowledge.v1.Template"];
-            };
-        };
-        responses: {
-            /** @description Created */
-            201: {
-                headers: {
-                    /** @description URL of the created resource. */
-                    Location: string;
-                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
-                    RateLimit: string;
-                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
-                    "RateLimit-Policy": string;
-                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
-                    "X-Request-Id": string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["coder.knowledge.v1.CreateTemplateResponse"];
-                };
-            };
-            400: components["responses"]["BadRequest"];
-            401: components["responses"]["Unauthenticated"];
-            403: components["responses"]["PermissionDenied"];
-            408: components["responses"]["RequestTimeout"];
-            409: components["responses"]["Conflict"];
-            413: components["responses"]["PayloadTooLarge"];
-            414: components["responses"]["UriTooLong"];
-            429: components["responses"]["TooManyRequests"];
-            431: components["responses"]["HeadersTooLarge"];
-            "5XX": components["responses"]["Error"];
-        };
-    };
-    KnowledgeService_GetTemplate: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description Id of the template. */
-                template_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description OK */
-            200: {
-                headers: {
-                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
-                    RateLimit: string;
-                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
-                    "RateLimit-Policy": string;
-                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
-                    "X-Request-Id": string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["coder.knowledge.v1.GetTemplateResponse"];
-                };
-            };
-            400: components["responses"]["BadRequest"];
-            401: components["responses"]["Unauthenticated"];
-            403: components["responses"]["PermissionDenied"];
-            404: components["responses"]["NotFound"];
-            408: components["responses"]["RequestTimeout"];
-            413: components["responses"]["PayloadTooLarge"];
-            414: components["responses"]["UriTooLong"];
-            429: components["responses"]["TooManyRequests"];
-            431: components["responses"]["HeadersTooLarge"];
-            "5XX": components["responses"]["Error"];
-        };
-    };
-    KnowledgeService_DeleteTemplate: {
-        parameters: {
-            query?: {
-                /** @description When set, refused unless the stored template still has this etag. */
-                etag?: string;
-            };
-            header?: never;
-            path: {
-                /** @description Id of the template. */
-                template_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description OK */
-            200: {
-                headers: {
-                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
-                    RateLimit: string;
-                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
-                    "RateLimit-Policy": string;
-                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
-                    "X-Request-Id": string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["coder.knowledge.v1.DeleteTemplateResponse"];
-                };
-            };
-            400: components["responses"]["BadRequest"];
-            401: components["responses"]["Unauthenticated"];
-            403: components["responses"]["PermissionDenied"];
-            404: components["responses"]["NotFound"];
-            408: components["responses"]["RequestTimeout"];
-            409: components["responses"]["Conflict"];
-            412: components["responses"]["PreconditionFailed"];
-            413: components["responses"]["PayloadTooLarge"];
-            414: components["responses"]["UriTooLong"];
-            429: components["responses"]["TooManyRequests"];
-            431: components["responses"]["HeadersTooLarge"];
-            "5XX": components["responses"]["Error"];
-        };
-    };
-    KnowledgeService_UpdateTemplate: {
-        parameters: {
-            query?: {
-                /** @description The fields to change, comma-separated: `name`, `description`, `kind`, `markdown`, `tags`, `steps`. A field named here and left out of the body is cleared. Without it (or empty) the fields the body sends are the fields changed (AIP-134). */
-                updateMask?: string;
-            };
-            header?: never;
-            path: {
-                /** @description Server-assigned, time-sortable id. */
-                template_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: {
-            content: {
-                "application/json": components["schemas"]["coder.knowledge.v1.Template-Patch"];
-            };
-        };
-        responses: {
-            /** @description OK */
-            200: {
-                headers: {
-                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
-                    RateLimit: string;
-                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
-                    "RateLimit-Policy": string;
-                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
-                    "X-Request-Id": string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["coder.knowledge.v1.UpdateTemplateResponse"];
                 };
             };
             400: components["responses"]["BadRequest"];

@@ -189,7 +189,7 @@ def comment_from_document(document: Document) -> knowledge_pb2.Comment:
     return _parsed(document, knowledge_pb2.Comment())
 
 
-def template_document(template: knowledge_pb2.Template) -> Document:
+def template_document(template: knowledge_pb2.PageTemplate) -> Document:
     return {
         "id": template.id,
         "kind": TEMPLATE_KIND,
@@ -198,5 +198,5 @@ def template_document(template: knowledge_pb2.Template) -> Document:
     }
 
 
-def template_from_document(document: Document) -> knowledge_pb2.Template:
-    return _parsed(document, knowledge_pb2.Template())
+def template_from_document(document: Document) -> knowledge_pb2.PageTemplate:
+    return _parsed(document, knowledge_pb2.PageTemplate())

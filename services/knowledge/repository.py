@@ -427,13 +427,15 @@ class KnowledgeRepository(Repository):
 
     # --- templates -------------------------------------------------------------------------
 
-    async def template(self, partition: str, template_id: str) -> knowledge_pb2.Template | None:
-        document = await self._kind(partition, template_id, TEMPLATE_KIND)
+    async def template(
+        self, partition: str, page_template_id: str
+    ) -> knowledge_pb2.PageTemplate | None:
+        document = await self._kind(partition, page_template_id, TEMPLATE_KIND)
         return None if document is None else template_from_document(document)
 
     async def list_templates(
         self, partition: str, page_size: int, continuation: str | None
-    ) -> tuple[list[knowledge_pb2.Template], str | None]:
+    ) -> tuple[list[knowledge_pb2.PageTemplate], str | None]:
         query = (
             Query()
             .where(F("kind") == TEMPLATE_KIND)
@@ -445,8 +447,8 @@ class KnowledgeRepository(Repository):
         return [template_from_document(d) for d in page.items], page.continuation
 
     async def save_template(
-        self, partition: str, template: knowledge_pb2.Template, if_match: str | None
-    ) -> knowledge_pb2.Template:
+        self, partition: str, template: knowledge_pb2.PageTemplate, if_match: str | None
+    ) -> knowledge_pb2.PageTemplate:
         document = template_document(template)
         operation = (
             BatchOp.create(document)
@@ -456,5 +458,5 @@ class KnowledgeRepository(Repository):
         written = await self._items.commit(partition, [operation])
         return template_from_document(written[0])
 
-    async def delete_template(self, partition: str, template_id: str, if_match: str) -> None:
-        await self._items.commit(partition, [BatchOp.delete(template_id, if_match=if_match)])
+    async def delete_template(self, partition: str, page_template_id: str, if_match: str) -> None:
+        await self._items.commit(partition, [BatchOp.delete(page_template_id, if_match=if_match)])

@@ -71,7 +71,7 @@ class KnowledgeServicer(knowledge_service_pb2_grpc.KnowledgeServiceServicer):
     async def CreatePage(
         self, request: api.CreatePageRequest, context: Context
     ) -> api.CreatePageResponse:
-        page = await self._pages.create(request.space_id, request.page, request.template_id)
+        page = await self._pages.create(request.space_id, request.page, request.page_template_id)
         return api.CreatePageResponse(page=page)
 
     async def GetPage(self, request: api.GetPageRequest, context: Context) -> api.GetPageResponse:
@@ -167,33 +167,37 @@ class KnowledgeServicer(knowledge_service_pb2_grpc.KnowledgeServiceServicer):
 
     # --- templates ---------------------------------------------------------------------------
 
-    async def CreateTemplate(
-        self, request: api.CreateTemplateRequest, context: Context
-    ) -> api.CreateTemplateResponse:
-        return api.CreateTemplateResponse(template=await self._templates.create(request.template))
+    async def CreatePageTemplate(
+        self, request: api.CreatePageTemplateRequest, context: Context
+    ) -> api.CreatePageTemplateResponse:
+        return api.CreatePageTemplateResponse(
+            page_template=await self._templates.create(request.page_template)
+        )
 
-    async def GetTemplate(
-        self, request: api.GetTemplateRequest, context: Context
-    ) -> api.GetTemplateResponse:
-        return api.GetTemplateResponse(template=await self._templates.get(request.template_id))
+    async def GetPageTemplate(
+        self, request: api.GetPageTemplateRequest, context: Context
+    ) -> api.GetPageTemplateResponse:
+        return api.GetPageTemplateResponse(
+            page_template=await self._templates.get(request.page_template_id)
+        )
 
-    async def ListTemplates(
-        self, request: api.ListTemplatesRequest, context: Context
-    ) -> api.ListTemplatesResponse:
+    async def ListPageTemplates(
+        self, request: api.ListPageTemplatesRequest, context: Context
+    ) -> api.ListPageTemplatesResponse:
         templates, token = await self._templates.list_templates(request)
-        return api.ListTemplatesResponse(templates=templates, next_page_token=token)
+        return api.ListPageTemplatesResponse(page_templates=templates, next_page_token=token)
 
-    async def UpdateTemplate(
-        self, request: api.UpdateTemplateRequest, context: Context
-    ) -> api.UpdateTemplateResponse:
-        template = await self._templates.update(request.template, request.update_mask)
-        return api.UpdateTemplateResponse(template=template)
+    async def UpdatePageTemplate(
+        self, request: api.UpdatePageTemplateRequest, context: Context
+    ) -> api.UpdatePageTemplateResponse:
+        template = await self._templates.update(request.page_template, request.update_mask)
+        return api.UpdatePageTemplateResponse(page_template=template)
 
-    async def DeleteTemplate(
-        self, request: api.DeleteTemplateRequest, context: Context
-    ) -> api.DeleteTemplateResponse:
-        await self._templates.delete(request.template_id, request.etag)
-        return api.DeleteTemplateResponse()
+    async def DeletePageTemplate(
+        self, request: api.DeletePageTemplateRequest, context: Context
+    ) -> api.DeletePageTemplateResponse:
+        await self._templates.delete(request.page_template_id, request.etag)
+        return api.DeletePageTemplateResponse()
 
     # --- recycle bin -------------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ async def create_page(
     parent_id: str = "",
     tags: dict[str, str] | None = None,
     steps: tuple[str, ...] = (),
-    template_id: str = "",
+    page_template_id: str = "",
 ) -> kb.Page:
     page = kb.Page(
         title=title,
@@ -37,7 +37,7 @@ async def create_page(
         page.kind = kb.PAGE_KIND_RUNBOOK
         page.steps.extend(kb.RunbookStep(text=text) for text in steps)
     answer: api.CreatePageResponse = await stub.CreatePage(
-        api.CreatePageRequest(space_id=space_id, page=page, template_id=template_id),
+        api.CreatePageRequest(space_id=space_id, page=page, page_template_id=page_template_id),
         metadata=auth(token),
     )
     return answer.page

@@ -19,7 +19,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "KnowledgeService_ResetRunbook": {},
     "KnowledgeService_CreateComment": {"markdown": "planted"},
     "KnowledgeService_UpdateComment": {"markdown": "taken over"},
-    "KnowledgeService_UpdateTemplate": {"name": "taken over"},
+    "KnowledgeService_UpdatePageTemplate": {"name": "taken over"},
     "KnowledgeService_RestorePage": {},
     "KnowledgeService_ImportPages": {"files": [{"path": "planted.md", "content": "planted"}]},
 }
@@ -33,8 +33,8 @@ ID_OF_PARAMETER = {
     "step_id": "knowledge_step",
     "comment_id": "knowledge_comment",
     "comment.id": "knowledge_comment",
-    "template_id": "knowledge_template",
-    "template.id": "knowledge_template",
+    "page_template_id": "knowledge_template",
+    "page_template.id": "knowledge_template",
 }
 
 SECRETS = (
@@ -73,7 +73,10 @@ async def seed(b: Tenant) -> dict[str, str]:
         "comment",
     )
     template = await created(
-        b.client, "/api/v1/knowledge/templates", {"name": "B secret template"}, "template"
+        b.client,
+        "/api/v1/knowledge/pageTemplates",
+        {"name": "B secret template"},
+        "pageTemplate",
     )
     trashed = await b.client.post(
         f"/api/v1/knowledge/spaces/{space}/pages", json={"page": {"title": "B trashed"}}
@@ -103,8 +106,8 @@ async def untouched(b: Tenant, ids: dict[str, str]) -> None:
     assert (space["space"]["name"], space["space"]["grants"]) == ("B secret space", [])
     comments = await b.client.get(f"/api/v1/knowledge/pages/{ids['knowledge_page']}/comments")
     assert [c["markdown"] for c in comments.json()["comments"]] == ["B secret comment"]
-    template = await b.client.get(f"/api/v1/knowledge/templates/{ids['knowledge_template']}")
-    assert template.json()["template"]["name"] == "B secret template"
+    template = await b.client.get(f"/api/v1/knowledge/pageTemplates/{ids['knowledge_template']}")
+    assert template.json()["pageTemplate"]["name"] == "B secret template"
     binned = await b.client.get("/api/v1/knowledge/recycleBin")
     assert [p["title"] for p in binned.json()["pages"]] == ["B trashed"]
     listed = await b.client.get(f"/api/v1/knowledge/spaces/{ids['knowledge_space']}/pages")

@@ -85,9 +85,9 @@ class TestTemplates:
     async def test_a_page_from_a_template_takes_what_it_leaves_empty(
         self, stub: KnowledgeServiceStub, token: TokenFactory, org: str
     ) -> None:
-        template = await stub.CreateTemplate(
-            api.CreateTemplateRequest(
-                template=kb.Template(
+        template = await stub.CreatePageTemplate(
+            api.CreatePageTemplateRequest(
+                page_template=kb.PageTemplate(
                     name="Incident",
                     kind=kb.PAGE_KIND_RUNBOOK,
                     markdown="## Impact\n",
@@ -99,21 +99,23 @@ class TestTemplates:
         )
         space = await create_space(stub, token(org))
         page = await create_page(
-            stub, token(org), space.id, "Outage 12", template_id=template.template.id
+            stub, token(org), space.id, "Outage 12", page_template_id=template.page_template.id
         )
         assert page.kind == kb.PAGE_KIND_RUNBOOK
         assert page.markdown == "## Impact\n"
         assert [(t.name, t.value) for t in page.tags] == [("type", "incident")]
         assert [s.text for s in page.steps] == ["Page on-call", "Mitigate"]
-        listed = await stub.ListTemplates(api.ListTemplatesRequest(), metadata=auth(token(org)))
-        assert [t.name for t in listed.templates] == ["Incident"]
+        listed = await stub.ListPageTemplates(
+            api.ListPageTemplatesRequest(), metadata=auth(token(org))
+        )
+        assert [t.name for t in listed.page_templates] == ["Incident"]
 
     async def test_an_unknown_template_is_not_found(
         self, stub: KnowledgeServiceStub, token: TokenFactory, org: str
     ) -> None:
         space = await create_space(stub, token(org))
         error = await rpc_error(
-            create_page(stub, token(org), space.id, "X", template_id="nope"),
+            create_page(stub, token(org), space.id, "X", page_template_id="nope"),
             grpc.StatusCode.NOT_FOUND,
         )
         assert error_reason(error) == "TEMPLATE_NOT_FOUND"

@@ -41,6 +41,10 @@ class TestDiff:
             " gamma",
         ]
         assert not diff.title_changed
+        latest = await stub.DiffPageRevisions(
+            api.DiffPageRevisionsRequest(page_id=page.id), metadata=auth(token(org))
+        )
+        assert latest.unified_diff == diff.unified_diff
 
     async def test_an_unknown_revision_is_not_found(
         self, stub: KnowledgeServiceStub, token: TokenFactory, org: str

@@ -167,14 +167,16 @@ class PageService:
     # --- RPCs ------------------------------------------------------------------------------
 
     async def create(
-        self, space_id: str, draft: knowledge_pb2.Page, template_id: str
+        self, space_id: str, draft: knowledge_pb2.Page, page_template_id: str
     ) -> knowledge_pb2.Page:
         principal = current_principal()
         space = await self._access.space(principal, space_id, WRITE)
-        if template_id:
-            template = await self._repository.template(principal.organization_id, template_id)
+        if page_template_id:
+            template = await self._repository.template(principal.organization_id, page_template_id)
             if template is None:
-                raise NotFound(f"template {template_id} not found", reason="TEMPLATE_NOT_FOUND")
+                raise NotFound(
+                    f"template {page_template_id} not found", reason="TEMPLATE_NOT_FOUND"
+                )
             draft = from_template(draft, template)
         return await self.create_in(principal, space, draft, "")
 
@@ -368,7 +370,7 @@ def _bad_parent(description: str) -> InvalidArgument:
 
 
 def from_template(
-    draft: knowledge_pb2.Page, template: knowledge_pb2.Template
+    draft: knowledge_pb2.Page, template: knowledge_pb2.PageTemplate
 ) -> knowledge_pb2.Page:
     """The draft with its empty content fields taken from the template."""
     page = knowledge_pb2.Page()

@@ -77,6 +77,7 @@ class RevisionService:
         principal = current_principal()
         found = await self._pages.stored(principal, page_id, READ)
         to_number = to_number or found.page.revision
+        from_number = from_number or max(to_number - 1, 1)
         before = await self._revision(
             principal.organization_id, page_id, from_number, "from_revision"
         )

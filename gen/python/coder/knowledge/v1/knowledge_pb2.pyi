@@ -465,8 +465,8 @@ class Comment(_message.Message):
 Global___Comment: _TypeAlias = Comment  # noqa: Y015
 
 @_typing.final
-class Template(_message.Message):
-    """Template is reusable starting content for new pages of any space of the organization."""
+class PageTemplate(_message.Message):
+    """PageTemplate is reusable starting content for new pages of any space of the organization."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -532,4 +532,4 @@ class Template(_message.Message):
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___Template: _TypeAlias = Template  # noqa: Y015
+Global___PageTemplate: _TypeAlias = PageTemplate  # noqa: Y015

@@ -359,10 +359,10 @@ class CreatePageRequest(_message.Message):
 
     SPACE_ID_FIELD_NUMBER: _builtins.int
     PAGE_FIELD_NUMBER: _builtins.int
-    TEMPLATE_ID_FIELD_NUMBER: _builtins.int
+    PAGE_TEMPLATE_ID_FIELD_NUMBER: _builtins.int
     space_id: _builtins.str
     """Id of the space."""
-    template_id: _builtins.str
+    page_template_id: _builtins.str
     """A template to start from; empty for none."""
     @_builtins.property
     def page(self) -> _knowledge_pb2.Page:
@@ -375,11 +375,11 @@ class CreatePageRequest(_message.Message):
         *,
         space_id: _builtins.str = ...,
         page: _knowledge_pb2.Page | None = ...,
-        template_id: _builtins.str = ...,
+        page_template_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["page", b"page", "space_id", b"space_id", "template_id", b"template_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page", b"page", "page_template_id", b"page_template_id", "space_id", b"space_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -745,7 +745,7 @@ class DiffPageRevisionsRequest(_message.Message):
     page_id: _builtins.str
     """Id of the page."""
     from_revision: _builtins.int
-    """The older side."""
+    """The older side; 0 means the revision before `to_revision` (the first, for revision 1)."""
     to_revision: _builtins.int
     """The newer side; 0 means the current revision."""
     def __init__(
@@ -1224,102 +1224,102 @@ class DeleteCommentResponse(_message.Message):
 Global___DeleteCommentResponse: _TypeAlias = DeleteCommentResponse  # noqa: Y015
 
 @_typing.final
-class CreateTemplateRequest(_message.Message):
-    """CreateTemplateRequest carries a new template."""
+class CreatePageTemplateRequest(_message.Message):
+    """CreatePageTemplateRequest carries a new template."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    TEMPLATE_FIELD_NUMBER: _builtins.int
+    PAGE_TEMPLATE_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def template(self) -> _knowledge_pb2.Template:
+    def page_template(self) -> _knowledge_pb2.PageTemplate:
         """The template; output-only fields are ignored."""
 
     def __init__(
         self,
         *,
-        template: _knowledge_pb2.Template | None = ...,
+        page_template: _knowledge_pb2.PageTemplate | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["template", b"template"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page_template", b"page_template"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["template", b"template"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_template", b"page_template"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___CreateTemplateRequest: _TypeAlias = CreateTemplateRequest  # noqa: Y015
+Global___CreatePageTemplateRequest: _TypeAlias = CreatePageTemplateRequest  # noqa: Y015
 
 @_typing.final
-class CreateTemplateResponse(_message.Message):
-    """CreateTemplateResponse carries the stored template."""
+class CreatePageTemplateResponse(_message.Message):
+    """CreatePageTemplateResponse carries the stored template."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    TEMPLATE_FIELD_NUMBER: _builtins.int
+    PAGE_TEMPLATE_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def template(self) -> _knowledge_pb2.Template:
+    def page_template(self) -> _knowledge_pb2.PageTemplate:
         """The template with its id and etag."""
 
     def __init__(
         self,
         *,
-        template: _knowledge_pb2.Template | None = ...,
+        page_template: _knowledge_pb2.PageTemplate | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["template", b"template"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page_template", b"page_template"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["template", b"template"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_template", b"page_template"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___CreateTemplateResponse: _TypeAlias = CreateTemplateResponse  # noqa: Y015
+Global___CreatePageTemplateResponse: _TypeAlias = CreatePageTemplateResponse  # noqa: Y015
 
 @_typing.final
-class GetTemplateRequest(_message.Message):
-    """GetTemplateRequest names a template."""
+class GetPageTemplateRequest(_message.Message):
+    """GetPageTemplateRequest names a template."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    TEMPLATE_ID_FIELD_NUMBER: _builtins.int
-    template_id: _builtins.str
+    PAGE_TEMPLATE_ID_FIELD_NUMBER: _builtins.int
+    page_template_id: _builtins.str
     """Id of the template."""
     def __init__(
         self,
         *,
-        template_id: _builtins.str = ...,
+        page_template_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["template_id", b"template_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_template_id", b"page_template_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___GetTemplateRequest: _TypeAlias = GetTemplateRequest  # noqa: Y015
+Global___GetPageTemplateRequest: _TypeAlias = GetPageTemplateRequest  # noqa: Y015
 
 @_typing.final
-class GetTemplateResponse(_message.Message):
-    """GetTemplateResponse carries the template."""
+class GetPageTemplateResponse(_message.Message):
+    """GetPageTemplateResponse carries the template."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    TEMPLATE_FIELD_NUMBER: _builtins.int
+    PAGE_TEMPLATE_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def template(self) -> _knowledge_pb2.Template:
+    def page_template(self) -> _knowledge_pb2.PageTemplate:
         """The template."""
 
     def __init__(
         self,
         *,
-        template: _knowledge_pb2.Template | None = ...,
+        page_template: _knowledge_pb2.PageTemplate | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["template", b"template"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page_template", b"page_template"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["template", b"template"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_template", b"page_template"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___GetTemplateResponse: _TypeAlias = GetTemplateResponse  # noqa: Y015
+Global___GetPageTemplateResponse: _TypeAlias = GetPageTemplateResponse  # noqa: Y015
 
 @_typing.final
-class ListTemplatesRequest(_message.Message):
-    """ListTemplatesRequest asks for a page of templates."""
+class ListPageTemplatesRequest(_message.Message):
+    """ListPageTemplatesRequest asks for a page of templates."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -1341,46 +1341,46 @@ class ListTemplatesRequest(_message.Message):
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___ListTemplatesRequest: _TypeAlias = ListTemplatesRequest  # noqa: Y015
+Global___ListPageTemplatesRequest: _TypeAlias = ListPageTemplatesRequest  # noqa: Y015
 
 @_typing.final
-class ListTemplatesResponse(_message.Message):
-    """ListTemplatesResponse carries a page of templates."""
+class ListPageTemplatesResponse(_message.Message):
+    """ListPageTemplatesResponse carries a page of templates."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    TEMPLATES_FIELD_NUMBER: _builtins.int
+    PAGE_TEMPLATES_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     next_page_token: _builtins.str
     """Token for the next page; empty on the last page."""
     @_builtins.property
-    def templates(self) -> _containers.RepeatedCompositeFieldContainer[_knowledge_pb2.Template]:
+    def page_templates(self) -> _containers.RepeatedCompositeFieldContainer[_knowledge_pb2.PageTemplate]:
         """The templates, by name."""
 
     def __init__(
         self,
         *,
-        templates: _abc.Iterable[_knowledge_pb2.Template] | None = ...,
+        page_templates: _abc.Iterable[_knowledge_pb2.PageTemplate] | None = ...,
         next_page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "templates", b"templates"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "page_templates", b"page_templates"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___ListTemplatesResponse: _TypeAlias = ListTemplatesResponse  # noqa: Y015
+Global___ListPageTemplatesResponse: _TypeAlias = ListPageTemplatesResponse  # noqa: Y015
 
 @_typing.final
-class UpdateTemplateRequest(_message.Message):
-    """UpdateTemplateRequest carries the changed fields."""
+class UpdatePageTemplateRequest(_message.Message):
+    """UpdatePageTemplateRequest carries the changed fields."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    TEMPLATE_FIELD_NUMBER: _builtins.int
+    PAGE_TEMPLATE_FIELD_NUMBER: _builtins.int
     UPDATE_MASK_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def template(self) -> _knowledge_pb2.Template:
+    def page_template(self) -> _knowledge_pb2.PageTemplate:
         """The template with its id, its new values and, optionally, its etag."""
 
     @_builtins.property
@@ -1392,70 +1392,70 @@ class UpdateTemplateRequest(_message.Message):
     def __init__(
         self,
         *,
-        template: _knowledge_pb2.Template | None = ...,
+        page_template: _knowledge_pb2.PageTemplate | None = ...,
         update_mask: _field_mask_pb2.FieldMask | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["template", b"template", "update_mask", b"update_mask"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page_template", b"page_template", "update_mask", b"update_mask"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["template", b"template", "update_mask", b"update_mask"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_template", b"page_template", "update_mask", b"update_mask"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___UpdateTemplateRequest: _TypeAlias = UpdateTemplateRequest  # noqa: Y015
+Global___UpdatePageTemplateRequest: _TypeAlias = UpdatePageTemplateRequest  # noqa: Y015
 
 @_typing.final
-class UpdateTemplateResponse(_message.Message):
-    """UpdateTemplateResponse carries the updated template."""
+class UpdatePageTemplateResponse(_message.Message):
+    """UpdatePageTemplateResponse carries the updated template."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    TEMPLATE_FIELD_NUMBER: _builtins.int
+    PAGE_TEMPLATE_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def template(self) -> _knowledge_pb2.Template:
+    def page_template(self) -> _knowledge_pb2.PageTemplate:
         """The template as stored after the change."""
 
     def __init__(
         self,
         *,
-        template: _knowledge_pb2.Template | None = ...,
+        page_template: _knowledge_pb2.PageTemplate | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["template", b"template"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page_template", b"page_template"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["template", b"template"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_template", b"page_template"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___UpdateTemplateResponse: _TypeAlias = UpdateTemplateResponse  # noqa: Y015
+Global___UpdatePageTemplateResponse: _TypeAlias = UpdatePageTemplateResponse  # noqa: Y015
 
 @_typing.final
-class DeleteTemplateRequest(_message.Message):
-    """DeleteTemplateRequest names the template to delete."""
+class DeletePageTemplateRequest(_message.Message):
+    """DeletePageTemplateRequest names the template to delete."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    TEMPLATE_ID_FIELD_NUMBER: _builtins.int
+    PAGE_TEMPLATE_ID_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
-    template_id: _builtins.str
+    page_template_id: _builtins.str
     """Id of the template."""
     etag: _builtins.str
     """When set, refused unless the stored template still has this etag."""
     def __init__(
         self,
         *,
-        template_id: _builtins.str = ...,
+        page_template_id: _builtins.str = ...,
         etag: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "template_id", b"template_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "page_template_id", b"page_template_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___DeleteTemplateRequest: _TypeAlias = DeleteTemplateRequest  # noqa: Y015
+Global___DeletePageTemplateRequest: _TypeAlias = DeletePageTemplateRequest  # noqa: Y015
 
 @_typing.final
-class DeleteTemplateResponse(_message.Message):
-    """DeleteTemplateResponse is empty on success."""
+class DeletePageTemplateResponse(_message.Message):
+    """DeletePageTemplateResponse is empty on success."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -1468,7 +1468,7 @@ class DeleteTemplateResponse(_message.Message):
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___DeleteTemplateResponse: _TypeAlias = DeleteTemplateResponse  # noqa: Y015
+Global___DeletePageTemplateResponse: _TypeAlias = DeletePageTemplateResponse  # noqa: Y015
 
 @_typing.final
 class ListRecycleBinRequest(_message.Message):

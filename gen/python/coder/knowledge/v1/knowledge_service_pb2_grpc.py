@@ -148,30 +148,30 @@ class KnowledgeServiceStub:
                 request_serializer=coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.DeleteCommentRequest.SerializeToString,
                 response_deserializer=coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.DeleteCommentResponse.FromString,
                 _registered_method=True)
-        self.CreateTemplate = channel.unary_unary(
-                '/coder.knowledge.v1.KnowledgeService/CreateTemplate',
-                request_serializer=coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.CreateTemplateRequest.SerializeToString,
-                response_deserializer=coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.CreateTemplateResponse.FromString,
+        self.CreatePageTemplate = channel.unary_unary(
+                '/coder.knowledge.v1.KnowledgeService/CreatePageTemplate',
+                request_serializer=coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.CreatePageTemplateRequest.SerializeToString,
+                response_deserializer=coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.CreatePageTemplateResponse.FromString,
                 _registered_method=True)
-        self.GetTemplate = channel.unary_unary(
-                '/coder.knowledge.v1.KnowledgeService/GetTemplate',
-                request_serializer=coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.GetTemplateRequest.SerializeToString,
-                response_deserializer=coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.GetTemplateResponse.FromString,
+        self.GetPageTemplate = channel.unary_unary(
+                '/coder.knowledge.v1.KnowledgeService/GetPageTemplate',
+                request_serializer=coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.GetPageTemplateRequest.SerializeToString,
+                response_deserializer=coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.GetPageTemplateResponse.FromString,
                 _registered_method=True)
-        self.ListTemplates = channel.unary_unary(
-                '/coder.knowledge.v1.KnowledgeService/ListTemplates',
-                request_serializer=coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.ListTemplatesRequest.SerializeToString,
-                response_deserializer=coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.ListTemplatesResponse.FromString,
+        self.ListPageTemplates = channel.unary_unary(
+                '/coder.knowledge.v1.KnowledgeService/ListPageTemplates',
+                request_serializer=coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.ListPageTemplatesRequest.SerializeToString,
+                response_deserializer=coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.ListPageTemplatesResponse.FromString,
                 _registered_method=True)
-        self.UpdateTemplate = channel.unary_unary(
-                '/coder.knowledge.v1.KnowledgeService/UpdateTemplate',
-                request_serializer=coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.UpdateTemplateRequest.SerializeToString,
-                response_deserializer=coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.UpdateTemplateResponse.FromString,
+        self.UpdatePageTemplate = channel.unary_unary(
+                '/coder.knowledge.v1.KnowledgeService/UpdatePageTemplate',
+                request_serializer=coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.UpdatePageTemplateRequest.SerializeToString,
+                response_deserializer=coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.UpdatePageTemplateResponse.FromString,
                 _registered_method=True)
-        self.DeleteTemplate = channel.unary_unary(
-                '/coder.knowledge.v1.KnowledgeService/DeleteTemplate',
-                request_serializer=coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.DeleteTemplateRequest.SerializeToString,
-                response_deserializer=coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.DeleteTemplateResponse.FromString,
+        self.DeletePageTemplate = channel.unary_unary(
+                '/coder.knowledge.v1.KnowledgeService/DeletePageTemplate',
+                request_serializer=coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.DeletePageTemplateRequest.SerializeToString,
+                response_deserializer=coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.DeletePageTemplateResponse.FromString,
                 _registered_method=True)
         self.ListRecycleBin = channel.unary_unary(
                 '/coder.knowledge.v1.KnowledgeService/ListRecycleBin',
@@ -370,36 +370,36 @@ class KnowledgeServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def CreateTemplate(self, request, context):
-        """CreateTemplate creates a page template of the organization.
+    def CreatePageTemplate(self, request, context):
+        """CreatePageTemplate creates a page template of the organization.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def GetTemplate(self, request, context):
-        """GetTemplate returns one template.
+    def GetPageTemplate(self, request, context):
+        """GetPageTemplate returns one template.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def ListTemplates(self, request, context):
-        """ListTemplates pages through the organization's templates, by name.
+    def ListPageTemplates(self, request, context):
+        """ListPageTemplates pages through the organization's templates, by name.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def UpdateTemplate(self, request, context):
-        """UpdateTemplate changes a template.
+    def UpdatePageTemplate(self, request, context):
+        """UpdatePageTemplate changes a template.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def DeleteTemplate(self, request, context):
-        """DeleteTemplate deletes a template (pages made from it keep their content).
+    def DeletePageTemplate(self, request, context):
+        """DeletePageTemplate deletes a template (pages made from it keep their content).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -567,30 +567,30 @@ def add_KnowledgeServiceServicer_to_server(servicer, server):
                     request_deserializer=coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.DeleteCommentRequest.FromString,
                     response_serializer=coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.DeleteCommentResponse.SerializeToString,
             ),
-            'CreateTemplate': grpc.unary_unary_rpc_method_handler(
-                    servicer.CreateTemplate,
-                    request_deserializer=coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.CreateTemplateRequest.FromString,
-                    response_serializer=coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.CreateTemplateResponse.SerializeToString,
+            'CreatePageTemplate': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreatePageTemplate,
+                    request_deserializer=coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.CreatePageTemplateRequest.FromString,
+                    response_serializer=coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.CreatePageTemplateResponse.SerializeToString,
             ),
-            'GetTemplate': grpc.unary_unary_rpc_method_handler(
-                    servicer.GetTemplate,
-                    request_deserializer=coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.GetTemplateRequest.FromString,
-                    response_serializer=coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.GetTemplateResponse.SerializeToString,
+            'GetPageTemplate': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPageTemplate,
+                    request_deserializer=coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.GetPageTemplateRequest.FromString,
+                    response_serializer=coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.GetPageTemplateResponse.SerializeToString,
             ),
-            'ListTemplates': grpc.unary_unary_rpc_method_handler(
-                    servicer.ListTemplates,
-                    request_deserializer=coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.ListTemplatesRequest.FromString,
-                    response_serializer=coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.ListTemplatesResponse.SerializeToString,
+            'ListPageTemplates': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPageTemplates,
+                    request_deserializer=coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.ListPageTemplatesRequest.FromString,
+                    response_serializer=coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.ListPageTemplatesResponse.SerializeToString,
             ),
-            'UpdateTemplate': grpc.unary_unary_rpc_method_handler(
-                    servicer.UpdateTemplate,
-                    request_deserializer=coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.UpdateTemplateRequest.FromString,
-                    response_serializer=coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.UpdateTemplateResponse.SerializeToString,
+            'UpdatePageTemplate': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdatePageTemplate,
+                    request_deserializer=coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.UpdatePageTemplateRequest.FromString,
+                    response_serializer=coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.UpdatePageTemplateResponse.SerializeToString,
             ),
-            'DeleteTemplate': grpc.unary_unary_rpc_method_handler(
-                    servicer.DeleteTemplate,
-                    request_deserializer=coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.DeleteTemplateRequest.FromString,
-                    response_serializer=coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.DeleteTemplateResponse.SerializeToString,
+            'DeletePageTemplate': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeletePageTemplate,
+                    request_deserializer=coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.DeletePageTemplateRequest.FromString,
+                    response_serializer=coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.DeletePageTemplateResponse.SerializeToString,
             ),
             'ListRecycleBin': grpc.unary_unary_rpc_method_handler(
                     servicer.ListRecycleBin,
@@ -1232,7 +1232,7 @@ class KnowledgeService:
             _registered_method=True)
 
     @staticmethod
-    def CreateTemplate(request,
+    def CreatePageTemplate(request,
             target,
             options=(),
             channel_credentials=None,
@@ -1245,9 +1245,9 @@ class KnowledgeService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/coder.knowledge.v1.KnowledgeService/CreateTemplate',
-            coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.CreateTemplateRequest.SerializeToString,
-            coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.CreateTemplateResponse.FromString,
+            '/coder.knowledge.v1.KnowledgeService/CreatePageTemplate',
+            coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.CreatePageTemplateRequest.SerializeToString,
+            coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.CreatePageTemplateResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -1259,7 +1259,7 @@ class KnowledgeService:
             _registered_method=True)
 
     @staticmethod
-    def GetTemplate(request,
+    def GetPageTemplate(request,
             target,
             options=(),
             channel_credentials=None,
@@ -1272,9 +1272,9 @@ class KnowledgeService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/coder.knowledge.v1.KnowledgeService/GetTemplate',
-            coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.GetTemplateRequest.SerializeToString,
-            coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.GetTemplateResponse.FromString,
+            '/coder.knowledge.v1.KnowledgeService/GetPageTemplate',
+            coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.GetPageTemplateRequest.SerializeToString,
+            coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.GetPageTemplateResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -1286,7 +1286,7 @@ class KnowledgeService:
             _registered_method=True)
 
     @staticmethod
-    def ListTemplates(request,
+    def ListPageTemplates(request,
             target,
             options=(),
             channel_credentials=None,
@@ -1299,9 +1299,9 @@ class KnowledgeService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/coder.knowledge.v1.KnowledgeService/ListTemplates',
-            coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.ListTemplatesRequest.SerializeToString,
-            coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.ListTemplatesResponse.FromString,
+            '/coder.knowledge.v1.KnowledgeService/ListPageTemplates',
+            coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.ListPageTemplatesRequest.SerializeToString,
+            coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.ListPageTemplatesResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -1313,7 +1313,7 @@ class KnowledgeService:
             _registered_method=True)
 
     @staticmethod
-    def UpdateTemplate(request,
+    def UpdatePageTemplate(request,
             target,
             options=(),
             channel_credentials=None,
@@ -1326,9 +1326,9 @@ class KnowledgeService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/coder.knowledge.v1.KnowledgeService/UpdateTemplate',
-            coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.UpdateTemplateRequest.SerializeToString,
-            coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.UpdateTemplateResponse.FromString,
+            '/coder.knowledge.v1.KnowledgeService/UpdatePageTemplate',
+            coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.UpdatePageTemplateRequest.SerializeToString,
+            coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.UpdatePageTemplateResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -1340,7 +1340,7 @@ class KnowledgeService:
             _registered_method=True)
 
     @staticmethod
-    def DeleteTemplate(request,
+    def DeletePageTemplate(request,
             target,
             options=(),
             channel_credentials=None,
@@ -1353,9 +1353,9 @@ class KnowledgeService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/coder.knowledge.v1.KnowledgeService/DeleteTemplate',
-            coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.DeleteTemplateRequest.SerializeToString,
-            coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.DeleteTemplateResponse.FromString,
+            '/coder.knowledge.v1.KnowledgeService/DeletePageTemplate',
+            coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.DeletePageTemplateRequest.SerializeToString,
+            coder_dot_knowledge_dot_v1_dot_knowledge__service__pb2.DeletePageTemplateResponse.FromString,
             options,
             channel_credentials,
             insecure,

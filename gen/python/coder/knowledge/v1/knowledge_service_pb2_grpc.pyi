@@ -89,16 +89,16 @@ class KnowledgeServiceStub:
     """DeleteComment deletes a comment with its replies (the writer's own, or any for a writer
     of the space).
     """
-    CreateTemplate: _grpc.UnaryUnaryMultiCallable[_knowledge_service_pb2.CreateTemplateRequest, _knowledge_service_pb2.CreateTemplateResponse]
-    """CreateTemplate creates a page template of the organization."""
-    GetTemplate: _grpc.UnaryUnaryMultiCallable[_knowledge_service_pb2.GetTemplateRequest, _knowledge_service_pb2.GetTemplateResponse]
-    """GetTemplate returns one template."""
-    ListTemplates: _grpc.UnaryUnaryMultiCallable[_knowledge_service_pb2.ListTemplatesRequest, _knowledge_service_pb2.ListTemplatesResponse]
-    """ListTemplates pages through the organization's templates, by name."""
-    UpdateTemplate: _grpc.UnaryUnaryMultiCallable[_knowledge_service_pb2.UpdateTemplateRequest, _knowledge_service_pb2.UpdateTemplateResponse]
-    """UpdateTemplate changes a template."""
-    DeleteTemplate: _grpc.UnaryUnaryMultiCallable[_knowledge_service_pb2.DeleteTemplateRequest, _knowledge_service_pb2.DeleteTemplateResponse]
-    """DeleteTemplate deletes a template (pages made from it keep their content)."""
+    CreatePageTemplate: _grpc.UnaryUnaryMultiCallable[_knowledge_service_pb2.CreatePageTemplateRequest, _knowledge_service_pb2.CreatePageTemplateResponse]
+    """CreatePageTemplate creates a page template of the organization."""
+    GetPageTemplate: _grpc.UnaryUnaryMultiCallable[_knowledge_service_pb2.GetPageTemplateRequest, _knowledge_service_pb2.GetPageTemplateResponse]
+    """GetPageTemplate returns one template."""
+    ListPageTemplates: _grpc.UnaryUnaryMultiCallable[_knowledge_service_pb2.ListPageTemplatesRequest, _knowledge_service_pb2.ListPageTemplatesResponse]
+    """ListPageTemplates pages through the organization's templates, by name."""
+    UpdatePageTemplate: _grpc.UnaryUnaryMultiCallable[_knowledge_service_pb2.UpdatePageTemplateRequest, _knowledge_service_pb2.UpdatePageTemplateResponse]
+    """UpdatePageTemplate changes a template."""
+    DeletePageTemplate: _grpc.UnaryUnaryMultiCallable[_knowledge_service_pb2.DeletePageTemplateRequest, _knowledge_service_pb2.DeletePageTemplateResponse]
+    """DeletePageTemplate deletes a template (pages made from it keep their content)."""
     ListRecycleBin: _grpc.UnaryUnaryMultiCallable[_knowledge_service_pb2.ListRecycleBinRequest, _knowledge_service_pb2.ListRecycleBinResponse]
     """ListRecycleBin pages through the trashed pages of the spaces the caller may write,
     newest trash first.
@@ -186,16 +186,16 @@ class KnowledgeServiceAsyncStub(KnowledgeServiceStub):
     """DeleteComment deletes a comment with its replies (the writer's own, or any for a writer
     of the space).
     """
-    CreateTemplate: _aio.UnaryUnaryMultiCallable[_knowledge_service_pb2.CreateTemplateRequest, _knowledge_service_pb2.CreateTemplateResponse]  # type: ignore[assignment]
-    """CreateTemplate creates a page template of the organization."""
-    GetTemplate: _aio.UnaryUnaryMultiCallable[_knowledge_service_pb2.GetTemplateRequest, _knowledge_service_pb2.GetTemplateResponse]  # type: ignore[assignment]
-    """GetTemplate returns one template."""
-    ListTemplates: _aio.UnaryUnaryMultiCallable[_knowledge_service_pb2.ListTemplatesRequest, _knowledge_service_pb2.ListTemplatesResponse]  # type: ignore[assignment]
-    """ListTemplates pages through the organization's templates, by name."""
-    UpdateTemplate: _aio.UnaryUnaryMultiCallable[_knowledge_service_pb2.UpdateTemplateRequest, _knowledge_service_pb2.UpdateTemplateResponse]  # type: ignore[assignment]
-    """UpdateTemplate changes a template."""
-    DeleteTemplate: _aio.UnaryUnaryMultiCallable[_knowledge_service_pb2.DeleteTemplateRequest, _knowledge_service_pb2.DeleteTemplateResponse]  # type: ignore[assignment]
-    """DeleteTemplate deletes a template (pages made from it keep their content)."""
+    CreatePageTemplate: _aio.UnaryUnaryMultiCallable[_knowledge_service_pb2.CreatePageTemplateRequest, _knowledge_service_pb2.CreatePageTemplateResponse]  # type: ignore[assignment]
+    """CreatePageTemplate creates a page template of the organization."""
+    GetPageTemplate: _aio.UnaryUnaryMultiCallable[_knowledge_service_pb2.GetPageTemplateRequest, _knowledge_service_pb2.GetPageTemplateResponse]  # type: ignore[assignment]
+    """GetPageTemplate returns one template."""
+    ListPageTemplates: _aio.UnaryUnaryMultiCallable[_knowledge_service_pb2.ListPageTemplatesRequest, _knowledge_service_pb2.ListPageTemplatesResponse]  # type: ignore[assignment]
+    """ListPageTemplates pages through the organization's templates, by name."""
+    UpdatePageTemplate: _aio.UnaryUnaryMultiCallable[_knowledge_service_pb2.UpdatePageTemplateRequest, _knowledge_service_pb2.UpdatePageTemplateResponse]  # type: ignore[assignment]
+    """UpdatePageTemplate changes a template."""
+    DeletePageTemplate: _aio.UnaryUnaryMultiCallable[_knowledge_service_pb2.DeletePageTemplateRequest, _knowledge_service_pb2.DeletePageTemplateResponse]  # type: ignore[assignment]
+    """DeletePageTemplate deletes a template (pages made from it keep their content)."""
     ListRecycleBin: _aio.UnaryUnaryMultiCallable[_knowledge_service_pb2.ListRecycleBinRequest, _knowledge_service_pb2.ListRecycleBinResponse]  # type: ignore[assignment]
     """ListRecycleBin pages through the trashed pages of the spaces the caller may write,
     newest trash first.
@@ -414,44 +414,44 @@ class KnowledgeServiceServicer(metaclass=_abc_1.ABCMeta):
         """
 
     @_abc_1.abstractmethod
-    def CreateTemplate(
+    def CreatePageTemplate(
         self,
-        request: _knowledge_service_pb2.CreateTemplateRequest,
+        request: _knowledge_service_pb2.CreatePageTemplateRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_knowledge_service_pb2.CreateTemplateResponse, _abc.Awaitable[_knowledge_service_pb2.CreateTemplateResponse]]:
-        """CreateTemplate creates a page template of the organization."""
+    ) -> _typing.Union[_knowledge_service_pb2.CreatePageTemplateResponse, _abc.Awaitable[_knowledge_service_pb2.CreatePageTemplateResponse]]:
+        """CreatePageTemplate creates a page template of the organization."""
 
     @_abc_1.abstractmethod
-    def GetTemplate(
+    def GetPageTemplate(
         self,
-        request: _knowledge_service_pb2.GetTemplateRequest,
+        request: _knowledge_service_pb2.GetPageTemplateRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_knowledge_service_pb2.GetTemplateResponse, _abc.Awaitable[_knowledge_service_pb2.GetTemplateResponse]]:
-        """GetTemplate returns one template."""
+    ) -> _typing.Union[_knowledge_service_pb2.GetPageTemplateResponse, _abc.Awaitable[_knowledge_service_pb2.GetPageTemplateResponse]]:
+        """GetPageTemplate returns one template."""
 
     @_abc_1.abstractmethod
-    def ListTemplates(
+    def ListPageTemplates(
         self,
-        request: _knowledge_service_pb2.ListTemplatesRequest,
+        request: _knowledge_service_pb2.ListPageTemplatesRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_knowledge_service_pb2.ListTemplatesResponse, _abc.Awaitable[_knowledge_service_pb2.ListTemplatesResponse]]:
-        """ListTemplates pages through the organization's templates, by name."""
+    ) -> _typing.Union[_knowledge_service_pb2.ListPageTemplatesResponse, _abc.Awaitable[_knowledge_service_pb2.ListPageTemplatesResponse]]:
+        """ListPageTemplates pages through the organization's templates, by name."""
 
     @_abc_1.abstractmethod
-    def UpdateTemplate(
+    def UpdatePageTemplate(
         self,
-        request: _knowledge_service_pb2.UpdateTemplateRequest,
+        request: _knowledge_service_pb2.UpdatePageTemplateRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_knowledge_service_pb2.UpdateTemplateResponse, _abc.Awaitable[_knowledge_service_pb2.UpdateTemplateResponse]]:
-        """UpdateTemplate changes a template."""
+    ) -> _typing.Union[_knowledge_service_pb2.UpdatePageTemplateResponse, _abc.Awaitable[_knowledge_service_pb2.UpdatePageTemplateResponse]]:
+        """UpdatePageTemplate changes a template."""
 
     @_abc_1.abstractmethod
-    def DeleteTemplate(
+    def DeletePageTemplate(
         self,
-        request: _knowledge_service_pb2.DeleteTemplateRequest,
+        request: _knowledge_service_pb2.DeletePageTemplateRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_knowledge_service_pb2.DeleteTemplateResponse, _abc.Awaitable[_knowledge_service_pb2.DeleteTemplateResponse]]:
-        """DeleteTemplate deletes a template (pages made from it keep their content)."""
+    ) -> _typing.Union[_knowledge_service_pb2.DeletePageTemplateResponse, _abc.Awaitable[_knowledge_service_pb2.DeletePageTemplateResponse]]:
+        """DeletePageTemplate deletes a template (pages made from it keep their content)."""
 
     @_abc_1.abstractmethod
     def ListRecycleBin(

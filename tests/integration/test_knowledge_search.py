@@ -1,7 +1,8 @@
 """Knowledge search end to end, with the real local model: a page saved through REST on the
 edge is indexed in Embeddings by the knowledge service's consumer of its own page events, then
 found by a query that shares no word with it (semantic), by an exact phrase (full text), and by
-both fused; trashing it takes it out of the semantic index too.
+both fused; an edit is re-indexed by meaning, and trashing a page takes it out of the
+semantic index too.
 
 The test waits for Embeddings' `embeddings.document.indexed` / `.deleted` events of the page
 rather than for a time, so it asserts what happens, not how fast."""
@@ -51,10 +52,10 @@ class IndexEvents:
             self.seen.append(entry)
             self._changed.notify_all()
 
-    async def wait(self, kind: str, document_id: str, within: float = 60.0) -> None:
+    async def wait(self, kind: str, document_id: str, times: int = 1, within: float = 60.0) -> None:
         async def arrived() -> None:
             async with self._changed:
-                await self._changed.wait_for(lambda: (kind, document_id) in self.seen)
+                await self._changed.wait_for(lambda: self.seen.count((kind, document_id)) >= times)
 
         await asyncio.wait_for(arrived(), within)
 
@@ -128,6 +129,15 @@ class TestKnowledgeSearch:
         assert fused["mode"] == "SEARCH_MODE_HYBRID"
         first = fused["hits"][0]
         assert (first["pageId"], first["fullTextRank"], first["semanticRank"]) == (page, 1, 1)
+
+        edited = await client.patch(
+            f"/api/v1/knowledge/pages/{other}",
+            json={"markdown": "A Kubernetes pod in a crash loop: read its logs, then restart it."},
+        )
+        await ok(edited)
+        await index_events.wait("embeddings.document.indexed", f"page:{other}", times=2)
+        changed = await search(client, "container keeps rebooting", "SEARCH_MODE_SEMANTIC")
+        assert changed["hits"][0]["pageId"] == other
 
         await ok(await client.delete(f"/api/v1/knowledge/pages/{page}"))
         await index_events.wait("embeddings.document.deleted", f"page:{page}")

@@ -54,10 +54,10 @@ def definition(settings: EmbeddingsSettings | None = None) -> ServiceDefinition:
                 if shared.indexes is not None:
                     async for collection in repository.every_collection():
                         await shared.indexes.get(
-                            collection["organizationId"],
-                            collection["id"],
-                            collection["dimensions"],
-                            collection["metric"],
+                            collection.organization_id,
+                            collection.id,
+                            collection.dimensions,
+                            collection.metric,
                         )
                     _log.info("embeddings.indexes_rebuilt")
                 await asyncio.Event().wait()

@@ -137,6 +137,7 @@ class CollectionIndex:
         self.documents: dict[str, IndexedDocument] = {}
         self._values: dict[tuple[str, Key], set[str]] = {}
         self._tagged: dict[str, set[str]] = {}
+        self._value_rows: dict[tuple[str, Key], Rows] = {}  # row postings, tags under field ""
         self._postings: dict[str, dict[int, int]] = {}
         self._posting_arrays: dict[str, tuple[Rows, npt.NDArray[np.float32]]] = {}
         self._total_length = 0.0
@@ -193,8 +194,10 @@ class CollectionIndex:
             for name, value in document.metadata.items():
                 for key in keys_of(value):
                     self._values.setdefault((name, key), set()).add(document.id)
+                    self._value_rows.pop((name, key), None)
             for tag in document.tags:
                 self._tagged.setdefault(tag, set()).add(document.id)
+                self._value_rows.pop(("", ("s", tag)), None)
             self._graph_add(rows.tolist())
 
     def remove(self, document_id: str) -> bool:
@@ -245,12 +248,14 @@ class CollectionIndex:
         self._free.extend(rows)
         for name, value in document.metadata.items():
             for key in keys_of(value):
+                self._value_rows.pop((name, key), None)
                 holders = self._values.get((name, key))
                 if holders is not None:
                     holders.discard(document_id)
                     if not holders:
                         del self._values[(name, key)]
         for tag in document.tags:
+            self._value_rows.pop(("", ("s", tag)), None)
             holders = self._tagged.get(tag)
             if holders is not None:
                 holders.discard(document_id)
@@ -340,42 +345,75 @@ class CollectionIndex:
 
     # --- filters -------------------------------------------------------------------------------
 
-    def passing(self, filter: DocFilter) -> list[IndexedDocument] | None:
-        """The documents that pass the filter (None: every document, no filter)."""
+    def passing_rows(self, filter: DocFilter) -> Rows | None:
+        """The live rows of the chunks whose documents pass the filter, ascending (None: no
+        filter). Equality, IN, tags and ids are read from row postings (one array per value,
+        kept until a document with that value changes); ranges are checked per document
+        among the rows the other parts left."""
         if filter.empty:
             return None
-        candidates: set[str] | None = None
+        size = len(self._chunks)
+        mask: npt.NDArray[np.bool_] | None = None
 
-        def narrow(found: Iterable[str]) -> None:
-            nonlocal candidates
-            found = set(found)
-            candidates = found if candidates is None else candidates & found
+        def narrow(rows: Rows) -> None:
+            nonlocal mask
+            found = np.zeros(size, dtype=bool)
+            found[rows] = True
+            mask = found if mask is None else mask & found
 
         if filter.document_ids:
-            narrow(filter.document_ids)
+            narrow(self._rows_of(filter.document_ids))
         for tag in filter.tags_all:
-            narrow(self._tagged.get(tag, ()))
+            narrow(self._posting_rows(("", ("s", tag)), self._tagged.get(tag, set())))
         if filter.tags_any:
-            narrow(set().union(*(self._tagged.get(tag, set()) for tag in filter.tags_any)))
-        rest: list[Check] = []
+            narrow(
+                self._concat(
+                    self._posting_rows(("", ("s", tag)), self._tagged.get(tag, set()))
+                    for tag in filter.tags_any
+                )
+            )
+        ranges: list[Check] = []
         for test in filter.tests:
             if test.op == "range":
-                rest.append(test)
-            else:
-                narrow(
-                    set().union(*(self._values.get((test.field, key), set()) for key in test.keys))
+                ranges.append(test)
+                continue
+            narrow(
+                self._concat(
+                    self._posting_rows(
+                        (test.field, key), self._values.get((test.field, key), set())
+                    )
+                    for key in test.keys
                 )
-        pool: Iterable[IndexedDocument] = (
-            self.documents.values()
-            if candidates is None
-            else (self.documents[i] for i in candidates if i in self.documents)
-        )
-        return [d for d in pool if all(test.passes(d.metadata.get(test.field)) for test in rest)]
+            )
+        if mask is None:
+            mask = self._alive[:size].copy()
+        else:
+            mask &= self._alive[:size]
+        rows = np.flatnonzero(mask)
+        if not ranges:
+            return rows
+        held = {self._row_document[row] for row in rows.tolist()}
+        kept = [
+            self.documents[name].rows
+            for name in held
+            if all(test.passes(self.documents[name].metadata.get(test.field)) for test in ranges)
+        ]
+        return np.sort(self._concat(kept))
 
-    def _mask(self, documents: Sequence[IndexedDocument]) -> Rows:
-        if not documents:
-            return np.zeros(0, dtype=np.int64)
-        return np.concatenate([document.rows for document in documents])
+    def _rows_of(self, documents: Iterable[str]) -> Rows:
+        return self._concat(self.documents[d].rows for d in documents if d in self.documents)
+
+    def _posting_rows(self, key: tuple[str, Key], documents: set[str]) -> Rows:
+        rows = self._value_rows.get(key)
+        if rows is None:
+            rows = self._rows_of(documents)
+            self._value_rows[key] = rows
+        return rows
+
+    @staticmethod
+    def _concat(parts: Iterable[Rows]) -> Rows:
+        found = list(parts)
+        return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
 
     # --- vector search -------------------------------------------------------------------------
 
@@ -422,8 +460,7 @@ class CollectionIndex:
         if self.metric == "cosine":
             query = _normalised(query[None, :])[0]
         with self.lock:
-            documents = self.passing(filter)
-            rows = None if documents is None else self._mask(documents)
+            rows = self.passing_rows(filter)
             passing = self.chunk_count if rows is None else len(rows)
             if self._hnsw is None or passing <= self.exact_limit:
                 return self.exact(query, k, rows), "exact"
@@ -433,11 +470,18 @@ class CollectionIndex:
             allowed = None if rows is None else np.zeros(len(self._chunks), dtype=bool)
             if allowed is not None and rows is not None:
                 allowed[rows] = True
-            found = [
-                row
-                for row in self._hnsw.search(query, count)
-                if self._alive[row] and (allowed is None or allowed[row])
-            ][:wanted]
+            found: list[int] = []
+            # Twice at most: neighbours that fail the filter together (a filter correlated
+            # with the query) get a wider walk, then exact search over the passing rows.
+            for _ in range(2):
+                found = [
+                    row
+                    for row in self._hnsw.search(query, count)
+                    if self._alive[row] and (allowed is None or allowed[row])
+                ][:wanted]
+                if len(found) == wanted or count >= self.chunk_count:
+                    break
+                count = min(self.chunk_count, count * 4)
             if len(found) < wanted:
                 return self.exact(query, k, rows), "exact"
             picked = np.asarray(found, dtype=np.int64)
@@ -465,10 +509,10 @@ class CollectionIndex:
                 lengths = self._length[rows]
                 norm = BM25_K1 * (1.0 - BM25_B + BM25_B * lengths / average)
                 totals[rows] += idf * frequencies * (BM25_K1 + 1.0) / (frequencies + norm)
-            documents = self.passing(filter)
-            if documents is not None:
+            passing = self.passing_rows(filter)
+            if passing is not None:
                 allowed = np.zeros(len(self._chunks), dtype=bool)
-                allowed[self._mask(documents)] = True
+                allowed[passing] = True
                 totals[~allowed] = 0.0
             hits = np.flatnonzero(totals > 0)
             if not len(hits):

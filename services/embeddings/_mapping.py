@@ -20,7 +20,7 @@ import numpy.typing as npt
 from google.protobuf import json_format, struct_pb2
 
 from coder.embeddings.v1 import resources_pb2
-from services.embeddings._index import IndexedChunk, IndexedDocument
+from services.embeddings._index import IndexedChunk, IndexedDocument, MetricName
 from services.kit import fill_timestamp
 from services.kit.store import Document
 
@@ -106,28 +106,68 @@ def collection_document(collection: resources_pb2.Collection, create_time: str) 
     }
 
 
-def collection_from_document(document: Document, count: int = 0) -> resources_pb2.Collection:
-    providers = {name: value for value, name in PROVIDER_NAMES.items()}
-    metrics = {name: value for value, name in METRIC_NAMES.items()}
-    chunking = document["chunking"]
-    collection = resources_pb2.Collection(
-        id=document["id"],
-        name=document["name"],
-        description=document.get("description", ""),
-        provider=providers[document["provider"]],
-        model=document["model"],
-        dimensions=document["dimensions"],
-        metric=metrics[document["metric"]],
-        chunking=resources_pb2.ChunkingPolicy(
+@dataclass(frozen=True, slots=True)
+class StoredCollection:
+    """A collection's document as the service works with it."""
+
+    id: str
+    organization_id: str
+    name: str
+    description: str
+    provider: str
+    model: str
+    dimensions: int
+    metric: MetricName
+    max_tokens: int
+    overlap_tokens: int
+    markdown: bool
+    create_time: str
+    etag: str
+
+    @property
+    def local(self) -> bool:
+        return self.provider == "local"
+
+    @classmethod
+    def of(cls, document: Document) -> StoredCollection:
+        chunking = document["chunking"]
+        return cls(
+            id=document["id"],
+            organization_id=document.get("organizationId", ""),
+            name=document["name"],
+            description=document.get("description", ""),
+            provider=document["provider"],
+            model=document["model"],
+            dimensions=document["dimensions"],
+            metric=document["metric"],
             max_tokens=chunking["maxTokens"],
             overlap_tokens=chunking["overlapTokens"],
             markdown=chunking["markdown"],
-        ),
-        document_count=count,
-        etag=document.get("_etag", ""),
-    )
-    fill_timestamp(collection.create_time, document["createTime"])
-    return collection
+            create_time=document["createTime"],
+            etag=document.get("_etag", ""),
+        )
+
+    def proto(self, document_count: int = 0) -> resources_pb2.Collection:
+        providers = {name: value for value, name in PROVIDER_NAMES.items()}
+        metrics = {name: value for value, name in METRIC_NAMES.items()}
+        collection = resources_pb2.Collection(
+            id=self.id,
+            name=self.name,
+            description=self.description,
+            provider=providers[self.provider],
+            model=self.model,
+            dimensions=self.dimensions,
+            metric=metrics[self.metric],
+            chunking=resources_pb2.ChunkingPolicy(
+                max_tokens=self.max_tokens,
+                overlap_tokens=self.overlap_tokens,
+                markdown=self.markdown,
+            ),
+            document_count=document_count,
+            etag=self.etag,
+        )
+        fill_timestamp(collection.create_time, self.create_time)
+        return collection
 
 
 # --- documents and chunks ----------------------------------------------------------------------
@@ -278,6 +318,27 @@ def chunk_proto(chunk: IndexedChunk) -> resources_pb2.Chunk:
 
 
 # --- jobs --------------------------------------------------------------------------------------
+
+
+JobRecord = dict[str, Any]
+"""A job's stored state (its progress fields are set one patch at a time)."""
+
+
+def new_job(job_id: str, collection_id: str, total: int, now: str, lease_until: str) -> JobRecord:
+    return {
+        "id": job_id,
+        "collectionId": collection_id,
+        "state": "queued",
+        "total": total,
+        "done": 0,
+        "unchanged": 0,
+        "embeddedChunks": 0,
+        "error": "",
+        "cancelRequested": False,
+        "leaseUntil": lease_until,
+        "createTime": now,
+        "updateTime": now,
+    }
 
 
 def job_from_document(document: Document, *, now: str) -> resources_pb2.Job:

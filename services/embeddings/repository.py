@@ -19,8 +19,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 
 from coder.events.v1 import event_pb2
+from services.embeddings._filters import DocFilter
 from services.embeddings._mapping import (
     COLLECTION_KIND,
+    JobRecord,
+    StoredCollection,
     StoredDocument,
     name_claim_id,
 )
@@ -74,7 +77,7 @@ class EmbeddingsRepository(Repository):
 
     # --- collections ---------------------------------------------------------------------------
 
-    async def create_collection(self, partition: str, document: Document) -> Document:
+    async def create_collection(self, partition: str, document: Document) -> StoredCollection:
         """The collection and its name's claim, in one batch (DocumentExists: name taken)."""
         claim = {
             "id": name_claim_id(document["name"]),
@@ -84,9 +87,9 @@ class EmbeddingsRepository(Repository):
         written = await self._collections.commit(
             partition, [BatchOp.create(claim), BatchOp.create(document)]
         )
-        return written[1]
+        return StoredCollection.of(written[1])
 
-    async def every_collection(self) -> AsyncIterator[Document]:
+    async def every_collection(self) -> AsyncIterator[StoredCollection]:
         """Every organization's collections (a platform pass, across partitions: the
         in-process indexes are rebuilt from them at start-up)."""
         container = self._collections.container
@@ -95,18 +98,20 @@ class EmbeddingsRepository(Repository):
         while True:
             page = await container.query(query.after(continuation), partition=None)
             for found in page.items:
-                yield found
+                yield StoredCollection.of(found)
             continuation = page.continuation
             if not continuation:
                 return
 
-    async def collection(self, partition: str, collection_id: str) -> Document | None:
+    async def collection(self, partition: str, collection_id: str) -> StoredCollection | None:
         document = await self._collections.get(partition, collection_id)
         if document is None or document.get("kind") != COLLECTION_KIND:
             return None
-        return document
+        return StoredCollection.of(document)
 
-    async def page_collections(self, partition: str, size: int, continuation: str | None) -> Page:
+    async def page_collections(
+        self, partition: str, size: int, continuation: str | None
+    ) -> tuple[list[StoredCollection], str | None]:
         query = (
             Query()
             .where(F("kind") == COLLECTION_KIND)
@@ -114,23 +119,24 @@ class EmbeddingsRepository(Repository):
             .limit(size)
             .after(continuation)
         )
-        return await self._collections.page(query, partition)
+        page = await self._collections.page(query, partition)
+        return [StoredCollection.of(found) for found in page.items], page.continuation
 
-    async def delete_collection(self, partition: str, document: Document) -> None:
+    async def delete_collection(self, partition: str, collection: StoredCollection) -> None:
         """The collection and its claim (if_match its etag); its documents and chunks after."""
         await self._collections.commit(
             partition,
             [
-                BatchOp.delete(document["id"], if_match=document["_etag"]),
-                BatchOp.delete(name_claim_id(document["name"])),
+                BatchOp.delete(collection.id, if_match=collection.etag),
+                BatchOp.delete(name_claim_id(collection.name)),
             ],
         )
         for container in (self._chunks, self._documents):
             await self._delete_matching(
-                container.name, partition, F("collectionId") == document["id"]
+                container.name, partition, F("collectionId") == collection.id
             )
 
-    async def running_jobs(self, partition: str, collection_id: str) -> list[Document]:
+    async def running_jobs(self, partition: str, collection_id: str) -> list[JobRecord]:
         query = Query().where(
             F("collectionId") == collection_id, F("state").in_(["queued", "running"])
         )
@@ -175,7 +181,7 @@ class EmbeddingsRepository(Repository):
         """A new generation's chunks, before the document that names it is committed."""
         for begin in range(0, len(chunks), MAX_BATCH_OPERATIONS):
             batch = chunks[begin : begin + MAX_BATCH_OPERATIONS]
-            await self._chunks.container.batch(partition, [BatchOp.upsert(c) for c in batch])
+            await self._chunks.container.batch(partition, [BatchOp.create(c) for c in batch])
 
     async def commit_document(
         self,
@@ -233,12 +239,14 @@ class EmbeddingsRepository(Repository):
     async def nearest_chunks(
         self,
         partition: str,
+        collection_id: str,
         vector: Sequence[float],
         k: int,
-        conditions: Sequence[Condition],
+        filter: DocFilter,
     ) -> list[tuple[Document, float]]:
         """The k chunks closest to `vector` that meet `conditions` (Cosmos DB VectorDistance
         in a parameterized query, `SELECT TOP @k ... ORDER BY VectorDistance(c.embedding, @v)`)."""
+        conditions = [F("collectionId") == collection_id, *filter.conditions()]
         return await self._chunks.container.nearest(
             partition, vector, k, where=Query().where(*conditions)
         )
@@ -257,15 +265,17 @@ class EmbeddingsRepository(Repository):
     # --- jobs ----------------------------------------------------------------------------------
 
     async def create_job(
-        self, partition: str, document: Document, events: Sequence[event_pb2.Event]
-    ) -> Document:
+        self, partition: str, document: JobRecord, events: Sequence[event_pb2.Event]
+    ) -> JobRecord:
         written = await self._jobs.commit(partition, [BatchOp.create(document)], events)
         return written[0]
 
-    async def job(self, partition: str, job_id: str) -> Document | None:
+    async def job(self, partition: str, job_id: str) -> JobRecord | None:
         return await self._jobs.get(partition, job_id)
 
-    async def update_job(self, partition: str, job_id: str, changes: dict[str, object]) -> Document:
+    async def update_job(
+        self, partition: str, job_id: str, changes: dict[str, object]
+    ) -> JobRecord:
         """Set fields of a job (at most ten at once: one patch)."""
         ops = [PatchOp("set", f"/{name}", value) for name, value in changes.items()]
         return await self._jobs.container.patch(partition, job_id, ops)

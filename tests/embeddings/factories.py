@@ -42,7 +42,7 @@ async def create_collection(
     collection = resources_pb2.Collection(name=name, **fields)
     if chunking is not None:
         collection.chunking.CopyFrom(resources_pb2.ChunkingPolicy(**chunking))
-    reply = await stub.CreateCollection(
+    reply: api.CreateCollectionResponse = await stub.CreateCollection(
         api.CreateCollectionRequest(collection=collection), metadata=auth(token)
     )
     return reply.collection
@@ -51,10 +51,11 @@ async def create_collection(
 async def upsert(
     stub: Stub, token: str, collection_id: str, *documents: resources_pb2.DocumentInput
 ) -> api.UpsertDocumentsResponse:
-    return await stub.UpsertDocuments(
+    reply: api.UpsertDocumentsResponse = await stub.UpsertDocuments(
         api.UpsertDocumentsRequest(collection_id=collection_id, documents=documents),
         metadata=auth(token),
     )
+    return reply
 
 
 async def search(
@@ -80,7 +81,8 @@ async def search(
         request.filter.CopyFrom(filter)
     if min_score is not None:
         request.min_score = min_score
-    return await stub.Search(request, metadata=auth(token))
+    reply: api.SearchResponse = await stub.Search(request, metadata=auth(token))
+    return reply
 
 
 def equals(field: str, raw: Any) -> resources_pb2.Condition:
@@ -90,7 +92,9 @@ def equals(field: str, raw: Any) -> resources_pb2.Condition:
 def one_of(field: str, *raw: Any) -> resources_pb2.Condition:
     listed = struct_pb2.ListValue()
     listed.extend(raw)
-    return resources_pb2.Condition(field=field, **{"in": listed})
+    condition = resources_pb2.Condition(field=field)
+    getattr(condition, "in").CopyFrom(listed)  # `in` is a Python keyword
+    return condition
 
 
 def between(field: str, **bounds: Any) -> resources_pb2.Condition:

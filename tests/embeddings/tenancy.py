@@ -38,12 +38,12 @@ async def seed(b: Tenant) -> dict[str, str]:
         json={"documents": [{"id": DOCUMENT, "content": TEXT}]},
     )
     assert upserted.status_code == 200, upserted.text
-    job = await created(
-        b.client,
+    started = await b.client.post(
         f"/api/v1/embeddings/collections/{collection}/jobs",
-        {"documents": [{"id": DOCUMENT, "content": TEXT}]},
-        "job",
+        json={"documents": [{"id": DOCUMENT, "content": TEXT}]},
     )
+    assert started.status_code == 200, started.text
+    job = started.json()["job"]["id"]
     return {
         "embeddings_collection": collection,
         "embeddings_document": DOCUMENT,

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from coder.embeddings.v1 import embeddings_service_pb2 as api
 from coder.embeddings.v1 import resources_pb2
-from services.embeddings._mapping import (
-    collection_document,
-    collection_from_document,
-)
+from services.embeddings._mapping import StoredCollection, collection_document
 from services.embeddings._models import DEFAULT_MODEL, LocalModels
 from services.embeddings._settings import EmbeddingsSettings
 from services.embeddings.repository import COSMOS_DIMENSIONS, EmbeddingsRepository
@@ -26,7 +23,6 @@ from services.kit import (
     new_id,
     time_text,
 )
-from services.kit.store import Document
 
 AI_DEFAULT_MAX_TOKENS = 512
 MAX_TOKENS_LIMIT = 8192
@@ -49,7 +45,7 @@ class CollectionService:
         self._settings = settings
         self._clock = clock
 
-    async def require(self, partition: str, collection_id: str) -> Document:
+    async def require(self, partition: str, collection_id: str) -> StoredCollection:
         found = await self._repository.collection(partition, collection_id)
         if found is None:
             raise NotFound(f"no collection {collection_id!r}", reason="COLLECTION_NOT_FOUND")
@@ -66,7 +62,7 @@ class CollectionService:
             raise AlreadyExists(
                 f"a collection named {collection.name!r} exists", reason="COLLECTION_NAME_TAKEN"
             ) from None
-        return collection_from_document(stored)
+        return stored.proto()
 
     async def _completed(self, given: resources_pb2.Collection) -> resources_pb2.Collection:
         """The collection with its defaults (provider, model, dimensions, metric, chunk size)
@@ -129,30 +125,28 @@ class CollectionService:
 
     async def get(self, collection_id: str) -> resources_pb2.Collection:
         partition = current_principal().organization_id
-        document = await self.require(partition, collection_id)
+        collection = await self.require(partition, collection_id)
         count = await self._repository.count_documents(partition, collection_id)
-        return collection_from_document(document, count)
+        return collection.proto(count)
 
     async def list(
         self, request: api.ListCollectionsRequest
     ) -> tuple[list[resources_pb2.Collection], str]:
         partition = current_principal().organization_id
         page_request = PageRequest.of(request, partition)
-        page = await self._repository.page_collections(
+        found, continuation = await self._repository.page_collections(
             partition, page_request.size, page_request.continuation
         )
         collections = [
-            collection_from_document(
-                found, await self._repository.count_documents(partition, found["id"])
-            )
-            for found in page.items
+            collection.proto(await self._repository.count_documents(partition, collection.id))
+            for collection in found
         ]
-        return collections, page_request.seal(page.continuation)
+        return collections, page_request.seal(continuation)
 
     async def delete(self, collection_id: str, etag: str) -> None:
         partition = current_principal().organization_id
-        document = await self.require(partition, collection_id)
-        check_etag(etag, document["_etag"], "collection")
+        collection = await self.require(partition, collection_id)
+        check_etag(etag, collection.etag, "collection")
         now = time_text(self._clock.now())
         running = [
             job
@@ -164,6 +158,6 @@ class CollectionService:
                 f"job {running[0]['id']!r} is indexing into the collection; cancel it first",
                 reason="COLLECTION_JOB_RUNNING",
             )
-        await self._repository.delete_collection(partition, document)
+        await self._repository.delete_collection(partition, collection)
         if self._indexes is not None:
             self._indexes.drop(partition, collection_id)

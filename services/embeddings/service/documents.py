@@ -46,7 +46,7 @@ class DocumentService:
             principal.organization_id,
             collection,
             self._embedders.for_collection(
-                collection["provider"], collection["model"], collection["dimensions"]
+                collection.provider, collection.model, collection.dimensions
             ),
             EmbeddingsEvents.acting(principal, self._clock),
         )
@@ -68,7 +68,7 @@ class DocumentService:
         chunks: list[resources_pb2.Chunk] = []
         if with_chunks:
             for body in await self._repository.chunks(partition, stored):
-                chunk = StoredChunk.of(body, collection["dimensions"])
+                chunk = StoredChunk.of(body, collection.dimensions)
                 chunks.append(chunk_proto(chunk.indexed(stored)))
         return stored.proto(), chunks
 

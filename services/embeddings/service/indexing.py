@@ -23,6 +23,7 @@ from services.embeddings._filters import metadata_violations
 from services.embeddings._index import CollectionIndex
 from services.embeddings._mapping import (
     StoredChunk,
+    StoredCollection,
     StoredDocument,
     content_hash,
     document_key,
@@ -43,7 +44,6 @@ from services.kit import (
     new_id,
     time_text,
 )
-from services.kit.store import Document
 
 INDEXED = api.UPSERT_OUTCOME_INDEXED
 UNCHANGED = api.UPSERT_OUTCOME_UNCHANGED
@@ -55,13 +55,13 @@ class Target:
     """The collection documents are indexed into, as indexing needs it."""
 
     partition: str
-    collection: Document
+    collection: StoredCollection
     embedder: Embedder
     events: EmbeddingsEvents
 
     @property
     def id(self) -> str:
-        return str(self.collection["id"])
+        return self.collection.id
 
 
 @dataclass(slots=True)
@@ -117,8 +117,8 @@ class Indexer:
         embedding = [p for p in plans if p.outcome == INDEXED]
         texts = [c.text for p in embedding for c in p.chunks]
         embedded = await target.embedder.embed(texts)
-        dimensions = int(target.collection["dimensions"])
-        check_vectors(embedded.vectors, len(texts), dimensions, str(target.collection["model"]))
+        dimensions = target.collection.dimensions
+        check_vectors(embedded.vectors, len(texts), dimensions, target.collection.model)
         results: list[api.UpsertResult] = []
         offset = 0
         for plan in plans:
@@ -155,10 +155,8 @@ class Indexer:
                 for given in documents
             )
         )
-        chunking = target.collection["chunking"]
-        tokenize = self._models.get(
-            target.collection["model"] if target.collection["provider"] == "local" else ""
-        ).tokenize
+        collection = target.collection
+        tokenize = self._models.get(collection.model if collection.local else "").tokenize
         plans: list[_Plan] = []
         for given, before in zip(documents, previous, strict=True):
             metadata = struct_dict(given.metadata)
@@ -176,9 +174,9 @@ class Indexer:
                 pieces = chunk(
                     given.content,
                     tokenize,
-                    max_tokens=chunking["maxTokens"],
-                    overlap=chunking["overlapTokens"],
-                    markdown=chunking["markdown"],
+                    max_tokens=collection.max_tokens,
+                    overlap=collection.overlap_tokens,
+                    markdown=collection.markdown,
                 )
                 plans.append(_Plan(given, before, INDEXED, metadata, pieces))
         return plans
@@ -207,10 +205,8 @@ class Indexer:
         events: list[event_pb2.Event] = [
             target.events.document_indexed(document.proto(with_etag=False), tokens)
         ]
-        if tokens and target.collection["provider"] == "local":
-            events.append(
-                target.events.embedded(target.id, str(target.collection["model"]), tokens)
-            )
+        if tokens and target.collection.local:
+            events.append(target.events.embedded(target.id, target.collection.model, tokens))
         try:
             stored = await self._repository.commit_document(
                 target.partition, document, plan.previous, events

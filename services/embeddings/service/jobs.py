@@ -20,7 +20,7 @@ from datetime import timedelta
 from coder.embeddings.v1 import embeddings_service_pb2 as api
 from coder.embeddings.v1 import events_pb2, resources_pb2
 from coder.events.v1 import event_pb2
-from services.embeddings._mapping import job_from_document
+from services.embeddings._mapping import JobRecord, StoredCollection, job_from_document, new_job
 from services.embeddings._providers import Embedders
 from services.embeddings.events import EmbeddingsEvents
 from services.embeddings.repository import EmbeddingsRepository
@@ -37,7 +37,6 @@ from services.kit import (
     time_text,
 )
 from services.kit.bus import EventFactory
-from services.kit.store import Document
 
 GROUP = 16
 """Documents indexed per step: embedded in one run, progress stored and cancellation read
@@ -83,20 +82,7 @@ class JobService:
         check_inputs(documents)
         collection = await self._collections.require(partition, collection_id)
         now = self._now()
-        body: Document = {
-            "id": new_id(),
-            "collectionId": collection_id,
-            "state": "queued",
-            "total": len(documents),
-            "done": 0,
-            "unchanged": 0,
-            "embeddedChunks": 0,
-            "error": "",
-            "cancelRequested": False,
-            "leaseUntil": self._lease(),
-            "createTime": now,
-            "updateTime": now,
-        }
+        body = new_job(new_id(), collection_id, len(documents), now, self._lease())
         job = job_from_document(body, now=now)
         started = EventFactory.acting(principal, self._clock)(
             JOB_STARTED, body["id"], events_pb2.JobStarted(job=job)
@@ -115,7 +101,7 @@ class JobService:
         self,
         principal: Principal,
         started: event_pb2.Event,
-        collection: Document,
+        collection: StoredCollection,
         job_id: str,
         documents: list[resources_pb2.DocumentInput],
     ) -> None:
@@ -124,7 +110,7 @@ class JobService:
             partition,
             collection,
             self._embedders.for_collection(
-                collection["provider"], collection["model"], collection["dimensions"], started
+                collection.provider, collection.model, collection.dimensions, started
             ),
             EmbeddingsEvents.acting(principal, self._clock),
         )
@@ -164,7 +150,7 @@ class JobService:
         )
         self._changed.setdefault(job_id, asyncio.Event()).set()
 
-    async def _require(self, partition: str, job_id: str) -> Document:
+    async def _require(self, partition: str, job_id: str) -> JobRecord:
         found = await self._repository.job(partition, job_id)
         if found is None:
             raise NotFound(f"no job {job_id!r}", reason="JOB_NOT_FOUND")

@@ -20,14 +20,18 @@ from coder.embeddings.v1 import embeddings_service_pb2 as api
 from coder.embeddings.v1 import resources_pb2
 from services.embeddings._filters import DocFilter, from_proto
 from services.embeddings._index import CollectionIndex, IndexedChunk, Scored, fuse
-from services.embeddings._mapping import StoredChunk, StoredDocument, chunk_proto
+from services.embeddings._mapping import (
+    StoredChunk,
+    StoredCollection,
+    StoredDocument,
+    chunk_proto,
+)
 from services.embeddings._providers import Embedders
 from services.embeddings._text import spans, words
 from services.embeddings.repository import EmbeddingsRepository
 from services.embeddings.service.collections import CollectionService
 from services.embeddings.service.indexes import Indexes
 from services.kit import FailedPrecondition, current_principal
-from services.kit.store import Document, F
 
 DEFAULT_K = 10
 RRF_CONSTANT = 60
@@ -72,7 +76,7 @@ class SearchService:
         k = request.k or DEFAULT_K
         hybrid = request.mode == api.SEARCH_MODE_HYBRID
         embedder = self._embedders.for_collection(
-            collection["provider"], collection["model"], collection["dimensions"]
+            collection.provider, collection.model, collection.dimensions
         )
         query = (await embedder.embed([request.query])).vectors[0]
         minimum = request.min_score if request.HasField("min_score") else None
@@ -87,7 +91,7 @@ class SearchService:
             strategy = "cosmos"
         else:
             index = await self._indexes.get(
-                partition, collection["id"], collection["dimensions"], collection["metric"]
+                partition, collection.id, collection.dimensions, collection.metric
             )
             hits, strategy = await asyncio.to_thread(
                 _embedded, index, query, request.query, k, filter, minimum, hybrid
@@ -98,15 +102,14 @@ class SearchService:
     async def _cosmos(
         self,
         partition: str,
-        collection: Document,
+        collection: StoredCollection,
         query: np.ndarray,
         k: int,
         filter: DocFilter,
         minimum: float | None,
     ) -> list[_Hit]:
-        conditions = [F("collectionId") == collection["id"], *filter.conditions()]
         found = await self._repository.nearest_chunks(
-            partition, [float(x) for x in query], k, conditions
+            partition, collection.id, [float(x) for x in query], k, filter
         )
         owners: dict[str, StoredDocument | None] = {}
         hits: list[_Hit] = []
@@ -119,7 +122,7 @@ class SearchService:
                 continue  # a generation being replaced, or one a crash left behind
             if minimum is not None and score < minimum:
                 continue
-            chunk = StoredChunk.of(body, int(collection["dimensions"])).indexed(owner)
+            chunk = StoredChunk.of(body, collection.dimensions).indexed(owner)
             hits.append(
                 _Hit(chunk, owner.title, owner.metadata, owner.tags, score, score, len(hits) + 1, 0)
             )

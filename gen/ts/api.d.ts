@@ -25,6 +25,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/.well-known/oauth-protected-resource": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** OAuth 2.0 protected-resource metadata (RFC 9728) of the MCP endpoint. */
+        get: operations["WellKnown_OauthProtectedResource"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/.well-known/oauth-protected-resource/mcp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The same metadata at the path RFC 9728 derives from `/mcp`. */
+        get: operations["WellKnown_OauthProtectedResourceMcp"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/.well-known/openid-configuration": {
         parameters: {
             query?: never;
@@ -825,7 +859,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/mcp/policies/{role}:set": {
+    "/api/v1/mcp/policies:set": {
         parameters: {
             query?: never;
             header?: never;
@@ -4867,13 +4901,6 @@ export interface components {
             allowedTools?: string[];
             /** @description The role. */
             role: string;
-        };
-        /** @description SetToolPolicyRequest replaces a role's allow-list. */
-        "coder.mcp.v1.SetToolPolicyRequest-Body": {
-            /** @description The tools the role may use: names, `<prefix>.*` patterns, or `*`. Empty allows none. */
-            allowedTools?: string[];
-            /** @description Set by the path; a value sent here is replaced by it. */
-            role?: string;
         };
         /** @description SetToolPolicyResponse carries the stored policy. */
         "coder.mcp.v1.SetToolPolicyResponse": {
@@ -9002,6 +9029,62 @@ export interface operations {
             "5XX": components["responses"]["Error"];
         };
     };
+    WellKnown_OauthProtectedResource: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    WellKnown_OauthProtectedResourceMcp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
     WellKnown_OpenidConfiguration: {
         parameters: {
             query?: never;
@@ -11303,15 +11386,12 @@ export interface operations {
         parameters: {
             query?: never;
             header?: never;
-            path: {
-                /** @description The role. */
-                role: string;
-            };
+            path?: never;
             cookie?: never;
         };
-        requestBody?: {
+        requestBody: {
             content: {
-                "application/json": components["schemas"]["coder.mcp.v1.SetToolPolicyRequest-Body"];
+                "application/json": components["schemas"]["coder.mcp.v1.SetToolPolicyRequest"];
             };
         };
         responses: {
@@ -11333,7 +11413,6 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["PermissionDenied"];
-            404: components["responses"]["NotFound"];
             408: components["responses"]["RequestTimeout"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];

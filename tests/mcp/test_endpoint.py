@@ -85,15 +85,21 @@ class TestWithABearerToken:
 
 class TestWithoutABearerToken:
     async def test_the_sdk_client_is_refused(self, edge_url: str) -> None:
+        statuses: list[int] = []
+
+        async def seen(response: httpx2.Response) -> None:
+            statuses.append(response.status_code)
+
         http = create_mcp_http_client(timeout=httpx2.Timeout(20))
+        http.event_hooks["response"].append(seen)
         with pytest.raises(BaseException) as refused:
             async with http, Client(streamable_http_client(f"{edge_url}/mcp", http_client=http)):
                 pass
         error: BaseException = refused.value
         while isinstance(error, BaseExceptionGroup):
             error = error.exceptions[0]
-        assert isinstance(error, httpx2.HTTPStatusError)
-        assert error.response.status_code == 401
+        assert isinstance(error, MCPError)
+        assert statuses and set(statuses) == {401}
 
     async def test_401_names_the_protected_resource_metadata(self, edge_url: str) -> None:
         async with httpx.AsyncClient(base_url=edge_url) as client:

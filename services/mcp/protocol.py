@@ -26,6 +26,7 @@ from google.protobuf.json_format import MessageToDict
 from google.protobuf.struct_pb2 import Struct
 from mcp.server import Server
 from mcp.server.context import ServerRequestContext
+from mcp.server.stdio import stdio_server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.shared.exceptions import MCPError
 from pydantic import TypeAdapter, ValidationError
@@ -272,3 +273,17 @@ class StreamableHttp:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+# --- stdio (`coder mcp`, for local agents) -----------------------------------------------------
+
+
+async def serve_stdio(target: str, token: str, deadline_seconds: float = 60.0) -> None:
+    """Serve the gateway on standard input and output until the client closes them: every
+    domain at `target` (a `coder dev` host, or a gRPC front), as the holder of `token`."""
+    async with grpc.aio.insecure_channel(target) as channel:
+        gateway = Gateway(lambda _domain: channel, lambda _ctx: token, deadline_seconds)
+        async with stdio_server() as (read_stream, write_stream):
+            await gateway.server.run(
+                read_stream, write_stream, gateway.server.create_initialization_options()
+            )

@@ -47,11 +47,15 @@ async def call(
 
 
 async def tool_names(stub: McpServiceStub, token: str) -> set[str]:
-    reply: api.ListToolsResponse = await stub.ListTools(api.ListToolsRequest(), metadata=auth(token))
+    reply: api.ListToolsResponse = await stub.ListTools(
+        api.ListToolsRequest(), metadata=auth(token)
+    )
     return {tool.name for tool in reply.tools}
 
 
-async def executions(stub: McpServiceStub, token: str, tool: str) -> list[resources_pb2.ToolExecution]:
+async def executions(
+    stub: McpServiceStub, token: str, tool: str
+) -> list[resources_pb2.ToolExecution]:
     reply: api.ListToolExecutionsResponse = await stub.ListToolExecutions(
         api.ListToolExecutionsRequest(tool=tool), metadata=auth(token)
     )

@@ -71,7 +71,9 @@ class TestWithABearerToken:
         self, edge_url: str, token: TokenFactory, org: str
     ) -> None:
         async with connected(edge_url, token(org, ("member",))) as client:
-            result = await client.call_tool("planning.get_task", {"projectId": "p1", "taskId": "t1"})
+            result = await client.call_tool(
+                "planning.get_task", {"projectId": "p1", "taskId": "t1"}
+            )
         assert result.is_error is True
         assert "NOT_FOUND" in result.content[0].text  # type: ignore[union-attr]
 
@@ -79,7 +81,7 @@ class TestWithABearerToken:
         self, edge_url: str, token: TokenFactory, org: str
     ) -> None:
         async with connected(edge_url, token(org)) as client:
-            with pytest.raises(MCPError, match="TOOL_NOT_FOUND|not found"):
+            with pytest.raises(MCPError, match=r"TOOL_NOT_FOUND|not found"):
                 await client.call_tool("nowhere.nothing", {})
 
 
@@ -92,7 +94,7 @@ class TestWithoutABearerToken:
 
         http = create_mcp_http_client(timeout=httpx2.Timeout(20))
         http.event_hooks["response"].append(seen)
-        with pytest.raises(BaseException) as refused:
+        with pytest.raises(BaseException) as refused:  # noqa: PT011 (a group, unwrapped below)
             async with http, Client(streamable_http_client(f"{edge_url}/mcp", http_client=http)):
                 pass
         error: BaseException = refused.value

@@ -186,6 +186,4 @@ class TestDeletion:
         server = await registered(stub, admin, external.url)
         await stub.DeleteServer(api.DeleteServerRequest(server_id=server.id), metadata=auth(admin))
         assert not any(n.startswith(f"{server.name}.") for n in await tool_names(stub, admin))
-        await rpc_error(
-            call(stub, admin, f"{server.name}.echo"), grpc.StatusCode.NOT_FOUND
-        )
+        await rpc_error(call(stub, admin, f"{server.name}.echo"), grpc.StatusCode.NOT_FOUND)

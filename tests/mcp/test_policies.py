@@ -50,7 +50,9 @@ class TestAllowLists:
         admin = token(org, ("admin",))
         await set_policy(stub, admin, "member")
         assert await tool_names(stub, token(org, ("member",))) == set()
-        await stub.DeleteToolPolicy(api.DeleteToolPolicyRequest(role="member"), metadata=auth(admin))
+        await stub.DeleteToolPolicy(
+            api.DeleteToolPolicyRequest(role="member"), metadata=auth(admin)
+        )
         assert "planning.list_tasks" in await tool_names(stub, token(org, ("member",)))
         missing = await rpc_error(
             stub.DeleteToolPolicy(api.DeleteToolPolicyRequest(role="member"), metadata=auth(admin)),

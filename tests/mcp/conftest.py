@@ -1,4 +1,4 @@
-"""The MCP service with the services its platform tools call (planning, prompt, usage) on one
+"""The MCP service with the services it calls (planning, prompt, usage, secret) on one
 real gRPC host, the edge in front of it on a real port (its `/mcp`), an external MCP server
 of the test's own (the SDK's `MCPServer` over streamable HTTP on loopback), and a recorder
 of the events the service publishes."""
@@ -6,6 +6,8 @@ of the events the service publishes."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -22,6 +24,8 @@ from services.kit.bus import Subscription
 from services.mcp import McpSettings, definition
 from services.planning import SERVICE as PLANNING
 from services.prompt import SERVICE as PROMPT
+from services.secret import SecretSettings
+from services.secret import definition as secret_definition
 from services.usage import SERVICE as USAGE
 from tests.conftest import HostFactory
 from tests.edge.conftest import free_socket, serving
@@ -35,7 +39,11 @@ CALLS_PER_MINUTE = 30
 @pytest.fixture(scope="session")
 async def mcp_host(service_host: HostFactory) -> AsyncIterator[ServiceHost]:
     settings = McpSettings(calls_per_minute=CALLS_PER_MINUTE, discovery_timeout_seconds=10)
-    async with service_host([definition(settings), PLANNING, PROMPT, USAGE]) as started:
+    secret = secret_definition(
+        SecretSettings(master_key=base64.b64encode(os.urandom(32)).decode(), sweep_seconds=3600)
+    )
+    services = [definition(settings), PLANNING, PROMPT, USAGE, secret]
+    async with service_host(services) as started:
         yield started
 
 
@@ -78,7 +86,8 @@ class External:
     def __init__(self) -> None:
         self.url = ""
         self.release = anyio.Event()
-        self.seen_authorization: list[str] = []
+        self.authorizations: list[str] = []
+        """The Authorization header of every request the server received."""
 
 
 def external_server(state: External) -> MCPServer:
@@ -103,7 +112,14 @@ def external_server(state: External) -> MCPServer:
 @pytest.fixture(scope="session")
 async def external() -> AsyncIterator[External]:
     state = External()
-    app = external_server(state).streamable_http_app(stateless_http=True, json_response=True)
+    served = external_server(state).streamable_http_app(stateless_http=True, json_response=True)
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope["headers"])
+            state.authorizations.append(headers.get(b"authorization", b"").decode())
+        await served(scope, receive, send)
+
     sock = free_socket()
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, log_level="warning", lifespan="on")

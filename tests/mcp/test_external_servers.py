@@ -14,6 +14,9 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 from coder.mcp.v1 import events_pb2, resources_pb2
 from coder.mcp.v1 import mcp_service_pb2 as api
 from coder.mcp.v1.mcp_service_pb2_grpc import McpServiceStub
+from coder.secret.v1 import secret_pb2
+from coder.secret.v1 import secret_service_pb2 as secret_api
+from coder.secret.v1.secret_service_pb2_grpc import SecretServiceStub
 from coder.usage.v1 import events_pb2 as usage_events_pb2
 from coder.usage.v1.usage_service_pb2_grpc import UsageServiceStub
 from tests.fixtures.events import EventRecorder
@@ -187,3 +190,35 @@ class TestDeletion:
         await stub.DeleteServer(api.DeleteServerRequest(server_id=server.id), metadata=auth(admin))
         assert not any(n.startswith(f"{server.name}.") for n in await tool_names(stub, admin))
         await rpc_error(call(stub, admin, f"{server.name}.echo"), grpc.StatusCode.NOT_FOUND)
+
+
+class TestCredentials:
+    async def test_the_servers_secret_is_its_bearer_token(
+        self,
+        stub: McpServiceStub,
+        mcp_host: ServiceHost,
+        token: TokenFactory,
+        org: str,
+        external: External,
+    ) -> None:
+        admin = token(org, ("admin",))
+        secrets = SecretServiceStub(mcp_host.channel)
+        created = await secrets.CreateSecret(
+            secret_api.CreateSecretRequest(
+                secret=secret_pb2.Secret(
+                    name="ext_server_token",
+                    type=secret_pb2.SECRET_TYPE_API_KEY,
+                    scope=secret_pb2.SECRET_SCOPE_ORGANIZATION,
+                ),
+                value=secret_pb2.SecretValue(api_key=secret_pb2.ApiKey(key="ext-token-123")),
+            ),
+            metadata=auth(admin),
+        )
+        server = await registered(stub, admin, external.url, credential_secret_id=created.secret.id)
+        assert server.refresh_error == ""
+        before = len(external.authorizations)
+        reply = await call(stub, admin, f"{server.name}.echo", {"text": "with a key"})
+        assert reply.is_error is False
+        sent = set(external.authorizations[before:])
+        assert sent == {"Bearer ext-token-123"}
+        assert "ext-token-123" not in str(server)

@@ -29,6 +29,11 @@ async def connected(url: str, token: str) -> AsyncIterator[Client]:
 
 
 @pytest.fixture(scope="module")
+def doors(edge_url: str, envoy_url: str) -> dict[str, str]:
+    return {"edge": edge_url, "envoy": envoy_url}
+
+
+@pytest.fixture(scope="module")
 async def user(edge_url: str) -> dict[str, Any]:
     async with httpx.AsyncClient(base_url=edge_url, timeout=15) as anonymous:
         return await register(anonymous, "agent")
@@ -36,9 +41,9 @@ async def user(edge_url: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("door", ["edge", "envoy"])
 async def test_an_mcp_client_works_as_the_signed_in_user(
-    door: str, request: pytest.FixtureRequest, user: dict[str, Any]
+    door: str, doors: dict[str, str], user: dict[str, Any]
 ) -> None:
-    url: str = request.getfixturevalue(f"{door}_url")
+    url = doors[door]
     async with connected(url, user["accessToken"]) as client:
         names = {tool.name for tool in (await client.list_tools()).tools}
         assert {"planning.create_project", "usage.query_usage", "ai.chat_completion"} <= names
@@ -53,10 +58,8 @@ async def test_an_mcp_client_works_as_the_signed_in_user(
 
 
 @pytest.mark.parametrize("door", ["edge", "envoy"])
-async def test_without_a_token_the_client_is_challenged(
-    door: str, request: pytest.FixtureRequest
-) -> None:
-    url: str = request.getfixturevalue(f"{door}_url")
+async def test_without_a_token_the_client_is_challenged(door: str, doors: dict[str, str]) -> None:
+    url = doors[door]
     async with httpx.AsyncClient(base_url=url, timeout=15) as client:
         answer = await client.post("/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "ping"})
         assert answer.status_code == 401

@@ -8,7 +8,7 @@ project-less organization, so the tool's own work is small and the gateway's cos
 4. MCP `tools/call` through the edge's `/mcp` with the SDK's streamable HTTP client (one
    connection; stateless, so each call is one POST).
 
-    .venv/bin/python scripts/bench/mcp.py [--calls 300]
+    .venv/bin/python scripts/bench/mcp_gateway.py [--calls 300]
 
 Sequential calls (latency, not throughput): p50 and p99 in milliseconds. Everything embedded
 (SQLite, in-process bus and cache), host and edge in this process.
@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import socket
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -38,8 +39,6 @@ from coder.mcp.v1 import mcp_service_pb2 as mcp_api
 from coder.mcp.v1.mcp_service_pb2_grpc import McpServiceStub
 from coder.planning.v1 import planning_service_pb2 as planning_api
 from coder.planning.v1.planning_service_pb2_grpc import PlanningServiceStub
-from edge import EdgeSettings, create_app
-from edge.server import server_config
 from services.kit import (
     Host,
     KeySource,
@@ -54,6 +53,7 @@ from services.mcp import McpSettings, definition
 from services.planning import SERVICE as PLANNING
 
 TOOL = "planning.list_projects"
+HERE = Path(__file__).resolve().parent
 
 
 async def timed(label: str, calls: int, once: Callable[[], Awaitable[object]]) -> None:
@@ -70,6 +70,9 @@ async def timed(label: str, calls: int, once: Callable[[], Awaitable[object]]) -
 
 
 async def main(options: argparse.Namespace) -> None:
+    from edge import EdgeSettings, create_app
+    from edge.server import server_config
+
     configure_logging("warning")
     key = SigningKey.generate()
     verifier = TokenVerifier(KeySource(jwks=jwks([key])), issuer="coder", audience="coder-api")
@@ -148,6 +151,8 @@ async def main(options: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
+    # Run as a script, this folder leads sys.path and its edge.py shadows the `edge` package.
+    sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != HERE]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=300)
     asyncio.run(main(parser.parse_args()))

@@ -92,17 +92,52 @@ def duration_pattern(low: int = -MAX_DURATION_SECONDS, high: int = MAX_DURATION_
 DURATION_PATTERN = duration_pattern()
 
 
+def _fraction_from(places: int) -> str:
+    """A Duration's fraction (`.` and 1 to 9 digits) with a non-zero digit among its first
+    `places`: at least 10^-places of a second."""
+    firsts = (f"0{{{zeros}}}[1-9][0-9]{{0,{8 - zeros}}}" for zeros in range(places))
+    return r"\.(?:" + "|".join(firsts).replace("0{0}", "") + ")"
+
+
+def _sub_second_floor(rules: Any) -> int | None:
+    """How many fraction places a positive sub-second lower bound (`gt: 0s`, `gte: 0.001s`)
+    needs, or None when the rules set no such bound."""
+    if rules.HasField("gt") and not rules.HasField("gte"):
+        bound = rules.gt
+        if bound.seconds == 0 and bound.nanos == 0:
+            return 9
+    elif rules.HasField("gte") and not rules.HasField("gt"):
+        bound = rules.gte
+        nanos = bound.nanos
+        if bound.seconds == 0 and nanos > 0 and 10 ** (len(str(nanos)) - 1) == nanos:
+            return 10 - len(str(nanos))
+    return None
+
+
 def _duration_constraints(schema: dict[str, Any], rules: Any) -> None:
-    """A Duration's `gte` / `lte` rules of whole seconds, written into its pattern (what a
-    string schema can say about the number in it); other bounds stay the service's to check."""
-    bounds = [getattr(rules, name) for name in ("gte", "lte") if rules.HasField(name)]
-    if rules.HasField("gt") or rules.HasField("lt") or any(bound.nanos for bound in bounds):
+    """A Duration's bounds written into its pattern (what a string schema can say about the
+    number in it): whole-second `gte` / `lte`, and a positive floor under a second (`gt: 0s`,
+    `gte: 0.001s`) with a whole-second `lte`. Other bounds stay the service's to check."""
+    if rules.HasField("lt") or (rules.HasField("lte") and rules.lte.nanos):
+        return
+    high = rules.lte.seconds if rules.HasField("lte") else MAX_DURATION_SECONDS
+    places = _sub_second_floor(rules)
+    if places is not None:
+        if high >= 1:
+            schema["pattern"] = (
+                f"^(?:0{_fraction_from(places)}|{duration_pattern(1, high)[1:-2]})s$"
+            )
+        return
+    if rules.HasField("gt") or (rules.HasField("gte") and rules.gte.nanos):
         return
     low = rules.gte.seconds if rules.HasField("gte") else -MAX_DURATION_SECONDS
-    high = rules.lte.seconds if rules.HasField("lte") else MAX_DURATION_SECONDS
     if 0 <= low < high or low <= 0 <= high:
         schema["pattern"] = duration_pattern(low, high)
 
+
+BASE64_PATTERN = r"^(?:[A-Za-z0-9+/_-]{4})*(?:[A-Za-z0-9+/_-]{2}(?:==)?|[A-Za-z0-9+/_-]{3}=?)?$"
+"""Bytes as proto3 JSON reads them: base64, standard or URL-safe, padding optional — never
+a length one more than a multiple of four."""
 
 # Decimal without leading zeros, as the edge reads them (edge.values); at most 18 (19) digits, so
 # every number the pattern admits fits the type (larger ones in range are accepted too).
@@ -137,7 +172,11 @@ _WELL_KNOWN: dict[str, dict[str, Any]] = {
     "google.protobuf.UInt32Value": {"type": "integer", "minimum": 0},
     "google.protobuf.BoolValue": {"type": "boolean"},
     "google.protobuf.StringValue": {"type": "string"},
-    "google.protobuf.BytesValue": {"type": "string", "contentEncoding": "base64"},
+    "google.protobuf.BytesValue": {
+        "type": "string",
+        "contentEncoding": "base64",
+        "pattern": BASE64_PATTERN,
+    },
 }
 
 _INT32 = {FieldDescriptor.TYPE_INT32, FieldDescriptor.TYPE_SINT32, FieldDescriptor.TYPE_SFIXED32}
@@ -380,20 +419,23 @@ def _one_of_each_oneof(message: descriptor.Descriptor) -> list[dict[str, Any]]:
     """JSON Schema for proto3's rule that a message sets at most one field of each oneof
     (`optional` fields are synthetic oneofs of one field and need nothing): per oneof, either
     none of its members or exactly one of them is present — written as branches that forbid
-    the other members (`false`), which generators and validators handle well."""
+    the other members (`false`), which generators and validators handle well. A oneof its
+    rules require has no branch without a member."""
     rules: list[dict[str, Any]] = []
     for oneof in message.oneofs:
         members = [field.json_name for field in oneof.fields]
-        if len(members) < 2:
+        required = oneof.GetOptions().Extensions[validate_pb2.oneof].required
+        if len(members) < 2 and not required:
             continue
-        rules.append(
-            {
-                "anyOf": [
-                    {"properties": {other: False for other in members if other != kept}}
-                    for kept in (*members, "")
-                ]
+        branches = []
+        for kept in members if required else (*members, ""):
+            branch: dict[str, Any] = {
+                "properties": {other: False for other in members if other != kept}
             }
-        )
+            if required:  # `(buf.validate.oneof).required`: exactly one, never none
+                branch["required"] = [kept]
+            branches.append(branch)
+        rules.append({"anyOf": branches})
     return rules
 
 
@@ -522,7 +564,7 @@ class SchemaBuilder:
         if kind == FieldDescriptor.TYPE_STRING:
             schema = {"type": "string"}
         elif kind == FieldDescriptor.TYPE_BYTES:
-            schema = {"type": "string", "contentEncoding": "base64"}
+            schema = {"type": "string", "contentEncoding": "base64", "pattern": BASE64_PATTERN}
         elif kind == FieldDescriptor.TYPE_BOOL:
             schema = {"type": "boolean"}
         elif kind in _INT32:
@@ -585,6 +627,13 @@ class SchemaBuilder:
                 if repeated.HasField("items"):
                     item_rules = repeated.items
             schema["items"] = self.single(field, item_rules)
+            if schema.get("uniqueItems") and field.type == FieldDescriptor.TYPE_ENUM:
+                # A name and its number are one value to the service, two to JSON Schema:
+                # unique items are documented by name only.
+                allowed = list(enum_of(field).values)
+                if item_rules is not None and item_rules.WhichOneof("type") == "enum":
+                    allowed = _allowed_values(field, item_rules.enum)
+                schema["items"] = {"type": "string", "enum": [v.name for v in allowed]}
         else:
             schema = self.single(field, rules)
         if is_output_only(field):

@@ -7668,7 +7668,10 @@ export interface components {
             rotationPeriod?: string;
             /** @description Who the secret belongs to; changed by MoveSecret. */
             scope: ("SECRET_SCOPE_UNSPECIFIED" | "SECRET_SCOPE_ORGANIZATION" | "SECRET_SCOPE_TEAM" | "SECRET_SCOPE_PROJECT" | "SECRET_SCOPE_USER") | (0 | 1 | 2 | 3 | 4);
-            /** @description Id of the team, project or user of the scope; empty for the organization scope. */
+            /**
+             * @description Id of the team, project or user of the scope; empty for the organization scope. Changed
+             *     by MoveSecret.
+             */
             scopeId?: string;
             /** @description Live or deleted. */
             readonly state?: components["schemas"]["coder.secret.v1.SecretState"];
@@ -7726,11 +7729,6 @@ export interface components {
                 [key: string]: string;
             };
             /**
-             * @description Name, unique within the scope: a letter or `_` first, then letters, digits, `_`, `.`,
-             *     `-`, at most 128 characters (`OPENAI_API_KEY`, `prod.db-url`). Changed by MoveSecret.
-             */
-            name?: string;
-            /**
              * Format: date-time
              * @description When the next rotation is due: the newest version's time plus `rotation_period`.
              */
@@ -7748,10 +7746,6 @@ export interface components {
              *     days before, and at the time).
              */
             rotationPeriod?: string;
-            /** @description Who the secret belongs to; changed by MoveSecret. */
-            scope?: ("SECRET_SCOPE_ORGANIZATION" | "SECRET_SCOPE_TEAM" | "SECRET_SCOPE_PROJECT" | "SECRET_SCOPE_USER") | (1 | 2 | 3 | 4);
-            /** @description Id of the team, project or user of the scope; empty for the organization scope. */
-            scopeId?: string;
             /** @description Live or deleted. */
             readonly state?: ("SECRET_STATE_ACTIVE" | "SECRET_STATE_DELETED") | (1 | 2);
             /**
@@ -7773,7 +7767,7 @@ export interface components {
         /** @description SecretGrant lets a user, a team or a role act on one secret beyond its owner. */
         "coder.secret.v1.SecretGrant": {
             /** @description What the grant allows, 1 to 4 actions. */
-            actions: (("SECRET_ACTION_READ" | "SECRET_ACTION_UPDATE" | "SECRET_ACTION_DELETE" | "SECRET_ACTION_GRANT") | (1 | 2 | 3 | 4))[];
+            actions: ("SECRET_ACTION_READ" | "SECRET_ACTION_UPDATE" | "SECRET_ACTION_DELETE" | "SECRET_ACTION_GRANT")[];
             /**
              * Format: date-time
              * @description When the grant was created.
@@ -7926,16 +7920,6 @@ export interface components {
             certificate?: never;
             connectionString?: never;
             envVariableSet?: never;
-            jsonCredential?: never;
-            oauth2Token?: never;
-            sshKey?: never;
-            usernamePassword?: never;
-        } | {
-            apiKey?: never;
-            certificate?: never;
-            connectionString?: never;
-            envVariableSet?: never;
-            generic?: never;
             jsonCredential?: never;
             oauth2Token?: never;
             sshKey?: never;
@@ -14657,7 +14641,7 @@ export interface operations {
     SecretService_UpdateSecret: {
         parameters: {
             query?: {
-                /** @description The fields to change, comma-separated: `name`, `scope`, `scopeId`, `description`, `metadata`, `expireTime`, `rotationPeriod`. A field named here and left out of the body is cleared. Without it (or empty) the fields the body sends are the fields changed (AIP-134). */
+                /** @description The fields to change, comma-separated: `description`, `metadata`, `expireTime`, `rotationPeriod`. A field named here and left out of the body is cleared. Without it (or empty) the fields the body sends are the fields changed (AIP-134). */
                 updateMask?: string;
             };
             header?: never;

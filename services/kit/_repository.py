@@ -33,6 +33,7 @@ from services.kit.store import (
     DocumentStore,
     Page,
     Query,
+    is_valid_id,
 )
 
 SCAN_PAGE = 1000
@@ -61,7 +62,9 @@ class Entities:
 
     async def get(self, partition: str, id: str) -> Document | None:
         """The entity document, or None when absent (a bus document with that id is no
-        entity)."""
+        entity, and an id the store could never hold — a caller's `a/b` — names none)."""
+        if not is_valid_id(id):
+            return None
         document = await self.container.get(partition, id)
         if document is None or DOC_TYPE_FIELD in document:
             return None

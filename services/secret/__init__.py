@@ -22,7 +22,7 @@ from services.secret.servicer import SecretServicer
 def definition(
     settings: SecretSettings | None = None, *, key_ring: KeyRing | None = None, **key_options: Any
 ) -> ServiceDefinition:
-    """The service's registry entry; `settings` default to the `CODER_SECRETS_*` environment,
+    """The service's registry entry; `settings` default to the `CODER_SECRET_*` environment,
     read when the service is registered (never at import). `key_ring` replaces the one the
     settings describe; `key_options` go to the Key Vault client (a credential, a transport)."""
 

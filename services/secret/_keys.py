@@ -7,8 +7,8 @@ the sweep), and drop the old key once no version names it (`GetKeyStatus`). Valu
 decrypted or re-encrypted for a rotation.
 
 Two rings:
-- `LocalKeyRing`: AES-256-GCM keys held by the process (`CODER_SECRETS_MASTER_KEY`, older ones
-  in `CODER_SECRETS_PREVIOUS_MASTER_KEYS`; embedded mode keeps one under `<data_dir>/keys`).
+- `LocalKeyRing`: AES-256-GCM keys held by the process (`CODER_SECRET_MASTER_KEY`, older ones
+  in `CODER_SECRET_PREVIOUS_MASTER_KEYS`; embedded mode keeps one under `<data_dir>/keys`).
   The wrap binds the same associated data as the value, so a data key moved to another
   secret or version does not unwrap.
 - `KeyVaultKeyRing`: an RSA key in Azure Key Vault, through `azure-keyvault-keys`'

@@ -1,4 +1,4 @@
-"""Settings of the secret service, read from `CODER_SECRETS_*` environment variables, and the
+"""Settings of the secret service, read from `CODER_SECRET_*` environment variables, and the
 key ring they describe.
 
 They live here rather than in the kit's Settings because only this service reads them.
@@ -27,7 +27,7 @@ MASTER_KEY_FILE = "secrets-master.key"
 
 
 class SecretSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CODER_SECRETS_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="CODER_SECRET_", env_file=".env", extra="ignore")
 
     master_key: str = Field(
         "",
@@ -66,17 +66,17 @@ def local_key_ring(settings: SecretSettings, kit: Settings) -> LocalKeyRing:
     """The configured local keys, or in embedded mode (a SQLite store) the key under
     `<data_dir>/keys/secrets-master.key`, created with mode 0600 on first use."""
     previous = [
-        decode_key(text, "CODER_SECRETS_PREVIOUS_MASTER_KEYS")
+        decode_key(text, "CODER_SECRET_PREVIOUS_MASTER_KEYS")
         for text in settings.previous_master_keys.split(",")
         if text.strip()
     ]
     if settings.master_key:
         return LocalKeyRing(
-            [decode_key(settings.master_key, "CODER_SECRETS_MASTER_KEY"), *previous]
+            [decode_key(settings.master_key, "CODER_SECRET_MASTER_KEY"), *previous]
         )
     if not kit.resolved_store_url().startswith("sqlite:"):
         raise ValueError(
-            "CODER_SECRETS_MASTER_KEY (or a Key Vault key) is required with a shared store"
+            "CODER_SECRET_MASTER_KEY (or a Key Vault key) is required with a shared store"
         )
     return LocalKeyRing([_embedded_key(Path(kit.data_dir) / "keys" / MASTER_KEY_FILE), *previous])
 

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from buf.validate import validate_pb2
 from google.protobuf import json_format
+from google.protobuf.duration_pb2 import Duration
 from openapi_spec_validator import validate
 
 from coder.planning.v1 import planning_service_pb2
@@ -23,6 +24,7 @@ from edge.openapi import (
     ERROR_SCHEMA,
     TIMESTAMP_PATTERN,
     _digits_range,
+    _duration_constraints,
     build_document,
     default_refused,
     dumps,
@@ -396,6 +398,44 @@ class TestPatterns:
         for text, valid in [("36000000s", True), ("35999999.9s", True), ("36000000.1s", False)]:
             assert bool(pattern.match(text)) == valid, text
         assert not pattern.match("-1s")
+
+    @pytest.mark.parametrize(
+        ("rules", "cases"),
+        [
+            (  # gte 1 ms, lte 600 s: an attempt's deadline
+                {"gte": Duration(nanos=1_000_000), "lte": Duration(seconds=600)},
+                [
+                    ("0s", False),
+                    ("0.0009s", False),
+                    ("0.000999999s", False),
+                    ("0.001s", True),
+                    ("0.0010s", True),
+                    ("0.2s", True),
+                    ("1s", True),
+                    ("600s", True),
+                    ("600.1s", False),
+                    ("-1s", False),
+                ],
+            ),
+            (  # gt 0, lte 5 s
+                {"gt": Duration(), "lte": Duration(seconds=5)},
+                [
+                    ("0s", False),
+                    ("0.000000000s", False),
+                    ("0.000000001s", True),
+                    ("4.9s", True),
+                    ("5s", True),
+                    ("5.000000001s", False),
+                ],
+            ),
+        ],
+    )
+    def test_a_sub_second_floor(self, rules: dict[str, Any], cases: list[tuple[str, bool]]) -> None:
+        schema: dict[str, Any] = {}
+        _duration_constraints(schema, validate_pb2.DurationRules(**rules))
+        pattern = re.compile(schema["pattern"])
+        for text, valid in cases:
+            assert bool(pattern.fullmatch(text)) == valid, text
 
     @pytest.mark.parametrize(
         ("text", "valid"),

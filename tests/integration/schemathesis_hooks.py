@@ -71,6 +71,10 @@ def allowed_request_not_refused_by_a_documented_rule(
     if meta is None or not meta.generation.mode.is_positive or response.status_code != 400:
         return None
     reasons = error_reasons(response.content)
+    if reasons == {"MALFORMED_JSON"} and isinstance(case.body, (bool, int, float, str, list)):
+        # Every request body the document states is an object; the coverage phase labels a
+        # scalar body (`0`) positive when it varies another part of the request.
+        return None
     broken = reasons & DOCUMENTED_RULE_REASONS
     if broken or not reasons:
         raise AssertionError(

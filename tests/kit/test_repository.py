@@ -91,6 +91,14 @@ class TestEntities:
         assert await items.exists("org-1", F("color") == "red")
         assert not await items.exists("org-1", F("color") == "blue")
 
+    @pytest.mark.parametrize("id", ["a/b", "a\\b", "a?b", "a#b", "", "x" * 256])
+    async def test_an_id_no_document_can_have_names_none(
+        self, store: DocumentStore, id: str
+    ) -> None:
+        """A caller's path parameter (`/models/a%2Fb`) is not found, not refused by the store."""
+        items = Items(store, None).items
+        assert await items.get("org-1", id) is None
+
     async def test_events_need_an_outbox_container(self, store: DocumentStore) -> None:
         plain: Entities = Items(store, None).plain
         with pytest.raises(ValueError, match="outbox=True"):

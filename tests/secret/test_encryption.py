@@ -275,7 +275,7 @@ class TestEmbeddedKey:
         from services.secret._settings import local_key_ring
 
         kit = Settings(data_dir=tmp_path, store_url="cosmos://localhost:8081")
-        with pytest.raises(ValueError, match="CODER_SECRETS_MASTER_KEY"):
+        with pytest.raises(ValueError, match="CODER_SECRET_MASTER_KEY"):
             local_key_ring(SecretSettings(), kit)
 
     def test_the_configured_key_and_the_previous_ones(self) -> None:

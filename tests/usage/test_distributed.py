@@ -32,6 +32,7 @@ from tests.usage.factories import (
     eventually,
     publish,
     recorded,
+    records_stored,
 )
 
 __all__ = ["redis_url"]  # fixture used by this module
@@ -180,6 +181,46 @@ class TestSharedCounters:
             await eventually(answered)
         finally:
             release.set()
+            await _delete(redis_url, organization)
+
+    async def test_a_publish_that_failed_is_repaired_by_the_redelivery(
+        self,
+        replicas: list[tuple[Resources, UsageServiceStub]],
+        redis_url: str,
+        token: TokenFactory,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """The batch is stored, then Redis refuses the counters' update: the delivery fails
+        and comes again. Its events are recorded by then, so the redelivery writes nothing,
+        and it must still leave no stale counter behind: CheckQuota follows the store."""
+        (recorder, _), (_, answerer) = replicas
+        organization = f"org-{uuid.uuid4().hex[:8]}"
+        clock = ManualClock(START)
+        failed = asyncio.Event()
+        publish_counters = Counters.publish
+
+        async def flaky(self: Counters, organization_id: str, counters: Sequence[Counter]) -> None:
+            if organization_id == organization and not failed.is_set():
+                failed.set()
+                raise ConnectionError("Redis went away")
+            await publish_counters(self, organization_id, counters)
+
+        monkeypatch.setattr(Counters, "publish", flaky)
+        try:
+            await create_quota(answerer, token(organization, ("admin",)), limit="1000")
+            assert (await check(answerer, token(organization))).limits[0].used == "0"
+            await publish(
+                recorder, [completion(organization, clock, input_tokens=600, output_tokens=0)]
+            )
+            await asyncio.wait_for(failed.wait(), 10)
+            await recorded(recorder, organization, 1)
+
+            async def answered() -> bool:
+                return (await check(answerer, token(organization))).limits[0].used == "600"
+
+            await eventually(answered)
+            assert await records_stored(recorder, organization) == 1  # recorded once
+        finally:
             await _delete(redis_url, organization)
 
 

@@ -126,7 +126,9 @@ class TestDeliveredTwiceWithACut:
             # Thresholds at 80/95/100 % of a third of the tokens: all three are crossed.
             quota = await create_quota(stub, admin, limit=str(expected_tokens // 3))
 
-            publisher = AmqpBus(amqp_url)
+            # The test's own publisher, not under test: it may wait for a broker the two
+            # passes keep busy (500 events a call) rather than fail at the default 5 s.
+            publisher = AmqpBus(amqp_url, publish_timeout=60)
             await publisher.start()
             try:
                 # Every event twice: the second pass follows the first while it is consumed.

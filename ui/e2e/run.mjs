@@ -476,7 +476,12 @@ const tests = [
         "/secrets?dialog=new",
       ]) {
         await owner.goto(`${UI}${path}`);
-        await owner.getByRole("heading", { level: 1 }).waitFor({ timeout: WAIT });
+        await owner
+          .getByRole("heading", { level: 1 })
+          .waitFor({ timeout: WAIT })
+          .catch((error) => {
+            throw new Error(`${path} showed no heading: ${error.message}`);
+          });
         await owner.waitForLoadState("networkidle");
         const name = path.slice(1).replaceAll("/", "-");
         if (path === "/planning" || path.endsWith("members")) await shoot(owner, name);

@@ -33,7 +33,7 @@ from ._api import (
     Query,
     VectorIndex,
 )
-from ._documents import reservation_id
+from ._documents import is_valid_id, reservation_id
 from ._sqlite import SqliteStore
 
 if TYPE_CHECKING:
@@ -60,6 +60,7 @@ __all__ = [
     "Query",
     "SqliteStore",
     "VectorIndex",
+    "is_valid_id",
     "open_store",
     "reservation_id",
 ]

@@ -12,7 +12,7 @@ flight, never by more than one chunk per replica.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from decimal import Decimal
 
@@ -98,6 +98,10 @@ class Counters:
                 for counter in counters
             )
         )
+
+    async def drop(self, organization_id: str, keys: Iterable[CounterKey]) -> None:
+        """Forget the cached values of `keys`: the next read takes them from the store."""
+        await asyncio.gather(*(self._cache.delete(cache_key(organization_id, k)) for k in keys))
 
     def _ttl(self, key: CounterKey) -> float:
         end = following(key.start, key.granularity) + CACHE_GRACE

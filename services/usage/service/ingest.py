@@ -245,6 +245,10 @@ class UsageRecorder:
         self._pending: list[tuple[Usage, asyncio.Future[None]]] = []
         self._flushing: asyncio.Task[None] | None = None
         self._known = _Known()
+        self._unpublished: dict[str, dict[str, CounterKey]] = {}
+        """Per organization, counters stored but not cached: their cache entries may be
+        stale, so they are dropped before the next chunk (a redelivery of the same events
+        is a recorded chunk and would otherwise publish nothing)."""
         self._arrived = asyncio.Event()
         self._awaited = 0
 
@@ -375,6 +379,7 @@ class UsageRecorder:
     async def _try_chunk(
         self, organization_id: str, plans: list[_Planned], *, afresh: bool
     ) -> None:
+        await self._drop_unpublished(organization_id)
         known = self._known
         plans = [p for p in plans if not known.recorded(organization_id, p.usage.event_id)]
         if not plans:
@@ -431,7 +436,19 @@ class UsageRecorder:
             organization_id, [*write.buckets, *write.counters], [*state.alerts, *raised]
         )
         self._known.remember_recorded(organization_id, [r.usage.event_id for r in write.records])
-        await self._counters.publish(organization_id, write.counters)
+        try:
+            await self._counters.publish(organization_id, write.counters)
+        except Exception:
+            # Stored, not cached: the redelivery drops the stale entries (`_drop_unpublished`).
+            suspect = self._unpublished.setdefault(organization_id, {})
+            suspect.update((counter.key.id, counter.key) for counter in write.counters)
+            raise
+
+    async def _drop_unpublished(self, organization_id: str) -> None:
+        suspect = self._unpublished.get(organization_id)
+        if suspect:
+            await self._counters.drop(organization_id, suspect.values())
+            del self._unpublished[organization_id]
 
     async def _seed(
         self, organization_id: str, state: LedgerState, plans: Sequence[_Planned]

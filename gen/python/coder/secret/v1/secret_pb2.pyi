@@ -254,7 +254,9 @@ class Secret(_message.Message):
     scope: Global___SecretScope.ValueType
     """Who the secret belongs to; changed by MoveSecret."""
     scope_id: _builtins.str
-    """Id of the team, project or user of the scope; empty for the organization scope."""
+    """Id of the team, project or user of the scope; empty for the organization scope. Changed
+    by MoveSecret.
+    """
     description: _builtins.str
     """What the secret is for, at most 2,000 characters."""
     state: Global___SecretState.ValueType

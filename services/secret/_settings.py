@@ -71,9 +71,7 @@ def local_key_ring(settings: SecretSettings, kit: Settings) -> LocalKeyRing:
         if text.strip()
     ]
     if settings.master_key:
-        return LocalKeyRing(
-            [decode_key(settings.master_key, "CODER_SECRET_MASTER_KEY"), *previous]
-        )
+        return LocalKeyRing([decode_key(settings.master_key, "CODER_SECRET_MASTER_KEY"), *previous])
     if not kit.resolved_store_url().startswith("sqlite:"):
         raise ValueError(
             "CODER_SECRET_MASTER_KEY (or a Key Vault key) is required with a shared store"

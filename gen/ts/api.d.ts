@@ -25,6 +25,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/.well-known/oauth-protected-resource": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** OAuth 2.0 protected-resource metadata (RFC 9728) of the MCP endpoint. */
+        get: operations["WellKnown_OauthProtectedResource"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/.well-known/oauth-protected-resource/mcp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The same metadata at the path RFC 9728 derives from `/mcp`. */
+        get: operations["WellKnown_OauthProtectedResourceMcp"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/.well-known/openid-configuration": {
         parameters: {
             query?: never;
@@ -1479,6 +1513,198 @@ export interface paths {
          * @description SetSpacePermissions replaces a space's grants; an empty list opens it to every role.
          */
         post: operations["KnowledgeService_SetSpacePermissions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/mcp/executions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ListToolExecutions pages through the audit log of tool calls, newest first.
+         * @description ListToolExecutions pages through the audit log of tool calls, newest first.
+         */
+        get: operations["McpService_ListToolExecutions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/mcp/policies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ListToolPolicies lists the organization's allow-lists by role.
+         * @description ListToolPolicies lists the organization's allow-lists by role.
+         */
+        get: operations["McpService_ListToolPolicies"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/mcp/policies/{role}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * DeleteToolPolicy removes a role's allow-list: the role is no longer restricted.
+         * @description DeleteToolPolicy removes a role's allow-list: the role is no longer restricted.
+         */
+        delete: operations["McpService_DeleteToolPolicy"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/mcp/policies:set": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * SetToolPolicy replaces a role's allow-list.
+         * @description SetToolPolicy replaces a role's allow-list.
+         */
+        post: operations["McpService_SetToolPolicy"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/mcp/servers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ListServers pages through the organization's registered servers, newest first.
+         * @description ListServers pages through the organization's registered servers, newest first.
+         */
+        get: operations["McpService_ListServers"];
+        put?: never;
+        /**
+         * CreateServer registers an external MCP server. Its tools are discovered by RefreshServer.
+         * @description CreateServer registers an external MCP server. Its tools are discovered by RefreshServer.
+         */
+        post: operations["McpService_CreateServer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/mcp/servers/{server_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * GetServer reads one registered server with the tools last discovered.
+         * @description GetServer reads one registered server with the tools last discovered.
+         */
+        get: operations["McpService_GetServer"];
+        put?: never;
+        post?: never;
+        /**
+         * DeleteServer removes a registered server; its tools are gone at once.
+         * @description DeleteServer removes a registered server; its tools are gone at once.
+         */
+        delete: operations["McpService_DeleteServer"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/mcp/servers/{server_id}:refresh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * RefreshServer connects to the server, lists its tools and stores them (discovery). A
+         * @description RefreshServer connects to the server, lists its tools and stores them (discovery). A
+         *     server that cannot be reached keeps its previous tools and records the error.
+         */
+        post: operations["McpService_RefreshServer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/mcp/tools": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ListTools lists the tools the caller may call: the platform's whose permission the caller
+         * @description ListTools lists the tools the caller may call: the platform's whose permission the caller
+         *     holds, and the registered servers' tools, narrowed by the allow-lists of the caller's roles.
+         */
+        get: operations["McpService_ListTools"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/mcp/tools/{name}:call": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * CallTool runs a tool for the caller, within its timeout and the organization's rate
+         * @description CallTool runs a tool for the caller, within its timeout and the organization's rate
+         *     limit, and records the execution. A tool that answers an error gives `is_error`; an
+         *     unknown tool is NOT_FOUND, one the allow-lists refuse PERMISSION_DENIED.
+         */
+        post: operations["McpService_CallTool"];
         delete?: never;
         options?: never;
         head?: never;
@@ -6753,6 +6979,295 @@ export interface components {
             /** @description The space as stored after the change. */
             space?: components["schemas"]["coder.knowledge.v1.Space"];
         };
+        /** @description CallToolRequest calls a tool. */
+        "coder.mcp.v1.CallToolRequest": {
+            /** @description The arguments, as the tool's input schema describes them. */
+            arguments?: {
+                [key: string]: unknown;
+            };
+            /** @description The tool's name, as ListTools gives it. */
+            name: string;
+        };
+        /** @description CallToolRequest calls a tool. */
+        "coder.mcp.v1.CallToolRequest-Body": {
+            /** @description The arguments, as the tool's input schema describes them. */
+            arguments?: {
+                [key: string]: unknown;
+            };
+            /** @description Set by the path; a value sent here is replaced by it. */
+            name?: string;
+        };
+        /** @description CallToolResponse is the tool's result, in MCP's terms. */
+        "coder.mcp.v1.CallToolResponse": {
+            /** @description The content blocks (MCP `ContentBlock` objects: `{"type": "text", "text": …}`, …). */
+            content?: {
+                [key: string]: unknown;
+            }[];
+            /** @description The audit record of this call. */
+            execution?: components["schemas"]["coder.mcp.v1.ToolExecution"];
+            /** @description Whether the tool answered an error (its content says which). */
+            isError?: boolean;
+            /** @description The structured result, matching the tool's output schema. */
+            structuredContent?: {
+                [key: string]: unknown;
+            };
+        };
+        /** @description CreateServerRequest registers a server. */
+        "coder.mcp.v1.CreateServerRequest": {
+            /** @description The server to register. */
+            server: components["schemas"]["coder.mcp.v1.Server"];
+        };
+        /** @description CreateServerResponse carries the registered server. */
+        "coder.mcp.v1.CreateServerResponse": {
+            /** @description The server as stored. */
+            server?: components["schemas"]["coder.mcp.v1.Server"];
+        };
+        /** @description DeleteServerRequest names the server to remove. */
+        "coder.mcp.v1.DeleteServerRequest": {
+            /** @description The server's id. */
+            serverId: string;
+        };
+        /** @description DeleteServerResponse is empty. */
+        "coder.mcp.v1.DeleteServerResponse": Record<string, never>;
+        /** @description DeleteToolPolicyRequest names the role whose allow-list to remove. */
+        "coder.mcp.v1.DeleteToolPolicyRequest": {
+            /** @description The role. */
+            role: string;
+        };
+        /** @description DeleteToolPolicyResponse is empty. */
+        "coder.mcp.v1.DeleteToolPolicyResponse": Record<string, never>;
+        /**
+         * @description ExecutionStatus is how a tool execution ended.
+         *     - `EXECUTION_STATUS_UNSPECIFIED`: Not set.
+         *     - `EXECUTION_STATUS_SUCCEEDED`: The tool answered a result that is not an error.
+         *     - `EXECUTION_STATUS_FAILED`: The tool answered an error result, or could not be reached, or ran out of time.
+         *     A request may give a value's number instead of its name; answers carry names.
+         */
+        "coder.mcp.v1.ExecutionStatus": ("EXECUTION_STATUS_UNSPECIFIED" | "EXECUTION_STATUS_SUCCEEDED" | "EXECUTION_STATUS_FAILED") | (0 | 1 | 2);
+        /** @description GetServerRequest names a server. */
+        "coder.mcp.v1.GetServerRequest": {
+            /** @description The server's id. */
+            serverId: string;
+        };
+        /** @description GetServerResponse carries the server. */
+        "coder.mcp.v1.GetServerResponse": {
+            /** @description The server. */
+            server?: components["schemas"]["coder.mcp.v1.Server"];
+        };
+        /** @description ListServersRequest pages through the servers. */
+        "coder.mcp.v1.ListServersRequest": {
+            /**
+             * Format: int32
+             * @description At most this many servers (default 50, at most 1000).
+             */
+            pageSize?: number;
+            /** @description The `next_page_token` of the previous page. */
+            pageToken?: string;
+        };
+        /** @description ListServersResponse carries a page of servers. */
+        "coder.mcp.v1.ListServersResponse": {
+            /** @description The token of the next page; empty on the last. */
+            nextPageToken?: string;
+            /** @description The servers, newest first. */
+            servers?: components["schemas"]["coder.mcp.v1.Server"][];
+        };
+        /** @description ListToolExecutionsRequest pages through the audit log. */
+        "coder.mcp.v1.ListToolExecutionsRequest": {
+            /**
+             * Format: int32
+             * @description At most this many records (default 50, at most 1000).
+             */
+            pageSize?: number;
+            /** @description The `next_page_token` of the previous page. */
+            pageToken?: string;
+            /** @description Only this tool's calls, when set. */
+            tool?: string;
+        };
+        /** @description ListToolExecutionsResponse carries a page of the audit log. */
+        "coder.mcp.v1.ListToolExecutionsResponse": {
+            /** @description The executions, newest first. */
+            executions?: components["schemas"]["coder.mcp.v1.ToolExecution"][];
+            /** @description The token of the next page; empty on the last. */
+            nextPageToken?: string;
+        };
+        /** @description ListToolPoliciesRequest lists the allow-lists. */
+        "coder.mcp.v1.ListToolPoliciesRequest": Record<string, never>;
+        /** @description ListToolPoliciesResponse carries the allow-lists by role. */
+        "coder.mcp.v1.ListToolPoliciesResponse": {
+            /** @description The policies, by role name. */
+            policies?: components["schemas"]["coder.mcp.v1.ToolPolicy"][];
+        };
+        /** @description ListToolsRequest lists the caller's tools. */
+        "coder.mcp.v1.ListToolsRequest": Record<string, never>;
+        /** @description ListToolsResponse carries the caller's tools. */
+        "coder.mcp.v1.ListToolsResponse": {
+            /** @description The tools, platform tools first, then by name. */
+            tools?: components["schemas"]["coder.mcp.v1.Tool"][];
+        };
+        /** @description RefreshServerRequest names the server whose tools to discover. */
+        "coder.mcp.v1.RefreshServerRequest": {
+            /** @description The server's id. */
+            serverId: string;
+        };
+        /** @description RefreshServerRequest names the server whose tools to discover. */
+        "coder.mcp.v1.RefreshServerRequest-Body": {
+            /** @description Set by the path; a value sent here is replaced by it. */
+            serverId?: string;
+        };
+        /** @description RefreshServerResponse carries the server after discovery. */
+        "coder.mcp.v1.RefreshServerResponse": {
+            /** @description The server, with the tools found (or the error met in `refresh_error`). */
+            server?: components["schemas"]["coder.mcp.v1.Server"];
+        };
+        /**
+         * @description Server is an external MCP server registered by an organization: reached over MCP streamable
+         *     HTTP, its tools discovered by a refresh and offered as `<name>.<tool>`.
+         */
+        "coder.mcp.v1.Server": {
+            /**
+             * Format: date-time
+             * @description When it was registered.
+             */
+            readonly createTime?: string;
+            /** @description Who registered it. */
+            readonly createdBy?: string;
+            /**
+             * @description A Secret Management secret (an API key or an OAuth 2.0 token) sent as the bearer token of
+             *     every request to the server; empty for a server that needs none. The value is read for
+             *     each use with the caller's token and never stored here.
+             */
+            credentialSecretId?: string;
+            /** @description What the server is for. */
+            description?: string;
+            /** @description Opaque version for optimistic concurrency. */
+            readonly etag?: string;
+            /** @description The server's id. */
+            readonly id?: string;
+            /** @description Unique in the organization; the prefix of its tools' names. Not a platform domain's name. */
+            name: string;
+            /** @description Why the last refresh failed; empty when it succeeded. */
+            readonly refreshError?: string;
+            /**
+             * Format: date-time
+             * @description When the tools were last discovered.
+             */
+            readonly refreshTime?: string;
+            /**
+             * Format: int32
+             * @description How long one call to the server may take; 0 means the service's default (30 s).
+             */
+            timeoutSeconds?: number;
+            /** @description The tools found by the last refresh, with their server-side names. */
+            readonly tools?: components["schemas"]["coder.mcp.v1.Tool"][];
+            /**
+             * Format: date-time
+             * @description When it last changed (a refresh included).
+             */
+            readonly updateTime?: string;
+            /** @description The streamable HTTP endpoint: https, or http to a loopback host. */
+            url: string;
+        };
+        /** @description SetToolPolicyRequest replaces a role's allow-list. */
+        "coder.mcp.v1.SetToolPolicyRequest": {
+            /** @description The tools the role may use: names, `<prefix>.*` patterns, or `*`. Empty allows none. */
+            allowedTools?: string[];
+            /** @description The role. */
+            role: string;
+        };
+        /** @description SetToolPolicyResponse carries the stored policy. */
+        "coder.mcp.v1.SetToolPolicyResponse": {
+            /** @description The policy. */
+            policy?: components["schemas"]["coder.mcp.v1.ToolPolicy"];
+        };
+        /**
+         * @description Tool is one tool a caller may list and call, in MCP's terms: a name, a description and the
+         *     JSON Schemas of its arguments and of its structured result.
+         */
+        "coder.mcp.v1.Tool": {
+            /** @description What the tool does, for a model to decide when to call it. */
+            description?: string;
+            /** @description JSON Schema (an object schema) of the tool's arguments. */
+            inputSchema?: {
+                [key: string]: unknown;
+            };
+            /**
+             * @description The tool's name: `<domain>.<action>` for the platform's (`planning.list_tasks`),
+             *     `<server name>.<tool>` for an external server's.
+             */
+            name?: string;
+            /** @description JSON Schema of the tool's structured result; empty when the tool declares none. */
+            outputSchema?: {
+                [key: string]: unknown;
+            };
+            /** @description Whether the tool only reads (MCP's `readOnlyHint`). */
+            readOnly?: boolean;
+            /** @description The external server the tool belongs to; empty for a platform tool. */
+            serverId?: string;
+            /** @description Where the tool runs. */
+            source?: components["schemas"]["coder.mcp.v1.ToolSource"];
+            /** @description A short human-readable title. */
+            title?: string;
+        };
+        /** @description ToolExecution is the audit record of one tool call made through the gateway. */
+        "coder.mcp.v1.ToolExecution": {
+            /** @description The service acting for the caller, when the call came with a delegated token. */
+            actorId?: string;
+            /** @description Who called (the token's subject). */
+            callerId?: string;
+            /**
+             * Format: int64
+             * @description How long it took, in milliseconds.
+             */
+            durationMs?: string;
+            /** @description For a failure: what went wrong. */
+            errorMessage?: string;
+            /**
+             * @description For a failure: a reason (`TOOL_ERROR`, `TOOL_TIMEOUT`, `SERVER_UNAVAILABLE`, or the
+             *     called service's ErrorInfo reason).
+             */
+            errorReason?: string;
+            /** @description The execution's id. */
+            id?: string;
+            /** @description The external server, for an external tool. */
+            serverId?: string;
+            /** @description Where it ran. */
+            source?: components["schemas"]["coder.mcp.v1.ToolSource"];
+            /**
+             * Format: date-time
+             * @description When the call started.
+             */
+            startTime?: string;
+            /** @description How it ended. */
+            status?: components["schemas"]["coder.mcp.v1.ExecutionStatus"];
+            /** @description The tool called. */
+            tool?: string;
+        };
+        /**
+         * @description ToolPolicy is a role's allow-list: a caller whose roles include `role` may list and call only
+         *     the tools its patterns name (a caller with several roles, those of any of them). A role
+         *     without a policy is not restricted beyond its permissions.
+         */
+        "coder.mcp.v1.ToolPolicy": {
+            /** @description Tool names, or patterns ending in `.*` (`planning.*`, `github.*`), or `*` for all. */
+            allowedTools?: string[];
+            /** @description The role: `owner`, `admin`, `member`, `viewer` or a custom role's name. */
+            role: string;
+            /**
+             * Format: date-time
+             * @description When it last changed.
+             */
+            readonly updateTime?: string;
+            /** @description Who changed it last. */
+            readonly updatedBy?: string;
+        };
+        /**
+         * @description ToolSource says where a tool runs.
+         *     - `TOOL_SOURCE_UNSPECIFIED`: Not set.
+         *     - `TOOL_SOURCE_PLATFORM`: A tool of the platform itself: an RPC of one of the suite's services, called for the caller.
+         *     - `TOOL_SOURCE_EXTERNAL`: A tool of an external MCP server the organization registered.
+         *     A request may give a value's number instead of its name; answers carry names.
+         */
+        "coder.mcp.v1.ToolSource": ("TOOL_SOURCE_UNSPECIFIED" | "TOOL_SOURCE_PLATFORM" | "TOOL_SOURCE_EXTERNAL") | (0 | 1 | 2);
         /** @description ArchiveNotificationRequest names the notification. */
         "coder.notification.v1.ArchiveNotificationRequest": {
             /** @description Id of the notification. */
@@ -10743,6 +11258,62 @@ export interface components {
 export type $defs = Record<string, never>;
 export interface operations {
     WellKnown_Jwks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    WellKnown_OauthProtectedResource: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    WellKnown_OauthProtectedResourceMcp: {
         parameters: {
             query?: never;
             header?: never;
@@ -14941,6 +15512,447 @@ export interface operations {
             408: components["responses"]["RequestTimeout"];
             409: components["responses"]["Conflict"];
             412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    McpService_ListToolExecutions: {
+        parameters: {
+            query?: {
+                /** @description At most this many records (default 50, at most 1000). */
+                pageSize?: number;
+                /** @description The `next_page_token` of the previous page. */
+                pageToken?: string;
+                /** @description Only this tool's calls, when set. */
+                tool?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.mcp.v1.ListToolExecutionsResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    McpService_ListToolPolicies: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.mcp.v1.ListToolPoliciesResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    McpService_DeleteToolPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The role. */
+                role: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.mcp.v1.DeleteToolPolicyResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    McpService_SetToolPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["coder.mcp.v1.SetToolPolicyRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.mcp.v1.SetToolPolicyResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    McpService_ListServers: {
+        parameters: {
+            query?: {
+                /** @description At most this many servers (default 50, at most 1000). */
+                pageSize?: number;
+                /** @description The `next_page_token` of the previous page. */
+                pageToken?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.mcp.v1.ListServersResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    McpService_CreateServer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["coder.mcp.v1.Server"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    /** @description URL of the created resource. */
+                    Location: string;
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.mcp.v1.CreateServerResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    McpService_GetServer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The server's id. */
+                server_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.mcp.v1.GetServerResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    McpService_DeleteServer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The server's id. */
+                server_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.mcp.v1.DeleteServerResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    McpService_RefreshServer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The server's id. */
+                server_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["coder.mcp.v1.RefreshServerRequest-Body"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.mcp.v1.RefreshServerResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    McpService_ListTools: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.mcp.v1.ListToolsResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    McpService_CallTool: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tool's name, as ListTools gives it. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["coder.mcp.v1.CallToolRequest-Body"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.mcp.v1.CallToolResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             414: components["responses"]["UriTooLong"];
             429: components["responses"]["TooManyRequests"];

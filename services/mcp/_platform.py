@@ -1,7 +1,6 @@
 """The platform's own tools: each is one RPC of a suite service, called for the caller with
 its own token. Its arguments are the RPC's request as proto3 JSON and its structured result
-the response, so the schemas come from the descriptors and a tool is one entry of `TOOLS`
-(search knowledge and read a page join here when the knowledge service lands).
+the response, so the schemas come from the descriptors and a tool is one entry of `TOOLS`.
 
 A tool is offered to a caller who holds the RPC's permission (read from the same proto
 option the callee enforces), and the callee checks it again.
@@ -19,6 +18,7 @@ from google.protobuf.descriptor import MethodDescriptor
 from google.protobuf.message import Message
 
 from coder.ai.v1 import ai_service_pb2_grpc
+from coder.knowledge.v1 import knowledge_service_pb2_grpc
 from coder.mcp.v1 import resources_pb2
 from coder.planning.v1 import planning_service_pb2_grpc
 from coder.prompt.v1 import prompt_service_pb2_grpc
@@ -78,13 +78,34 @@ PLANNING = "coder.planning.v1.PlanningService"
 PROMPT = "coder.prompt.v1.PromptService"
 USAGE = "coder.usage.v1.UsageService"
 AI = "coder.ai.v1.AiService"
+KNOWLEDGE = "coder.knowledge.v1.KnowledgeService"
 
 _planning = planning_service_pb2_grpc.PlanningServiceStub
 _prompt = prompt_service_pb2_grpc.PromptServiceStub
 _usage = usage_service_pb2_grpc.UsageServiceStub
 _ai = ai_service_pb2_grpc.AiServiceStub
+_knowledge = knowledge_service_pb2_grpc.KnowledgeServiceStub
 
 TOOLS: tuple[PlatformTool, ...] = (
+    PlatformTool(
+        "knowledge.search",
+        "Search knowledge",
+        'Search the Knowledge Base by words ("exact phrase", [tag=value], {in_name:…}) and by '
+        "meaning, fused; hits carry highlights.",
+        _knowledge,
+        KNOWLEDGE,
+        "SearchPages",
+        read_only=True,
+    ),
+    PlatformTool(
+        "knowledge.read_page",
+        "Read a page",
+        "Read one Knowledge Base page: its Markdown, tags and where it sits.",
+        _knowledge,
+        KNOWLEDGE,
+        "GetPage",
+        read_only=True,
+    ),
     PlatformTool(
         "planning.list_projects",
         "List projects",

@@ -14,7 +14,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import httpx2
 import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
 
 from coder.embeddings.v1 import events_pb2 as embeddings_events
 from coder.events.v1 import event_pb2
@@ -129,6 +133,23 @@ class TestKnowledgeSearch:
         assert fused["mode"] == "SEARCH_MODE_HYBRID"
         first = fused["hits"][0]
         assert (first["pageId"], first["fullTextRank"], first["semanticRank"]) == (page, 1, 1)
+
+        # Through MCP: the SDK's streamable HTTP client at the edge's /mcp, with the same
+        # bearer token, finds the page with the platform's search tool and reads it.
+        headers = {"authorization": client.headers["authorization"]}
+        http = create_mcp_http_client(headers=headers, timeout=httpx2.Timeout(30))
+        endpoint = f"{client.base_url}".rstrip("/") + "/mcp"
+        async with http, Client(streamable_http_client(endpoint, http_client=http)) as agent:
+            searched = await agent.call_tool(
+                "knowledge.search", {"query": MEANING_QUERY, "mode": "SEARCH_MODE_SEMANTIC"}
+            )
+            assert searched.is_error is False, searched.content
+            assert searched.structured_content is not None
+            assert searched.structured_content["hits"][0]["pageId"] == page
+            read = await agent.call_tool("knowledge.read_page", {"pageId": page})
+            assert read.is_error is False, read.content
+            assert read.structured_content is not None
+            assert read.structured_content["page"]["title"] == PAGE_TITLE
 
         edited = await client.patch(
             f"/api/v1/knowledge/pages/{other}",

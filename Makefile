@@ -84,6 +84,9 @@ bench: ## benchmarks: kit, edge (gRPC vs edge vs Envoy) and each service's (scri
 	$(PY) scripts/bench/usage.py
 	$(PY) scripts/bench/notifications.py
 	$(PY) scripts/bench/mcp_gateway.py
+	$(PY) scripts/bench/ai.py
+	$(PY) scripts/bench/search.py
+	$(PY) scripts/bench/knowledge.py
 
 .PHONY: bench-ui
 bench-ui: setup ui-build ## web UI benchmark: first-load JS per route, board time to interactive (50 vs 500 tasks)

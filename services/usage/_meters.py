@@ -154,7 +154,7 @@ CATEGORIES: tuple[Category, ...] = (
     ),
     Category(
         "mcp.execution",
-        "mcp.tool.executed",
+        "mcp.execution.completed",
         MCP_DIMENSIONS,
         _meters(
             "mcp.execution",

@@ -16,8 +16,9 @@ setup: ## install the locked Python dependencies (uv.lock) into .venv
 	uv sync --frozen
 
 .PHONY: setup-test
-setup-test: setup ui-deps ## also install the npm test servers (Cosmos DB test server) and the UI's dependencies
+setup-test: setup ui-deps ## also install the npm test tools (Cosmos DB test server, MCP Inspector) and the UI's dependencies
 	npm ci --silent --prefix scripts/cosmosdb
+	npm ci --silent --prefix scripts/mcp-inspector
 
 # npm ci again only when the lock file changed since the last install.
 $(UI_STAMP): ui/package-lock.json
@@ -82,6 +83,10 @@ bench: ## benchmarks: kit, edge (gRPC vs edge vs Envoy) and each service's (scri
 	$(PY) scripts/bench/prompt.py
 	$(PY) scripts/bench/usage.py
 	$(PY) scripts/bench/notifications.py
+	$(PY) scripts/bench/mcp_gateway.py
+	$(PY) scripts/bench/ai.py
+	$(PY) scripts/bench/search.py
+	$(PY) scripts/bench/knowledge.py
 
 .PHONY: bench-ui
 bench-ui: setup ui-build ## web UI benchmark: first-load JS per route, board time to interactive (50 vs 500 tasks)

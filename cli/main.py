@@ -1,7 +1,7 @@
 """`coder`: run the suite embedded (`coder dev`), run one service (`coder serve <domain>`) or
 the edge (`coder edge`), check health (`coder health`), sign in and print an access token
 (`coder login`), write the Envoy front proxy's config (`coder envoy-config`), make a service's
-key for delegated tokens (`coder service-key`)."""
+key for delegated tokens (`coder service-key`), serve the MCP gateway over stdio (`coder mcp`)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from cli.client import health_command, login_command
 from cli.dev import dev_command
 from cli.envoy import envoy_config_command
 from cli.keys import service_key_command
+from cli.mcp import mcp_command
 from cli.serve import edge_command, serve_command
 from services import catalog
 from services.kit import DOMAINS, EMBEDDED_GRPC_PORT, ENVOY_ADMIN_PORT, ENVOY_PORT
@@ -74,6 +75,12 @@ def parser() -> argparse.ArgumentParser:
     )
     key.add_argument("domain", choices=sorted(d.name for d in DOMAINS))
     key.set_defaults(run=service_key_command)
+
+    mcp = commands.add_parser(
+        "mcp", help="serve the MCP gateway over stdio for local agents (token: CODER_TOKEN)"
+    )
+    mcp.add_argument("--target", help=f"host:port (default 127.0.0.1:{EMBEDDED_GRPC_PORT})")
+    mcp.set_defaults(run=mcp_command)
     return root
 
 

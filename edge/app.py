@@ -30,6 +30,7 @@ from edge.docs import docs_router
 from edge.errors import EdgeRefusal, edge_status, http_error, rich_status
 from edge.frontdoor import FrontDoor
 from edge.gateway import Gateway, error_response
+from edge.mcp import McpEndpoint
 from edge.metrics import EdgeMetrics
 from edge.oidc import OidcFlows, oidc_router
 from edge.openapi import (
@@ -93,6 +94,7 @@ def create_app(
         )
     )
     bridge = WebSocketBridge(settings, table, verifier)
+    mcp = McpEndpoint(settings, verifier)
     metrics = EdgeMetrics(metrics_registry)
 
     @contextlib.asynccontextmanager
@@ -101,13 +103,15 @@ def create_app(
         calls = Calls(table, source.channel, settings.probe_domain)
         gateway.calls = calls
         bridge.calls = calls
+        mcp.channel = source.channel
         sign_in.identity = IdentityServiceStub(source.channel("identity"))
         backends = await open_cache(settings.cache_url, prefix="coder:edge:")
         limits.limiter = backends.limiter
         flows.cache = backends.cache
         flows.http = httpx.AsyncClient(timeout=settings.deadline_seconds)
         try:
-            yield
+            async with mcp.http.running():
+                yield
         finally:
             await bridge.close()
             await flows.http.aclose()
@@ -127,7 +131,9 @@ def create_app(
     app.include_router(oidc_router(flows))
     app.include_router(token_router(sign_in))
     app.include_router(wellknown_router(jwks, sign_in, token_endpoint=True))
+    app.include_router(mcp.router())
     app.include_router(docs_router())
+    app.router.routes.append(mcp.route())
     add_error_handlers(app)
     document = with_edge_routes(document, app)
     app.state.openapi_document = document

@@ -25,6 +25,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/.well-known/oauth-protected-resource": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** OAuth 2.0 protected-resource metadata (RFC 9728) of the MCP endpoint. */
+        get: operations["WellKnown_OauthProtectedResource"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/.well-known/oauth-protected-resource/mcp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The same metadata at the path RFC 9728 derives from `/mcp`. */
+        get: operations["WellKnown_OauthProtectedResourceMcp"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/.well-known/openid-configuration": {
         parameters: {
             query?: never;
@@ -984,6 +1018,693 @@ export interface paths {
          *     the caller's other sessions.
          */
         post: operations["IdentityService_ChangePassword"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/knowledge/pageTemplates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ListPageTemplates pages through the organization's templates, by name.
+         * @description ListPageTemplates pages through the organization's templates, by name.
+         */
+        get: operations["KnowledgeService_ListPageTemplates"];
+        put?: never;
+        /**
+         * CreatePageTemplate creates a page template of the organization.
+         * @description CreatePageTemplate creates a page template of the organization.
+         */
+        post: operations["KnowledgeService_CreatePageTemplate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/knowledge/pageTemplates/{page_template_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * GetPageTemplate returns one template.
+         * @description GetPageTemplate returns one template.
+         */
+        get: operations["KnowledgeService_GetPageTemplate"];
+        put?: never;
+        post?: never;
+        /**
+         * DeletePageTemplate deletes a template (pages made from it keep their content).
+         * @description DeletePageTemplate deletes a template (pages made from it keep their content).
+         */
+        delete: operations["KnowledgeService_DeletePageTemplate"];
+        options?: never;
+        head?: never;
+        /**
+         * UpdatePageTemplate changes a template.
+         * @description UpdatePageTemplate changes a template.
+         */
+        patch: operations["KnowledgeService_UpdatePageTemplate"];
+        trace?: never;
+    };
+    "/api/v1/knowledge/pages/{page_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * GetPage returns one live page, with its rendered HTML.
+         * @description GetPage returns one live page, with its rendered HTML.
+         */
+        get: operations["KnowledgeService_GetPage"];
+        put?: never;
+        post?: never;
+        /**
+         * DeletePage moves a page and its subtree to the recycle bin.
+         * @description DeletePage moves a page and its subtree to the recycle bin.
+         */
+        delete: operations["KnowledgeService_DeletePage"];
+        options?: never;
+        head?: never;
+        /**
+         * UpdatePage changes a page's title, Markdown, tags, steps, front matter or parent. A
+         * @description UpdatePage changes a page's title, Markdown, tags, steps, front matter or parent. A
+         *     change of content makes a new revision.
+         */
+        patch: operations["KnowledgeService_UpdatePage"];
+        trace?: never;
+    };
+    "/api/v1/knowledge/pages/{page_id}/backlinks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ListBacklinks lists the live pages whose Markdown links to a page.
+         * @description ListBacklinks lists the live pages whose Markdown links to a page.
+         */
+        get: operations["KnowledgeService_ListBacklinks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/knowledge/pages/{page_id}/comments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ListComments pages through a page's comments, oldest first (a reply names its parent).
+         * @description ListComments pages through a page's comments, oldest first (a reply names its parent).
+         */
+        get: operations["KnowledgeService_ListComments"];
+        put?: never;
+        /**
+         * CreateComment adds a comment to a page, or a reply to one of its comments.
+         * @description CreateComment adds a comment to a page, or a reply to one of its comments.
+         */
+        post: operations["KnowledgeService_CreateComment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/knowledge/pages/{page_id}/comments/{comment_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * DeleteComment deletes a comment with its replies (the writer's own, or any for a writer
+         * @description DeleteComment deletes a comment with its replies (the writer's own, or any for a writer
+         *     of the space).
+         */
+        delete: operations["KnowledgeService_DeleteComment"];
+        options?: never;
+        head?: never;
+        /**
+         * UpdateComment changes the text of the caller's own comment.
+         * @description UpdateComment changes the text of the caller's own comment.
+         */
+        patch: operations["KnowledgeService_UpdateComment"];
+        trace?: never;
+    };
+    "/api/v1/knowledge/pages/{page_id}/revisions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ListPageRevisions pages through a page's revisions, newest first.
+         * @description ListPageRevisions pages through a page's revisions, newest first.
+         */
+        get: operations["KnowledgeService_ListPageRevisions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/knowledge/pages/{page_id}/revisions/{revision}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * GetPageRevision returns one revision of a page.
+         * @description GetPageRevision returns one revision of a page.
+         */
+        get: operations["KnowledgeService_GetPageRevision"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/knowledge/pages/{page_id}/revisions/{revision}:restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * RestorePageRevision makes an old revision's content current, as a new revision.
+         * @description RestorePageRevision makes an old revision's content current, as a new revision.
+         */
+        post: operations["KnowledgeService_RestorePageRevision"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/knowledge/pages/{page_id}/revisions:diff": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * DiffPageRevisions compares two revisions of a page: a unified diff of the Markdown.
+         * @description DiffPageRevisions compares two revisions of a page: a unified diff of the Markdown.
+         */
+        get: operations["KnowledgeService_DiffPageRevisions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/knowledge/pages/{page_id}/steps/{step_id}:check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * CheckRunbookStep checks a runbook's step off, or clears its check.
+         * @description CheckRunbookStep checks a runbook's step off, or clears its check.
+         */
+        post: operations["KnowledgeService_CheckRunbookStep"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/knowledge/pages/{page_id}:resetRunbook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * ResetRunbook clears every check of a runbook, for its next run.
+         * @description ResetRunbook clears every check of a runbook, for its next run.
+         */
+        post: operations["KnowledgeService_ResetRunbook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/knowledge/recycleBin": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ListRecycleBin pages through the trashed pages of the spaces the caller may write,
+         * @description ListRecycleBin pages through the trashed pages of the spaces the caller may write,
+         *     newest trash first.
+         */
+        get: operations["KnowledgeService_ListRecycleBin"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/knowledge/recycleBin/{page_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * PurgePage deletes a trashed page for good, with the pages trashed with it, their
+         * @description PurgePage deletes a trashed page for good, with the pages trashed with it, their
+         *     revisions and comments.
+         */
+        delete: operations["KnowledgeService_PurgePage"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/knowledge/recycleBin/{page_id}:restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * RestorePage brings a trashed page back with the pages trashed with it. A page whose
+         * @description RestorePage brings a trashed page back with the pages trashed with it. A page whose
+         *     parent is gone comes back at the top of its space.
+         */
+        post: operations["KnowledgeService_RestorePage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/knowledge/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * SearchPages finds live pages the caller may read: full text with BookStack-style
+         * @description SearchPages finds live pages the caller may read: full text with BookStack-style
+         *     syntax, by meaning, or both fused by reciprocal rank.
+         */
+        get: operations["KnowledgeService_SearchPages"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/knowledge/spaces": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ListSpaces pages through the spaces the caller may read, by name.
+         * @description ListSpaces pages through the spaces the caller may read, by name.
+         */
+        get: operations["KnowledgeService_ListSpaces"];
+        put?: never;
+        /**
+         * CreateSpace creates a space, open to every role of the organization.
+         * @description CreateSpace creates a space, open to every role of the organization.
+         */
+        post: operations["KnowledgeService_CreateSpace"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/knowledge/spaces/{space_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * GetSpace returns one space the caller may read.
+         * @description GetSpace returns one space the caller may read.
+         */
+        get: operations["KnowledgeService_GetSpace"];
+        put?: never;
+        post?: never;
+        /**
+         * DeleteSpace deletes an empty space. Refused (FAILED_PRECONDITION) while it holds pages,
+         * @description DeleteSpace deletes an empty space. Refused (FAILED_PRECONDITION) while it holds pages,
+         *     in the recycle bin included.
+         */
+        delete: operations["KnowledgeService_DeleteSpace"];
+        options?: never;
+        head?: never;
+        /**
+         * UpdateSpace changes a space's name or description.
+         * @description UpdateSpace changes a space's name or description.
+         */
+        patch: operations["KnowledgeService_UpdateSpace"];
+        trace?: never;
+    };
+    "/api/v1/knowledge/spaces/{space_id}/pages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ListPages pages through the live pages of a space under one parent (the top when
+         * @description ListPages pages through the live pages of a space under one parent (the top when
+         *     empty), by title.
+         */
+        get: operations["KnowledgeService_ListPages"];
+        put?: never;
+        /**
+         * CreatePage creates a page (revision 1) in a space, optionally from a template.
+         * @description CreatePage creates a page (revision 1) in a space, optionally from a template.
+         */
+        post: operations["KnowledgeService_CreatePage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/knowledge/spaces/{space_id}/pages:import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * ImportPages creates pages from a folder of Markdown files: each file a page, each
+         * @description ImportPages creates pages from a folder of Markdown files: each file a page, each
+         *     folder a parent page (the folder's `index.md` or `<folder>.md`, or an empty page),
+         *     front matter kept (`title` and `tags` read from it).
+         */
+        post: operations["KnowledgeService_ImportPages"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/knowledge/spaces/{space_id}:export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ExportSpace returns a space's live pages as a zip of Markdown files with front matter,
+         * @description ExportSpace returns a space's live pages as a zip of Markdown files with front matter,
+         *     nested in folders as the pages are.
+         */
+        get: operations["KnowledgeService_ExportSpace"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/knowledge/spaces/{space_id}:setPermissions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * SetSpacePermissions replaces a space's grants; an empty list opens it to every role.
+         * @description SetSpacePermissions replaces a space's grants; an empty list opens it to every role.
+         */
+        post: operations["KnowledgeService_SetSpacePermissions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/mcp/executions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ListToolExecutions pages through the audit log of tool calls, newest first.
+         * @description ListToolExecutions pages through the audit log of tool calls, newest first.
+         */
+        get: operations["McpService_ListToolExecutions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/mcp/policies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ListToolPolicies lists the organization's allow-lists by role.
+         * @description ListToolPolicies lists the organization's allow-lists by role.
+         */
+        get: operations["McpService_ListToolPolicies"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/mcp/policies/{role}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * DeleteToolPolicy removes a role's allow-list: the role is no longer restricted.
+         * @description DeleteToolPolicy removes a role's allow-list: the role is no longer restricted.
+         */
+        delete: operations["McpService_DeleteToolPolicy"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/mcp/policies:set": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * SetToolPolicy replaces a role's allow-list.
+         * @description SetToolPolicy replaces a role's allow-list.
+         */
+        post: operations["McpService_SetToolPolicy"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/mcp/servers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ListServers pages through the organization's registered servers, newest first.
+         * @description ListServers pages through the organization's registered servers, newest first.
+         */
+        get: operations["McpService_ListServers"];
+        put?: never;
+        /**
+         * CreateServer registers an external MCP server. Its tools are discovered by RefreshServer.
+         * @description CreateServer registers an external MCP server. Its tools are discovered by RefreshServer.
+         */
+        post: operations["McpService_CreateServer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/mcp/servers/{server_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * GetServer reads one registered server with the tools last discovered.
+         * @description GetServer reads one registered server with the tools last discovered.
+         */
+        get: operations["McpService_GetServer"];
+        put?: never;
+        post?: never;
+        /**
+         * DeleteServer removes a registered server; its tools are gone at once.
+         * @description DeleteServer removes a registered server; its tools are gone at once.
+         */
+        delete: operations["McpService_DeleteServer"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/mcp/servers/{server_id}:refresh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * RefreshServer connects to the server, lists its tools and stores them (discovery). A
+         * @description RefreshServer connects to the server, lists its tools and stores them (discovery). A
+         *     server that cannot be reached keeps its previous tools and records the error.
+         */
+        post: operations["McpService_RefreshServer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/mcp/tools": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ListTools lists the tools the caller may call: the platform's whose permission the caller
+         * @description ListTools lists the tools the caller may call: the platform's whose permission the caller
+         *     holds, and the registered servers' tools, narrowed by the allow-lists of the caller's roles.
+         */
+        get: operations["McpService_ListTools"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/mcp/tools/{name}:call": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * CallTool runs a tool for the caller, within its timeout and the organization's rate
+         * @description CallTool runs a tool for the caller, within its timeout and the organization's rate
+         *     limit, and records the execution. A tool that answers an error gives `is_error`; an
+         *     unknown tool is NOT_FOUND, one the allow-lists refuse PERMISSION_DENIED.
+         */
+        post: operations["McpService_CallTool"];
         delete?: never;
         options?: never;
         head?: never;
@@ -5267,6 +5988,1286 @@ export interface components {
              */
             readonly updateTime?: string;
         };
+        /** @description CheckRunbookStepRequest names a step and its new state. */
+        "coder.knowledge.v1.CheckRunbookStepRequest": {
+            /** @description True to check it off, false to clear it. */
+            checked?: boolean;
+            /** @description Id of the runbook page. */
+            pageId: string;
+            /** @description Id of the step. */
+            stepId: string;
+        };
+        /** @description CheckRunbookStepRequest names a step and its new state. */
+        "coder.knowledge.v1.CheckRunbookStepRequest-Body": {
+            /** @description True to check it off, false to clear it. */
+            checked?: boolean;
+            /** @description Set by the path; a value sent here is replaced by it. */
+            pageId?: string;
+            /** @description Set by the path; a value sent here is replaced by it. */
+            stepId?: string;
+        };
+        /** @description CheckRunbookStepResponse carries the runbook after the change. */
+        "coder.knowledge.v1.CheckRunbookStepResponse": {
+            /** @description The page; checks do not make revisions. */
+            page?: components["schemas"]["coder.knowledge.v1.Page"];
+        };
+        /** @description Comment is one comment on a page; a reply names the comment it answers. */
+        "coder.knowledge.v1.Comment": {
+            /** @description User id of the writer. */
+            readonly author?: string;
+            /**
+             * Format: date-time
+             * @description When it was written.
+             */
+            readonly createTime?: string;
+            /** @description Opaque version of the stored comment. */
+            etag?: string;
+            /** @description The text rendered to sanitized HTML. */
+            readonly html?: string;
+            /** @description Server-assigned, time-sortable id. */
+            readonly id?: string;
+            /** @description The text, Markdown, 1 to 10,000 characters. */
+            markdown: string;
+            /** @description The page. */
+            readonly pageId?: string;
+            /** @description The comment this one answers; empty for the start of a thread. */
+            parentId?: string;
+            /** @description The first comment of its thread (itself for a thread's start). */
+            readonly threadId?: string;
+            /**
+             * Format: date-time
+             * @description When its text last changed.
+             */
+            readonly updateTime?: string;
+        };
+        /** @description The fields of a Comment to change (AIP-134): the fields sent are the fields changed, so each is optional; an empty value clears a field (an enum cannot be cleared). Comment is one comment on a page; a reply names the comment it answers. */
+        "coder.knowledge.v1.Comment-Patch": {
+            /** @description User id of the writer. */
+            readonly author?: string;
+            /**
+             * Format: date-time
+             * @description When it was written.
+             */
+            readonly createTime?: string;
+            /** @description Opaque version of the stored comment. */
+            etag?: string;
+            /** @description The text rendered to sanitized HTML. */
+            readonly html?: string;
+            /** @description Server-assigned, time-sortable id. */
+            readonly id?: string;
+            /** @description The text, Markdown, 1 to 10,000 characters. */
+            markdown?: string;
+            /** @description The page. */
+            readonly pageId?: string;
+            /** @description The first comment of its thread (itself for a thread's start). */
+            readonly threadId?: string;
+            /**
+             * Format: date-time
+             * @description When its text last changed.
+             */
+            readonly updateTime?: string;
+        };
+        /** @description CreateCommentRequest carries a new comment. */
+        "coder.knowledge.v1.CreateCommentRequest": {
+            /** @description The comment: Markdown and, for a reply, the parent's id. */
+            comment: components["schemas"]["coder.knowledge.v1.Comment"];
+            /** @description Id of the page. */
+            pageId: string;
+        };
+        /** @description CreateCommentResponse carries the stored comment. */
+        "coder.knowledge.v1.CreateCommentResponse": {
+            /** @description The comment with its id, thread and HTML. */
+            comment?: components["schemas"]["coder.knowledge.v1.Comment"];
+        };
+        /** @description CreatePageRequest carries the new page. */
+        "coder.knowledge.v1.CreatePageRequest": {
+            /**
+             * @description The page: title, Markdown, kind, tags, steps, parent, front matter. With a template,
+             *     its fields left empty are taken from the template.
+             */
+            page: components["schemas"]["coder.knowledge.v1.Page"];
+            /** @description A template to start from; empty for none. */
+            pageTemplateId?: string;
+            /** @description Id of the space. */
+            spaceId: string;
+        };
+        /** @description CreatePageRequest carries the new page. */
+        "coder.knowledge.v1.CreatePageRequest-Body": {
+            /**
+             * @description The page: title, Markdown, kind, tags, steps, parent, front matter. With a template,
+             *     its fields left empty are taken from the template.
+             */
+            page: components["schemas"]["coder.knowledge.v1.Page"];
+            /** @description A template to start from; empty for none. */
+            pageTemplateId?: string;
+            /** @description Set by the path; a value sent here is replaced by it. */
+            spaceId?: string;
+        };
+        /** @description CreatePageResponse carries the stored page. */
+        "coder.knowledge.v1.CreatePageResponse": {
+            /** @description The page with its id, revision 1, HTML and etag. */
+            page?: components["schemas"]["coder.knowledge.v1.Page"];
+        };
+        /** @description CreatePageTemplateRequest carries a new template. */
+        "coder.knowledge.v1.CreatePageTemplateRequest": {
+            /** @description The template; output-only fields are ignored. */
+            pageTemplate: components["schemas"]["coder.knowledge.v1.PageTemplate"];
+        };
+        /** @description CreatePageTemplateResponse carries the stored template. */
+        "coder.knowledge.v1.CreatePageTemplateResponse": {
+            /** @description The template with its id and etag. */
+            pageTemplate?: components["schemas"]["coder.knowledge.v1.PageTemplate"];
+        };
+        /** @description CreateSpaceRequest carries the new space. */
+        "coder.knowledge.v1.CreateSpaceRequest": {
+            /** @description The space: name, description; output-only fields are ignored. */
+            space: components["schemas"]["coder.knowledge.v1.Space"];
+        };
+        /** @description CreateSpaceResponse carries the stored space. */
+        "coder.knowledge.v1.CreateSpaceResponse": {
+            /** @description The space with its id and etag. */
+            space?: components["schemas"]["coder.knowledge.v1.Space"];
+        };
+        /** @description DeleteCommentRequest names the comment to delete. */
+        "coder.knowledge.v1.DeleteCommentRequest": {
+            /** @description Id of the comment. */
+            commentId: string;
+            /** @description Id of the page. */
+            pageId: string;
+        };
+        /** @description DeleteCommentResponse says how many comments went. */
+        "coder.knowledge.v1.DeleteCommentResponse": {
+            /**
+             * Format: int32
+             * @description The comment and its replies.
+             */
+            deletedComments?: number;
+        };
+        /** @description DeletePageRequest names the page to trash. */
+        "coder.knowledge.v1.DeletePageRequest": {
+            /** @description When set, refused unless the stored page still has this etag. */
+            etag?: string;
+            /** @description Id of the page. */
+            pageId: string;
+        };
+        /** @description DeletePageResponse says what went to the recycle bin. */
+        "coder.knowledge.v1.DeletePageResponse": {
+            /**
+             * Format: int32
+             * @description How many pages were trashed: the page and its live subtree.
+             */
+            trashedPages?: number;
+        };
+        /** @description DeletePageTemplateRequest names the template to delete. */
+        "coder.knowledge.v1.DeletePageTemplateRequest": {
+            /** @description When set, refused unless the stored template still has this etag. */
+            etag?: string;
+            /** @description Id of the template. */
+            pageTemplateId: string;
+        };
+        /** @description DeletePageTemplateResponse is empty on success. */
+        "coder.knowledge.v1.DeletePageTemplateResponse": Record<string, never>;
+        /** @description DeleteSpaceRequest names the space to delete. */
+        "coder.knowledge.v1.DeleteSpaceRequest": {
+            /** @description When set, refused unless the stored space still has this etag. */
+            etag?: string;
+            /** @description Id of the space. */
+            spaceId: string;
+        };
+        /** @description DeleteSpaceResponse is empty on success. */
+        "coder.knowledge.v1.DeleteSpaceResponse": Record<string, never>;
+        /** @description DiffPageRevisionsRequest names two revisions of a page. */
+        "coder.knowledge.v1.DiffPageRevisionsRequest": {
+            /**
+             * Format: int32
+             * @description The older side; 0 means the revision before `to_revision` (the first, for revision 1).
+             */
+            fromRevision?: number;
+            /** @description Id of the page. */
+            pageId: string;
+            /**
+             * Format: int32
+             * @description The newer side; 0 means the current revision.
+             */
+            toRevision?: number;
+        };
+        /** @description DiffPageRevisionsResponse carries the differences. */
+        "coder.knowledge.v1.DiffPageRevisionsResponse": {
+            /** @description Whether the tags differ. */
+            tagsChanged?: boolean;
+            /** @description Whether the titles differ. */
+            titleChanged?: boolean;
+            /**
+             * @description Unified diff of the Markdown (`---`/`+++` naming the revisions, `@@` hunks with three
+             *     lines of context); empty when equal.
+             */
+            unifiedDiff?: string;
+        };
+        /** @description ExportSpaceRequest names a space. */
+        "coder.knowledge.v1.ExportSpaceRequest": {
+            /** @description Id of the space. */
+            spaceId: string;
+        };
+        /** @description ExportSpaceResponse carries the archive. */
+        "coder.knowledge.v1.ExportSpaceResponse": {
+            /**
+             * @description A zip: one `<title>.md` per page, a page with children also a folder of its children;
+             *     each file starts with YAML front matter (the kept front matter, then `id`, `title`,
+             *     `tags`).
+             */
+            archive?: string;
+            /**
+             * Format: int32
+             * @description How many pages it holds.
+             */
+            pages?: number;
+        };
+        /** @description GetPageRequest names a page. */
+        "coder.knowledge.v1.GetPageRequest": {
+            /** @description Id of the page. */
+            pageId: string;
+        };
+        /** @description GetPageResponse carries the page. */
+        "coder.knowledge.v1.GetPageResponse": {
+            /** @description The page. */
+            page?: components["schemas"]["coder.knowledge.v1.Page"];
+        };
+        /** @description GetPageRevisionRequest names a revision. */
+        "coder.knowledge.v1.GetPageRevisionRequest": {
+            /** @description Id of the page. */
+            pageId: string;
+            /**
+             * Format: int32
+             * @description Number of the revision.
+             */
+            revision: number;
+        };
+        /** @description GetPageRevisionResponse carries the revision. */
+        "coder.knowledge.v1.GetPageRevisionResponse": {
+            /** @description The revision. */
+            revision?: components["schemas"]["coder.knowledge.v1.PageRevision"];
+        };
+        /** @description GetPageTemplateRequest names a template. */
+        "coder.knowledge.v1.GetPageTemplateRequest": {
+            /** @description Id of the template. */
+            pageTemplateId: string;
+        };
+        /** @description GetPageTemplateResponse carries the template. */
+        "coder.knowledge.v1.GetPageTemplateResponse": {
+            /** @description The template. */
+            pageTemplate?: components["schemas"]["coder.knowledge.v1.PageTemplate"];
+        };
+        /** @description GetSpaceRequest names a space. */
+        "coder.knowledge.v1.GetSpaceRequest": {
+            /** @description Id of the space. */
+            spaceId: string;
+        };
+        /** @description GetSpaceResponse carries the space. */
+        "coder.knowledge.v1.GetSpaceResponse": {
+            /** @description The space. */
+            space?: components["schemas"]["coder.knowledge.v1.Space"];
+        };
+        /** @description ImportPagesRequest carries a folder of Markdown files. */
+        "coder.knowledge.v1.ImportPagesRequest": {
+            /** @description The files, 1 to 200; paths unique. */
+            files: components["schemas"]["coder.knowledge.v1.MarkdownFile"][];
+            /** @description The page to import under; empty for the top of the space. */
+            parentId?: string;
+            /** @description Id of the space. */
+            spaceId: string;
+        };
+        /** @description ImportPagesRequest carries a folder of Markdown files. */
+        "coder.knowledge.v1.ImportPagesRequest-Body": {
+            /** @description The files, 1 to 200; paths unique. */
+            files: components["schemas"]["coder.knowledge.v1.MarkdownFile"][];
+            /** @description The page to import under; empty for the top of the space. */
+            parentId?: string;
+            /** @description Set by the path; a value sent here is replaced by it. */
+            spaceId?: string;
+        };
+        /** @description ImportPagesResponse carries the pages made. */
+        "coder.knowledge.v1.ImportPagesResponse": {
+            /** @description The new pages (without their HTML), parents before children. */
+            pages?: components["schemas"]["coder.knowledge.v1.Page"][];
+        };
+        /** @description ListBacklinksRequest names a page. */
+        "coder.knowledge.v1.ListBacklinksRequest": {
+            /** @description Id of the page. */
+            pageId: string;
+            /**
+             * Format: int32
+             * @description Largest number of pages to return; 0 means 50, at most 1000.
+             */
+            pageSize?: number;
+            /** @description Token from a previous response's `next_page_token`; the other fields must not change. */
+            pageToken?: string;
+        };
+        /** @description ListBacklinksResponse carries the pages that link to it (without their HTML). */
+        "coder.knowledge.v1.ListBacklinksResponse": {
+            /** @description Token for the next page; empty on the last page. */
+            nextPageToken?: string;
+            /** @description The linking pages the caller may read. */
+            pages?: components["schemas"]["coder.knowledge.v1.Page"][];
+        };
+        /** @description ListCommentsRequest asks for a page of a page's comments. */
+        "coder.knowledge.v1.ListCommentsRequest": {
+            /** @description Id of the page. */
+            pageId: string;
+            /**
+             * Format: int32
+             * @description Largest number of comments to return; 0 means 50, at most 1000.
+             */
+            pageSize?: number;
+            /** @description Token from a previous response's `next_page_token`; the other fields must not change. */
+            pageToken?: string;
+        };
+        /** @description ListCommentsResponse carries a page of comments. */
+        "coder.knowledge.v1.ListCommentsResponse": {
+            /** @description The comments, oldest first. */
+            comments?: components["schemas"]["coder.knowledge.v1.Comment"][];
+            /** @description Token for the next page; empty on the last page. */
+            nextPageToken?: string;
+        };
+        /** @description ListPageRevisionsRequest asks for a page of a page's revisions. */
+        "coder.knowledge.v1.ListPageRevisionsRequest": {
+            /** @description Id of the page. */
+            pageId: string;
+            /**
+             * Format: int32
+             * @description Largest number of revisions to return; 0 means 50, at most 1000.
+             */
+            pageSize?: number;
+            /** @description Token from a previous response's `next_page_token`; the other fields must not change. */
+            pageToken?: string;
+        };
+        /** @description ListPageRevisionsResponse carries a page of revisions. */
+        "coder.knowledge.v1.ListPageRevisionsResponse": {
+            /** @description Token for the next page; empty on the last page. */
+            nextPageToken?: string;
+            /** @description The revisions, newest first. */
+            revisions?: components["schemas"]["coder.knowledge.v1.PageRevision"][];
+        };
+        /** @description ListPageTemplatesRequest asks for a page of templates. */
+        "coder.knowledge.v1.ListPageTemplatesRequest": {
+            /**
+             * Format: int32
+             * @description Largest number of templates to return; 0 means 50, at most 1000.
+             */
+            pageSize?: number;
+            /** @description Token from a previous response's `next_page_token`. */
+            pageToken?: string;
+        };
+        /** @description ListPageTemplatesResponse carries a page of templates. */
+        "coder.knowledge.v1.ListPageTemplatesResponse": {
+            /** @description Token for the next page; empty on the last page. */
+            nextPageToken?: string;
+            /** @description The templates, by name. */
+            pageTemplates?: components["schemas"]["coder.knowledge.v1.PageTemplate"][];
+        };
+        /** @description ListPagesRequest asks for a page of one level of a space's tree. */
+        "coder.knowledge.v1.ListPagesRequest": {
+            /**
+             * Format: int32
+             * @description Largest number of pages to return; 0 means 50, at most 1000.
+             */
+            pageSize?: number;
+            /** @description Token from a previous response's `next_page_token`; the other fields must not change. */
+            pageToken?: string;
+            /** @description The parent page; empty for the top of the space. */
+            parentId?: string;
+            /** @description Id of the space. */
+            spaceId: string;
+        };
+        /** @description ListPagesResponse carries a page of pages (without their HTML). */
+        "coder.knowledge.v1.ListPagesResponse": {
+            /** @description Token for the next page; empty on the last page. */
+            nextPageToken?: string;
+            /** @description The pages, by title. */
+            pages?: components["schemas"]["coder.knowledge.v1.Page"][];
+        };
+        /** @description ListRecycleBinRequest asks for a page of trashed pages. */
+        "coder.knowledge.v1.ListRecycleBinRequest": {
+            /**
+             * Format: int32
+             * @description Largest number of pages to return; 0 means 50, at most 1000.
+             */
+            pageSize?: number;
+            /** @description Token from a previous response's `next_page_token`; the other fields must not change. */
+            pageToken?: string;
+            /** @description Only this space's; empty for every space the caller may write. */
+            spaceId?: string;
+        };
+        /** @description ListRecycleBinResponse carries a page of trashed pages. */
+        "coder.knowledge.v1.ListRecycleBinResponse": {
+            /** @description Token for the next page; empty on the last page. */
+            nextPageToken?: string;
+            /** @description The trashed pages (without their HTML), newest trash first. */
+            pages?: components["schemas"]["coder.knowledge.v1.Page"][];
+        };
+        /** @description ListSpacesRequest asks for a page of spaces. */
+        "coder.knowledge.v1.ListSpacesRequest": {
+            /**
+             * Format: int32
+             * @description Largest number of spaces to return; 0 means 50, at most 1000.
+             */
+            pageSize?: number;
+            /** @description Token from a previous response's `next_page_token`. */
+            pageToken?: string;
+        };
+        /** @description ListSpacesResponse carries a page of spaces. */
+        "coder.knowledge.v1.ListSpacesResponse": {
+            /** @description Token for the next page; empty on the last page. */
+            nextPageToken?: string;
+            /** @description The spaces, by name. */
+            spaces?: components["schemas"]["coder.knowledge.v1.Space"][];
+        };
+        /** @description MarkdownFile is one file of an imported folder. */
+        "coder.knowledge.v1.MarkdownFile": {
+            /** @description The file's text: optional YAML front matter between `---` lines, then Markdown. */
+            content?: string;
+            /** @description Path inside the folder, `/`-separated, ending in `.md` (`ops/deploy/rollback.md`). */
+            path: string;
+        };
+        /** @description Page is one page of a space, nested under another page or at the top. */
+        "coder.knowledge.v1.Page": {
+            /**
+             * Format: date-time
+             * @description When the page was created.
+             */
+            readonly createTime?: string;
+            /** @description User id of the creator. */
+            readonly createdBy?: string;
+            /**
+             * @description Opaque version of the stored page; send it back on update or delete to refuse a write
+             *     over someone else's newer change.
+             */
+            etag?: string;
+            /** @description Front matter kept from an import (or set by the client), written back on export. */
+            frontMatter?: {
+                [key: string]: unknown;
+            };
+            /** @description The content rendered to sanitized HTML (no scripts, no event handlers, safe URLs only). */
+            readonly html?: string;
+            /** @description Server-assigned, time-sortable id. */
+            readonly id?: string;
+            /** @description Prose or runbook; fixed at creation. */
+            kind?: ("PAGE_KIND_UNSPECIFIED" | "PAGE_KIND_PAGE" | "PAGE_KIND_RUNBOOK") | (0 | 1 | 2);
+            /** @description Ids of the pages its Markdown links to. */
+            readonly links?: string[];
+            /**
+             * @description The content, Markdown, at most 200,000 characters. A link `page:<id>` points at another
+             *     page (the target's backlinks list this page).
+             */
+            markdown?: string;
+            /** @description The organization that owns the page. */
+            readonly organizationId?: string;
+            /**
+             * @description The page it is nested under; empty at the top of the space. Changing it moves the page
+             *     (with its subtree) within the space.
+             */
+            parentId?: string;
+            /**
+             * Format: int32
+             * @description Number of the current revision: 1 on create, one more on every change of the content.
+             */
+            readonly revision?: number;
+            /** @description The space it belongs to; set from the path on create. */
+            readonly spaceId?: string;
+            /** @description The steps of a runbook, in order, at most 200; none on a plain page. */
+            steps?: components["schemas"]["coder.knowledge.v1.RunbookStep"][];
+            /** @description Tags, at most 50, no two with the same name and value. */
+            tags?: components["schemas"]["coder.knowledge.v1.Tag"][];
+            /** @description Title, 1 to 300 characters. */
+            title: string;
+            /**
+             * Format: date-time
+             * @description When the page went to the recycle bin; unset for a live page.
+             */
+            readonly trashTime?: string;
+            /**
+             * Format: date-time
+             * @description When the page last changed.
+             */
+            readonly updateTime?: string;
+            /** @description User id of the last writer. */
+            readonly updatedBy?: string;
+        };
+        /** @description The fields of a Page to change (AIP-134): the fields sent are the fields changed, so each is optional; an empty value clears a field (an enum cannot be cleared). Page is one page of a space, nested under another page or at the top. */
+        "coder.knowledge.v1.Page-Patch": {
+            /**
+             * Format: date-time
+             * @description When the page was created.
+             */
+            readonly createTime?: string;
+            /** @description User id of the creator. */
+            readonly createdBy?: string;
+            /**
+             * @description Opaque version of the stored page; send it back on update or delete to refuse a write
+             *     over someone else's newer change.
+             */
+            etag?: string;
+            /** @description Front matter kept from an import (or set by the client), written back on export. */
+            frontMatter?: {
+                [key: string]: unknown;
+            };
+            /** @description The content rendered to sanitized HTML (no scripts, no event handlers, safe URLs only). */
+            readonly html?: string;
+            /** @description Server-assigned, time-sortable id. */
+            readonly id?: string;
+            /** @description Ids of the pages its Markdown links to. */
+            readonly links?: string[];
+            /**
+             * @description The content, Markdown, at most 200,000 characters. A link `page:<id>` points at another
+             *     page (the target's backlinks list this page).
+             */
+            markdown?: string;
+            /** @description The organization that owns the page. */
+            readonly organizationId?: string;
+            /**
+             * @description The page it is nested under; empty at the top of the space. Changing it moves the page
+             *     (with its subtree) within the space.
+             */
+            parentId?: string;
+            /**
+             * Format: int32
+             * @description Number of the current revision: 1 on create, one more on every change of the content.
+             */
+            readonly revision?: number;
+            /** @description The space it belongs to; set from the path on create. */
+            readonly spaceId?: string;
+            /** @description The steps of a runbook, in order, at most 200; none on a plain page. */
+            steps?: components["schemas"]["coder.knowledge.v1.RunbookStep"][];
+            /** @description Tags, at most 50, no two with the same name and value. */
+            tags?: components["schemas"]["coder.knowledge.v1.Tag"][];
+            /** @description Title, 1 to 300 characters. */
+            title?: string;
+            /**
+             * Format: date-time
+             * @description When the page went to the recycle bin; unset for a live page.
+             */
+            readonly trashTime?: string;
+            /**
+             * Format: date-time
+             * @description When the page last changed.
+             */
+            readonly updateTime?: string;
+            /** @description User id of the last writer. */
+            readonly updatedBy?: string;
+        };
+        /**
+         * @description PageKind says whether a page is prose or a runbook.
+         *     - `PAGE_KIND_UNSPECIFIED`: Not set: a plain page.
+         *     - `PAGE_KIND_PAGE`: A page of Markdown.
+         *     - `PAGE_KIND_RUNBOOK`: A page of Markdown with ordered steps that readers check off.
+         *     A request may give a value's number instead of its name; answers carry names.
+         */
+        "coder.knowledge.v1.PageKind": ("PAGE_KIND_UNSPECIFIED" | "PAGE_KIND_PAGE" | "PAGE_KIND_RUNBOOK") | (0 | 1 | 2);
+        /** @description PageRevision is the content of a page as one write left it. Revisions are immutable. */
+        "coder.knowledge.v1.PageRevision": {
+            /** @description User id of the writer. */
+            author?: string;
+            /**
+             * Format: date-time
+             * @description When it was written.
+             */
+            createTime?: string;
+            /** @description The Markdown then. */
+            markdown?: string;
+            /** @description The page. */
+            pageId?: string;
+            /**
+             * Format: int32
+             * @description Its number, from 1.
+             */
+            revision?: number;
+            /** @description The runbook steps then (without checks). */
+            steps?: components["schemas"]["coder.knowledge.v1.RunbookStep"][];
+            /** @description What the writer said of the change (or what made it: a restore, an import). */
+            summary?: string;
+            /** @description The tags then. */
+            tags?: components["schemas"]["coder.knowledge.v1.Tag"][];
+            /** @description The title then. */
+            title?: string;
+        };
+        /** @description PageTemplate is reusable starting content for new pages of any space of the organization. */
+        "coder.knowledge.v1.PageTemplate": {
+            /**
+             * Format: date-time
+             * @description When it was created.
+             */
+            readonly createTime?: string;
+            /** @description User id of the creator. */
+            readonly createdBy?: string;
+            /** @description What it is for, at most 2,000 characters. */
+            description?: string;
+            /** @description Opaque version of the stored template. */
+            etag?: string;
+            /** @description Server-assigned, time-sortable id. */
+            readonly id?: string;
+            /** @description The kind of page it makes. */
+            kind?: ("PAGE_KIND_UNSPECIFIED" | "PAGE_KIND_PAGE" | "PAGE_KIND_RUNBOOK") | (0 | 1 | 2);
+            /** @description The Markdown a new page starts with, at most 200,000 characters. */
+            markdown?: string;
+            /** @description Display name, 1 to 200 characters. */
+            name: string;
+            /** @description The runbook steps a new runbook starts with, at most 200. */
+            steps?: components["schemas"]["coder.knowledge.v1.RunbookStep"][];
+            /** @description The tags a new page starts with, at most 50. */
+            tags?: components["schemas"]["coder.knowledge.v1.Tag"][];
+            /**
+             * Format: date-time
+             * @description When it last changed.
+             */
+            readonly updateTime?: string;
+        };
+        /** @description The fields of a PageTemplate to change (AIP-134): the fields sent are the fields changed, so each is optional; an empty value clears a field (an enum cannot be cleared). PageTemplate is reusable starting content for new pages of any space of the organization. */
+        "coder.knowledge.v1.PageTemplate-Patch": {
+            /**
+             * Format: date-time
+             * @description When it was created.
+             */
+            readonly createTime?: string;
+            /** @description User id of the creator. */
+            readonly createdBy?: string;
+            /** @description What it is for, at most 2,000 characters. */
+            description?: string;
+            /** @description Opaque version of the stored template. */
+            etag?: string;
+            /** @description Server-assigned, time-sortable id. */
+            readonly id?: string;
+            /** @description The kind of page it makes. */
+            kind?: ("PAGE_KIND_PAGE" | "PAGE_KIND_RUNBOOK") | (1 | 2);
+            /** @description The Markdown a new page starts with, at most 200,000 characters. */
+            markdown?: string;
+            /** @description Display name, 1 to 200 characters. */
+            name?: string;
+            /** @description The runbook steps a new runbook starts with, at most 200. */
+            steps?: components["schemas"]["coder.knowledge.v1.RunbookStep"][];
+            /** @description The tags a new page starts with, at most 50. */
+            tags?: components["schemas"]["coder.knowledge.v1.Tag"][];
+            /**
+             * Format: date-time
+             * @description When it last changed.
+             */
+            readonly updateTime?: string;
+        };
+        /** @description PurgePageRequest names a trashed page. */
+        "coder.knowledge.v1.PurgePageRequest": {
+            /** @description Id of the page. */
+            pageId: string;
+        };
+        /** @description PurgePageResponse says how many pages went for good. */
+        "coder.knowledge.v1.PurgePageResponse": {
+            /**
+             * Format: int32
+             * @description The page and those trashed with it.
+             */
+            purgedPages?: number;
+        };
+        /** @description ResetRunbookRequest names a runbook. */
+        "coder.knowledge.v1.ResetRunbookRequest": {
+            /** @description Id of the runbook page. */
+            pageId: string;
+        };
+        /** @description ResetRunbookRequest names a runbook. */
+        "coder.knowledge.v1.ResetRunbookRequest-Body": {
+            /** @description Set by the path; a value sent here is replaced by it. */
+            pageId?: string;
+        };
+        /** @description ResetRunbookResponse carries the runbook with no step checked. */
+        "coder.knowledge.v1.ResetRunbookResponse": {
+            /** @description The page. */
+            page?: components["schemas"]["coder.knowledge.v1.Page"];
+        };
+        /** @description RestorePageRequest names a trashed page. */
+        "coder.knowledge.v1.RestorePageRequest": {
+            /** @description Id of the page. */
+            pageId: string;
+        };
+        /** @description RestorePageRequest names a trashed page. */
+        "coder.knowledge.v1.RestorePageRequest-Body": {
+            /** @description Set by the path; a value sent here is replaced by it. */
+            pageId?: string;
+        };
+        /** @description RestorePageResponse carries the page back in its space. */
+        "coder.knowledge.v1.RestorePageResponse": {
+            /** @description The page. */
+            page?: components["schemas"]["coder.knowledge.v1.Page"];
+            /**
+             * Format: int32
+             * @description How many pages came back: the page and those trashed with it.
+             */
+            restoredPages?: number;
+        };
+        /** @description RestorePageRevisionRequest names the revision to restore. */
+        "coder.knowledge.v1.RestorePageRevisionRequest": {
+            /** @description When set, refused unless the stored page still has this etag. */
+            etag?: string;
+            /** @description Id of the page. */
+            pageId: string;
+            /**
+             * Format: int32
+             * @description Number of the revision.
+             */
+            revision: number;
+        };
+        /** @description RestorePageRevisionRequest names the revision to restore. */
+        "coder.knowledge.v1.RestorePageRevisionRequest-Body": {
+            /** @description When set, refused unless the stored page still has this etag. */
+            etag?: string;
+            /** @description Set by the path; a value sent here is replaced by it. */
+            pageId?: string;
+            /** @description Set by the path; a value sent here is replaced by it. */
+            revision?: number;
+        };
+        /** @description RestorePageRevisionResponse carries the page after the restore. */
+        "coder.knowledge.v1.RestorePageRevisionResponse": {
+            /** @description The page, at a new revision with the old content. */
+            page?: components["schemas"]["coder.knowledge.v1.Page"];
+        };
+        /** @description RunbookStep is one ordered step of a runbook. */
+        "coder.knowledge.v1.RunbookStep": {
+            /**
+             * Format: date-time
+             * @description When it was checked off.
+             */
+            readonly checkTime?: string;
+            /** @description Whether it has been checked off. */
+            readonly checked?: boolean;
+            /** @description Who checked it off. */
+            readonly checkedBy?: string;
+            /**
+             * @description Stable id within the page; assigned when empty. A step keeps its check across edits
+             *     as long as its id is sent back.
+             */
+            id?: string;
+            /** @description What to do, Markdown, 1 to 2,000 characters. */
+            text: string;
+        };
+        /** @description SearchHit is one page found. */
+        "coder.knowledge.v1.SearchHit": {
+            /**
+             * Format: int32
+             * @description Its rank in the full-text results, from 1; 0 when full text did not find it.
+             */
+            fullTextRank?: number;
+            /** @description Id of the page. */
+            pageId?: string;
+            /** @description The fused (or single-mode) score; higher is better. */
+            score?: number;
+            /**
+             * Format: int32
+             * @description Its rank in the semantic results, from 1; 0 when meaning did not find it.
+             */
+            semanticRank?: number;
+            /** @description A piece of its text around the first match (or its start). */
+            snippet?: string;
+            /** @description Its space. */
+            spaceId?: string;
+            /** @description Its tags. */
+            tags?: components["schemas"]["coder.knowledge.v1.Tag"][];
+            /** @description Its title. */
+            title?: string;
+            /**
+             * Format: date-time
+             * @description When it last changed.
+             */
+            updateTime?: string;
+        };
+        /**
+         * @description SearchMode says how SearchPages matches.
+         *     - `SEARCH_MODE_UNSPECIFIED`: Not set: both, fused (full text alone when the service has no Embeddings to ask).
+         *     - `SEARCH_MODE_FULL_TEXT`: Full text with the query syntax only.
+         *     - `SEARCH_MODE_SEMANTIC`: By meaning only (the query's filters still apply).
+         *     - `SEARCH_MODE_HYBRID`: Both, fused by reciprocal rank.
+         *     A request may give a value's number instead of its name; answers carry names.
+         */
+        "coder.knowledge.v1.SearchMode": ("SEARCH_MODE_UNSPECIFIED" | "SEARCH_MODE_FULL_TEXT" | "SEARCH_MODE_SEMANTIC" | "SEARCH_MODE_HYBRID") | (0 | 1 | 2 | 3);
+        /** @description SearchPagesRequest carries a query. */
+        "coder.knowledge.v1.SearchPagesRequest": {
+            /** @description How to match. */
+            mode?: ("SEARCH_MODE_UNSPECIFIED" | "SEARCH_MODE_FULL_TEXT" | "SEARCH_MODE_SEMANTIC" | "SEARCH_MODE_HYBRID") | (0 | 1 | 2 | 3);
+            /**
+             * Format: int32
+             * @description Largest number of hits; 0 means 20, at most 100.
+             */
+            pageSize?: number;
+            /**
+             * @description Words (every one must match), `"exact phrases"`, `[tag]` / `[tag=value]`, and filters
+             *     `{in_name:text}`, `{in_body:text}`, `{updated_by:me}`, `{created_by:me}`,
+             *     `{type:runbook}`; at most 1,000 characters. Empty: the newest pages.
+             */
+            query?: string;
+            /** @description Only this space; empty for every space the caller may read. */
+            spaceId?: string;
+        };
+        /** @description SearchPagesResponse carries the hits, best first. */
+        "coder.knowledge.v1.SearchPagesResponse": {
+            /** @description The hits. */
+            hits?: components["schemas"]["coder.knowledge.v1.SearchHit"][];
+            /** @description The mode used (HYBRID falls back to FULL_TEXT without Embeddings). */
+            mode?: components["schemas"]["coder.knowledge.v1.SearchMode"];
+        };
+        /** @description SetSpacePermissionsRequest carries a space's new grants. */
+        "coder.knowledge.v1.SetSpacePermissionsRequest": {
+            /** @description When set, refused unless the stored space still has this etag. */
+            etag?: string;
+            /** @description The grants, at most 50, one per role; empty opens the space to every role. */
+            grants?: components["schemas"]["coder.knowledge.v1.SpaceGrant"][];
+            /** @description Id of the space. */
+            spaceId: string;
+        };
+        /** @description SetSpacePermissionsRequest carries a space's new grants. */
+        "coder.knowledge.v1.SetSpacePermissionsRequest-Body": {
+            /** @description When set, refused unless the stored space still has this etag. */
+            etag?: string;
+            /** @description The grants, at most 50, one per role; empty opens the space to every role. */
+            grants?: components["schemas"]["coder.knowledge.v1.SpaceGrant"][];
+            /** @description Set by the path; a value sent here is replaced by it. */
+            spaceId?: string;
+        };
+        /** @description SetSpacePermissionsResponse carries the space with its new grants. */
+        "coder.knowledge.v1.SetSpacePermissionsResponse": {
+            /** @description The space as stored after the change. */
+            space?: components["schemas"]["coder.knowledge.v1.Space"];
+        };
+        /** @description Space is a tree of pages of one organization, with its own permissions. */
+        "coder.knowledge.v1.Space": {
+            /**
+             * Format: date-time
+             * @description When the space was created.
+             */
+            readonly createTime?: string;
+            /** @description User id of the creator. */
+            readonly createdBy?: string;
+            /** @description What the space is for, at most 2,000 characters. */
+            description?: string;
+            /**
+             * @description Opaque version of the stored space; send it back on update or delete to refuse a write
+             *     over someone else's newer change.
+             */
+            etag?: string;
+            /**
+             * @description Who may use the space beyond the owner and admin roles (who always may). Empty: every
+             *     role of the organization, as its role permissions allow. Otherwise only the roles named,
+             *     at the level given. Changed only through SetSpacePermissions.
+             */
+            readonly grants?: components["schemas"]["coder.knowledge.v1.SpaceGrant"][];
+            /** @description Server-assigned, time-sortable id. */
+            readonly id?: string;
+            /** @description Display name, 1 to 200 characters. */
+            name: string;
+            /** @description The organization that owns the space. */
+            readonly organizationId?: string;
+            /**
+             * Format: date-time
+             * @description When its name, description or grants last changed.
+             */
+            readonly updateTime?: string;
+        };
+        /** @description The fields of a Space to change (AIP-134): the fields sent are the fields changed, so each is optional; an empty value clears a field (an enum cannot be cleared). Space is a tree of pages of one organization, with its own permissions. */
+        "coder.knowledge.v1.Space-Patch": {
+            /**
+             * Format: date-time
+             * @description When the space was created.
+             */
+            readonly createTime?: string;
+            /** @description User id of the creator. */
+            readonly createdBy?: string;
+            /** @description What the space is for, at most 2,000 characters. */
+            description?: string;
+            /**
+             * @description Opaque version of the stored space; send it back on update or delete to refuse a write
+             *     over someone else's newer change.
+             */
+            etag?: string;
+            /**
+             * @description Who may use the space beyond the owner and admin roles (who always may). Empty: every
+             *     role of the organization, as its role permissions allow. Otherwise only the roles named,
+             *     at the level given. Changed only through SetSpacePermissions.
+             */
+            readonly grants?: components["schemas"]["coder.knowledge.v1.SpaceGrant"][];
+            /** @description Server-assigned, time-sortable id. */
+            readonly id?: string;
+            /** @description Display name, 1 to 200 characters. */
+            name?: string;
+            /** @description The organization that owns the space. */
+            readonly organizationId?: string;
+            /**
+             * Format: date-time
+             * @description When its name, description or grants last changed.
+             */
+            readonly updateTime?: string;
+        };
+        /**
+         * @description SpaceAccess is what a grant of a space lets a role do there.
+         *     - `SPACE_ACCESS_UNSPECIFIED`: Not set; refused in a grant.
+         *     - `SPACE_ACCESS_READ`: Read the space's pages, their revisions and comments, and comment on them.
+         *     - `SPACE_ACCESS_WRITE`: Also create, change, move, trash and restore pages, and check runbook steps.
+         *     A request may give a value's number instead of its name; answers carry names.
+         */
+        "coder.knowledge.v1.SpaceAccess": ("SPACE_ACCESS_UNSPECIFIED" | "SPACE_ACCESS_READ" | "SPACE_ACCESS_WRITE") | (0 | 1 | 2);
+        /** @description SpaceGrant gives one of the organization's roles an access level in a space. */
+        "coder.knowledge.v1.SpaceGrant": {
+            /** @description What the role may do in the space. */
+            access: ("SPACE_ACCESS_READ" | "SPACE_ACCESS_WRITE") | (1 | 2);
+            /** @description A role of the organization (`member`, `viewer` or a custom role's name). */
+            role: string;
+        };
+        /** @description Tag is a name, and optionally a value, on a page (BookStack style: `[name=value]` searches). */
+        "coder.knowledge.v1.Tag": {
+            /** @description 1 to 64 characters, no `[`, `]` or `=`. */
+            name: string;
+            /** @description At most 200 characters, no `[` or `]`; empty for a bare tag. */
+            value?: string;
+        };
+        /** @description UpdateCommentRequest carries a comment's new text. */
+        "coder.knowledge.v1.UpdateCommentRequest": {
+            /** @description The comment with its id, its new Markdown and, optionally, its etag. */
+            comment: components["schemas"]["coder.knowledge.v1.Comment"];
+            /** @description Id of the page. */
+            pageId: string;
+            /** @description The fields to change: `markdown`. Empty means the populated ones. */
+            updateMask?: string;
+        };
+        /** @description UpdateCommentResponse carries the updated comment. */
+        "coder.knowledge.v1.UpdateCommentResponse": {
+            /** @description The comment as stored after the change. */
+            comment?: components["schemas"]["coder.knowledge.v1.Comment"];
+        };
+        /** @description UpdatePageRequest carries the changed fields. */
+        "coder.knowledge.v1.UpdatePageRequest": {
+            /** @description The page with its id, its new values and, optionally, the etag it was read with. */
+            page: components["schemas"]["coder.knowledge.v1.Page"];
+            /** @description What changed, kept on the new revision; at most 500 characters. */
+            summary?: string;
+            /**
+             * @description The fields to change: `title`, `markdown`, `tags`, `steps`, `front_matter`,
+             *     `parent_id`. Empty means the populated ones.
+             */
+            updateMask?: string;
+        };
+        /** @description UpdatePageResponse carries the updated page. */
+        "coder.knowledge.v1.UpdatePageResponse": {
+            /** @description The page as stored after the change. */
+            page?: components["schemas"]["coder.knowledge.v1.Page"];
+        };
+        /** @description UpdatePageTemplateRequest carries the changed fields. */
+        "coder.knowledge.v1.UpdatePageTemplateRequest": {
+            /** @description The template with its id, its new values and, optionally, its etag. */
+            pageTemplate: components["schemas"]["coder.knowledge.v1.PageTemplate"];
+            /**
+             * @description The fields to change: `name`, `description`, `kind`, `markdown`, `tags`, `steps`.
+             *     Empty means the populated ones.
+             */
+            updateMask?: string;
+        };
+        /** @description UpdatePageTemplateResponse carries the updated template. */
+        "coder.knowledge.v1.UpdatePageTemplateResponse": {
+            /** @description The template as stored after the change. */
+            pageTemplate?: components["schemas"]["coder.knowledge.v1.PageTemplate"];
+        };
+        /** @description UpdateSpaceRequest carries the changed fields. */
+        "coder.knowledge.v1.UpdateSpaceRequest": {
+            /** @description The space with its id, its new values and, optionally, the etag it was read with. */
+            space: components["schemas"]["coder.knowledge.v1.Space"];
+            /** @description The fields to change: `name`, `description`. Empty means the populated ones. */
+            updateMask?: string;
+        };
+        /** @description UpdateSpaceResponse carries the updated space. */
+        "coder.knowledge.v1.UpdateSpaceResponse": {
+            /** @description The space as stored after the change. */
+            space?: components["schemas"]["coder.knowledge.v1.Space"];
+        };
+        /** @description CallToolRequest calls a tool. */
+        "coder.mcp.v1.CallToolRequest": {
+            /** @description The arguments, as the tool's input schema describes them. */
+            arguments?: {
+                [key: string]: unknown;
+            };
+            /** @description The tool's name, as ListTools gives it. */
+            name: string;
+        };
+        /** @description CallToolRequest calls a tool. */
+        "coder.mcp.v1.CallToolRequest-Body": {
+            /** @description The arguments, as the tool's input schema describes them. */
+            arguments?: {
+                [key: string]: unknown;
+            };
+            /** @description Set by the path; a value sent here is replaced by it. */
+            name?: string;
+        };
+        /** @description CallToolResponse is the tool's result, in MCP's terms. */
+        "coder.mcp.v1.CallToolResponse": {
+            /** @description The content blocks (MCP `ContentBlock` objects: `{"type": "text", "text": …}`, …). */
+            content?: {
+                [key: string]: unknown;
+            }[];
+            /** @description The audit record of this call. */
+            execution?: components["schemas"]["coder.mcp.v1.ToolExecution"];
+            /** @description Whether the tool answered an error (its content says which). */
+            isError?: boolean;
+            /** @description The structured result, matching the tool's output schema. */
+            structuredContent?: {
+                [key: string]: unknown;
+            };
+        };
+        /** @description CreateServerRequest registers a server. */
+        "coder.mcp.v1.CreateServerRequest": {
+            /** @description The server to register. */
+            server: components["schemas"]["coder.mcp.v1.Server"];
+        };
+        /** @description CreateServerResponse carries the registered server. */
+        "coder.mcp.v1.CreateServerResponse": {
+            /** @description The server as stored. */
+            server?: components["schemas"]["coder.mcp.v1.Server"];
+        };
+        /** @description DeleteServerRequest names the server to remove. */
+        "coder.mcp.v1.DeleteServerRequest": {
+            /** @description The server's id. */
+            serverId: string;
+        };
+        /** @description DeleteServerResponse is empty. */
+        "coder.mcp.v1.DeleteServerResponse": Record<string, never>;
+        /** @description DeleteToolPolicyRequest names the role whose allow-list to remove. */
+        "coder.mcp.v1.DeleteToolPolicyRequest": {
+            /** @description The role. */
+            role: string;
+        };
+        /** @description DeleteToolPolicyResponse is empty. */
+        "coder.mcp.v1.DeleteToolPolicyResponse": Record<string, never>;
+        /**
+         * @description ExecutionStatus is how a tool execution ended.
+         *     - `EXECUTION_STATUS_UNSPECIFIED`: Not set.
+         *     - `EXECUTION_STATUS_SUCCEEDED`: The tool answered a result that is not an error.
+         *     - `EXECUTION_STATUS_FAILED`: The tool answered an error result, or could not be reached, or ran out of time.
+         *     A request may give a value's number instead of its name; answers carry names.
+         */
+        "coder.mcp.v1.ExecutionStatus": ("EXECUTION_STATUS_UNSPECIFIED" | "EXECUTION_STATUS_SUCCEEDED" | "EXECUTION_STATUS_FAILED") | (0 | 1 | 2);
+        /** @description GetServerRequest names a server. */
+        "coder.mcp.v1.GetServerRequest": {
+            /** @description The server's id. */
+            serverId: string;
+        };
+        /** @description GetServerResponse carries the server. */
+        "coder.mcp.v1.GetServerResponse": {
+            /** @description The server. */
+            server?: components["schemas"]["coder.mcp.v1.Server"];
+        };
+        /** @description ListServersRequest pages through the servers. */
+        "coder.mcp.v1.ListServersRequest": {
+            /**
+             * Format: int32
+             * @description At most this many servers (default 50, at most 1000).
+             */
+            pageSize?: number;
+            /** @description The `next_page_token` of the previous page. */
+            pageToken?: string;
+        };
+        /** @description ListServersResponse carries a page of servers. */
+        "coder.mcp.v1.ListServersResponse": {
+            /** @description The token of the next page; empty on the last. */
+            nextPageToken?: string;
+            /** @description The servers, newest first. */
+            servers?: components["schemas"]["coder.mcp.v1.Server"][];
+        };
+        /** @description ListToolExecutionsRequest pages through the audit log. */
+        "coder.mcp.v1.ListToolExecutionsRequest": {
+            /**
+             * Format: int32
+             * @description At most this many records (default 50, at most 1000).
+             */
+            pageSize?: number;
+            /** @description The `next_page_token` of the previous page. */
+            pageToken?: string;
+            /** @description Only this tool's calls, when set. */
+            tool?: string;
+        };
+        /** @description ListToolExecutionsResponse carries a page of the audit log. */
+        "coder.mcp.v1.ListToolExecutionsResponse": {
+            /** @description The executions, newest first. */
+            executions?: components["schemas"]["coder.mcp.v1.ToolExecution"][];
+            /** @description The token of the next page; empty on the last. */
+            nextPageToken?: string;
+        };
+        /** @description ListToolPoliciesRequest lists the allow-lists. */
+        "coder.mcp.v1.ListToolPoliciesRequest": Record<string, never>;
+        /** @description ListToolPoliciesResponse carries the allow-lists by role. */
+        "coder.mcp.v1.ListToolPoliciesResponse": {
+            /** @description The policies, by role name. */
+            policies?: components["schemas"]["coder.mcp.v1.ToolPolicy"][];
+        };
+        /** @description ListToolsRequest lists the caller's tools. */
+        "coder.mcp.v1.ListToolsRequest": Record<string, never>;
+        /** @description ListToolsResponse carries the caller's tools. */
+        "coder.mcp.v1.ListToolsResponse": {
+            /** @description The tools, platform tools first, then by name. */
+            tools?: components["schemas"]["coder.mcp.v1.Tool"][];
+        };
+        /** @description RefreshServerRequest names the server whose tools to discover. */
+        "coder.mcp.v1.RefreshServerRequest": {
+            /** @description The server's id. */
+            serverId: string;
+        };
+        /** @description RefreshServerRequest names the server whose tools to discover. */
+        "coder.mcp.v1.RefreshServerRequest-Body": {
+            /** @description Set by the path; a value sent here is replaced by it. */
+            serverId?: string;
+        };
+        /** @description RefreshServerResponse carries the server after discovery. */
+        "coder.mcp.v1.RefreshServerResponse": {
+            /** @description The server, with the tools found (or the error met in `refresh_error`). */
+            server?: components["schemas"]["coder.mcp.v1.Server"];
+        };
+        /**
+         * @description Server is an external MCP server registered by an organization: reached over MCP streamable
+         *     HTTP, its tools discovered by a refresh and offered as `<name>.<tool>`.
+         */
+        "coder.mcp.v1.Server": {
+            /**
+             * Format: date-time
+             * @description When it was registered.
+             */
+            readonly createTime?: string;
+            /** @description Who registered it. */
+            readonly createdBy?: string;
+            /**
+             * @description A Secret Management secret (an API key or an OAuth 2.0 token) sent as the bearer token of
+             *     every request to the server; empty for a server that needs none. The value is read for
+             *     each use with the caller's token and never stored here.
+             */
+            credentialSecretId?: string;
+            /** @description What the server is for. */
+            description?: string;
+            /** @description Opaque version for optimistic concurrency. */
+            readonly etag?: string;
+            /** @description The server's id. */
+            readonly id?: string;
+            /** @description Unique in the organization; the prefix of its tools' names. Not a platform domain's name. */
+            name: string;
+            /** @description Why the last refresh failed; empty when it succeeded. */
+            readonly refreshError?: string;
+            /**
+             * Format: date-time
+             * @description When the tools were last discovered.
+             */
+            readonly refreshTime?: string;
+            /**
+             * Format: int32
+             * @description How long one call to the server may take; 0 means the service's default (30 s).
+             */
+            timeoutSeconds?: number;
+            /** @description The tools found by the last refresh, with their server-side names. */
+            readonly tools?: components["schemas"]["coder.mcp.v1.Tool"][];
+            /**
+             * Format: date-time
+             * @description When it last changed (a refresh included).
+             */
+            readonly updateTime?: string;
+            /** @description The streamable HTTP endpoint: https, or http to a loopback host. */
+            url: string;
+        };
+        /** @description SetToolPolicyRequest replaces a role's allow-list. */
+        "coder.mcp.v1.SetToolPolicyRequest": {
+            /** @description The tools the role may use: names, `<prefix>.*` patterns, or `*`. Empty allows none. */
+            allowedTools?: string[];
+            /** @description The role. */
+            role: string;
+        };
+        /** @description SetToolPolicyResponse carries the stored policy. */
+        "coder.mcp.v1.SetToolPolicyResponse": {
+            /** @description The policy. */
+            policy?: components["schemas"]["coder.mcp.v1.ToolPolicy"];
+        };
+        /**
+         * @description Tool is one tool a caller may list and call, in MCP's terms: a name, a description and the
+         *     JSON Schemas of its arguments and of its structured result.
+         */
+        "coder.mcp.v1.Tool": {
+            /** @description What the tool does, for a model to decide when to call it. */
+            description?: string;
+            /** @description JSON Schema (an object schema) of the tool's arguments. */
+            inputSchema?: {
+                [key: string]: unknown;
+            };
+            /**
+             * @description The tool's name: `<domain>.<action>` for the platform's (`planning.list_tasks`),
+             *     `<server name>.<tool>` for an external server's.
+             */
+            name?: string;
+            /** @description JSON Schema of the tool's structured result; empty when the tool declares none. */
+            outputSchema?: {
+                [key: string]: unknown;
+            };
+            /** @description Whether the tool only reads (MCP's `readOnlyHint`). */
+            readOnly?: boolean;
+            /** @description The external server the tool belongs to; empty for a platform tool. */
+            serverId?: string;
+            /** @description Where the tool runs. */
+            source?: components["schemas"]["coder.mcp.v1.ToolSource"];
+            /** @description A short human-readable title. */
+            title?: string;
+        };
+        /** @description ToolExecution is the audit record of one tool call made through the gateway. */
+        "coder.mcp.v1.ToolExecution": {
+            /** @description The service acting for the caller, when the call came with a delegated token. */
+            actorId?: string;
+            /** @description Who called (the token's subject). */
+            callerId?: string;
+            /**
+             * Format: int64
+             * @description How long it took, in milliseconds.
+             */
+            durationMs?: string;
+            /** @description For a failure: what went wrong. */
+            errorMessage?: string;
+            /**
+             * @description For a failure: a reason (`TOOL_ERROR`, `TOOL_TIMEOUT`, `SERVER_UNAVAILABLE`, or the
+             *     called service's ErrorInfo reason).
+             */
+            errorReason?: string;
+            /** @description The execution's id. */
+            id?: string;
+            /** @description The external server, for an external tool. */
+            serverId?: string;
+            /** @description Where it ran. */
+            source?: components["schemas"]["coder.mcp.v1.ToolSource"];
+            /**
+             * Format: date-time
+             * @description When the call started.
+             */
+            startTime?: string;
+            /** @description How it ended. */
+            status?: components["schemas"]["coder.mcp.v1.ExecutionStatus"];
+            /** @description The tool called. */
+            tool?: string;
+        };
+        /**
+         * @description ToolPolicy is a role's allow-list: a caller whose roles include `role` may list and call only
+         *     the tools its patterns name (a caller with several roles, those of any of them). A role
+         *     without a policy is not restricted beyond its permissions.
+         */
+        "coder.mcp.v1.ToolPolicy": {
+            /** @description Tool names, or patterns ending in `.*` (`planning.*`, `github.*`), or `*` for all. */
+            allowedTools?: string[];
+            /** @description The role: `owner`, `admin`, `member`, `viewer` or a custom role's name. */
+            role: string;
+            /**
+             * Format: date-time
+             * @description When it last changed.
+             */
+            readonly updateTime?: string;
+            /** @description Who changed it last. */
+            readonly updatedBy?: string;
+        };
+        /**
+         * @description ToolSource says where a tool runs.
+         *     - `TOOL_SOURCE_UNSPECIFIED`: Not set.
+         *     - `TOOL_SOURCE_PLATFORM`: A tool of the platform itself: an RPC of one of the suite's services, called for the caller.
+         *     - `TOOL_SOURCE_EXTERNAL`: A tool of an external MCP server the organization registered.
+         *     A request may give a value's number instead of its name; answers carry names.
+         */
+        "coder.mcp.v1.ToolSource": ("TOOL_SOURCE_UNSPECIFIED" | "TOOL_SOURCE_PLATFORM" | "TOOL_SOURCE_EXTERNAL") | (0 | 1 | 2);
         /** @description ArchiveNotificationRequest names the notification. */
         "coder.notification.v1.ArchiveNotificationRequest": {
             /** @description Id of the notification. */
@@ -9284,6 +11285,62 @@ export interface operations {
             "5XX": components["responses"]["Error"];
         };
     };
+    WellKnown_OauthProtectedResource: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    WellKnown_OauthProtectedResourceMcp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
     WellKnown_OpenidConfiguration: {
         parameters: {
             query?: never;
@@ -12006,6 +14063,1894 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    KnowledgeService_ListPageTemplates: {
+        parameters: {
+            query?: {
+                /** @description Largest number of templates to return; 0 means 50, at most 1000. */
+                pageSize?: number;
+                /** @description Token from a previous response's `next_page_token`. */
+                pageToken?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.knowledge.v1.ListPageTemplatesResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    KnowledgeService_CreatePageTemplate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["coder.knowledge.v1.PageTemplate"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    /** @description URL of the created resource. */
+                    Location: string;
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.knowledge.v1.CreatePageTemplateResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    KnowledgeService_GetPageTemplate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the template. */
+                page_template_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.knowledge.v1.GetPageTemplateResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    KnowledgeService_DeletePageTemplate: {
+        parameters: {
+            query?: {
+                /** @description When set, refused unless the stored template still has this etag. */
+                etag?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Id of the template. */
+                page_template_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.knowledge.v1.DeletePageTemplateResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    KnowledgeService_UpdatePageTemplate: {
+        parameters: {
+            query?: {
+                /** @description The fields to change, comma-separated: `name`, `description`, `kind`, `markdown`, `tags`, `steps`. A field named here and left out of the body is cleared. Without it (or empty) the fields the body sends are the fields changed (AIP-134). */
+                updateMask?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Server-assigned, time-sortable id. */
+                page_template_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["coder.knowledge.v1.PageTemplate-Patch"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.knowledge.v1.UpdatePageTemplateResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    KnowledgeService_GetPage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the page. */
+                page_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.knowledge.v1.GetPageResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    KnowledgeService_DeletePage: {
+        parameters: {
+            query?: {
+                /** @description When set, refused unless the stored page still has this etag. */
+                etag?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Id of the page. */
+                page_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.knowledge.v1.DeletePageResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    KnowledgeService_UpdatePage: {
+        parameters: {
+            query?: {
+                /** @description The fields to change, comma-separated: `parentId`, `title`, `markdown`, `tags`, `steps`, `frontMatter`. A field named here and left out of the body is cleared. Without it (or empty) the fields the body sends are the fields changed (AIP-134). */
+                updateMask?: string;
+                /** @description What changed, kept on the new revision; at most 500 characters. */
+                summary?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Server-assigned, time-sortable id. */
+                page_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["coder.knowledge.v1.Page-Patch"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.knowledge.v1.UpdatePageResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    KnowledgeService_ListBacklinks: {
+        parameters: {
+            query?: {
+                /** @description Largest number of pages to return; 0 means 50, at most 1000. */
+                pageSize?: number;
+                /** @description Token from a previous response's `next_page_token`; the other fields must not change. */
+                pageToken?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Id of the page. */
+                page_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.knowledge.v1.ListBacklinksResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    KnowledgeService_ListComments: {
+        parameters: {
+            query?: {
+                /** @description Largest number of comments to return; 0 means 50, at most 1000. */
+                pageSize?: number;
+                /** @description Token from a previous response's `next_page_token`; the other fields must not change. */
+                pageToken?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Id of the page. */
+                page_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.knowledge.v1.ListCommentsResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    KnowledgeService_CreateComment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the page. */
+                page_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["coder.knowledge.v1.Comment"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    /** @description URL of the created resource. */
+                    Location: string;
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.knowledge.v1.CreateCommentResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    KnowledgeService_DeleteComment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the page. */
+                page_id: string;
+                /** @description Id of the comment. */
+                comment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.knowledge.v1.DeleteCommentResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    KnowledgeService_UpdateComment: {
+        parameters: {
+            query?: {
+                /** @description The fields to change, comma-separated: `markdown`. A field named here and left out of the body is cleared. Without it (or empty) the fields the body sends are the fields changed (AIP-134). */
+                updateMask?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Id of the page. */
+                page_id: string;
+                /** @description Server-assigned, time-sortable id. */
+                comment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["coder.knowledge.v1.Comment-Patch"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.knowledge.v1.UpdateCommentResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    KnowledgeService_ListPageRevisions: {
+        parameters: {
+            query?: {
+                /** @description Largest number of revisions to return; 0 means 50, at most 1000. */
+                pageSize?: number;
+                /** @description Token from a previous response's `next_page_token`; the other fields must not change. */
+                pageToken?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Id of the page. */
+                page_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.knowledge.v1.ListPageRevisionsResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    KnowledgeService_GetPageRevision: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the page. */
+                page_id: string;
+                /** @description Number of the revision. */
+                revision: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.knowledge.v1.GetPageRevisionResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    KnowledgeService_RestorePageRevision: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the page. */
+                page_id: string;
+                /** @description Number of the revision. */
+                revision: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["coder.knowledge.v1.RestorePageRevisionRequest-Body"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.knowledge.v1.RestorePageRevisionResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    KnowledgeService_DiffPageRevisions: {
+        parameters: {
+            query?: {
+                /** @description The older side; 0 means the revision before `to_revision` (the first, for revision 1). */
+                fromRevision?: number;
+                /** @description The newer side; 0 means the current revision. */
+                toRevision?: number;
+            };
+            header?: never;
+            path: {
+                /** @description Id of the page. */
+                page_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.knowledge.v1.DiffPageRevisionsResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    KnowledgeService_CheckRunbookStep: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the runbook page. */
+                page_id: string;
+                /** @description Id of the step. */
+                step_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["coder.knowledge.v1.CheckRunbookStepRequest-Body"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.knowledge.v1.CheckRunbookStepResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    KnowledgeService_ResetRunbook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the runbook page. */
+                page_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["coder.knowledge.v1.ResetRunbookRequest-Body"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.knowledge.v1.ResetRunbookResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    KnowledgeService_ListRecycleBin: {
+        parameters: {
+            query?: {
+                /** @description Only this space's; empty for every space the caller may write. */
+                spaceId?: string;
+                /** @description Largest number of pages to return; 0 means 50, at most 1000. */
+                pageSize?: number;
+                /** @description Token from a previous response's `next_page_token`; the other fields must not change. */
+                pageToken?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.knowledge.v1.ListRecycleBinResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    KnowledgeService_PurgePage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the page. */
+                page_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.knowledge.v1.PurgePageResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    KnowledgeService_RestorePage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the page. */
+                page_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["coder.knowledge.v1.RestorePageRequest-Body"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.knowledge.v1.RestorePageResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    KnowledgeService_SearchPages: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Words (every one must match), `"exact phrases"`, `[tag]` / `[tag=value]`, and filters
+                 *     `{in_name:text}`, `{in_body:text}`, `{updated_by:me}`, `{created_by:me}`,
+                 *     `{type:runbook}`; at most 1,000 characters. Empty: the newest pages.
+                 */
+                query?: string;
+                /** @description Only this space; empty for every space the caller may read. */
+                spaceId?: string;
+                /** @description How to match. */
+                mode?: ("SEARCH_MODE_UNSPECIFIED" | "SEARCH_MODE_FULL_TEXT" | "SEARCH_MODE_SEMANTIC" | "SEARCH_MODE_HYBRID") | (0 | 1 | 2 | 3);
+                /** @description Largest number of hits; 0 means 20, at most 100. */
+                pageSize?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.knowledge.v1.SearchPagesResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    KnowledgeService_ListSpaces: {
+        parameters: {
+            query?: {
+                /** @description Largest number of spaces to return; 0 means 50, at most 1000. */
+                pageSize?: number;
+                /** @description Token from a previous response's `next_page_token`. */
+                pageToken?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.knowledge.v1.ListSpacesResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    KnowledgeService_CreateSpace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["coder.knowledge.v1.Space"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    /** @description URL of the created resource. */
+                    Location: string;
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.knowledge.v1.CreateSpaceResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    KnowledgeService_GetSpace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the space. */
+                space_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.knowledge.v1.GetSpaceResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    KnowledgeService_DeleteSpace: {
+        parameters: {
+            query?: {
+                /** @description When set, refused unless the stored space still has this etag. */
+                etag?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Id of the space. */
+                space_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.knowledge.v1.DeleteSpaceResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    KnowledgeService_UpdateSpace: {
+        parameters: {
+            query?: {
+                /** @description The fields to change, comma-separated: `name`, `description`. A field named here and left out of the body is cleared. Without it (or empty) the fields the body sends are the fields changed (AIP-134). */
+                updateMask?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Server-assigned, time-sortable id. */
+                space_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["coder.knowledge.v1.Space-Patch"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.knowledge.v1.UpdateSpaceResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    KnowledgeService_ListPages: {
+        parameters: {
+            query?: {
+                /** @description The parent page; empty for the top of the space. */
+                parentId?: string;
+                /** @description Largest number of pages to return; 0 means 50, at most 1000. */
+                pageSize?: number;
+                /** @description Token from a previous response's `next_page_token`; the other fields must not change. */
+                pageToken?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Id of the space. */
+                space_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.knowledge.v1.ListPagesResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    KnowledgeService_CreatePage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the space. */
+                space_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["coder.knowledge.v1.CreatePageRequest-Body"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    /** @description URL of the created resource. */
+                    Location: string;
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.knowledge.v1.CreatePageResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    KnowledgeService_ImportPages: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the space. */
+                space_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["coder.knowledge.v1.ImportPagesRequest-Body"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.knowledge.v1.ImportPagesResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    KnowledgeService_ExportSpace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the space. */
+                space_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.knowledge.v1.ExportSpaceResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    KnowledgeService_SetSpacePermissions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the space. */
+                space_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["coder.knowledge.v1.SetSpacePermissionsRequest-Body"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.knowledge.v1.SetSpacePermissionsResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    McpService_ListToolExecutions: {
+        parameters: {
+            query?: {
+                /** @description At most this many records (default 50, at most 1000). */
+                pageSize?: number;
+                /** @description The `next_page_token` of the previous page. */
+                pageToken?: string;
+                /** @description Only this tool's calls, when set. */
+                tool?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.mcp.v1.ListToolExecutionsResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    McpService_ListToolPolicies: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.mcp.v1.ListToolPoliciesResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    McpService_DeleteToolPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The role. */
+                role: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.mcp.v1.DeleteToolPolicyResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    McpService_SetToolPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["coder.mcp.v1.SetToolPolicyRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.mcp.v1.SetToolPolicyResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    McpService_ListServers: {
+        parameters: {
+            query?: {
+                /** @description At most this many servers (default 50, at most 1000). */
+                pageSize?: number;
+                /** @description The `next_page_token` of the previous page. */
+                pageToken?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.mcp.v1.ListServersResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    McpService_CreateServer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["coder.mcp.v1.Server"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    /** @description URL of the created resource. */
+                    Location: string;
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.mcp.v1.CreateServerResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    McpService_GetServer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The server's id. */
+                server_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.mcp.v1.GetServerResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    McpService_DeleteServer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The server's id. */
+                server_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.mcp.v1.DeleteServerResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    McpService_RefreshServer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The server's id. */
+                server_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["coder.mcp.v1.RefreshServerRequest-Body"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.mcp.v1.RefreshServerResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    McpService_ListTools: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.mcp.v1.ListToolsResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    McpService_CallTool: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tool's name, as ListTools gives it. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["coder.mcp.v1.CallToolRequest-Body"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.mcp.v1.CallToolResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
             408: components["responses"]["RequestTimeout"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];

@@ -154,7 +154,7 @@ CATEGORIES: tuple[Category, ...] = (
     ),
     Category(
         "mcp.execution",
-        "mcp.execution.completed",
+        "mcp.tool.executed",
         MCP_DIMENSIONS,
         _meters(
             "mcp.execution",

@@ -1,7 +1,7 @@
 """The events the usage service consumes and publishes.
 
 Consumed: the usage-bearing events of every domain, as `_meters.CATEGORIES` lists them
-(`ai.completion.completed`, `ai.embedding.completed`, `mcp.execution.completed`), each with a
+(`ai.completion.completed`, `ai.embedding.completed`, `mcp.tool.executed`), each with a
 `coder.usage.v1.UsageRecorded` payload. The service owns one durable queue per publishing
 domain, `usage-<domain>` (`CODER_USAGE_CONSUMER_PREFIX` names the prefix), bound to that
 domain's exchange with exactly those event types.

@@ -117,7 +117,7 @@ class TestCharges:
             quantities={"duration_seconds": "90"},
             attributes={"server": "github", "tool": "search"},
         )
-        await publish(resources, [event("mcp.execution.completed", org, clock, usage)])
+        await publish(resources, [event("mcp.tool.executed", org, clock, usage)])
         await recorded(resources, org, 1)
         found = await query(stub, token(org), category="mcp.execution", group_by=["tool"])
         assert amounts(found)[("mcp.execution.duration", "search")] == Decimal("0.09")

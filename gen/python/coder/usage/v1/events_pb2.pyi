@@ -24,7 +24,7 @@ DESCRIPTOR: _descriptor.FileDescriptor
 class UsageRecorded(_message.Message):
     """UsageRecorded is the payload a producing service puts in its usage-bearing events, written
     to its outbox with the work it measures: `ai.completion.completed`, `ai.embedding.completed`,
-    `mcp.execution.completed` (the event type names the usage category; ListMeters lists them).
+    `mcp.tool.executed` (the event type names the usage category; ListMeters lists them).
     Usage Tracking consumes each event once by its id, so a producer may publish it more than
     once. Quantities and cost are exact decimals (see resources.proto).
     """

@@ -11,7 +11,7 @@ import numpy as np
 from coder.ai.v1 import ai_service_pb2, ai_service_pb2_grpc
 from coder.events.v1 import event_pb2
 from services.embeddings._models import Embedded, Embedder, LocalModels
-from services.kit import FailedPrecondition, Peers, domain_error
+from services.kit import FailedPrecondition, NotFound, Peers, domain_error
 
 AI_BATCH = 256
 """Texts per CreateEmbeddings call (the AI Service takes up to 2,048)."""
@@ -47,7 +47,13 @@ class AIServiceEmbedder:
             try:
                 reply = await stub.CreateEmbeddings(request)
             except grpc.aio.AioRpcError as error:
-                raise domain_error(error) from None
+                refusal = domain_error(error)
+                if isinstance(refusal, NotFound):
+                    # The collection exists; the model it names is what the AI Service lacks.
+                    raise FailedPrecondition(
+                        f"collection model {self._model!r}: {refusal}", reason=refusal.reason
+                    ) from None
+                raise refusal from None
             for embedding in reply.embeddings:
                 if len(embedding.values) != self._dimensions or not 0 <= embedding.index < len(
                     batch

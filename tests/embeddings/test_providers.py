@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import grpc
 import pytest
 
 from coder.ai.v1 import ai_service_pb2_grpc
@@ -21,6 +22,7 @@ from tests.ai.providers import LocalProvider, local_provider
 from tests.conftest import HostFactory
 from tests.embeddings.factories import Stub, create_collection, document, ids_of, search, upsert
 from tests.fixtures.events import EventRecorder
+from tests.fixtures.grpc_errors import error_reason, rpc_error
 from tests.fixtures.hosts import ServiceHost
 from tests.fixtures.tokens import TokenFactory, auth
 from tests.usage.factories import meter_total, query, recorded
@@ -101,3 +103,24 @@ async def test_usage_tracking_meters_the_local_models_tokens(
     )
     assert meter_total(found, "embeddings.embedding.input_tokens") == reply.embedded_tokens
     assert meter_total(found, "embeddings.embedding.requests") == 1
+
+
+async def test_a_model_the_ai_service_no_longer_has_fails_the_precondition_not_the_lookup(
+    host: ServiceHost, token: TokenFactory, org: str
+) -> None:
+    # The collection is there; what is missing is the AI Service's model, so the answer is not
+    # a 404 for the collection the caller just created.
+    stub: Stub = embeddings_service_pb2_grpc.EmbeddingsServiceStub(host.channel)
+    member = token(org, ("member",), "member-3")
+    collection = await create_collection(
+        stub,
+        member,
+        provider=resources_pb2.PROVIDER_AI_SERVICE,
+        model="never-registered",
+        dimensions=8,
+    )
+    error = await rpc_error(
+        search(stub, member, collection.id, "anything", k=2), grpc.StatusCode.FAILED_PRECONDITION
+    )
+    assert "never-registered" in (error.details() or "")
+    assert error_reason(error) == "MODEL_NOT_FOUND"

@@ -74,7 +74,13 @@ async def tenants(edge_url: str) -> AsyncIterator[dict[str, Any]]:
         ids: dict[str, str] = {}
         for seed in TABLES.seeds:
             ids.update(await seed(b))
-        yield {"alice": alice, "b": b, "ids": ids}
+        yield {"alice": alice, "b": b, "ids": ids, "identifying": identifying(ids)}
+
+
+def identifying(ids: dict[str, str]) -> dict[str, str]:
+    """The path values that name something of B's. A number (a page's revision) names nothing
+    on its own and is in every answer that counts, so it can't tell a leak."""
+    return {name: value for name, value in ids.items() if not value.isdigit()}
 
 
 def url_for(path: str, ids: dict[str, str]) -> str:
@@ -93,7 +99,7 @@ def url_for(path: str, ids: dict[str, str]) -> str:
 async def test_organization_a_never_reaches_organization_b(
     tenants: dict[str, Any], edge_url: str, method: str, path: str, operation: str
 ) -> None:
-    alice, ids = tenants["alice"], tenants["ids"]
+    alice, ids, identifying = tenants["alice"], tenants["ids"], tenants["identifying"]
     headers = {"authorization": f"Bearer {alice['accessToken']}"}
     async with httpx.AsyncClient(base_url=edge_url, timeout=15, headers=headers) as a:
         if "{" not in path and path in LIVE_STREAMS:
@@ -102,13 +108,13 @@ async def test_organization_a_never_reaches_organization_b(
             async with a.stream("GET", path, headers=stream_headers) as answer:
                 assert answer.status_code == 200, await answer.aread()
                 first = await anext(answer.aiter_lines())
-            leaked = [name for name, value in ids.items() if value in first]
+            leaked = [name for name, value in identifying.items() if value in first]
             assert leaked == [], f"{operation} streamed B's {leaked}"
             return
         if "{" not in path:
             answer = await a.get(path)
             assert answer.status_code == 200, answer.text
-            leaked = [name for name, value in ids.items() if value in answer.text]
+            leaked = [name for name, value in identifying.items() if value in answer.text]
             assert leaked == [], f"{operation} answered B's {leaked}"
             return
         body = None

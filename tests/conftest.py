@@ -3,7 +3,7 @@ services, and an organization of the test's own. Helpers by concern live in test
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
@@ -12,6 +12,7 @@ import pytest
 from services.kit import ServiceDefinition, SigningKey, new_id
 from tests.fixtures.hosts import ServiceHost
 from tests.fixtures.hosts import service_host as start_service_host
+from tests.fixtures.temporal import TemporalDevServer
 from tests.fixtures.tokens import TokenFactory
 
 HostFactory = Callable[..., AbstractAsyncContextManager[ServiceHost]]
@@ -48,3 +49,11 @@ def service_host(tmp_path_factory: pytest.TempPathFactory, token: TokenFactory) 
 def org() -> str:
     """An organization of the test's own, so listings see only what the test made."""
     return f"org-{new_id().lower()}"
+
+
+@pytest.fixture(scope="session")
+def temporal_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TemporalDevServer]:
+    """Temporal's dev server for the session (one per xdist worker), started on first use.
+    Tests that stop or restart a server start their own `TemporalDevServer`."""
+    with TemporalDevServer(tmp_path_factory.mktemp("temporal")) as server:
+        yield server

@@ -49,6 +49,7 @@ def main() -> None:
             "CODER_DATA_DIR": data,
             "CODER_LOG_LEVEL": "warning",
             "CODER_DEV_UI_PORT": str(ui_port),
+            "CODER_DEV_TEMPORAL_PORT": str(free_port()),
             "CODER_EDGE_API_USER_LIMIT": "100000",
             "CODER_EDGE_API_ORGANIZATION_LIMIT": "100000",
             "NO_COLOR": "1",

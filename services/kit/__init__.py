@@ -95,6 +95,17 @@ from services.kit._server import (
     serve,
 )
 from services.kit._settings import Settings
+from services.kit._temporal import (
+    SEARCH_ATTRIBUTES,
+    RunStarter,
+    Temporal,
+    TemporalSettings,
+    TemporalWorker,
+    workflow_id,
+    workflow_owned_by,
+    workflow_query,
+    workflow_search_attributes,
+)
 from services.kit._timetext import (
     fill_timestamp,
     optional_timestamp_text,
@@ -124,6 +135,7 @@ __all__ = [
     "PLATFORM_KIND",
     "REVOKING_EVENTS",
     "ROLE_PERMISSIONS",
+    "SEARCH_ATTRIBUTES",
     "Aborted",
     "AccessRule",
     "AlreadyExists",
@@ -159,12 +171,16 @@ __all__ = [
     "Resources",
     "Revocation",
     "Revocations",
+    "RunStarter",
     "ServiceChannels",
     "ServiceDefinition",
     "Settings",
     "SigningKey",
     "SystemClock",
     "Telemetry",
+    "Temporal",
+    "TemporalSettings",
+    "TemporalWorker",
     "TokenExchanger",
     "TokenVerifier",
     "Unauthenticated",
@@ -208,4 +224,8 @@ __all__ = [
     "timestamp_text",
     "update_paths",
     "validate_message",
+    "workflow_id",
+    "workflow_owned_by",
+    "workflow_query",
+    "workflow_search_attributes",
 ]

@@ -32,6 +32,7 @@ from services.kit._ops import OpsServicer
 from services.kit._peers import Peers, service_key
 from services.kit._revocation import Revocations
 from services.kit._settings import Settings
+from services.kit._temporal import Temporal, TemporalSettings, TemporalWorker
 from services.kit.bus import EventBus, OutboxRelay, Subscription, open_bus
 from services.kit.cache import CacheBackends, open_cache
 from services.kit.store import ContainerSpec, DocumentStore, open_store
@@ -57,6 +58,9 @@ class Resources:
     """This process's mirror of revoked sessions and subjects; identity `record`s into it."""
     channels: ServiceChannels = field(default_factory=ServiceChannels)
     relay: OutboxRelay | None = None
+    temporal: Temporal = field(default_factory=lambda: Temporal(TemporalSettings()))
+    """This process's client of Temporal (durable runs); unconfigured unless
+    `CODER_TEMPORAL_URL` says where it is."""
     tracer_provider: trace.TracerProvider = field(default_factory=trace.get_tracer_provider)
     """Where the server spans go: the process's `Telemetry` provider, or the global one."""
 
@@ -93,7 +97,9 @@ class ServiceDefinition:
     watched by the process's outbox relay); `register` adds its servicer to a server, wired to
     the process's resources; `subscriptions` are the consumers it runs; `tasks` are the
     background loops it runs while the host serves (a sweep of stored deadlines), started after
-    the subscriptions and cancelled first when the host stops.
+    the subscriptions and cancelled first when the host stops; `workers` are its Temporal
+    workers (durable workflows and their activities), which the host runs against
+    `resources.temporal` — the service is NOT_SERVING while Temporal does not answer.
     """
 
     domain: str
@@ -106,6 +112,7 @@ class ServiceDefinition:
     tasks: Callable[[Resources], Sequence[Callable[[], Coroutine[Any, Any, None]]]] = field(
         default=lambda _resources: ()
     )
+    workers: Callable[[Resources], Sequence[TemporalWorker]] = field(default=lambda _resources: ())
 
     @property
     def outbox_containers(self) -> tuple[str, ...]:
@@ -198,6 +205,7 @@ async def open_resources(
             revocations=revocations,
             channels=channels,
             relay=relay,
+            temporal=Temporal(settings.temporal()),
             tracer_provider=tracer_provider or trace.get_tracer_provider(),
         )
     finally:
@@ -231,6 +239,8 @@ class Host:
         self.port = 0
         self._tasks: list[asyncio.Task[None]] = []
         self._ready = asyncio.Event()
+        self._durable: set[str] = set()
+        """The service names whose health also needs Temporal (their domain runs workers)."""
 
     @property
     def service_names(self) -> list[str]:
@@ -292,6 +302,15 @@ class Host:
             for task in definition.tasks(self.resources.for_service(definition.domain)):
                 name = f"{definition.domain}.{getattr(task, '__name__', 'task')}"
                 self._tasks.append(asyncio.create_task(task(), name=name))
+        workers: list[TemporalWorker] = []
+        for definition in self.definitions:
+            declared = definition.workers(self.resources.for_service(definition.domain))
+            if declared:
+                workers += declared
+                self._durable.update(definition.service_names)
+        if workers:
+            run = self.resources.temporal.run_workers(workers)
+            self._tasks.append(asyncio.create_task(run, name="temporal.workers"))
         self._tasks.append(asyncio.create_task(self._watch_readiness()))
         return self.port
 
@@ -304,33 +323,47 @@ class Host:
         for name in self.service_names:
             await self.health.set(name, status)
 
-    async def _dependencies_ok(self) -> bool:
-        checks = (
+    async def _dependencies_ok(self) -> tuple[bool, bool]:
+        """Whether the store, bus, cache and revocations answer; and Temporal, when a hosted
+        service runs workers (True otherwise)."""
+        checks = [
             self.resources.store.ping(),
             self.resources.bus.ping(),
             self.resources.caches.cache.ping(),
             self.resources.revocations.ping(),
-        )
+        ]
+        if self._durable:
+            checks.append(self.resources.temporal.ping())
         results = await asyncio.gather(*checks, return_exceptions=True)
-        failures = [r for r in results if isinstance(r, BaseException)]
-        for failure in failures:
-            _log.warning("readiness.failed", error=repr(failure))
-        return not failures
+        for failure in results:
+            if isinstance(failure, BaseException):
+                _log.warning("readiness.failed", error=repr(failure))
+        base = not any(isinstance(r, BaseException) for r in results[:4])
+        durable = not self._durable or not isinstance(results[-1], BaseException)
+        return base, durable
 
     async def _watch_readiness(self) -> None:
-        serving: bool | None = None
+        serving: tuple[bool, bool] | None = None
         while True:
-            ok = await self._dependencies_ok()
-            if ok != serving:
-                status = (
-                    health_pb2.HealthCheckResponse.SERVING
-                    if ok
-                    else health_pb2.HealthCheckResponse.NOT_SERVING
+            base, durable = await self._dependencies_ok()
+            if (base, durable) != serving:
+                up, down = (
+                    health_pb2.HealthCheckResponse.SERVING,
+                    (health_pb2.HealthCheckResponse.NOT_SERVING),
                 )
-                await self._set_all(status)
-                serving = ok
-                _log.info("health", serving=ok, services=len(self.service_names))
-            if ok:
+                # "" is the whole process: serving only when every hosted service is.
+                await self.health.set("", up if base and durable else down)
+                for name in self.service_names:
+                    ok = base and (durable or name not in self._durable)
+                    await self.health.set(name, up if ok else down)
+                serving = (base, durable)
+                _log.info(
+                    "health",
+                    serving=base and durable,
+                    temporal=durable,
+                    services=len(self.service_names),
+                )
+            if base and durable:
                 self._ready.set()
             else:
                 self._ready.clear()

@@ -4,7 +4,8 @@ Backends are chosen by URL; every default is the embedded one, so a laptop needs
 - store: `sqlite:///<path>` (default `.coder/coder.db`) or
   `cosmos://<host>:<port>/<database>?key=<key>[&tls=false]` (also `cosmos+https://…`);
 - bus: `memory://` or `amqp://user:pass@host:5672/vhost`;
-- cache, rate limits, locks: `memory://` or `redis://host:6379/0`.
+- cache, rate limits, locks: `memory://` or `redis://host:6379/0`;
+- durable execution: Temporal's frontend `host:port` (`coder dev` runs the dev server).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.kit._temporal import TemporalSettings
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CODER_", env_file=".env", extra="ignore")
@@ -23,6 +26,18 @@ class Settings(BaseSettings):
     store_url: str = Field("", description="Document store URL; empty means SQLite in data_dir.")
     bus_url: str = Field("memory://", description="Event bus URL.")
     cache_url: str = Field("memory://", description="Cache, rate limiter and lock URL.")
+
+    temporal_url: str = Field(
+        "", description="Temporal frontend host:port; empty: none (coder dev sets its own)."
+    )
+    temporal_namespace: str = Field("default", description="Temporal namespace.")
+    temporal_tls: bool = Field(False, description="Reach Temporal over TLS.")
+    temporal_api_key: SecretStr = Field(
+        SecretStr(""), description="Temporal Cloud API key (implies TLS)."
+    )
+    temporal_ca_file: Path | None = Field(None, description="CA bundle of Temporal's server.")
+    temporal_client_cert_file: Path | None = Field(None, description="mTLS client certificate.")
+    temporal_client_key_file: Path | None = Field(None, description="mTLS client private key.")
 
     host: str = Field("127.0.0.1", description="Address the gRPC server binds.")
     grpc_port: int | None = Field(
@@ -82,6 +97,17 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = Field(0.5, description="Outbox relay idle poll interval.")
     bus_max_retries: int = Field(5, description="Deliveries before a message is dead-lettered.")
     bus_retry_delay_ms: int = Field(1000, description="Delay before a failed delivery is retried.")
+
+    def temporal(self) -> TemporalSettings:
+        return TemporalSettings(
+            url=self.temporal_url,
+            namespace=self.temporal_namespace,
+            tls=self.temporal_tls,
+            api_key=self.temporal_api_key.get_secret_value(),
+            ca_file=self.temporal_ca_file,
+            client_cert_file=self.temporal_client_cert_file,
+            client_key_file=self.temporal_client_key_file,
+        )
 
     def resolved_store_url(self) -> str:
         if self.store_url:

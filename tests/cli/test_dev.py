@@ -53,8 +53,14 @@ def read_until(process: subprocess.Popen[str], pattern: re.Pattern[str], within:
 @pytest.mark.timeout(60)
 def test_dev_serves_every_service_and_drains_on_sigterm(tmp_path: Path) -> None:
     port, edge_port = free_port(), free_port()
-    env = {**os.environ, "CODER_DATA_DIR": str(tmp_path / ".coder"), "CODER_LOG_LEVEL": "warning"}
+    env = {
+        **os.environ,
+        "CODER_DATA_DIR": str(tmp_path / ".coder"),
+        "CODER_LOG_LEVEL": "warning",
+        "CODER_DEV_TEMPORAL_PORT": str(free_port()),
+    }
     env.pop("CODER_STORE_URL", None)
+    env.pop("CODER_TEMPORAL_URL", None)
     server = subprocess.Popen(
         [*CODER, "dev", "--port", str(port), "--edge-port", str(edge_port)],
         env=env,
@@ -132,6 +138,7 @@ def test_dev_restarts_a_killed_companion_and_stops_every_child_on_ctrl_c(tmp_pat
         "CODER_DATA_DIR": str(tmp_path / ".coder"),
         "CODER_LOG_LEVEL": "warning",
         "CODER_DEV_COMPANIONS": json.dumps(declared),
+        "CODER_DEV_TEMPORAL_PORT": str(free_port()),
     }
     env.pop("CODER_STORE_URL", None)
     server = subprocess.Popen(
@@ -143,12 +150,15 @@ def test_dev_restarts_a_killed_companion_and_stops_every_child_on_ctrl_c(tmp_pat
     )
     output = Output(server)
     try:
-        banner = output.wait_for(r"coder: companions\n(.*)\n(.*)\n(.*)\n", within=60)
+        banner = output.wait_for(r"coder: companions\n(.*)\n(.*)\n(.*)\n(.*)\n", within=60)
         first = pids(record)[0]
+        assert banner.group(1).startswith(
+            f"  - temporal: running on tcp://127.0.0.1:{env['CODER_DEV_TEMPORAL_PORT']} (pid "
+        )
         # Run outside the repository, the built-in UI has no ui/ folder to run from.
-        assert banner.group(1) == "  - ui: missing (directory ui does not exist)"
-        assert banner.group(2) == f"  - web: running on http://127.0.0.1:{web_port} (pid {first})"
-        assert banner.group(3) == (
+        assert banner.group(2) == "  - ui: missing (directory ui does not exist)"
+        assert banner.group(3) == f"  - web: running on http://127.0.0.1:{web_port} (pid {first})"
+        assert banner.group(4) == (
             "  - absent: missing (no-such-program-for-coder-tests not found on PATH)"
         )
         output.wait_for(re.escape("coder: the web UI is not running (directory ui does not exist)"))

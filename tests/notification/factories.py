@@ -3,10 +3,8 @@ and small waiting helpers."""
 
 from __future__ import annotations
 
-import asyncio
 import email
 import email.policy
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
@@ -109,18 +107,6 @@ def status_changed(
 async def people(bus: EventBus, organization_id: str, *members: tuple[str, str]) -> None:
     """Tell the service's directory of the organization's members, as identity would."""
     await bus.publish([member_added(organization_id, name, role=role) for name, role in members])
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]], *, within: float = 10.0, interval: float = 0.02
-) -> None:
-    """Wait until `check` holds; AssertionError after `within` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not await check():
-        if loop.time() > deadline:
-            raise AssertionError("the condition did not hold in time")
-        await asyncio.sleep(interval)
 
 
 # --- an SMTP inbox ---------------------------------------------------------------------------

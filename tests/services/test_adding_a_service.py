@@ -298,6 +298,7 @@ def test_a_new_domain_is_one_folder_one_proto_package_and_one_line(tmp_path: Pat
         "PYTHONPATH": f"{tree}{os.pathsep}{tree / 'gen' / 'python'}",
         "CODER_DATA_DIR": str(tmp_path / ".coder"),
         "CODER_LOG_LEVEL": "warning",
+        "CODER_DEV_TEMPORAL_PORT": str(free_port()),
     }
     env.pop("CODER_STORE_URL", None)
     run([*git, "init", "-q"], tree, env)

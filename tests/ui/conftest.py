@@ -96,6 +96,7 @@ def suite(built_ui: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         "CODER_DATA_DIR": str(data),
         "CODER_LOG_LEVEL": "warning",
         "CODER_DEV_UI_PORT": str(ui_port),
+        "CODER_DEV_TEMPORAL_PORT": str(free_port()),
         # Every browser of the run signs in through the UI's server, so the edge sees one
         # client IP for all of them; its per-IP sign-in limits are for the internet.
         "CODER_EDGE_AUTH_LOGIN_LIMIT": "1000",

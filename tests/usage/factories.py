@@ -3,8 +3,7 @@ waits the tests repeat."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -21,6 +20,7 @@ from services.kit import Clock, Resources
 from services.kit.bus import make_event
 from services.kit.store import F, Query
 from tests.fixtures.tokens import auth
+from tests.fixtures.waiting import eventually
 
 COMPLETION = "ai.completion.completed"
 
@@ -85,18 +85,6 @@ def stamp(moment: datetime) -> Timestamp:
 
 async def publish(resources: Resources, events: Sequence[event_pb2.Event]) -> None:
     await resources.bus.publish(events)
-
-
-async def eventually(
-    condition: Callable[[], Awaitable[bool]], *, within: float = 10.0, interval: float = 0.02
-) -> None:
-    """Wait until `condition()` holds; fail when it does not within `within` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not await condition():
-        if loop.time() > deadline:
-            raise AssertionError(f"condition not met within {within} s")
-        await asyncio.sleep(interval)
 
 
 async def records_stored(resources: Resources, organization_id: str) -> int:

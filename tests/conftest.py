@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from services.kit import ServiceDefinition, SigningKey, new_id
-from tests.fixtures.hosts import ServiceHost
+from tests.fixtures.hosts import ServiceHost, host_settings
 from tests.fixtures.hosts import service_host as start_service_host
 from tests.fixtures.temporal import TemporalDevServer
 from tests.fixtures.tokens import TokenFactory
@@ -30,16 +30,22 @@ def token(signing_key: SigningKey) -> TokenFactory:
 
 
 @pytest.fixture(scope="session")
-def service_host(tmp_path_factory: pytest.TempPathFactory, token: TokenFactory) -> HostFactory:
+def service_host(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, token: TokenFactory
+) -> HostFactory:
     """`async with service_host([SERVICE, ...]) as host:` — the services on a real gRPC host
     (SQLite, in-process bus and cache unless `settings=` says otherwise), accepting `token`'s
-    tokens unless a `verifier=` is given."""
+    tokens unless a `verifier=` is given; `temporal=True` points it at the session's Temporal
+    dev server (for services with durable workers)."""
 
     def start(
-        definitions: Sequence[ServiceDefinition], **options: object
+        definitions: Sequence[ServiceDefinition], *, temporal: bool = False, **options: object
     ) -> AbstractAsyncContextManager[ServiceHost]:
         directory: Path = tmp_path_factory.mktemp("host")
         options.setdefault("verifier", token.verifier())
+        if temporal and "settings" not in options:
+            server: TemporalDevServer = request.getfixturevalue("temporal_server")
+            options["settings"] = host_settings(directory, temporal_url=server.url)
         return start_service_host(definitions, directory, **options)  # type: ignore[arg-type]
 
     return start

@@ -37,7 +37,7 @@ def declared(policy: Policy) -> list[str]:
 
 @pytest.fixture(scope="module")
 async def suite(service_host: HostFactory) -> AsyncIterator[ServiceHost]:
-    async with service_host(DEFINITIONS) as started:
+    async with service_host(DEFINITIONS, temporal=True) as started:
         yield started
 
 

@@ -6,7 +6,9 @@ the caller's bearer token:
 - `tools/list`, `tools/call` → McpService `ListTools`, `CallTool` (allow-lists, timeouts,
   rate limits, audit and events happen there), with `outputSchema` and `structuredContent`;
 - `prompts/list`, `prompts/get` → Prompt Management `ListPrompts` (MCP cursors are its page
-  tokens) and `RenderPrompt` (the arguments are the template's variables).
+  tokens) and `RenderPrompt` (the arguments are the template's variables);
+- `resources/list`, `resources/templates/list`, `resources/read` → the caller's knowledge
+  spaces and pages and planning projects (services/mcp/_resources.py).
 
 `streamable_http` wraps it for the edge's `/mcp` (stateless, JSON responses, a bearer token
 required: without one, 401 with the RFC 9728 `resource_metadata` challenge the MCP
@@ -31,17 +33,21 @@ from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.shared.exceptions import MCPError
 from pydantic import TypeAdapter, ValidationError
 
+from coder.knowledge.v1.knowledge_service_pb2_grpc import KnowledgeServiceStub
 from coder.mcp.v1 import mcp_service_pb2 as mcp_api
 from coder.mcp.v1.mcp_service_pb2_grpc import McpServiceStub
+from coder.planning.v1.planning_service_pb2_grpc import PlanningServiceStub
 from coder.prompt.v1 import prompt_pb2
 from coder.prompt.v1 import prompt_service_pb2 as prompt_api
 from coder.prompt.v1.prompt_service_pb2_grpc import PromptServiceStub
+from services.mcp import _resources
 
 NAME = "coder"
 INSTRUCTIONS = (
     "Tools, prompts and data of the Coder platform, acting as the signed-in user in their "
-    "organization: planning (projects, tasks), prompt templates, usage, AI completions, and "
-    "the tools of the MCP servers the organization registered."
+    "organization: planning (projects, tasks), the knowledge base (search, pages), prompt "
+    "templates, usage, AI completions, and the tools of the MCP servers the organization "
+    "registered. Knowledge spaces, pages and project plans are also resources."
 )
 
 ChannelOf = Callable[[str], grpc.aio.Channel]
@@ -96,6 +102,9 @@ class Gateway:
             on_call_tool=self._call_tool,
             on_list_prompts=self._list_prompts,
             on_get_prompt=self._get_prompt,
+            on_list_resources=self._list_resources,
+            on_list_resource_templates=self._list_resource_templates,
+            on_read_resource=self._read_resource,
         )
 
     def _metadata(self, ctx: ServerRequestContext[Any, Any]) -> tuple[tuple[str, str], ...]:
@@ -194,6 +203,41 @@ class Gateway:
         return types.GetPromptResult(
             description=f"{params.name} version {reply.version}", messages=messages
         )
+
+    async def _list_resources(
+        self, ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListResourcesResult:
+        try:
+            return await _resources.list_resources(
+                self._asker(ctx), self._stub_of, params.cursor if params else None
+            )
+        except _resources.UnknownResource as error:
+            raise MCPError(code=types.INVALID_PARAMS, message=str(error)) from None
+        except grpc.aio.AioRpcError as error:
+            raise MCPError(code=types.INTERNAL_ERROR, message=_refusal(error)) from None
+
+    async def _list_resource_templates(
+        self, ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListResourceTemplatesResult:
+        return types.ListResourceTemplatesResult(resource_templates=_resources.TEMPLATES)
+
+    async def _read_resource(
+        self, ctx: ServerRequestContext[Any, Any], params: types.ReadResourceRequestParams
+    ) -> types.ReadResourceResult:
+        try:
+            return await _resources.read_resource(self._asker(ctx), self._stub_of, str(params.uri))
+        except _resources.UnknownResource as error:
+            raise MCPError(code=types.INVALID_PARAMS, message=str(error)) from None
+        except grpc.aio.AioRpcError as error:
+            # Not found, or another organization's: the same answer (a resource not found).
+            raise MCPError(code=types.INVALID_PARAMS, message=_refusal(error)) from None
+
+    def _asker(self, ctx: ServerRequestContext[Any, Any]) -> _resources.Ask:
+        return lambda call, request: self._ask(ctx, call, request)
+
+    def _stub_of(self, domain: str) -> Any:
+        stubs = {"knowledge": KnowledgeServiceStub, "planning": PlanningServiceStub}
+        return stubs[domain](self._channel_of(domain))
 
 
 # --- streamable HTTP (the edge's /mcp) ---------------------------------------------------------

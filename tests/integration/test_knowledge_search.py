@@ -150,6 +150,15 @@ class TestKnowledgeSearch:
             assert read.is_error is False, read.content
             assert read.structured_content is not None
             assert read.structured_content["page"]["title"] == PAGE_TITLE
+            # The page is a resource too, and its space lists it among the caller's resources.
+            page_uri = f"coder://knowledge/pages/{page}"
+            contents = (await agent.read_resource(page_uri)).contents[0]
+            assert contents.mime_type == "text/markdown"
+            assert contents.text.startswith(f"# {PAGE_TITLE}\n")  # type: ignore[union-attr]
+            listed = (await agent.list_resources()).resources
+            (space_uri,) = [str(r.uri) for r in listed if "/knowledge/spaces/" in str(r.uri)]
+            index = (await agent.read_resource(space_uri)).contents[0]
+            assert f"]({page_uri})" in index.text  # type: ignore[union-attr]
 
         edited = await client.patch(
             f"/api/v1/knowledge/pages/{other}",

@@ -20,6 +20,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from coder.mcp.v1 import mcp_service_pb2_grpc
 from edge import EdgeSettings
 from services.kit import Resources
+from services.knowledge import SERVICE as KNOWLEDGE
 from services.kit.bus import Subscription
 from services.mcp import McpSettings, definition
 from services.planning import SERVICE as PLANNING
@@ -42,7 +43,7 @@ async def mcp_host(service_host: HostFactory) -> AsyncIterator[ServiceHost]:
     secret = secret_definition(
         SecretSettings(master_key=base64.b64encode(os.urandom(32)).decode(), sweep_seconds=3600)
     )
-    services = [definition(settings), PLANNING, PROMPT, USAGE, secret]
+    services = [definition(settings), PLANNING, PROMPT, USAGE, secret, KNOWLEDGE]
     async with service_host(services) as started:
         yield started
 

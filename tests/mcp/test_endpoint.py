@@ -4,6 +4,7 @@ is refused with the challenge that names the protected-resource metadata."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -83,6 +84,66 @@ class TestWithABearerToken:
         async with connected(edge_url, token(org)) as client:
             with pytest.raises(MCPError, match=r"TOOL_NOT_FOUND|not found"):
                 await client.call_tool("nowhere.nothing", {})
+
+
+class TestResources:
+    """The caller's project plans (and knowledge, in tests/integration/test_knowledge_search.py)
+    as MCP resources: listed with a cursor, read by URI, described by templates."""
+
+    async def test_a_project_is_listed_and_read_with_its_tasks(
+        self, edge_url: str, token: TokenFactory, org: str
+    ) -> None:
+        async with connected(edge_url, token(org, ("member",), sub="user-res")) as client:
+            created = await client.call_tool(
+                "planning.create_project", {"project": {"name": "Resource plan"}}
+            )
+            assert created.structured_content is not None
+            project = created.structured_content["project"]["id"]
+            added = await client.call_tool(
+                "planning.create_task",
+                {"projectId": project, "task": {"title": "First step"}},
+            )
+            assert added.is_error is False, added.content
+            listed, cursor = [], None
+            while True:  # the spaces (none here), then the projects
+                page = await client.list_resources(cursor=cursor)
+                listed += page.resources
+                if not (cursor := page.next_cursor):
+                    break
+            uri = f"coder://planning/projects/{project}"
+            assert [(str(r.uri), r.title) for r in listed] == [(uri, "Resource plan")]
+            read = await client.read_resource(uri)
+        (contents,) = read.contents
+        assert contents.mime_type == "application/json"
+        plan = json.loads(contents.text)  # type: ignore[union-attr]
+        assert plan["project"]["name"] == "Resource plan"
+        assert [task["title"] for task in plan["tasks"]] == ["First step"]
+
+    async def test_the_templates_name_every_kind_of_resource(
+        self, edge_url: str, token: TokenFactory, org: str
+    ) -> None:
+        async with connected(edge_url, token(org)) as client:
+            templates = (await client.list_resource_templates()).resource_templates
+        assert {t.uri_template for t in templates} == {
+            "coder://knowledge/spaces/{space_id}",
+            "coder://knowledge/pages/{page_id}",
+            "coder://planning/projects/{project_id}",
+        }
+
+    async def test_another_organization_s_project_and_a_foreign_uri_are_not_found(
+        self, edge_url: str, token: TokenFactory, org: str
+    ) -> None:
+        async with connected(edge_url, token(org, ("member",))) as owner:
+            created = await owner.call_tool(
+                "planning.create_project", {"project": {"name": "Not yours"}}
+            )
+            assert created.structured_content is not None
+            project = created.structured_content["project"]["id"]
+        async with connected(edge_url, token(f"{org}-other", ("owner",))) as other:
+            with pytest.raises(MCPError, match="NOT_FOUND"):
+                await other.read_resource(f"coder://planning/projects/{project}")
+            with pytest.raises(MCPError, match="not a resource of this server"):
+                await other.read_resource("file:///etc/passwd")
 
 
 class TestWithoutABearerToken:

@@ -50,7 +50,7 @@ def read_until(process: subprocess.Popen[str], pattern: re.Pattern[str], within:
     raise AssertionError(f"no match for {pattern.pattern!r} in:\n{seen}")
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(180)
 def test_dev_serves_every_service_and_drains_on_sigterm(tmp_path: Path) -> None:
     port, edge_port = free_port(), free_port()
     env = {
@@ -71,17 +71,17 @@ def test_dev_serves_every_service_and_drains_on_sigterm(tmp_path: Path) -> None:
     )
     try:
         health = subprocess.run(
-            [*CODER, "health", "--target", f"127.0.0.1:{port}", "--wait", "20"],
+            [*CODER, "health", "--target", f"127.0.0.1:{port}", "--wait", "90"],
             env=env,
             capture_output=True,
             text=True,
-            timeout=40,
+            timeout=120,
             check=False,
         )
         assert health.returncode == 0, health.stdout + health.stderr
         assert "coder.planning.v1.PlanningService: SERVING" in health.stdout
 
-        password = read_until(server, re.compile(r"password: (\S+)"), within=20)
+        password = read_until(server, re.compile(r"password: (\S+)"), within=40)
         token = subprocess.run(
             [
                 *CODER,
@@ -153,7 +153,7 @@ def test_dev_restarts_a_killed_companion_and_stops_every_child_on_ctrl_c(tmp_pat
         banner = output.wait_for(r"coder: companions\n(.*)\n(.*)\n(.*)\n(.*)\n", within=60)
         first = pids(record)[0]
         assert banner.group(1).startswith(
-            f"  - temporal: running on tcp://127.0.0.1:{env['CODER_DEV_TEMPORAL_PORT']} (pid "
+            f"  - temporal: running on 127.0.0.1:{env['CODER_DEV_TEMPORAL_PORT']} (pid "
         )
         # Run outside the repository, the built-in UI has no ui/ folder to run from.
         assert banner.group(2) == "  - ui: missing (directory ui does not exist)"

@@ -195,6 +195,7 @@ class SqliteStore:
         self._committer: asyncio.Task[None] | None = None
         self._checkpointer: sqlite3.Connection | None = None
         self._checkpointing: asyncio.Task[None] | None = None
+        self._checkpoint_lock = asyncio.Lock()
         self._commits = 0
 
     @property
@@ -290,9 +291,10 @@ class SqliteStore:
         """Copy the committed pages of the write-ahead log into the database file now, on a
         worker thread, without blocking writers or readers (SQLite's PASSIVE checkpoint: what
         readers still need stays in the log for the next one). Nothing for `:memory:`."""
-        connection = self._checkpointer
-        if connection is not None:
-            await asyncio.to_thread(_checkpoint, connection)
+        async with self._checkpoint_lock:  # its connection serves one thread at a time
+            connection = self._checkpointer
+            if connection is not None:
+                await asyncio.to_thread(_checkpoint, connection)
 
     def _apply(self, group: list[_Write]) -> list[tuple[BaseException | None, Any]]:
         raw = self.raw
@@ -347,7 +349,7 @@ class SqliteStore:
             self._reader.execute("PRAGMA busy_timeout = 1000")
             self._reader.set_progress_handler(self._past_read_budget, _PROGRESS_STEPS)
         if self._checkpointer is None and self._path != ":memory:":
-            # Used by one worker thread at a time (`checkpoint` runs one after the other).
+            # Used by one worker thread at a time (`checkpoint` runs them one after the other).
             self._checkpointer = sqlite3.connect(
                 self._path, isolation_level=None, check_same_thread=False
             )

@@ -184,7 +184,12 @@ async def open_resources(
         outbox = [name for d in definitions for name in d.outbox_containers]
         if outbox:
             relay = OutboxRelay(
-                store, bus, outbox, poll_seconds=settings.outbox_poll_seconds, clock=clock
+                store,
+                bus,
+                outbox,
+                poll_seconds=settings.outbox_poll_seconds,
+                linger_seconds=settings.outbox_linger_seconds,
+                clock=clock,
             )
             await relay.start()
         yield Resources(

@@ -95,6 +95,12 @@ class Settings(BaseSettings):
     )
 
     outbox_poll_seconds: float = Field(0.5, description="Outbox relay idle poll interval.")
+    outbox_linger_seconds: float = Field(
+        0.01,
+        ge=0,
+        description="How long the outbox relay waits after a commit wakes it, so that the "
+        "commits right behind it leave in the same pass.",
+    )
     bus_max_retries: int = Field(5, description="Deliveries before a message is dead-lettered.")
     bus_retry_delay_ms: int = Field(1000, description="Delay before a failed delivery is retried.")
 

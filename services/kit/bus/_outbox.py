@@ -108,11 +108,13 @@ class RelayStats:
 class OutboxRelay:
     """Moves outbox documents of the given containers to the bus.
 
-    It polls every `poll_seconds` when idle, or at once after `notify()` (call it after a
-    commit that wrote events). Each pass reads up to `batch_size` outbox documents per
-    container ordered by id, publishes them in that order (so the events of one partition
-    keep their order), then deletes them. While publishing fails it backs off exponentially
-    from `backoff_initial` up to `backoff_max` seconds and keeps every document.
+    It polls every `poll_seconds` when idle, or `linger_seconds` after a `notify()` (call it
+    after a commit that wrote events): the commits that land meanwhile are relayed by the same
+    pass, so under a stream of writes a pass moves many events for one query, one publish and
+    one delete batch, instead of one of each per commit. Each pass reads up to `batch_size`
+    outbox documents per container ordered by id, publishes them in that order (so the events
+    of one partition keep their order), then deletes them. While publishing fails it backs off
+    exponentially from `backoff_initial` up to `backoff_max` seconds and keeps every document.
     """
 
     def __init__(
@@ -122,6 +124,7 @@ class OutboxRelay:
         container_names: Sequence[str],
         *,
         poll_seconds: float = 0.5,
+        linger_seconds: float = 0.01,
         batch_size: int = 100,
         clock: Clock | None = None,
         logger: Any = None,
@@ -134,6 +137,7 @@ class OutboxRelay:
         self._bus = bus
         self._containers = tuple(dict.fromkeys(container_names))
         self._poll_seconds = poll_seconds
+        self._linger_seconds = linger_seconds
         self._batch_size = batch_size
         self._clock = clock or SystemClock()
         self._log = logger or get_logger("coder.outbox")
@@ -208,6 +212,10 @@ class OutboxRelay:
                 continue
             delay = self._backoff_initial
             await self._sleep(self._poll_seconds, wake_on_notify=True)
+            if self._notified and not self._stopping and self._linger_seconds > 0:
+                # Woken by a commit: let the commits right behind it land too. A plain sleep,
+                # not cut by the notifications it waits for (nor by `stop`: it is short).
+                await asyncio.sleep(self._linger_seconds)
 
     def _named(self, notified: set[str]) -> list[str]:
         return [name for name in self._containers if name in notified]

@@ -14,6 +14,9 @@ statement can interleave with. Writes that arrive while others are being applied
 together (group commit): one transaction, each write inside a savepoint of its own, so each
 still succeeds or fails alone, in arrival order, and the group pays for one commit. Reads of a
 file database run on a read-only connection on the event-loop thread (`SqliteStore.read`).
+The write-ahead log is copied back into the database file by a checkpoint on a third
+connection, on a worker thread, every `CHECKPOINT_COMMITS` commits, so that no write waits
+for one (SQLite's own automatic checkpoint runs inside the commit that fills the log).
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from services.kit._errors import (
     FieldViolation,
     StoreRefused,
 )
+from services.kit._observability import get_logger
 
 from ._api import (
     BatchOp,
@@ -82,6 +86,8 @@ from ._sqlite_query import (
 )
 
 T = TypeVar("T")
+
+_log = get_logger("coder.store")
 
 
 def _dumps(body: Document) -> str:
@@ -142,6 +148,15 @@ _PROGRESS_STEPS = 1000
 _SLOW_SKIPS = 32
 """Runs of a statement that went past the budget that then go straight to the thread."""
 
+CHECKPOINT_COMMITS = 64
+"""Commits (groups) between two background checkpoints of the write-ahead log. A commit adds a
+few pages to the log per write (the document's and its indexes'), so the log stays within a
+few thousand pages and a checkpoint copies a few megabytes at most."""
+
+WAL_BACKSTOP_PAGES = 20_000
+"""The log's size (pages) at which a commit checkpoints by itself, as SQLite does at 1,000 pages
+by default: only if the background checkpoints fall behind."""
+
 
 @dataclass(slots=True)
 class _Write:
@@ -178,6 +193,10 @@ class SqliteStore:
         self._slow: dict[str, int] = {}
         self._pending: list[_Write] = []
         self._committer: asyncio.Task[None] | None = None
+        self._checkpointer: sqlite3.Connection | None = None
+        self._checkpointing: asyncio.Task[None] | None = None
+        self._checkpoint_lock = asyncio.Lock()
+        self._commits = 0
 
     @property
     def path(self) -> str:
@@ -190,6 +209,7 @@ class SqliteStore:
         raw.execute("PRAGMA busy_timeout = 5000")
         if self._path != ":memory:":
             raw.execute("PRAGMA journal_mode = WAL")
+            raw.execute(f"PRAGMA wal_autocheckpoint = {WAL_BACKSTOP_PAGES}")
         raw.execute("PRAGMA synchronous = NORMAL")
         self._raw = raw
         return raw
@@ -244,8 +264,37 @@ class SqliteStore:
                         write.future.set_result(value)
                     else:
                         write.future.set_exception(failure)
+                self._committed()
         finally:
             self._committer = None
+
+    def _committed(self) -> None:
+        """Count a commit; every `CHECKPOINT_COMMITS`, start a checkpoint unless one runs."""
+        self._commits += 1
+        if (
+            self._commits >= CHECKPOINT_COMMITS
+            and self._checkpointer is not None
+            and self._checkpointing is None
+        ):
+            self._commits = 0
+            self._checkpointing = asyncio.create_task(self._checkpoint_in_background())
+
+    async def _checkpoint_in_background(self) -> None:
+        try:
+            await self.checkpoint()
+        except sqlite3.Error as error:  # the backstop checkpoints if these keep failing
+            _log.warning("store.checkpoint_failed", error=repr(error))
+        finally:
+            self._checkpointing = None
+
+    async def checkpoint(self) -> None:
+        """Copy the committed pages of the write-ahead log into the database file now, on a
+        worker thread, without blocking writers or readers (SQLite's PASSIVE checkpoint: what
+        readers still need stays in the log for the next one). Nothing for `:memory:`."""
+        async with self._checkpoint_lock:  # its connection serves one thread at a time
+            connection = self._checkpointer
+            if connection is not None:
+                await asyncio.to_thread(_checkpoint, connection)
 
     def _apply(self, group: list[_Write]) -> list[tuple[BaseException | None, Any]]:
         raw = self.raw
@@ -299,6 +348,12 @@ class SqliteStore:
             self._reader.execute("PRAGMA query_only = 1")
             self._reader.execute("PRAGMA busy_timeout = 1000")
             self._reader.set_progress_handler(self._past_read_budget, _PROGRESS_STEPS)
+        if self._checkpointer is None and self._path != ":memory:":
+            # Used by one worker thread at a time (`checkpoint` runs them one after the other).
+            self._checkpointer = sqlite3.connect(
+                self._path, isolation_level=None, check_same_thread=False
+            )
+            self._checkpointer.execute("PRAGMA busy_timeout = 1000")
         for spec in specs:
             self._containers[spec.name] = SqliteContainer(self, spec)
         await self.purge_expired()
@@ -391,6 +446,11 @@ class SqliteStore:
     async def close(self) -> None:
         if self._committer is not None:
             await asyncio.shield(self._committer)
+        if self._checkpointing is not None:
+            await asyncio.shield(self._checkpointing)
+        if self._checkpointer is not None:
+            self._checkpointer.close()
+            self._checkpointer = None
         if self._reader is not None:
             self._reader.close()
             self._reader = None
@@ -736,6 +796,10 @@ class SqliteContainer(Container):
             return [(documents[id], value) for value, id in best if id in documents]
 
         return await self._store.run(search)
+
+
+def _checkpoint(connection: sqlite3.Connection) -> None:
+    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
 
 
 def _fetch(

@@ -226,6 +226,37 @@ class TestRelay:
         await eventually(lambda: recorder.ids == [written[0].id], within=5)
         await bus.close()
 
+    async def test_a_burst_of_commits_is_relayed_together_each_event_once_in_order(
+        self, store: DocumentStore, items: Container, relay_factory: list[OutboxRelay]
+    ) -> None:
+        inner = MemoryBus(concurrency=1)
+        bus = FlakyBus(inner, failures=0)  # counts the publishes
+        await bus.start()
+        recorder = Recorder()
+        await bus.subscribe(Subscription("burst", "planning", ("#",), recorder))
+        relay = OutboxRelay(store, bus, ["items"], poll_seconds=3600, linger_seconds=0.5)
+        relay_factory.append(relay)
+        await relay.start()
+
+        written: list[event_pb2.Event] = []
+        for n in range(12):
+            # As `Entities.commit` does: each commit wakes the relay.
+            written += await write_item(items, "planning", f"org-{n % 2}", events=1 + n % 2)
+            relay.notify("items")
+
+        await eventually(lambda: len(recorder.events) == len(written))
+        # The commits behind the first were relayed by its pass (a second one at most: the
+        # relay's first pass, at start, may have caught the first commit).
+        assert bus.calls <= 2
+        assert Counter(recorder.ids) == Counter(e.id for e in written)
+        for org in ("org-0", "org-1"):
+            created = [e.id for e in written if e.organization_id == org]
+            assert [e.id for e in recorder.events if e.organization_id == org] == created
+        await relay.stop()  # its pass deletes what it published before it returns
+        assert relay.stats.published == len(written)
+        assert await pending_outbox(items) == 0
+        await bus.close()
+
     async def test_a_named_notify_reads_only_its_container_and_a_poll_reads_all(
         self, store: DocumentStore, items: Container, relay_factory: list[OutboxRelay]
     ) -> None:

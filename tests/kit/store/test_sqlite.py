@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 from services.kit._clock import ManualClock
 from services.kit._errors import DocumentExists
 from services.kit.store import BatchOp, ContainerSpec, F, Query, SqliteStore
+from services.kit.store._sqlite import CHECKPOINT_COMMITS
 
 from .conftest import EXPIRING, EXPIRING_TTL, ITEMS, MARKED, SPECS
 
@@ -227,6 +229,51 @@ class TestGroupCommit:
         taken = await items.get(ORG, "taken")
         assert taken is not None and "title" not in taken
         assert 1 <= on_writer.count("COMMIT") < len(results)
+
+
+def in_database_file(path: Path, table: str) -> int:
+    """How many rows of `table` the database file itself holds, the write-ahead log ignored
+    (`immutable` makes SQLite read the file alone)."""
+    connection = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
+    try:
+        found = connection.execute(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+        ).fetchone()
+        if not found[0]:
+            return 0
+        count = connection.execute(f'SELECT count(*) FROM "{table}"')  # noqa: S608 - a test's name
+        return int(count.fetchone()[0])
+    finally:
+        connection.close()
+
+
+class TestCheckpoints:
+    async def test_checkpoint_copies_the_log_into_the_file(self, store: SqliteStore) -> None:
+        items = store.container(ITEMS.name)
+        for n in range(3):
+            await items.create(ORG, {"id": f"c{n}"})
+        assert in_database_file(Path(store.path), f"c_{ITEMS.name}") < 3  # still in the log
+
+        await store.checkpoint()
+
+        assert in_database_file(Path(store.path), f"c_{ITEMS.name}") == 3
+
+    async def test_every_so_many_commits_a_checkpoint_runs_in_the_background(
+        self, store: SqliteStore
+    ) -> None:
+        items = store.container(ITEMS.name)
+        for n in range(CHECKPOINT_COMMITS):
+            await items.create(ORG, {"id": f"c{n}"})
+        # The last commit started a checkpoint on a worker thread; no write waited for it.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while in_database_file(Path(store.path), f"c_{ITEMS.name}") < CHECKPOINT_COMMITS:
+            assert loop.time() < deadline, "no background checkpoint"
+            await asyncio.sleep(0.01)
+
+    async def test_a_write_does_not_checkpoint_on_the_writer(self, store: SqliteStore) -> None:
+        size = await store.run(lambda: store.raw.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
+        assert size > 1000  # SQLite's default: a backstop only, the store checkpoints itself
 
 
 class TestSchemaChanges:

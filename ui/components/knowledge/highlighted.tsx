@@ -1,0 +1,18 @@
+import type { Segment } from "@/lib/knowledge";
+
+/** Text with its matching pieces in <mark>. */
+export function Highlighted({ segments }: { segments: Segment[] }) {
+  return (
+    <>
+      {segments.map((segment, index) =>
+        segment.mark ? (
+          <mark key={index} className="rounded-sm bg-yellow-300/60 px-0.5 text-inherit">
+            {segment.text}
+          </mark>
+        ) : (
+          <span key={index}>{segment.text}</span>
+        ),
+      )}
+    </>
+  );
+}

@@ -1,0 +1,221 @@
+/** Knowledge Base types and the logic of its pages: the page tree, what a role may do in a
+ * space, tags as text, the query's words for highlights. */
+import type { Schemas } from "./api";
+
+type Named<T> = Exclude<T, number>;
+
+export type SpaceAccess = Named<Schemas["coder.knowledge.v1.SpaceAccess"]>;
+export type PageKind = Named<Schemas["coder.knowledge.v1.PageKind"]>;
+export type SearchMode = Named<Schemas["coder.knowledge.v1.SearchMode"]>;
+export type Space = Omit<Schemas["coder.knowledge.v1.Space"], "grants"> & {
+  grants?: { role: string; access?: SpaceAccess }[];
+};
+export type Tag = Schemas["coder.knowledge.v1.Tag"];
+export type RunbookStep = Schemas["coder.knowledge.v1.RunbookStep"];
+export type Page = Omit<Schemas["coder.knowledge.v1.Page"], "kind"> & { kind?: PageKind };
+export type PageRevision = Schemas["coder.knowledge.v1.PageRevision"];
+export type Comment = Schemas["coder.knowledge.v1.Comment"];
+export type PageTemplate = Omit<Schemas["coder.knowledge.v1.PageTemplate"], "kind"> & { kind?: PageKind };
+export type SearchHit = Schemas["coder.knowledge.v1.SearchHit"];
+
+export const knowledgeKey = ["knowledge"] as const;
+export const spacesKey = [...knowledgeKey, "spaces"] as const;
+export const spaceKey = (spaceId: string) => [...knowledgeKey, "space", spaceId] as const;
+export const pagesKey = (spaceId: string) => [...knowledgeKey, "pages", spaceId] as const;
+export const pageKey = (pageId: string) => [...knowledgeKey, "page", pageId] as const;
+export const binKey = (spaceId: string) => [...knowledgeKey, "bin", spaceId] as const;
+export const templatesKey = [...knowledgeKey, "templates"] as const;
+
+export const SEARCH_MODES: { value: SearchMode; label: string }[] = [
+  { value: "SEARCH_MODE_HYBRID", label: "Both, fused" },
+  { value: "SEARCH_MODE_FULL_TEXT", label: "Full text" },
+  { value: "SEARCH_MODE_SEMANTIC", label: "By meaning" },
+];
+
+/** What a system role may do by its role permissions alone (the service's ROLE_PERMISSIONS):
+ * viewers read, members and administrators write. A custom role's permissions are not in the
+ * session, so it is offered the writes and the service decides. */
+export function roleMayWrite(role: string | undefined): boolean {
+  return role !== "viewer";
+}
+
+/** What `role` may do in `space`, as the service's SpaceAccess decides: owners and admins
+ * always write; a space without grants leaves it to the role's permissions; otherwise only a
+ * granted role, at its grant's level. */
+export function accessIn(space: Pick<Space, "grants"> | undefined, role: string | undefined): "write" | "read" | "none" {
+  if (role === "owner" || role === "admin") return "write";
+  const grants = space?.grants ?? [];
+  const base = roleMayWrite(role) ? "write" : "read";
+  if (grants.length === 0) return base;
+  const grant = grants.find((g) => g.role === role);
+  if (!grant) return "none";
+  if (grant.access === "SPACE_ACCESS_WRITE") return base;
+  return "read";
+}
+
+export type TreeNode = { page: Page; children: TreeNode[]; depth: number };
+
+/** The pages of a space as a tree, each level by title; a page whose parent is not among them
+ * (trashed, or not loaded) sits at the top rather than disappearing. */
+export function pageTree(pages: Page[]): TreeNode[] {
+  const ids = new Set(pages.map((p) => p.id));
+  const children = new Map<string, Page[]>();
+  for (const page of pages) {
+    const parent = page.parentId && ids.has(page.parentId) ? page.parentId : "";
+    const list = children.get(parent) ?? [];
+    list.push(page);
+    children.set(parent, list);
+  }
+  const build = (parent: string, depth: number, seen: Set<string>): TreeNode[] =>
+    (children.get(parent) ?? [])
+      .filter((page) => !seen.has(page.id ?? ""))
+      .sort((a, b) => (a.title ?? "").localeCompare(b.title ?? ""))
+      .map((page) => {
+        const next = new Set(seen).add(page.id ?? "");
+        return { page, depth, children: build(page.id ?? "", depth + 1, next) };
+      });
+  return build("", 0, new Set());
+}
+
+/** The tree in reading order, one entry a row. */
+export function flatten(nodes: TreeNode[]): TreeNode[] {
+  return nodes.flatMap((node) => [node, ...flatten(node.children)]);
+}
+
+/** The ids of `pageId` and every page under it: a page cannot move under one of these. */
+export function subtreeIds(pages: Page[], pageId: string): Set<string> {
+  const found = new Set([pageId]);
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const page of pages) {
+      if (page.parentId && found.has(page.parentId) && !found.has(page.id ?? "")) {
+        found.add(page.id ?? "");
+        grew = true;
+      }
+    }
+  }
+  return found;
+}
+
+/** The ancestors of a page, outermost first (for the breadcrumb). */
+export function ancestors(pages: Page[], pageId: string): Page[] {
+  const byId = new Map(pages.map((p) => [p.id, p]));
+  const path: Page[] = [];
+  let current = byId.get(pageId)?.parentId;
+  while (current && byId.has(current) && !path.some((p) => p.id === current)) {
+    const page = byId.get(current)!;
+    path.unshift(page);
+    current = page.parentId;
+  }
+  return path;
+}
+
+/** Tags as one line of text: `name=value, bare`. */
+export function formatTags(tags: Tag[] | undefined): string {
+  return (tags ?? []).map((t) => (t.value ? `${t.name}=${t.value}` : t.name)).join(", ");
+}
+
+/** The tags of such a line; blanks dropped, the first `=` splits name from value, repeats kept
+ * once. */
+export function parseTags(text: string): Tag[] {
+  const seen = new Set<string>();
+  const tags: Tag[] = [];
+  for (const part of text.split(",")) {
+    const piece = part.trim();
+    if (!piece) continue;
+    const equals = piece.indexOf("=");
+    const tag = equals === -1 ? { name: piece, value: "" } : { name: piece.slice(0, equals).trim(), value: piece.slice(equals + 1).trim() };
+    const key = `${tag.name.toLowerCase()}=${tag.value.toLowerCase()}`;
+    if (!tag.name || seen.has(key)) continue;
+    seen.add(key);
+    tags.push(tag);
+  }
+  return tags;
+}
+
+/** The words of a search query to highlight, as the service's full-text side reads it
+ * (BookStack syntax): plain words and the words of `"phrases"`; `[tags]` and `{filters}` match
+ * no text, so they are left out. Lowercased, distinct. */
+export function queryWords(query: string): string[] {
+  const words = new Set<string>();
+  for (const match of query.matchAll(/"([^"]*)"|\[[^\]]*\]|\{[^}]*\}|(\S+)/g)) {
+    const text = match[1] ?? match[2];
+    if (text === undefined) continue;
+    for (const word of text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []) words.add(word);
+  }
+  return [...words];
+}
+
+export type Segment = { text: string; mark: boolean };
+
+/** `text` cut into plain and marked pieces: a marked piece is a whole word of `words`
+ * (case-insensitive, as the service matches). */
+export function highlightWords(text: string, words: string[]): Segment[] {
+  if (words.length === 0) return text ? [{ text, mark: false }] : [];
+  const wanted = new Set(words.map((w) => w.toLowerCase()));
+  const segments: Segment[] = [];
+  let last = 0;
+  for (const match of text.matchAll(/[\p{L}\p{N}]+/gu)) {
+    if (!wanted.has(match[0].toLowerCase())) continue;
+    const start = match.index ?? 0;
+    if (start > last) segments.push({ text: text.slice(last, start), mark: false });
+    segments.push({ text: match[0], mark: true });
+    last = start + match[0].length;
+  }
+  if (last < text.length) segments.push({ text: text.slice(last), mark: false });
+  return segments;
+}
+
+/** Each of `spans` (offsets into `text`, in UTF-16 units here) marked, overlaps merged and
+ * out-of-range ends clamped. */
+export function highlightSpans(text: string, spans: { start?: number; end?: number }[]): Segment[] {
+  const sorted = spans
+    .map((s) => ({ start: Math.max(0, s.start ?? 0), end: Math.min(text.length, s.end ?? 0) }))
+    .filter((s) => s.end > s.start)
+    .sort((a, b) => a.start - b.start);
+  const segments: Segment[] = [];
+  let last = 0;
+  for (const span of sorted) {
+    const start = Math.max(span.start, last);
+    if (span.end <= start) continue;
+    if (start > last) segments.push({ text: text.slice(last, start), mark: false });
+    segments.push({ text: text.slice(start, span.end), mark: true });
+    last = span.end;
+  }
+  if (last < text.length) segments.push({ text: text.slice(last), mark: false });
+  return segments;
+}
+
+/** Code-point offsets (the service's) as UTF-16 offsets into `text`. */
+export function utf16Offset(text: string, codePoints: number): number {
+  let units = 0;
+  let points = 0;
+  for (const char of text) {
+    if (points >= codePoints) break;
+    units += char.length;
+    points += 1;
+  }
+  return units;
+}
+
+export type Thread = { start: Comment; replies: Comment[] };
+
+/** Comments as threads, oldest thread first, each thread's replies in order. A reply whose
+ * thread's start is gone (deleted) opens a thread of its own. */
+export function threads(comments: Comment[]): Thread[] {
+  const byTime = [...comments].sort((a, b) => (a.createTime ?? "").localeCompare(b.createTime ?? "") || (a.id ?? "").localeCompare(b.id ?? ""));
+  const starts = new Map<string, Thread>();
+  const result: Thread[] = [];
+  for (const comment of byTime) {
+    const thread = comment.threadId && comment.threadId !== comment.id ? starts.get(comment.threadId) : undefined;
+    if (thread) {
+      thread.replies.push(comment);
+    } else {
+      const opened = { start: comment, replies: [] };
+      starts.set(comment.id ?? "", opened);
+      result.push(opened);
+    }
+  }
+  return result;
+}

@@ -1,6 +1,7 @@
 /** Knowledge Base types and the logic of its pages: the page tree, what a role may do in a
- * space, tags as text, the query's words for highlights. */
+ * space, tags as text, the query's words for highlights, comment threads. */
 import type { Schemas } from "./api";
+import { roleMayWrite } from "./roles";
 
 type Named<T> = Exclude<T, number>;
 
@@ -31,13 +32,6 @@ export const SEARCH_MODES: { value: SearchMode; label: string }[] = [
   { value: "SEARCH_MODE_FULL_TEXT", label: "Full text" },
   { value: "SEARCH_MODE_SEMANTIC", label: "By meaning" },
 ];
-
-/** What a system role may do by its role permissions alone (the service's ROLE_PERMISSIONS):
- * viewers read, members and administrators write. A custom role's permissions are not in the
- * session, so it is offered the writes and the service decides. */
-export function roleMayWrite(role: string | undefined): boolean {
-  return role !== "viewer";
-}
 
 /** What `role` may do in `space`, as the service's SpaceAccess decides: owners and admins
  * always write; a space without grants leaves it to the role's permissions; otherwise only a
@@ -145,58 +139,6 @@ export function queryWords(query: string): string[] {
     for (const word of text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []) words.add(word);
   }
   return [...words];
-}
-
-export type Segment = { text: string; mark: boolean };
-
-/** `text` cut into plain and marked pieces: a marked piece is a whole word of `words`
- * (case-insensitive, as the service matches). */
-export function highlightWords(text: string, words: string[]): Segment[] {
-  if (words.length === 0) return text ? [{ text, mark: false }] : [];
-  const wanted = new Set(words.map((w) => w.toLowerCase()));
-  const segments: Segment[] = [];
-  let last = 0;
-  for (const match of text.matchAll(/[\p{L}\p{N}]+/gu)) {
-    if (!wanted.has(match[0].toLowerCase())) continue;
-    const start = match.index ?? 0;
-    if (start > last) segments.push({ text: text.slice(last, start), mark: false });
-    segments.push({ text: match[0], mark: true });
-    last = start + match[0].length;
-  }
-  if (last < text.length) segments.push({ text: text.slice(last), mark: false });
-  return segments;
-}
-
-/** Each of `spans` (offsets into `text`, in UTF-16 units here) marked, overlaps merged and
- * out-of-range ends clamped. */
-export function highlightSpans(text: string, spans: { start?: number; end?: number }[]): Segment[] {
-  const sorted = spans
-    .map((s) => ({ start: Math.max(0, s.start ?? 0), end: Math.min(text.length, s.end ?? 0) }))
-    .filter((s) => s.end > s.start)
-    .sort((a, b) => a.start - b.start);
-  const segments: Segment[] = [];
-  let last = 0;
-  for (const span of sorted) {
-    const start = Math.max(span.start, last);
-    if (span.end <= start) continue;
-    if (start > last) segments.push({ text: text.slice(last, start), mark: false });
-    segments.push({ text: text.slice(start, span.end), mark: true });
-    last = span.end;
-  }
-  if (last < text.length) segments.push({ text: text.slice(last), mark: false });
-  return segments;
-}
-
-/** Code-point offsets (the service's) as UTF-16 offsets into `text`. */
-export function utf16Offset(text: string, codePoints: number): number {
-  let units = 0;
-  let points = 0;
-  for (const char of text) {
-    if (points >= codePoints) break;
-    units += char.length;
-    points += 1;
-  }
-  return units;
 }
 
 export type Thread = { start: Comment; replies: Comment[] };

@@ -4,13 +4,14 @@ import Link from "next/link";
 import { useRouter, useSearchParams } from "next/navigation";
 import { useState } from "react";
 import { api, unwrap } from "@/lib/api";
-import { highlightWords, knowledgeKey, queryWords, SEARCH_MODES, type SearchHit, type SearchMode } from "@/lib/knowledge";
+import { highlightWords } from "@/lib/highlight";
+import { knowledgeKey, queryWords, SEARCH_MODES, type SearchHit, type SearchMode } from "@/lib/knowledge";
 import { ErrorNotice } from "../errors";
+import { Highlighted } from "../highlighted";
 import { when } from "../identity/common";
 import { Button } from "../ui/button";
 import { Field, Input, Select } from "../ui/field";
 import { KnowledgeSection } from "./frame";
-import { Highlighted } from "./highlighted";
 import { useSpaces } from "./queries";
 
 const MODE_NAMES: Record<string, string> = {

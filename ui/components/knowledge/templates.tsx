@@ -2,7 +2,8 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { api, unwrap } from "@/lib/api";
-import { formatTags, type PageKind, parseTags, roleMayWrite, templatesKey } from "@/lib/knowledge";
+import { formatTags, type PageKind, parseTags, templatesKey } from "@/lib/knowledge";
+import { roleMayWrite } from "@/lib/roles";
 import { ErrorNotice, toast, violationOf } from "../errors";
 import { Table } from "../identity/common";
 import { useSession } from "../providers";

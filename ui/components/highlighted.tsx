@@ -1,4 +1,4 @@
-import type { Segment } from "@/lib/knowledge";
+import type { Segment } from "@/lib/highlight";
 
 /** Text with its matching pieces in <mark>. */
 export function Highlighted({ segments }: { segments: Segment[] }) {

@@ -1,4 +1,4 @@
-/** Knowledge Base types and the logic of its pages: the page tree, what a role may do in a
+/** Knowledge Base types and the logic of its pages: a page's subtree, what a role may do in a
  * space, tags as text, the query's words for highlights, comment threads. */
 import type { Schemas } from "./api";
 import { roleMayWrite } from "./roles";
@@ -47,35 +47,6 @@ export function accessIn(space: Pick<Space, "grants"> | undefined, role: string 
   return "read";
 }
 
-export type TreeNode = { page: Page; children: TreeNode[]; depth: number };
-
-/** The pages of a space as a tree, each level by title; a page whose parent is not among them
- * (trashed, or not loaded) sits at the top rather than disappearing. */
-export function pageTree(pages: Page[]): TreeNode[] {
-  const ids = new Set(pages.map((p) => p.id));
-  const children = new Map<string, Page[]>();
-  for (const page of pages) {
-    const parent = page.parentId && ids.has(page.parentId) ? page.parentId : "";
-    const list = children.get(parent) ?? [];
-    list.push(page);
-    children.set(parent, list);
-  }
-  const build = (parent: string, depth: number, seen: Set<string>): TreeNode[] =>
-    (children.get(parent) ?? [])
-      .filter((page) => !seen.has(page.id ?? ""))
-      .sort((a, b) => (a.title ?? "").localeCompare(b.title ?? ""))
-      .map((page) => {
-        const next = new Set(seen).add(page.id ?? "");
-        return { page, depth, children: build(page.id ?? "", depth + 1, next) };
-      });
-  return build("", 0, new Set());
-}
-
-/** The tree in reading order, one entry a row. */
-export function flatten(nodes: TreeNode[]): TreeNode[] {
-  return nodes.flatMap((node) => [node, ...flatten(node.children)]);
-}
-
 /** The ids of `pageId` and every page under it: a page cannot move under one of these. */
 export function subtreeIds(pages: Page[], pageId: string): Set<string> {
   const found = new Set([pageId]);
@@ -90,19 +61,6 @@ export function subtreeIds(pages: Page[], pageId: string): Set<string> {
     }
   }
   return found;
-}
-
-/** The ancestors of a page, outermost first (for the breadcrumb). */
-export function ancestors(pages: Page[], pageId: string): Page[] {
-  const byId = new Map(pages.map((p) => [p.id, p]));
-  const path: Page[] = [];
-  let current = byId.get(pageId)?.parentId;
-  while (current && byId.has(current) && !path.some((p) => p.id === current)) {
-    const page = byId.get(current)!;
-    path.unshift(page);
-    current = page.parentId;
-  }
-  return path;
 }
 
 /** Tags as one line of text: `name=value, bare`. */

@@ -18,6 +18,7 @@ import pytest
 
 from tests.ai.providers import LocalProvider, local_provider
 from tests.cli.processes import Output, free_port
+from tests.mcp.external import External, serving_external
 
 ROOT = Path(__file__).resolve().parents[2]
 UI = ROOT / "ui"
@@ -79,6 +80,32 @@ def model_provider() -> Iterator[LocalProvider]:
 
 
 @pytest.fixture(scope="session")
+def mcp_server() -> Iterator[External]:
+    """The MCP tests' external server (echo, explode, wait) on its own event loop in a thread,
+    for the registry page to register and its tool to be tried through the gateway."""
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+    stop = asyncio.Event()
+    holder: list[External] = []
+
+    async def serve() -> None:
+        async with serving_external() as server:
+            holder.append(server)
+            started.set()
+            await stop.wait()
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
+    thread.start()
+    assert started.wait(30), "the external MCP server did not start"
+    try:
+        yield holder[0]
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(30)
+        loop.close()
+
+
+@pytest.fixture(scope="session")
 def built_ui() -> Path:
     """`npm run build` (ESLint with no warnings, the type check, `next build`) must pass."""
     require_ui_dependencies()
@@ -116,7 +143,9 @@ def suite(built_ui: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         password = output.wait_for(r"password: (\S+)", within=90).group(1)
         ui_url = f"http://127.0.0.1:{ui_port}"
         output.wait_for(re.escape(f"coder: open {ui_url} in a browser"), within=90)
-        yield Suite(ui_url, f"http://127.0.0.1:{edge_port}", "owner@coder.localhost", password, output)
+        yield Suite(
+            ui_url, f"http://127.0.0.1:{edge_port}", "owner@coder.localhost", password, output
+        )
     finally:
         process.send_signal(signal.SIGINT)
         try:

@@ -48,7 +48,7 @@ export function accessIn(space: Pick<Space, "grants"> | undefined, role: string 
 }
 
 /** The ids of `pageId` and every page under it: a page cannot move under one of these. */
-export function subtreeIds(pages: Page[], pageId: string): Set<string> {
+export function subtreeIds(pages: Pick<Page, "id" | "parentId">[], pageId: string): Set<string> {
   const found = new Set([pageId]);
   let grew = true;
   while (grew) {
@@ -99,20 +99,20 @@ export function queryWords(query: string): string[] {
   return [...words];
 }
 
-export type Thread = { start: Comment; replies: Comment[] };
+export type Thread<T = Comment> = { start: T; replies: T[] };
 
 /** Comments as threads, oldest thread first, each thread's replies in order. A reply whose
  * thread's start is gone (deleted) opens a thread of its own. */
-export function threads(comments: Comment[]): Thread[] {
+export function threads<T extends Pick<Comment, "id" | "threadId" | "createTime">>(comments: T[]): Thread<T>[] {
   const byTime = [...comments].sort((a, b) => (a.createTime ?? "").localeCompare(b.createTime ?? "") || (a.id ?? "").localeCompare(b.id ?? ""));
-  const starts = new Map<string, Thread>();
-  const result: Thread[] = [];
+  const starts = new Map<string, Thread<T>>();
+  const result: Thread<T>[] = [];
   for (const comment of byTime) {
     const thread = comment.threadId && comment.threadId !== comment.id ? starts.get(comment.threadId) : undefined;
     if (thread) {
       thread.replies.push(comment);
     } else {
-      const opened = { start: comment, replies: [] };
+      const opened: Thread<T> = { start: comment, replies: [] };
       starts.set(comment.id ?? "", opened);
       result.push(opened);
     }

@@ -20,7 +20,7 @@ function changed(client: ReturnType<typeof useQueryClient>) {
 }
 
 /** Registers an external server: its name (its tools' prefix), URL, the Secret that holds its
- * bearer token, and a call timeout. Discovery runs on create. */
+ * bearer token, and a call timeout; then discovers its tools. */
 function AddServer() {
   const client = useQueryClient();
   const [name, setName] = useState("");
@@ -34,11 +34,17 @@ function AddServer() {
     queryFn: () => unwrap(api().GET("/api/v1/secret/secrets", { params: { query: { pageSize: 1000 } } })).then((r) => (r.secrets ?? []) as Secret[]),
   });
   const create = useMutation({
-    mutationFn: () =>
-      unwrap(api().POST("/api/v1/mcp/servers", { body: { name, url, description, credentialSecretId: secretId, timeoutSeconds: Number(timeout) || 0 } })),
+    mutationFn: async () => {
+      const created = await unwrap(
+        api().POST("/api/v1/mcp/servers", { body: { name, url, description, credentialSecretId: secretId, timeoutSeconds: Number(timeout) || 0 } }),
+      );
+      // Registered; its tools are discovered by a first refresh.
+      return unwrap(api().POST("/api/v1/mcp/servers/{server_id}:refresh", { params: { path: { server_id: created.server?.id ?? "" } }, body: {} }));
+    },
     onSuccess: (reply) => {
       changed(client);
-      toast.info(`Registered ${reply.server?.name}: ${reply.server?.tools?.length ?? 0} tools`);
+      if (reply.server?.refreshError) toast.error(new Error(`Registered ${reply.server.name}, but its tools were not found: ${reply.server.refreshError}`));
+      else toast.info(`Registered ${reply.server?.name}: ${reply.server?.tools?.length ?? 0} tools`);
       setName("");
       setUrl("");
       setDescription("");

@@ -34,6 +34,20 @@ function Diff({ pageId, from, to }: { pageId: string; from: number; to: number }
   );
 }
 
+function RevisionSelect({ id, label, numbers, value, onChange }: { id: string; label: string; numbers: number[]; value: number; onChange: (n: number) => void }) {
+  return (
+    <Field id={id} label={label}>
+      <Select id={id} value={value} onChange={(e) => onChange(Number(e.target.value))}>
+        {numbers.map((n) => (
+          <option key={n} value={n}>
+            Revision {n}
+          </option>
+        ))}
+      </Select>
+    </Field>
+  );
+}
+
 /** A page's revisions newest first, a side-by-side diff of any two, and restore (a new
  * revision with the old content). */
 export default function Revisions({ page, writer }: { page: Page; writer: boolean }) {
@@ -91,24 +105,8 @@ export default function Revisions({ page, writer }: { page: Page; writer: boolea
       {numbers.length > 1 ? (
         <section aria-label="Compare revisions" className="flex flex-col gap-3">
           <div className="flex gap-3">
-            <Field id="diff-from" label="From">
-              <Select id="diff-from" value={from} onChange={(e) => setFrom(Number(e.target.value))}>
-                {numbers.map((n) => (
-                  <option key={n} value={n}>
-                    Revision {n}
-                  </option>
-                ))}
-              </Select>
-            </Field>
-            <Field id="diff-to" label="To">
-              <Select id="diff-to" value={to} onChange={(e) => setTo(Number(e.target.value))}>
-                {numbers.map((n) => (
-                  <option key={n} value={n}>
-                    Revision {n}
-                  </option>
-                ))}
-              </Select>
-            </Field>
+            <RevisionSelect id="diff-from" label="From" numbers={numbers} value={from} onChange={setFrom} />
+            <RevisionSelect id="diff-to" label="To" numbers={numbers} value={to} onChange={setTo} />
           </div>
           <Diff pageId={pageId} from={from} to={to} />
         </section>

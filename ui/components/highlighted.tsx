@@ -6,7 +6,7 @@ export function Highlighted({ segments }: { segments: Segment[] }) {
     <>
       {segments.map((segment, index) =>
         segment.mark ? (
-          <mark key={index} className="rounded-sm bg-yellow-300/60 px-0.5 text-inherit">
+          <mark key={index} className="rounded-sm bg-yellow-200 px-0.5 text-neutral-900">
             {segment.text}
           </mark>
         ) : (

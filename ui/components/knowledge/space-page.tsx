@@ -147,7 +147,7 @@ function TreeLevel({ spaceId, parentId, depth, actions }: { spaceId: string; par
   const pages = [...(children.data ?? [])].sort((a, b) => (a.title ?? "").localeCompare(b.title ?? ""));
   if (depth === 0 && children.data && pages.length === 0) return <p className="text-sm text-muted-foreground">No pages yet.</p>;
   return (
-    <ul role={depth === 0 ? "tree" : "group"} aria-label={depth === 0 ? "Pages" : undefined} className="flex flex-col">
+    <ul aria-label={depth === 0 ? "Pages" : undefined} className="flex flex-col" data-depth={depth}>
       {pages.map((page) => (
         <TreeItem key={page.id} page={page} depth={depth} actions={actions} />
       ))}
@@ -159,9 +159,9 @@ function TreeItem({ page, depth, actions }: { page: Page; depth: number; actions
   const [open, setOpen] = useState(false);
   const Icon = page.kind === "PAGE_KIND_RUNBOOK" ? ListChecks : FileText;
   return (
-    <li role="treeitem" aria-expanded={open} aria-selected={false} aria-label={page.title} data-page={page.title}>
+    <li aria-label={page.title} data-page={page.title}>
       <div className="group flex items-center gap-1 rounded-md py-0.5 pr-1 hover:bg-accent" style={{ paddingLeft: `${depth * 1.25}rem` }}>
-        <button type="button" className="rounded p-0.5" aria-label={open ? `Collapse ${page.title}` : `Expand ${page.title}`} onClick={() => setOpen(!open)}>
+        <button type="button" className="rounded p-0.5" aria-label={`Pages under ${page.title}`} aria-expanded={open} onClick={() => setOpen(!open)}>
           {open ? <ChevronDown className="h-4 w-4" aria-hidden /> : <ChevronRight className="h-4 w-4" aria-hidden />}
         </button>
         <Icon className="h-4 w-4 text-muted-foreground" aria-hidden />

@@ -818,6 +818,20 @@ const tests = [
       await create.getByLabel("Description", { exact: true }).fill("The team handbook");
       await create.getByRole("button", { name: "Create collection" }).click();
       await owner.getByRole("heading", { name: "handbook", level: 1 }).waitFor({ timeout: WAIT });
+      // Two files indexed by a job, its progress followed over the :watch stream to the end.
+      await owner.getByLabel("Markdown or text files", { exact: true }).setInputFiles([
+        { name: "oncall.md", mimeType: "text/markdown", buffer: Buffer.from("# On call\n\nPage the secondary after ten minutes.") },
+        { name: "deploys.md", mimeType: "text/markdown", buffer: Buffer.from("# Deploys\n\nShip on Tuesdays, never on Fridays.") },
+      ]);
+      await owner.getByRole("button", { name: "Index 2 files" }).click();
+      const job = owner.locator("li[data-job]");
+      await job.getByTestId("job-state").getByText("Succeeded").waitFor({ timeout: 4 * WAIT });
+      check((await job.getByRole("progressbar").getAttribute("aria-valuenow")) === "100", "the finished job's progress is not 100 %");
+      await owner.getByRole("table", { name: "Documents" }).getByRole("cell", { name: "deploys.md", exact: true }).waitFor({ timeout: WAIT });
+      await owner.getByLabel("Query", { exact: true }).fill("Fridays");
+      await owner.getByRole("search").getByRole("button", { name: "Search" }).click();
+      await owner.getByRole("list", { name: "Hits" }).locator("mark", { hasText: "Fridays" }).first().waitFor({ timeout: WAIT });
+      await shoot(owner, "embeddings-collection");
       await owner.getByRole("navigation", { name: "Breadcrumb" }).getByRole("link", { name: "Embeddings" }).click();
       await owner.locator('tr[data-collection="handbook"]').getByRole("link", { name: "handbook" }).waitFor({ timeout: WAIT });
       await shoot(owner, "embeddings-collections");

@@ -63,6 +63,8 @@ function JobRow({ jobId, initial, writer }: { jobId: string; initial?: Job; writ
 /** Markdown or text files indexed by a background job. */
 function IndexFiles({ collectionId, onStarted }: { collectionId: string; onStarted: (job: Job) => void }) {
   const [files, setFiles] = useState<File[]>([]);
+  // A new key empties the file input once its files are sent.
+  const [chosen, setChosen] = useState(0);
   const start = useMutation({
     mutationFn: async () => {
       const read = await Promise.all(files.map(async (file) => ({ name: file.webkitRelativePath || file.name, content: await file.text() })));
@@ -75,6 +77,7 @@ function IndexFiles({ collectionId, onStarted }: { collectionId: string; onStart
     },
     onSuccess: (reply) => {
       setFiles([]);
+      setChosen((n) => n + 1);
       if (reply.job) onStarted(reply.job as Job);
     },
   });
@@ -88,10 +91,10 @@ function IndexFiles({ collectionId, onStarted }: { collectionId: string; onStart
       }}
     >
       <Field id="index-files" label="Markdown or text files" hint="Each file a document; its path is its id, so indexing it again replaces it">
-        <Input id="index-files" type="file" multiple accept=".md,.markdown,.txt,text/markdown,text/plain" onChange={(e) => setFiles([...(e.target.files ?? [])])} />
+        <Input key={chosen} id="index-files" type="file" multiple accept=".md,.markdown,.txt,text/markdown,text/plain" onChange={(e) => setFiles([...(e.target.files ?? [])])} />
       </Field>
       <Button type="submit" disabled={start.isPending || files.length === 0}>
-        Index {files.length || ""} file{files.length === 1 ? "" : "s"}
+        {files.length ? `Index ${files.length} file${files.length === 1 ? "" : "s"}` : "Index files"}
       </Button>
       <ErrorNotice error={start.error} />
     </form>

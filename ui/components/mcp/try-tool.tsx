@@ -102,14 +102,20 @@ export default function TryTool({ tool }: { tool: Tool }) {
             ) : null}
           </h3>
           {result.structuredContent && Object.keys(result.structuredContent).length ? (
-            <pre data-testid="structured-result" className="max-h-96 overflow-auto rounded-md bg-muted p-3 text-xs">
-              {JSON.stringify(result.structuredContent, null, 2)}
-            </pre>
+            <>
+              <h4 className="text-sm text-muted-foreground">Structured content</h4>
+              <pre data-testid="structured-result" className="max-h-96 overflow-auto rounded-md bg-muted p-3 text-xs">
+                {JSON.stringify(result.structuredContent, null, 2)}
+              </pre>
+            </>
           ) : null}
           {contentText(result.content) ? (
-            <pre data-testid="content-result" className={result.isError ? "whitespace-pre-wrap text-sm text-danger" : "whitespace-pre-wrap text-sm"}>
-              {contentText(result.content)}
-            </pre>
+            <>
+              <h4 className="text-sm text-muted-foreground">Content</h4>
+              <pre data-testid="content-result" className={result.isError ? "whitespace-pre-wrap text-sm text-danger" : "whitespace-pre-wrap text-sm"}>
+                {contentText(result.content)}
+              </pre>
+            </>
           ) : null}
         </section>
       ) : null}

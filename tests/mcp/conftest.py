@@ -5,17 +5,11 @@ of the events the service publishes."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import os
 from collections.abc import AsyncIterator
-from typing import Any
 
-import anyio
 import pytest
-import uvicorn
-from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
 
 from coder.mcp.v1 import mcp_service_pb2_grpc
 from edge import EdgeSettings
@@ -29,10 +23,11 @@ from services.secret import SecretSettings
 from services.secret import definition as secret_definition
 from services.usage import SERVICE as USAGE
 from tests.conftest import HostFactory
-from tests.edge.conftest import free_socket, serving
+from tests.edge.conftest import serving
 from tests.fixtures.events import EventRecorder
 from tests.fixtures.hosts import ServiceHost
 from tests.fixtures.tokens import TokenFactory
+from tests.mcp.external import External, serving_external
 
 CALLS_PER_MINUTE = 30
 
@@ -81,60 +76,8 @@ async def edge_url(mcp_host: ServiceHost, token: TokenFactory) -> AsyncIterator[
         yield url
 
 
-class External:
-    """The test's external MCP server: its URL, and the gate its `wait` tool blocks on."""
-
-    def __init__(self) -> None:
-        self.url = ""
-        self.release = anyio.Event()
-        self.authorizations: list[str] = []
-        """The Authorization header of every request the server received."""
-
-
-def external_server(state: External) -> MCPServer:
-    server = MCPServer("external-test-server")
-
-    @server.tool(description="Echo a text back, structured.")
-    def echo(text: str) -> dict[str, Any]:
-        return {"echoed": text, "length": len(text)}
-
-    @server.tool(description="Always fails.")
-    def explode() -> str:
-        raise ToolError("the fuse was lit")
-
-    @server.tool(description="Waits until the test releases it.")
-    async def wait() -> str:
-        await state.release.wait()
-        return "released"
-
-    return server
-
-
 @pytest.fixture(scope="session")
 async def external() -> AsyncIterator[External]:
-    state = External()
-    served = external_server(state).streamable_http_app(stateless_http=True, json_response=True)
-
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            headers = dict(scope["headers"])
-            state.authorizations.append(headers.get(b"authorization", b"").decode())
-        await served(scope, receive, send)
-
-    sock = free_socket()
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    state.url = f"http://127.0.0.1:{port}/mcp"
-    try:
+    """The external MCP server, for the whole session."""
+    async with serving_external() as state:
         yield state
-    finally:
-        state.release.set()
-        server.should_exit = True
-        await task
-        sock.close()

@@ -9,7 +9,8 @@ from coder.mcp.v1 import mcp_service_pb2 as api
 from coder.mcp.v1.mcp_service_pb2_grpc import McpServiceStub
 from tests.fixtures.grpc_errors import error_reason, rpc_error
 from tests.fixtures.tokens import TokenFactory, auth
-from tests.mcp.conftest import CALLS_PER_MINUTE, External
+from tests.mcp.conftest import CALLS_PER_MINUTE
+from tests.mcp.external import External
 from tests.mcp.factories import call, registered, tool_names
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from tests.fixtures.tokens import TokenFactory
-from tests.mcp.conftest import External
+from tests.mcp.external import External
 from tests.mcp.factories import server_name
 
 

@@ -10,14 +10,17 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
 from tests.ai.providers import LocalProvider, local_provider
 from tests.cli.processes import Output, free_port
+from tests.mcp.external import External, serving_external
 
 ROOT = Path(__file__).resolve().parents[2]
 UI = ROOT / "ui"
@@ -52,30 +55,46 @@ class Suite:
     output: Output
 
 
-@pytest.fixture(scope="session")
-def model_provider() -> Iterator[LocalProvider]:
-    """The local model server of the AI tests (OpenAI's and Anthropic's wire protocols), on its
-    own event loop in a thread, for the playground to stream from through the AI service."""
+T = TypeVar("T")
+
+
+def in_thread(serving: Callable[[], AbstractAsyncContextManager[T]]) -> Iterator[T]:
+    """What an async context manager serves, kept running on its own event loop in a thread
+    until the generator is closed."""
     loop = asyncio.new_event_loop()
     started = threading.Event()
     stop = asyncio.Event()
-    holder: list[LocalProvider] = []
+    holder: list[T] = []
 
     async def serve() -> None:
-        async with local_provider() as provider:
-            holder.append(provider)
+        async with serving() as served:
+            holder.append(served)
             started.set()
             await stop.wait()
 
     thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
     thread.start()
-    assert started.wait(30), "the local model provider did not start"
+    assert started.wait(30), f"{serving.__name__} did not start"
     try:
         yield holder[0]
     finally:
         loop.call_soon_threadsafe(stop.set)
         thread.join(30)
         loop.close()
+
+
+@pytest.fixture(scope="session")
+def model_provider() -> Iterator[LocalProvider]:
+    """The local model server of the AI tests (OpenAI's and Anthropic's wire protocols), for
+    the playground to stream from through the AI service."""
+    yield from in_thread(local_provider)
+
+
+@pytest.fixture(scope="session")
+def mcp_server() -> Iterator[External]:
+    """The MCP tests' external server (echo, explode, wait), for the registry page to register
+    and its tool to be tried through the gateway."""
+    yield from in_thread(serving_external)
 
 
 @pytest.fixture(scope="session")
@@ -117,7 +136,9 @@ def suite(built_ui: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         password = output.wait_for(r"password: (\S+)", within=90).group(1)
         ui_url = f"http://127.0.0.1:{ui_port}"
         output.wait_for(re.escape(f"coder: open {ui_url} in a browser"), within=90)
-        yield Suite(ui_url, f"http://127.0.0.1:{edge_port}", "owner@coder.localhost", password, output)
+        yield Suite(
+            ui_url, f"http://127.0.0.1:{edge_port}", "owner@coder.localhost", password, output
+        )
     finally:
         process.send_signal(signal.SIGINT)
         try:

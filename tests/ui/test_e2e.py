@@ -6,7 +6,10 @@ reason that lands in the audit; a provider and model registered with it, the pla
 streaming from the AI tests' local model server, the usage and a quota's alerts; a task assigned
 through REST reaching the assignee's open inbox live (bell count, item, mark read), notification
 preferences and defaults kept, a webhook endpoint's signed test delivery in its log (the run's
-own loopback receiver), a template preview; accessibility.
+own loopback receiver), a template preview; a knowledge page created, edited with a live preview,
+a revision diffed and restored and the page found by search, the page tree (a child, trash and
+restore, move); an external MCP server (tests/mcp's) registered and its tool tried through a form
+made from its schema, a collection created and listed; accessibility.
 Screenshots of the main pages in light and dark land in ui/e2e/.out/."""
 
 from __future__ import annotations
@@ -17,13 +20,16 @@ import subprocess
 import pytest
 
 from tests.ai.providers import LocalProvider
+from tests.mcp.external import External
 from tests.ui.conftest import CHROMIUM, ROOT, UI, Suite
 
 OUT = UI / "e2e" / ".out"
 
 
 @pytest.mark.timeout(600)
-def test_the_web_ui_end_to_end(suite: Suite, model_provider: LocalProvider) -> None:
+def test_the_web_ui_end_to_end(
+    suite: Suite, model_provider: LocalProvider, mcp_server: External
+) -> None:
     if not CHROMIUM.exists():
         # As with Redis and RabbitMQ: skipped on a laptop, a failure under CI.
         message = f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)"
@@ -41,6 +47,7 @@ def test_the_web_ui_end_to_end(suite: Suite, model_provider: LocalProvider) -> N
             "OWNER_PASSWORD": suite.owner_password,
             "OUT_DIR": str(OUT),
             "PROVIDER_URL": model_provider.openai_url,
+            "MCP_URL": mcp_server.url,
         },
         capture_output=True,
         text=True,
@@ -49,7 +56,7 @@ def test_the_web_ui_end_to_end(suite: Suite, model_provider: LocalProvider) -> N
     )
     report = run.stdout + run.stderr
     assert run.returncode == 0, report + "\n--- coder dev ---\n" + suite.output.text[-6000:]
-    assert "e2e: 15 passed, 0 failed" in run.stdout, report
+    assert "e2e: 17 passed, 0 failed" in run.stdout, report
     for page in (
         "sign-in",
         "board",
@@ -66,6 +73,11 @@ def test_the_web_ui_end_to_end(suite: Suite, model_provider: LocalProvider) -> N
         "notification-preferences",
         "notification-webhook",
         "notification-templates",
+        "knowledge-editor",
+        "knowledge-revisions",
+        "knowledge-search",
+        "mcp-try-tool",
+        "embeddings-collections",
     ):
         for theme in ("light", "dark"):
             assert (OUT / f"{page}-{theme}.png").stat().st_size > 0

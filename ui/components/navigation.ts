@@ -1,4 +1,4 @@
-import { BarChart3, Bell, Bot, Building2, FileText, KanbanSquare, KeyRound, UserRound } from "lucide-react";
+import { BarChart3, Bell, BookOpen, Bot, Boxes, Building2, FileText, KanbanSquare, KeyRound, Plug, UserRound } from "lucide-react";
 
 /** One entry per service the suite serves; a service gets its entry when its pages land. */
 export const NAVIGATION = [
@@ -8,6 +8,9 @@ export const NAVIGATION = [
   { href: "/secrets", label: "Secrets", icon: KeyRound },
   { href: "/usage", label: "Usage", icon: BarChart3 },
   { href: "/notifications", label: "Notifications", icon: Bell },
+  { href: "/knowledge", label: "Knowledge", icon: BookOpen },
+  { href: "/embeddings", label: "Embeddings", icon: Boxes },
+  { href: "/mcp", label: "MCP", icon: Plug },
   { href: "/settings/organization", label: "Organization", icon: Building2 },
   { href: "/account", label: "My account", icon: UserRound },
 ] as const;

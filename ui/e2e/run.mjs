@@ -1,6 +1,7 @@
 // End-to-end tests of the web UI in Debian's Chromium (playwright-core, no browser download)
 // against a running `coder dev` (tests/ui/test_e2e.py starts one and sets the environment):
-// UI_URL, EDGE_URL, OWNER_EMAIL, OWNER_PASSWORD, PROVIDER_URL (the local model server);
+// UI_URL, EDGE_URL, OWNER_EMAIL, OWNER_PASSWORD, PROVIDER_URL (the local model server), MCP_URL
+// (an external MCP server);
 // OUT_DIR receives the screenshots. The notification tests run their own webhook receiver.
 import AxeBuilder from "@axe-core/playwright";
 import { createHmac } from "node:crypto";
@@ -16,6 +17,7 @@ const OWNER = { email: process.env.OWNER_EMAIL, password: process.env.OWNER_PASS
 const OUT = process.env.OUT_DIR ?? new URL("./.out", import.meta.url).pathname;
 const WAIT = 15_000;
 const PROVIDER_URL = process.env.PROVIDER_URL; // the local model server (OpenAI's wire protocol)
+const MCP_URL = process.env.MCP_URL; // the external MCP server of tests/mcp, on loopback
 const SECRET_VALUE = "sk-local-e2e-7f3a9c1d2b4e6f80";
 
 function check(condition, message) {
@@ -703,6 +705,136 @@ const tests = [
 
       await owner.getByRole("button", { name: "Save template" }).click();
       await owner.locator('tr[data-template="planning.task.assigned~in_app~any"]').waitFor({ timeout: WAIT });
+    },
+  ],
+  [
+    "a knowledge space and page: created, edited with a live preview, saved, a revision diffed and restored, found by search",
+    async ({ owner }) => {
+      await owner.goto(`${UI}/knowledge`);
+      await owner.getByRole("heading", { name: "Knowledge", level: 1 }).waitFor({ timeout: WAIT });
+      const form = owner.getByRole("form", { name: "New space" });
+      await form.getByLabel("Name", { exact: true }).fill("Operations");
+      await form.getByLabel("Description", { exact: true }).fill("How we run things");
+      await form.getByRole("button", { name: "Create space" }).click();
+      await owner.getByRole("heading", { name: "Operations", level: 1 }).waitFor({ timeout: WAIT });
+      await owner.getByRole("button", { name: "New page" }).click();
+      const dialog = owner.getByRole("dialog", { name: "New page" });
+      await dialog.getByLabel("Title", { exact: true }).fill("Rolling restarts");
+      await dialog.getByRole("button", { name: "Create page" }).click();
+
+      const editor = owner.getByRole("form", { name: "Edit page" });
+      await editor.getByLabel("Markdown", { exact: true }).waitFor({ timeout: WAIT });
+      await editor.getByLabel("Markdown", { exact: true }).fill("## Before\n\nDrain each **node** first.\n\n| step | who |\n|---|---|\n| drain | ops |");
+      const preview = owner.getByTestId("preview");
+      await preview.locator("strong", { hasText: "node" }).waitFor({ timeout: WAIT });
+      await preview.locator("table td", { hasText: "drain" }).waitFor();
+      await editor.getByLabel("Tags", { exact: true }).fill("team=ops, runbook");
+      await editor.getByLabel("What changed", { exact: true }).fill("First words");
+      await shoot(owner, "knowledge-editor");
+      await editor.getByRole("button", { name: "Save" }).click();
+      await owner.getByRole("status").getByText("Saved revision 2").waitFor({ timeout: WAIT });
+      await owner.getByTestId("page-html").locator("strong", { hasText: "node" }).waitFor({ timeout: WAIT });
+      await owner.getByRole("list", { name: "Tags" }).getByText("team: ops").waitFor();
+
+      await owner.getByRole("tab", { name: "Edit" }).click();
+      await editor.getByLabel("Markdown", { exact: true }).fill("## Before\n\nDrain every **pod** first.");
+      await editor.getByRole("button", { name: "Save" }).click();
+      await owner.getByRole("status").getByText("Saved revision 3").waitFor({ timeout: WAIT });
+      await shoot(owner, "knowledge-page");
+
+      await owner.getByRole("tab", { name: "Revisions" }).click();
+      const diff = owner.getByRole("table", { name: "Side-by-side diff of revision 2 and revision 3" });
+      await diff.locator('td[data-side="from"]', { hasText: "Drain each **node** first." }).waitFor({ timeout: WAIT });
+      await diff.locator('td[data-side="to"]', { hasText: "Drain every **pod** first." }).waitFor();
+      await shoot(owner, "knowledge-revisions");
+      await owner.getByRole("button", { name: "Restore revision 2" }).click();
+      await owner.getByRole("status").getByText("Restored revision 2 as revision 4").waitFor({ timeout: WAIT });
+      await owner.getByTestId("page-meta").getByText(/revision 4/).waitFor({ timeout: WAIT });
+      await owner.getByRole("tab", { name: "Page" }).click();
+      await owner.getByTestId("page-html").locator("strong", { hasText: "node" }).waitFor({ timeout: WAIT });
+
+      await owner.goto(`${UI}/knowledge/search?q=${encodeURIComponent('"drain each" [team=ops]')}&mode=SEARCH_MODE_FULL_TEXT`);
+      const hit = owner.locator('li[data-hit="Rolling restarts"]');
+      await hit.waitFor({ timeout: WAIT });
+      const marks = await hit.getByTestId("snippet").locator("mark").allTextContents();
+      const marked = new Set(marks.map((m) => m.toLowerCase()));
+      check(marked.size === 2 && marked.has("drain") && marked.has("each"), `the snippet marks ${JSON.stringify(marks)}`);
+      await shoot(owner, "knowledge-search");
+
+      // The tree: a child page, moved to the top, trashed and restored from the bin.
+      await owner.goto(`${UI}/knowledge`);
+      await owner.getByRole("link", { name: /^Operations/ }).click();
+      await owner.getByRole("button", { name: "Add a page under Rolling restarts" }).click();
+      const child = owner.getByRole("dialog", { name: "New page under Rolling restarts" });
+      await child.getByLabel("Title", { exact: true }).fill("Draining a node");
+      await child.getByRole("button", { name: "Create page" }).click();
+      await owner.getByRole("form", { name: "Edit page" }).waitFor({ timeout: WAIT });
+      await owner.getByRole("navigation", { name: "Breadcrumb" }).getByRole("link", { name: "Operations" }).click();
+      await owner.getByRole("button", { name: "Pages under Rolling restarts" }).click();
+      await owner.getByRole("listitem", { name: "Draining a node" }).waitFor({ timeout: WAIT });
+      await owner.getByRole("button", { name: "Trash Rolling restarts" }).click();
+      await owner.locator('tr[data-trashed="Rolling restarts"]').waitFor({ timeout: WAIT });
+      await owner.getByRole("list", { name: "Pages" }).getByRole("listitem", { name: "Rolling restarts" }).waitFor({ state: "detached", timeout: WAIT });
+      await owner.getByRole("button", { name: "Restore Rolling restarts" }).click();
+      await owner.getByRole("list", { name: "Pages" }).getByRole("listitem", { name: "Rolling restarts" }).waitFor({ timeout: WAIT });
+      await owner.getByRole("button", { name: "Pages under Rolling restarts" }).click();
+      await owner.getByRole("button", { name: "Move Draining a node" }).click();
+      const move = owner.getByRole("dialog", { name: "Move Draining a node" });
+      await move.getByLabel("New parent", { exact: true }).selectOption({ label: "Top of the space" });
+      await move.getByRole("button", { name: "Move" }).click();
+      await owner.locator('ul[data-depth="0"] > li[data-page="Draining a node"]').waitFor({ timeout: WAIT });
+      await shoot(owner, "knowledge-space");
+    },
+  ],
+  [
+    "an external MCP server is registered, its discovered tool tried through a form made from its schema; a collection is created and listed",
+    async ({ owner }) => {
+      await owner.goto(`${UI}/mcp/servers`);
+      await owner.getByRole("heading", { name: "External MCP servers", level: 1 }).waitFor({ timeout: WAIT });
+      const form = owner.getByRole("form", { name: "Add a server" });
+      await form.getByLabel("Name", { exact: true }).fill("e2etools");
+      await form.getByLabel("URL", { exact: true }).fill(MCP_URL);
+      await form.getByLabel("Description", { exact: true }).fill("The e2e run's MCP server");
+      await form.getByRole("button", { name: "Add server" }).click();
+      const card = owner.getByRole("article", { name: "Server e2etools" });
+      await card.getByRole("link", { name: "e2etools.echo" }).waitFor({ timeout: WAIT });
+      await shoot(owner, "mcp-servers");
+      await card.getByRole("link", { name: "e2etools.echo" }).click();
+      const tryIt = owner.getByRole("form", { name: "Try e2etools.echo" });
+      await tryIt.getByRole("button", { name: "Call e2etools.echo" }).click();
+      await tryIt.getByText("Required", { exact: true }).waitFor({ timeout: WAIT });
+      await tryIt.getByLabel("Text (required)", { exact: true }).fill("hello gateway");
+      await tryIt.getByRole("button", { name: "Call e2etools.echo" }).click();
+      const structured = owner.getByTestId("structured-result");
+      await structured.waitFor({ timeout: WAIT });
+      const result = JSON.parse(await structured.textContent());
+      check(result.echoed === "hello gateway" && result.length === 13, `the tool answered ${JSON.stringify(result)}`);
+      await shoot(owner, "mcp-try-tool");
+
+      await owner.goto(`${UI}/embeddings`);
+      await owner.getByRole("heading", { name: "Embeddings", level: 1 }).waitFor({ timeout: WAIT });
+      const create = owner.getByRole("form", { name: "New collection" });
+      await create.getByLabel("Name", { exact: true }).fill("handbook");
+      await create.getByLabel("Description", { exact: true }).fill("The team handbook");
+      await create.getByRole("button", { name: "Create collection" }).click();
+      await owner.getByRole("heading", { name: "handbook", level: 1 }).waitFor({ timeout: WAIT });
+      // Two files indexed by a job, its progress followed over the :watch stream to the end.
+      await owner.getByLabel("Markdown or text files", { exact: true }).setInputFiles([
+        { name: "oncall.md", mimeType: "text/markdown", buffer: Buffer.from("# On call\n\nPage the secondary after ten minutes.") },
+        { name: "deploys.md", mimeType: "text/markdown", buffer: Buffer.from("# Deploys\n\nShip on Tuesdays, never on Fridays.") },
+      ]);
+      await owner.getByRole("button", { name: "Index 2 files" }).click();
+      const job = owner.locator("li[data-job]");
+      await job.getByTestId("job-state").getByText("Succeeded").waitFor({ timeout: 4 * WAIT });
+      check((await job.getByRole("progressbar").getAttribute("aria-valuenow")) === "100", "the finished job's progress is not 100 %");
+      await owner.getByRole("table", { name: "Documents" }).getByRole("cell", { name: "deploys.md", exact: true }).waitFor({ timeout: WAIT });
+      await owner.getByLabel("Query", { exact: true }).fill("Fridays");
+      await owner.getByRole("search").getByRole("button", { name: "Search" }).click();
+      await owner.getByRole("list", { name: "Hits" }).locator("mark", { hasText: "Fridays" }).first().waitFor({ timeout: WAIT });
+      await shoot(owner, "embeddings-collection");
+      await owner.getByRole("navigation", { name: "Breadcrumb" }).getByRole("link", { name: "Embeddings" }).click();
+      await owner.locator('tr[data-collection="handbook"]').getByRole("link", { name: "handbook" }).waitFor({ timeout: WAIT });
+      await shoot(owner, "embeddings-collections");
     },
   ],
   [

@@ -54,3 +54,8 @@ export async function apiErrorOf(response: Response): Promise<ApiError> {
 export function isApiError(error: unknown): error is ApiError {
   return error instanceof ApiError;
 }
+
+/** A write refused because the stored resource changed since it was read (its etag). */
+export function isConflict(error: unknown): boolean {
+  return error instanceof ApiError && (error.status === 412 || error.reason === "ETAG_MISMATCH");
+}

@@ -2,7 +2,7 @@
  * of projects and tasks. */
 import { type QueryClient, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, type Task, type TaskPatch, type TaskPriority, type TaskStatus, unwrap } from "./api";
-import { ApiError } from "./errors";
+import { isConflict } from "./errors";
 
 export const STATUSES: { value: TaskStatus; label: string }[] = [
   { value: "TASK_STATUS_TO_DO", label: "To do" },
@@ -152,6 +152,4 @@ export function useMoveTask(projectId: string) {
   return useMutation(moveTaskOptions(client, projectId));
 }
 
-export function isConflict(error: unknown): boolean {
-  return error instanceof ApiError && (error.status === 412 || error.reason === "ETAG_MISMATCH");
-}
+export { isConflict };

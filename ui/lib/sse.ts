@@ -34,15 +34,30 @@ export function parseSse(buffer: string): { events: SseEvent[]; rest: string } {
  * message as it arrives. A refusal before the stream starts (a plain HTTP error) and an
  * `event: error` after it are thrown as ApiError; a 401 refreshes the token once and retries. */
 export async function streamPost<T>(path: string, body: unknown, onMessage: (message: T) => void, signal?: AbortSignal): Promise<void> {
+  return stream("POST", path, body, onMessage, signal);
+}
+
+/** GETs a server-streaming route of the edge (a `:watch`), as `streamPost` does. */
+export async function streamGet<T>(path: string, onMessage: (message: T) => void, signal?: AbortSignal): Promise<void> {
+  return stream("GET", path, undefined, onMessage, signal);
+}
+
+async function stream<T>(
+  method: "GET" | "POST",
+  path: string,
+  body: unknown,
+  onMessage: (message: T) => void,
+  signal?: AbortSignal,
+): Promise<void> {
   const send = async (token: string | null) =>
     fetch(`${apiBaseUrl()}${path}`, {
-      method: "POST",
+      method,
       headers: {
-        "content-type": "application/json",
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
         accept: "text/event-stream",
         ...(token ? { authorization: `Bearer ${token}` } : {}),
       },
-      body: JSON.stringify(body),
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       signal,
     });
   let response = await send(await accessToken());

@@ -3,78 +3,17 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { api, unwrap } from "@/lib/api";
 import { promptChanged } from "@/lib/prompt-queries";
-import { type DiffRow, type FieldChange, type Prompt, type PromptVersion, showValue, sideBySide } from "@/lib/prompts";
+import { type FieldChange, type Prompt, type PromptVersion, showValue, sideBySide } from "@/lib/prompts";
+import { SideBySide } from "../diff";
 import { ErrorNotice, toast } from "../errors";
 import { Button } from "../ui/button";
-import { cn } from "../ui/cn";
 import { Field, Select } from "../ui/field";
-
-const SIDE: Record<string, { left: string; right: string }> = {
-  same: { left: "", right: "" },
-  changed: { left: "bg-red-500/15", right: "bg-green-500/15" },
-  removed: { left: "bg-red-500/15", right: "bg-muted" },
-  added: { left: "bg-muted", right: "bg-green-500/15" },
-};
 
 const CHANGE_KINDS: Record<string, string> = {
   CHANGE_KIND_ADDED: "added",
   CHANGE_KIND_REMOVED: "removed",
   CHANGE_KIND_CHANGED: "changed",
 };
-
-function SideBySide({ rows, from, to }: { rows: DiffRow[]; from: number; to: number }) {
-  if (rows.length === 0) return <p className="text-sm text-muted-foreground">The contents are the same.</p>;
-  return (
-    <table className="w-full table-fixed border-collapse font-mono text-xs" aria-label={`Side-by-side diff of version ${from} and version ${to}`}>
-      <colgroup>
-        <col className="w-10" />
-        <col />
-        <col className="w-10" />
-        <col />
-      </colgroup>
-      <thead>
-        <tr className="border-b border-border text-left font-sans text-sm">
-          <th scope="col" className="p-1">
-            <span className="sr-only">Line</span>
-          </th>
-          <th scope="col" className="p-1">
-            Version {from}
-          </th>
-          <th scope="col" className="p-1">
-            <span className="sr-only">Line</span>
-          </th>
-          <th scope="col" className="p-1">
-            Version {to}
-          </th>
-        </tr>
-      </thead>
-      <tbody>
-        {rows.map((row, index) =>
-          row.kind === "hunk" ? (
-            <tr key={index} className="bg-muted text-muted-foreground">
-              <td colSpan={4} className="p-1">
-                {row.header}
-              </td>
-            </tr>
-          ) : (
-            <tr key={index} data-kind={row.kind}>
-              <td className="select-none p-1 text-right align-top text-muted-foreground">{row.left?.number ?? ""}</td>
-              <td className={cn("whitespace-pre-wrap break-words p-1 align-top", SIDE[row.kind]?.left)} data-side="from">
-                {row.kind === "removed" || row.kind === "changed" ? <span className="sr-only">removed: </span> : null}
-                {row.left?.text ?? ""}
-              </td>
-              <td className="select-none p-1 text-right align-top text-muted-foreground">{row.right?.number ?? ""}</td>
-              <td className={cn("whitespace-pre-wrap break-words p-1 align-top", SIDE[row.kind]?.right)} data-side="to">
-                {row.kind === "added" || row.kind === "changed" ? <span className="sr-only">added: </span> : null}
-                {row.right?.text ?? ""}
-              </td>
-            </tr>
-          ),
-        )}
-      </tbody>
-    </table>
-  );
-}
 
 function Diff({ promptId, from, to }: { promptId: string; from: number; to: number }) {
   const diff = useQuery({
@@ -93,7 +32,7 @@ function Diff({ promptId, from, to }: { promptId: string; from: number; to: numb
     <div className="flex flex-col gap-4">
       <section aria-label="Content" className="flex flex-col gap-2">
         <h3 className="text-sm font-medium">Content</h3>
-        <SideBySide rows={sideBySide(diff.data.contentDiff ?? "")} from={from} to={to} />
+        <SideBySide rows={sideBySide(diff.data.contentDiff ?? "")} fromLabel={`version ${from}`} toLabel={`version ${to}`} />
       </section>
       <section aria-label="Variables and model config" className="flex flex-col gap-2">
         <h3 className="text-sm font-medium">Variables and model config</h3>

@@ -3,14 +3,12 @@ import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useRouter } from "next/navigation";
 import { useState } from "react";
 import { api, unwrap } from "@/lib/api";
-import { buildValue, SCOPES, type SecretScope, type SecretType, TYPE_OPTIONS } from "@/lib/secrets";
+import { buildValue, NAME, needsScopeId, SCOPES, type SecretScope, type SecretType, TYPE_OPTIONS } from "@/lib/secrets";
 import { ErrorNotice, toast, violationOf } from "../errors";
 import { Button } from "../ui/button";
 import { Dialog, DialogContent } from "../ui/dialog";
 import { Field, Input, Select } from "../ui/field";
 import { ValueFields } from "./value-fields";
-
-const NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/;
 
 /** The new-secret dialog: name, type, scope, description and the first value. */
 export default function CreateSecret({ onClose }: { onClose: () => void }) {
@@ -42,7 +40,7 @@ export default function CreateSecret({ onClose }: { onClose: () => void }) {
     event.preventDefault();
     const next: Record<string, string> = {};
     if (!NAME.test(name)) next.name = "A letter or _ first, then letters, digits, _ . -";
-    if (scope !== "SECRET_SCOPE_ORGANIZATION" && scope !== "SECRET_SCOPE_USER" && !scopeId) next.scopeId = "Which one";
+    if (needsScopeId(scope) && !scopeId) next.scopeId = "Which one";
     const built = buildValue(type, entries);
     if (!built.ok) Object.assign(next, built.errors);
     setErrors(next);

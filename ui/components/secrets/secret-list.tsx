@@ -16,6 +16,8 @@ import { Field, Input, Select } from "../ui/field";
 // The dialogs (Radix, their forms) load when first opened.
 const CreateSecret = dynamic(() => import("./create-secret"), { ssr: false });
 const ImportSecrets = dynamic(() => import("./import-secrets"), { ssr: false });
+const ExportSecrets = dynamic(() => import("./export-secrets"), { ssr: false });
+const Keys = dynamic(() => import("./keys"), { ssr: false });
 
 function scopeText(secret: Secret): string {
   const label = SCOPES.find((s) => s.value === secret.scope)?.label.split(" ")[0] ?? "—";
@@ -67,9 +69,17 @@ export function SecretList() {
         <h1 className="text-2xl font-semibold">Secrets</h1>
         <div className="flex gap-2">
           {isAdmin(session?.role) ? (
-            <Button variant="secondary" onClick={() => open("import")}>
-              Import
-            </Button>
+            <>
+              <Button variant="secondary" onClick={() => open("keys")}>
+                Keys
+              </Button>
+              <Button variant="secondary" onClick={() => open("export")}>
+                Export
+              </Button>
+              <Button variant="secondary" onClick={() => open("import")}>
+                Import
+              </Button>
+            </>
           ) : null}
           <Button onClick={() => open("new")}>New secret</Button>
         </div>
@@ -164,6 +174,8 @@ export function SecretList() {
       ) : null}
       {dialog === "new" ? <CreateSecret onClose={() => open(null)} /> : null}
       {dialog === "import" ? <ImportSecrets onClose={() => open(null)} /> : null}
+      {dialog === "export" ? <ExportSecrets onClose={() => open(null)} /> : null}
+      {dialog === "keys" ? <Keys onClose={() => open(null)} /> : null}
     </div>
   );
 }

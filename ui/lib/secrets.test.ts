@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { buildValue, bundleFile, exportErrors, formatEnv, moveRequest, parseEnv, showValue, toBase64, versionsOffPrimary } from "./secrets";
+import { buildValue, bundleFile, exportErrors, formatEnv, moveRequest, needsScopeId, parseEnv, scopeName, showValue, toBase64, versionsOffPrimary } from "./secrets";
 
 describe("secret values", () => {
   it("are built as the member of their type, optional fields left out", () => {
@@ -90,6 +90,15 @@ describe("export bundles", () => {
       name: "secrets-2026-12-04T21-05-09Z.bundle",
       text: "eyJmb3JtYXQiOjF9\n",
     });
+  });
+});
+
+describe("scopes", () => {
+  it("have short names, and name an id only for teams and projects", () => {
+    expect(scopeName("SECRET_SCOPE_USER")).toBe("User");
+    expect(scopeName(undefined)).toBe("—");
+    expect(needsScopeId("SECRET_SCOPE_PROJECT")).toBe(true);
+    expect(needsScopeId("SECRET_SCOPE_USER")).toBe(false);
   });
 });
 

@@ -31,6 +31,11 @@ export const SCOPES: { value: SecretScope; label: string }[] = [
   { value: "SECRET_SCOPE_USER", label: "User (mine unless named)" },
 ];
 
+/** A scope's short name: Organization, Team, Project, User. */
+export function scopeName(scope: SecretScope | undefined): string {
+  return SCOPES.find((s) => s.value === scope)?.label.split(" ")[0] ?? "—";
+}
+
 export const ACTIONS: { value: SecretAction; label: string }[] = [
   { value: "SECRET_ACTION_READ", label: "Read the value" },
   { value: "SECRET_ACTION_UPDATE", label: "Update" },

@@ -3,10 +3,11 @@ import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useRouter } from "next/navigation";
 import { useState } from "react";
 import { api, unwrap } from "@/lib/api";
-import { buildValue, NAME, needsScopeId, SCOPES, type SecretScope, type SecretType, TYPE_OPTIONS } from "@/lib/secrets";
+import { buildValue, NAME, needsScopeId, scopeName, type SecretScope, type SecretType, TYPE_OPTIONS } from "@/lib/secrets";
 import { ErrorNotice, toast, violationOf } from "../errors";
 import { Button } from "../ui/button";
 import { Dialog, DialogContent } from "../ui/dialog";
+import { ScopeOptions } from "./scope-options";
 import { Field, Input, Select } from "../ui/field";
 import { ValueFields } from "./value-fields";
 
@@ -73,16 +74,12 @@ export default function CreateSecret({ onClose }: { onClose: () => void }) {
             </Field>
             <Field id="secret-scope" label="Scope" error={violationOf(create.error, "scope")}>
               <Select id="secret-scope" value={scope} onChange={(e) => setScope(e.target.value as SecretScope)}>
-                {SCOPES.map((s) => (
-                  <option key={s.value} value={s.value}>
-                    {s.label}
-                  </option>
-                ))}
+                <ScopeOptions />
               </Select>
             </Field>
           </div>
           {scope !== "SECRET_SCOPE_ORGANIZATION" ? (
-            <Field id="secret-scope-id" label={`${SCOPES.find((s) => s.value === scope)?.label.split(" ")[0]} id`} error={errors.scopeId ?? violationOf(create.error, "scope_id")}>
+            <Field id="secret-scope-id" label={`${scopeName(scope)} id`} error={errors.scopeId ?? violationOf(create.error, "scope_id")}>
               <Input id="secret-scope-id" value={scopeId} onChange={(e) => setScopeId(e.target.value)} placeholder={scope === "SECRET_SCOPE_USER" ? "empty: me" : ""} />
             </Field>
           ) : null}

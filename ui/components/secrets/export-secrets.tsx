@@ -3,7 +3,7 @@ import { useMutation } from "@tanstack/react-query";
 import { Download } from "lucide-react";
 import { useState } from "react";
 import { api, unwrap } from "@/lib/api";
-import { bundleFile, BUNDLE_PASSWORD_MIN, exportErrors, SCOPES, type Secret, type SecretScope } from "@/lib/secrets";
+import { bundleFile, BUNDLE_PASSWORD_MIN, exportErrors, SCOPES, scopeName, type Secret, type SecretScope } from "@/lib/secrets";
 import { ErrorNotice, violationOf } from "../errors";
 import { Button } from "../ui/button";
 import { Dialog, DialogContent } from "../ui/dialog";
@@ -65,7 +65,7 @@ export default function ExportSecrets({ secret, onClose }: { secret?: Secret; on
                   <option value="">Every active secret</option>
                   {SCOPES.map((s) => (
                     <option key={s.value} value={s.value}>
-                      {s.label.split(" ")[0]} secrets
+                      {scopeName(s.value)} secrets
                     </option>
                   ))}
                 </Select>

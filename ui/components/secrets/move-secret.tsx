@@ -2,10 +2,11 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { api, unwrap } from "@/lib/api";
-import { type MoveBody, moveRequest, needsScopeId, SCOPES, type Secret, type SecretScope } from "@/lib/secrets";
+import { type MoveBody, moveRequest, needsScopeId, scopeName, type Secret, type SecretScope } from "@/lib/secrets";
 import { ErrorNotice, toast, violationOf } from "../errors";
 import { Button } from "../ui/button";
 import { Dialog, DialogContent } from "../ui/dialog";
+import { ScopeOptions } from "./scope-options";
 import { Field, Input, Select } from "../ui/field";
 
 /** Rename a secret or move it to another scope of the organization (MoveSecret): its id,
@@ -27,7 +28,7 @@ export default function MoveSecret({ secret, onClose }: { secret: Secret; onClos
       onClose();
     },
   });
-  const scopeLabel = SCOPES.find((s) => s.value === scope)?.label.split(" ")[0];
+  const scopeLabel = scopeName(scope);
   return (
     <Dialog open onOpenChange={(open) => !open && onClose()}>
       <DialogContent title={`Move ${secret.name}`} description="Names are unique in their scope. The id, versions, grants and audit stay with the secret.">
@@ -47,11 +48,7 @@ export default function MoveSecret({ secret, onClose }: { secret: Secret; onClos
           </Field>
           <Field id="move-scope" label="Scope" error={violationOf(move.error, "scope")}>
             <Select id="move-scope" value={scope} onChange={(e) => setScope(e.target.value as SecretScope)}>
-              {SCOPES.map((s) => (
-                <option key={s.value} value={s.value}>
-                  {s.label}
-                </option>
-              ))}
+              <ScopeOptions />
             </Select>
           </Field>
           {scope !== "SECRET_SCOPE_ORGANIZATION" ? (

@@ -12,7 +12,7 @@ import {
   GRANTEES,
   type GranteeType,
   MASK,
-  SCOPES,
+  scopeName,
   type Secret,
   type SecretAction,
   type SecretGrant,
@@ -398,7 +398,7 @@ export function SecretPage({ secretId }: { secretId: string }) {
           <div className="flex flex-col gap-1">
             <h1 className="font-mono text-2xl font-semibold">{data.name}</h1>
             <p className="text-sm text-muted-foreground" data-testid="secret-summary">
-              {typeLabel(data.type)} · {SCOPES.find((s) => s.value === data.scope)?.label.split(" ")[0]}
+              {typeLabel(data.type)} · {scopeName(data.scope)}
               {data.scopeId ? ` ${data.scopeId}` : ""} · version {data.currentVersion}
               {deleted ? ` · deleted, purged ${when(data.purgeTime)}` : ""}
             </p>

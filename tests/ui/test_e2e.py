@@ -24,7 +24,8 @@ from tests.ui.conftest import CHROMIUM, ROOT, UI, Suite
 OUT = UI / "e2e" / ".out"
 
 
-@pytest.mark.timeout(600)
+# The budget covers the session fixtures too: `npm run build` and starting coder dev.
+@pytest.mark.timeout(1200)
 def test_the_web_ui_end_to_end(suite: Suite, model_provider: LocalProvider) -> None:
     if not CHROMIUM.exists():
         # As with Redis and RabbitMQ: skipped on a laptop, a failure under CI.
@@ -47,7 +48,7 @@ def test_the_web_ui_end_to_end(suite: Suite, model_provider: LocalProvider) -> N
         },
         capture_output=True,
         text=True,
-        timeout=560,
+        timeout=900,
         check=False,
     )
     report = run.stdout + run.stderr

@@ -1,9 +1,12 @@
 """One real `coder dev` (every service, the edge and the built web UI on free ports, state in a
-temporary folder) for the whole UI end-to-end run, and the owner account it created."""
+temporary folder) for the whole UI end-to-end run, and the owner account it created. Sign-in
+through OpenID Connect is configured as the tests of identity and the edge configure it, with a
+real provider process (tests/fixtures/oidc_provider.py) named `mock`."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -20,9 +23,12 @@ import pytest
 
 from tests.ai.providers import LocalProvider, local_provider
 from tests.cli.processes import Output, free_port
+from tests.fixtures.oidc_provider import oidc_provider_process
 from tests.mcp.external import External, serving_external
 
 ROOT = Path(__file__).resolve().parents[2]
+OIDC_CLIENT_ID = "coder-ui-e2e"
+OIDC_CLIENT_SECRET = "ui-e2e-secret"
 UI = ROOT / "ui"
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -52,6 +58,7 @@ class Suite:
     edge_url: str
     owner_email: str
     owner_password: str
+    oidc_issuer: str
     output: Output
 
 
@@ -98,6 +105,34 @@ def mcp_server() -> Iterator[External]:
 
 
 @pytest.fixture(scope="session")
+def oidc_issuer() -> Iterator[str]:
+    """A real OpenID Connect provider (oidc-provider-mock) in its own process."""
+    with oidc_provider_process() as issuer:
+        yield issuer
+
+
+def oidc_environment(issuer: str, ui_url: str) -> dict[str, str]:
+    """Identity accepts the provider's ID tokens; the edge runs the browser flow with it (and
+    the UI shows its button, from the same variable); the provider sends the browser back to
+    the UI's BFF, which fronts the edge's /auth (docs: ui/README.md, Sign-in)."""
+    return {
+        "CODER_IDENTITY_OIDC_PROVIDERS": json.dumps(
+            {"mock": {"issuer": issuer, "client_id": OIDC_CLIENT_ID}}
+        ),
+        "CODER_EDGE_OIDC_PROVIDERS": json.dumps(
+            {
+                "mock": {
+                    "discoveryUrl": f"{issuer}/.well-known/openid-configuration",
+                    "clientId": OIDC_CLIENT_ID,
+                    "clientSecret": OIDC_CLIENT_SECRET,
+                }
+            }
+        ),
+        "CODER_EDGE_PUBLIC_URL": f"{ui_url}/api",
+    }
+
+
+@pytest.fixture(scope="session")
 def built_ui() -> Path:
     """`npm run build` (ESLint with no warnings, the type check, `next build`) must pass."""
     require_ui_dependencies()
@@ -107,9 +142,12 @@ def built_ui() -> Path:
 
 
 @pytest.fixture(scope="session")
-def suite(built_ui: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
+def suite(
+    built_ui: Path, oidc_issuer: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Suite]:
     data = tmp_path_factory.mktemp("coder-dev")
     port, edge_port, ui_port = free_port(), free_port(), free_port()
+    ui_url = f"http://127.0.0.1:{ui_port}"
     env = {
         **os.environ,
         "CODER_DATA_DIR": str(data),
@@ -121,6 +159,7 @@ def suite(built_ui: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         "CODER_EDGE_AUTH_LOGIN_LIMIT": "1000",
         "CODER_EDGE_AUTH_LIMIT": "10000",
         "NO_COLOR": "1",
+        **oidc_environment(oidc_issuer, ui_url),
     }
     for name in ("CODER_STORE_URL", "CODER_BUS_URL", "CODER_CACHE_URL", "CODER_DEV_COMPANIONS"):
         env.pop(name, None)
@@ -134,10 +173,14 @@ def suite(built_ui: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     output = Output(process)
     try:
         password = output.wait_for(r"password: (\S+)", within=90).group(1)
-        ui_url = f"http://127.0.0.1:{ui_port}"
         output.wait_for(re.escape(f"coder: open {ui_url} in a browser"), within=90)
         yield Suite(
-            ui_url, f"http://127.0.0.1:{edge_port}", "owner@coder.localhost", password, output
+            ui_url,
+            f"http://127.0.0.1:{edge_port}",
+            "owner@coder.localhost",
+            password,
+            oidc_issuer,
+            output,
         )
     finally:
         process.send_signal(signal.SIGINT)

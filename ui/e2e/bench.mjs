@@ -51,6 +51,8 @@ const { prompt } = await edge("/api/v1/prompt/prompts", login.accessToken, {
 
 const browser = await chromium.launch(LAUNCH_OPTIONS);
 const context = await browser.newContext();
+// The sign-in page as a visitor sees it: a signed-in browser is sent on to /planning.
+const visitor = await browser.newContext();
 const page = await context.newPage();
 const scripts = new Map();
 
@@ -80,7 +82,7 @@ for (const [name, path, ready] of [
   // First-load JS: the scripts the page loads before its `load` event. Link prefetches of
   // other routes come after it, so they do not count.
   scripts.clear();
-  const fresh = await context.newPage();
+  const fresh = await (name === "/sign-in" ? visitor : context).newPage();
   let loaded = false;
   fresh.on("load", () => (loaded = true));
   fresh.on("response", async (response) => {

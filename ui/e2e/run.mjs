@@ -1,11 +1,12 @@
 // End-to-end tests of the web UI in Debian's Chromium (playwright-core, no browser download)
 // against a running `coder dev` (tests/ui/test_e2e.py starts one and sets the environment):
 // UI_URL, EDGE_URL, OWNER_EMAIL, OWNER_PASSWORD, PROVIDER_URL (the local model server), MCP_URL
-// (an external MCP server);
+// (an external MCP server), OIDC_ISSUER (the OpenID Connect test provider `coder dev` is
+// configured with, as "mock");
 // OUT_DIR receives the screenshots. The notification tests run their own webhook receiver.
 import AxeBuilder from "@axe-core/playwright";
 import { createHmac } from "node:crypto";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
@@ -19,6 +20,7 @@ const WAIT = 15_000;
 const PROVIDER_URL = process.env.PROVIDER_URL; // the local model server (OpenAI's wire protocol)
 const MCP_URL = process.env.MCP_URL; // the external MCP server of tests/mcp, on loopback
 const SECRET_VALUE = "sk-local-e2e-7f3a9c1d2b4e6f80";
+const OIDC_ISSUER = process.env.OIDC_ISSUER;
 
 function check(condition, message) {
   if (!condition) throw new Error(message);
@@ -380,6 +382,61 @@ const tests = [
     },
   ],
   [
+    "a shared prompt is overridden for the organization, and a version is deleted through its confirmation",
+    async ({ owner }) => {
+      await owner.goto(`${UI}/prompts`);
+      const library = owner.getByRole("region", { name: "Shared library" });
+      await library.getByRole("link", { name: /^coder\/code-review/ }).click();
+      await owner.waitForURL(/\/prompts\/[0-9A-Za-z_-]+$/, { timeout: WAIT });
+      const sharedUrl = owner.url();
+      const override = owner.getByRole("region", { name: "Override" });
+      await override.getByRole("button", { name: "Override for this organization" }).click();
+      await owner.waitForURL((url) => url.href !== sharedUrl && /\/prompts\/[0-9A-Za-z_-]+$/.test(url.pathname), { timeout: WAIT });
+      await owner.getByTestId("overrides-shared").waitFor({ timeout: WAIT });
+      await owner.getByRole("heading", { name: "coder/code-review", level: 1 }).waitFor();
+      const overrideUrl = owner.url();
+      const promptId = new URL(overrideUrl).pathname.split("/").at(-1);
+      await shoot(owner, "prompt-override");
+
+      // The shared prompt now names its override, and the list marks it.
+      await owner.goto(sharedUrl);
+      await override.getByRole("link", { name: /coder\/code-review/ }).click();
+      await owner.waitForURL(overrideUrl, { timeout: WAIT });
+      await owner.goto(`${UI}/prompts`);
+      await library.getByRole("listitem").filter({ hasText: "coder/code-review" }).getByText("overridden by your organization").waitFor({ timeout: WAIT });
+
+      // A second version (through REST), then deleted through the confirmation.
+      const { accessToken } = await edgeLogin(OWNER.email, OWNER.password);
+      const listed = await rest(accessToken, "GET", `/api/v1/prompt/prompts/${promptId}/versions`);
+      check(listed.versions.length === 1, `the override starts with ${listed.versions.length} versions`);
+      // Output-only fields of the copy are ignored by the service.
+      await rest(accessToken, "POST", `/api/v1/prompt/prompts/${promptId}/versions`, { ...listed.versions[0], commitMessage: "A second try" });
+      await owner.goto(`${overrideUrl}?tab=versions`);
+      const rows = owner.getByRole("table", { name: "Versions" });
+      await rows.locator('tr[data-version="2"]').waitFor({ timeout: WAIT });
+      await owner.getByRole("button", { name: "Delete version 2", exact: true }).click();
+      let confirm = owner.getByRole("alertdialog", { name: "Delete version 2?" });
+      await confirm.getByText(/A second try/).waitFor({ timeout: WAIT });
+      await confirm.getByRole("button", { name: "Keep it" }).click();
+      await confirm.waitFor({ state: "detached" });
+      check((await rows.locator('tr[data-version="2"]').count()) === 1, "Keep it deleted the version");
+      await owner.getByRole("button", { name: "Delete version 2", exact: true }).click();
+      confirm = owner.getByRole("alertdialog", { name: "Delete version 2?" });
+      await shoot(owner, "prompt-delete-version");
+      await confirm.getByRole("button", { name: "Delete version 2", exact: true }).click();
+      await confirm.waitFor({ state: "detached", timeout: WAIT });
+      await rows.locator('tr[data-version="2"]').waitFor({ state: "detached", timeout: WAIT });
+      const left = await rest(accessToken, "GET", `/api/v1/prompt/prompts/${promptId}/versions`);
+      check(left.versions.length === 1 && left.versions[0].version === 1, "the service still has version 2");
+      // The only version left: the confirmation says why not and offers no delete.
+      await owner.getByRole("button", { name: "Delete version 1", exact: true }).click();
+      confirm = owner.getByRole("alertdialog", { name: "Delete version 1?" });
+      await confirm.getByText("It is the only version; delete the prompt instead.").waitFor({ timeout: WAIT });
+      check(await confirm.getByRole("button", { name: "Delete version 1", exact: true }).isDisabled(), "the only version may be deleted");
+      await confirm.getByRole("button", { name: "Keep it" }).click();
+    },
+  ],
+  [
     "a secret is stored, listed masked, revealed with a reason that lands in the audit, granted, and a .env imported",
     async ({ owner }) => {
       await owner.goto(`${UI}/secrets`);
@@ -435,6 +492,77 @@ const tests = [
       await importer.getByRole("status").getByText(/2 created \(FIRST_TOKEN, SECOND_TOKEN\)/).waitFor({ timeout: WAIT });
       await importer.getByRole("button", { name: "Close" }).click();
       await owner.locator('tr[data-secret="SECOND_TOKEN"]').waitFor({ timeout: WAIT });
+    },
+  ],
+  [
+    "a secret is renamed and moved to a project, exported as a bundle that imports back as a version, and the keys rewrapped",
+    async ({ owner }) => {
+      const projectId = new URL(state.projectUrl).pathname.split("/").at(-1);
+      await owner.goto(`${UI}/secrets`);
+      await owner.locator('tr[data-secret="SECOND_TOKEN"]').getByRole("link").click();
+      await owner.waitForURL(/\/secrets\/[0-9A-Za-z_-]+$/, { timeout: WAIT });
+      const secretUrl = owner.url();
+      await owner.getByRole("button", { name: "Move or rename" }).click();
+      const move = owner.getByRole("dialog", { name: "Move SECOND_TOKEN" });
+      await move.getByLabel("Name", { exact: true }).fill("LAUNCH_TOKEN");
+      await move.getByLabel("Scope", { exact: true }).selectOption("SECRET_SCOPE_PROJECT");
+      await move.getByRole("button", { name: "Move", exact: true }).click();
+      await owner.locator("#move-scope-id-error").waitFor({ timeout: WAIT }); // a project scope names its project
+      await move.getByLabel("Project id", { exact: true }).fill(projectId);
+      await move.getByRole("button", { name: "Move", exact: true }).click();
+      await move.waitFor({ state: "detached", timeout: WAIT });
+      await owner.reload();
+      await owner.getByRole("heading", { name: "LAUNCH_TOKEN", level: 1 }).waitFor({ timeout: WAIT });
+      check(owner.url() === secretUrl, "the move changed the secret's id");
+      check((await owner.getByTestId("secret-summary").textContent()).includes(`Project ${projectId}`), "the secret is not in the project's scope");
+
+      // Export this one secret; the file is what Import reads back.
+      await owner.getByRole("button", { name: "Export", exact: true }).click();
+      const exporter = owner.getByRole("dialog", { name: "Export LAUNCH_TOKEN" });
+      await exporter.getByLabel("Bundle password", { exact: true }).fill("bundle password of the e2e run");
+      await exporter.getByLabel("Password again", { exact: true }).fill("bundle password of the e2e run");
+      await exporter.getByLabel("Reason (kept in the audit)", { exact: true }).fill("e2e: carry the token over");
+      await exporter.getByRole("button", { name: "Export", exact: true }).click();
+      await exporter.getByRole("status").getByText("Exported 1 secret.").waitFor({ timeout: WAIT });
+      const [download] = await Promise.all([owner.waitForEvent("download", { timeout: WAIT }), exporter.getByRole("link", { name: /^Download secrets-/ }).click()]);
+      check(/^secrets-.*\.bundle$/.test(download.suggestedFilename()), `the bundle is saved as ${download.suggestedFilename()}`);
+      const bundle = readFileSync(await download.path(), "utf8");
+      check(!bundle.includes("two two") && !Buffer.from(bundle, "base64").toString("utf8").includes("two two"), "the bundle carries the value in clear");
+      await shoot(owner, "secret-export");
+      await exporter.getByRole("button", { name: "Close" }).click();
+      await owner.locator('tr[data-audit="export: e2e: carry the token over"]').waitFor({ timeout: 2 * WAIT });
+
+      await owner.goto(`${UI}/secrets?dialog=import`);
+      const importer = owner.getByRole("dialog", { name: "Import secrets" });
+      await importer.getByLabel("Format", { exact: true }).selectOption("IMPORT_FORMAT_BUNDLE");
+      await importer.getByLabel("When a name exists", { exact: true }).selectOption("IMPORT_CONFLICT_NEW_VERSION");
+      await importer.getByLabel("Bundle (base64, as exported)", { exact: true }).fill(bundle);
+      await importer.getByLabel("Bundle password", { exact: true }).fill("bundle password of the e2e run");
+      await importer.getByRole("button", { name: "Import", exact: true }).click();
+      await importer.getByRole("status").getByText(/0 created \(none\), 1 new versions, 0 skipped/).waitFor({ timeout: WAIT });
+      await importer.getByRole("button", { name: "Close" }).click();
+
+      // The imported version holds the exported value.
+      await owner.goto(secretUrl);
+      await owner.getByRole("region", { name: "Versions" }).locator('tr[data-version="2"]').getByText("v2 (current)").waitFor({ timeout: WAIT });
+      await owner.getByRole("button", { name: "Reveal", exact: true }).click();
+      const reveal = owner.getByRole("dialog", { name: "Reveal LAUNCH_TOKEN" });
+      await reveal.getByLabel("Reason", { exact: true }).fill("e2e: check the imported version");
+      await reveal.getByRole("button", { name: /^Reveal version/ }).click();
+      const value = reveal.getByTestId("revealed-value").locator('[data-field="Value"]');
+      await value.waitFor({ timeout: WAIT });
+      check((await value.textContent()) === "two two", `the imported value is ${await value.textContent()}`);
+      await reveal.getByRole("button", { name: "Hide" }).click();
+
+      // Keys: every version under the one primary key of this installation; a rewrap moves none.
+      await owner.goto(`${UI}/secrets?dialog=keys`);
+      const keys = owner.getByRole("dialog", { name: "Encryption keys" });
+      await keys.getByTestId("versions-off-primary").getByText("Every version is under the primary key.").waitFor({ timeout: WAIT });
+      const counted = Number(await keys.getByRole("row").filter({ hasText: "primary" }).getByRole("cell").nth(1).textContent());
+      check(counted >= 4, `the primary key wraps ${counted} versions`);
+      await keys.getByRole("button", { name: "Rewrap under the primary key" }).click();
+      await keys.getByRole("status").getByText("Rewrapped 0 versions under the primary key.").waitFor({ timeout: WAIT });
+      await shoot(owner, "secret-keys");
     },
   ],
   [
@@ -838,6 +966,39 @@ const tests = [
     },
   ],
   [
+    "OIDC: Continue with the provider on the sign-in page, pick the user at the provider, and come back signed in",
+    async ({ browser }) => {
+      check(!!OIDC_ISSUER, "OIDC_ISSUER is not set");
+      // The provider's user has the owner's verified email: the sign-in is the owner's account.
+      const put = await fetch(`${OIDC_ISSUER}/users/oidc-owner`, {
+        method: "PUT",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ email: OWNER.email, email_verified: true, name: "Owner through OIDC" }),
+      });
+      check(put.ok, `the provider answered ${put.status}`);
+      const context = await browser.newContext(CONTEXT);
+      const page = await context.newPage();
+      await page.goto(`${UI}/sign-in`);
+      await page.getByRole("link", { name: "Continue with mock" }).click();
+      await page.waitForURL((url) => url.href.startsWith(`${OIDC_ISSUER}/oauth2/authorize`), { timeout: WAIT });
+      const redirect = new URL(page.url()).searchParams.get("redirect_uri");
+      check(redirect === `${UI}/api/auth/oidc/mock/callback`, `the provider sends the browser back to ${redirect}`);
+      await page.locator('input[name="sub"]').fill("oidc-owner");
+      await page.getByRole("button", { name: "Authorize" }).click();
+      await page.waitForURL(/\/planning$/, { timeout: WAIT });
+      await page.getByRole("heading", { name: "Projects", level: 1 }).waitFor({ timeout: WAIT });
+      check((await page.getByRole("complementary").textContent()).includes(OWNER.email), "the frame does not show the owner's account");
+      // The refresh cookie the BFF set keeps the session across a reload, and the API answers.
+      await page.reload();
+      await page.getByRole("heading", { name: "Projects", level: 1 }).waitFor({ timeout: WAIT });
+      await page.getByRole("link", { name: "Launch" }).waitFor({ timeout: WAIT });
+      const cookies = await context.cookies([`${UI}/api/auth/refresh`, `${UI}/api/auth/oidc/mock/callback`]);
+      check(cookies.some((c) => c.name === "coder_ui_refresh" && c.httpOnly), "no httpOnly refresh cookie on the UI's origin");
+      check(!cookies.some((c) => c.name === "coder_ui_oidc" && c.value), "the OIDC binding cookie stayed");
+      await context.close();
+    },
+  ],
+  [
     "every other page has no serious or critical accessibility violation",
     async ({ owner }) => {
       for (const path of [
@@ -853,8 +1014,8 @@ const tests = [
         "/secrets?dialog=new",
       ]) {
         await owner.goto(`${UI}${path}`);
-        await owner
-          .getByRole("heading", { level: 1 })
+        // A modal dialog hides the page's heading from the accessibility tree.
+        await (path.includes("dialog=") ? owner.getByRole("dialog") : owner.getByRole("heading", { level: 1 }))
           .waitFor({ timeout: WAIT })
           .catch((error) => {
             throw new Error(`${path} showed no heading: ${error.message}`);

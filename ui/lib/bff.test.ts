@@ -1,7 +1,7 @@
 // @vitest-environment node
 import { NextRequest } from "next/server";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { cookieFrom, deviceLabel, foreign, REFRESH_COOKIE, spendRefreshToken, startSession } from "./bff";
+import { cookieFrom, deviceLabel, foreign, oidcCallback, REFRESH_COOKIE, spendRefreshToken, startSession } from "./bff";
 
 const UI = "http://127.0.0.1:3000";
 
@@ -66,5 +66,33 @@ describe("the BFF", () => {
     expect(cookieFrom(["coder_csrf=x; Path=/", "coder_refresh=r=1; HttpOnly"], "coder_refresh")).toBe("r=1");
     expect(cookieFrom([], "coder_refresh")).toBe("");
     expect(deviceLabel("Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) Firefox/130")).toBe("Firefox on macOS");
+  });
+});
+
+describe("the OIDC callback", () => {
+  it("keeps the edge's refresh token in the cookie and sends the browser on relative to where it is", async () => {
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async (url: string, init: RequestInit) => {
+        expect(url).toMatch(/\/auth\/oidc\/mock\/callback\?code=c1&state=s1$/);
+        expect((init.headers as Record<string, string>).cookie).toBe("coder_oidc=b1");
+        return new Response(null, { status: 303, headers: { "set-cookie": "coder_refresh=r9; HttpOnly; Path=/auth", location: "http://ui/auth/complete" } });
+      }),
+    );
+    const callback = new NextRequest(`${UI}/api/auth/oidc/mock/callback?code=c1&state=s1`, { headers: { host: "127.0.0.1:3000", cookie: "coder_ui_oidc=b1" } });
+    const answer = await oidcCallback("mock", callback);
+    expect(answer.status).toBe(303);
+    expect(answer.headers.get("location")).toBe("/auth/complete");
+    const cookies = answer.headers.getSetCookie().join("\n");
+    expect(cookies).toContain(`${REFRESH_COOKIE}=r9`);
+    expect(cookies).toMatch(/coder_ui_oidc=;/);
+  });
+
+  it("sends the browser back to sign-in when the edge gave no session", async () => {
+    vi.stubGlobal("fetch", vi.fn(async () => new Response(null, { status: 303, headers: { location: "http://ui/sign-in?error=oidc" } })));
+    const callback = new NextRequest(`${UI}/api/auth/oidc/mock/callback?error=access_denied`, { headers: { host: "127.0.0.1:3000" } });
+    const answer = await oidcCallback("mock", callback);
+    expect(answer.headers.get("location")).toBe("/sign-in?error=oidc");
+    expect(answer.headers.getSetCookie().join("\n")).not.toContain(REFRESH_COOKIE);
   });
 });

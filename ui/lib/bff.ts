@@ -212,6 +212,13 @@ export function cookieFrom(setCookies: string[], name: string): string {
   return "";
 }
 
+/** A redirect to a path of the UI, relative, so the browser stays on the origin it came in on:
+ * `next start` knows its own origin only as `localhost`, and a cookie set for 127.0.0.1 is
+ * not sent there. */
+function redirectHere(path: string): NextResponse {
+  return new NextResponse(null, { status: 303, headers: { location: path, "cache-control": "no-store" } });
+}
+
 export async function oidcLogin(provider: string, request: NextRequest): Promise<NextResponse> {
   const answer = await fetch(`${edgeUrl()}/auth/oidc/${encodeURIComponent(provider)}/login`, {
     redirect: "manual",
@@ -220,7 +227,7 @@ export async function oidcLogin(provider: string, request: NextRequest): Promise
   });
   const location = answer.headers.get("location");
   if (answer.status !== 302 || !location) {
-    return NextResponse.redirect(new URL(`/sign-in?error=oidc`, request.url), 303);
+    return redirectHere("/sign-in?error=oidc");
   }
   const binding = cookieFrom(answer.headers.getSetCookie(), "coder_oidc");
   const response = NextResponse.redirect(location, 302);
@@ -246,7 +253,7 @@ export async function oidcCallback(provider: string, request: NextRequest): Prom
   );
   const refreshToken = cookieFrom(answer.headers.getSetCookie(), "coder_refresh");
   const target = refreshToken ? "/auth/complete" : "/sign-in?error=oidc";
-  const response = NextResponse.redirect(new URL(target, request.url), 303);
+  const response = redirectHere(target);
   response.cookies.set(OIDC_COOKIE, "", { path: "/api/auth/oidc", maxAge: 0 });
   if (refreshToken) setRefreshCookie(response, request, refreshToken);
   return response;

@@ -6,6 +6,18 @@ import type { Prompt, PromptVersion } from "./prompts";
 export const promptKey = (promptId: string) => ["prompt", promptId] as const;
 export const versionsKey = (promptId: string) => ["prompt-versions", promptId] as const;
 
+/** Every prompt of the organization in one folder (or all), pages of 1000 until the last. */
+export async function allPrompts(folder: string): Promise<Prompt[]> {
+  const prompts: Prompt[] = [];
+  let pageToken = "";
+  do {
+    const page = await unwrap(api().GET("/api/v1/prompt/prompts", { params: { query: { folder, pageSize: 1000, pageToken } } }));
+    prompts.push(...((page.prompts ?? []) as Prompt[]));
+    pageToken = page.nextPageToken ?? "";
+  } while (pageToken);
+  return prompts;
+}
+
 export function usePrompt(promptId: string) {
   return useQuery({
     queryKey: promptKey(promptId),

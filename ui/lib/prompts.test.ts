@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { byFolder, folderOf, foldersOf, parseVariable, formatVariable, sideBySide } from "./prompts";
+import { byFolder, deletionBlocker, folderOf, foldersOf, formatVariable, overrideOf, parseVariable, sideBySide } from "./prompts";
 
 describe("folders", () => {
   it("are what precedes the last slash of a name", () => {
@@ -95,5 +95,43 @@ describe("template variables", () => {
     ]);
     expect(templateVariables("{% for f in files %}{{ f }} {{ loop.index }}{% endfor %}")).toEqual(["files"]);
     expect(templateVariables("plain")).toEqual([]);
+  });
+});
+
+describe("deleting a version", () => {
+  const prompt = {
+    id: "p1",
+    name: "team/review",
+    labels: [
+      { name: "latest", version: 3 },
+      { name: "production", version: 2 },
+      { name: "staging", version: 2 },
+    ],
+  };
+  const versions = [{ version: 3 }, { version: 2 }, { version: 1 }];
+
+  it("is refused for a version a label other than latest points at", () => {
+    expect(deletionBlocker(prompt, versions, 2)).toBe("The labels production, staging point at it; move them first.");
+    expect(deletionBlocker({ ...prompt, labels: [{ name: "production", version: 1 }] }, versions, 1)).toBe(
+      "The label production points at it; move it first.",
+    );
+  });
+
+  it("is refused for the only version, allowed for one only latest names", () => {
+    expect(deletionBlocker(prompt, [{ version: 1 }], 1)).toBe("It is the only version; delete the prompt instead.");
+    expect(deletionBlocker(prompt, versions, 3)).toBeNull();
+    expect(deletionBlocker(prompt, versions, 1)).toBeNull();
+  });
+});
+
+describe("overrides", () => {
+  it("are the organization's prompts of a shared prompt's name", () => {
+    const shared = { id: "s1", name: "coder/code-review", shared: true };
+    const own = [
+      { id: "o1", name: "coder/code-review-2", overridesShared: false },
+      { id: "o2", name: "coder/code-review", overridesShared: true },
+    ];
+    expect(overrideOf(shared, own)?.id).toBe("o2");
+    expect(overrideOf(shared, own.slice(0, 1))).toBeUndefined();
   });
 });

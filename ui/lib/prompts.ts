@@ -181,6 +181,23 @@ export function movableLabels(prompt: Prompt | undefined): Label[] {
   return (prompt?.labels ?? []).filter((label) => label.name !== "latest");
 }
 
+/** Why the service would refuse to delete a version (DeletePromptVersion), as far as the page
+ * can tell: the only version, or one a label other than `latest` points at. A running
+ * experiment's use is known only to the service, whose refusal the confirmation then shows. */
+export function deletionBlocker(prompt: Prompt, versions: PromptVersion[], version: number): string | null {
+  if (versions.length <= 1) return "It is the only version; delete the prompt instead.";
+  const held = movableLabels(prompt)
+    .filter((label) => label.version === version)
+    .map((label) => label.name);
+  if (held.length) return `The label${held.length === 1 ? "" : "s"} ${held.join(", ")} point${held.length === 1 ? "s" : ""} at it; move ${held.length === 1 ? "it" : "them"} first.`;
+  return null;
+}
+
+/** The organization's prompt that overrides a shared one: its own prompt of the same name. */
+export function overrideOf(shared: Prompt, own: Prompt[]): Prompt | undefined {
+  return own.find((prompt) => prompt.overridesShared && prompt.name === shared.name);
+}
+
 /** A success rate and its interval as percentages, one decimal. */
 export function percent(rate: number | undefined): string {
   return `${((rate ?? 0) * 100).toFixed(1)} %`;

@@ -21,6 +21,7 @@ export type SecretGrant = Omit<Schemas["coder.secret.v1.SecretGrant"], "granteeT
   actions?: SecretAction[];
 };
 export type AccessRecord = Schemas["coder.secret.v1.AccessRecord"];
+export type KeyUsage = Schemas["coder.secret.v1.KeyUsage"];
 export type SecretValue = Record<string, Record<string, unknown> | undefined>;
 
 export const SCOPES: { value: SecretScope; label: string }[] = [
@@ -29,6 +30,11 @@ export const SCOPES: { value: SecretScope; label: string }[] = [
   { value: "SECRET_SCOPE_PROJECT", label: "Project" },
   { value: "SECRET_SCOPE_USER", label: "User (mine unless named)" },
 ];
+
+/** A scope's short name: Organization, Team, Project, User. */
+export function scopeName(scope: SecretScope | undefined): string {
+  return SCOPES.find((s) => s.value === scope)?.label.split(" ")[0] ?? "—";
+}
 
 export const ACTIONS: { value: SecretAction; label: string }[] = [
   { value: "SECRET_ACTION_READ", label: "Read the value" },
@@ -204,6 +210,66 @@ export function toBase64(text: string): string {
   let binary = "";
   for (const byte of new TextEncoder().encode(text)) binary += String.fromCharCode(byte);
   return btoa(binary);
+}
+
+/** A secret name as the service takes it: a letter or `_` first, then letters, digits, `_ . -`. */
+export const NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/;
+
+/** TEAM and PROJECT secrets name their team or project; ORGANIZATION names none, USER the
+ * caller unless an id is given. */
+export function needsScopeId(scope: SecretScope): boolean {
+  return scope === "SECRET_SCOPE_TEAM" || scope === "SECRET_SCOPE_PROJECT";
+}
+
+export type MoveForm = { name: string; scope: SecretScope; scopeId: string };
+export type MoveBody = { name?: string; scope?: SecretScope; scopeId?: string; etag: string };
+
+/** MoveSecret's body from the form: only what changes (an unchanged name or scope is left
+ * out, as the service reads "keep"), with the etag the page read; or the field errors. */
+export function moveRequest(
+  secret: Secret,
+  form: MoveForm,
+): { ok: true; body: MoveBody } | { ok: false; errors: Record<string, string> } {
+  const name = form.name.trim();
+  const scopeId = form.scope === "SECRET_SCOPE_ORGANIZATION" ? "" : form.scopeId.trim();
+  const errors: Record<string, string> = {};
+  if (!NAME.test(name)) errors.name = "A letter or _ first, then letters, digits, _ . -";
+  if (needsScopeId(form.scope) && !scopeId) errors.scopeId = "Which one";
+  if (Object.keys(errors).length) return { ok: false, errors };
+  const renamed = name !== secret.name;
+  const moved = form.scope !== secret.scope || scopeId !== (secret.scopeId ?? "");
+  if (!renamed && !moved) return { ok: false, errors: { name: "Change the name or the scope" } };
+  return {
+    ok: true,
+    body: {
+      ...(renamed ? { name } : {}),
+      ...(moved ? { scope: form.scope, scopeId } : {}),
+      etag: secret.etag ?? "",
+    },
+  };
+}
+
+/** The shortest bundle password the service takes (ExportSecretsRequest). */
+export const BUNDLE_PASSWORD_MIN = 12;
+
+/** What stops an export before it is sent: the password's length and its repetition. */
+export function exportErrors(password: string, repeated: string): Record<string, string> {
+  if (password.length < BUNDLE_PASSWORD_MIN) return { password: `At least ${BUNDLE_PASSWORD_MIN} characters` };
+  if (password !== repeated) return { repeated: "The passwords differ" };
+  return {};
+}
+
+/** An exported bundle as the file to save: the base64 the answer carries, which is what
+ * Import's "Exported bundle" reads back, named by when it was made. */
+export function bundleFile(bundle: string, exportTime: string | undefined): { name: string; text: string } {
+  const stamp = (exportTime ?? new Date().toISOString()).replace(/\.\d+Z$/, "Z").replace(/[:]/g, "-");
+  return { name: `secrets-${stamp}.bundle`, text: `${bundle}\n` };
+}
+
+/** Versions whose data key a key other than the primary wraps: what a rewrap moves. int64
+ * counts arrive as strings. */
+export function versionsOffPrimary(keys: KeyUsage[]): number {
+  return keys.filter((k) => !k.primary).reduce((sum, k) => sum + Number(k.versionCount ?? 0), 0);
 }
 
 /** What the list shows instead of a value. */

@@ -123,6 +123,7 @@ export function refresh(): Promise<Session | null> {
     try {
       const response = await post("/api/auth/refresh");
       if (response.status === 401 || response.status === 403) {
+        await response.body?.cancel(); // nothing to read; a body left open keeps the request loading
         publish(null);
         return null;
       }

@@ -5,7 +5,8 @@ import dynamic from "next/dynamic";
 import Link from "next/link";
 import { useRouter, useSearchParams } from "next/navigation";
 import { api, unwrap } from "@/lib/api";
-import { byFolder, foldersOf, type Prompt, promptsKey } from "@/lib/prompts";
+import { allPrompts } from "@/lib/prompt-queries";
+import { byFolder, foldersOf, overrideOf, type Prompt, promptsKey } from "@/lib/prompts";
 import { ErrorNotice } from "../errors";
 import { useSession } from "../providers";
 import { Button } from "../ui/button";
@@ -14,19 +15,7 @@ import { cn } from "../ui/cn";
 // The dialog (Radix, the form libraries) loads when it first opens.
 const CreatePrompt = dynamic(() => import("./create-prompt"), { ssr: false });
 
-/** Every prompt of the organization in one folder (or all), pages of 1000 until the last. */
-async function allPrompts(folder: string): Promise<Prompt[]> {
-  const prompts: Prompt[] = [];
-  let pageToken = "";
-  do {
-    const page = await unwrap(api().GET("/api/v1/prompt/prompts", { params: { query: { folder, pageSize: 1000, pageToken } } }));
-    prompts.push(...((page.prompts ?? []) as Prompt[]));
-    pageToken = page.nextPageToken ?? "";
-  } while (pageToken);
-  return prompts;
-}
-
-function PromptRows({ prompts, shared }: { prompts: Prompt[]; shared?: boolean }) {
+function PromptRows({ prompts, shared, own }: { prompts: Prompt[]; shared?: boolean; own?: Prompt[] }) {
   return (
     <ul className="flex flex-col divide-y divide-border rounded-md border border-border">
       {prompts.map((prompt) => (
@@ -41,6 +30,7 @@ function PromptRows({ prompts, shared }: { prompts: Prompt[]; shared?: boolean }
                 .join("")}
             </span>
             {prompt.overridesShared ? <span className="text-xs text-muted-foreground">overrides shared</span> : null}
+            {shared && own && overrideOf(prompt, own) ? <span className="text-xs font-medium">overridden by your organization</span> : null}
             {shared ? <Share2 className="ml-auto h-4 w-4 text-muted-foreground" aria-label="Shared" /> : null}
             {prompt.description ? <span className="ml-auto truncate text-sm text-muted-foreground">{prompt.description}</span> : null}
           </Link>
@@ -111,7 +101,7 @@ export function PromptList() {
             <section aria-label="Shared library" className="flex flex-col gap-2">
               <h2 className="text-sm font-medium text-muted-foreground">Shared library (read-only; override to change)</h2>
               <ErrorNotice error={shared.error} />
-              <PromptRows prompts={(shared.data?.prompts ?? []) as Prompt[]} shared />
+              <PromptRows prompts={(shared.data?.prompts ?? []) as Prompt[]} shared own={everything.data ?? []} />
             </section>
           ) : null}
         </div>

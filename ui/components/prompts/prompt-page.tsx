@@ -12,6 +12,7 @@ const Editor = dynamic(() => import("./editor"), { ssr: false });
 const Versions = dynamic(() => import("./versions"), { ssr: false });
 const Labels = dynamic(() => import("./labels"), { ssr: false });
 const Experiments = dynamic(() => import("./experiments"), { ssr: false });
+const Override = dynamic(() => import("./override"), { ssr: false });
 
 const TABS = [
   ["editor", "Editor"],
@@ -65,6 +66,12 @@ export function PromptPage({ promptId }: { promptId: string }) {
         </ul>
       </div>
       {data?.description ? <p className="text-sm text-muted-foreground">{data.description}</p> : null}
+      {data?.overridesShared ? (
+        <p className="text-sm text-muted-foreground" data-testid="overrides-shared">
+          Overrides the shared prompt of this name wherever it carries the label asked for (move its production label to put it live).
+        </p>
+      ) : null}
+      {data?.shared && versions.data ? <Override prompt={data} versions={versions.data} /> : null}
       <ErrorNotice error={prompt.error ?? versions.error} />
       {data && versions.data ? (
         <Tabs value={tab} onValueChange={(value) => go({ tab: value })}>

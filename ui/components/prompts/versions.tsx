@@ -3,9 +3,10 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { api, unwrap } from "@/lib/api";
 import { promptChanged } from "@/lib/prompt-queries";
-import { type FieldChange, type Prompt, type PromptVersion, showValue, sideBySide } from "@/lib/prompts";
+import { deletionBlocker, type FieldChange, type Prompt, type PromptVersion, showValue, sideBySide } from "@/lib/prompts";
 import { SideBySide } from "../diff";
 import { ErrorNotice, toast } from "../errors";
+import { AlertDialog, AlertDialogCancel, AlertDialogContent } from "../ui/alert-dialog";
 import { Button } from "../ui/button";
 import { Field, Select } from "../ui/field";
 
@@ -75,8 +76,12 @@ function Diff({ promptId, from, to }: { promptId: string; from: number; to: numb
 export default function Versions({ prompt, versions, onOpen }: { prompt: Prompt; versions: PromptVersion[]; onOpen: (version: number) => void }) {
   const client = useQueryClient();
   const numbers = versions.map((v) => v.version ?? 0);
-  const [to, setTo] = useState(numbers[0] ?? 1);
-  const [from, setFrom] = useState(numbers[1] ?? numbers[0] ?? 1);
+  const [chosenTo, setTo] = useState(numbers[0] ?? 1);
+  const [chosenFrom, setFrom] = useState(numbers[1] ?? numbers[0] ?? 1);
+  // A deleted version leaves the choice: compare the newest ones left instead.
+  const to = numbers.includes(chosenTo) ? chosenTo : (numbers[0] ?? 1);
+  const from = numbers.includes(chosenFrom) ? chosenFrom : (numbers.find((n) => n !== to) ?? to);
+  const [confirming, setConfirming] = useState<PromptVersion | null>(null);
   const remove = useMutation({
     mutationFn: (version: PromptVersion) =>
       unwrap(
@@ -86,9 +91,11 @@ export default function Versions({ prompt, versions, onOpen }: { prompt: Prompt;
       ),
     onSuccess: (_reply, version) => {
       toast.info(`Deleted version ${version.version}`);
+      setConfirming(null);
       promptChanged(client, prompt.id ?? "");
     },
   });
+  const blocker = confirming ? deletionBlocker(prompt, versions, confirming.version ?? 0) : null;
   return (
     <div className="flex flex-col gap-6">
       <table className="w-full text-sm">
@@ -106,7 +113,7 @@ export default function Versions({ prompt, versions, onOpen }: { prompt: Prompt;
         </thead>
         <tbody>
           {versions.map((version) => (
-            <tr key={version.id} className="border-b border-border">
+            <tr key={version.id} className="border-b border-border" data-version={version.version}>
               <td className="p-2 font-medium">v{version.version}</td>
               <td className="p-2">{(version.labels ?? []).join(", ") || "—"}</td>
               <td className="p-2">{version.commitMessage || "—"}</td>
@@ -116,7 +123,15 @@ export default function Versions({ prompt, versions, onOpen }: { prompt: Prompt;
                   Edit from v{version.version}
                 </Button>
                 {!prompt.shared ? (
-                  <Button size="sm" variant="ghost" onClick={() => remove.mutate(version)} aria-label={`Delete version ${version.version}`}>
+                  <Button
+                    size="sm"
+                    variant="ghost"
+                    onClick={() => {
+                      remove.reset();
+                      setConfirming(version);
+                    }}
+                    aria-label={`Delete version ${version.version}`}
+                  >
                     Delete
                   </Button>
                 ) : null}
@@ -125,7 +140,29 @@ export default function Versions({ prompt, versions, onOpen }: { prompt: Prompt;
           ))}
         </tbody>
       </table>
-      <ErrorNotice error={remove.error} />
+      <AlertDialog open={confirming !== null} onOpenChange={(open) => !open && setConfirming(null)}>
+        {confirming ? (
+          <AlertDialogContent
+            title={`Delete version ${confirming.version}?`}
+            description={
+              <div className="flex flex-col gap-2">
+                <p>
+                  {blocker ??
+                    `Version ${confirming.version}${confirming.commitMessage ? ` (“${confirming.commitMessage}”)` : ""} is gone for good; latest moves to the newest version left.`}
+                </p>
+                <ErrorNotice error={remove.error} />
+              </div>
+            }
+          >
+            <AlertDialogCancel asChild>
+              <Button variant="secondary">Keep it</Button>
+            </AlertDialogCancel>
+            <Button variant="danger" disabled={blocker !== null || remove.isPending} onClick={() => remove.mutate(confirming)}>
+              Delete version {confirming.version}
+            </Button>
+          </AlertDialogContent>
+        ) : null}
+      </AlertDialog>
       <section aria-label="Compare versions" className="flex flex-col gap-3">
         <h2 className="text-lg font-semibold">Compare</h2>
         <div className="flex items-end gap-3">

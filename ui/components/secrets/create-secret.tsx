@@ -3,14 +3,13 @@ import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useRouter } from "next/navigation";
 import { useState } from "react";
 import { api, unwrap } from "@/lib/api";
-import { buildValue, SCOPES, type SecretScope, type SecretType, TYPE_OPTIONS } from "@/lib/secrets";
+import { buildValue, NAME, needsScopeId, scopeName, type SecretScope, type SecretType, TYPE_OPTIONS } from "@/lib/secrets";
 import { ErrorNotice, toast, violationOf } from "../errors";
 import { Button } from "../ui/button";
 import { Dialog, DialogContent } from "../ui/dialog";
+import { ScopeOptions } from "./scope-options";
 import { Field, Input, Select } from "../ui/field";
 import { ValueFields } from "./value-fields";
-
-const NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/;
 
 /** The new-secret dialog: name, type, scope, description and the first value. */
 export default function CreateSecret({ onClose }: { onClose: () => void }) {
@@ -42,7 +41,7 @@ export default function CreateSecret({ onClose }: { onClose: () => void }) {
     event.preventDefault();
     const next: Record<string, string> = {};
     if (!NAME.test(name)) next.name = "A letter or _ first, then letters, digits, _ . -";
-    if (scope !== "SECRET_SCOPE_ORGANIZATION" && scope !== "SECRET_SCOPE_USER" && !scopeId) next.scopeId = "Which one";
+    if (needsScopeId(scope) && !scopeId) next.scopeId = "Which one";
     const built = buildValue(type, entries);
     if (!built.ok) Object.assign(next, built.errors);
     setErrors(next);
@@ -75,16 +74,12 @@ export default function CreateSecret({ onClose }: { onClose: () => void }) {
             </Field>
             <Field id="secret-scope" label="Scope" error={violationOf(create.error, "scope")}>
               <Select id="secret-scope" value={scope} onChange={(e) => setScope(e.target.value as SecretScope)}>
-                {SCOPES.map((s) => (
-                  <option key={s.value} value={s.value}>
-                    {s.label}
-                  </option>
-                ))}
+                <ScopeOptions />
               </Select>
             </Field>
           </div>
           {scope !== "SECRET_SCOPE_ORGANIZATION" ? (
-            <Field id="secret-scope-id" label={`${SCOPES.find((s) => s.value === scope)?.label.split(" ")[0]} id`} error={errors.scopeId ?? violationOf(create.error, "scope_id")}>
+            <Field id="secret-scope-id" label={`${scopeName(scope)} id`} error={errors.scopeId ?? violationOf(create.error, "scope_id")}>
               <Input id="secret-scope-id" value={scopeId} onChange={(e) => setScopeId(e.target.value)} placeholder={scope === "SECRET_SCOPE_USER" ? "empty: me" : ""} />
             </Field>
           ) : null}

@@ -2,10 +2,11 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { api, unwrap } from "@/lib/api";
-import { SCOPES, type SecretScope, toBase64 } from "@/lib/secrets";
+import { type SecretScope, toBase64 } from "@/lib/secrets";
 import { ErrorNotice, violationOf } from "../errors";
 import { Button } from "../ui/button";
 import { Dialog, DialogContent } from "../ui/dialog";
+import { ScopeOptions } from "./scope-options";
 import { Field, Input, Select, Textarea } from "../ui/field";
 
 type Format = "IMPORT_FORMAT_DOTENV" | "IMPORT_FORMAT_JSON" | "IMPORT_FORMAT_BUNDLE";
@@ -90,11 +91,7 @@ export default function ImportSecrets({ onClose }: { onClose: () => void }) {
             <div className="grid grid-cols-2 gap-3">
               <Field id="import-scope" label="Into scope">
                 <Select id="import-scope" value={scope} onChange={(e) => setScope(e.target.value as SecretScope)}>
-                  {SCOPES.map((s) => (
-                    <option key={s.value} value={s.value}>
-                      {s.label}
-                    </option>
-                  ))}
+                  <ScopeOptions />
                 </Select>
               </Field>
               {scope !== "SECRET_SCOPE_ORGANIZATION" ? (

@@ -6,19 +6,22 @@ import Link from "next/link";
 import { usePathname, useRouter, useSearchParams } from "next/navigation";
 import { useEffect, useState } from "react";
 import { api, unwrap } from "@/lib/api";
-import { MASK, SCOPES, type Secret, type SecretScope, type SecretType, TYPE_OPTIONS, typeLabel } from "@/lib/secrets";
+import { MASK, scopeName, type Secret, type SecretScope, type SecretType, TYPE_OPTIONS, typeLabel } from "@/lib/secrets";
 import { ErrorNotice } from "../errors";
 import { isAdmin } from "../identity/common";
 import { useSession } from "../providers";
 import { Button } from "../ui/button";
+import { ScopeOptions } from "./scope-options";
 import { Field, Input, Select } from "../ui/field";
 
 // The dialogs (Radix, their forms) load when first opened.
 const CreateSecret = dynamic(() => import("./create-secret"), { ssr: false });
 const ImportSecrets = dynamic(() => import("./import-secrets"), { ssr: false });
+const ExportSecrets = dynamic(() => import("./export-secrets"), { ssr: false });
+const Keys = dynamic(() => import("./keys"), { ssr: false });
 
 function scopeText(secret: Secret): string {
-  const label = SCOPES.find((s) => s.value === secret.scope)?.label.split(" ")[0] ?? "—";
+  const label = scopeName(secret.scope);
   return secret.scopeId ? `${label} ${secret.scopeId.slice(-8)}` : label;
 }
 
@@ -67,9 +70,17 @@ export function SecretList() {
         <h1 className="text-2xl font-semibold">Secrets</h1>
         <div className="flex gap-2">
           {isAdmin(session?.role) ? (
-            <Button variant="secondary" onClick={() => open("import")}>
-              Import
-            </Button>
+            <>
+              <Button variant="secondary" onClick={() => open("keys")}>
+                Keys
+              </Button>
+              <Button variant="secondary" onClick={() => open("export")}>
+                Export
+              </Button>
+              <Button variant="secondary" onClick={() => open("import")}>
+                Import
+              </Button>
+            </>
           ) : null}
           <Button onClick={() => open("new")}>New secret</Button>
         </div>
@@ -84,11 +95,7 @@ export function SecretList() {
           <Field id="secret-filter-scope" label="Scope">
             <Select id="secret-filter-scope" value={scope} onChange={(e) => setScope(e.target.value as SecretScope | "")}>
               <option value="">Every scope</option>
-              {SCOPES.map((s) => (
-                <option key={s.value} value={s.value}>
-                  {s.label}
-                </option>
-              ))}
+              <ScopeOptions />
             </Select>
           </Field>
         </div>
@@ -164,6 +171,8 @@ export function SecretList() {
       ) : null}
       {dialog === "new" ? <CreateSecret onClose={() => open(null)} /> : null}
       {dialog === "import" ? <ImportSecrets onClose={() => open(null)} /> : null}
+      {dialog === "export" ? <ExportSecrets onClose={() => open(null)} /> : null}
+      {dialog === "keys" ? <Keys onClose={() => open(null)} /> : null}
     </div>
   );
 }

@@ -12,7 +12,7 @@ import {
   GRANTEES,
   type GranteeType,
   MASK,
-  SCOPES,
+  scopeName,
   type Secret,
   type SecretAction,
   type SecretGrant,
@@ -28,8 +28,10 @@ import { Field, Input, Select } from "../ui/field";
 import { useMemberNames } from "../usage/common";
 import { ValueFields } from "./value-fields";
 
-// The reveal dialog loads when first opened.
+// The dialogs load when first opened.
 const Reveal = dynamic(() => import("./reveal"), { ssr: false });
+const MoveSecret = dynamic(() => import("./move-secret"), { ssr: false });
+const ExportSecrets = dynamic(() => import("./export-secrets"), { ssr: false });
 
 const secretKey = (id: string) => ["secret", id] as const;
 
@@ -346,7 +348,8 @@ function Audit({ secret }: { secret: Secret }) {
 }
 
 /** One secret: its metadata, the value masked until revealed with a reason, versions with
- * rollback, grants, the access audit (owners and admins), delete and restore. */
+ * rollback, grants, the access audit (owners and admins), move or rename, export (admins),
+ * delete and restore. */
 export function SecretPage({ secretId }: { secretId: string }) {
   const client = useQueryClient();
   const router = useRouter();
@@ -354,6 +357,7 @@ export function SecretPage({ secretId }: { secretId: string }) {
   const admin = isAdmin(session?.role);
   const [reveal, setReveal] = useState<number | null>(null);
   const [adding, setAdding] = useState(false);
+  const [dialog, setDialog] = useState<"move" | "export" | null>(null);
   const secret = useQuery({
     queryKey: secretKey(secretId),
     queryFn: () => unwrap(api().GET("/api/v1/secret/secrets/{secret_id}", { params: { path: { secret_id: secretId } } })).then((r) => r.secret as Secret),
@@ -393,8 +397,8 @@ export function SecretPage({ secretId }: { secretId: string }) {
         <>
           <div className="flex flex-col gap-1">
             <h1 className="font-mono text-2xl font-semibold">{data.name}</h1>
-            <p className="text-sm text-muted-foreground">
-              {typeLabel(data.type)} · {SCOPES.find((s) => s.value === data.scope)?.label.split(" ")[0]}
+            <p className="text-sm text-muted-foreground" data-testid="secret-summary">
+              {typeLabel(data.type)} · {scopeName(data.scope)}
               {data.scopeId ? ` ${data.scopeId}` : ""} · version {data.currentVersion}
               {deleted ? ` · deleted, purged ${when(data.purgeTime)}` : ""}
             </p>
@@ -434,9 +438,19 @@ export function SecretPage({ secretId }: { secretId: string }) {
           <Versions secret={data} onReveal={setReveal} />
           <Grants secret={data} />
           {admin ? <Audit secret={data} /> : null}
-          <section aria-label="Delete" className="flex flex-col gap-2">
+          <section aria-label="Manage" className="flex flex-col gap-2">
             <ErrorNotice error={remove.error ?? restore.error ?? purge.error} />
-            <div className="flex gap-2">
+            <div className="flex flex-wrap gap-2">
+              {!deleted ? (
+                <Button variant="secondary" onClick={() => setDialog("move")}>
+                  Move or rename
+                </Button>
+              ) : null}
+              {!deleted && admin ? (
+                <Button variant="secondary" onClick={() => setDialog("export")}>
+                  Export
+                </Button>
+              ) : null}
               {deleted ? (
                 <>
                   <Button variant="secondary" onClick={() => restore.mutate()} disabled={restore.isPending}>
@@ -456,6 +470,8 @@ export function SecretPage({ secretId }: { secretId: string }) {
             </div>
           </section>
           {reveal !== null ? <Reveal secret={data} version={reveal} onClose={() => setReveal(null)} /> : null}
+          {dialog === "move" ? <MoveSecret secret={data} onClose={() => setDialog(null)} /> : null}
+          {dialog === "export" ? <ExportSecrets secret={data} onClose={() => setDialog(null)} /> : null}
         </>
       ) : null}
     </div>

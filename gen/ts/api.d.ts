@@ -2326,6 +2326,111 @@ export interface paths {
         patch: operations["PlanningService_UpdateMilestone"];
         trace?: never;
     };
+    "/api/v1/planning/projects/{project_id}/plans/{plan_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * GetPlan returns one plan.
+         * @description GetPlan returns one plan.
+         */
+        get: operations["PlanningService_GetPlan"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/planning/projects/{project_id}/plans/{plan_id}:approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * ApprovePlan creates a valid draft's tasks, with their dependencies, in the project in one
+         * @description ApprovePlan creates a valid draft's tasks, with their dependencies, in the project in one
+         *     atomic write, and marks the plan approved.
+         */
+        post: operations["PlanningService_ApprovePlan"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/planning/projects/{project_id}/plans/{plan_id}:refine": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * RefinePlan changes a draft plan as an instruction says, through the AI Service; the plan
+         * @description RefinePlan changes a draft plan as an instruction says, through the AI Service; the plan
+         *     gets a new revision.
+         */
+        post: operations["PlanningService_RefinePlan"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/planning/projects/{project_id}/plans/{plan_id}:validate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ValidatePlan says what keeps a plan from being approved: a dependency cycle, a task
+         * @description ValidatePlan says what keeps a plan from being approved: a dependency cycle, a task
+         *     without an estimate, a dependency or module that is not in the plan.
+         */
+        get: operations["PlanningService_ValidatePlan"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/planning/projects/{project_id}/plans:generate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * GeneratePlan drafts a plan for a project from an intent (and knowledge pages as context)
+         * @description GeneratePlan drafts a plan for a project from an intent (and knowledge pages as context)
+         *     through the AI Service, with the `coder/plan-from-intent` prompt of Prompt Management; an
+         *     answer that does not fit the plan's schema is asked again, with what was wrong.
+         */
+        post: operations["PlanningService_GeneratePlan"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/planning/projects/{project_id}/tasks": {
         parameters: {
             query?: never;
@@ -8257,6 +8362,31 @@ export interface components {
              */
             time?: string;
         };
+        /** @description ApprovePlanRequest names the plan to approve. */
+        "coder.planning.v1.ApprovePlanRequest": {
+            /** @description When set, refused unless the stored plan still has this etag. */
+            etag?: string;
+            /** @description Id of the plan. */
+            planId: string;
+            /** @description Id of the plan's project. */
+            projectId: string;
+        };
+        /** @description ApprovePlanRequest names the plan to approve. */
+        "coder.planning.v1.ApprovePlanRequest-Body": {
+            /** @description When set, refused unless the stored plan still has this etag. */
+            etag?: string;
+            /** @description Set by the path; a value sent here is replaced by it. */
+            planId?: string;
+            /** @description Set by the path; a value sent here is replaced by it. */
+            projectId?: string;
+        };
+        /** @description ApprovePlanResponse carries the approved plan and the tasks made of it. */
+        "coder.planning.v1.ApprovePlanResponse": {
+            /** @description The plan, approved, with `task_ids`. */
+            plan?: components["schemas"]["coder.planning.v1.Plan"];
+            /** @description The tasks created, in the plan's order. */
+            tasks?: components["schemas"]["coder.planning.v1.Task"][];
+        };
         /** @description BurndownPoint is the work of a cycle left at the end of one of its days. */
         "coder.planning.v1.BurndownPoint": {
             /** @description Where a straight line from the total estimate to zero stands then. */
@@ -8502,6 +8632,39 @@ export interface components {
          *     A request may give a value's number instead of its name; answers carry names.
          */
         "coder.planning.v1.EdgeSource": ("EDGE_SOURCE_UNSPECIFIED" | "EDGE_SOURCE_DEPENDENCY" | "EDGE_SOURCE_RELATION") | (0 | 1 | 2);
+        /** @description GeneratePlanRequest is the intent to plan. */
+        "coder.planning.v1.GeneratePlanRequest": {
+            /** @description What the team wants, 1 to 20,000 characters. */
+            intent: string;
+            /** @description Knowledge pages to read as context, at most 10. */
+            knowledgePageIds?: string[];
+            /**
+             * @description Model to ask, as the AI Service's registry names it; empty means the prompt's model or
+             *     the AI Service's default.
+             */
+            model?: string;
+            /** @description Id of the project to plan. */
+            projectId: string;
+        };
+        /** @description GeneratePlanRequest is the intent to plan. */
+        "coder.planning.v1.GeneratePlanRequest-Body": {
+            /** @description What the team wants, 1 to 20,000 characters. */
+            intent: string;
+            /** @description Knowledge pages to read as context, at most 10. */
+            knowledgePageIds?: string[];
+            /**
+             * @description Model to ask, as the AI Service's registry names it; empty means the prompt's model or
+             *     the AI Service's default.
+             */
+            model?: string;
+            /** @description Set by the path; a value sent here is replaced by it. */
+            projectId?: string;
+        };
+        /** @description GeneratePlanResponse carries the draft. */
+        "coder.planning.v1.GeneratePlanResponse": {
+            /** @description The stored draft, revision 1. */
+            plan?: components["schemas"]["coder.planning.v1.Plan"];
+        };
         /** @description GetCycleBurndownRequest names a cycle. */
         "coder.planning.v1.GetCycleBurndownRequest": {
             /** @description Id of the cycle. */
@@ -8547,6 +8710,18 @@ export interface components {
         "coder.planning.v1.GetMilestoneResponse": {
             /** @description The milestone. */
             milestone?: components["schemas"]["coder.planning.v1.Milestone"];
+        };
+        /** @description GetPlanRequest names a plan. */
+        "coder.planning.v1.GetPlanRequest": {
+            /** @description Id of the plan. */
+            planId: string;
+            /** @description Id of the plan's project. */
+            projectId: string;
+        };
+        /** @description GetPlanResponse carries the plan. */
+        "coder.planning.v1.GetPlanResponse": {
+            /** @description The plan. */
+            plan?: components["schemas"]["coder.planning.v1.Plan"];
         };
         /** @description GetProjectGraphRequest names a project. */
         "coder.planning.v1.GetProjectGraphRequest": {
@@ -8854,6 +9029,100 @@ export interface components {
              */
             readonly updateTime?: string;
         };
+        /**
+         * @description Plan is a drafted plan for a project, generated from an intent and refined by instructions
+         *     until it is approved, when its tasks are created in the project.
+         */
+        "coder.planning.v1.Plan": {
+            /**
+             * Format: date-time
+             * @description When the plan was generated.
+             */
+            readonly createTime?: string;
+            /** @description User id of the creator. */
+            readonly createdBy?: string;
+            /** @description The plan's modules and tasks. */
+            readonly draft?: components["schemas"]["coder.planning.v1.PlanDraft"];
+            /**
+             * @description Opaque version of the stored plan; send it back on refine or approve to refuse a change
+             *     over someone else's newer one.
+             */
+            etag?: string;
+            /** @description Server-assigned, time-sortable id. */
+            readonly id?: string;
+            /** @description The intent the plan was generated from. */
+            readonly intent?: string;
+            /** @description Knowledge pages read as context when it was generated. */
+            readonly knowledgePageIds?: string[];
+            /** @description The organization that owns the plan, taken from the caller's token. */
+            readonly organizationId?: string;
+            /** @description The project the plan is for. */
+            readonly projectId?: string;
+            /**
+             * Format: int32
+             * @description 1 when generated, one more with each refinement.
+             */
+            readonly revision?: number;
+            /** @description Where the plan stands. */
+            readonly state?: components["schemas"]["coder.planning.v1.PlanState"];
+            /** @description Once approved, the id of the task made of each plan task, by key. */
+            readonly taskIds?: {
+                [key: string]: string;
+            };
+            /**
+             * Format: date-time
+             * @description When the plan last changed.
+             */
+            readonly updateTime?: string;
+        };
+        /** @description PlanDraft is the content of a plan: what the model answers and what a refinement changes. */
+        "coder.planning.v1.PlanDraft": {
+            /** @description The plan's modules, at most 20. */
+            modules?: components["schemas"]["coder.planning.v1.PlanModule"][];
+            /** @description The plan's tasks, 1 to 50 (one atomic write creates them on approval). */
+            tasks: components["schemas"]["coder.planning.v1.PlanTask"][];
+        };
+        /** @description PlanModule groups the tasks of one part of a plan. */
+        "coder.planning.v1.PlanModule": {
+            /** @description What the module covers, at most 2,000 characters. */
+            description?: string;
+            /** @description Key of the module inside the plan, named by its tasks' `module`. */
+            key: string;
+            /** @description Display name, 1 to 200 characters. */
+            name: string;
+        };
+        /** @description PlanProblem is one reason a plan cannot be approved. */
+        "coder.planning.v1.PlanProblem": {
+            /** @description What is wrong. */
+            problem?: string;
+            /** @description Key of the task concerned; empty for the plan as a whole. */
+            taskKey?: string;
+        };
+        /**
+         * @description PlanState is where a plan stands.
+         *     - `PLAN_STATE_UNSPECIFIED`: Not set.
+         *     - `PLAN_STATE_DRAFT`: A draft: it can be refined and approved.
+         *     - `PLAN_STATE_APPROVED`: Approved: its tasks exist in the project; it no longer changes.
+         *     A request may give a value's number instead of its name; answers carry names.
+         */
+        "coder.planning.v1.PlanState": ("PLAN_STATE_UNSPECIFIED" | "PLAN_STATE_DRAFT" | "PLAN_STATE_APPROVED") | (0 | 1 | 2);
+        /** @description PlanTask is one task of a plan, before it exists in the project. */
+        "coder.planning.v1.PlanTask": {
+            /** @description What must be true for the task to be done, at most 20 criteria. */
+            acceptanceCriteria?: string[];
+            /** @description Keys of the plan's tasks that must be done first. */
+            dependsOn?: string[];
+            /** @description Details, at most 20,000 characters. */
+            description?: string;
+            /** @description Expected effort in hours, up to 1,000; zero means not estimated. */
+            estimateHours?: number;
+            /** @description Key of the task inside the plan, named by other tasks' `depends_on`. */
+            key: string;
+            /** @description Key of the module the task belongs to; empty for none. */
+            module?: string;
+            /** @description Short summary, 1 to 500 characters. */
+            title: string;
+        };
         /** @description Project groups the tasks of one piece of work inside an organization. */
         "coder.planning.v1.Project": {
             /**
@@ -8909,6 +9178,43 @@ export interface components {
              * @description When the project last changed.
              */
             readonly updateTime?: string;
+        };
+        /** @description RefinePlanRequest is how to change a draft. */
+        "coder.planning.v1.RefinePlanRequest": {
+            /** @description When set, refused unless the stored plan still has this etag. */
+            etag?: string;
+            /** @description What to change, 1 to 5,000 characters. */
+            instruction: string;
+            /**
+             * @description Model to ask, as the AI Service's registry names it; empty means the prompt's model or
+             *     the AI Service's default.
+             */
+            model?: string;
+            /** @description Id of the plan. */
+            planId: string;
+            /** @description Id of the plan's project. */
+            projectId: string;
+        };
+        /** @description RefinePlanRequest is how to change a draft. */
+        "coder.planning.v1.RefinePlanRequest-Body": {
+            /** @description When set, refused unless the stored plan still has this etag. */
+            etag?: string;
+            /** @description What to change, 1 to 5,000 characters. */
+            instruction: string;
+            /**
+             * @description Model to ask, as the AI Service's registry names it; empty means the prompt's model or
+             *     the AI Service's default.
+             */
+            model?: string;
+            /** @description Set by the path; a value sent here is replaced by it. */
+            planId?: string;
+            /** @description Set by the path; a value sent here is replaced by it. */
+            projectId?: string;
+        };
+        /** @description RefinePlanResponse carries the new revision. */
+        "coder.planning.v1.RefinePlanResponse": {
+            /** @description The plan after the change. */
+            plan?: components["schemas"]["coder.planning.v1.Plan"];
         };
         /**
          * @description RelationKind is how a task stands to a related task, read from the task's side. One stored
@@ -9205,6 +9511,20 @@ export interface components {
         "coder.planning.v1.UpdateWorklogResponse": {
             /** @description The worklog as stored after the change. */
             worklog?: components["schemas"]["coder.planning.v1.Worklog"];
+        };
+        /** @description ValidatePlanRequest names a plan. */
+        "coder.planning.v1.ValidatePlanRequest": {
+            /** @description Id of the plan. */
+            planId: string;
+            /** @description Id of the plan's project. */
+            projectId: string;
+        };
+        /** @description ValidatePlanResponse says whether the plan can be approved. */
+        "coder.planning.v1.ValidatePlanResponse": {
+            /** @description What does, in the plan's task order. */
+            problems?: components["schemas"]["coder.planning.v1.PlanProblem"][];
+            /** @description True when nothing keeps the plan from being approved. */
+            valid?: boolean;
         };
         /** @description WatchProjectRequest names the project to watch. */
         "coder.planning.v1.WatchProjectRequest": {
@@ -18657,6 +18977,226 @@ export interface operations {
             408: components["responses"]["RequestTimeout"];
             409: components["responses"]["Conflict"];
             412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    PlanningService_GetPlan: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the plan's project. */
+                project_id: string;
+                /** @description Id of the plan. */
+                plan_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.planning.v1.GetPlanResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    PlanningService_ApprovePlan: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the plan's project. */
+                project_id: string;
+                /** @description Id of the plan. */
+                plan_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["coder.planning.v1.ApprovePlanRequest-Body"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.planning.v1.ApprovePlanResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    PlanningService_RefinePlan: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the plan's project. */
+                project_id: string;
+                /** @description Id of the plan. */
+                plan_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["coder.planning.v1.RefinePlanRequest-Body"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.planning.v1.RefinePlanResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    PlanningService_ValidatePlan: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the plan's project. */
+                project_id: string;
+                /** @description Id of the plan. */
+                plan_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.planning.v1.ValidatePlanResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    PlanningService_GeneratePlan: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the project to plan. */
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["coder.planning.v1.GeneratePlanRequest-Body"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.planning.v1.GeneratePlanResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             414: components["responses"]["UriTooLong"];
             429: components["responses"]["TooManyRequests"];

@@ -8,6 +8,7 @@ import grpc
 from coder.planning.v1 import planning_service_pb2_grpc
 from services.kit import Resources, ServiceDefinition
 from services.planning._dependencies import DependencyRules
+from services.planning._plans import PlanRules
 from services.planning._schedules import ScheduleRules
 from services.planning._worklogs import WorklogRules
 from services.planning.events import TaskFeed
@@ -25,6 +26,7 @@ def register(server: grpc.aio.Server, resources: Resources) -> None:
         ScheduleRules(repository, clock, locks),
         DependencyRules(repository, clock, locks),
         WorklogRules(repository, clock, locks),
+        PlanRules(repository, clock, locks, resources.peers),
     )
     planning_service_pb2_grpc.add_PlanningServiceServicer_to_server(servicer, server)
 

@@ -16,7 +16,16 @@ rather than through json_format.
 
 from __future__ import annotations
 
-from coder.planning.v1 import project_pb2, relation_pb2, schedule_pb2, task_pb2, worklog_pb2
+from google.protobuf import json_format
+
+from coder.planning.v1 import (
+    plan_pb2,
+    project_pb2,
+    relation_pb2,
+    schedule_pb2,
+    task_pb2,
+    worklog_pb2,
+)
 from services.kit import fill_timestamp, optional_timestamp_text, timestamp_text
 from services.kit.store import Document
 
@@ -282,3 +291,43 @@ def worklog_from_document(document: Document) -> worklog_pb2.Worklog:
     fill_timestamp(worklog.create_time, document["createTime"])
     fill_timestamp(worklog.update_time, document["updateTime"])
     return worklog
+
+
+# --- plans -------------------------------------------------------------------------------------
+
+
+def plan_document(plan: plan_pb2.Plan) -> Document:
+    """The stored form of a plan; its draft is stored as its proto3 JSON (read back whole)."""
+    return {
+        "id": plan.id,
+        "organizationId": plan.organization_id,
+        "projectId": plan.project_id,
+        "intent": plan.intent,
+        "knowledgePageIds": list(plan.knowledge_page_ids),
+        "draft": json_format.MessageToDict(plan.draft),
+        "state": int(plan.state),
+        "revision": plan.revision,
+        "taskIds": dict(plan.task_ids),
+        "createdBy": plan.created_by,
+        "createTime": timestamp_text(plan.create_time),
+        "updateTime": timestamp_text(plan.update_time),
+    }
+
+
+def plan_from_document(document: Document) -> plan_pb2.Plan:
+    plan = plan_pb2.Plan(
+        id=document["id"],
+        organization_id=document["organizationId"],
+        project_id=document["projectId"],
+        intent=document["intent"],
+        knowledge_page_ids=document["knowledgePageIds"],
+        state=document["state"],
+        revision=document["revision"],
+        task_ids=document["taskIds"],
+        created_by=document["createdBy"],
+        etag=document.get("_etag", ""),
+    )
+    json_format.ParseDict(document["draft"], plan.draft)
+    fill_timestamp(plan.create_time, document["createTime"])
+    fill_timestamp(plan.update_time, document["updateTime"])
+    return plan

@@ -23,6 +23,7 @@ from google.protobuf.field_mask_pb2 import FieldMask
 from coder.events.v1 import event_pb2
 from coder.planning.v1 import (
     events_pb2,
+    plan_pb2,
     planning_service_pb2,
     project_pb2,
     relation_pb2,
@@ -41,6 +42,7 @@ TASK_UPDATED = "planning.task.updated"
 TASK_STATUS_CHANGED = "planning.task.status_changed"
 TASK_DELETED = "planning.task.deleted"
 Verb = Literal["created", "updated", "deleted"]
+PlanVerb = Literal["generated", "refined", "approved"]
 
 
 class PlanningEvents:
@@ -105,6 +107,12 @@ class PlanningEvents:
         """`planning.relation.<verb>` (created, deleted)."""
         payload = events_pb2.RelationChanged(relation=relation)
         return self._event(f"planning.relation.{verb}", relation.id, payload)
+
+    def plan(self, verb: PlanVerb, plan: plan_pb2.Plan) -> event_pb2.Event:
+        """`planning.plan.<verb>` (generated, refined, approved)."""
+        payload = events_pb2.PlanChanged(plan=plan)
+        payload.plan.ClearField("etag")
+        return self._event(f"planning.plan.{verb}", plan.id, payload)
 
     def worklog(
         self, verb: Verb, worklog: worklog_pb2.Worklog, changed: Iterable[str] = ()

@@ -1,7 +1,7 @@
 """Every storage query of the planning service.
 
 One container per entity kind (`projects`, `tasks`, `milestones`, `cycles`, `relations`,
-`worklogs`), all partitioned by organization id, so every read and write is scoped to the
+`worklogs`, `plans`), all partitioned by organization id, so every read and write is scoped to the
 caller's organization and another organization's ids are simply not found. Every container
 also holds the service's outbox: a write that changes state commits its events in the same
 atomic batch (the kit's `Entities.commit`), and reads never see them.
@@ -18,7 +18,7 @@ from google.protobuf.message import Message
 
 from coder.events.v1 import event_pb2
 from coder.planning.v1 import project_pb2, relation_pb2, schedule_pb2, task_pb2, worklog_pb2
-from services.kit import Entities, Remembered, Repository
+from services.kit import DocumentExists, Entities, Remembered, Repository
 from services.kit.bus import OutboxRelay
 from services.kit.store import (
     MAX_BATCH_OPERATIONS,
@@ -36,6 +36,8 @@ from services.planning._mapping import (
     milestone_document,
     milestone_from_document,
     name_key,
+    plan_document,
+    plan_from_document,
     project_document,
     project_from_document,
     relation_document,
@@ -52,6 +54,7 @@ MILESTONES = "milestones"
 CYCLES = "cycles"
 RELATIONS = "relations"
 WORKLOGS = "worklogs"
+PLANS = "plans"
 
 CONTAINERS = (
     ContainerSpec(PROJECTS, indexes=("/createTime", "/nameKey", "/createdBy"), outbox=True),
@@ -82,6 +85,7 @@ CONTAINERS = (
         indexes=("/projectId", "/sourceTaskId", "/targetTaskId", "/createTime"),
         outbox=True,
     ),
+    ContainerSpec(PLANS, indexes=("/projectId", "/createTime"), outbox=True),
     ContainerSpec(
         WORKLOGS, indexes=("/projectId", "/taskId", "/userId", "/startTime"), outbox=True
     ),
@@ -210,6 +214,7 @@ class PlanningRepository(Repository):
             lambda d: relation_from_document(d, d["sourceTaskId"]),
         )
         self._relations = self.relations.entities
+        self.plans = ProjectScoped(self.entities(PLANS), plan_document, plan_from_document)
         # Pages of tasks and projects answer shared messages (see Remembered); a read whose
         # message may be changed maps its document afresh.
         self._listed_tasks = Remembered(task_from_document)
@@ -370,6 +375,31 @@ class PlanningRepository(Repository):
         ]
         events = [event for _, _, event in deletions]
         await self._tasks.commit(organization_id, operations, events)
+
+    async def create_plan_tasks(
+        self,
+        organization_id: str,
+        tasks: Sequence[task_pb2.Task],
+        events: Sequence[event_pb2.Event],
+    ) -> None:
+        """Create a plan's tasks and their events in one atomic batch. Their ids come from the
+        plan, so a batch that finds them there already was written by an earlier approval
+        (a batch is all or nothing): nothing is written twice."""
+        operations = [BatchOp.create(task_document(task)) for task in tasks]
+        try:
+            await self._tasks.commit(organization_id, operations, events)
+        except DocumentExists:
+            if not await self._tasks.get(organization_id, tasks[0].id):
+                raise
+
+    async def tasks_by_id(
+        self, organization_id: str, project_id: str, task_ids: Sequence[str]
+    ) -> list[task_pb2.Task]:
+        """The project's tasks of `task_ids`, in that order."""
+        query = Query().where(F("projectId") == project_id, F("id").in_(task_ids))
+        documents = await self._tasks.every(query, organization_id)
+        found = {d["id"]: task_from_document(d) for d in documents}
+        return [found[task_id] for task_id in task_ids if task_id in found]
 
     async def tasks_in(
         self,

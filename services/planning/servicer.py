@@ -13,6 +13,7 @@ import grpc
 from coder.planning.v1 import planning_service_pb2 as api
 from coder.planning.v1 import planning_service_pb2_grpc
 from services.planning._dependencies import DependencyRules
+from services.planning._plans import PlanRules
 from services.planning._schedules import ScheduleRules
 from services.planning._worklogs import WorklogRules
 from services.planning.service import PlanningService
@@ -27,11 +28,13 @@ class PlanningServicer(planning_service_pb2_grpc.PlanningServiceServicer):
         schedules: ScheduleRules,
         dependencies: DependencyRules,
         worklogs: WorklogRules,
+        plans: PlanRules,
     ) -> None:
         self._service = service
         self._schedules = schedules
         self._dependencies = dependencies
         self._worklogs = worklogs
+        self._plans = plans
 
     async def CreateProject(
         self, request: api.CreateProjectRequest, context: grpc.aio.ServicerContext
@@ -236,3 +239,35 @@ class PlanningServicer(planning_service_pb2_grpc.PlanningServiceServicer):
         self, request: api.GetTimeSummaryRequest, context: grpc.aio.ServicerContext
     ) -> api.GetTimeSummaryResponse:
         return await self._worklogs.time_summary(request.project_id, request.cycle_id)
+
+    # --- plans ---------------------------------------------------------------------------------
+
+    async def GeneratePlan(
+        self, request: api.GeneratePlanRequest, context: grpc.aio.ServicerContext
+    ) -> api.GeneratePlanResponse:
+        return api.GeneratePlanResponse(plan=await self._plans.generate_plan(request))
+
+    async def GetPlan(
+        self, request: api.GetPlanRequest, context: grpc.aio.ServicerContext
+    ) -> api.GetPlanResponse:
+        plan = await self._plans.get_plan(request.project_id, request.plan_id)
+        return api.GetPlanResponse(plan=plan)
+
+    async def RefinePlan(
+        self, request: api.RefinePlanRequest, context: grpc.aio.ServicerContext
+    ) -> api.RefinePlanResponse:
+        return api.RefinePlanResponse(plan=await self._plans.refine_plan(request))
+
+    async def ValidatePlan(
+        self, request: api.ValidatePlanRequest, context: grpc.aio.ServicerContext
+    ) -> api.ValidatePlanResponse:
+        problems = await self._plans.validate_plan(request.project_id, request.plan_id)
+        return api.ValidatePlanResponse(valid=not problems, problems=problems)
+
+    async def ApprovePlan(
+        self, request: api.ApprovePlanRequest, context: grpc.aio.ServicerContext
+    ) -> api.ApprovePlanResponse:
+        plan, tasks = await self._plans.approve_plan(
+            request.project_id, request.plan_id, request.etag
+        )
+        return api.ApprovePlanResponse(plan=plan, tasks=tasks)

@@ -26,6 +26,9 @@ BODIES: dict[str, dict[str, Any]] = {
     },
     "PlanningService_CreateWorklog": {"duration": "600s"},
     "PlanningService_UpdateWorklog": {"description": "taken over"},
+    "PlanningService_GeneratePlan": {"intent": "planted"},
+    "PlanningService_RefinePlan": {"instruction": "taken over"},
+    "PlanningService_ApprovePlan": {},
 }
 
 ID_OF_PARAMETER = {
@@ -35,6 +38,7 @@ ID_OF_PARAMETER = {
     "cycle_id": "cycle",
     "relation_id": "relation",
     "worklog_id": "worklog",
+    "plan_id": "plan",
 }
 
 SECRETS = (
@@ -92,6 +96,10 @@ async def seed(b: Tenant) -> dict[str, str]:
         "cycle": cycle,
         "relation": relation,
         "worklog": worklog,
+        # Generating a plan needs an AI model, which the isolation run has none of: the plan
+        # routes are called on B's project with an id B could have had (tests/planning/
+        # test_plans.py shows another organization's real plan is not found).
+        "plan": f"{project}plan",
     }
 
 

@@ -73,6 +73,11 @@ VALID_REQUESTS: dict[str, Any] = {
     ),
     "DeleteWorklog": api.DeleteWorklogRequest(project_id="p", worklog_id="w"),
     "GetTimeSummary": api.GetTimeSummaryRequest(project_id="p"),
+    "GeneratePlan": api.GeneratePlanRequest(project_id="p", intent="x"),
+    "GetPlan": api.GetPlanRequest(project_id="p", plan_id="q"),
+    "RefinePlan": api.RefinePlanRequest(project_id="p", plan_id="q", instruction="x"),
+    "ValidatePlan": api.ValidatePlanRequest(project_id="p", plan_id="q"),
+    "ApprovePlan": api.ApprovePlanRequest(project_id="p", plan_id="q"),
 }
 """One well-formed request per RPC of the service."""
 
@@ -105,6 +110,9 @@ WRITES = (
     "CreateWorklog",
     "UpdateWorklog",
     "DeleteWorklog",
+    "GeneratePlan",
+    "RefinePlan",
+    "ApprovePlan",
 )
 
 

@@ -168,6 +168,16 @@ CASES: list[tuple[str, Any, str]] = [
     ("DeleteWorklog", api.DeleteWorklogRequest(project_id="p"), "worklog_id"),
     ("GetWorklog", api.GetWorklogRequest(worklog_id="w"), "project_id"),
     ("GetTimeSummary", api.GetTimeSummaryRequest(project_id="p", cycle_id="x y"), "cycle_id"),
+    ("GeneratePlan", api.GeneratePlanRequest(project_id="p"), "intent"),
+    (
+        "GeneratePlan",
+        api.GeneratePlanRequest(project_id="p", intent="x", knowledge_page_ids=["a", "a"]),
+        "knowledge_page_ids",
+    ),
+    ("GetPlan", api.GetPlanRequest(project_id="p"), "plan_id"),
+    ("RefinePlan", api.RefinePlanRequest(project_id="p", plan_id="q"), "instruction"),
+    ("ValidatePlan", api.ValidatePlanRequest(plan_id="q"), "project_id"),
+    ("ApprovePlan", api.ApprovePlanRequest(project_id="p", plan_id="q", etag="e" * 129), "etag"),
 ]
 STREAMS = frozenset({"WatchProject"})
 

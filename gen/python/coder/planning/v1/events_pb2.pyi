@@ -3,6 +3,7 @@
 isort:skip_file
 """
 
+from coder.planning.v1 import plan_pb2 as _plan_pb2
 from coder.planning.v1 import project_pb2 as _project_pb2
 from coder.planning.v1 import relation_pb2 as _relation_pb2
 from coder.planning.v1 import schedule_pb2 as _schedule_pb2
@@ -201,3 +202,27 @@ class WorklogChanged(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___WorklogChanged: _TypeAlias = WorklogChanged  # noqa: Y015
+
+@_typing.final
+class PlanChanged(_message.Message):
+    """PlanChanged is the payload of `planning.plan.generated`, `.refined` and `.approved`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLAN_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def plan(self) -> _plan_pb2.Plan:
+        """The plan after the change."""
+
+    def __init__(
+        self,
+        *,
+        plan: _plan_pb2.Plan | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["plan", b"plan"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["plan", b"plan"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PlanChanged: _TypeAlias = PlanChanged  # noqa: Y015

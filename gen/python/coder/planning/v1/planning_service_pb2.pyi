@@ -6,6 +6,7 @@ isort:skip_file
 from coder.common.v1 import actor_pb2 as _actor_pb2
 from coder.common.v1 import paging_pb2 as _paging_pb2
 from coder.planning.v1 import graph_pb2 as _graph_pb2
+from coder.planning.v1 import plan_pb2 as _plan_pb2
 from coder.planning.v1 import project_pb2 as _project_pb2
 from coder.planning.v1 import relation_pb2 as _relation_pb2
 from coder.planning.v1 import schedule_pb2 as _schedule_pb2
@@ -1905,3 +1906,296 @@ class GetTimeSummaryResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetTimeSummaryResponse: _TypeAlias = GetTimeSummaryResponse  # noqa: Y015
+
+@_typing.final
+class GeneratePlanRequest(_message.Message):
+    """--- plans --------------------------------------------------------------------------------
+
+    GeneratePlanRequest is the intent to plan.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    INTENT_FIELD_NUMBER: _builtins.int
+    KNOWLEDGE_PAGE_IDS_FIELD_NUMBER: _builtins.int
+    MODEL_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    """Id of the project to plan."""
+    intent: _builtins.str
+    """What the team wants, 1 to 20,000 characters."""
+    model: _builtins.str
+    """Model to ask, as the AI Service's registry names it; empty means the prompt's model or
+    the AI Service's default.
+    """
+    @_builtins.property
+    def knowledge_page_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Knowledge pages to read as context, at most 10."""
+
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        intent: _builtins.str = ...,
+        knowledge_page_ids: _abc.Iterable[_builtins.str] | None = ...,
+        model: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["intent", b"intent", "knowledge_page_ids", b"knowledge_page_ids", "model", b"model", "project_id", b"project_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GeneratePlanRequest: _TypeAlias = GeneratePlanRequest  # noqa: Y015
+
+@_typing.final
+class GeneratePlanResponse(_message.Message):
+    """GeneratePlanResponse carries the draft."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLAN_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def plan(self) -> _plan_pb2.Plan:
+        """The stored draft, revision 1."""
+
+    def __init__(
+        self,
+        *,
+        plan: _plan_pb2.Plan | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["plan", b"plan"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["plan", b"plan"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GeneratePlanResponse: _TypeAlias = GeneratePlanResponse  # noqa: Y015
+
+@_typing.final
+class GetPlanRequest(_message.Message):
+    """GetPlanRequest names a plan."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    PLAN_ID_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    """Id of the plan's project."""
+    plan_id: _builtins.str
+    """Id of the plan."""
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        plan_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["plan_id", b"plan_id", "project_id", b"project_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetPlanRequest: _TypeAlias = GetPlanRequest  # noqa: Y015
+
+@_typing.final
+class GetPlanResponse(_message.Message):
+    """GetPlanResponse carries the plan."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLAN_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def plan(self) -> _plan_pb2.Plan:
+        """The plan."""
+
+    def __init__(
+        self,
+        *,
+        plan: _plan_pb2.Plan | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["plan", b"plan"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["plan", b"plan"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetPlanResponse: _TypeAlias = GetPlanResponse  # noqa: Y015
+
+@_typing.final
+class RefinePlanRequest(_message.Message):
+    """RefinePlanRequest is how to change a draft."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    PLAN_ID_FIELD_NUMBER: _builtins.int
+    INSTRUCTION_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    MODEL_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    """Id of the plan's project."""
+    plan_id: _builtins.str
+    """Id of the plan."""
+    instruction: _builtins.str
+    """What to change, 1 to 5,000 characters."""
+    etag: _builtins.str
+    """When set, refused unless the stored plan still has this etag."""
+    model: _builtins.str
+    """Model to ask, as the AI Service's registry names it; empty means the prompt's model or
+    the AI Service's default.
+    """
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        plan_id: _builtins.str = ...,
+        instruction: _builtins.str = ...,
+        etag: _builtins.str = ...,
+        model: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "instruction", b"instruction", "model", b"model", "plan_id", b"plan_id", "project_id", b"project_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RefinePlanRequest: _TypeAlias = RefinePlanRequest  # noqa: Y015
+
+@_typing.final
+class RefinePlanResponse(_message.Message):
+    """RefinePlanResponse carries the new revision."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLAN_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def plan(self) -> _plan_pb2.Plan:
+        """The plan after the change."""
+
+    def __init__(
+        self,
+        *,
+        plan: _plan_pb2.Plan | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["plan", b"plan"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["plan", b"plan"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RefinePlanResponse: _TypeAlias = RefinePlanResponse  # noqa: Y015
+
+@_typing.final
+class ValidatePlanRequest(_message.Message):
+    """ValidatePlanRequest names a plan."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    PLAN_ID_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    """Id of the plan's project."""
+    plan_id: _builtins.str
+    """Id of the plan."""
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        plan_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["plan_id", b"plan_id", "project_id", b"project_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ValidatePlanRequest: _TypeAlias = ValidatePlanRequest  # noqa: Y015
+
+@_typing.final
+class ValidatePlanResponse(_message.Message):
+    """ValidatePlanResponse says whether the plan can be approved."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VALID_FIELD_NUMBER: _builtins.int
+    PROBLEMS_FIELD_NUMBER: _builtins.int
+    valid: _builtins.bool
+    """True when nothing keeps the plan from being approved."""
+    @_builtins.property
+    def problems(self) -> _containers.RepeatedCompositeFieldContainer[_plan_pb2.PlanProblem]:
+        """What does, in the plan's task order."""
+
+    def __init__(
+        self,
+        *,
+        valid: _builtins.bool = ...,
+        problems: _abc.Iterable[_plan_pb2.PlanProblem] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["problems", b"problems", "valid", b"valid"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ValidatePlanResponse: _TypeAlias = ValidatePlanResponse  # noqa: Y015
+
+@_typing.final
+class ApprovePlanRequest(_message.Message):
+    """ApprovePlanRequest names the plan to approve."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    PLAN_ID_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    """Id of the plan's project."""
+    plan_id: _builtins.str
+    """Id of the plan."""
+    etag: _builtins.str
+    """When set, refused unless the stored plan still has this etag."""
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        plan_id: _builtins.str = ...,
+        etag: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "plan_id", b"plan_id", "project_id", b"project_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ApprovePlanRequest: _TypeAlias = ApprovePlanRequest  # noqa: Y015
+
+@_typing.final
+class ApprovePlanResponse(_message.Message):
+    """ApprovePlanResponse carries the approved plan and the tasks made of it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLAN_FIELD_NUMBER: _builtins.int
+    TASKS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def plan(self) -> _plan_pb2.Plan:
+        """The plan, approved, with `task_ids`."""
+
+    @_builtins.property
+    def tasks(self) -> _containers.RepeatedCompositeFieldContainer[_task_pb2.Task]:
+        """The tasks created, in the plan's order."""
+
+    def __init__(
+        self,
+        *,
+        plan: _plan_pb2.Plan | None = ...,
+        tasks: _abc.Iterable[_task_pb2.Task] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["plan", b"plan"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["plan", b"plan", "tasks", b"tasks"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ApprovePlanResponse: _TypeAlias = ApprovePlanResponse  # noqa: Y015

@@ -195,6 +195,31 @@ class PlanningServiceStub:
                 request_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.GetTimeSummaryRequest.SerializeToString,
                 response_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.GetTimeSummaryResponse.FromString,
                 _registered_method=True)
+        self.GeneratePlan = channel.unary_unary(
+                '/coder.planning.v1.PlanningService/GeneratePlan',
+                request_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.GeneratePlanRequest.SerializeToString,
+                response_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.GeneratePlanResponse.FromString,
+                _registered_method=True)
+        self.GetPlan = channel.unary_unary(
+                '/coder.planning.v1.PlanningService/GetPlan',
+                request_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.GetPlanRequest.SerializeToString,
+                response_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.GetPlanResponse.FromString,
+                _registered_method=True)
+        self.RefinePlan = channel.unary_unary(
+                '/coder.planning.v1.PlanningService/RefinePlan',
+                request_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.RefinePlanRequest.SerializeToString,
+                response_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.RefinePlanResponse.FromString,
+                _registered_method=True)
+        self.ValidatePlan = channel.unary_unary(
+                '/coder.planning.v1.PlanningService/ValidatePlan',
+                request_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.ValidatePlanRequest.SerializeToString,
+                response_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.ValidatePlanResponse.FromString,
+                _registered_method=True)
+        self.ApprovePlan = channel.unary_unary(
+                '/coder.planning.v1.PlanningService/ApprovePlan',
+                request_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.ApprovePlanRequest.SerializeToString,
+                response_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.ApprovePlanResponse.FromString,
+                _registered_method=True)
 
 
 class PlanningServiceServicer:
@@ -436,6 +461,46 @@ class PlanningServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GeneratePlan(self, request, context):
+        """GeneratePlan drafts a plan for a project from an intent (and knowledge pages as context)
+        through the AI Service, with the `coder/plan-from-intent` prompt of Prompt Management; an
+        answer that does not fit the plan's schema is asked again, with what was wrong.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPlan(self, request, context):
+        """GetPlan returns one plan.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RefinePlan(self, request, context):
+        """RefinePlan changes a draft plan as an instruction says, through the AI Service; the plan
+        gets a new revision.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ValidatePlan(self, request, context):
+        """ValidatePlan says what keeps a plan from being approved: a dependency cycle, a task
+        without an estimate, a dependency or module that is not in the plan.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ApprovePlan(self, request, context):
+        """ApprovePlan creates a valid draft's tasks, with their dependencies, in the project in one
+        atomic write, and marks the plan approved.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PlanningServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -598,6 +663,31 @@ def add_PlanningServiceServicer_to_server(servicer, server):
                     servicer.GetTimeSummary,
                     request_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.GetTimeSummaryRequest.FromString,
                     response_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.GetTimeSummaryResponse.SerializeToString,
+            ),
+            'GeneratePlan': grpc.unary_unary_rpc_method_handler(
+                    servicer.GeneratePlan,
+                    request_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.GeneratePlanRequest.FromString,
+                    response_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.GeneratePlanResponse.SerializeToString,
+            ),
+            'GetPlan': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPlan,
+                    request_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.GetPlanRequest.FromString,
+                    response_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.GetPlanResponse.SerializeToString,
+            ),
+            'RefinePlan': grpc.unary_unary_rpc_method_handler(
+                    servicer.RefinePlan,
+                    request_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.RefinePlanRequest.FromString,
+                    response_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.RefinePlanResponse.SerializeToString,
+            ),
+            'ValidatePlan': grpc.unary_unary_rpc_method_handler(
+                    servicer.ValidatePlan,
+                    request_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.ValidatePlanRequest.FromString,
+                    response_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.ValidatePlanResponse.SerializeToString,
+            ),
+            'ApprovePlan': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApprovePlan,
+                    request_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.ApprovePlanRequest.FromString,
+                    response_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.ApprovePlanResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1465,6 +1555,141 @@ class PlanningService:
             '/coder.planning.v1.PlanningService/GetTimeSummary',
             coder_dot_planning_dot_v1_dot_planning__service__pb2.GetTimeSummaryRequest.SerializeToString,
             coder_dot_planning_dot_v1_dot_planning__service__pb2.GetTimeSummaryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GeneratePlan(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.planning.v1.PlanningService/GeneratePlan',
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.GeneratePlanRequest.SerializeToString,
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.GeneratePlanResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPlan(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.planning.v1.PlanningService/GetPlan',
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.GetPlanRequest.SerializeToString,
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.GetPlanResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RefinePlan(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.planning.v1.PlanningService/RefinePlan',
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.RefinePlanRequest.SerializeToString,
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.RefinePlanResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ValidatePlan(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.planning.v1.PlanningService/ValidatePlan',
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.ValidatePlanRequest.SerializeToString,
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.ValidatePlanResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApprovePlan(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.planning.v1.PlanningService/ApprovePlan',
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.ApprovePlanRequest.SerializeToString,
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.ApprovePlanResponse.FromString,
             options,
             channel_credentials,
             insecure,

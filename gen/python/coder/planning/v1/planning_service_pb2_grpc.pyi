@@ -116,6 +116,25 @@ class PlanningServiceStub:
     """GetTimeSummary compares estimates with logged time, per task and in total, for a project
     or one of its cycles.
     """
+    GeneratePlan: _grpc.UnaryUnaryMultiCallable[_planning_service_pb2.GeneratePlanRequest, _planning_service_pb2.GeneratePlanResponse]
+    """GeneratePlan drafts a plan for a project from an intent (and knowledge pages as context)
+    through the AI Service, with the `coder/plan-from-intent` prompt of Prompt Management; an
+    answer that does not fit the plan's schema is asked again, with what was wrong.
+    """
+    GetPlan: _grpc.UnaryUnaryMultiCallable[_planning_service_pb2.GetPlanRequest, _planning_service_pb2.GetPlanResponse]
+    """GetPlan returns one plan."""
+    RefinePlan: _grpc.UnaryUnaryMultiCallable[_planning_service_pb2.RefinePlanRequest, _planning_service_pb2.RefinePlanResponse]
+    """RefinePlan changes a draft plan as an instruction says, through the AI Service; the plan
+    gets a new revision.
+    """
+    ValidatePlan: _grpc.UnaryUnaryMultiCallable[_planning_service_pb2.ValidatePlanRequest, _planning_service_pb2.ValidatePlanResponse]
+    """ValidatePlan says what keeps a plan from being approved: a dependency cycle, a task
+    without an estimate, a dependency or module that is not in the plan.
+    """
+    ApprovePlan: _grpc.UnaryUnaryMultiCallable[_planning_service_pb2.ApprovePlanRequest, _planning_service_pb2.ApprovePlanResponse]
+    """ApprovePlan creates a valid draft's tasks, with their dependencies, in the project in one
+    atomic write, and marks the plan approved.
+    """
 
 @_typing.type_check_only
 class PlanningServiceAsyncStub(PlanningServiceStub):
@@ -204,6 +223,25 @@ class PlanningServiceAsyncStub(PlanningServiceStub):
     GetTimeSummary: _aio.UnaryUnaryMultiCallable[_planning_service_pb2.GetTimeSummaryRequest, _planning_service_pb2.GetTimeSummaryResponse]  # type: ignore[assignment]
     """GetTimeSummary compares estimates with logged time, per task and in total, for a project
     or one of its cycles.
+    """
+    GeneratePlan: _aio.UnaryUnaryMultiCallable[_planning_service_pb2.GeneratePlanRequest, _planning_service_pb2.GeneratePlanResponse]  # type: ignore[assignment]
+    """GeneratePlan drafts a plan for a project from an intent (and knowledge pages as context)
+    through the AI Service, with the `coder/plan-from-intent` prompt of Prompt Management; an
+    answer that does not fit the plan's schema is asked again, with what was wrong.
+    """
+    GetPlan: _aio.UnaryUnaryMultiCallable[_planning_service_pb2.GetPlanRequest, _planning_service_pb2.GetPlanResponse]  # type: ignore[assignment]
+    """GetPlan returns one plan."""
+    RefinePlan: _aio.UnaryUnaryMultiCallable[_planning_service_pb2.RefinePlanRequest, _planning_service_pb2.RefinePlanResponse]  # type: ignore[assignment]
+    """RefinePlan changes a draft plan as an instruction says, through the AI Service; the plan
+    gets a new revision.
+    """
+    ValidatePlan: _aio.UnaryUnaryMultiCallable[_planning_service_pb2.ValidatePlanRequest, _planning_service_pb2.ValidatePlanResponse]  # type: ignore[assignment]
+    """ValidatePlan says what keeps a plan from being approved: a dependency cycle, a task
+    without an estimate, a dependency or module that is not in the plan.
+    """
+    ApprovePlan: _aio.UnaryUnaryMultiCallable[_planning_service_pb2.ApprovePlanRequest, _planning_service_pb2.ApprovePlanResponse]  # type: ignore[assignment]
+    """ApprovePlan creates a valid draft's tasks, with their dependencies, in the project in one
+    atomic write, and marks the plan approved.
     """
 
 class PlanningServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -482,6 +520,55 @@ class PlanningServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_planning_service_pb2.GetTimeSummaryResponse, _abc.Awaitable[_planning_service_pb2.GetTimeSummaryResponse]]:
         """GetTimeSummary compares estimates with logged time, per task and in total, for a project
         or one of its cycles.
+        """
+
+    @_abc_1.abstractmethod
+    def GeneratePlan(
+        self,
+        request: _planning_service_pb2.GeneratePlanRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planning_service_pb2.GeneratePlanResponse, _abc.Awaitable[_planning_service_pb2.GeneratePlanResponse]]:
+        """GeneratePlan drafts a plan for a project from an intent (and knowledge pages as context)
+        through the AI Service, with the `coder/plan-from-intent` prompt of Prompt Management; an
+        answer that does not fit the plan's schema is asked again, with what was wrong.
+        """
+
+    @_abc_1.abstractmethod
+    def GetPlan(
+        self,
+        request: _planning_service_pb2.GetPlanRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planning_service_pb2.GetPlanResponse, _abc.Awaitable[_planning_service_pb2.GetPlanResponse]]:
+        """GetPlan returns one plan."""
+
+    @_abc_1.abstractmethod
+    def RefinePlan(
+        self,
+        request: _planning_service_pb2.RefinePlanRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planning_service_pb2.RefinePlanResponse, _abc.Awaitable[_planning_service_pb2.RefinePlanResponse]]:
+        """RefinePlan changes a draft plan as an instruction says, through the AI Service; the plan
+        gets a new revision.
+        """
+
+    @_abc_1.abstractmethod
+    def ValidatePlan(
+        self,
+        request: _planning_service_pb2.ValidatePlanRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planning_service_pb2.ValidatePlanResponse, _abc.Awaitable[_planning_service_pb2.ValidatePlanResponse]]:
+        """ValidatePlan says what keeps a plan from being approved: a dependency cycle, a task
+        without an estimate, a dependency or module that is not in the plan.
+        """
+
+    @_abc_1.abstractmethod
+    def ApprovePlan(
+        self,
+        request: _planning_service_pb2.ApprovePlanRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planning_service_pb2.ApprovePlanResponse, _abc.Awaitable[_planning_service_pb2.ApprovePlanResponse]]:
+        """ApprovePlan creates a valid draft's tasks, with their dependencies, in the project in one
+        atomic write, and marks the plan approved.
         """
 
 def add_PlanningServiceServicer_to_server(servicer: PlanningServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

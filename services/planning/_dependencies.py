@@ -22,7 +22,7 @@ from services.kit import (
     new_id,
 )
 from services.planning._context import PlanningScope
-from services.planning._graph import reaches, schedule
+from services.planning._graph import CycleFound, reaches, schedule
 from services.planning.repository import GraphTask, TaskLinks
 
 _BLOCKING = frozenset({relation_pb2.RELATION_KIND_BLOCKS, relation_pb2.RELATION_KIND_BLOCKED_BY})
@@ -38,21 +38,11 @@ class DependencyRules(PlanningScope):
         relation that would close a cycle."""
         principal = current_principal()
         organization_id = principal.organization_id
-        await self._task(organization_id, project_id, task_id)
         related_id = draft.related_task_id
         if related_id == task_id:
             raise InvalidArgument(
                 "a task cannot be related to itself",
                 violations=[FieldViolation("relation.related_task_id", "names the task itself")],
-            )
-        if await self._repository.get_task(organization_id, project_id, related_id) is None:
-            raise InvalidArgument(
-                "the related task is not in the project",
-                violations=[
-                    FieldViolation(
-                        "relation.related_task_id", f"no task {related_id} in project {project_id}"
-                    )
-                ],
             )
         relation = relation_pb2.TaskRelation(
             id=new_id(),
@@ -64,7 +54,19 @@ class DependencyRules(PlanningScope):
             created_by=principal.subject,
         )
         relation.create_time.FromDatetime(self._clock.now())
+        # Under the lock a task delete also takes, so neither task can go in between.
         async with self._links_lock(organization_id, project_id):
+            await self._task(organization_id, project_id, task_id)
+            if await self._repository.get_task(organization_id, project_id, related_id) is None:
+                raise InvalidArgument(
+                    "the related task is not in the project",
+                    violations=[
+                        FieldViolation(
+                            "relation.related_task_id",
+                            f"no task {related_id} in project {project_id}",
+                        )
+                    ],
+                )
             await self._check_new_relation(relation)
             event = self._events(principal).relation("created", relation)
             return await self._repository.create_relation(relation, event)
@@ -122,7 +124,14 @@ class DependencyRules(PlanningScope):
         await self._project(organization_id, project_id)
         tasks = await self._repository.graph_tasks(organization_id, project_id)
         blocking = await self._repository.blocking_edges(organization_id, project_id)
-        return graph_of(tasks, blocking)
+        try:
+            return graph_of(tasks, blocking)
+        except CycleFound as cycle:
+            # Writes keep the graph acyclic; only data written around those checks has one.
+            raise FailedPrecondition(
+                f"the project's dependencies form a cycle through {len(cycle.tasks)} tasks",
+                reason="DEPENDENCY_CYCLE",
+            ) from None
 
     async def _prerequisites(self, organization_id: str, project_id: str) -> dict[str, list[str]]:
         """Each task's prerequisites: its dependencies and its blockers."""

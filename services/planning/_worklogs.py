@@ -39,7 +39,6 @@ class WorklogRules(PlanningScope):
         """Log time the caller spent on a task; an unset start is now."""
         principal = current_principal()
         check_time_range(draft, ("start_time",), "worklog.")
-        await self._task(principal.organization_id, project_id, task_id)
         worklog = worklog_pb2.Worklog(
             id=new_id(),
             project_id=project_id,
@@ -53,7 +52,10 @@ class WorklogRules(PlanningScope):
         if not worklog.HasField("start_time"):
             worklog.start_time.CopyFrom(worklog.create_time)
         event = self._events(principal).worklog("created", worklog)
-        return await self._repository.worklogs.create(worklog, event)
+        # Under the lock a task delete takes, so the task cannot go before its worklog lands.
+        async with self._links_lock(principal.organization_id, project_id):
+            await self._task(principal.organization_id, project_id, task_id)
+            return await self._repository.worklogs.create(worklog, event)
 
     async def list_worklogs(
         self, request: planning_service_pb2.ListWorklogsRequest

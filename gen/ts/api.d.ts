@@ -2571,6 +2571,79 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/planning/projects/{project_id}/views": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ListViews pages through a project's saved views, by name.
+         * @description ListViews pages through a project's saved views, by name.
+         */
+        get: operations["PlanningService_ListViews"];
+        put?: never;
+        /**
+         * CreateView saves a filter and an order of a project's tasks under a name.
+         * @description CreateView saves a filter and an order of a project's tasks under a name.
+         */
+        post: operations["PlanningService_CreateView"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/planning/projects/{project_id}/views/{view_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * GetView returns one saved view.
+         * @description GetView returns one saved view.
+         */
+        get: operations["PlanningService_GetView"];
+        put?: never;
+        post?: never;
+        /**
+         * DeleteView deletes a saved view.
+         * @description DeleteView deletes a saved view.
+         */
+        delete: operations["PlanningService_DeleteView"];
+        options?: never;
+        head?: never;
+        /**
+         * UpdateView changes the fields named in the update mask.
+         * @description UpdateView changes the fields named in the update mask.
+         */
+        patch: operations["PlanningService_UpdateView"];
+        trace?: never;
+    };
+    "/api/v1/planning/projects/{project_id}/views/{view_id}/tasks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ListViewTasks pages through the tasks a saved view selects, in its order (ListTasks
+         * @description ListViewTasks pages through the tasks a saved view selects, in its order (ListTasks
+         *     with the view's filter and order).
+         */
+        get: operations["PlanningService_ListViewTasks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/planning/projects/{project_id}/worklogs": {
         parameters: {
             query?: never;
@@ -8464,6 +8537,18 @@ export interface components {
             /** @description The task as stored, with its id and etag. */
             task?: components["schemas"]["coder.planning.v1.Task"];
         };
+        /** @description CreateViewRequest carries the new view. */
+        "coder.planning.v1.CreateViewRequest": {
+            /** @description Id of the project. */
+            projectId: string;
+            /** @description The view to create; output-only fields are ignored. */
+            view: components["schemas"]["coder.planning.v1.View"];
+        };
+        /** @description CreateViewResponse carries the stored view. */
+        "coder.planning.v1.CreateViewResponse": {
+            /** @description The view as stored, with its id and etag. */
+            view?: components["schemas"]["coder.planning.v1.View"];
+        };
         /** @description CreateWorklogRequest carries the time to log. */
         "coder.planning.v1.CreateWorklogRequest": {
             /** @description Id of the task's project. */
@@ -8613,6 +8698,17 @@ export interface components {
         };
         /** @description DeleteTaskResponse is empty on success. */
         "coder.planning.v1.DeleteTaskResponse": Record<string, never>;
+        /** @description DeleteViewRequest names the view to delete. */
+        "coder.planning.v1.DeleteViewRequest": {
+            /** @description When set, the delete is refused unless the stored view still has this etag. */
+            etag?: string;
+            /** @description Id of the view's project. */
+            projectId: string;
+            /** @description Id of the view. */
+            viewId: string;
+        };
+        /** @description DeleteViewResponse is empty on success. */
+        "coder.planning.v1.DeleteViewResponse": Record<string, never>;
         /** @description DeleteWorklogRequest names the worklog to delete. */
         "coder.planning.v1.DeleteWorklogRequest": {
             /** @description When set, the delete is refused unless the stored worklog still has this etag. */
@@ -8777,6 +8873,18 @@ export interface components {
             /** @description Sum of the time logged on the tasks. */
             totalLogged?: string;
         };
+        /** @description GetViewRequest names a view. */
+        "coder.planning.v1.GetViewRequest": {
+            /** @description Id of the view's project. */
+            projectId: string;
+            /** @description Id of the view. */
+            viewId: string;
+        };
+        /** @description GetViewResponse carries the view. */
+        "coder.planning.v1.GetViewResponse": {
+            /** @description The view. */
+            view?: components["schemas"]["coder.planning.v1.View"];
+        };
         /** @description GetWorklogRequest names a worklog. */
         "coder.planning.v1.GetWorklogRequest": {
             /** @description Id of the worklog's project. */
@@ -8935,6 +9043,46 @@ export interface components {
             nextPageToken?: string;
             /** @description The tasks. */
             tasks?: components["schemas"]["coder.planning.v1.Task"][];
+        };
+        /** @description ListViewTasksRequest asks for a page of the tasks a view selects. */
+        "coder.planning.v1.ListViewTasksRequest": {
+            /**
+             * Format: int32
+             * @description Largest number of tasks to return; 0 means 50, at most 1000.
+             */
+            pageSize?: number;
+            /** @description Token from a previous response's `next_page_token`; the view must not have changed. */
+            pageToken?: string;
+            /** @description Id of the view's project. */
+            projectId: string;
+            /** @description Id of the view. */
+            viewId: string;
+        };
+        /** @description ListViewTasksResponse carries a page of the view's tasks. */
+        "coder.planning.v1.ListViewTasksResponse": {
+            /** @description Token for the next page; empty on the last page. */
+            nextPageToken?: string;
+            /** @description The tasks, in the view's order. */
+            tasks?: components["schemas"]["coder.planning.v1.Task"][];
+        };
+        /** @description ListViewsRequest asks for a page of a project's views. */
+        "coder.planning.v1.ListViewsRequest": {
+            /**
+             * Format: int32
+             * @description Largest number of views to return; 0 means 50, at most 1000.
+             */
+            pageSize?: number;
+            /** @description Token from a previous response's `next_page_token`; the other fields must not change. */
+            pageToken?: string;
+            /** @description Id of the project. */
+            projectId: string;
+        };
+        /** @description ListViewsResponse carries a page of views. */
+        "coder.planning.v1.ListViewsResponse": {
+            /** @description Token for the next page; empty on the last page. */
+            nextPageToken?: string;
+            /** @description The views, by name. */
+            views?: components["schemas"]["coder.planning.v1.View"][];
         };
         /** @description ListWorklogsRequest asks for a filtered page of a project's worklogs. */
         "coder.planning.v1.ListWorklogsRequest": {
@@ -9375,6 +9523,23 @@ export interface components {
          *     A request may give a value's number instead of its name; answers carry names.
          */
         "coder.planning.v1.TaskPriority": ("TASK_PRIORITY_UNSPECIFIED" | "TASK_PRIORITY_LOW" | "TASK_PRIORITY_MEDIUM" | "TASK_PRIORITY_HIGH" | "TASK_PRIORITY_URGENT") | (0 | 1 | 2 | 3 | 4);
+        /** @description TaskQuery is a stored filter and order of a project's tasks, as ListTasks takes them. */
+        "coder.planning.v1.TaskQuery": {
+            /** @description Only tasks assigned to this user. */
+            assigneeId?: string;
+            /** @description Sort direction; the default is descending for times and priority. */
+            direction?: ("SORT_DIRECTION_UNSPECIFIED" | "SORT_DIRECTION_ASCENDING" | "SORT_DIRECTION_DESCENDING") | (0 | 1 | 2);
+            /** @description Only tasks carrying this label. */
+            label?: string;
+            /** @description Sort field. */
+            orderBy?: ("TASK_ORDER_BY_UNSPECIFIED" | "TASK_ORDER_BY_CREATE_TIME" | "TASK_ORDER_BY_UPDATE_TIME" | "TASK_ORDER_BY_DUE_TIME" | "TASK_ORDER_BY_PRIORITY") | (0 | 1 | 2 | 3 | 4);
+            /** @description Only subtasks of this task. */
+            parentTaskId?: string;
+            /** @description Only tasks of this priority. */
+            priority?: ("TASK_PRIORITY_UNSPECIFIED" | "TASK_PRIORITY_LOW" | "TASK_PRIORITY_MEDIUM" | "TASK_PRIORITY_HIGH" | "TASK_PRIORITY_URGENT") | (0 | 1 | 2 | 3 | 4);
+            /** @description Only tasks in one of these statuses. */
+            statuses?: (("TASK_STATUS_TO_DO" | "TASK_STATUS_IN_PROGRESS" | "TASK_STATUS_BLOCKED" | "TASK_STATUS_REVIEW" | "TASK_STATUS_DONE") | (1 | 2 | 3 | 4 | 5))[];
+        };
         /**
          * @description TaskRelation links two tasks of one project. Blocking relations are edges of the project's
          *     dependency graph (with the tasks' `depends_on_task_ids`) and never form a cycle.
@@ -9494,6 +9659,21 @@ export interface components {
             /** @description The task as stored after the change. */
             task?: components["schemas"]["coder.planning.v1.Task"];
         };
+        /** @description UpdateViewRequest carries the changed fields. */
+        "coder.planning.v1.UpdateViewRequest": {
+            /** @description The fields to change: `name`, `query`. Empty means the fields `view` sets (AIP-134). */
+            updateMask?: string;
+            /**
+             * @description The view with its id and project id, its new values and, optionally, the etag it was
+             *     read with.
+             */
+            view: components["schemas"]["coder.planning.v1.View"];
+        };
+        /** @description UpdateViewResponse carries the updated view. */
+        "coder.planning.v1.UpdateViewResponse": {
+            /** @description The view as stored after the change. */
+            view?: components["schemas"]["coder.planning.v1.View"];
+        };
         /** @description UpdateWorklogRequest carries the changed fields. */
         "coder.planning.v1.UpdateWorklogRequest": {
             /**
@@ -9525,6 +9705,66 @@ export interface components {
             problems?: components["schemas"]["coder.planning.v1.PlanProblem"][];
             /** @description True when nothing keeps the plan from being approved. */
             valid?: boolean;
+        };
+        /** @description View is a saved, named TaskQuery of a project (a board's filter someone keeps). */
+        "coder.planning.v1.View": {
+            /**
+             * Format: date-time
+             * @description When the view was created.
+             */
+            readonly createTime?: string;
+            /** @description User id of the creator. */
+            readonly createdBy?: string;
+            /**
+             * @description Opaque version of the stored view; send it back on update or delete to refuse a write
+             *     over someone else's newer change.
+             */
+            etag?: string;
+            /** @description Server-assigned, time-sortable id. */
+            readonly id?: string;
+            /** @description Display name, 1 to 200 characters. */
+            name: string;
+            /** @description The organization that owns the view, taken from the caller's token. */
+            readonly organizationId?: string;
+            /** @description The project the view lists. */
+            readonly projectId?: string;
+            /** @description The filter and order. */
+            query?: components["schemas"]["coder.planning.v1.TaskQuery"];
+            /**
+             * Format: date-time
+             * @description When the view last changed.
+             */
+            readonly updateTime?: string;
+        };
+        /** @description The fields of a View to change (AIP-134): the fields sent are the fields changed, so each is optional; an empty value clears a field (an enum cannot be cleared). View is a saved, named TaskQuery of a project (a board's filter someone keeps). */
+        "coder.planning.v1.View-Patch": {
+            /**
+             * Format: date-time
+             * @description When the view was created.
+             */
+            readonly createTime?: string;
+            /** @description User id of the creator. */
+            readonly createdBy?: string;
+            /**
+             * @description Opaque version of the stored view; send it back on update or delete to refuse a write
+             *     over someone else's newer change.
+             */
+            etag?: string;
+            /** @description Server-assigned, time-sortable id. */
+            readonly id?: string;
+            /** @description Display name, 1 to 200 characters. */
+            name?: string;
+            /** @description The organization that owns the view, taken from the caller's token. */
+            readonly organizationId?: string;
+            /** @description The project the view lists. */
+            readonly projectId?: string;
+            /** @description The filter and order. */
+            query?: components["schemas"]["coder.planning.v1.TaskQuery"];
+            /**
+             * Format: date-time
+             * @description When the view last changed.
+             */
+            readonly updateTime?: string;
         };
         /** @description WatchProjectRequest names the project to watch. */
         "coder.planning.v1.WatchProjectRequest": {
@@ -19658,6 +19898,279 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["coder.planning.v1.GetTimeSummaryResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    PlanningService_ListViews: {
+        parameters: {
+            query?: {
+                /** @description Largest number of views to return; 0 means 50, at most 1000. */
+                pageSize?: number;
+                /** @description Token from a previous response's `next_page_token`; the other fields must not change. */
+                pageToken?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Id of the project. */
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.planning.v1.ListViewsResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    PlanningService_CreateView: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the project. */
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["coder.planning.v1.View"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    /** @description URL of the created resource. */
+                    Location: string;
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.planning.v1.CreateViewResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    PlanningService_GetView: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the view's project. */
+                project_id: string;
+                /** @description Id of the view. */
+                view_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.planning.v1.GetViewResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    PlanningService_DeleteView: {
+        parameters: {
+            query?: {
+                /** @description When set, the delete is refused unless the stored view still has this etag. */
+                etag?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Id of the view's project. */
+                project_id: string;
+                /** @description Id of the view. */
+                view_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.planning.v1.DeleteViewResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    PlanningService_UpdateView: {
+        parameters: {
+            query?: {
+                /** @description The fields to change, comma-separated: `name`, `query`. A field named here and left out of the body is cleared. Without it (or empty) the fields the body sends are the fields changed (AIP-134). */
+                updateMask?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The project the view lists. */
+                project_id: string;
+                /** @description Server-assigned, time-sortable id. */
+                view_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["coder.planning.v1.View-Patch"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.planning.v1.UpdateViewResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    PlanningService_ListViewTasks: {
+        parameters: {
+            query?: {
+                /** @description Largest number of tasks to return; 0 means 50, at most 1000. */
+                pageSize?: number;
+                /** @description Token from a previous response's `next_page_token`; the view must not have changed. */
+                pageToken?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Id of the view's project. */
+                project_id: string;
+                /** @description Id of the view. */
+                view_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.planning.v1.ListViewTasksResponse"];
                 };
             };
             400: components["responses"]["BadRequest"];

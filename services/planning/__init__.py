@@ -10,6 +10,7 @@ from services.kit import Resources, ServiceDefinition
 from services.planning._dependencies import DependencyRules
 from services.planning._plans import PlanRules
 from services.planning._schedules import ScheduleRules
+from services.planning._views import ViewRules
 from services.planning._worklogs import WorklogRules
 from services.planning.events import TaskFeed
 from services.planning.repository import CONTAINERS, PlanningRepository
@@ -27,6 +28,7 @@ def register(server: grpc.aio.Server, resources: Resources) -> None:
         DependencyRules(repository, clock, locks),
         WorklogRules(repository, clock, locks),
         PlanRules(repository, clock, locks, resources.peers),
+        ViewRules(repository, clock, locks),
     )
     planning_service_pb2_grpc.add_PlanningServiceServicer_to_server(servicer, server)
 

@@ -20,6 +20,7 @@ from google.protobuf import json_format
 
 from coder.planning.v1 import (
     plan_pb2,
+    planning_service_pb2,
     project_pb2,
     relation_pb2,
     schedule_pb2,
@@ -331,3 +332,36 @@ def plan_from_document(document: Document) -> plan_pb2.Plan:
     fill_timestamp(plan.create_time, document["createTime"])
     fill_timestamp(plan.update_time, document["updateTime"])
     return plan
+
+
+# --- saved views -------------------------------------------------------------------------------
+
+
+def view_document(view: planning_service_pb2.View) -> Document:
+    """The stored form of a view; `nameKey` orders views by name ignoring case."""
+    return {
+        "id": view.id,
+        "organizationId": view.organization_id,
+        "projectId": view.project_id,
+        "name": view.name,
+        "nameKey": name_key(view.name),
+        "query": json_format.MessageToDict(view.query),
+        "createdBy": view.created_by,
+        "createTime": timestamp_text(view.create_time),
+        "updateTime": timestamp_text(view.update_time),
+    }
+
+
+def view_from_document(document: Document) -> planning_service_pb2.View:
+    view = planning_service_pb2.View(
+        id=document["id"],
+        organization_id=document["organizationId"],
+        project_id=document["projectId"],
+        name=document["name"],
+        created_by=document["createdBy"],
+        etag=document.get("_etag", ""),
+    )
+    json_format.ParseDict(document["query"], view.query)
+    fill_timestamp(view.create_time, document["createTime"])
+    fill_timestamp(view.update_time, document["updateTime"])
+    return view

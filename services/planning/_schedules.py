@@ -20,13 +20,11 @@ from services.kit import (
     InvalidArgument,
     NotFound,
     PageRequest,
-    apply_update,
     check_etag,
     check_time_range,
     current_principal,
     new_id,
     parse_time_text,
-    read_modify_write,
     require_field,
     update_paths,
 )
@@ -89,22 +87,14 @@ class ScheduleRules(PlanningScope):
         require_field(changes.id, "milestone.id", "name what to update")
         if "target_time" in paths:
             check_time_range(changes, ("target_time",), "milestone.")
-        principal = current_principal()
-
-        async def attempt() -> schedule_pb2.Milestone:
-            current = await self._milestone(
-                principal.organization_id, changes.project_id, changes.id
-            )
-            check_etag(changes.etag, current.etag, "milestone")
-            updated, changed = apply_update(current, changes, paths)
-            if not changed:
-                return current
-            updated.ClearField("etag")
-            updated.update_time.FromDatetime(self._clock.now())
-            event = self._events(principal).milestone("updated", updated, changed)
-            return await self._repository.milestones.replace(updated, current.etag, [event])
-
-        return await read_modify_write(changes.etag, attempt)
+        return await self._update_scoped(
+            changes,
+            paths,
+            "milestone",
+            self._milestone,
+            self._repository.milestones,
+            lambda events, milestone, changed: events.milestone("updated", milestone, changed),
+        )
 
     async def delete_milestone(self, project_id: str, milestone_id: str, etag: str) -> None:
         """Delete a milestone no task of the project counts towards."""
@@ -170,21 +160,15 @@ class ScheduleRules(PlanningScope):
         paths = update_paths(mask, changes, "cycle", CYCLE_WRITABLE, output_only=OUTPUT_ONLY)
         require_field(changes.project_id, "cycle.project_id", "name what to update")
         require_field(changes.id, "cycle.id", "name what to update")
-        principal = current_principal()
-
-        async def attempt() -> schedule_pb2.Cycle:
-            current = await self._cycle(principal.organization_id, changes.project_id, changes.id)
-            check_etag(changes.etag, current.etag, "cycle")
-            updated, changed = apply_update(current, changes, paths)
-            if not changed:
-                return current
-            _check_cycle_times(updated)
-            updated.ClearField("etag")
-            updated.update_time.FromDatetime(self._clock.now())
-            event = self._events(principal).cycle("updated", updated, changed)
-            return await self._repository.cycles.replace(updated, current.etag, [event])
-
-        return await read_modify_write(changes.etag, attempt)
+        return await self._update_scoped(
+            changes,
+            paths,
+            "cycle",
+            self._cycle,
+            self._repository.cycles,
+            lambda events, cycle, changed: events.cycle("updated", cycle, changed),
+            check=_check_cycle_times,
+        )
 
     async def delete_cycle(self, project_id: str, cycle_id: str, etag: str) -> None:
         """Delete a cycle no task of the project is planned into."""

@@ -13,12 +13,10 @@ from coder.planning.v1 import planning_service_pb2, worklog_pb2
 from services.kit import (
     NotFound,
     PageRequest,
-    apply_update,
     check_etag,
     check_time_range,
     current_principal,
     new_id,
-    read_modify_write,
     require_field,
     update_paths,
 )
@@ -86,20 +84,14 @@ class WorklogRules(PlanningScope):
         require_field(changes.id, "worklog.id", "name what to update")
         if "start_time" in paths:
             check_time_range(changes, ("start_time",), "worklog.")
-        principal = current_principal()
-
-        async def attempt() -> worklog_pb2.Worklog:
-            current = await self._worklog(principal.organization_id, changes.project_id, changes.id)
-            check_etag(changes.etag, current.etag, "worklog")
-            updated, changed = apply_update(current, changes, paths)
-            if not changed:
-                return current
-            updated.ClearField("etag")
-            updated.update_time.FromDatetime(self._clock.now())
-            event = self._events(principal).worklog("updated", updated, changed)
-            return await self._repository.worklogs.replace(updated, current.etag, [event])
-
-        return await read_modify_write(changes.etag, attempt)
+        return await self._update_scoped(
+            changes,
+            paths,
+            "worklog",
+            self._worklog,
+            self._repository.worklogs,
+            lambda events, worklog, changed: events.worklog("updated", worklog, changed),
+        )
 
     async def delete_worklog(self, project_id: str, worklog_id: str, etag: str) -> None:
         principal = current_principal()

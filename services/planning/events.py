@@ -42,7 +42,7 @@ TASK_UPDATED = "planning.task.updated"
 TASK_STATUS_CHANGED = "planning.task.status_changed"
 TASK_DELETED = "planning.task.deleted"
 Verb = Literal["created", "updated", "deleted"]
-PlanVerb = Literal["generated", "refined", "approved"]
+PlanVerb = Literal["generated", "refined", "approved", "deleted"]
 
 
 class PlanningEvents:
@@ -109,10 +109,19 @@ class PlanningEvents:
         return self._event(f"planning.relation.{verb}", relation.id, payload)
 
     def plan(self, verb: PlanVerb, plan: plan_pb2.Plan) -> event_pb2.Event:
-        """`planning.plan.<verb>` (generated, refined, approved)."""
+        """`planning.plan.<verb>` (generated, refined, approved, deleted with its project)."""
         payload = events_pb2.PlanChanged(plan=plan)
         payload.plan.ClearField("etag")
         return self._event(f"planning.plan.{verb}", plan.id, payload)
+
+    def view(
+        self, verb: Verb, view: planning_service_pb2.View, changed: Iterable[str] = ()
+    ) -> event_pb2.Event:
+        """`planning.view.<verb>` (created, updated, deleted)."""
+        payload = events_pb2.ViewChanged(view=view)
+        payload.view.ClearField("etag")
+        _set_changed(payload.changed_fields, changed)
+        return self._event(f"planning.view.{verb}", view.id, payload)
 
     def worklog(
         self, verb: Verb, worklog: worklog_pb2.Worklog, changed: Iterable[str] = ()

@@ -17,7 +17,14 @@ from google.protobuf.duration_pb2 import Duration
 from google.protobuf.message import Message
 
 from coder.events.v1 import event_pb2
-from coder.planning.v1 import project_pb2, relation_pb2, schedule_pb2, task_pb2, worklog_pb2
+from coder.planning.v1 import (
+    planning_service_pb2,
+    project_pb2,
+    relation_pb2,
+    schedule_pb2,
+    task_pb2,
+    worklog_pb2,
+)
 from services.kit import DocumentExists, Entities, Remembered, Repository
 from services.kit.bus import OutboxRelay
 from services.kit.store import (
@@ -44,6 +51,8 @@ from services.planning._mapping import (
     relation_from_document,
     task_document,
     task_from_document,
+    view_document,
+    view_from_document,
     worklog_document,
     worklog_from_document,
 )
@@ -55,6 +64,7 @@ CYCLES = "cycles"
 RELATIONS = "relations"
 WORKLOGS = "worklogs"
 PLANS = "plans"
+VIEWS = "views"
 
 CONTAINERS = (
     ContainerSpec(PROJECTS, indexes=("/createTime", "/nameKey", "/createdBy"), outbox=True),
@@ -86,6 +96,7 @@ CONTAINERS = (
         outbox=True,
     ),
     ContainerSpec(PLANS, indexes=("/projectId", "/createTime"), outbox=True),
+    ContainerSpec(VIEWS, indexes=("/projectId", "/nameKey"), outbox=True),
     ContainerSpec(
         WORKLOGS, indexes=("/projectId", "/taskId", "/userId", "/startTime"), outbox=True
     ),
@@ -215,6 +226,7 @@ class PlanningRepository(Repository):
         )
         self._relations = self.relations.entities
         self.plans = ProjectScoped(self.entities(PLANS), plan_document, plan_from_document)
+        self.views = ProjectScoped(self.entities(VIEWS), view_document, view_from_document)
         # Pages of tasks and projects answer shared messages (see Remembered); a read whose
         # message may be changed maps its document afresh.
         self._listed_tasks = Remembered(task_from_document)
@@ -451,6 +463,13 @@ class PlanningRepository(Repository):
         """Latest start first."""
         query = Query().where(F("projectId") == project_id).order_by("startTime", desc=True)
         return await self.cycles.page(organization_id, query, page_size, continuation)
+
+    async def list_views(
+        self, organization_id: str, project_id: str, page_size: int, continuation: str | None
+    ) -> tuple[list[planning_service_pb2.View], str | None]:
+        """By name, ignoring case."""
+        query = Query().where(F("projectId") == project_id).order_by("nameKey")
+        return await self.views.page(organization_id, query, page_size, continuation)
 
     # --- relations -----------------------------------------------------------------------------
 

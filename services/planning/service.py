@@ -105,7 +105,7 @@ TASK_OUTPUT_ONLY = frozenset(
 
 TASK_SCHEDULE_LINKS = ("milestone_id", "cycle_id")
 
-_SORT_FIELDS: Mapping[int, TaskSortField] = {
+SORT_FIELDS: Mapping[int, TaskSortField] = {
     planning_service_pb2.TASK_ORDER_BY_UNSPECIFIED: "createTime",
     planning_service_pb2.TASK_ORDER_BY_CREATE_TIME: "createTime",
     planning_service_pb2.TASK_ORDER_BY_UPDATE_TIME: "updateTime",
@@ -223,6 +223,8 @@ class PlanningService(PlanningScope):
         await delete(
             organization_id, repository.cycles, owner, lambda c: events.cycle("deleted", c)
         )
+        await delete(organization_id, repository.views, owner, lambda v: events.view("deleted", v))
+        await delete(organization_id, repository.plans, owner, lambda p: events.plan("deleted", p))
 
     async def _delete_every_task(
         self, organization_id: str, project_id: str, events: PlanningEvents
@@ -297,7 +299,7 @@ class PlanningService(PlanningScope):
             organization_id,
             request.project_id,
             task_filter,
-            _SORT_FIELDS[request.order_by],
+            SORT_FIELDS[request.order_by],
             request.direction != paging_pb2.SORT_DIRECTION_ASCENDING,
             page.size,
             page.continuation,

@@ -15,6 +15,7 @@ from coder.planning.v1 import planning_service_pb2_grpc
 from services.planning._dependencies import DependencyRules
 from services.planning._plans import PlanRules
 from services.planning._schedules import ScheduleRules
+from services.planning._views import ViewRules
 from services.planning._worklogs import WorklogRules
 from services.planning.service import PlanningService
 
@@ -29,12 +30,14 @@ class PlanningServicer(planning_service_pb2_grpc.PlanningServiceServicer):
         dependencies: DependencyRules,
         worklogs: WorklogRules,
         plans: PlanRules,
+        views: ViewRules,
     ) -> None:
         self._service = service
         self._schedules = schedules
         self._dependencies = dependencies
         self._worklogs = worklogs
         self._plans = plans
+        self._views = views
 
     async def CreateProject(
         self, request: api.CreateProjectRequest, context: grpc.aio.ServicerContext
@@ -271,3 +274,43 @@ class PlanningServicer(planning_service_pb2_grpc.PlanningServiceServicer):
             request.project_id, request.plan_id, request.etag
         )
         return api.ApprovePlanResponse(plan=plan, tasks=tasks)
+
+    # --- saved views ---------------------------------------------------------------------------
+
+    async def CreateView(
+        self, request: api.CreateViewRequest, context: grpc.aio.ServicerContext
+    ) -> api.CreateViewResponse:
+        return api.CreateViewResponse(
+            view=await self._views.create_view(request.project_id, request.view)
+        )
+
+    async def GetView(
+        self, request: api.GetViewRequest, context: grpc.aio.ServicerContext
+    ) -> api.GetViewResponse:
+        return api.GetViewResponse(
+            view=await self._views.get_view(request.project_id, request.view_id)
+        )
+
+    async def ListViews(
+        self, request: api.ListViewsRequest, context: grpc.aio.ServicerContext
+    ) -> api.ListViewsResponse:
+        views, token = await self._views.list_views(request)
+        return api.ListViewsResponse(views=views, next_page_token=token)
+
+    async def UpdateView(
+        self, request: api.UpdateViewRequest, context: grpc.aio.ServicerContext
+    ) -> api.UpdateViewResponse:
+        view = await self._views.update_view(request.view, request.update_mask)
+        return api.UpdateViewResponse(view=view)
+
+    async def DeleteView(
+        self, request: api.DeleteViewRequest, context: grpc.aio.ServicerContext
+    ) -> api.DeleteViewResponse:
+        await self._views.delete_view(request.project_id, request.view_id, request.etag)
+        return api.DeleteViewResponse()
+
+    async def ListViewTasks(
+        self, request: api.ListViewTasksRequest, context: grpc.aio.ServicerContext
+    ) -> api.ListViewTasksResponse:
+        tasks, token = await self._views.list_view_tasks(request)
+        return api.ListViewTasksResponse(tasks=tasks, next_page_token=token)

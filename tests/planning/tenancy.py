@@ -29,6 +29,8 @@ BODIES: dict[str, dict[str, Any]] = {
     "PlanningService_GeneratePlan": {"intent": "planted"},
     "PlanningService_RefinePlan": {"instruction": "taken over"},
     "PlanningService_ApprovePlan": {},
+    "PlanningService_CreateView": {"name": "planted"},
+    "PlanningService_UpdateView": {"name": "taken over"},
 }
 
 ID_OF_PARAMETER = {
@@ -39,6 +41,7 @@ ID_OF_PARAMETER = {
     "relation_id": "relation",
     "worklog_id": "worklog",
     "plan_id": "plan",
+    "view_id": "view",
 }
 
 SECRETS = (
@@ -48,6 +51,7 @@ SECRETS = (
     "B planning cycle 7c1",
     "B planning worklog 7c1",
     "B planning blocked task 7c1",
+    "B planning view 7c1",
 )
 """Text of B's resources that must never appear in an answer to A."""
 
@@ -89,7 +93,14 @@ async def seed(b: Tenant) -> dict[str, str]:
         {"duration": "3600s", "description": "B planning worklog 7c1"},
         "worklog",
     )
+    view = await created(
+        b.client,
+        f"{base}/views",
+        {"name": "B planning view 7c1", "query": {"label": "b-only"}},
+        "view",
+    )
     return {
+        "view": view,
         "project": project,
         "task": task,
         "milestone": milestone,
@@ -115,5 +126,7 @@ async def untouched(b: Tenant, ids: dict[str, str]) -> None:
     assert cycle["cycle"]["name"] == "B planning cycle 7c1"
     relations = (await b.client.get(f"{base}/tasks/{ids['task']}/relations")).json()
     assert [r["id"] for r in relations["relations"]] == [ids["relation"]]
+    view = (await b.client.get(f"{base}/views/{ids['view']}")).json()
+    assert view["view"]["name"] == "B planning view 7c1"
     worklogs = (await b.client.get(f"{base}/worklogs")).json()
     assert [w["description"] for w in worklogs["worklogs"]] == ["B planning worklog 7c1"]

@@ -78,6 +78,12 @@ VALID_REQUESTS: dict[str, Any] = {
     "RefinePlan": api.RefinePlanRequest(project_id="p", plan_id="q", instruction="x"),
     "ValidatePlan": api.ValidatePlanRequest(project_id="p", plan_id="q"),
     "ApprovePlan": api.ApprovePlanRequest(project_id="p", plan_id="q"),
+    "CreateView": api.CreateViewRequest(project_id="p", view=api.View(name="x")),
+    "GetView": api.GetViewRequest(project_id="p", view_id="v"),
+    "ListViews": api.ListViewsRequest(project_id="p"),
+    "UpdateView": api.UpdateViewRequest(view=api.View(id="v", project_id="p", name="x")),
+    "DeleteView": api.DeleteViewRequest(project_id="p", view_id="v"),
+    "ListViewTasks": api.ListViewTasksRequest(project_id="p", view_id="v"),
 }
 """One well-formed request per RPC of the service."""
 
@@ -113,6 +119,9 @@ WRITES = (
     "GeneratePlan",
     "RefinePlan",
     "ApprovePlan",
+    "CreateView",
+    "UpdateView",
+    "DeleteView",
 )
 
 

@@ -178,6 +178,18 @@ CASES: list[tuple[str, Any, str]] = [
     ("RefinePlan", api.RefinePlanRequest(project_id="p", plan_id="q"), "instruction"),
     ("ValidatePlan", api.ValidatePlanRequest(plan_id="q"), "project_id"),
     ("ApprovePlan", api.ApprovePlanRequest(project_id="p", plan_id="q", etag="e" * 129), "etag"),
+    ("CreateView", api.CreateViewRequest(project_id="p", view=api.View()), "view.name"),
+    ("GetView", api.GetViewRequest(project_id="p"), "view_id"),
+    ("ListViews", api.ListViewsRequest(project_id="p", page_size=-1), "page_size"),
+    (
+        "UpdateView",
+        api.UpdateViewRequest(
+            view=api.View(id="v", project_id="p", query=api.TaskQuery(priority=9))  # type: ignore[arg-type]
+        ),
+        "view.query.priority",
+    ),
+    ("DeleteView", api.DeleteViewRequest(view_id="v"), "project_id"),
+    ("ListViewTasks", api.ListViewTasksRequest(project_id="p", view_id="v/w"), "view_id"),
 ]
 STREAMS = frozenset({"WatchProject"})
 

@@ -4,6 +4,7 @@ isort:skip_file
 """
 
 from coder.planning.v1 import plan_pb2 as _plan_pb2
+from coder.planning.v1 import planning_service_pb2 as _planning_service_pb2
 from coder.planning.v1 import project_pb2 as _project_pb2
 from coder.planning.v1 import relation_pb2 as _relation_pb2
 from coder.planning.v1 import schedule_pb2 as _schedule_pb2
@@ -205,7 +206,9 @@ Global___WorklogChanged: _TypeAlias = WorklogChanged  # noqa: Y015
 
 @_typing.final
 class PlanChanged(_message.Message):
-    """PlanChanged is the payload of `planning.plan.generated`, `.refined` and `.approved`."""
+    """PlanChanged is the payload of `planning.plan.generated`, `.refined`, `.approved` and
+    `.deleted` (with its project).
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -226,3 +229,33 @@ class PlanChanged(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___PlanChanged: _TypeAlias = PlanChanged  # noqa: Y015
+
+@_typing.final
+class ViewChanged(_message.Message):
+    """ViewChanged is the payload of `planning.view.created`, `.updated` and `.deleted`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VIEW_FIELD_NUMBER: _builtins.int
+    CHANGED_FIELDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def view(self) -> _planning_service_pb2.View:
+        """The view after the change (before it, for a delete)."""
+
+    @_builtins.property
+    def changed_fields(self) -> _field_mask_pb2.FieldMask:
+        """For an update, the fields that changed."""
+
+    def __init__(
+        self,
+        *,
+        view: _planning_service_pb2.View | None = ...,
+        changed_fields: _field_mask_pb2.FieldMask | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["changed_fields", b"changed_fields", "view", b"view"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["changed_fields", b"changed_fields", "view", b"view"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ViewChanged: _TypeAlias = ViewChanged  # noqa: Y015

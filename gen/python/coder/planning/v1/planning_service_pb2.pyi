@@ -2199,3 +2199,441 @@ class ApprovePlanResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ApprovePlanResponse: _TypeAlias = ApprovePlanResponse  # noqa: Y015
+
+@_typing.final
+class TaskQuery(_message.Message):
+    """--- saved views --------------------------------------------------------------------------
+
+    TaskQuery is a stored filter and order of a project's tasks, as ListTasks takes them.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATUSES_FIELD_NUMBER: _builtins.int
+    ASSIGNEE_ID_FIELD_NUMBER: _builtins.int
+    LABEL_FIELD_NUMBER: _builtins.int
+    PRIORITY_FIELD_NUMBER: _builtins.int
+    PARENT_TASK_ID_FIELD_NUMBER: _builtins.int
+    ORDER_BY_FIELD_NUMBER: _builtins.int
+    DIRECTION_FIELD_NUMBER: _builtins.int
+    assignee_id: _builtins.str
+    """Only tasks assigned to this user."""
+    label: _builtins.str
+    """Only tasks carrying this label."""
+    priority: _task_pb2.TaskPriority.ValueType
+    """Only tasks of this priority."""
+    parent_task_id: _builtins.str
+    """Only subtasks of this task."""
+    order_by: Global___TaskOrderBy.ValueType
+    """Sort field."""
+    direction: _paging_pb2.SortDirection.ValueType
+    """Sort direction; the default is descending for times and priority."""
+    @_builtins.property
+    def statuses(self) -> _containers.RepeatedScalarFieldContainer[_task_pb2.TaskStatus.ValueType]:
+        """Only tasks in one of these statuses."""
+
+    def __init__(
+        self,
+        *,
+        statuses: _abc.Iterable[_task_pb2.TaskStatus.ValueType] | None = ...,
+        assignee_id: _builtins.str = ...,
+        label: _builtins.str = ...,
+        priority: _task_pb2.TaskPriority.ValueType = ...,
+        parent_task_id: _builtins.str = ...,
+        order_by: Global___TaskOrderBy.ValueType = ...,
+        direction: _paging_pb2.SortDirection.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignee_id", b"assignee_id", "direction", b"direction", "label", b"label", "order_by", b"order_by", "parent_task_id", b"parent_task_id", "priority", b"priority", "statuses", b"statuses"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TaskQuery: _TypeAlias = TaskQuery  # noqa: Y015
+
+@_typing.final
+class View(_message.Message):
+    """View is a saved, named TaskQuery of a project (a board's filter someone keeps)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    ORGANIZATION_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    QUERY_FIELD_NUMBER: _builtins.int
+    CREATED_BY_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Server-assigned, time-sortable id."""
+    project_id: _builtins.str
+    """The project the view lists."""
+    organization_id: _builtins.str
+    """The organization that owns the view, taken from the caller's token."""
+    name: _builtins.str
+    """Display name, 1 to 200 characters."""
+    created_by: _builtins.str
+    """User id of the creator."""
+    etag: _builtins.str
+    """Opaque version of the stored view; send it back on update or delete to refuse a write
+    over someone else's newer change.
+    """
+    @_builtins.property
+    def query(self) -> Global___TaskQuery:
+        """The filter and order."""
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When the view was created."""
+
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """When the view last changed."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        project_id: _builtins.str = ...,
+        organization_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        query: Global___TaskQuery | None = ...,
+        created_by: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+        etag: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "query", b"query", "update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "created_by", b"created_by", "etag", b"etag", "id", b"id", "name", b"name", "organization_id", b"organization_id", "project_id", b"project_id", "query", b"query", "update_time", b"update_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___View: _TypeAlias = View  # noqa: Y015
+
+@_typing.final
+class CreateViewRequest(_message.Message):
+    """CreateViewRequest carries the new view."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    VIEW_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    """Id of the project."""
+    @_builtins.property
+    def view(self) -> Global___View:
+        """The view to create; output-only fields are ignored."""
+
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        view: Global___View | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["view", b"view"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["project_id", b"project_id", "view", b"view"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateViewRequest: _TypeAlias = CreateViewRequest  # noqa: Y015
+
+@_typing.final
+class CreateViewResponse(_message.Message):
+    """CreateViewResponse carries the stored view."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VIEW_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def view(self) -> Global___View:
+        """The view as stored, with its id and etag."""
+
+    def __init__(
+        self,
+        *,
+        view: Global___View | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["view", b"view"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["view", b"view"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateViewResponse: _TypeAlias = CreateViewResponse  # noqa: Y015
+
+@_typing.final
+class GetViewRequest(_message.Message):
+    """GetViewRequest names a view."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    VIEW_ID_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    """Id of the view's project."""
+    view_id: _builtins.str
+    """Id of the view."""
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        view_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["project_id", b"project_id", "view_id", b"view_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetViewRequest: _TypeAlias = GetViewRequest  # noqa: Y015
+
+@_typing.final
+class GetViewResponse(_message.Message):
+    """GetViewResponse carries the view."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VIEW_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def view(self) -> Global___View:
+        """The view."""
+
+    def __init__(
+        self,
+        *,
+        view: Global___View | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["view", b"view"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["view", b"view"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetViewResponse: _TypeAlias = GetViewResponse  # noqa: Y015
+
+@_typing.final
+class ListViewsRequest(_message.Message):
+    """ListViewsRequest asks for a page of a project's views."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    """Id of the project."""
+    page_size: _builtins.int
+    """Largest number of views to return; 0 means 50, at most 1000."""
+    page_token: _builtins.str
+    """Token from a previous response's `next_page_token`; the other fields must not change."""
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "project_id", b"project_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListViewsRequest: _TypeAlias = ListViewsRequest  # noqa: Y015
+
+@_typing.final
+class ListViewsResponse(_message.Message):
+    """ListViewsResponse carries a page of views."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VIEWS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token for the next page; empty on the last page."""
+    @_builtins.property
+    def views(self) -> _containers.RepeatedCompositeFieldContainer[Global___View]:
+        """The views, by name."""
+
+    def __init__(
+        self,
+        *,
+        views: _abc.Iterable[Global___View] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "views", b"views"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListViewsResponse: _TypeAlias = ListViewsResponse  # noqa: Y015
+
+@_typing.final
+class UpdateViewRequest(_message.Message):
+    """UpdateViewRequest carries the changed fields."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VIEW_FIELD_NUMBER: _builtins.int
+    UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def view(self) -> Global___View:
+        """The view with its id and project id, its new values and, optionally, the etag it was
+        read with.
+        """
+
+    @_builtins.property
+    def update_mask(self) -> _field_mask_pb2.FieldMask:
+        """The fields to change: `name`, `query`. Empty means the fields `view` sets (AIP-134)."""
+
+    def __init__(
+        self,
+        *,
+        view: Global___View | None = ...,
+        update_mask: _field_mask_pb2.FieldMask | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["update_mask", b"update_mask", "view", b"view"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["update_mask", b"update_mask", "view", b"view"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateViewRequest: _TypeAlias = UpdateViewRequest  # noqa: Y015
+
+@_typing.final
+class UpdateViewResponse(_message.Message):
+    """UpdateViewResponse carries the updated view."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VIEW_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def view(self) -> Global___View:
+        """The view as stored after the change."""
+
+    def __init__(
+        self,
+        *,
+        view: Global___View | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["view", b"view"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["view", b"view"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateViewResponse: _TypeAlias = UpdateViewResponse  # noqa: Y015
+
+@_typing.final
+class DeleteViewRequest(_message.Message):
+    """DeleteViewRequest names the view to delete."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    VIEW_ID_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    """Id of the view's project."""
+    view_id: _builtins.str
+    """Id of the view."""
+    etag: _builtins.str
+    """When set, the delete is refused unless the stored view still has this etag."""
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        view_id: _builtins.str = ...,
+        etag: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "project_id", b"project_id", "view_id", b"view_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteViewRequest: _TypeAlias = DeleteViewRequest  # noqa: Y015
+
+@_typing.final
+class DeleteViewResponse(_message.Message):
+    """DeleteViewResponse is empty on success."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteViewResponse: _TypeAlias = DeleteViewResponse  # noqa: Y015
+
+@_typing.final
+class ListViewTasksRequest(_message.Message):
+    """ListViewTasksRequest asks for a page of the tasks a view selects."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    VIEW_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    """Id of the view's project."""
+    view_id: _builtins.str
+    """Id of the view."""
+    page_size: _builtins.int
+    """Largest number of tasks to return; 0 means 50, at most 1000."""
+    page_token: _builtins.str
+    """Token from a previous response's `next_page_token`; the view must not have changed."""
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        view_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "project_id", b"project_id", "view_id", b"view_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListViewTasksRequest: _TypeAlias = ListViewTasksRequest  # noqa: Y015
+
+@_typing.final
+class ListViewTasksResponse(_message.Message):
+    """ListViewTasksResponse carries a page of the view's tasks."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TASKS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token for the next page; empty on the last page."""
+    @_builtins.property
+    def tasks(self) -> _containers.RepeatedCompositeFieldContainer[_task_pb2.Task]:
+        """The tasks, in the view's order."""
+
+    def __init__(
+        self,
+        *,
+        tasks: _abc.Iterable[_task_pb2.Task] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "tasks", b"tasks"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListViewTasksResponse: _TypeAlias = ListViewTasksResponse  # noqa: Y015

@@ -220,6 +220,36 @@ class PlanningServiceStub:
                 request_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.ApprovePlanRequest.SerializeToString,
                 response_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.ApprovePlanResponse.FromString,
                 _registered_method=True)
+        self.CreateView = channel.unary_unary(
+                '/coder.planning.v1.PlanningService/CreateView',
+                request_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.CreateViewRequest.SerializeToString,
+                response_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.CreateViewResponse.FromString,
+                _registered_method=True)
+        self.GetView = channel.unary_unary(
+                '/coder.planning.v1.PlanningService/GetView',
+                request_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.GetViewRequest.SerializeToString,
+                response_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.GetViewResponse.FromString,
+                _registered_method=True)
+        self.ListViews = channel.unary_unary(
+                '/coder.planning.v1.PlanningService/ListViews',
+                request_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.ListViewsRequest.SerializeToString,
+                response_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.ListViewsResponse.FromString,
+                _registered_method=True)
+        self.UpdateView = channel.unary_unary(
+                '/coder.planning.v1.PlanningService/UpdateView',
+                request_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.UpdateViewRequest.SerializeToString,
+                response_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.UpdateViewResponse.FromString,
+                _registered_method=True)
+        self.DeleteView = channel.unary_unary(
+                '/coder.planning.v1.PlanningService/DeleteView',
+                request_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.DeleteViewRequest.SerializeToString,
+                response_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.DeleteViewResponse.FromString,
+                _registered_method=True)
+        self.ListViewTasks = channel.unary_unary(
+                '/coder.planning.v1.PlanningService/ListViewTasks',
+                request_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.ListViewTasksRequest.SerializeToString,
+                response_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.ListViewTasksResponse.FromString,
+                _registered_method=True)
 
 
 class PlanningServiceServicer:
@@ -501,6 +531,49 @@ class PlanningServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateView(self, request, context):
+        """CreateView saves a filter and an order of a project's tasks under a name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetView(self, request, context):
+        """GetView returns one saved view.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListViews(self, request, context):
+        """ListViews pages through a project's saved views, by name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateView(self, request, context):
+        """UpdateView changes the fields named in the update mask.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteView(self, request, context):
+        """DeleteView deletes a saved view.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListViewTasks(self, request, context):
+        """ListViewTasks pages through the tasks a saved view selects, in its order (ListTasks
+        with the view's filter and order).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PlanningServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -688,6 +761,36 @@ def add_PlanningServiceServicer_to_server(servicer, server):
                     servicer.ApprovePlan,
                     request_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.ApprovePlanRequest.FromString,
                     response_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.ApprovePlanResponse.SerializeToString,
+            ),
+            'CreateView': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateView,
+                    request_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.CreateViewRequest.FromString,
+                    response_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.CreateViewResponse.SerializeToString,
+            ),
+            'GetView': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetView,
+                    request_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.GetViewRequest.FromString,
+                    response_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.GetViewResponse.SerializeToString,
+            ),
+            'ListViews': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListViews,
+                    request_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.ListViewsRequest.FromString,
+                    response_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.ListViewsResponse.SerializeToString,
+            ),
+            'UpdateView': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateView,
+                    request_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.UpdateViewRequest.FromString,
+                    response_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.UpdateViewResponse.SerializeToString,
+            ),
+            'DeleteView': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteView,
+                    request_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.DeleteViewRequest.FromString,
+                    response_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.DeleteViewResponse.SerializeToString,
+            ),
+            'ListViewTasks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListViewTasks,
+                    request_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.ListViewTasksRequest.FromString,
+                    response_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.ListViewTasksResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1690,6 +1793,168 @@ class PlanningService:
             '/coder.planning.v1.PlanningService/ApprovePlan',
             coder_dot_planning_dot_v1_dot_planning__service__pb2.ApprovePlanRequest.SerializeToString,
             coder_dot_planning_dot_v1_dot_planning__service__pb2.ApprovePlanResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateView(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.planning.v1.PlanningService/CreateView',
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.CreateViewRequest.SerializeToString,
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.CreateViewResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetView(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.planning.v1.PlanningService/GetView',
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.GetViewRequest.SerializeToString,
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.GetViewResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListViews(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.planning.v1.PlanningService/ListViews',
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.ListViewsRequest.SerializeToString,
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.ListViewsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateView(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.planning.v1.PlanningService/UpdateView',
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.UpdateViewRequest.SerializeToString,
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.UpdateViewResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteView(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.planning.v1.PlanningService/DeleteView',
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.DeleteViewRequest.SerializeToString,
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.DeleteViewResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListViewTasks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.planning.v1.PlanningService/ListViewTasks',
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.ListViewTasksRequest.SerializeToString,
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.ListViewTasksResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -135,6 +135,20 @@ class PlanningServiceStub:
     """ApprovePlan creates a valid draft's tasks, with their dependencies, in the project in one
     atomic write, and marks the plan approved.
     """
+    CreateView: _grpc.UnaryUnaryMultiCallable[_planning_service_pb2.CreateViewRequest, _planning_service_pb2.CreateViewResponse]
+    """CreateView saves a filter and an order of a project's tasks under a name."""
+    GetView: _grpc.UnaryUnaryMultiCallable[_planning_service_pb2.GetViewRequest, _planning_service_pb2.GetViewResponse]
+    """GetView returns one saved view."""
+    ListViews: _grpc.UnaryUnaryMultiCallable[_planning_service_pb2.ListViewsRequest, _planning_service_pb2.ListViewsResponse]
+    """ListViews pages through a project's saved views, by name."""
+    UpdateView: _grpc.UnaryUnaryMultiCallable[_planning_service_pb2.UpdateViewRequest, _planning_service_pb2.UpdateViewResponse]
+    """UpdateView changes the fields named in the update mask."""
+    DeleteView: _grpc.UnaryUnaryMultiCallable[_planning_service_pb2.DeleteViewRequest, _planning_service_pb2.DeleteViewResponse]
+    """DeleteView deletes a saved view."""
+    ListViewTasks: _grpc.UnaryUnaryMultiCallable[_planning_service_pb2.ListViewTasksRequest, _planning_service_pb2.ListViewTasksResponse]
+    """ListViewTasks pages through the tasks a saved view selects, in its order (ListTasks
+    with the view's filter and order).
+    """
 
 @_typing.type_check_only
 class PlanningServiceAsyncStub(PlanningServiceStub):
@@ -242,6 +256,20 @@ class PlanningServiceAsyncStub(PlanningServiceStub):
     ApprovePlan: _aio.UnaryUnaryMultiCallable[_planning_service_pb2.ApprovePlanRequest, _planning_service_pb2.ApprovePlanResponse]  # type: ignore[assignment]
     """ApprovePlan creates a valid draft's tasks, with their dependencies, in the project in one
     atomic write, and marks the plan approved.
+    """
+    CreateView: _aio.UnaryUnaryMultiCallable[_planning_service_pb2.CreateViewRequest, _planning_service_pb2.CreateViewResponse]  # type: ignore[assignment]
+    """CreateView saves a filter and an order of a project's tasks under a name."""
+    GetView: _aio.UnaryUnaryMultiCallable[_planning_service_pb2.GetViewRequest, _planning_service_pb2.GetViewResponse]  # type: ignore[assignment]
+    """GetView returns one saved view."""
+    ListViews: _aio.UnaryUnaryMultiCallable[_planning_service_pb2.ListViewsRequest, _planning_service_pb2.ListViewsResponse]  # type: ignore[assignment]
+    """ListViews pages through a project's saved views, by name."""
+    UpdateView: _aio.UnaryUnaryMultiCallable[_planning_service_pb2.UpdateViewRequest, _planning_service_pb2.UpdateViewResponse]  # type: ignore[assignment]
+    """UpdateView changes the fields named in the update mask."""
+    DeleteView: _aio.UnaryUnaryMultiCallable[_planning_service_pb2.DeleteViewRequest, _planning_service_pb2.DeleteViewResponse]  # type: ignore[assignment]
+    """DeleteView deletes a saved view."""
+    ListViewTasks: _aio.UnaryUnaryMultiCallable[_planning_service_pb2.ListViewTasksRequest, _planning_service_pb2.ListViewTasksResponse]  # type: ignore[assignment]
+    """ListViewTasks pages through the tasks a saved view selects, in its order (ListTasks
+    with the view's filter and order).
     """
 
 class PlanningServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -569,6 +597,56 @@ class PlanningServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_planning_service_pb2.ApprovePlanResponse, _abc.Awaitable[_planning_service_pb2.ApprovePlanResponse]]:
         """ApprovePlan creates a valid draft's tasks, with their dependencies, in the project in one
         atomic write, and marks the plan approved.
+        """
+
+    @_abc_1.abstractmethod
+    def CreateView(
+        self,
+        request: _planning_service_pb2.CreateViewRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planning_service_pb2.CreateViewResponse, _abc.Awaitable[_planning_service_pb2.CreateViewResponse]]:
+        """CreateView saves a filter and an order of a project's tasks under a name."""
+
+    @_abc_1.abstractmethod
+    def GetView(
+        self,
+        request: _planning_service_pb2.GetViewRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planning_service_pb2.GetViewResponse, _abc.Awaitable[_planning_service_pb2.GetViewResponse]]:
+        """GetView returns one saved view."""
+
+    @_abc_1.abstractmethod
+    def ListViews(
+        self,
+        request: _planning_service_pb2.ListViewsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planning_service_pb2.ListViewsResponse, _abc.Awaitable[_planning_service_pb2.ListViewsResponse]]:
+        """ListViews pages through a project's saved views, by name."""
+
+    @_abc_1.abstractmethod
+    def UpdateView(
+        self,
+        request: _planning_service_pb2.UpdateViewRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planning_service_pb2.UpdateViewResponse, _abc.Awaitable[_planning_service_pb2.UpdateViewResponse]]:
+        """UpdateView changes the fields named in the update mask."""
+
+    @_abc_1.abstractmethod
+    def DeleteView(
+        self,
+        request: _planning_service_pb2.DeleteViewRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planning_service_pb2.DeleteViewResponse, _abc.Awaitable[_planning_service_pb2.DeleteViewResponse]]:
+        """DeleteView deletes a saved view."""
+
+    @_abc_1.abstractmethod
+    def ListViewTasks(
+        self,
+        request: _planning_service_pb2.ListViewTasksRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planning_service_pb2.ListViewTasksResponse, _abc.Awaitable[_planning_service_pb2.ListViewTasksResponse]]:
+        """ListViewTasks pages through the tasks a saved view selects, in its order (ListTasks
+        with the view's filter and order).
         """
 
 def add_PlanningServiceServicer_to_server(servicer: PlanningServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

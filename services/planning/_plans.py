@@ -28,6 +28,8 @@ from coder.prompt.v1 import prompt_pb2, prompt_service_pb2, prompt_service_pb2_g
 from services.kit import (
     Clock,
     FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
     NotFound,
     Peers,
     check_etag,
@@ -229,10 +231,19 @@ class PlanRules(PlanningScope):
             return ""
         knowledge = await self._peers.stub(knowledge_service_pb2_grpc.KnowledgeServiceStub)
         parts = []
-        for page_id in page_ids:
-            reply = await _peer(
-                knowledge.GetPage(knowledge_service_pb2.GetPageRequest(page_id=page_id))
-            )
+        for index, page_id in enumerate(page_ids):
+            call = knowledge.GetPage(knowledge_service_pb2.GetPageRequest(page_id=page_id))
+            try:
+                reply = await _peer(call)
+            except NotFound:
+                # The project exists; what is missing is a page the request names.
+                raise InvalidArgument(
+                    f"knowledge page {page_id} not found",
+                    reason="KNOWLEDGE_PAGE_NOT_FOUND",
+                    violations=[
+                        FieldViolation(f"knowledge_page_ids[{index}]", "no such knowledge page")
+                    ],
+                ) from None
             parts.append(f"# {reply.page.title}\n\n{reply.page.markdown}")
         return "\n\n".join(parts)[:CONTEXT_CHARACTERS]
 
@@ -270,7 +281,13 @@ class PlanRules(PlanningScope):
             request = ai_service_pb2.CreateChatCompletionRequest(
                 model=model, messages=messages, options=options, project_id=project_id
             )
-            reply = await _peer(ai.CreateChatCompletion(request))
+            try:
+                reply = await _peer(ai.CreateChatCompletion(request))
+            except NotFound as missing:
+                # The plan's project exists; the model the AI Service lacks is a precondition.
+                raise FailedPrecondition(
+                    f"the AI Service cannot answer: {missing}", reason=missing.reason
+                ) from None
             answer = reply.message.content
             try:
                 return parse_plan(answer)

@@ -2179,6 +2179,258 @@ export interface paths {
         patch: operations["PlanningService_UpdateProject"];
         trace?: never;
     };
+    "/api/v1/planning/projects/{project_id}/cycles": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ListCycles pages through a project's cycles, latest start first.
+         * @description ListCycles pages through a project's cycles, latest start first.
+         */
+        get: operations["PlanningService_ListCycles"];
+        put?: never;
+        /**
+         * CreateCycle adds a cycle (sprint) to a project.
+         * @description CreateCycle adds a cycle (sprint) to a project.
+         */
+        post: operations["PlanningService_CreateCycle"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/planning/projects/{project_id}/cycles/{cycle_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * GetCycle returns one cycle.
+         * @description GetCycle returns one cycle.
+         */
+        get: operations["PlanningService_GetCycle"];
+        put?: never;
+        post?: never;
+        /**
+         * DeleteCycle deletes a cycle no task is planned into.
+         * @description DeleteCycle deletes a cycle no task is planned into.
+         */
+        delete: operations["PlanningService_DeleteCycle"];
+        options?: never;
+        head?: never;
+        /**
+         * UpdateCycle changes the fields named in the update mask.
+         * @description UpdateCycle changes the fields named in the update mask.
+         */
+        patch: operations["PlanningService_UpdateCycle"];
+        trace?: never;
+    };
+    "/api/v1/planning/projects/{project_id}/cycles/{cycle_id}/burndown": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * GetCycleBurndown returns the work of a cycle left at the end of each of its days, from
+         * @description GetCycleBurndown returns the work of a cycle left at the end of each of its days, from
+         *     its tasks' estimates and when they were done.
+         */
+        get: operations["PlanningService_GetCycleBurndown"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/planning/projects/{project_id}/graph": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * GetProjectGraph returns a project's dependency graph (dependencies and blocking
+         * @description GetProjectGraph returns a project's dependency graph (dependencies and blocking
+         *     relations) with each task's earliest start and finish from the estimates, and the
+         *     critical path.
+         */
+        get: operations["PlanningService_GetProjectGraph"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/planning/projects/{project_id}/milestones": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ListMilestones pages through a project's milestones, by target time (undated last).
+         * @description ListMilestones pages through a project's milestones, by target time (undated last).
+         */
+        get: operations["PlanningService_ListMilestones"];
+        put?: never;
+        /**
+         * CreateMilestone adds a milestone to a project.
+         * @description CreateMilestone adds a milestone to a project.
+         */
+        post: operations["PlanningService_CreateMilestone"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/planning/projects/{project_id}/milestones/{milestone_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * GetMilestone returns one milestone.
+         * @description GetMilestone returns one milestone.
+         */
+        get: operations["PlanningService_GetMilestone"];
+        put?: never;
+        post?: never;
+        /**
+         * DeleteMilestone deletes a milestone no task counts towards.
+         * @description DeleteMilestone deletes a milestone no task counts towards.
+         */
+        delete: operations["PlanningService_DeleteMilestone"];
+        options?: never;
+        head?: never;
+        /**
+         * UpdateMilestone changes the fields named in the update mask.
+         * @description UpdateMilestone changes the fields named in the update mask.
+         */
+        patch: operations["PlanningService_UpdateMilestone"];
+        trace?: never;
+    };
+    "/api/v1/planning/projects/{project_id}/plans/{plan_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * GetPlan returns one plan.
+         * @description GetPlan returns one plan.
+         */
+        get: operations["PlanningService_GetPlan"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/planning/projects/{project_id}/plans/{plan_id}:approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * ApprovePlan creates a valid draft's tasks, with their dependencies, in the project in one
+         * @description ApprovePlan creates a valid draft's tasks, with their dependencies, in the project in one
+         *     atomic write, and marks the plan approved.
+         */
+        post: operations["PlanningService_ApprovePlan"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/planning/projects/{project_id}/plans/{plan_id}:refine": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * RefinePlan changes a draft plan as an instruction says, through the AI Service; the plan
+         * @description RefinePlan changes a draft plan as an instruction says, through the AI Service; the plan
+         *     gets a new revision.
+         */
+        post: operations["PlanningService_RefinePlan"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/planning/projects/{project_id}/plans/{plan_id}:validate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ValidatePlan says what keeps a plan from being approved: a dependency cycle, a task
+         * @description ValidatePlan says what keeps a plan from being approved: a dependency cycle, a task
+         *     without an estimate, a dependency or module that is not in the plan.
+         */
+        get: operations["PlanningService_ValidatePlan"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/planning/projects/{project_id}/plans:generate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * GeneratePlan drafts a plan for a project from an intent (and knowledge pages as context)
+         * @description GeneratePlan drafts a plan for a project from an intent (and knowledge pages as context)
+         *     through the AI Service, with the `coder/plan-from-intent` prompt of Prompt Management; an
+         *     answer that does not fit the plan's schema is asked again, with what was wrong.
+         */
+        post: operations["PlanningService_GeneratePlan"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/planning/projects/{project_id}/tasks": {
         parameters: {
             query?: never;
@@ -2231,6 +2483,213 @@ export interface paths {
          *     the allowed moves of TaskStatus.
          */
         patch: operations["PlanningService_UpdateTask"];
+        trace?: never;
+    };
+    "/api/v1/planning/projects/{project_id}/tasks/{task_id}/relations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ListTaskRelations returns every relation of a task, each read from the task's side.
+         * @description ListTaskRelations returns every relation of a task, each read from the task's side.
+         */
+        get: operations["PlanningService_ListTaskRelations"];
+        put?: never;
+        /**
+         * CreateTaskRelation relates a task to another task of its project. A blocking relation
+         * @description CreateTaskRelation relates a task to another task of its project. A blocking relation
+         *     that would close a cycle of the dependency graph is refused.
+         */
+        post: operations["PlanningService_CreateTaskRelation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/planning/projects/{project_id}/tasks/{task_id}/relations/{relation_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * DeleteTaskRelation removes a relation of a task (from either of its tasks).
+         * @description DeleteTaskRelation removes a relation of a task (from either of its tasks).
+         */
+        delete: operations["PlanningService_DeleteTaskRelation"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/planning/projects/{project_id}/tasks/{task_id}/worklogs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * CreateWorklog logs time the caller spent on a task.
+         * @description CreateWorklog logs time the caller spent on a task.
+         */
+        post: operations["PlanningService_CreateWorklog"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/planning/projects/{project_id}/time-summary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * GetTimeSummary compares estimates with logged time, per task and in total, for a project
+         * @description GetTimeSummary compares estimates with logged time, per task and in total, for a project
+         *     or one of its cycles.
+         */
+        get: operations["PlanningService_GetTimeSummary"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/planning/projects/{project_id}/views": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ListViews pages through a project's saved views, by name.
+         * @description ListViews pages through a project's saved views, by name.
+         */
+        get: operations["PlanningService_ListViews"];
+        put?: never;
+        /**
+         * CreateView saves a filter and an order of a project's tasks under a name.
+         * @description CreateView saves a filter and an order of a project's tasks under a name.
+         */
+        post: operations["PlanningService_CreateView"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/planning/projects/{project_id}/views/{view_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * GetView returns one saved view.
+         * @description GetView returns one saved view.
+         */
+        get: operations["PlanningService_GetView"];
+        put?: never;
+        post?: never;
+        /**
+         * DeleteView deletes a saved view.
+         * @description DeleteView deletes a saved view.
+         */
+        delete: operations["PlanningService_DeleteView"];
+        options?: never;
+        head?: never;
+        /**
+         * UpdateView changes the fields named in the update mask.
+         * @description UpdateView changes the fields named in the update mask.
+         */
+        patch: operations["PlanningService_UpdateView"];
+        trace?: never;
+    };
+    "/api/v1/planning/projects/{project_id}/views/{view_id}/tasks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ListViewTasks pages through the tasks a saved view selects, in its order (ListTasks
+         * @description ListViewTasks pages through the tasks a saved view selects, in its order (ListTasks
+         *     with the view's filter and order).
+         */
+        get: operations["PlanningService_ListViewTasks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/planning/projects/{project_id}/worklogs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ListWorklogs pages through a project's worklogs, latest start first.
+         * @description ListWorklogs pages through a project's worklogs, latest start first.
+         */
+        get: operations["PlanningService_ListWorklogs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/planning/projects/{project_id}/worklogs/{worklog_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * GetWorklog returns one worklog.
+         * @description GetWorklog returns one worklog.
+         */
+        get: operations["PlanningService_GetWorklog"];
+        put?: never;
+        post?: never;
+        /**
+         * DeleteWorklog deletes a worklog.
+         * @description DeleteWorklog deletes a worklog.
+         */
+        delete: operations["PlanningService_DeleteWorklog"];
+        options?: never;
+        head?: never;
+        /**
+         * UpdateWorklog changes the fields named in the update mask.
+         * @description UpdateWorklog changes the fields named in the update mask.
+         */
+        patch: operations["PlanningService_UpdateWorklog"];
         trace?: never;
     };
     "/api/v1/planning/projects/{project_id}:watch": {
@@ -7976,6 +8435,72 @@ export interface components {
              */
             time?: string;
         };
+        /** @description ApprovePlanRequest names the plan to approve. */
+        "coder.planning.v1.ApprovePlanRequest": {
+            /** @description When set, refused unless the stored plan still has this etag. */
+            etag?: string;
+            /** @description Id of the plan. */
+            planId: string;
+            /** @description Id of the plan's project. */
+            projectId: string;
+        };
+        /** @description ApprovePlanRequest names the plan to approve. */
+        "coder.planning.v1.ApprovePlanRequest-Body": {
+            /** @description When set, refused unless the stored plan still has this etag. */
+            etag?: string;
+            /** @description Set by the path; a value sent here is replaced by it. */
+            planId?: string;
+            /** @description Set by the path; a value sent here is replaced by it. */
+            projectId?: string;
+        };
+        /** @description ApprovePlanResponse carries the approved plan and the tasks made of it. */
+        "coder.planning.v1.ApprovePlanResponse": {
+            /** @description The plan, approved, with `task_ids`. */
+            plan?: components["schemas"]["coder.planning.v1.Plan"];
+            /** @description The tasks created, in the plan's order. */
+            tasks?: components["schemas"]["coder.planning.v1.Task"][];
+        };
+        /** @description BurndownPoint is the work of a cycle left at the end of one of its days. */
+        "coder.planning.v1.BurndownPoint": {
+            /** @description Where a straight line from the total estimate to zero stands then. */
+            idealEstimate?: string;
+            /** @description Estimated effort of the cycle's tasks not done by then. */
+            remainingEstimate?: string;
+            /**
+             * Format: int32
+             * @description Number of the cycle's tasks not done by then.
+             */
+            remainingTasks?: number;
+            /**
+             * Format: date-time
+             * @description The end of the day (the cycle's end for its last day).
+             */
+            time?: string;
+        };
+        /** @description CreateCycleRequest carries the new cycle. */
+        "coder.planning.v1.CreateCycleRequest": {
+            /** @description The cycle to create; output-only fields are ignored. */
+            cycle: components["schemas"]["coder.planning.v1.Cycle"];
+            /** @description Id of the project. */
+            projectId: string;
+        };
+        /** @description CreateCycleResponse carries the stored cycle. */
+        "coder.planning.v1.CreateCycleResponse": {
+            /** @description The cycle as stored, with its id and etag. */
+            cycle?: components["schemas"]["coder.planning.v1.Cycle"];
+        };
+        /** @description CreateMilestoneRequest carries the new milestone. */
+        "coder.planning.v1.CreateMilestoneRequest": {
+            /** @description The milestone to create; output-only fields are ignored. */
+            milestone: components["schemas"]["coder.planning.v1.Milestone"];
+            /** @description Id of the project. */
+            projectId: string;
+        };
+        /** @description CreateMilestoneResponse carries the stored milestone. */
+        "coder.planning.v1.CreateMilestoneResponse": {
+            /** @description The milestone as stored, with its id and etag. */
+            milestone?: components["schemas"]["coder.planning.v1.Milestone"];
+        };
         /** @description CreateProjectRequest carries the new project. */
         "coder.planning.v1.CreateProjectRequest": {
             /** @description The project to create; output-only fields are ignored. */
@@ -7985,6 +8510,20 @@ export interface components {
         "coder.planning.v1.CreateProjectResponse": {
             /** @description The project as stored, with its id and etag. */
             project?: components["schemas"]["coder.planning.v1.Project"];
+        };
+        /** @description CreateTaskRelationRequest carries the new relation. */
+        "coder.planning.v1.CreateTaskRelationRequest": {
+            /** @description Id of the project of both tasks. */
+            projectId: string;
+            /** @description The relation: the related task and how the task stands to it. */
+            relation: components["schemas"]["coder.planning.v1.TaskRelation"];
+            /** @description Id of the task the relation is read from. */
+            taskId: string;
+        };
+        /** @description CreateTaskRelationResponse carries the stored relation. */
+        "coder.planning.v1.CreateTaskRelationResponse": {
+            /** @description The relation, read from the task of the request. */
+            relation?: components["schemas"]["coder.planning.v1.TaskRelation"];
         };
         /** @description CreateTaskRequest carries the new task. */
         "coder.planning.v1.CreateTaskRequest": {
@@ -7998,6 +8537,134 @@ export interface components {
             /** @description The task as stored, with its id and etag. */
             task?: components["schemas"]["coder.planning.v1.Task"];
         };
+        /** @description CreateViewRequest carries the new view. */
+        "coder.planning.v1.CreateViewRequest": {
+            /** @description Id of the project. */
+            projectId: string;
+            /** @description The view to create; output-only fields are ignored. */
+            view: components["schemas"]["coder.planning.v1.View"];
+        };
+        /** @description CreateViewResponse carries the stored view. */
+        "coder.planning.v1.CreateViewResponse": {
+            /** @description The view as stored, with its id and etag. */
+            view?: components["schemas"]["coder.planning.v1.View"];
+        };
+        /** @description CreateWorklogRequest carries the time to log. */
+        "coder.planning.v1.CreateWorklogRequest": {
+            /** @description Id of the task's project. */
+            projectId: string;
+            /** @description Id of the task. */
+            taskId: string;
+            /** @description The worklog; output-only fields are ignored. */
+            worklog: components["schemas"]["coder.planning.v1.Worklog"];
+        };
+        /** @description CreateWorklogResponse carries the stored worklog. */
+        "coder.planning.v1.CreateWorklogResponse": {
+            /** @description The worklog as stored, with its id and etag. */
+            worklog?: components["schemas"]["coder.planning.v1.Worklog"];
+        };
+        /** @description Cycle is a time box of a project (a sprint) that tasks are planned into. */
+        "coder.planning.v1.Cycle": {
+            /**
+             * Format: date-time
+             * @description When the cycle was created.
+             */
+            readonly createTime?: string;
+            /** @description User id of the creator. */
+            readonly createdBy?: string;
+            /**
+             * Format: date-time
+             * @description When the cycle ends; after `start_time` and at most 366 days after it.
+             */
+            endTime: string;
+            /**
+             * @description Opaque version of the stored cycle; send it back on update or delete to refuse a write
+             *     over someone else's newer change.
+             */
+            etag?: string;
+            /** @description What the cycle should achieve, at most 20,000 characters. */
+            goal?: string;
+            /** @description Server-assigned, time-sortable id. */
+            readonly id?: string;
+            /** @description Display name, 1 to 200 characters. */
+            name: string;
+            /** @description The organization that owns the cycle, taken from the caller's token. */
+            readonly organizationId?: string;
+            /** @description The project the cycle belongs to. */
+            readonly projectId?: string;
+            /**
+             * Format: date-time
+             * @description When the cycle starts (the start of its first day, UTC).
+             */
+            startTime: string;
+            /**
+             * Format: date-time
+             * @description When the cycle last changed.
+             */
+            readonly updateTime?: string;
+        };
+        /** @description The fields of a Cycle to change (AIP-134): the fields sent are the fields changed, so each is optional; an empty value clears a field (an enum cannot be cleared). Cycle is a time box of a project (a sprint) that tasks are planned into. */
+        "coder.planning.v1.Cycle-Patch": {
+            /**
+             * Format: date-time
+             * @description When the cycle was created.
+             */
+            readonly createTime?: string;
+            /** @description User id of the creator. */
+            readonly createdBy?: string;
+            /**
+             * Format: date-time
+             * @description When the cycle ends; after `start_time` and at most 366 days after it.
+             */
+            endTime?: string;
+            /**
+             * @description Opaque version of the stored cycle; send it back on update or delete to refuse a write
+             *     over someone else's newer change.
+             */
+            etag?: string;
+            /** @description What the cycle should achieve, at most 20,000 characters. */
+            goal?: string;
+            /** @description Server-assigned, time-sortable id. */
+            readonly id?: string;
+            /** @description Display name, 1 to 200 characters. */
+            name?: string;
+            /** @description The organization that owns the cycle, taken from the caller's token. */
+            readonly organizationId?: string;
+            /** @description The project the cycle belongs to. */
+            readonly projectId?: string;
+            /**
+             * Format: date-time
+             * @description When the cycle starts (the start of its first day, UTC).
+             */
+            startTime?: string;
+            /**
+             * Format: date-time
+             * @description When the cycle last changed.
+             */
+            readonly updateTime?: string;
+        };
+        /** @description DeleteCycleRequest names the cycle to delete. */
+        "coder.planning.v1.DeleteCycleRequest": {
+            /** @description Id of the cycle. */
+            cycleId: string;
+            /** @description When set, the delete is refused unless the stored cycle still has this etag. */
+            etag?: string;
+            /** @description Id of the cycle's project. */
+            projectId: string;
+        };
+        /** @description DeleteCycleResponse is empty on success. */
+        "coder.planning.v1.DeleteCycleResponse": Record<string, never>;
+        /** @description DeleteMilestoneRequest names the milestone to delete. */
+        "coder.planning.v1.DeleteMilestoneRequest": {
+            /** @description When set, the delete is refused unless the stored milestone still has this etag. */
+            etag?: string;
+            /** @description Id of the milestone. */
+            milestoneId: string;
+            /** @description Id of the milestone's project. */
+            projectId: string;
+        };
+        /** @description DeleteMilestoneResponse is empty on success. */
+        "coder.planning.v1.DeleteMilestoneResponse": Record<string, never>;
         /** @description DeleteProjectRequest names the project to delete. */
         "coder.planning.v1.DeleteProjectRequest": {
             /** @description When set, the delete is refused unless the stored project still has this etag. */
@@ -8009,6 +8676,17 @@ export interface components {
         };
         /** @description DeleteProjectResponse is empty on success. */
         "coder.planning.v1.DeleteProjectResponse": Record<string, never>;
+        /** @description DeleteTaskRelationRequest names the relation to delete. */
+        "coder.planning.v1.DeleteTaskRelationRequest": {
+            /** @description Id of the task's project. */
+            projectId: string;
+            /** @description Id of the relation. */
+            relationId: string;
+            /** @description Id of either task of the relation. */
+            taskId: string;
+        };
+        /** @description DeleteTaskRelationResponse is empty on success. */
+        "coder.planning.v1.DeleteTaskRelationResponse": Record<string, never>;
         /** @description DeleteTaskRequest names the task to delete. */
         "coder.planning.v1.DeleteTaskRequest": {
             /** @description When set, the delete is refused unless the stored task still has this etag. */
@@ -8020,6 +8698,143 @@ export interface components {
         };
         /** @description DeleteTaskResponse is empty on success. */
         "coder.planning.v1.DeleteTaskResponse": Record<string, never>;
+        /** @description DeleteViewRequest names the view to delete. */
+        "coder.planning.v1.DeleteViewRequest": {
+            /** @description When set, the delete is refused unless the stored view still has this etag. */
+            etag?: string;
+            /** @description Id of the view's project. */
+            projectId: string;
+            /** @description Id of the view. */
+            viewId: string;
+        };
+        /** @description DeleteViewResponse is empty on success. */
+        "coder.planning.v1.DeleteViewResponse": Record<string, never>;
+        /** @description DeleteWorklogRequest names the worklog to delete. */
+        "coder.planning.v1.DeleteWorklogRequest": {
+            /** @description When set, the delete is refused unless the stored worklog still has this etag. */
+            etag?: string;
+            /** @description Id of the worklog's project. */
+            projectId: string;
+            /** @description Id of the worklog. */
+            worklogId: string;
+        };
+        /** @description DeleteWorklogResponse is empty on success. */
+        "coder.planning.v1.DeleteWorklogResponse": Record<string, never>;
+        /**
+         * @description EdgeSource says where an edge of the dependency graph comes from.
+         *     - `EDGE_SOURCE_UNSPECIFIED`: Not set.
+         *     - `EDGE_SOURCE_DEPENDENCY`: The later task lists the earlier one in `depends_on_task_ids`.
+         *     - `EDGE_SOURCE_RELATION`: A BLOCKS relation between the tasks.
+         *     A request may give a value's number instead of its name; answers carry names.
+         */
+        "coder.planning.v1.EdgeSource": ("EDGE_SOURCE_UNSPECIFIED" | "EDGE_SOURCE_DEPENDENCY" | "EDGE_SOURCE_RELATION") | (0 | 1 | 2);
+        /** @description GeneratePlanRequest is the intent to plan. */
+        "coder.planning.v1.GeneratePlanRequest": {
+            /** @description What the team wants, 1 to 20,000 characters. */
+            intent: string;
+            /** @description Knowledge pages to read as context, at most 10. */
+            knowledgePageIds?: string[];
+            /**
+             * @description Model to ask, as the AI Service's registry names it; empty means the prompt's model or
+             *     the AI Service's default.
+             */
+            model?: string;
+            /** @description Id of the project to plan. */
+            projectId: string;
+        };
+        /** @description GeneratePlanRequest is the intent to plan. */
+        "coder.planning.v1.GeneratePlanRequest-Body": {
+            /** @description What the team wants, 1 to 20,000 characters. */
+            intent: string;
+            /** @description Knowledge pages to read as context, at most 10. */
+            knowledgePageIds?: string[];
+            /**
+             * @description Model to ask, as the AI Service's registry names it; empty means the prompt's model or
+             *     the AI Service's default.
+             */
+            model?: string;
+            /** @description Set by the path; a value sent here is replaced by it. */
+            projectId?: string;
+        };
+        /** @description GeneratePlanResponse carries the draft. */
+        "coder.planning.v1.GeneratePlanResponse": {
+            /** @description The stored draft, revision 1. */
+            plan?: components["schemas"]["coder.planning.v1.Plan"];
+        };
+        /** @description GetCycleBurndownRequest names a cycle. */
+        "coder.planning.v1.GetCycleBurndownRequest": {
+            /** @description Id of the cycle. */
+            cycleId: string;
+            /** @description Id of the cycle's project. */
+            projectId: string;
+        };
+        /** @description GetCycleBurndownResponse carries the cycle's burndown. */
+        "coder.planning.v1.GetCycleBurndownResponse": {
+            /**
+             * @description The work left at the start of the cycle, then at the end of each of its days up to
+             *     now (or to the cycle's end once it is over).
+             */
+            points?: components["schemas"]["coder.planning.v1.BurndownPoint"][];
+            /** @description Estimated effort of every task planned into the cycle. */
+            totalEstimate?: string;
+            /**
+             * Format: int32
+             * @description Number of tasks planned into the cycle.
+             */
+            totalTasks?: number;
+        };
+        /** @description GetCycleRequest names a cycle. */
+        "coder.planning.v1.GetCycleRequest": {
+            /** @description Id of the cycle. */
+            cycleId: string;
+            /** @description Id of the cycle's project. */
+            projectId: string;
+        };
+        /** @description GetCycleResponse carries the cycle. */
+        "coder.planning.v1.GetCycleResponse": {
+            /** @description The cycle. */
+            cycle?: components["schemas"]["coder.planning.v1.Cycle"];
+        };
+        /** @description GetMilestoneRequest names a milestone. */
+        "coder.planning.v1.GetMilestoneRequest": {
+            /** @description Id of the milestone. */
+            milestoneId: string;
+            /** @description Id of the milestone's project. */
+            projectId: string;
+        };
+        /** @description GetMilestoneResponse carries the milestone. */
+        "coder.planning.v1.GetMilestoneResponse": {
+            /** @description The milestone. */
+            milestone?: components["schemas"]["coder.planning.v1.Milestone"];
+        };
+        /** @description GetPlanRequest names a plan. */
+        "coder.planning.v1.GetPlanRequest": {
+            /** @description Id of the plan. */
+            planId: string;
+            /** @description Id of the plan's project. */
+            projectId: string;
+        };
+        /** @description GetPlanResponse carries the plan. */
+        "coder.planning.v1.GetPlanResponse": {
+            /** @description The plan. */
+            plan?: components["schemas"]["coder.planning.v1.Plan"];
+        };
+        /** @description GetProjectGraphRequest names a project. */
+        "coder.planning.v1.GetProjectGraphRequest": {
+            /** @description Id of the project. */
+            projectId: string;
+        };
+        /** @description GetProjectGraphResponse carries the project's dependency graph and its schedule. */
+        "coder.planning.v1.GetProjectGraphResponse": {
+            /** @description The tasks of one longest chain, first to last. */
+            criticalPath?: string[];
+            /** @description When the remaining work can finish at the earliest: the critical path's length. */
+            earliestFinish?: string;
+            /** @description Every edge: dependencies and blocking relations. */
+            edges?: components["schemas"]["coder.planning.v1.GraphEdge"][];
+            /** @description Every task of the project, in an order where each comes after its prerequisites. */
+            nodes?: components["schemas"]["coder.planning.v1.GraphNode"][];
+        };
         /** @description GetProjectRequest names a project. */
         "coder.planning.v1.GetProjectRequest": {
             /** @description Id of the project. */
@@ -8042,6 +8857,117 @@ export interface components {
             /** @description The task. */
             task?: components["schemas"]["coder.planning.v1.Task"];
         };
+        /** @description GetTimeSummaryRequest names a project, and optionally one of its cycles. */
+        "coder.planning.v1.GetTimeSummaryRequest": {
+            /** @description Only the tasks planned into this cycle. */
+            cycleId?: string;
+            /** @description Id of the project. */
+            projectId: string;
+        };
+        /** @description GetTimeSummaryResponse compares estimates with logged time. */
+        "coder.planning.v1.GetTimeSummaryResponse": {
+            /** @description Each task with an estimate or logged time, in creation order. */
+            tasks?: components["schemas"]["coder.planning.v1.TaskTime"][];
+            /** @description Sum of the tasks' estimates. */
+            totalEstimate?: string;
+            /** @description Sum of the time logged on the tasks. */
+            totalLogged?: string;
+        };
+        /** @description GetViewRequest names a view. */
+        "coder.planning.v1.GetViewRequest": {
+            /** @description Id of the view's project. */
+            projectId: string;
+            /** @description Id of the view. */
+            viewId: string;
+        };
+        /** @description GetViewResponse carries the view. */
+        "coder.planning.v1.GetViewResponse": {
+            /** @description The view. */
+            view?: components["schemas"]["coder.planning.v1.View"];
+        };
+        /** @description GetWorklogRequest names a worklog. */
+        "coder.planning.v1.GetWorklogRequest": {
+            /** @description Id of the worklog's project. */
+            projectId: string;
+            /** @description Id of the worklog. */
+            worklogId: string;
+        };
+        /** @description GetWorklogResponse carries the worklog. */
+        "coder.planning.v1.GetWorklogResponse": {
+            /** @description The worklog. */
+            worklog?: components["schemas"]["coder.planning.v1.Worklog"];
+        };
+        /** @description GraphEdge says the `to` task cannot start before the `from` task is done. */
+        "coder.planning.v1.GraphEdge": {
+            /** @description Id of the earlier task. */
+            fromTaskId?: string;
+            /** @description Where the edge comes from. */
+            source?: components["schemas"]["coder.planning.v1.EdgeSource"];
+            /** @description Id of the later task. */
+            toTaskId?: string;
+        };
+        /**
+         * @description GraphNode is one task of the dependency graph with its schedule. Times are offsets from the
+         *     start of the remaining work; a done task takes no time, a task without an estimate neither.
+         */
+        "coder.planning.v1.GraphNode": {
+            /** @description Whether the task is on a critical path (no slack). */
+            critical?: boolean;
+            /** @description Remaining effort the schedule counts (zero once done or when unestimated). */
+            duration?: string;
+            /** @description The earliest the task can finish. */
+            earliestFinish?: string;
+            /** @description The earliest the task can start: when the last of its prerequisites can finish. */
+            earliestStart?: string;
+            /** @description The latest the task can finish without delaying the project. */
+            latestFinish?: string;
+            /** @description How long the task can slip without delaying the project (zero on the critical path). */
+            slack?: string;
+            /** @description Status of the task. */
+            status?: components["schemas"]["coder.planning.v1.TaskStatus"];
+            /** @description Id of the task. */
+            taskId?: string;
+            /** @description Title of the task. */
+            title?: string;
+        };
+        /** @description ListCyclesRequest asks for a page of a project's cycles. */
+        "coder.planning.v1.ListCyclesRequest": {
+            /**
+             * Format: int32
+             * @description Largest number of items to return; 0 means 50, at most 1000.
+             */
+            pageSize?: number;
+            /** @description Token from a previous response's `next_page_token`; the other fields must not change. */
+            pageToken?: string;
+            /** @description Id of the project. */
+            projectId: string;
+        };
+        /** @description ListCyclesResponse carries a page of cycles. */
+        "coder.planning.v1.ListCyclesResponse": {
+            /** @description The cycles, latest start first. */
+            cycles?: components["schemas"]["coder.planning.v1.Cycle"][];
+            /** @description Token for the next page; empty on the last page. */
+            nextPageToken?: string;
+        };
+        /** @description ListMilestonesRequest asks for a page of a project's milestones. */
+        "coder.planning.v1.ListMilestonesRequest": {
+            /**
+             * Format: int32
+             * @description Largest number of items to return; 0 means 50, at most 1000.
+             */
+            pageSize?: number;
+            /** @description Token from a previous response's `next_page_token`; the other fields must not change. */
+            pageToken?: string;
+            /** @description Id of the project. */
+            projectId: string;
+        };
+        /** @description ListMilestonesResponse carries a page of milestones. */
+        "coder.planning.v1.ListMilestonesResponse": {
+            /** @description The milestones, soonest target first, undated last. */
+            milestones?: components["schemas"]["coder.planning.v1.Milestone"][];
+            /** @description Token for the next page; empty on the last page. */
+            nextPageToken?: string;
+        };
         /** @description ListProjectsRequest asks for a page of projects. */
         "coder.planning.v1.ListProjectsRequest": {
             /** @description Only projects created by this user. */
@@ -8062,6 +8988,18 @@ export interface components {
             nextPageToken?: string;
             /** @description The projects, newest first. */
             projects?: components["schemas"]["coder.planning.v1.Project"][];
+        };
+        /** @description ListTaskRelationsRequest names a task. */
+        "coder.planning.v1.ListTaskRelationsRequest": {
+            /** @description Id of the task's project. */
+            projectId: string;
+            /** @description Id of the task. */
+            taskId: string;
+        };
+        /** @description ListTaskRelationsResponse carries the task's relations. */
+        "coder.planning.v1.ListTaskRelationsResponse": {
+            /** @description Every relation of the task, read from its side, oldest first. */
+            relations?: components["schemas"]["coder.planning.v1.TaskRelation"][];
         };
         /** @description ListTasksRequest asks for a filtered page of a project's tasks. */
         "coder.planning.v1.ListTasksRequest": {
@@ -8105,6 +9043,233 @@ export interface components {
             nextPageToken?: string;
             /** @description The tasks. */
             tasks?: components["schemas"]["coder.planning.v1.Task"][];
+        };
+        /** @description ListViewTasksRequest asks for a page of the tasks a view selects. */
+        "coder.planning.v1.ListViewTasksRequest": {
+            /**
+             * Format: int32
+             * @description Largest number of tasks to return; 0 means 50, at most 1000.
+             */
+            pageSize?: number;
+            /** @description Token from a previous response's `next_page_token`; the view must not have changed. */
+            pageToken?: string;
+            /** @description Id of the view's project. */
+            projectId: string;
+            /** @description Id of the view. */
+            viewId: string;
+        };
+        /** @description ListViewTasksResponse carries a page of the view's tasks. */
+        "coder.planning.v1.ListViewTasksResponse": {
+            /** @description Token for the next page; empty on the last page. */
+            nextPageToken?: string;
+            /** @description The tasks, in the view's order. */
+            tasks?: components["schemas"]["coder.planning.v1.Task"][];
+        };
+        /** @description ListViewsRequest asks for a page of a project's views. */
+        "coder.planning.v1.ListViewsRequest": {
+            /**
+             * Format: int32
+             * @description Largest number of views to return; 0 means 50, at most 1000.
+             */
+            pageSize?: number;
+            /** @description Token from a previous response's `next_page_token`; the other fields must not change. */
+            pageToken?: string;
+            /** @description Id of the project. */
+            projectId: string;
+        };
+        /** @description ListViewsResponse carries a page of views. */
+        "coder.planning.v1.ListViewsResponse": {
+            /** @description Token for the next page; empty on the last page. */
+            nextPageToken?: string;
+            /** @description The views, by name. */
+            views?: components["schemas"]["coder.planning.v1.View"][];
+        };
+        /** @description ListWorklogsRequest asks for a filtered page of a project's worklogs. */
+        "coder.planning.v1.ListWorklogsRequest": {
+            /**
+             * Format: int32
+             * @description Largest number of items to return; 0 means 50, at most 1000.
+             */
+            pageSize?: number;
+            /** @description Token from a previous response's `next_page_token`; the other fields must not change. */
+            pageToken?: string;
+            /** @description Id of the project. */
+            projectId: string;
+            /** @description Only the worklogs of this task. */
+            taskId?: string;
+            /** @description Only the worklogs of this user. */
+            userId?: string;
+        };
+        /** @description ListWorklogsResponse carries a page of worklogs. */
+        "coder.planning.v1.ListWorklogsResponse": {
+            /** @description Token for the next page; empty on the last page. */
+            nextPageToken?: string;
+            /** @description The worklogs, latest start first. */
+            worklogs?: components["schemas"]["coder.planning.v1.Worklog"][];
+        };
+        /** @description Milestone is a target inside a project that tasks count towards (a release, a demo). */
+        "coder.planning.v1.Milestone": {
+            /**
+             * Format: date-time
+             * @description When the milestone was created.
+             */
+            readonly createTime?: string;
+            /** @description User id of the creator. */
+            readonly createdBy?: string;
+            /** @description Free-text description, at most 20,000 characters. */
+            description?: string;
+            /**
+             * @description Opaque version of the stored milestone; send it back on update or delete to refuse a
+             *     write over someone else's newer change.
+             */
+            etag?: string;
+            /** @description Server-assigned, time-sortable id. */
+            readonly id?: string;
+            /** @description Display name, 1 to 200 characters. */
+            name: string;
+            /** @description The organization that owns the milestone, taken from the caller's token. */
+            readonly organizationId?: string;
+            /** @description The project the milestone belongs to. */
+            readonly projectId?: string;
+            /**
+             * Format: date-time
+             * @description When the milestone should be reached; unset when it has no date.
+             */
+            targetTime?: string;
+            /**
+             * Format: date-time
+             * @description When the milestone last changed.
+             */
+            readonly updateTime?: string;
+        };
+        /** @description The fields of a Milestone to change (AIP-134): the fields sent are the fields changed, so each is optional; an empty value clears a field (an enum cannot be cleared). Milestone is a target inside a project that tasks count towards (a release, a demo). */
+        "coder.planning.v1.Milestone-Patch": {
+            /**
+             * Format: date-time
+             * @description When the milestone was created.
+             */
+            readonly createTime?: string;
+            /** @description User id of the creator. */
+            readonly createdBy?: string;
+            /** @description Free-text description, at most 20,000 characters. */
+            description?: string;
+            /**
+             * @description Opaque version of the stored milestone; send it back on update or delete to refuse a
+             *     write over someone else's newer change.
+             */
+            etag?: string;
+            /** @description Server-assigned, time-sortable id. */
+            readonly id?: string;
+            /** @description Display name, 1 to 200 characters. */
+            name?: string;
+            /** @description The organization that owns the milestone, taken from the caller's token. */
+            readonly organizationId?: string;
+            /** @description The project the milestone belongs to. */
+            readonly projectId?: string;
+            /**
+             * Format: date-time
+             * @description When the milestone should be reached; unset when it has no date.
+             */
+            targetTime?: string;
+            /**
+             * Format: date-time
+             * @description When the milestone last changed.
+             */
+            readonly updateTime?: string;
+        };
+        /**
+         * @description Plan is a drafted plan for a project, generated from an intent and refined by instructions
+         *     until it is approved, when its tasks are created in the project.
+         */
+        "coder.planning.v1.Plan": {
+            /**
+             * Format: date-time
+             * @description When the plan was generated.
+             */
+            readonly createTime?: string;
+            /** @description User id of the creator. */
+            readonly createdBy?: string;
+            /** @description The plan's modules and tasks. */
+            readonly draft?: components["schemas"]["coder.planning.v1.PlanDraft"];
+            /**
+             * @description Opaque version of the stored plan; send it back on refine or approve to refuse a change
+             *     over someone else's newer one.
+             */
+            etag?: string;
+            /** @description Server-assigned, time-sortable id. */
+            readonly id?: string;
+            /** @description The intent the plan was generated from. */
+            readonly intent?: string;
+            /** @description Knowledge pages read as context when it was generated. */
+            readonly knowledgePageIds?: string[];
+            /** @description The organization that owns the plan, taken from the caller's token. */
+            readonly organizationId?: string;
+            /** @description The project the plan is for. */
+            readonly projectId?: string;
+            /**
+             * Format: int32
+             * @description 1 when generated, one more with each refinement.
+             */
+            readonly revision?: number;
+            /** @description Where the plan stands. */
+            readonly state?: components["schemas"]["coder.planning.v1.PlanState"];
+            /** @description Once approved, the id of the task made of each plan task, by key. */
+            readonly taskIds?: {
+                [key: string]: string;
+            };
+            /**
+             * Format: date-time
+             * @description When the plan last changed.
+             */
+            readonly updateTime?: string;
+        };
+        /** @description PlanDraft is the content of a plan: what the model answers and what a refinement changes. */
+        "coder.planning.v1.PlanDraft": {
+            /** @description The plan's modules, at most 20. */
+            modules?: components["schemas"]["coder.planning.v1.PlanModule"][];
+            /** @description The plan's tasks, 1 to 50 (one atomic write creates them on approval). */
+            tasks: components["schemas"]["coder.planning.v1.PlanTask"][];
+        };
+        /** @description PlanModule groups the tasks of one part of a plan. */
+        "coder.planning.v1.PlanModule": {
+            /** @description What the module covers, at most 2,000 characters. */
+            description?: string;
+            /** @description Key of the module inside the plan, named by its tasks' `module`. */
+            key: string;
+            /** @description Display name, 1 to 200 characters. */
+            name: string;
+        };
+        /** @description PlanProblem is one reason a plan cannot be approved. */
+        "coder.planning.v1.PlanProblem": {
+            /** @description What is wrong. */
+            problem?: string;
+            /** @description Key of the task concerned; empty for the plan as a whole. */
+            taskKey?: string;
+        };
+        /**
+         * @description PlanState is where a plan stands.
+         *     - `PLAN_STATE_UNSPECIFIED`: Not set.
+         *     - `PLAN_STATE_DRAFT`: A draft: it can be refined and approved.
+         *     - `PLAN_STATE_APPROVED`: Approved: its tasks exist in the project; it no longer changes.
+         *     A request may give a value's number instead of its name; answers carry names.
+         */
+        "coder.planning.v1.PlanState": ("PLAN_STATE_UNSPECIFIED" | "PLAN_STATE_DRAFT" | "PLAN_STATE_APPROVED") | (0 | 1 | 2);
+        /** @description PlanTask is one task of a plan, before it exists in the project. */
+        "coder.planning.v1.PlanTask": {
+            /** @description What must be true for the task to be done, at most 20 criteria. */
+            acceptanceCriteria?: string[];
+            /** @description Keys of the plan's tasks that must be done first. */
+            dependsOn?: string[];
+            /** @description Details, at most 20,000 characters. */
+            description?: string;
+            /** @description Expected effort in hours, up to 1,000; zero means not estimated. */
+            estimateHours?: number;
+            /** @description Key of the task inside the plan, named by other tasks' `depends_on`. */
+            key: string;
+            /** @description Key of the module the task belongs to; empty for none. */
+            module?: string;
+            /** @description Short summary, 1 to 500 characters. */
+            title: string;
         };
         /** @description Project groups the tasks of one piece of work inside an organization. */
         "coder.planning.v1.Project": {
@@ -8162,6 +9327,55 @@ export interface components {
              */
             readonly updateTime?: string;
         };
+        /** @description RefinePlanRequest is how to change a draft. */
+        "coder.planning.v1.RefinePlanRequest": {
+            /** @description When set, refused unless the stored plan still has this etag. */
+            etag?: string;
+            /** @description What to change, 1 to 5,000 characters. */
+            instruction: string;
+            /**
+             * @description Model to ask, as the AI Service's registry names it; empty means the prompt's model or
+             *     the AI Service's default.
+             */
+            model?: string;
+            /** @description Id of the plan. */
+            planId: string;
+            /** @description Id of the plan's project. */
+            projectId: string;
+        };
+        /** @description RefinePlanRequest is how to change a draft. */
+        "coder.planning.v1.RefinePlanRequest-Body": {
+            /** @description When set, refused unless the stored plan still has this etag. */
+            etag?: string;
+            /** @description What to change, 1 to 5,000 characters. */
+            instruction: string;
+            /**
+             * @description Model to ask, as the AI Service's registry names it; empty means the prompt's model or
+             *     the AI Service's default.
+             */
+            model?: string;
+            /** @description Set by the path; a value sent here is replaced by it. */
+            planId?: string;
+            /** @description Set by the path; a value sent here is replaced by it. */
+            projectId?: string;
+        };
+        /** @description RefinePlanResponse carries the new revision. */
+        "coder.planning.v1.RefinePlanResponse": {
+            /** @description The plan after the change. */
+            plan?: components["schemas"]["coder.planning.v1.Plan"];
+        };
+        /**
+         * @description RelationKind is how a task stands to a related task, read from the task's side. One stored
+         *     relation answers from both sides: "a blocks b" is "b blocked by a".
+         *     - `RELATION_KIND_UNSPECIFIED`: Not set; refused.
+         *     - `RELATION_KIND_BLOCKS`: The task must be done before the related task can start.
+         *     - `RELATION_KIND_BLOCKED_BY`: The related task must be done before the task can start.
+         *     - `RELATION_KIND_RELATES_TO`: The tasks are related, with no order between them.
+         *     - `RELATION_KIND_DUPLICATES`: The task repeats the related task.
+         *     - `RELATION_KIND_DUPLICATED_BY`: The related task repeats the task.
+         *     A request may give a value's number instead of its name; answers carry names.
+         */
+        "coder.planning.v1.RelationKind": ("RELATION_KIND_UNSPECIFIED" | "RELATION_KIND_BLOCKS" | "RELATION_KIND_BLOCKED_BY" | "RELATION_KIND_RELATES_TO" | "RELATION_KIND_DUPLICATES" | "RELATION_KIND_DUPLICATED_BY") | (0 | 1 | 2 | 3 | 4 | 5);
         /** @description Task is one unit of work in a project. */
         "coder.planning.v1.Task": {
             /** @description User id of the person doing the task; empty when unassigned. */
@@ -8178,6 +9392,8 @@ export interface components {
             readonly createTime?: string;
             /** @description User id of the creator. */
             readonly createdBy?: string;
+            /** @description Id of the project's cycle the task is planned into; empty for none. */
+            cycleId?: string;
             /** @description Ids of tasks in the same project that must be done first; a cycle is refused. */
             dependsOnTaskIds?: string[];
             /** @description Details, at most 20,000 characters. */
@@ -8198,6 +9414,8 @@ export interface components {
             readonly id?: string;
             /** @description Free labels, at most 50, each 1 to 64 characters, no repeats. */
             labels?: string[];
+            /** @description Id of the project's milestone the task counts towards; empty for none. */
+            milestoneId?: string;
             /** @description The organization that owns the task, taken from the caller's token. */
             readonly organizationId?: string;
             /** @description Id of the parent task in the same project; empty for a top-level task. */
@@ -8232,6 +9450,8 @@ export interface components {
             readonly createTime?: string;
             /** @description User id of the creator. */
             readonly createdBy?: string;
+            /** @description Id of the project's cycle the task is planned into; empty for none. */
+            cycleId?: string;
             /** @description Ids of tasks in the same project that must be done first; a cycle is refused. */
             dependsOnTaskIds?: string[];
             /** @description Details, at most 20,000 characters. */
@@ -8252,6 +9472,8 @@ export interface components {
             readonly id?: string;
             /** @description Free labels, at most 50, each 1 to 64 characters, no repeats. */
             labels?: string[];
+            /** @description Id of the project's milestone the task counts towards; empty for none. */
+            milestoneId?: string;
             /** @description The organization that owns the task, taken from the caller's token. */
             readonly organizationId?: string;
             /** @description Id of the parent task in the same project; empty for a top-level task. */
@@ -8301,6 +9523,48 @@ export interface components {
          *     A request may give a value's number instead of its name; answers carry names.
          */
         "coder.planning.v1.TaskPriority": ("TASK_PRIORITY_UNSPECIFIED" | "TASK_PRIORITY_LOW" | "TASK_PRIORITY_MEDIUM" | "TASK_PRIORITY_HIGH" | "TASK_PRIORITY_URGENT") | (0 | 1 | 2 | 3 | 4);
+        /** @description TaskQuery is a stored filter and order of a project's tasks, as ListTasks takes them. */
+        "coder.planning.v1.TaskQuery": {
+            /** @description Only tasks assigned to this user. */
+            assigneeId?: string;
+            /** @description Sort direction; the default is descending for times and priority. */
+            direction?: ("SORT_DIRECTION_UNSPECIFIED" | "SORT_DIRECTION_ASCENDING" | "SORT_DIRECTION_DESCENDING") | (0 | 1 | 2);
+            /** @description Only tasks carrying this label. */
+            label?: string;
+            /** @description Sort field. */
+            orderBy?: ("TASK_ORDER_BY_UNSPECIFIED" | "TASK_ORDER_BY_CREATE_TIME" | "TASK_ORDER_BY_UPDATE_TIME" | "TASK_ORDER_BY_DUE_TIME" | "TASK_ORDER_BY_PRIORITY") | (0 | 1 | 2 | 3 | 4);
+            /** @description Only subtasks of this task. */
+            parentTaskId?: string;
+            /** @description Only tasks of this priority. */
+            priority?: ("TASK_PRIORITY_UNSPECIFIED" | "TASK_PRIORITY_LOW" | "TASK_PRIORITY_MEDIUM" | "TASK_PRIORITY_HIGH" | "TASK_PRIORITY_URGENT") | (0 | 1 | 2 | 3 | 4);
+            /** @description Only tasks in one of these statuses. */
+            statuses?: (("TASK_STATUS_TO_DO" | "TASK_STATUS_IN_PROGRESS" | "TASK_STATUS_BLOCKED" | "TASK_STATUS_REVIEW" | "TASK_STATUS_DONE") | (1 | 2 | 3 | 4 | 5))[];
+        };
+        /**
+         * @description TaskRelation links two tasks of one project. Blocking relations are edges of the project's
+         *     dependency graph (with the tasks' `depends_on_task_ids`) and never form a cycle.
+         */
+        "coder.planning.v1.TaskRelation": {
+            /**
+             * Format: date-time
+             * @description When the relation was created.
+             */
+            readonly createTime?: string;
+            /** @description User id of the creator. */
+            readonly createdBy?: string;
+            /** @description Server-assigned, time-sortable id. */
+            readonly id?: string;
+            /** @description How `task_id` stands to `related_task_id`. */
+            kind: ("RELATION_KIND_BLOCKS" | "RELATION_KIND_BLOCKED_BY" | "RELATION_KIND_RELATES_TO" | "RELATION_KIND_DUPLICATES" | "RELATION_KIND_DUPLICATED_BY") | (1 | 2 | 3 | 4 | 5);
+            /** @description The organization that owns the relation, taken from the caller's token. */
+            readonly organizationId?: string;
+            /** @description The project of both tasks. */
+            readonly projectId?: string;
+            /** @description The other task, in the same project. */
+            relatedTaskId: string;
+            /** @description The task the relation is read from (the one in the request's path). */
+            readonly taskId?: string;
+        };
         /**
          * @description TaskStatus is where a task stands. Allowed moves: to_do → in_progress | blocked;
          *     in_progress → to_do | blocked | review | done; blocked → to_do | in_progress;
@@ -8314,6 +9578,53 @@ export interface components {
          *     A request may give a value's number instead of its name; answers carry names.
          */
         "coder.planning.v1.TaskStatus": ("TASK_STATUS_UNSPECIFIED" | "TASK_STATUS_TO_DO" | "TASK_STATUS_IN_PROGRESS" | "TASK_STATUS_BLOCKED" | "TASK_STATUS_REVIEW" | "TASK_STATUS_DONE") | (0 | 1 | 2 | 3 | 4 | 5);
+        /** @description TaskTime is one task's estimate against the time logged on it. */
+        "coder.planning.v1.TaskTime": {
+            /** @description The task's estimate; unset when it has none. */
+            estimate?: string;
+            /** @description Sum of the task's worklogs. */
+            logged?: string;
+            /** @description Id of the task. */
+            taskId?: string;
+            /** @description Title of the task. */
+            title?: string;
+        };
+        /** @description UpdateCycleRequest carries the changed fields. */
+        "coder.planning.v1.UpdateCycleRequest": {
+            /**
+             * @description The cycle with its id and project id, its new values and, optionally, the etag it was
+             *     read with.
+             */
+            cycle: components["schemas"]["coder.planning.v1.Cycle"];
+            /**
+             * @description The fields to change: `name`, `goal`, `start_time`, `end_time`. Empty means the fields
+             *     `cycle` sets (AIP-134).
+             */
+            updateMask?: string;
+        };
+        /** @description UpdateCycleResponse carries the updated cycle. */
+        "coder.planning.v1.UpdateCycleResponse": {
+            /** @description The cycle as stored after the change. */
+            cycle?: components["schemas"]["coder.planning.v1.Cycle"];
+        };
+        /** @description UpdateMilestoneRequest carries the changed fields. */
+        "coder.planning.v1.UpdateMilestoneRequest": {
+            /**
+             * @description The milestone with its id and project id, its new values and, optionally, the etag it
+             *     was read with.
+             */
+            milestone: components["schemas"]["coder.planning.v1.Milestone"];
+            /**
+             * @description The fields to change: `name`, `description`, `target_time`. Empty means the fields
+             *     `milestone` sets (AIP-134).
+             */
+            updateMask?: string;
+        };
+        /** @description UpdateMilestoneResponse carries the updated milestone. */
+        "coder.planning.v1.UpdateMilestoneResponse": {
+            /** @description The milestone as stored after the change. */
+            milestone?: components["schemas"]["coder.planning.v1.Milestone"];
+        };
         /** @description UpdateProjectRequest carries the changed fields. */
         "coder.planning.v1.UpdateProjectRequest": {
             /** @description The project with its id, its new values and, optionally, the etag it was read with. */
@@ -8348,6 +9659,113 @@ export interface components {
             /** @description The task as stored after the change. */
             task?: components["schemas"]["coder.planning.v1.Task"];
         };
+        /** @description UpdateViewRequest carries the changed fields. */
+        "coder.planning.v1.UpdateViewRequest": {
+            /** @description The fields to change: `name`, `query`. Empty means the fields `view` sets (AIP-134). */
+            updateMask?: string;
+            /**
+             * @description The view with its id and project id, its new values and, optionally, the etag it was
+             *     read with.
+             */
+            view: components["schemas"]["coder.planning.v1.View"];
+        };
+        /** @description UpdateViewResponse carries the updated view. */
+        "coder.planning.v1.UpdateViewResponse": {
+            /** @description The view as stored after the change. */
+            view?: components["schemas"]["coder.planning.v1.View"];
+        };
+        /** @description UpdateWorklogRequest carries the changed fields. */
+        "coder.planning.v1.UpdateWorklogRequest": {
+            /**
+             * @description The fields to change: `duration`, `start_time`, `description`. Empty means the fields
+             *     `worklog` sets (AIP-134).
+             */
+            updateMask?: string;
+            /**
+             * @description The worklog with its id and project id, its new values and, optionally, the etag it was
+             *     read with.
+             */
+            worklog: components["schemas"]["coder.planning.v1.Worklog"];
+        };
+        /** @description UpdateWorklogResponse carries the updated worklog. */
+        "coder.planning.v1.UpdateWorklogResponse": {
+            /** @description The worklog as stored after the change. */
+            worklog?: components["schemas"]["coder.planning.v1.Worklog"];
+        };
+        /** @description ValidatePlanRequest names a plan. */
+        "coder.planning.v1.ValidatePlanRequest": {
+            /** @description Id of the plan. */
+            planId: string;
+            /** @description Id of the plan's project. */
+            projectId: string;
+        };
+        /** @description ValidatePlanResponse says whether the plan can be approved. */
+        "coder.planning.v1.ValidatePlanResponse": {
+            /** @description What does, in the plan's task order. */
+            problems?: components["schemas"]["coder.planning.v1.PlanProblem"][];
+            /** @description True when nothing keeps the plan from being approved. */
+            valid?: boolean;
+        };
+        /** @description View is a saved, named TaskQuery of a project (a board's filter someone keeps). */
+        "coder.planning.v1.View": {
+            /**
+             * Format: date-time
+             * @description When the view was created.
+             */
+            readonly createTime?: string;
+            /** @description User id of the creator. */
+            readonly createdBy?: string;
+            /**
+             * @description Opaque version of the stored view; send it back on update or delete to refuse a write
+             *     over someone else's newer change.
+             */
+            etag?: string;
+            /** @description Server-assigned, time-sortable id. */
+            readonly id?: string;
+            /** @description Display name, 1 to 200 characters. */
+            name: string;
+            /** @description The organization that owns the view, taken from the caller's token. */
+            readonly organizationId?: string;
+            /** @description The project the view lists. */
+            readonly projectId?: string;
+            /** @description The filter and order. */
+            query?: components["schemas"]["coder.planning.v1.TaskQuery"];
+            /**
+             * Format: date-time
+             * @description When the view last changed.
+             */
+            readonly updateTime?: string;
+        };
+        /** @description The fields of a View to change (AIP-134): the fields sent are the fields changed, so each is optional; an empty value clears a field (an enum cannot be cleared). View is a saved, named TaskQuery of a project (a board's filter someone keeps). */
+        "coder.planning.v1.View-Patch": {
+            /**
+             * Format: date-time
+             * @description When the view was created.
+             */
+            readonly createTime?: string;
+            /** @description User id of the creator. */
+            readonly createdBy?: string;
+            /**
+             * @description Opaque version of the stored view; send it back on update or delete to refuse a write
+             *     over someone else's newer change.
+             */
+            etag?: string;
+            /** @description Server-assigned, time-sortable id. */
+            readonly id?: string;
+            /** @description Display name, 1 to 200 characters. */
+            name?: string;
+            /** @description The organization that owns the view, taken from the caller's token. */
+            readonly organizationId?: string;
+            /** @description The project the view lists. */
+            readonly projectId?: string;
+            /** @description The filter and order. */
+            query?: components["schemas"]["coder.planning.v1.TaskQuery"];
+            /**
+             * Format: date-time
+             * @description When the view last changed.
+             */
+            readonly updateTime?: string;
+        };
         /** @description WatchProjectRequest names the project to watch. */
         "coder.planning.v1.WatchProjectRequest": {
             /** @description Id of the project. */
@@ -8375,6 +9793,80 @@ export interface components {
              * @description When the change was made.
              */
             time?: string;
+        };
+        /** @description Worklog is time someone spent on a task (time tracking). */
+        "coder.planning.v1.Worklog": {
+            /**
+             * Format: date-time
+             * @description When the worklog was created.
+             */
+            readonly createTime?: string;
+            /** @description What was done, at most 2,000 characters. */
+            description?: string;
+            /** @description Time spent, from one minute to 24 hours. */
+            duration: string;
+            /**
+             * @description Opaque version of the stored worklog; send it back on update or delete to refuse a
+             *     write over someone else's newer change.
+             */
+            etag?: string;
+            /** @description Server-assigned, time-sortable id. */
+            readonly id?: string;
+            /** @description The organization that owns the worklog, taken from the caller's token. */
+            readonly organizationId?: string;
+            /** @description The project of the task. */
+            readonly projectId?: string;
+            /**
+             * Format: date-time
+             * @description When the work started; unset means when it was logged.
+             */
+            startTime?: string;
+            /** @description The task the time was spent on. */
+            readonly taskId?: string;
+            /**
+             * Format: date-time
+             * @description When the worklog last changed.
+             */
+            readonly updateTime?: string;
+            /** @description User id of who logged the time (the caller). */
+            readonly userId?: string;
+        };
+        /** @description The fields of a Worklog to change (AIP-134): the fields sent are the fields changed, so each is optional; an empty value clears a field (an enum cannot be cleared). Worklog is time someone spent on a task (time tracking). */
+        "coder.planning.v1.Worklog-Patch": {
+            /**
+             * Format: date-time
+             * @description When the worklog was created.
+             */
+            readonly createTime?: string;
+            /** @description What was done, at most 2,000 characters. */
+            description?: string;
+            /** @description Time spent, from one minute to 24 hours. */
+            duration?: string;
+            /**
+             * @description Opaque version of the stored worklog; send it back on update or delete to refuse a
+             *     write over someone else's newer change.
+             */
+            etag?: string;
+            /** @description Server-assigned, time-sortable id. */
+            readonly id?: string;
+            /** @description The organization that owns the worklog, taken from the caller's token. */
+            readonly organizationId?: string;
+            /** @description The project of the task. */
+            readonly projectId?: string;
+            /**
+             * Format: date-time
+             * @description When the work started; unset means when it was logged.
+             */
+            startTime?: string;
+            /** @description The task the time was spent on. */
+            readonly taskId?: string;
+            /**
+             * Format: date-time
+             * @description When the worklog last changed.
+             */
+            readonly updateTime?: string;
+            /** @description User id of who logged the time (the caller). */
+            readonly userId?: string;
         };
         /**
          * @description ChangeKind says how a field differs between two versions.
@@ -17198,6 +18690,760 @@ export interface operations {
             "5XX": components["responses"]["Error"];
         };
     };
+    PlanningService_ListCycles: {
+        parameters: {
+            query?: {
+                /** @description Largest number of items to return; 0 means 50, at most 1000. */
+                pageSize?: number;
+                /** @description Token from a previous response's `next_page_token`; the other fields must not change. */
+                pageToken?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Id of the project. */
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.planning.v1.ListCyclesResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    PlanningService_CreateCycle: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the project. */
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["coder.planning.v1.Cycle"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    /** @description URL of the created resource. */
+                    Location: string;
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.planning.v1.CreateCycleResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    PlanningService_GetCycle: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the cycle's project. */
+                project_id: string;
+                /** @description Id of the cycle. */
+                cycle_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.planning.v1.GetCycleResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    PlanningService_DeleteCycle: {
+        parameters: {
+            query?: {
+                /** @description When set, the delete is refused unless the stored cycle still has this etag. */
+                etag?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Id of the cycle's project. */
+                project_id: string;
+                /** @description Id of the cycle. */
+                cycle_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.planning.v1.DeleteCycleResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    PlanningService_UpdateCycle: {
+        parameters: {
+            query?: {
+                /** @description The fields to change, comma-separated: `name`, `goal`, `startTime`, `endTime`. A field named here and left out of the body is cleared. Without it (or empty) the fields the body sends are the fields changed (AIP-134). */
+                updateMask?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The project the cycle belongs to. */
+                project_id: string;
+                /** @description Server-assigned, time-sortable id. */
+                cycle_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["coder.planning.v1.Cycle-Patch"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.planning.v1.UpdateCycleResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    PlanningService_GetCycleBurndown: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the cycle's project. */
+                project_id: string;
+                /** @description Id of the cycle. */
+                cycle_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.planning.v1.GetCycleBurndownResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    PlanningService_GetProjectGraph: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the project. */
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.planning.v1.GetProjectGraphResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    PlanningService_ListMilestones: {
+        parameters: {
+            query?: {
+                /** @description Largest number of items to return; 0 means 50, at most 1000. */
+                pageSize?: number;
+                /** @description Token from a previous response's `next_page_token`; the other fields must not change. */
+                pageToken?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Id of the project. */
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.planning.v1.ListMilestonesResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    PlanningService_CreateMilestone: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the project. */
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["coder.planning.v1.Milestone"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    /** @description URL of the created resource. */
+                    Location: string;
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.planning.v1.CreateMilestoneResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    PlanningService_GetMilestone: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the milestone's project. */
+                project_id: string;
+                /** @description Id of the milestone. */
+                milestone_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.planning.v1.GetMilestoneResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    PlanningService_DeleteMilestone: {
+        parameters: {
+            query?: {
+                /** @description When set, the delete is refused unless the stored milestone still has this etag. */
+                etag?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Id of the milestone's project. */
+                project_id: string;
+                /** @description Id of the milestone. */
+                milestone_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.planning.v1.DeleteMilestoneResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    PlanningService_UpdateMilestone: {
+        parameters: {
+            query?: {
+                /** @description The fields to change, comma-separated: `name`, `description`, `targetTime`. A field named here and left out of the body is cleared. Without it (or empty) the fields the body sends are the fields changed (AIP-134). */
+                updateMask?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The project the milestone belongs to. */
+                project_id: string;
+                /** @description Server-assigned, time-sortable id. */
+                milestone_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["coder.planning.v1.Milestone-Patch"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.planning.v1.UpdateMilestoneResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    PlanningService_GetPlan: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the plan's project. */
+                project_id: string;
+                /** @description Id of the plan. */
+                plan_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.planning.v1.GetPlanResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    PlanningService_ApprovePlan: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the plan's project. */
+                project_id: string;
+                /** @description Id of the plan. */
+                plan_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["coder.planning.v1.ApprovePlanRequest-Body"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.planning.v1.ApprovePlanResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    PlanningService_RefinePlan: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the plan's project. */
+                project_id: string;
+                /** @description Id of the plan. */
+                plan_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["coder.planning.v1.RefinePlanRequest-Body"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.planning.v1.RefinePlanResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    PlanningService_ValidatePlan: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the plan's project. */
+                project_id: string;
+                /** @description Id of the plan. */
+                plan_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.planning.v1.ValidatePlanResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    PlanningService_GeneratePlan: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the project to plan. */
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["coder.planning.v1.GeneratePlanRequest-Body"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.planning.v1.GeneratePlanResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
     PlanningService_ListTasks: {
         parameters: {
             query?: {
@@ -17396,7 +19642,7 @@ export interface operations {
     PlanningService_UpdateTask: {
         parameters: {
             query?: {
-                /** @description The fields to change, comma-separated: `title`, `description`, `status`, `priority`, `assigneeId`, `labels`, `dueTime`, `estimate`, `parentTaskId`, `dependsOnTaskIds`. A field named here and left out of the body is cleared. Without it (or empty) the fields the body sends are the fields changed (AIP-134). */
+                /** @description The fields to change, comma-separated: `title`, `description`, `status`, `priority`, `assigneeId`, `labels`, `dueTime`, `estimate`, `parentTaskId`, `dependsOnTaskIds`, `milestoneId`, `cycleId`. A field named here and left out of the body is cleared. Without it (or empty) the fields the body sends are the fields changed (AIP-134). */
                 updateMask?: string;
             };
             header?: never;
@@ -17427,6 +19673,687 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["coder.planning.v1.UpdateTaskResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    PlanningService_ListTaskRelations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the task's project. */
+                project_id: string;
+                /** @description Id of the task. */
+                task_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.planning.v1.ListTaskRelationsResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    PlanningService_CreateTaskRelation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the project of both tasks. */
+                project_id: string;
+                /** @description Id of the task the relation is read from. */
+                task_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["coder.planning.v1.TaskRelation"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    /** @description URL of the created resource. */
+                    Location: string;
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.planning.v1.CreateTaskRelationResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    PlanningService_DeleteTaskRelation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the task's project. */
+                project_id: string;
+                /** @description Id of either task of the relation. */
+                task_id: string;
+                /** @description Id of the relation. */
+                relation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.planning.v1.DeleteTaskRelationResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    PlanningService_CreateWorklog: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the task's project. */
+                project_id: string;
+                /** @description Id of the task. */
+                task_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["coder.planning.v1.Worklog"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    /** @description URL of the created resource. */
+                    Location: string;
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.planning.v1.CreateWorklogResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    PlanningService_GetTimeSummary: {
+        parameters: {
+            query?: {
+                /** @description Only the tasks planned into this cycle. */
+                cycleId?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Id of the project. */
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.planning.v1.GetTimeSummaryResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    PlanningService_ListViews: {
+        parameters: {
+            query?: {
+                /** @description Largest number of views to return; 0 means 50, at most 1000. */
+                pageSize?: number;
+                /** @description Token from a previous response's `next_page_token`; the other fields must not change. */
+                pageToken?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Id of the project. */
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.planning.v1.ListViewsResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    PlanningService_CreateView: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the project. */
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["coder.planning.v1.View"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    /** @description URL of the created resource. */
+                    Location: string;
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.planning.v1.CreateViewResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    PlanningService_GetView: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the view's project. */
+                project_id: string;
+                /** @description Id of the view. */
+                view_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.planning.v1.GetViewResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    PlanningService_DeleteView: {
+        parameters: {
+            query?: {
+                /** @description When set, the delete is refused unless the stored view still has this etag. */
+                etag?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Id of the view's project. */
+                project_id: string;
+                /** @description Id of the view. */
+                view_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.planning.v1.DeleteViewResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    PlanningService_UpdateView: {
+        parameters: {
+            query?: {
+                /** @description The fields to change, comma-separated: `name`, `query`. A field named here and left out of the body is cleared. Without it (or empty) the fields the body sends are the fields changed (AIP-134). */
+                updateMask?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The project the view lists. */
+                project_id: string;
+                /** @description Server-assigned, time-sortable id. */
+                view_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["coder.planning.v1.View-Patch"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.planning.v1.UpdateViewResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    PlanningService_ListViewTasks: {
+        parameters: {
+            query?: {
+                /** @description Largest number of tasks to return; 0 means 50, at most 1000. */
+                pageSize?: number;
+                /** @description Token from a previous response's `next_page_token`; the view must not have changed. */
+                pageToken?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Id of the view's project. */
+                project_id: string;
+                /** @description Id of the view. */
+                view_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.planning.v1.ListViewTasksResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    PlanningService_ListWorklogs: {
+        parameters: {
+            query?: {
+                /** @description Largest number of items to return; 0 means 50, at most 1000. */
+                pageSize?: number;
+                /** @description Token from a previous response's `next_page_token`; the other fields must not change. */
+                pageToken?: string;
+                /** @description Only the worklogs of this task. */
+                taskId?: string;
+                /** @description Only the worklogs of this user. */
+                userId?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Id of the project. */
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.planning.v1.ListWorklogsResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    PlanningService_GetWorklog: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the worklog's project. */
+                project_id: string;
+                /** @description Id of the worklog. */
+                worklog_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.planning.v1.GetWorklogResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    PlanningService_DeleteWorklog: {
+        parameters: {
+            query?: {
+                /** @description When set, the delete is refused unless the stored worklog still has this etag. */
+                etag?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Id of the worklog's project. */
+                project_id: string;
+                /** @description Id of the worklog. */
+                worklog_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.planning.v1.DeleteWorklogResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    PlanningService_UpdateWorklog: {
+        parameters: {
+            query?: {
+                /** @description The fields to change, comma-separated: `duration`, `startTime`, `description`. A field named here and left out of the body is cleared. Without it (or empty) the fields the body sends are the fields changed (AIP-134). */
+                updateMask?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The project of the task. */
+                project_id: string;
+                /** @description Server-assigned, time-sortable id. */
+                worklog_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["coder.planning.v1.Worklog-Patch"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.planning.v1.UpdateWorklogResponse"];
                 };
             };
             400: components["responses"]["BadRequest"];

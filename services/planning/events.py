@@ -2,8 +2,9 @@
 its own task events.
 
 Every event is `planning.<entity>.<past-verb>`, its subject is the entity id, its actor the
-caller, and its payload `ProjectChanged` or `TaskChanged`. The entity in a payload carries no
-etag: the event is stored in the same batch as the change, before the store assigns the new one.
+caller, and its payload the entity's `<Entity>Changed` message (events.proto). The entity in
+a payload carries no etag: the event is stored in the same batch as the change, before the
+store assigns the new one.
 
 `TaskFeed` is the only consumer: each watch subscribes a transient queue to `planning.task.*`
 (its own queue in every process, so every replica's watchers see every change, whichever
@@ -15,11 +16,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterable, Mapping
+from typing import Literal
 
 from google.protobuf.field_mask_pb2 import FieldMask
 
 from coder.events.v1 import event_pb2
-from coder.planning.v1 import events_pb2, planning_service_pb2, project_pb2, task_pb2
+from coder.planning.v1 import (
+    events_pb2,
+    plan_pb2,
+    planning_service_pb2,
+    project_pb2,
+    relation_pb2,
+    schedule_pb2,
+    task_pb2,
+    worklog_pb2,
+)
 from services.kit import Aborted, Clock, Principal, new_id
 from services.kit.bus import EventBus, EventFactory, Subscription
 
@@ -30,6 +41,8 @@ TASK_CREATED = "planning.task.created"
 TASK_UPDATED = "planning.task.updated"
 TASK_STATUS_CHANGED = "planning.task.status_changed"
 TASK_DELETED = "planning.task.deleted"
+Verb = Literal["created", "updated", "deleted"]
+PlanVerb = Literal["generated", "refined", "approved", "deleted"]
 
 
 class PlanningEvents:
@@ -71,6 +84,53 @@ class PlanningEvents:
 
     def task_deleted(self, task: task_pb2.Task) -> event_pb2.Event:
         return self._event(TASK_DELETED, task.id, _task_changed(task))
+
+    def milestone(
+        self, verb: Verb, milestone: schedule_pb2.Milestone, changed: Iterable[str] = ()
+    ) -> event_pb2.Event:
+        """`planning.milestone.<verb>` (created, updated, deleted)."""
+        payload = events_pb2.MilestoneChanged(milestone=milestone)
+        payload.milestone.ClearField("etag")
+        _set_changed(payload.changed_fields, changed)
+        return self._event(f"planning.milestone.{verb}", milestone.id, payload)
+
+    def cycle(
+        self, verb: Verb, cycle: schedule_pb2.Cycle, changed: Iterable[str] = ()
+    ) -> event_pb2.Event:
+        """`planning.cycle.<verb>` (created, updated, deleted)."""
+        payload = events_pb2.CycleChanged(cycle=cycle)
+        payload.cycle.ClearField("etag")
+        _set_changed(payload.changed_fields, changed)
+        return self._event(f"planning.cycle.{verb}", cycle.id, payload)
+
+    def relation(self, verb: Verb, relation: relation_pb2.TaskRelation) -> event_pb2.Event:
+        """`planning.relation.<verb>` (created, deleted)."""
+        payload = events_pb2.RelationChanged(relation=relation)
+        return self._event(f"planning.relation.{verb}", relation.id, payload)
+
+    def plan(self, verb: PlanVerb, plan: plan_pb2.Plan) -> event_pb2.Event:
+        """`planning.plan.<verb>` (generated, refined, approved, deleted with its project)."""
+        payload = events_pb2.PlanChanged(plan=plan)
+        payload.plan.ClearField("etag")
+        return self._event(f"planning.plan.{verb}", plan.id, payload)
+
+    def view(
+        self, verb: Verb, view: planning_service_pb2.View, changed: Iterable[str] = ()
+    ) -> event_pb2.Event:
+        """`planning.view.<verb>` (created, updated, deleted)."""
+        payload = events_pb2.ViewChanged(view=view)
+        payload.view.ClearField("etag")
+        _set_changed(payload.changed_fields, changed)
+        return self._event(f"planning.view.{verb}", view.id, payload)
+
+    def worklog(
+        self, verb: Verb, worklog: worklog_pb2.Worklog, changed: Iterable[str] = ()
+    ) -> event_pb2.Event:
+        """`planning.worklog.<verb>` (created, updated, deleted)."""
+        payload = events_pb2.WorklogChanged(worklog=worklog)
+        payload.worklog.ClearField("etag")
+        _set_changed(payload.changed_fields, changed)
+        return self._event(f"planning.worklog.{verb}", worklog.id, payload)
 
 
 def _set_changed(mask: FieldMask, changed: Iterable[str]) -> None:

@@ -8,7 +8,6 @@ token, so every lookup is confined to it and another organization's ids are not 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
 from typing import TypeAlias
 
 from google.protobuf.field_mask_pb2 import FieldMask
@@ -33,7 +32,11 @@ from services.kit import (
     require_field,
     update_paths,
 )
-from services.kit.cache import Lock, LockManager
+from services.kit.cache import LockManager
+from services.kit.store import Condition, F
+from services.planning._context import PlanningScope
+from services.planning._dependencies import prerequisites_of
+from services.planning._graph import reaches
 from services.planning.events import PlanningEvents, TaskFeed
 from services.planning.repository import (
     TASK_DELETES_PER_BATCH,
@@ -85,6 +88,8 @@ TASK_WRITABLE = (
     "estimate",
     "parent_task_id",
     "depends_on_task_ids",
+    "milestone_id",
+    "cycle_id",
 )
 TASK_OUTPUT_ONLY = frozenset(
     {
@@ -98,7 +103,9 @@ TASK_OUTPUT_ONLY = frozenset(
     }
 )
 
-_SORT_FIELDS: Mapping[int, TaskSortField] = {
+TASK_SCHEDULE_LINKS = ("milestone_id", "cycle_id")
+
+SORT_FIELDS: Mapping[int, TaskSortField] = {
     planning_service_pb2.TASK_ORDER_BY_UNSPECIFIED: "createTime",
     planning_service_pb2.TASK_ORDER_BY_CREATE_TIME: "createTime",
     planning_service_pb2.TASK_ORDER_BY_UPDATE_TIME: "updateTime",
@@ -107,11 +114,7 @@ _SORT_FIELDS: Mapping[int, TaskSortField] = {
 }
 
 
-LINKS_LOCK_TTL = 10.0
-"""Seconds a links lock lives if its holder dies; a check and a write take milliseconds."""
-
-
-class PlanningService:
+class PlanningService(PlanningScope):
     """Projects and tasks of the caller's organization."""
 
     def __init__(
@@ -121,26 +124,8 @@ class PlanningService:
         locks: LockManager,
         feed: TaskFeed,
     ) -> None:
-        self._repository = repository
-        self._clock = clock
-        self._locks = locks
+        super().__init__(repository, clock, locks)
         self._feed = feed
-
-    def _links_lock(
-        self, organization_id: str, project_id: str
-    ) -> AbstractAsyncContextManager[Lock]:
-        """Serializes the changes that read and write the links between a project's tasks.
-
-        An etag guards one task, but a cycle spans several: two concurrent updates that each
-        add half of a cycle would both pass their check. Link changes, and deletes (which must
-        not leave a dangling link), take this lock around check and write.
-        """
-        return self._locks.lock(
-            f"planning:links:{organization_id}:{project_id}", ttl=LINKS_LOCK_TTL, wait=5.0
-        )
-
-    def _events(self, principal: Principal) -> PlanningEvents:
-        return PlanningEvents(principal, self._clock)
 
     # --- projects ------------------------------------------------------------------------------
 
@@ -215,9 +200,31 @@ class PlanningService:
                     reason="PROJECT_HAS_TASKS",
                 )
             await self._delete_every_task(organization_id, project_id, events)
+        await self._delete_owned(organization_id, F("projectId") == project_id, events)
         await self._repository.delete_project(
             organization_id, project_id, project.etag, events.project_deleted(project)
         )
+
+    async def _delete_owned(
+        self, organization_id: str, owner: Condition, events: PlanningEvents
+    ) -> None:
+        """Delete the milestones, cycles, relations and worklogs `owner` selects (a project's
+        or a task's), each announcing itself."""
+        repository, delete = self._repository, self._repository.delete_owned
+        await delete(
+            organization_id, repository.relations, owner, lambda r: events.relation("deleted", r)
+        )
+        await delete(
+            organization_id, repository.worklogs, owner, lambda w: events.worklog("deleted", w)
+        )
+        await delete(
+            organization_id, repository.milestones, owner, lambda m: events.milestone("deleted", m)
+        )
+        await delete(
+            organization_id, repository.cycles, owner, lambda c: events.cycle("deleted", c)
+        )
+        await delete(organization_id, repository.views, owner, lambda v: events.view("deleted", v))
+        await delete(organization_id, repository.plans, owner, lambda p: events.plan("deleted", p))
 
     async def _delete_every_task(
         self, organization_id: str, project_id: str, events: PlanningEvents
@@ -230,12 +237,6 @@ class PlanningService:
             deletions = [(task.id, None, events.task_deleted(task)) for task in tasks]
             await self._repository.delete_tasks(organization_id, deletions)
 
-    async def _project(self, organization_id: str, project_id: str) -> project_pb2.Project:
-        project = await self._repository.get_project(organization_id, project_id)
-        if project is None:
-            raise NotFound(f"project {project_id} not found", reason="PROJECT_NOT_FOUND")
-        return project
-
     # --- tasks ---------------------------------------------------------------------------------
 
     async def create_task(self, project_id: str, draft: task_pb2.Task) -> task_pb2.Task:
@@ -245,6 +246,7 @@ class PlanningService:
         organization_id = principal.organization_id
         check_time_range(draft, ("due_time",), "task.")
         await self._project(organization_id, project_id)
+        await self._check_schedule_links(organization_id, project_id, draft, TASK_SCHEDULE_LINKS)
 
         task = task_pb2.Task(
             id=new_id(),
@@ -297,7 +299,7 @@ class PlanningService:
             organization_id,
             request.project_id,
             task_filter,
-            _SORT_FIELDS[request.order_by],
+            SORT_FIELDS[request.order_by],
             request.direction != paging_pb2.SORT_DIRECTION_ASCENDING,
             page.size,
             page.continuation,
@@ -327,6 +329,12 @@ class PlanningService:
         if not changed:
             return current
         now = self._clock.now()
+        await self._check_schedule_links(
+            principal.organization_id,
+            current.project_id,
+            updated,
+            [path for path in changed if path in TASK_SCHEDULE_LINKS],
+        )
         if "status" in changed:
             _check_move(current.status, updated.status)
             if updated.status == task_pb2.TASK_STATUS_DONE:
@@ -365,14 +373,24 @@ class PlanningService:
                 f"other tasks depend on task {task_id}; remove those dependencies first",
                 reason="TASK_HAS_DEPENDENTS",
             )
-        event = self._events(principal).task_deleted(task)
+        events = self._events(principal)
+        # What hangs off the task goes first: a failure in between leaves the task, never a
+        # relation or a worklog naming a task that is gone.
+        for owner in (F("sourceTaskId") == task_id, F("targetTaskId") == task_id):
+            await self._repository.delete_owned(
+                organization_id,
+                self._repository.relations,
+                owner,
+                lambda r: events.relation("deleted", r),
+            )
+        await self._repository.delete_owned(
+            organization_id,
+            self._repository.worklogs,
+            F("taskId") == task_id,
+            lambda w: events.worklog("deleted", w),
+        )
+        event = events.task_deleted(task)
         await self._repository.delete_tasks(organization_id, [(task_id, task.etag, event)])
-
-    async def _task(self, organization_id: str, project_id: str, task_id: str) -> task_pb2.Task:
-        task = await self._repository.get_task(organization_id, project_id, task_id)
-        if task is None:
-            raise NotFound(f"task {task_id} not found", reason="TASK_NOT_FOUND")
-        return task
 
     async def watch_project(
         self, project_id: str
@@ -388,6 +406,34 @@ class PlanningService:
             )
             async for change in changes:
                 yield change
+
+    async def _check_schedule_links(
+        self, organization_id: str, project_id: str, task: task_pb2.Task, paths: Sequence[str]
+    ) -> None:
+        """The milestone and cycle a task names (of `paths`) must be the project's."""
+        violations = []
+        for path in paths:
+            entity_id = getattr(task, path)
+            kind = (
+                self._repository.milestones if path == "milestone_id" else self._repository.cycles
+            )
+            if entity_id and await kind.get(organization_id, project_id, entity_id) is None:
+                violations.append(
+                    FieldViolation(
+                        f"task.{path}", f"no {path[:-3]} {entity_id} in project {project_id}"
+                    )
+                )
+        if violations:
+            raise InvalidArgument(
+                "the task names what its project does not have", violations=violations
+            )
+
+    async def _closes_cycle(self, task: task_pb2.Task, links: Mapping[str, TaskLinks]) -> bool:
+        """Whether the task's dependencies reach back to it through dependencies and blocking
+        relations (the one graph GetProjectGraph schedules)."""
+        blockers = await self._repository.blockers(task.organization_id, task.project_id)
+        prerequisites = prerequisites_of(links, blockers)
+        return reaches(prerequisites, prerequisites[task.id], task.id)
 
     # --- links between tasks -------------------------------------------------------------------
 
@@ -423,7 +469,7 @@ class PlanningService:
                     FieldViolation("task.parent_task_id", "the parent would be its own ancestor")
                 ],
             )
-        if "depends_on_task_ids" in changed and _dependency_cycle(links, task.id):
+        if "depends_on_task_ids" in changed and await self._closes_cycle(task, links):
             raise FailedPrecondition(
                 f"the dependencies of task {task.id} would form a cycle",
                 reason="DEPENDENCY_CYCLE",
@@ -488,23 +534,6 @@ def _parent_cycle(links: Mapping[str, TaskLinks], task_id: str) -> bool:
         seen.add(node)
         parent = links.get(node)
         node = parent.parent_task_id if parent else ""
-    return False
-
-
-def _dependency_cycle(links: Mapping[str, TaskLinks], task_id: str) -> bool:
-    """Whether following dependencies from the task's dependencies reaches the task (DFS)."""
-    seen: set[str] = set()
-    stack = list(links[task_id].depends_on)
-    while stack:
-        node = stack.pop()
-        if node == task_id:
-            return True
-        if node in seen:
-            continue
-        seen.add(node)
-        found = links.get(node)
-        if found:
-            stack.extend(found.depends_on)
     return False
 
 

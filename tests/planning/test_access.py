@@ -7,16 +7,21 @@ from typing import Any
 
 import grpc
 import pytest
+from google.protobuf.duration_pb2 import Duration
 from google.protobuf.field_mask_pb2 import FieldMask
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from coder.planning.v1 import planning_service_pb2 as api
-from coder.planning.v1 import project_pb2, task_pb2
+from coder.planning.v1 import project_pb2, relation_pb2, schedule_pb2, task_pb2, worklog_pb2
 from coder.planning.v1.planning_service_pb2_grpc import PlanningServiceStub
 from tests.fixtures.grpc_errors import rpc_error
 from tests.fixtures.tokens import TokenFactory, auth
 from tests.planning.factories import changed, create_project, create_task, get_task, update_task
 
 TASK = task_pb2.Task(id="t", project_id="p", title="x")
+CYCLE = schedule_pb2.Cycle(
+    name="x", start_time=Timestamp(seconds=1_800_000_000), end_time=Timestamp(seconds=1_801_000_000)
+)
 VALID_REQUESTS: dict[str, Any] = {
     "CreateProject": api.CreateProjectRequest(project=project_pb2.Project(name="x")),
     "GetProject": api.GetProjectRequest(project_id="p"),
@@ -29,6 +34,56 @@ VALID_REQUESTS: dict[str, Any] = {
     "UpdateTask": api.UpdateTaskRequest(task=TASK),
     "DeleteTask": api.DeleteTaskRequest(project_id="p", task_id="t"),
     "WatchProject": api.WatchProjectRequest(project_id="p"),
+    "CreateMilestone": api.CreateMilestoneRequest(
+        project_id="p", milestone=schedule_pb2.Milestone(name="x")
+    ),
+    "GetMilestone": api.GetMilestoneRequest(project_id="p", milestone_id="m"),
+    "ListMilestones": api.ListMilestonesRequest(project_id="p"),
+    "UpdateMilestone": api.UpdateMilestoneRequest(
+        milestone=schedule_pb2.Milestone(id="m", project_id="p", name="x")
+    ),
+    "DeleteMilestone": api.DeleteMilestoneRequest(project_id="p", milestone_id="m"),
+    "CreateCycle": api.CreateCycleRequest(project_id="p", cycle=CYCLE),
+    "GetCycle": api.GetCycleRequest(project_id="p", cycle_id="c"),
+    "ListCycles": api.ListCyclesRequest(project_id="p"),
+    "UpdateCycle": api.UpdateCycleRequest(
+        cycle=schedule_pb2.Cycle(id="c", project_id="p", name="x")
+    ),
+    "DeleteCycle": api.DeleteCycleRequest(project_id="p", cycle_id="c"),
+    "GetCycleBurndown": api.GetCycleBurndownRequest(project_id="p", cycle_id="c"),
+    "CreateTaskRelation": api.CreateTaskRelationRequest(
+        project_id="p",
+        task_id="t",
+        relation=relation_pb2.TaskRelation(
+            related_task_id="u", kind=relation_pb2.RELATION_KIND_BLOCKS
+        ),
+    ),
+    "ListTaskRelations": api.ListTaskRelationsRequest(project_id="p", task_id="t"),
+    "DeleteTaskRelation": api.DeleteTaskRelationRequest(
+        project_id="p", task_id="t", relation_id="r"
+    ),
+    "GetProjectGraph": api.GetProjectGraphRequest(project_id="p"),
+    "CreateWorklog": api.CreateWorklogRequest(
+        project_id="p", task_id="t", worklog=worklog_pb2.Worklog(duration=Duration(seconds=600))
+    ),
+    "ListWorklogs": api.ListWorklogsRequest(project_id="p"),
+    "GetWorklog": api.GetWorklogRequest(project_id="p", worklog_id="w"),
+    "UpdateWorklog": api.UpdateWorklogRequest(
+        worklog=worklog_pb2.Worklog(id="w", project_id="p", description="x")
+    ),
+    "DeleteWorklog": api.DeleteWorklogRequest(project_id="p", worklog_id="w"),
+    "GetTimeSummary": api.GetTimeSummaryRequest(project_id="p"),
+    "GeneratePlan": api.GeneratePlanRequest(project_id="p", intent="x"),
+    "GetPlan": api.GetPlanRequest(project_id="p", plan_id="q"),
+    "RefinePlan": api.RefinePlanRequest(project_id="p", plan_id="q", instruction="x"),
+    "ValidatePlan": api.ValidatePlanRequest(project_id="p", plan_id="q"),
+    "ApprovePlan": api.ApprovePlanRequest(project_id="p", plan_id="q"),
+    "CreateView": api.CreateViewRequest(project_id="p", view=api.View(name="x")),
+    "GetView": api.GetViewRequest(project_id="p", view_id="v"),
+    "ListViews": api.ListViewsRequest(project_id="p"),
+    "UpdateView": api.UpdateViewRequest(view=api.View(id="v", project_id="p", name="x")),
+    "DeleteView": api.DeleteViewRequest(project_id="p", view_id="v"),
+    "ListViewTasks": api.ListViewTasksRequest(project_id="p", view_id="v"),
 }
 """One well-formed request per RPC of the service."""
 
@@ -50,6 +105,23 @@ WRITES = (
     "CreateTask",
     "UpdateTask",
     "DeleteTask",
+    "CreateMilestone",
+    "UpdateMilestone",
+    "DeleteMilestone",
+    "CreateCycle",
+    "UpdateCycle",
+    "DeleteCycle",
+    "CreateTaskRelation",
+    "DeleteTaskRelation",
+    "CreateWorklog",
+    "UpdateWorklog",
+    "DeleteWorklog",
+    "GeneratePlan",
+    "RefinePlan",
+    "ApprovePlan",
+    "CreateView",
+    "UpdateView",
+    "DeleteView",
 )
 
 

@@ -22,20 +22,37 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from coder.planning.v1 import plan_pb2 as coder_dot_planning_dot_v1_dot_plan__pb2
+from coder.planning.v1 import planning_service_pb2 as coder_dot_planning_dot_v1_dot_planning__service__pb2
 from coder.planning.v1 import project_pb2 as coder_dot_planning_dot_v1_dot_project__pb2
+from coder.planning.v1 import relation_pb2 as coder_dot_planning_dot_v1_dot_relation__pb2
+from coder.planning.v1 import schedule_pb2 as coder_dot_planning_dot_v1_dot_schedule__pb2
 from coder.planning.v1 import task_pb2 as coder_dot_planning_dot_v1_dot_task__pb2
+from coder.planning.v1 import worklog_pb2 as coder_dot_planning_dot_v1_dot_worklog__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x63oder/planning/v1/events.proto\x12\x11\x63oder.planning.v1\x1a\x1f\x63oder/planning/v1/project.proto\x1a\x1c\x63oder/planning/v1/task.proto\x1a google/protobuf/field_mask.proto\"q\n\x0eProjectChanged\x12+\n\x07project\x18\x01 \x01(\x0b\x32\x1a.coder.planning.v1.Project\x12\x32\n\x0e\x63hanged_fields\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"\xa0\x01\n\x0bTaskChanged\x12%\n\x04task\x18\x01 \x01(\x0b\x32\x17.coder.planning.v1.Task\x12\x32\n\x0e\x63hanged_fields\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x36\n\x0fprevious_status\x18\x03 \x01(\x0e\x32\x1d.coder.planning.v1.TaskStatusb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x63oder/planning/v1/events.proto\x12\x11\x63oder.planning.v1\x1a\x1c\x63oder/planning/v1/plan.proto\x1a(coder/planning/v1/planning_service.proto\x1a\x1f\x63oder/planning/v1/project.proto\x1a coder/planning/v1/relation.proto\x1a coder/planning/v1/schedule.proto\x1a\x1c\x63oder/planning/v1/task.proto\x1a\x1f\x63oder/planning/v1/worklog.proto\x1a google/protobuf/field_mask.proto\"q\n\x0eProjectChanged\x12+\n\x07project\x18\x01 \x01(\x0b\x32\x1a.coder.planning.v1.Project\x12\x32\n\x0e\x63hanged_fields\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"\xa0\x01\n\x0bTaskChanged\x12%\n\x04task\x18\x01 \x01(\x0b\x32\x17.coder.planning.v1.Task\x12\x32\n\x0e\x63hanged_fields\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x36\n\x0fprevious_status\x18\x03 \x01(\x0e\x32\x1d.coder.planning.v1.TaskStatus\"w\n\x10MilestoneChanged\x12/\n\tmilestone\x18\x01 \x01(\x0b\x32\x1c.coder.planning.v1.Milestone\x12\x32\n\x0e\x63hanged_fields\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"k\n\x0c\x43ycleChanged\x12\'\n\x05\x63ycle\x18\x01 \x01(\x0b\x32\x18.coder.planning.v1.Cycle\x12\x32\n\x0e\x63hanged_fields\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"D\n\x0fRelationChanged\x12\x31\n\x08relation\x18\x01 \x01(\x0b\x32\x1f.coder.planning.v1.TaskRelation\"q\n\x0eWorklogChanged\x12+\n\x07worklog\x18\x01 \x01(\x0b\x32\x1a.coder.planning.v1.Worklog\x12\x32\n\x0e\x63hanged_fields\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"4\n\x0bPlanChanged\x12%\n\x04plan\x18\x01 \x01(\x0b\x32\x17.coder.planning.v1.Plan\"h\n\x0bViewChanged\x12%\n\x04view\x18\x01 \x01(\x0b\x32\x17.coder.planning.v1.View\x12\x32\n\x0e\x63hanged_fields\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'coder.planning.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PROJECTCHANGED']._serialized_start=150
-  _globals['_PROJECTCHANGED']._serialized_end=263
-  _globals['_TASKCHANGED']._serialized_start=266
-  _globals['_TASKCHANGED']._serialized_end=426
+  _globals['_PROJECTCHANGED']._serialized_start=323
+  _globals['_PROJECTCHANGED']._serialized_end=436
+  _globals['_TASKCHANGED']._serialized_start=439
+  _globals['_TASKCHANGED']._serialized_end=599
+  _globals['_MILESTONECHANGED']._serialized_start=601
+  _globals['_MILESTONECHANGED']._serialized_end=720
+  _globals['_CYCLECHANGED']._serialized_start=722
+  _globals['_CYCLECHANGED']._serialized_end=829
+  _globals['_RELATIONCHANGED']._serialized_start=831
+  _globals['_RELATIONCHANGED']._serialized_end=899
+  _globals['_WORKLOGCHANGED']._serialized_start=901
+  _globals['_WORKLOGCHANGED']._serialized_end=1014
+  _globals['_PLANCHANGED']._serialized_start=1016
+  _globals['_PLANCHANGED']._serialized_end=1068
+  _globals['_VIEWCHANGED']._serialized_start=1070
+  _globals['_VIEWCHANGED']._serialized_end=1174
 # @@protoc_insertion_point(module_scope)

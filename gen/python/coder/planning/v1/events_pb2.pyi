@@ -3,8 +3,13 @@
 isort:skip_file
 """
 
+from coder.planning.v1 import plan_pb2 as _plan_pb2
+from coder.planning.v1 import planning_service_pb2 as _planning_service_pb2
 from coder.planning.v1 import project_pb2 as _project_pb2
+from coder.planning.v1 import relation_pb2 as _relation_pb2
+from coder.planning.v1 import schedule_pb2 as _schedule_pb2
 from coder.planning.v1 import task_pb2 as _task_pb2
+from coder.planning.v1 import worklog_pb2 as _worklog_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import message as _message
@@ -84,3 +89,173 @@ class TaskChanged(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___TaskChanged: _TypeAlias = TaskChanged  # noqa: Y015
+
+@_typing.final
+class MilestoneChanged(_message.Message):
+    """MilestoneChanged is the payload of `planning.milestone.created`, `.updated` and `.deleted`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MILESTONE_FIELD_NUMBER: _builtins.int
+    CHANGED_FIELDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def milestone(self) -> _schedule_pb2.Milestone:
+        """The milestone after the change (before it, for a delete)."""
+
+    @_builtins.property
+    def changed_fields(self) -> _field_mask_pb2.FieldMask:
+        """For an update, the fields that changed."""
+
+    def __init__(
+        self,
+        *,
+        milestone: _schedule_pb2.Milestone | None = ...,
+        changed_fields: _field_mask_pb2.FieldMask | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["changed_fields", b"changed_fields", "milestone", b"milestone"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["changed_fields", b"changed_fields", "milestone", b"milestone"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MilestoneChanged: _TypeAlias = MilestoneChanged  # noqa: Y015
+
+@_typing.final
+class CycleChanged(_message.Message):
+    """CycleChanged is the payload of `planning.cycle.created`, `.updated` and `.deleted`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CYCLE_FIELD_NUMBER: _builtins.int
+    CHANGED_FIELDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def cycle(self) -> _schedule_pb2.Cycle:
+        """The cycle after the change (before it, for a delete)."""
+
+    @_builtins.property
+    def changed_fields(self) -> _field_mask_pb2.FieldMask:
+        """For an update, the fields that changed."""
+
+    def __init__(
+        self,
+        *,
+        cycle: _schedule_pb2.Cycle | None = ...,
+        changed_fields: _field_mask_pb2.FieldMask | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["changed_fields", b"changed_fields", "cycle", b"cycle"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["changed_fields", b"changed_fields", "cycle", b"cycle"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CycleChanged: _TypeAlias = CycleChanged  # noqa: Y015
+
+@_typing.final
+class RelationChanged(_message.Message):
+    """RelationChanged is the payload of `planning.relation.created` and `.deleted`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RELATION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def relation(self) -> _relation_pb2.TaskRelation:
+        """The relation, read from the task it was created on."""
+
+    def __init__(
+        self,
+        *,
+        relation: _relation_pb2.TaskRelation | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["relation", b"relation"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["relation", b"relation"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RelationChanged: _TypeAlias = RelationChanged  # noqa: Y015
+
+@_typing.final
+class WorklogChanged(_message.Message):
+    """WorklogChanged is the payload of `planning.worklog.created`, `.updated` and `.deleted`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORKLOG_FIELD_NUMBER: _builtins.int
+    CHANGED_FIELDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def worklog(self) -> _worklog_pb2.Worklog:
+        """The worklog after the change (before it, for a delete)."""
+
+    @_builtins.property
+    def changed_fields(self) -> _field_mask_pb2.FieldMask:
+        """For an update, the fields that changed."""
+
+    def __init__(
+        self,
+        *,
+        worklog: _worklog_pb2.Worklog | None = ...,
+        changed_fields: _field_mask_pb2.FieldMask | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["changed_fields", b"changed_fields", "worklog", b"worklog"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["changed_fields", b"changed_fields", "worklog", b"worklog"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WorklogChanged: _TypeAlias = WorklogChanged  # noqa: Y015
+
+@_typing.final
+class PlanChanged(_message.Message):
+    """PlanChanged is the payload of `planning.plan.generated`, `.refined`, `.approved` and
+    `.deleted` (with its project).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLAN_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def plan(self) -> _plan_pb2.Plan:
+        """The plan after the change."""
+
+    def __init__(
+        self,
+        *,
+        plan: _plan_pb2.Plan | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["plan", b"plan"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["plan", b"plan"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PlanChanged: _TypeAlias = PlanChanged  # noqa: Y015
+
+@_typing.final
+class ViewChanged(_message.Message):
+    """ViewChanged is the payload of `planning.view.created`, `.updated` and `.deleted`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VIEW_FIELD_NUMBER: _builtins.int
+    CHANGED_FIELDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def view(self) -> _planning_service_pb2.View:
+        """The view after the change (before it, for a delete)."""
+
+    @_builtins.property
+    def changed_fields(self) -> _field_mask_pb2.FieldMask:
+        """For an update, the fields that changed."""
+
+    def __init__(
+        self,
+        *,
+        view: _planning_service_pb2.View | None = ...,
+        changed_fields: _field_mask_pb2.FieldMask | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["changed_fields", b"changed_fields", "view", b"view"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["changed_fields", b"changed_fields", "view", b"view"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ViewChanged: _TypeAlias = ViewChanged  # noqa: Y015

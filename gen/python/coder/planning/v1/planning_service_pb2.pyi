@@ -5,10 +5,16 @@ isort:skip_file
 
 from coder.common.v1 import actor_pb2 as _actor_pb2
 from coder.common.v1 import paging_pb2 as _paging_pb2
+from coder.planning.v1 import graph_pb2 as _graph_pb2
+from coder.planning.v1 import plan_pb2 as _plan_pb2
 from coder.planning.v1 import project_pb2 as _project_pb2
+from coder.planning.v1 import relation_pb2 as _relation_pb2
+from coder.planning.v1 import schedule_pb2 as _schedule_pb2
 from coder.planning.v1 import task_pb2 as _task_pb2
+from coder.planning.v1 import worklog_pb2 as _worklog_pb2
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
@@ -737,3 +743,1897 @@ class WatchProjectResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___WatchProjectResponse: _TypeAlias = WatchProjectResponse  # noqa: Y015
+
+@_typing.final
+class CreateMilestoneRequest(_message.Message):
+    """--- milestones ---------------------------------------------------------------------------
+
+    CreateMilestoneRequest carries the new milestone.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    MILESTONE_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    """Id of the project."""
+    @_builtins.property
+    def milestone(self) -> _schedule_pb2.Milestone:
+        """The milestone to create; output-only fields are ignored."""
+
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        milestone: _schedule_pb2.Milestone | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["milestone", b"milestone"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["milestone", b"milestone", "project_id", b"project_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateMilestoneRequest: _TypeAlias = CreateMilestoneRequest  # noqa: Y015
+
+@_typing.final
+class CreateMilestoneResponse(_message.Message):
+    """CreateMilestoneResponse carries the stored milestone."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MILESTONE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def milestone(self) -> _schedule_pb2.Milestone:
+        """The milestone as stored, with its id and etag."""
+
+    def __init__(
+        self,
+        *,
+        milestone: _schedule_pb2.Milestone | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["milestone", b"milestone"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["milestone", b"milestone"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateMilestoneResponse: _TypeAlias = CreateMilestoneResponse  # noqa: Y015
+
+@_typing.final
+class GetMilestoneRequest(_message.Message):
+    """GetMilestoneRequest names a milestone."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    MILESTONE_ID_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    """Id of the milestone's project."""
+    milestone_id: _builtins.str
+    """Id of the milestone."""
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        milestone_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["milestone_id", b"milestone_id", "project_id", b"project_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetMilestoneRequest: _TypeAlias = GetMilestoneRequest  # noqa: Y015
+
+@_typing.final
+class GetMilestoneResponse(_message.Message):
+    """GetMilestoneResponse carries the milestone."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MILESTONE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def milestone(self) -> _schedule_pb2.Milestone:
+        """The milestone."""
+
+    def __init__(
+        self,
+        *,
+        milestone: _schedule_pb2.Milestone | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["milestone", b"milestone"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["milestone", b"milestone"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetMilestoneResponse: _TypeAlias = GetMilestoneResponse  # noqa: Y015
+
+@_typing.final
+class ListMilestonesRequest(_message.Message):
+    """ListMilestonesRequest asks for a page of a project's milestones."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    """Id of the project."""
+    page_size: _builtins.int
+    """Largest number of items to return; 0 means 50, at most 1000."""
+    page_token: _builtins.str
+    """Token from a previous response's `next_page_token`; the other fields must not change."""
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "project_id", b"project_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListMilestonesRequest: _TypeAlias = ListMilestonesRequest  # noqa: Y015
+
+@_typing.final
+class ListMilestonesResponse(_message.Message):
+    """ListMilestonesResponse carries a page of milestones."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MILESTONES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token for the next page; empty on the last page."""
+    @_builtins.property
+    def milestones(self) -> _containers.RepeatedCompositeFieldContainer[_schedule_pb2.Milestone]:
+        """The milestones, soonest target first, undated last."""
+
+    def __init__(
+        self,
+        *,
+        milestones: _abc.Iterable[_schedule_pb2.Milestone] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["milestones", b"milestones", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListMilestonesResponse: _TypeAlias = ListMilestonesResponse  # noqa: Y015
+
+@_typing.final
+class UpdateMilestoneRequest(_message.Message):
+    """UpdateMilestoneRequest carries the changed fields."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MILESTONE_FIELD_NUMBER: _builtins.int
+    UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def milestone(self) -> _schedule_pb2.Milestone:
+        """The milestone with its id and project id, its new values and, optionally, the etag it
+        was read with.
+        """
+
+    @_builtins.property
+    def update_mask(self) -> _field_mask_pb2.FieldMask:
+        """The fields to change: `name`, `description`, `target_time`. Empty means the fields
+        `milestone` sets (AIP-134).
+        """
+
+    def __init__(
+        self,
+        *,
+        milestone: _schedule_pb2.Milestone | None = ...,
+        update_mask: _field_mask_pb2.FieldMask | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["milestone", b"milestone", "update_mask", b"update_mask"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["milestone", b"milestone", "update_mask", b"update_mask"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateMilestoneRequest: _TypeAlias = UpdateMilestoneRequest  # noqa: Y015
+
+@_typing.final
+class UpdateMilestoneResponse(_message.Message):
+    """UpdateMilestoneResponse carries the updated milestone."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MILESTONE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def milestone(self) -> _schedule_pb2.Milestone:
+        """The milestone as stored after the change."""
+
+    def __init__(
+        self,
+        *,
+        milestone: _schedule_pb2.Milestone | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["milestone", b"milestone"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["milestone", b"milestone"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateMilestoneResponse: _TypeAlias = UpdateMilestoneResponse  # noqa: Y015
+
+@_typing.final
+class DeleteMilestoneRequest(_message.Message):
+    """DeleteMilestoneRequest names the milestone to delete."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    MILESTONE_ID_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    """Id of the milestone's project."""
+    milestone_id: _builtins.str
+    """Id of the milestone."""
+    etag: _builtins.str
+    """When set, the delete is refused unless the stored milestone still has this etag."""
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        milestone_id: _builtins.str = ...,
+        etag: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "milestone_id", b"milestone_id", "project_id", b"project_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteMilestoneRequest: _TypeAlias = DeleteMilestoneRequest  # noqa: Y015
+
+@_typing.final
+class DeleteMilestoneResponse(_message.Message):
+    """DeleteMilestoneResponse is empty on success."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteMilestoneResponse: _TypeAlias = DeleteMilestoneResponse  # noqa: Y015
+
+@_typing.final
+class CreateCycleRequest(_message.Message):
+    """--- cycles -------------------------------------------------------------------------------
+
+    CreateCycleRequest carries the new cycle.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    CYCLE_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    """Id of the project."""
+    @_builtins.property
+    def cycle(self) -> _schedule_pb2.Cycle:
+        """The cycle to create; output-only fields are ignored."""
+
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        cycle: _schedule_pb2.Cycle | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["cycle", b"cycle"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cycle", b"cycle", "project_id", b"project_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateCycleRequest: _TypeAlias = CreateCycleRequest  # noqa: Y015
+
+@_typing.final
+class CreateCycleResponse(_message.Message):
+    """CreateCycleResponse carries the stored cycle."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CYCLE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def cycle(self) -> _schedule_pb2.Cycle:
+        """The cycle as stored, with its id and etag."""
+
+    def __init__(
+        self,
+        *,
+        cycle: _schedule_pb2.Cycle | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["cycle", b"cycle"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cycle", b"cycle"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateCycleResponse: _TypeAlias = CreateCycleResponse  # noqa: Y015
+
+@_typing.final
+class GetCycleRequest(_message.Message):
+    """GetCycleRequest names a cycle."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    CYCLE_ID_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    """Id of the cycle's project."""
+    cycle_id: _builtins.str
+    """Id of the cycle."""
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        cycle_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cycle_id", b"cycle_id", "project_id", b"project_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetCycleRequest: _TypeAlias = GetCycleRequest  # noqa: Y015
+
+@_typing.final
+class GetCycleResponse(_message.Message):
+    """GetCycleResponse carries the cycle."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CYCLE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def cycle(self) -> _schedule_pb2.Cycle:
+        """The cycle."""
+
+    def __init__(
+        self,
+        *,
+        cycle: _schedule_pb2.Cycle | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["cycle", b"cycle"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cycle", b"cycle"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetCycleResponse: _TypeAlias = GetCycleResponse  # noqa: Y015
+
+@_typing.final
+class ListCyclesRequest(_message.Message):
+    """ListCyclesRequest asks for a page of a project's cycles."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    """Id of the project."""
+    page_size: _builtins.int
+    """Largest number of items to return; 0 means 50, at most 1000."""
+    page_token: _builtins.str
+    """Token from a previous response's `next_page_token`; the other fields must not change."""
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "project_id", b"project_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCyclesRequest: _TypeAlias = ListCyclesRequest  # noqa: Y015
+
+@_typing.final
+class ListCyclesResponse(_message.Message):
+    """ListCyclesResponse carries a page of cycles."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CYCLES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token for the next page; empty on the last page."""
+    @_builtins.property
+    def cycles(self) -> _containers.RepeatedCompositeFieldContainer[_schedule_pb2.Cycle]:
+        """The cycles, latest start first."""
+
+    def __init__(
+        self,
+        *,
+        cycles: _abc.Iterable[_schedule_pb2.Cycle] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cycles", b"cycles", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCyclesResponse: _TypeAlias = ListCyclesResponse  # noqa: Y015
+
+@_typing.final
+class UpdateCycleRequest(_message.Message):
+    """UpdateCycleRequest carries the changed fields."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CYCLE_FIELD_NUMBER: _builtins.int
+    UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def cycle(self) -> _schedule_pb2.Cycle:
+        """The cycle with its id and project id, its new values and, optionally, the etag it was
+        read with.
+        """
+
+    @_builtins.property
+    def update_mask(self) -> _field_mask_pb2.FieldMask:
+        """The fields to change: `name`, `goal`, `start_time`, `end_time`. Empty means the fields
+        `cycle` sets (AIP-134).
+        """
+
+    def __init__(
+        self,
+        *,
+        cycle: _schedule_pb2.Cycle | None = ...,
+        update_mask: _field_mask_pb2.FieldMask | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["cycle", b"cycle", "update_mask", b"update_mask"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cycle", b"cycle", "update_mask", b"update_mask"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateCycleRequest: _TypeAlias = UpdateCycleRequest  # noqa: Y015
+
+@_typing.final
+class UpdateCycleResponse(_message.Message):
+    """UpdateCycleResponse carries the updated cycle."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CYCLE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def cycle(self) -> _schedule_pb2.Cycle:
+        """The cycle as stored after the change."""
+
+    def __init__(
+        self,
+        *,
+        cycle: _schedule_pb2.Cycle | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["cycle", b"cycle"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cycle", b"cycle"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateCycleResponse: _TypeAlias = UpdateCycleResponse  # noqa: Y015
+
+@_typing.final
+class DeleteCycleRequest(_message.Message):
+    """DeleteCycleRequest names the cycle to delete."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    CYCLE_ID_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    """Id of the cycle's project."""
+    cycle_id: _builtins.str
+    """Id of the cycle."""
+    etag: _builtins.str
+    """When set, the delete is refused unless the stored cycle still has this etag."""
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        cycle_id: _builtins.str = ...,
+        etag: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cycle_id", b"cycle_id", "etag", b"etag", "project_id", b"project_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteCycleRequest: _TypeAlias = DeleteCycleRequest  # noqa: Y015
+
+@_typing.final
+class DeleteCycleResponse(_message.Message):
+    """DeleteCycleResponse is empty on success."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteCycleResponse: _TypeAlias = DeleteCycleResponse  # noqa: Y015
+
+@_typing.final
+class GetCycleBurndownRequest(_message.Message):
+    """GetCycleBurndownRequest names a cycle."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    CYCLE_ID_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    """Id of the cycle's project."""
+    cycle_id: _builtins.str
+    """Id of the cycle."""
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        cycle_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cycle_id", b"cycle_id", "project_id", b"project_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetCycleBurndownRequest: _TypeAlias = GetCycleBurndownRequest  # noqa: Y015
+
+@_typing.final
+class GetCycleBurndownResponse(_message.Message):
+    """GetCycleBurndownResponse carries the cycle's burndown."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TOTAL_ESTIMATE_FIELD_NUMBER: _builtins.int
+    TOTAL_TASKS_FIELD_NUMBER: _builtins.int
+    POINTS_FIELD_NUMBER: _builtins.int
+    total_tasks: _builtins.int
+    """Number of tasks planned into the cycle."""
+    @_builtins.property
+    def total_estimate(self) -> _duration_pb2.Duration:
+        """Estimated effort of every task planned into the cycle."""
+
+    @_builtins.property
+    def points(self) -> _containers.RepeatedCompositeFieldContainer[_schedule_pb2.BurndownPoint]:
+        """The work left at the start of the cycle, then at the end of each of its days up to
+        now (or to the cycle's end once it is over).
+        """
+
+    def __init__(
+        self,
+        *,
+        total_estimate: _duration_pb2.Duration | None = ...,
+        total_tasks: _builtins.int = ...,
+        points: _abc.Iterable[_schedule_pb2.BurndownPoint] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["total_estimate", b"total_estimate"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["points", b"points", "total_estimate", b"total_estimate", "total_tasks", b"total_tasks"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetCycleBurndownResponse: _TypeAlias = GetCycleBurndownResponse  # noqa: Y015
+
+@_typing.final
+class CreateTaskRelationRequest(_message.Message):
+    """--- relations ----------------------------------------------------------------------------
+
+    CreateTaskRelationRequest carries the new relation.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    TASK_ID_FIELD_NUMBER: _builtins.int
+    RELATION_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    """Id of the project of both tasks."""
+    task_id: _builtins.str
+    """Id of the task the relation is read from."""
+    @_builtins.property
+    def relation(self) -> _relation_pb2.TaskRelation:
+        """The relation: the related task and how the task stands to it."""
+
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        task_id: _builtins.str = ...,
+        relation: _relation_pb2.TaskRelation | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["relation", b"relation"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["project_id", b"project_id", "relation", b"relation", "task_id", b"task_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateTaskRelationRequest: _TypeAlias = CreateTaskRelationRequest  # noqa: Y015
+
+@_typing.final
+class CreateTaskRelationResponse(_message.Message):
+    """CreateTaskRelationResponse carries the stored relation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RELATION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def relation(self) -> _relation_pb2.TaskRelation:
+        """The relation, read from the task of the request."""
+
+    def __init__(
+        self,
+        *,
+        relation: _relation_pb2.TaskRelation | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["relation", b"relation"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["relation", b"relation"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateTaskRelationResponse: _TypeAlias = CreateTaskRelationResponse  # noqa: Y015
+
+@_typing.final
+class ListTaskRelationsRequest(_message.Message):
+    """ListTaskRelationsRequest names a task."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    TASK_ID_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    """Id of the task's project."""
+    task_id: _builtins.str
+    """Id of the task."""
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        task_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["project_id", b"project_id", "task_id", b"task_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListTaskRelationsRequest: _TypeAlias = ListTaskRelationsRequest  # noqa: Y015
+
+@_typing.final
+class ListTaskRelationsResponse(_message.Message):
+    """ListTaskRelationsResponse carries the task's relations."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RELATIONS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def relations(self) -> _containers.RepeatedCompositeFieldContainer[_relation_pb2.TaskRelation]:
+        """Every relation of the task, read from its side, oldest first."""
+
+    def __init__(
+        self,
+        *,
+        relations: _abc.Iterable[_relation_pb2.TaskRelation] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["relations", b"relations"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListTaskRelationsResponse: _TypeAlias = ListTaskRelationsResponse  # noqa: Y015
+
+@_typing.final
+class DeleteTaskRelationRequest(_message.Message):
+    """DeleteTaskRelationRequest names the relation to delete."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    TASK_ID_FIELD_NUMBER: _builtins.int
+    RELATION_ID_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    """Id of the task's project."""
+    task_id: _builtins.str
+    """Id of either task of the relation."""
+    relation_id: _builtins.str
+    """Id of the relation."""
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        task_id: _builtins.str = ...,
+        relation_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["project_id", b"project_id", "relation_id", b"relation_id", "task_id", b"task_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteTaskRelationRequest: _TypeAlias = DeleteTaskRelationRequest  # noqa: Y015
+
+@_typing.final
+class DeleteTaskRelationResponse(_message.Message):
+    """DeleteTaskRelationResponse is empty on success."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteTaskRelationResponse: _TypeAlias = DeleteTaskRelationResponse  # noqa: Y015
+
+@_typing.final
+class GetProjectGraphRequest(_message.Message):
+    """--- the dependency graph -----------------------------------------------------------------
+
+    GetProjectGraphRequest names a project.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    """Id of the project."""
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["project_id", b"project_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetProjectGraphRequest: _TypeAlias = GetProjectGraphRequest  # noqa: Y015
+
+@_typing.final
+class GetProjectGraphResponse(_message.Message):
+    """GetProjectGraphResponse carries the project's dependency graph and its schedule."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NODES_FIELD_NUMBER: _builtins.int
+    EDGES_FIELD_NUMBER: _builtins.int
+    CRITICAL_PATH_FIELD_NUMBER: _builtins.int
+    EARLIEST_FINISH_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def nodes(self) -> _containers.RepeatedCompositeFieldContainer[_graph_pb2.GraphNode]:
+        """Every task of the project, in an order where each comes after its prerequisites."""
+
+    @_builtins.property
+    def edges(self) -> _containers.RepeatedCompositeFieldContainer[_graph_pb2.GraphEdge]:
+        """Every edge: dependencies and blocking relations."""
+
+    @_builtins.property
+    def critical_path(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The tasks of one longest chain, first to last."""
+
+    @_builtins.property
+    def earliest_finish(self) -> _duration_pb2.Duration:
+        """When the remaining work can finish at the earliest: the critical path's length."""
+
+    def __init__(
+        self,
+        *,
+        nodes: _abc.Iterable[_graph_pb2.GraphNode] | None = ...,
+        edges: _abc.Iterable[_graph_pb2.GraphEdge] | None = ...,
+        critical_path: _abc.Iterable[_builtins.str] | None = ...,
+        earliest_finish: _duration_pb2.Duration | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["earliest_finish", b"earliest_finish"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["critical_path", b"critical_path", "earliest_finish", b"earliest_finish", "edges", b"edges", "nodes", b"nodes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetProjectGraphResponse: _TypeAlias = GetProjectGraphResponse  # noqa: Y015
+
+@_typing.final
+class CreateWorklogRequest(_message.Message):
+    """--- worklogs -----------------------------------------------------------------------------
+
+    CreateWorklogRequest carries the time to log.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    TASK_ID_FIELD_NUMBER: _builtins.int
+    WORKLOG_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    """Id of the task's project."""
+    task_id: _builtins.str
+    """Id of the task."""
+    @_builtins.property
+    def worklog(self) -> _worklog_pb2.Worklog:
+        """The worklog; output-only fields are ignored."""
+
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        task_id: _builtins.str = ...,
+        worklog: _worklog_pb2.Worklog | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["worklog", b"worklog"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["project_id", b"project_id", "task_id", b"task_id", "worklog", b"worklog"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateWorklogRequest: _TypeAlias = CreateWorklogRequest  # noqa: Y015
+
+@_typing.final
+class CreateWorklogResponse(_message.Message):
+    """CreateWorklogResponse carries the stored worklog."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORKLOG_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def worklog(self) -> _worklog_pb2.Worklog:
+        """The worklog as stored, with its id and etag."""
+
+    def __init__(
+        self,
+        *,
+        worklog: _worklog_pb2.Worklog | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["worklog", b"worklog"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["worklog", b"worklog"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateWorklogResponse: _TypeAlias = CreateWorklogResponse  # noqa: Y015
+
+@_typing.final
+class ListWorklogsRequest(_message.Message):
+    """ListWorklogsRequest asks for a filtered page of a project's worklogs."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    TASK_ID_FIELD_NUMBER: _builtins.int
+    USER_ID_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    """Id of the project."""
+    page_size: _builtins.int
+    """Largest number of items to return; 0 means 50, at most 1000."""
+    page_token: _builtins.str
+    """Token from a previous response's `next_page_token`; the other fields must not change."""
+    task_id: _builtins.str
+    """Only the worklogs of this task."""
+    user_id: _builtins.str
+    """Only the worklogs of this user."""
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+        task_id: _builtins.str = ...,
+        user_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "project_id", b"project_id", "task_id", b"task_id", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListWorklogsRequest: _TypeAlias = ListWorklogsRequest  # noqa: Y015
+
+@_typing.final
+class ListWorklogsResponse(_message.Message):
+    """ListWorklogsResponse carries a page of worklogs."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORKLOGS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token for the next page; empty on the last page."""
+    @_builtins.property
+    def worklogs(self) -> _containers.RepeatedCompositeFieldContainer[_worklog_pb2.Worklog]:
+        """The worklogs, latest start first."""
+
+    def __init__(
+        self,
+        *,
+        worklogs: _abc.Iterable[_worklog_pb2.Worklog] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "worklogs", b"worklogs"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListWorklogsResponse: _TypeAlias = ListWorklogsResponse  # noqa: Y015
+
+@_typing.final
+class GetWorklogRequest(_message.Message):
+    """GetWorklogRequest names a worklog."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    WORKLOG_ID_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    """Id of the worklog's project."""
+    worklog_id: _builtins.str
+    """Id of the worklog."""
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        worklog_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["project_id", b"project_id", "worklog_id", b"worklog_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetWorklogRequest: _TypeAlias = GetWorklogRequest  # noqa: Y015
+
+@_typing.final
+class GetWorklogResponse(_message.Message):
+    """GetWorklogResponse carries the worklog."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORKLOG_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def worklog(self) -> _worklog_pb2.Worklog:
+        """The worklog."""
+
+    def __init__(
+        self,
+        *,
+        worklog: _worklog_pb2.Worklog | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["worklog", b"worklog"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["worklog", b"worklog"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetWorklogResponse: _TypeAlias = GetWorklogResponse  # noqa: Y015
+
+@_typing.final
+class UpdateWorklogRequest(_message.Message):
+    """UpdateWorklogRequest carries the changed fields."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORKLOG_FIELD_NUMBER: _builtins.int
+    UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def worklog(self) -> _worklog_pb2.Worklog:
+        """The worklog with its id and project id, its new values and, optionally, the etag it was
+        read with.
+        """
+
+    @_builtins.property
+    def update_mask(self) -> _field_mask_pb2.FieldMask:
+        """The fields to change: `duration`, `start_time`, `description`. Empty means the fields
+        `worklog` sets (AIP-134).
+        """
+
+    def __init__(
+        self,
+        *,
+        worklog: _worklog_pb2.Worklog | None = ...,
+        update_mask: _field_mask_pb2.FieldMask | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["update_mask", b"update_mask", "worklog", b"worklog"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["update_mask", b"update_mask", "worklog", b"worklog"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateWorklogRequest: _TypeAlias = UpdateWorklogRequest  # noqa: Y015
+
+@_typing.final
+class UpdateWorklogResponse(_message.Message):
+    """UpdateWorklogResponse carries the updated worklog."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORKLOG_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def worklog(self) -> _worklog_pb2.Worklog:
+        """The worklog as stored after the change."""
+
+    def __init__(
+        self,
+        *,
+        worklog: _worklog_pb2.Worklog | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["worklog", b"worklog"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["worklog", b"worklog"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateWorklogResponse: _TypeAlias = UpdateWorklogResponse  # noqa: Y015
+
+@_typing.final
+class DeleteWorklogRequest(_message.Message):
+    """DeleteWorklogRequest names the worklog to delete."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    WORKLOG_ID_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    """Id of the worklog's project."""
+    worklog_id: _builtins.str
+    """Id of the worklog."""
+    etag: _builtins.str
+    """When set, the delete is refused unless the stored worklog still has this etag."""
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        worklog_id: _builtins.str = ...,
+        etag: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "project_id", b"project_id", "worklog_id", b"worklog_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteWorklogRequest: _TypeAlias = DeleteWorklogRequest  # noqa: Y015
+
+@_typing.final
+class DeleteWorklogResponse(_message.Message):
+    """DeleteWorklogResponse is empty on success."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteWorklogResponse: _TypeAlias = DeleteWorklogResponse  # noqa: Y015
+
+@_typing.final
+class GetTimeSummaryRequest(_message.Message):
+    """GetTimeSummaryRequest names a project, and optionally one of its cycles."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    CYCLE_ID_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    """Id of the project."""
+    cycle_id: _builtins.str
+    """Only the tasks planned into this cycle."""
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        cycle_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cycle_id", b"cycle_id", "project_id", b"project_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetTimeSummaryRequest: _TypeAlias = GetTimeSummaryRequest  # noqa: Y015
+
+@_typing.final
+class GetTimeSummaryResponse(_message.Message):
+    """GetTimeSummaryResponse compares estimates with logged time."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TASKS_FIELD_NUMBER: _builtins.int
+    TOTAL_ESTIMATE_FIELD_NUMBER: _builtins.int
+    TOTAL_LOGGED_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def tasks(self) -> _containers.RepeatedCompositeFieldContainer[_worklog_pb2.TaskTime]:
+        """Each task with an estimate or logged time, in creation order."""
+
+    @_builtins.property
+    def total_estimate(self) -> _duration_pb2.Duration:
+        """Sum of the tasks' estimates."""
+
+    @_builtins.property
+    def total_logged(self) -> _duration_pb2.Duration:
+        """Sum of the time logged on the tasks."""
+
+    def __init__(
+        self,
+        *,
+        tasks: _abc.Iterable[_worklog_pb2.TaskTime] | None = ...,
+        total_estimate: _duration_pb2.Duration | None = ...,
+        total_logged: _duration_pb2.Duration | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["total_estimate", b"total_estimate", "total_logged", b"total_logged"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["tasks", b"tasks", "total_estimate", b"total_estimate", "total_logged", b"total_logged"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetTimeSummaryResponse: _TypeAlias = GetTimeSummaryResponse  # noqa: Y015
+
+@_typing.final
+class GeneratePlanRequest(_message.Message):
+    """--- plans --------------------------------------------------------------------------------
+
+    GeneratePlanRequest is the intent to plan.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    INTENT_FIELD_NUMBER: _builtins.int
+    KNOWLEDGE_PAGE_IDS_FIELD_NUMBER: _builtins.int
+    MODEL_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    """Id of the project to plan."""
+    intent: _builtins.str
+    """What the team wants, 1 to 20,000 characters."""
+    model: _builtins.str
+    """Model to ask, as the AI Service's registry names it; empty means the prompt's model or
+    the AI Service's default.
+    """
+    @_builtins.property
+    def knowledge_page_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Knowledge pages to read as context, at most 10."""
+
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        intent: _builtins.str = ...,
+        knowledge_page_ids: _abc.Iterable[_builtins.str] | None = ...,
+        model: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["intent", b"intent", "knowledge_page_ids", b"knowledge_page_ids", "model", b"model", "project_id", b"project_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GeneratePlanRequest: _TypeAlias = GeneratePlanRequest  # noqa: Y015
+
+@_typing.final
+class GeneratePlanResponse(_message.Message):
+    """GeneratePlanResponse carries the draft."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLAN_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def plan(self) -> _plan_pb2.Plan:
+        """The stored draft, revision 1."""
+
+    def __init__(
+        self,
+        *,
+        plan: _plan_pb2.Plan | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["plan", b"plan"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["plan", b"plan"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GeneratePlanResponse: _TypeAlias = GeneratePlanResponse  # noqa: Y015
+
+@_typing.final
+class GetPlanRequest(_message.Message):
+    """GetPlanRequest names a plan."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    PLAN_ID_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    """Id of the plan's project."""
+    plan_id: _builtins.str
+    """Id of the plan."""
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        plan_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["plan_id", b"plan_id", "project_id", b"project_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetPlanRequest: _TypeAlias = GetPlanRequest  # noqa: Y015
+
+@_typing.final
+class GetPlanResponse(_message.Message):
+    """GetPlanResponse carries the plan."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLAN_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def plan(self) -> _plan_pb2.Plan:
+        """The plan."""
+
+    def __init__(
+        self,
+        *,
+        plan: _plan_pb2.Plan | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["plan", b"plan"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["plan", b"plan"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetPlanResponse: _TypeAlias = GetPlanResponse  # noqa: Y015
+
+@_typing.final
+class RefinePlanRequest(_message.Message):
+    """RefinePlanRequest is how to change a draft."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    PLAN_ID_FIELD_NUMBER: _builtins.int
+    INSTRUCTION_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    MODEL_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    """Id of the plan's project."""
+    plan_id: _builtins.str
+    """Id of the plan."""
+    instruction: _builtins.str
+    """What to change, 1 to 5,000 characters."""
+    etag: _builtins.str
+    """When set, refused unless the stored plan still has this etag."""
+    model: _builtins.str
+    """Model to ask, as the AI Service's registry names it; empty means the prompt's model or
+    the AI Service's default.
+    """
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        plan_id: _builtins.str = ...,
+        instruction: _builtins.str = ...,
+        etag: _builtins.str = ...,
+        model: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "instruction", b"instruction", "model", b"model", "plan_id", b"plan_id", "project_id", b"project_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RefinePlanRequest: _TypeAlias = RefinePlanRequest  # noqa: Y015
+
+@_typing.final
+class RefinePlanResponse(_message.Message):
+    """RefinePlanResponse carries the new revision."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLAN_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def plan(self) -> _plan_pb2.Plan:
+        """The plan after the change."""
+
+    def __init__(
+        self,
+        *,
+        plan: _plan_pb2.Plan | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["plan", b"plan"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["plan", b"plan"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RefinePlanResponse: _TypeAlias = RefinePlanResponse  # noqa: Y015
+
+@_typing.final
+class ValidatePlanRequest(_message.Message):
+    """ValidatePlanRequest names a plan."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    PLAN_ID_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    """Id of the plan's project."""
+    plan_id: _builtins.str
+    """Id of the plan."""
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        plan_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["plan_id", b"plan_id", "project_id", b"project_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ValidatePlanRequest: _TypeAlias = ValidatePlanRequest  # noqa: Y015
+
+@_typing.final
+class ValidatePlanResponse(_message.Message):
+    """ValidatePlanResponse says whether the plan can be approved."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VALID_FIELD_NUMBER: _builtins.int
+    PROBLEMS_FIELD_NUMBER: _builtins.int
+    valid: _builtins.bool
+    """True when nothing keeps the plan from being approved."""
+    @_builtins.property
+    def problems(self) -> _containers.RepeatedCompositeFieldContainer[_plan_pb2.PlanProblem]:
+        """What does, in the plan's task order."""
+
+    def __init__(
+        self,
+        *,
+        valid: _builtins.bool = ...,
+        problems: _abc.Iterable[_plan_pb2.PlanProblem] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["problems", b"problems", "valid", b"valid"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ValidatePlanResponse: _TypeAlias = ValidatePlanResponse  # noqa: Y015
+
+@_typing.final
+class ApprovePlanRequest(_message.Message):
+    """ApprovePlanRequest names the plan to approve."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    PLAN_ID_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    """Id of the plan's project."""
+    plan_id: _builtins.str
+    """Id of the plan."""
+    etag: _builtins.str
+    """When set, refused unless the stored plan still has this etag."""
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        plan_id: _builtins.str = ...,
+        etag: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "plan_id", b"plan_id", "project_id", b"project_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ApprovePlanRequest: _TypeAlias = ApprovePlanRequest  # noqa: Y015
+
+@_typing.final
+class ApprovePlanResponse(_message.Message):
+    """ApprovePlanResponse carries the approved plan and the tasks made of it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLAN_FIELD_NUMBER: _builtins.int
+    TASKS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def plan(self) -> _plan_pb2.Plan:
+        """The plan, approved, with `task_ids`."""
+
+    @_builtins.property
+    def tasks(self) -> _containers.RepeatedCompositeFieldContainer[_task_pb2.Task]:
+        """The tasks created, in the plan's order."""
+
+    def __init__(
+        self,
+        *,
+        plan: _plan_pb2.Plan | None = ...,
+        tasks: _abc.Iterable[_task_pb2.Task] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["plan", b"plan"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["plan", b"plan", "tasks", b"tasks"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ApprovePlanResponse: _TypeAlias = ApprovePlanResponse  # noqa: Y015
+
+@_typing.final
+class TaskQuery(_message.Message):
+    """--- saved views --------------------------------------------------------------------------
+
+    TaskQuery is a stored filter and order of a project's tasks, as ListTasks takes them.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATUSES_FIELD_NUMBER: _builtins.int
+    ASSIGNEE_ID_FIELD_NUMBER: _builtins.int
+    LABEL_FIELD_NUMBER: _builtins.int
+    PRIORITY_FIELD_NUMBER: _builtins.int
+    PARENT_TASK_ID_FIELD_NUMBER: _builtins.int
+    ORDER_BY_FIELD_NUMBER: _builtins.int
+    DIRECTION_FIELD_NUMBER: _builtins.int
+    assignee_id: _builtins.str
+    """Only tasks assigned to this user."""
+    label: _builtins.str
+    """Only tasks carrying this label."""
+    priority: _task_pb2.TaskPriority.ValueType
+    """Only tasks of this priority."""
+    parent_task_id: _builtins.str
+    """Only subtasks of this task."""
+    order_by: Global___TaskOrderBy.ValueType
+    """Sort field."""
+    direction: _paging_pb2.SortDirection.ValueType
+    """Sort direction; the default is descending for times and priority."""
+    @_builtins.property
+    def statuses(self) -> _containers.RepeatedScalarFieldContainer[_task_pb2.TaskStatus.ValueType]:
+        """Only tasks in one of these statuses."""
+
+    def __init__(
+        self,
+        *,
+        statuses: _abc.Iterable[_task_pb2.TaskStatus.ValueType] | None = ...,
+        assignee_id: _builtins.str = ...,
+        label: _builtins.str = ...,
+        priority: _task_pb2.TaskPriority.ValueType = ...,
+        parent_task_id: _builtins.str = ...,
+        order_by: Global___TaskOrderBy.ValueType = ...,
+        direction: _paging_pb2.SortDirection.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignee_id", b"assignee_id", "direction", b"direction", "label", b"label", "order_by", b"order_by", "parent_task_id", b"parent_task_id", "priority", b"priority", "statuses", b"statuses"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TaskQuery: _TypeAlias = TaskQuery  # noqa: Y015
+
+@_typing.final
+class View(_message.Message):
+    """View is a saved, named TaskQuery of a project (a board's filter someone keeps)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    ORGANIZATION_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    QUERY_FIELD_NUMBER: _builtins.int
+    CREATED_BY_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Server-assigned, time-sortable id."""
+    project_id: _builtins.str
+    """The project the view lists."""
+    organization_id: _builtins.str
+    """The organization that owns the view, taken from the caller's token."""
+    name: _builtins.str
+    """Display name, 1 to 200 characters."""
+    created_by: _builtins.str
+    """User id of the creator."""
+    etag: _builtins.str
+    """Opaque version of the stored view; send it back on update or delete to refuse a write
+    over someone else's newer change.
+    """
+    @_builtins.property
+    def query(self) -> Global___TaskQuery:
+        """The filter and order."""
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When the view was created."""
+
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """When the view last changed."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        project_id: _builtins.str = ...,
+        organization_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        query: Global___TaskQuery | None = ...,
+        created_by: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+        etag: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "query", b"query", "update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "created_by", b"created_by", "etag", b"etag", "id", b"id", "name", b"name", "organization_id", b"organization_id", "project_id", b"project_id", "query", b"query", "update_time", b"update_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___View: _TypeAlias = View  # noqa: Y015
+
+@_typing.final
+class CreateViewRequest(_message.Message):
+    """CreateViewRequest carries the new view."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    VIEW_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    """Id of the project."""
+    @_builtins.property
+    def view(self) -> Global___View:
+        """The view to create; output-only fields are ignored."""
+
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        view: Global___View | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["view", b"view"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["project_id", b"project_id", "view", b"view"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateViewRequest: _TypeAlias = CreateViewRequest  # noqa: Y015
+
+@_typing.final
+class CreateViewResponse(_message.Message):
+    """CreateViewResponse carries the stored view."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VIEW_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def view(self) -> Global___View:
+        """The view as stored, with its id and etag."""
+
+    def __init__(
+        self,
+        *,
+        view: Global___View | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["view", b"view"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["view", b"view"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateViewResponse: _TypeAlias = CreateViewResponse  # noqa: Y015
+
+@_typing.final
+class GetViewRequest(_message.Message):
+    """GetViewRequest names a view."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    VIEW_ID_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    """Id of the view's project."""
+    view_id: _builtins.str
+    """Id of the view."""
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        view_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["project_id", b"project_id", "view_id", b"view_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetViewRequest: _TypeAlias = GetViewRequest  # noqa: Y015
+
+@_typing.final
+class GetViewResponse(_message.Message):
+    """GetViewResponse carries the view."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VIEW_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def view(self) -> Global___View:
+        """The view."""
+
+    def __init__(
+        self,
+        *,
+        view: Global___View | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["view", b"view"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["view", b"view"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetViewResponse: _TypeAlias = GetViewResponse  # noqa: Y015
+
+@_typing.final
+class ListViewsRequest(_message.Message):
+    """ListViewsRequest asks for a page of a project's views."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    """Id of the project."""
+    page_size: _builtins.int
+    """Largest number of views to return; 0 means 50, at most 1000."""
+    page_token: _builtins.str
+    """Token from a previous response's `next_page_token`; the other fields must not change."""
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "project_id", b"project_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListViewsRequest: _TypeAlias = ListViewsRequest  # noqa: Y015
+
+@_typing.final
+class ListViewsResponse(_message.Message):
+    """ListViewsResponse carries a page of views."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VIEWS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token for the next page; empty on the last page."""
+    @_builtins.property
+    def views(self) -> _containers.RepeatedCompositeFieldContainer[Global___View]:
+        """The views, by name."""
+
+    def __init__(
+        self,
+        *,
+        views: _abc.Iterable[Global___View] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "views", b"views"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListViewsResponse: _TypeAlias = ListViewsResponse  # noqa: Y015
+
+@_typing.final
+class UpdateViewRequest(_message.Message):
+    """UpdateViewRequest carries the changed fields."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VIEW_FIELD_NUMBER: _builtins.int
+    UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def view(self) -> Global___View:
+        """The view with its id and project id, its new values and, optionally, the etag it was
+        read with.
+        """
+
+    @_builtins.property
+    def update_mask(self) -> _field_mask_pb2.FieldMask:
+        """The fields to change: `name`, `query`. Empty means the fields `view` sets (AIP-134)."""
+
+    def __init__(
+        self,
+        *,
+        view: Global___View | None = ...,
+        update_mask: _field_mask_pb2.FieldMask | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["update_mask", b"update_mask", "view", b"view"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["update_mask", b"update_mask", "view", b"view"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateViewRequest: _TypeAlias = UpdateViewRequest  # noqa: Y015
+
+@_typing.final
+class UpdateViewResponse(_message.Message):
+    """UpdateViewResponse carries the updated view."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VIEW_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def view(self) -> Global___View:
+        """The view as stored after the change."""
+
+    def __init__(
+        self,
+        *,
+        view: Global___View | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["view", b"view"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["view", b"view"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateViewResponse: _TypeAlias = UpdateViewResponse  # noqa: Y015
+
+@_typing.final
+class DeleteViewRequest(_message.Message):
+    """DeleteViewRequest names the view to delete."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    VIEW_ID_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    """Id of the view's project."""
+    view_id: _builtins.str
+    """Id of the view."""
+    etag: _builtins.str
+    """When set, the delete is refused unless the stored view still has this etag."""
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        view_id: _builtins.str = ...,
+        etag: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "project_id", b"project_id", "view_id", b"view_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteViewRequest: _TypeAlias = DeleteViewRequest  # noqa: Y015
+
+@_typing.final
+class DeleteViewResponse(_message.Message):
+    """DeleteViewResponse is empty on success."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteViewResponse: _TypeAlias = DeleteViewResponse  # noqa: Y015
+
+@_typing.final
+class ListViewTasksRequest(_message.Message):
+    """ListViewTasksRequest asks for a page of the tasks a view selects."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    VIEW_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    """Id of the view's project."""
+    view_id: _builtins.str
+    """Id of the view."""
+    page_size: _builtins.int
+    """Largest number of tasks to return; 0 means 50, at most 1000."""
+    page_token: _builtins.str
+    """Token from a previous response's `next_page_token`; the view must not have changed."""
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        view_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "project_id", b"project_id", "view_id", b"view_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListViewTasksRequest: _TypeAlias = ListViewTasksRequest  # noqa: Y015
+
+@_typing.final
+class ListViewTasksResponse(_message.Message):
+    """ListViewTasksResponse carries a page of the view's tasks."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TASKS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token for the next page; empty on the last page."""
+    @_builtins.property
+    def tasks(self) -> _containers.RepeatedCompositeFieldContainer[_task_pb2.Task]:
+        """The tasks, in the view's order."""
+
+    def __init__(
+        self,
+        *,
+        tasks: _abc.Iterable[_task_pb2.Task] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "tasks", b"tasks"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListViewTasksResponse: _TypeAlias = ListViewTasksResponse  # noqa: Y015

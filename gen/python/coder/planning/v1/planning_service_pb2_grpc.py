@@ -90,6 +90,166 @@ class PlanningServiceStub:
                 request_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.WatchProjectRequest.SerializeToString,
                 response_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.WatchProjectResponse.FromString,
                 _registered_method=True)
+        self.CreateMilestone = channel.unary_unary(
+                '/coder.planning.v1.PlanningService/CreateMilestone',
+                request_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.CreateMilestoneRequest.SerializeToString,
+                response_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.CreateMilestoneResponse.FromString,
+                _registered_method=True)
+        self.GetMilestone = channel.unary_unary(
+                '/coder.planning.v1.PlanningService/GetMilestone',
+                request_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.GetMilestoneRequest.SerializeToString,
+                response_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.GetMilestoneResponse.FromString,
+                _registered_method=True)
+        self.ListMilestones = channel.unary_unary(
+                '/coder.planning.v1.PlanningService/ListMilestones',
+                request_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.ListMilestonesRequest.SerializeToString,
+                response_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.ListMilestonesResponse.FromString,
+                _registered_method=True)
+        self.UpdateMilestone = channel.unary_unary(
+                '/coder.planning.v1.PlanningService/UpdateMilestone',
+                request_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.UpdateMilestoneRequest.SerializeToString,
+                response_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.UpdateMilestoneResponse.FromString,
+                _registered_method=True)
+        self.DeleteMilestone = channel.unary_unary(
+                '/coder.planning.v1.PlanningService/DeleteMilestone',
+                request_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.DeleteMilestoneRequest.SerializeToString,
+                response_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.DeleteMilestoneResponse.FromString,
+                _registered_method=True)
+        self.CreateCycle = channel.unary_unary(
+                '/coder.planning.v1.PlanningService/CreateCycle',
+                request_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.CreateCycleRequest.SerializeToString,
+                response_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.CreateCycleResponse.FromString,
+                _registered_method=True)
+        self.GetCycle = channel.unary_unary(
+                '/coder.planning.v1.PlanningService/GetCycle',
+                request_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.GetCycleRequest.SerializeToString,
+                response_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.GetCycleResponse.FromString,
+                _registered_method=True)
+        self.ListCycles = channel.unary_unary(
+                '/coder.planning.v1.PlanningService/ListCycles',
+                request_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.ListCyclesRequest.SerializeToString,
+                response_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.ListCyclesResponse.FromString,
+                _registered_method=True)
+        self.UpdateCycle = channel.unary_unary(
+                '/coder.planning.v1.PlanningService/UpdateCycle',
+                request_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.UpdateCycleRequest.SerializeToString,
+                response_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.UpdateCycleResponse.FromString,
+                _registered_method=True)
+        self.DeleteCycle = channel.unary_unary(
+                '/coder.planning.v1.PlanningService/DeleteCycle',
+                request_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.DeleteCycleRequest.SerializeToString,
+                response_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.DeleteCycleResponse.FromString,
+                _registered_method=True)
+        self.GetCycleBurndown = channel.unary_unary(
+                '/coder.planning.v1.PlanningService/GetCycleBurndown',
+                request_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.GetCycleBurndownRequest.SerializeToString,
+                response_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.GetCycleBurndownResponse.FromString,
+                _registered_method=True)
+        self.CreateTaskRelation = channel.unary_unary(
+                '/coder.planning.v1.PlanningService/CreateTaskRelation',
+                request_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.CreateTaskRelationRequest.SerializeToString,
+                response_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.CreateTaskRelationResponse.FromString,
+                _registered_method=True)
+        self.ListTaskRelations = channel.unary_unary(
+                '/coder.planning.v1.PlanningService/ListTaskRelations',
+                request_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.ListTaskRelationsRequest.SerializeToString,
+                response_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.ListTaskRelationsResponse.FromString,
+                _registered_method=True)
+        self.DeleteTaskRelation = channel.unary_unary(
+                '/coder.planning.v1.PlanningService/DeleteTaskRelation',
+                request_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.DeleteTaskRelationRequest.SerializeToString,
+                response_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.DeleteTaskRelationResponse.FromString,
+                _registered_method=True)
+        self.GetProjectGraph = channel.unary_unary(
+                '/coder.planning.v1.PlanningService/GetProjectGraph',
+                request_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.GetProjectGraphRequest.SerializeToString,
+                response_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.GetProjectGraphResponse.FromString,
+                _registered_method=True)
+        self.CreateWorklog = channel.unary_unary(
+                '/coder.planning.v1.PlanningService/CreateWorklog',
+                request_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.CreateWorklogRequest.SerializeToString,
+                response_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.CreateWorklogResponse.FromString,
+                _registered_method=True)
+        self.ListWorklogs = channel.unary_unary(
+                '/coder.planning.v1.PlanningService/ListWorklogs',
+                request_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.ListWorklogsRequest.SerializeToString,
+                response_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.ListWorklogsResponse.FromString,
+                _registered_method=True)
+        self.GetWorklog = channel.unary_unary(
+                '/coder.planning.v1.PlanningService/GetWorklog',
+                request_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.GetWorklogRequest.SerializeToString,
+                response_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.GetWorklogResponse.FromString,
+                _registered_method=True)
+        self.UpdateWorklog = channel.unary_unary(
+                '/coder.planning.v1.PlanningService/UpdateWorklog',
+                request_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.UpdateWorklogRequest.SerializeToString,
+                response_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.UpdateWorklogResponse.FromString,
+                _registered_method=True)
+        self.DeleteWorklog = channel.unary_unary(
+                '/coder.planning.v1.PlanningService/DeleteWorklog',
+                request_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.DeleteWorklogRequest.SerializeToString,
+                response_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.DeleteWorklogResponse.FromString,
+                _registered_method=True)
+        self.GetTimeSummary = channel.unary_unary(
+                '/coder.planning.v1.PlanningService/GetTimeSummary',
+                request_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.GetTimeSummaryRequest.SerializeToString,
+                response_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.GetTimeSummaryResponse.FromString,
+                _registered_method=True)
+        self.GeneratePlan = channel.unary_unary(
+                '/coder.planning.v1.PlanningService/GeneratePlan',
+                request_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.GeneratePlanRequest.SerializeToString,
+                response_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.GeneratePlanResponse.FromString,
+                _registered_method=True)
+        self.GetPlan = channel.unary_unary(
+                '/coder.planning.v1.PlanningService/GetPlan',
+                request_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.GetPlanRequest.SerializeToString,
+                response_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.GetPlanResponse.FromString,
+                _registered_method=True)
+        self.RefinePlan = channel.unary_unary(
+                '/coder.planning.v1.PlanningService/RefinePlan',
+                request_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.RefinePlanRequest.SerializeToString,
+                response_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.RefinePlanResponse.FromString,
+                _registered_method=True)
+        self.ValidatePlan = channel.unary_unary(
+                '/coder.planning.v1.PlanningService/ValidatePlan',
+                request_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.ValidatePlanRequest.SerializeToString,
+                response_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.ValidatePlanResponse.FromString,
+                _registered_method=True)
+        self.ApprovePlan = channel.unary_unary(
+                '/coder.planning.v1.PlanningService/ApprovePlan',
+                request_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.ApprovePlanRequest.SerializeToString,
+                response_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.ApprovePlanResponse.FromString,
+                _registered_method=True)
+        self.CreateView = channel.unary_unary(
+                '/coder.planning.v1.PlanningService/CreateView',
+                request_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.CreateViewRequest.SerializeToString,
+                response_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.CreateViewResponse.FromString,
+                _registered_method=True)
+        self.GetView = channel.unary_unary(
+                '/coder.planning.v1.PlanningService/GetView',
+                request_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.GetViewRequest.SerializeToString,
+                response_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.GetViewResponse.FromString,
+                _registered_method=True)
+        self.ListViews = channel.unary_unary(
+                '/coder.planning.v1.PlanningService/ListViews',
+                request_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.ListViewsRequest.SerializeToString,
+                response_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.ListViewsResponse.FromString,
+                _registered_method=True)
+        self.UpdateView = channel.unary_unary(
+                '/coder.planning.v1.PlanningService/UpdateView',
+                request_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.UpdateViewRequest.SerializeToString,
+                response_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.UpdateViewResponse.FromString,
+                _registered_method=True)
+        self.DeleteView = channel.unary_unary(
+                '/coder.planning.v1.PlanningService/DeleteView',
+                request_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.DeleteViewRequest.SerializeToString,
+                response_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.DeleteViewResponse.FromString,
+                _registered_method=True)
+        self.ListViewTasks = channel.unary_unary(
+                '/coder.planning.v1.PlanningService/ListViewTasks',
+                request_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.ListViewTasksRequest.SerializeToString,
+                response_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.ListViewTasksResponse.FromString,
+                _registered_method=True)
 
 
 class PlanningServiceServicer:
@@ -179,6 +339,241 @@ class PlanningServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateMilestone(self, request, context):
+        """CreateMilestone adds a milestone to a project.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetMilestone(self, request, context):
+        """GetMilestone returns one milestone.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListMilestones(self, request, context):
+        """ListMilestones pages through a project's milestones, by target time (undated last).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateMilestone(self, request, context):
+        """UpdateMilestone changes the fields named in the update mask.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteMilestone(self, request, context):
+        """DeleteMilestone deletes a milestone no task counts towards.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateCycle(self, request, context):
+        """CreateCycle adds a cycle (sprint) to a project.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCycle(self, request, context):
+        """GetCycle returns one cycle.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCycles(self, request, context):
+        """ListCycles pages through a project's cycles, latest start first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateCycle(self, request, context):
+        """UpdateCycle changes the fields named in the update mask.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteCycle(self, request, context):
+        """DeleteCycle deletes a cycle no task is planned into.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCycleBurndown(self, request, context):
+        """GetCycleBurndown returns the work of a cycle left at the end of each of its days, from
+        its tasks' estimates and when they were done.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateTaskRelation(self, request, context):
+        """CreateTaskRelation relates a task to another task of its project. A blocking relation
+        that would close a cycle of the dependency graph is refused.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTaskRelations(self, request, context):
+        """ListTaskRelations returns every relation of a task, each read from the task's side.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteTaskRelation(self, request, context):
+        """DeleteTaskRelation removes a relation of a task (from either of its tasks).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetProjectGraph(self, request, context):
+        """GetProjectGraph returns a project's dependency graph (dependencies and blocking
+        relations) with each task's earliest start and finish from the estimates, and the
+        critical path.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateWorklog(self, request, context):
+        """CreateWorklog logs time the caller spent on a task.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListWorklogs(self, request, context):
+        """ListWorklogs pages through a project's worklogs, latest start first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetWorklog(self, request, context):
+        """GetWorklog returns one worklog.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateWorklog(self, request, context):
+        """UpdateWorklog changes the fields named in the update mask.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteWorklog(self, request, context):
+        """DeleteWorklog deletes a worklog.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetTimeSummary(self, request, context):
+        """GetTimeSummary compares estimates with logged time, per task and in total, for a project
+        or one of its cycles.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GeneratePlan(self, request, context):
+        """GeneratePlan drafts a plan for a project from an intent (and knowledge pages as context)
+        through the AI Service, with the `coder/plan-from-intent` prompt of Prompt Management; an
+        answer that does not fit the plan's schema is asked again, with what was wrong.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPlan(self, request, context):
+        """GetPlan returns one plan.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RefinePlan(self, request, context):
+        """RefinePlan changes a draft plan as an instruction says, through the AI Service; the plan
+        gets a new revision.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ValidatePlan(self, request, context):
+        """ValidatePlan says what keeps a plan from being approved: a dependency cycle, a task
+        without an estimate, a dependency or module that is not in the plan.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ApprovePlan(self, request, context):
+        """ApprovePlan creates a valid draft's tasks, with their dependencies, in the project in one
+        atomic write, and marks the plan approved.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateView(self, request, context):
+        """CreateView saves a filter and an order of a project's tasks under a name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetView(self, request, context):
+        """GetView returns one saved view.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListViews(self, request, context):
+        """ListViews pages through a project's saved views, by name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateView(self, request, context):
+        """UpdateView changes the fields named in the update mask.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteView(self, request, context):
+        """DeleteView deletes a saved view.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListViewTasks(self, request, context):
+        """ListViewTasks pages through the tasks a saved view selects, in its order (ListTasks
+        with the view's filter and order).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PlanningServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -236,6 +631,166 @@ def add_PlanningServiceServicer_to_server(servicer, server):
                     servicer.WatchProject,
                     request_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.WatchProjectRequest.FromString,
                     response_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.WatchProjectResponse.SerializeToString,
+            ),
+            'CreateMilestone': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateMilestone,
+                    request_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.CreateMilestoneRequest.FromString,
+                    response_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.CreateMilestoneResponse.SerializeToString,
+            ),
+            'GetMilestone': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMilestone,
+                    request_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.GetMilestoneRequest.FromString,
+                    response_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.GetMilestoneResponse.SerializeToString,
+            ),
+            'ListMilestones': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListMilestones,
+                    request_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.ListMilestonesRequest.FromString,
+                    response_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.ListMilestonesResponse.SerializeToString,
+            ),
+            'UpdateMilestone': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateMilestone,
+                    request_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.UpdateMilestoneRequest.FromString,
+                    response_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.UpdateMilestoneResponse.SerializeToString,
+            ),
+            'DeleteMilestone': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteMilestone,
+                    request_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.DeleteMilestoneRequest.FromString,
+                    response_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.DeleteMilestoneResponse.SerializeToString,
+            ),
+            'CreateCycle': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateCycle,
+                    request_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.CreateCycleRequest.FromString,
+                    response_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.CreateCycleResponse.SerializeToString,
+            ),
+            'GetCycle': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCycle,
+                    request_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.GetCycleRequest.FromString,
+                    response_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.GetCycleResponse.SerializeToString,
+            ),
+            'ListCycles': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCycles,
+                    request_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.ListCyclesRequest.FromString,
+                    response_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.ListCyclesResponse.SerializeToString,
+            ),
+            'UpdateCycle': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateCycle,
+                    request_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.UpdateCycleRequest.FromString,
+                    response_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.UpdateCycleResponse.SerializeToString,
+            ),
+            'DeleteCycle': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteCycle,
+                    request_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.DeleteCycleRequest.FromString,
+                    response_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.DeleteCycleResponse.SerializeToString,
+            ),
+            'GetCycleBurndown': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCycleBurndown,
+                    request_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.GetCycleBurndownRequest.FromString,
+                    response_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.GetCycleBurndownResponse.SerializeToString,
+            ),
+            'CreateTaskRelation': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateTaskRelation,
+                    request_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.CreateTaskRelationRequest.FromString,
+                    response_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.CreateTaskRelationResponse.SerializeToString,
+            ),
+            'ListTaskRelations': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTaskRelations,
+                    request_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.ListTaskRelationsRequest.FromString,
+                    response_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.ListTaskRelationsResponse.SerializeToString,
+            ),
+            'DeleteTaskRelation': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteTaskRelation,
+                    request_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.DeleteTaskRelationRequest.FromString,
+                    response_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.DeleteTaskRelationResponse.SerializeToString,
+            ),
+            'GetProjectGraph': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetProjectGraph,
+                    request_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.GetProjectGraphRequest.FromString,
+                    response_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.GetProjectGraphResponse.SerializeToString,
+            ),
+            'CreateWorklog': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateWorklog,
+                    request_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.CreateWorklogRequest.FromString,
+                    response_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.CreateWorklogResponse.SerializeToString,
+            ),
+            'ListWorklogs': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListWorklogs,
+                    request_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.ListWorklogsRequest.FromString,
+                    response_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.ListWorklogsResponse.SerializeToString,
+            ),
+            'GetWorklog': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetWorklog,
+                    request_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.GetWorklogRequest.FromString,
+                    response_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.GetWorklogResponse.SerializeToString,
+            ),
+            'UpdateWorklog': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateWorklog,
+                    request_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.UpdateWorklogRequest.FromString,
+                    response_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.UpdateWorklogResponse.SerializeToString,
+            ),
+            'DeleteWorklog': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteWorklog,
+                    request_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.DeleteWorklogRequest.FromString,
+                    response_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.DeleteWorklogResponse.SerializeToString,
+            ),
+            'GetTimeSummary': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTimeSummary,
+                    request_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.GetTimeSummaryRequest.FromString,
+                    response_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.GetTimeSummaryResponse.SerializeToString,
+            ),
+            'GeneratePlan': grpc.unary_unary_rpc_method_handler(
+                    servicer.GeneratePlan,
+                    request_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.GeneratePlanRequest.FromString,
+                    response_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.GeneratePlanResponse.SerializeToString,
+            ),
+            'GetPlan': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPlan,
+                    request_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.GetPlanRequest.FromString,
+                    response_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.GetPlanResponse.SerializeToString,
+            ),
+            'RefinePlan': grpc.unary_unary_rpc_method_handler(
+                    servicer.RefinePlan,
+                    request_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.RefinePlanRequest.FromString,
+                    response_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.RefinePlanResponse.SerializeToString,
+            ),
+            'ValidatePlan': grpc.unary_unary_rpc_method_handler(
+                    servicer.ValidatePlan,
+                    request_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.ValidatePlanRequest.FromString,
+                    response_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.ValidatePlanResponse.SerializeToString,
+            ),
+            'ApprovePlan': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApprovePlan,
+                    request_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.ApprovePlanRequest.FromString,
+                    response_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.ApprovePlanResponse.SerializeToString,
+            ),
+            'CreateView': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateView,
+                    request_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.CreateViewRequest.FromString,
+                    response_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.CreateViewResponse.SerializeToString,
+            ),
+            'GetView': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetView,
+                    request_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.GetViewRequest.FromString,
+                    response_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.GetViewResponse.SerializeToString,
+            ),
+            'ListViews': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListViews,
+                    request_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.ListViewsRequest.FromString,
+                    response_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.ListViewsResponse.SerializeToString,
+            ),
+            'UpdateView': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateView,
+                    request_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.UpdateViewRequest.FromString,
+                    response_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.UpdateViewResponse.SerializeToString,
+            ),
+            'DeleteView': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteView,
+                    request_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.DeleteViewRequest.FromString,
+                    response_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.DeleteViewResponse.SerializeToString,
+            ),
+            'ListViewTasks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListViewTasks,
+                    request_deserializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.ListViewTasksRequest.FromString,
+                    response_serializer=coder_dot_planning_dot_v1_dot_planning__service__pb2.ListViewTasksResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -536,6 +1091,870 @@ class PlanningService:
             '/coder.planning.v1.PlanningService/WatchProject',
             coder_dot_planning_dot_v1_dot_planning__service__pb2.WatchProjectRequest.SerializeToString,
             coder_dot_planning_dot_v1_dot_planning__service__pb2.WatchProjectResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateMilestone(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.planning.v1.PlanningService/CreateMilestone',
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.CreateMilestoneRequest.SerializeToString,
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.CreateMilestoneResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetMilestone(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.planning.v1.PlanningService/GetMilestone',
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.GetMilestoneRequest.SerializeToString,
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.GetMilestoneResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListMilestones(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.planning.v1.PlanningService/ListMilestones',
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.ListMilestonesRequest.SerializeToString,
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.ListMilestonesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateMilestone(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.planning.v1.PlanningService/UpdateMilestone',
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.UpdateMilestoneRequest.SerializeToString,
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.UpdateMilestoneResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteMilestone(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.planning.v1.PlanningService/DeleteMilestone',
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.DeleteMilestoneRequest.SerializeToString,
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.DeleteMilestoneResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateCycle(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.planning.v1.PlanningService/CreateCycle',
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.CreateCycleRequest.SerializeToString,
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.CreateCycleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCycle(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.planning.v1.PlanningService/GetCycle',
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.GetCycleRequest.SerializeToString,
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.GetCycleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCycles(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.planning.v1.PlanningService/ListCycles',
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.ListCyclesRequest.SerializeToString,
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.ListCyclesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateCycle(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.planning.v1.PlanningService/UpdateCycle',
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.UpdateCycleRequest.SerializeToString,
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.UpdateCycleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteCycle(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.planning.v1.PlanningService/DeleteCycle',
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.DeleteCycleRequest.SerializeToString,
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.DeleteCycleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCycleBurndown(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.planning.v1.PlanningService/GetCycleBurndown',
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.GetCycleBurndownRequest.SerializeToString,
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.GetCycleBurndownResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateTaskRelation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.planning.v1.PlanningService/CreateTaskRelation',
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.CreateTaskRelationRequest.SerializeToString,
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.CreateTaskRelationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTaskRelations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.planning.v1.PlanningService/ListTaskRelations',
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.ListTaskRelationsRequest.SerializeToString,
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.ListTaskRelationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteTaskRelation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.planning.v1.PlanningService/DeleteTaskRelation',
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.DeleteTaskRelationRequest.SerializeToString,
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.DeleteTaskRelationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetProjectGraph(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.planning.v1.PlanningService/GetProjectGraph',
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.GetProjectGraphRequest.SerializeToString,
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.GetProjectGraphResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateWorklog(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.planning.v1.PlanningService/CreateWorklog',
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.CreateWorklogRequest.SerializeToString,
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.CreateWorklogResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListWorklogs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.planning.v1.PlanningService/ListWorklogs',
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.ListWorklogsRequest.SerializeToString,
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.ListWorklogsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetWorklog(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.planning.v1.PlanningService/GetWorklog',
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.GetWorklogRequest.SerializeToString,
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.GetWorklogResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateWorklog(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.planning.v1.PlanningService/UpdateWorklog',
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.UpdateWorklogRequest.SerializeToString,
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.UpdateWorklogResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteWorklog(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.planning.v1.PlanningService/DeleteWorklog',
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.DeleteWorklogRequest.SerializeToString,
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.DeleteWorklogResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTimeSummary(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.planning.v1.PlanningService/GetTimeSummary',
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.GetTimeSummaryRequest.SerializeToString,
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.GetTimeSummaryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GeneratePlan(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.planning.v1.PlanningService/GeneratePlan',
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.GeneratePlanRequest.SerializeToString,
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.GeneratePlanResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPlan(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.planning.v1.PlanningService/GetPlan',
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.GetPlanRequest.SerializeToString,
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.GetPlanResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RefinePlan(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.planning.v1.PlanningService/RefinePlan',
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.RefinePlanRequest.SerializeToString,
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.RefinePlanResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ValidatePlan(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.planning.v1.PlanningService/ValidatePlan',
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.ValidatePlanRequest.SerializeToString,
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.ValidatePlanResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApprovePlan(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.planning.v1.PlanningService/ApprovePlan',
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.ApprovePlanRequest.SerializeToString,
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.ApprovePlanResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateView(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.planning.v1.PlanningService/CreateView',
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.CreateViewRequest.SerializeToString,
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.CreateViewResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetView(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.planning.v1.PlanningService/GetView',
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.GetViewRequest.SerializeToString,
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.GetViewResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListViews(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.planning.v1.PlanningService/ListViews',
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.ListViewsRequest.SerializeToString,
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.ListViewsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateView(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.planning.v1.PlanningService/UpdateView',
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.UpdateViewRequest.SerializeToString,
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.UpdateViewResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteView(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.planning.v1.PlanningService/DeleteView',
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.DeleteViewRequest.SerializeToString,
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.DeleteViewResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListViewTasks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coder.planning.v1.PlanningService/ListViewTasks',
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.ListViewTasksRequest.SerializeToString,
+            coder_dot_planning_dot_v1_dot_planning__service__pb2.ListViewTasksResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -65,6 +65,90 @@ class PlanningServiceStub:
     the tasks after that message and applies the changes that follow misses nothing; after a
     reconnect it fetches again. Served through the edge's WebSocket and SSE bridges.
     """
+    CreateMilestone: _grpc.UnaryUnaryMultiCallable[_planning_service_pb2.CreateMilestoneRequest, _planning_service_pb2.CreateMilestoneResponse]
+    """CreateMilestone adds a milestone to a project."""
+    GetMilestone: _grpc.UnaryUnaryMultiCallable[_planning_service_pb2.GetMilestoneRequest, _planning_service_pb2.GetMilestoneResponse]
+    """GetMilestone returns one milestone."""
+    ListMilestones: _grpc.UnaryUnaryMultiCallable[_planning_service_pb2.ListMilestonesRequest, _planning_service_pb2.ListMilestonesResponse]
+    """ListMilestones pages through a project's milestones, by target time (undated last)."""
+    UpdateMilestone: _grpc.UnaryUnaryMultiCallable[_planning_service_pb2.UpdateMilestoneRequest, _planning_service_pb2.UpdateMilestoneResponse]
+    """UpdateMilestone changes the fields named in the update mask."""
+    DeleteMilestone: _grpc.UnaryUnaryMultiCallable[_planning_service_pb2.DeleteMilestoneRequest, _planning_service_pb2.DeleteMilestoneResponse]
+    """DeleteMilestone deletes a milestone no task counts towards."""
+    CreateCycle: _grpc.UnaryUnaryMultiCallable[_planning_service_pb2.CreateCycleRequest, _planning_service_pb2.CreateCycleResponse]
+    """CreateCycle adds a cycle (sprint) to a project."""
+    GetCycle: _grpc.UnaryUnaryMultiCallable[_planning_service_pb2.GetCycleRequest, _planning_service_pb2.GetCycleResponse]
+    """GetCycle returns one cycle."""
+    ListCycles: _grpc.UnaryUnaryMultiCallable[_planning_service_pb2.ListCyclesRequest, _planning_service_pb2.ListCyclesResponse]
+    """ListCycles pages through a project's cycles, latest start first."""
+    UpdateCycle: _grpc.UnaryUnaryMultiCallable[_planning_service_pb2.UpdateCycleRequest, _planning_service_pb2.UpdateCycleResponse]
+    """UpdateCycle changes the fields named in the update mask."""
+    DeleteCycle: _grpc.UnaryUnaryMultiCallable[_planning_service_pb2.DeleteCycleRequest, _planning_service_pb2.DeleteCycleResponse]
+    """DeleteCycle deletes a cycle no task is planned into."""
+    GetCycleBurndown: _grpc.UnaryUnaryMultiCallable[_planning_service_pb2.GetCycleBurndownRequest, _planning_service_pb2.GetCycleBurndownResponse]
+    """GetCycleBurndown returns the work of a cycle left at the end of each of its days, from
+    its tasks' estimates and when they were done.
+    """
+    CreateTaskRelation: _grpc.UnaryUnaryMultiCallable[_planning_service_pb2.CreateTaskRelationRequest, _planning_service_pb2.CreateTaskRelationResponse]
+    """CreateTaskRelation relates a task to another task of its project. A blocking relation
+    that would close a cycle of the dependency graph is refused.
+    """
+    ListTaskRelations: _grpc.UnaryUnaryMultiCallable[_planning_service_pb2.ListTaskRelationsRequest, _planning_service_pb2.ListTaskRelationsResponse]
+    """ListTaskRelations returns every relation of a task, each read from the task's side."""
+    DeleteTaskRelation: _grpc.UnaryUnaryMultiCallable[_planning_service_pb2.DeleteTaskRelationRequest, _planning_service_pb2.DeleteTaskRelationResponse]
+    """DeleteTaskRelation removes a relation of a task (from either of its tasks)."""
+    GetProjectGraph: _grpc.UnaryUnaryMultiCallable[_planning_service_pb2.GetProjectGraphRequest, _planning_service_pb2.GetProjectGraphResponse]
+    """GetProjectGraph returns a project's dependency graph (dependencies and blocking
+    relations) with each task's earliest start and finish from the estimates, and the
+    critical path.
+    """
+    CreateWorklog: _grpc.UnaryUnaryMultiCallable[_planning_service_pb2.CreateWorklogRequest, _planning_service_pb2.CreateWorklogResponse]
+    """CreateWorklog logs time the caller spent on a task."""
+    ListWorklogs: _grpc.UnaryUnaryMultiCallable[_planning_service_pb2.ListWorklogsRequest, _planning_service_pb2.ListWorklogsResponse]
+    """ListWorklogs pages through a project's worklogs, latest start first."""
+    GetWorklog: _grpc.UnaryUnaryMultiCallable[_planning_service_pb2.GetWorklogRequest, _planning_service_pb2.GetWorklogResponse]
+    """GetWorklog returns one worklog."""
+    UpdateWorklog: _grpc.UnaryUnaryMultiCallable[_planning_service_pb2.UpdateWorklogRequest, _planning_service_pb2.UpdateWorklogResponse]
+    """UpdateWorklog changes the fields named in the update mask."""
+    DeleteWorklog: _grpc.UnaryUnaryMultiCallable[_planning_service_pb2.DeleteWorklogRequest, _planning_service_pb2.DeleteWorklogResponse]
+    """DeleteWorklog deletes a worklog."""
+    GetTimeSummary: _grpc.UnaryUnaryMultiCallable[_planning_service_pb2.GetTimeSummaryRequest, _planning_service_pb2.GetTimeSummaryResponse]
+    """GetTimeSummary compares estimates with logged time, per task and in total, for a project
+    or one of its cycles.
+    """
+    GeneratePlan: _grpc.UnaryUnaryMultiCallable[_planning_service_pb2.GeneratePlanRequest, _planning_service_pb2.GeneratePlanResponse]
+    """GeneratePlan drafts a plan for a project from an intent (and knowledge pages as context)
+    through the AI Service, with the `coder/plan-from-intent` prompt of Prompt Management; an
+    answer that does not fit the plan's schema is asked again, with what was wrong.
+    """
+    GetPlan: _grpc.UnaryUnaryMultiCallable[_planning_service_pb2.GetPlanRequest, _planning_service_pb2.GetPlanResponse]
+    """GetPlan returns one plan."""
+    RefinePlan: _grpc.UnaryUnaryMultiCallable[_planning_service_pb2.RefinePlanRequest, _planning_service_pb2.RefinePlanResponse]
+    """RefinePlan changes a draft plan as an instruction says, through the AI Service; the plan
+    gets a new revision.
+    """
+    ValidatePlan: _grpc.UnaryUnaryMultiCallable[_planning_service_pb2.ValidatePlanRequest, _planning_service_pb2.ValidatePlanResponse]
+    """ValidatePlan says what keeps a plan from being approved: a dependency cycle, a task
+    without an estimate, a dependency or module that is not in the plan.
+    """
+    ApprovePlan: _grpc.UnaryUnaryMultiCallable[_planning_service_pb2.ApprovePlanRequest, _planning_service_pb2.ApprovePlanResponse]
+    """ApprovePlan creates a valid draft's tasks, with their dependencies, in the project in one
+    atomic write, and marks the plan approved.
+    """
+    CreateView: _grpc.UnaryUnaryMultiCallable[_planning_service_pb2.CreateViewRequest, _planning_service_pb2.CreateViewResponse]
+    """CreateView saves a filter and an order of a project's tasks under a name."""
+    GetView: _grpc.UnaryUnaryMultiCallable[_planning_service_pb2.GetViewRequest, _planning_service_pb2.GetViewResponse]
+    """GetView returns one saved view."""
+    ListViews: _grpc.UnaryUnaryMultiCallable[_planning_service_pb2.ListViewsRequest, _planning_service_pb2.ListViewsResponse]
+    """ListViews pages through a project's saved views, by name."""
+    UpdateView: _grpc.UnaryUnaryMultiCallable[_planning_service_pb2.UpdateViewRequest, _planning_service_pb2.UpdateViewResponse]
+    """UpdateView changes the fields named in the update mask."""
+    DeleteView: _grpc.UnaryUnaryMultiCallable[_planning_service_pb2.DeleteViewRequest, _planning_service_pb2.DeleteViewResponse]
+    """DeleteView deletes a saved view."""
+    ListViewTasks: _grpc.UnaryUnaryMultiCallable[_planning_service_pb2.ListViewTasksRequest, _planning_service_pb2.ListViewTasksResponse]
+    """ListViewTasks pages through the tasks a saved view selects, in its order (ListTasks
+    with the view's filter and order).
+    """
 
 @_typing.type_check_only
 class PlanningServiceAsyncStub(PlanningServiceStub):
@@ -102,6 +186,90 @@ class PlanningServiceAsyncStub(PlanningServiceStub):
     it, starting with a WATCH_STARTED message once the watch is live. A client that fetches
     the tasks after that message and applies the changes that follow misses nothing; after a
     reconnect it fetches again. Served through the edge's WebSocket and SSE bridges.
+    """
+    CreateMilestone: _aio.UnaryUnaryMultiCallable[_planning_service_pb2.CreateMilestoneRequest, _planning_service_pb2.CreateMilestoneResponse]  # type: ignore[assignment]
+    """CreateMilestone adds a milestone to a project."""
+    GetMilestone: _aio.UnaryUnaryMultiCallable[_planning_service_pb2.GetMilestoneRequest, _planning_service_pb2.GetMilestoneResponse]  # type: ignore[assignment]
+    """GetMilestone returns one milestone."""
+    ListMilestones: _aio.UnaryUnaryMultiCallable[_planning_service_pb2.ListMilestonesRequest, _planning_service_pb2.ListMilestonesResponse]  # type: ignore[assignment]
+    """ListMilestones pages through a project's milestones, by target time (undated last)."""
+    UpdateMilestone: _aio.UnaryUnaryMultiCallable[_planning_service_pb2.UpdateMilestoneRequest, _planning_service_pb2.UpdateMilestoneResponse]  # type: ignore[assignment]
+    """UpdateMilestone changes the fields named in the update mask."""
+    DeleteMilestone: _aio.UnaryUnaryMultiCallable[_planning_service_pb2.DeleteMilestoneRequest, _planning_service_pb2.DeleteMilestoneResponse]  # type: ignore[assignment]
+    """DeleteMilestone deletes a milestone no task counts towards."""
+    CreateCycle: _aio.UnaryUnaryMultiCallable[_planning_service_pb2.CreateCycleRequest, _planning_service_pb2.CreateCycleResponse]  # type: ignore[assignment]
+    """CreateCycle adds a cycle (sprint) to a project."""
+    GetCycle: _aio.UnaryUnaryMultiCallable[_planning_service_pb2.GetCycleRequest, _planning_service_pb2.GetCycleResponse]  # type: ignore[assignment]
+    """GetCycle returns one cycle."""
+    ListCycles: _aio.UnaryUnaryMultiCallable[_planning_service_pb2.ListCyclesRequest, _planning_service_pb2.ListCyclesResponse]  # type: ignore[assignment]
+    """ListCycles pages through a project's cycles, latest start first."""
+    UpdateCycle: _aio.UnaryUnaryMultiCallable[_planning_service_pb2.UpdateCycleRequest, _planning_service_pb2.UpdateCycleResponse]  # type: ignore[assignment]
+    """UpdateCycle changes the fields named in the update mask."""
+    DeleteCycle: _aio.UnaryUnaryMultiCallable[_planning_service_pb2.DeleteCycleRequest, _planning_service_pb2.DeleteCycleResponse]  # type: ignore[assignment]
+    """DeleteCycle deletes a cycle no task is planned into."""
+    GetCycleBurndown: _aio.UnaryUnaryMultiCallable[_planning_service_pb2.GetCycleBurndownRequest, _planning_service_pb2.GetCycleBurndownResponse]  # type: ignore[assignment]
+    """GetCycleBurndown returns the work of a cycle left at the end of each of its days, from
+    its tasks' estimates and when they were done.
+    """
+    CreateTaskRelation: _aio.UnaryUnaryMultiCallable[_planning_service_pb2.CreateTaskRelationRequest, _planning_service_pb2.CreateTaskRelationResponse]  # type: ignore[assignment]
+    """CreateTaskRelation relates a task to another task of its project. A blocking relation
+    that would close a cycle of the dependency graph is refused.
+    """
+    ListTaskRelations: _aio.UnaryUnaryMultiCallable[_planning_service_pb2.ListTaskRelationsRequest, _planning_service_pb2.ListTaskRelationsResponse]  # type: ignore[assignment]
+    """ListTaskRelations returns every relation of a task, each read from the task's side."""
+    DeleteTaskRelation: _aio.UnaryUnaryMultiCallable[_planning_service_pb2.DeleteTaskRelationRequest, _planning_service_pb2.DeleteTaskRelationResponse]  # type: ignore[assignment]
+    """DeleteTaskRelation removes a relation of a task (from either of its tasks)."""
+    GetProjectGraph: _aio.UnaryUnaryMultiCallable[_planning_service_pb2.GetProjectGraphRequest, _planning_service_pb2.GetProjectGraphResponse]  # type: ignore[assignment]
+    """GetProjectGraph returns a project's dependency graph (dependencies and blocking
+    relations) with each task's earliest start and finish from the estimates, and the
+    critical path.
+    """
+    CreateWorklog: _aio.UnaryUnaryMultiCallable[_planning_service_pb2.CreateWorklogRequest, _planning_service_pb2.CreateWorklogResponse]  # type: ignore[assignment]
+    """CreateWorklog logs time the caller spent on a task."""
+    ListWorklogs: _aio.UnaryUnaryMultiCallable[_planning_service_pb2.ListWorklogsRequest, _planning_service_pb2.ListWorklogsResponse]  # type: ignore[assignment]
+    """ListWorklogs pages through a project's worklogs, latest start first."""
+    GetWorklog: _aio.UnaryUnaryMultiCallable[_planning_service_pb2.GetWorklogRequest, _planning_service_pb2.GetWorklogResponse]  # type: ignore[assignment]
+    """GetWorklog returns one worklog."""
+    UpdateWorklog: _aio.UnaryUnaryMultiCallable[_planning_service_pb2.UpdateWorklogRequest, _planning_service_pb2.UpdateWorklogResponse]  # type: ignore[assignment]
+    """UpdateWorklog changes the fields named in the update mask."""
+    DeleteWorklog: _aio.UnaryUnaryMultiCallable[_planning_service_pb2.DeleteWorklogRequest, _planning_service_pb2.DeleteWorklogResponse]  # type: ignore[assignment]
+    """DeleteWorklog deletes a worklog."""
+    GetTimeSummary: _aio.UnaryUnaryMultiCallable[_planning_service_pb2.GetTimeSummaryRequest, _planning_service_pb2.GetTimeSummaryResponse]  # type: ignore[assignment]
+    """GetTimeSummary compares estimates with logged time, per task and in total, for a project
+    or one of its cycles.
+    """
+    GeneratePlan: _aio.UnaryUnaryMultiCallable[_planning_service_pb2.GeneratePlanRequest, _planning_service_pb2.GeneratePlanResponse]  # type: ignore[assignment]
+    """GeneratePlan drafts a plan for a project from an intent (and knowledge pages as context)
+    through the AI Service, with the `coder/plan-from-intent` prompt of Prompt Management; an
+    answer that does not fit the plan's schema is asked again, with what was wrong.
+    """
+    GetPlan: _aio.UnaryUnaryMultiCallable[_planning_service_pb2.GetPlanRequest, _planning_service_pb2.GetPlanResponse]  # type: ignore[assignment]
+    """GetPlan returns one plan."""
+    RefinePlan: _aio.UnaryUnaryMultiCallable[_planning_service_pb2.RefinePlanRequest, _planning_service_pb2.RefinePlanResponse]  # type: ignore[assignment]
+    """RefinePlan changes a draft plan as an instruction says, through the AI Service; the plan
+    gets a new revision.
+    """
+    ValidatePlan: _aio.UnaryUnaryMultiCallable[_planning_service_pb2.ValidatePlanRequest, _planning_service_pb2.ValidatePlanResponse]  # type: ignore[assignment]
+    """ValidatePlan says what keeps a plan from being approved: a dependency cycle, a task
+    without an estimate, a dependency or module that is not in the plan.
+    """
+    ApprovePlan: _aio.UnaryUnaryMultiCallable[_planning_service_pb2.ApprovePlanRequest, _planning_service_pb2.ApprovePlanResponse]  # type: ignore[assignment]
+    """ApprovePlan creates a valid draft's tasks, with their dependencies, in the project in one
+    atomic write, and marks the plan approved.
+    """
+    CreateView: _aio.UnaryUnaryMultiCallable[_planning_service_pb2.CreateViewRequest, _planning_service_pb2.CreateViewResponse]  # type: ignore[assignment]
+    """CreateView saves a filter and an order of a project's tasks under a name."""
+    GetView: _aio.UnaryUnaryMultiCallable[_planning_service_pb2.GetViewRequest, _planning_service_pb2.GetViewResponse]  # type: ignore[assignment]
+    """GetView returns one saved view."""
+    ListViews: _aio.UnaryUnaryMultiCallable[_planning_service_pb2.ListViewsRequest, _planning_service_pb2.ListViewsResponse]  # type: ignore[assignment]
+    """ListViews pages through a project's saved views, by name."""
+    UpdateView: _aio.UnaryUnaryMultiCallable[_planning_service_pb2.UpdateViewRequest, _planning_service_pb2.UpdateViewResponse]  # type: ignore[assignment]
+    """UpdateView changes the fields named in the update mask."""
+    DeleteView: _aio.UnaryUnaryMultiCallable[_planning_service_pb2.DeleteViewRequest, _planning_service_pb2.DeleteViewResponse]  # type: ignore[assignment]
+    """DeleteView deletes a saved view."""
+    ListViewTasks: _aio.UnaryUnaryMultiCallable[_planning_service_pb2.ListViewTasksRequest, _planning_service_pb2.ListViewTasksResponse]  # type: ignore[assignment]
+    """ListViewTasks pages through the tasks a saved view selects, in its order (ListTasks
+    with the view's filter and order).
     """
 
 class PlanningServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -203,6 +371,282 @@ class PlanningServiceServicer(metaclass=_abc_1.ABCMeta):
         it, starting with a WATCH_STARTED message once the watch is live. A client that fetches
         the tasks after that message and applies the changes that follow misses nothing; after a
         reconnect it fetches again. Served through the edge's WebSocket and SSE bridges.
+        """
+
+    @_abc_1.abstractmethod
+    def CreateMilestone(
+        self,
+        request: _planning_service_pb2.CreateMilestoneRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planning_service_pb2.CreateMilestoneResponse, _abc.Awaitable[_planning_service_pb2.CreateMilestoneResponse]]:
+        """CreateMilestone adds a milestone to a project."""
+
+    @_abc_1.abstractmethod
+    def GetMilestone(
+        self,
+        request: _planning_service_pb2.GetMilestoneRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planning_service_pb2.GetMilestoneResponse, _abc.Awaitable[_planning_service_pb2.GetMilestoneResponse]]:
+        """GetMilestone returns one milestone."""
+
+    @_abc_1.abstractmethod
+    def ListMilestones(
+        self,
+        request: _planning_service_pb2.ListMilestonesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planning_service_pb2.ListMilestonesResponse, _abc.Awaitable[_planning_service_pb2.ListMilestonesResponse]]:
+        """ListMilestones pages through a project's milestones, by target time (undated last)."""
+
+    @_abc_1.abstractmethod
+    def UpdateMilestone(
+        self,
+        request: _planning_service_pb2.UpdateMilestoneRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planning_service_pb2.UpdateMilestoneResponse, _abc.Awaitable[_planning_service_pb2.UpdateMilestoneResponse]]:
+        """UpdateMilestone changes the fields named in the update mask."""
+
+    @_abc_1.abstractmethod
+    def DeleteMilestone(
+        self,
+        request: _planning_service_pb2.DeleteMilestoneRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planning_service_pb2.DeleteMilestoneResponse, _abc.Awaitable[_planning_service_pb2.DeleteMilestoneResponse]]:
+        """DeleteMilestone deletes a milestone no task counts towards."""
+
+    @_abc_1.abstractmethod
+    def CreateCycle(
+        self,
+        request: _planning_service_pb2.CreateCycleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planning_service_pb2.CreateCycleResponse, _abc.Awaitable[_planning_service_pb2.CreateCycleResponse]]:
+        """CreateCycle adds a cycle (sprint) to a project."""
+
+    @_abc_1.abstractmethod
+    def GetCycle(
+        self,
+        request: _planning_service_pb2.GetCycleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planning_service_pb2.GetCycleResponse, _abc.Awaitable[_planning_service_pb2.GetCycleResponse]]:
+        """GetCycle returns one cycle."""
+
+    @_abc_1.abstractmethod
+    def ListCycles(
+        self,
+        request: _planning_service_pb2.ListCyclesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planning_service_pb2.ListCyclesResponse, _abc.Awaitable[_planning_service_pb2.ListCyclesResponse]]:
+        """ListCycles pages through a project's cycles, latest start first."""
+
+    @_abc_1.abstractmethod
+    def UpdateCycle(
+        self,
+        request: _planning_service_pb2.UpdateCycleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planning_service_pb2.UpdateCycleResponse, _abc.Awaitable[_planning_service_pb2.UpdateCycleResponse]]:
+        """UpdateCycle changes the fields named in the update mask."""
+
+    @_abc_1.abstractmethod
+    def DeleteCycle(
+        self,
+        request: _planning_service_pb2.DeleteCycleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planning_service_pb2.DeleteCycleResponse, _abc.Awaitable[_planning_service_pb2.DeleteCycleResponse]]:
+        """DeleteCycle deletes a cycle no task is planned into."""
+
+    @_abc_1.abstractmethod
+    def GetCycleBurndown(
+        self,
+        request: _planning_service_pb2.GetCycleBurndownRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planning_service_pb2.GetCycleBurndownResponse, _abc.Awaitable[_planning_service_pb2.GetCycleBurndownResponse]]:
+        """GetCycleBurndown returns the work of a cycle left at the end of each of its days, from
+        its tasks' estimates and when they were done.
+        """
+
+    @_abc_1.abstractmethod
+    def CreateTaskRelation(
+        self,
+        request: _planning_service_pb2.CreateTaskRelationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planning_service_pb2.CreateTaskRelationResponse, _abc.Awaitable[_planning_service_pb2.CreateTaskRelationResponse]]:
+        """CreateTaskRelation relates a task to another task of its project. A blocking relation
+        that would close a cycle of the dependency graph is refused.
+        """
+
+    @_abc_1.abstractmethod
+    def ListTaskRelations(
+        self,
+        request: _planning_service_pb2.ListTaskRelationsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planning_service_pb2.ListTaskRelationsResponse, _abc.Awaitable[_planning_service_pb2.ListTaskRelationsResponse]]:
+        """ListTaskRelations returns every relation of a task, each read from the task's side."""
+
+    @_abc_1.abstractmethod
+    def DeleteTaskRelation(
+        self,
+        request: _planning_service_pb2.DeleteTaskRelationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planning_service_pb2.DeleteTaskRelationResponse, _abc.Awaitable[_planning_service_pb2.DeleteTaskRelationResponse]]:
+        """DeleteTaskRelation removes a relation of a task (from either of its tasks)."""
+
+    @_abc_1.abstractmethod
+    def GetProjectGraph(
+        self,
+        request: _planning_service_pb2.GetProjectGraphRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planning_service_pb2.GetProjectGraphResponse, _abc.Awaitable[_planning_service_pb2.GetProjectGraphResponse]]:
+        """GetProjectGraph returns a project's dependency graph (dependencies and blocking
+        relations) with each task's earliest start and finish from the estimates, and the
+        critical path.
+        """
+
+    @_abc_1.abstractmethod
+    def CreateWorklog(
+        self,
+        request: _planning_service_pb2.CreateWorklogRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planning_service_pb2.CreateWorklogResponse, _abc.Awaitable[_planning_service_pb2.CreateWorklogResponse]]:
+        """CreateWorklog logs time the caller spent on a task."""
+
+    @_abc_1.abstractmethod
+    def ListWorklogs(
+        self,
+        request: _planning_service_pb2.ListWorklogsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planning_service_pb2.ListWorklogsResponse, _abc.Awaitable[_planning_service_pb2.ListWorklogsResponse]]:
+        """ListWorklogs pages through a project's worklogs, latest start first."""
+
+    @_abc_1.abstractmethod
+    def GetWorklog(
+        self,
+        request: _planning_service_pb2.GetWorklogRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planning_service_pb2.GetWorklogResponse, _abc.Awaitable[_planning_service_pb2.GetWorklogResponse]]:
+        """GetWorklog returns one worklog."""
+
+    @_abc_1.abstractmethod
+    def UpdateWorklog(
+        self,
+        request: _planning_service_pb2.UpdateWorklogRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planning_service_pb2.UpdateWorklogResponse, _abc.Awaitable[_planning_service_pb2.UpdateWorklogResponse]]:
+        """UpdateWorklog changes the fields named in the update mask."""
+
+    @_abc_1.abstractmethod
+    def DeleteWorklog(
+        self,
+        request: _planning_service_pb2.DeleteWorklogRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planning_service_pb2.DeleteWorklogResponse, _abc.Awaitable[_planning_service_pb2.DeleteWorklogResponse]]:
+        """DeleteWorklog deletes a worklog."""
+
+    @_abc_1.abstractmethod
+    def GetTimeSummary(
+        self,
+        request: _planning_service_pb2.GetTimeSummaryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planning_service_pb2.GetTimeSummaryResponse, _abc.Awaitable[_planning_service_pb2.GetTimeSummaryResponse]]:
+        """GetTimeSummary compares estimates with logged time, per task and in total, for a project
+        or one of its cycles.
+        """
+
+    @_abc_1.abstractmethod
+    def GeneratePlan(
+        self,
+        request: _planning_service_pb2.GeneratePlanRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planning_service_pb2.GeneratePlanResponse, _abc.Awaitable[_planning_service_pb2.GeneratePlanResponse]]:
+        """GeneratePlan drafts a plan for a project from an intent (and knowledge pages as context)
+        through the AI Service, with the `coder/plan-from-intent` prompt of Prompt Management; an
+        answer that does not fit the plan's schema is asked again, with what was wrong.
+        """
+
+    @_abc_1.abstractmethod
+    def GetPlan(
+        self,
+        request: _planning_service_pb2.GetPlanRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planning_service_pb2.GetPlanResponse, _abc.Awaitable[_planning_service_pb2.GetPlanResponse]]:
+        """GetPlan returns one plan."""
+
+    @_abc_1.abstractmethod
+    def RefinePlan(
+        self,
+        request: _planning_service_pb2.RefinePlanRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planning_service_pb2.RefinePlanResponse, _abc.Awaitable[_planning_service_pb2.RefinePlanResponse]]:
+        """RefinePlan changes a draft plan as an instruction says, through the AI Service; the plan
+        gets a new revision.
+        """
+
+    @_abc_1.abstractmethod
+    def ValidatePlan(
+        self,
+        request: _planning_service_pb2.ValidatePlanRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planning_service_pb2.ValidatePlanResponse, _abc.Awaitable[_planning_service_pb2.ValidatePlanResponse]]:
+        """ValidatePlan says what keeps a plan from being approved: a dependency cycle, a task
+        without an estimate, a dependency or module that is not in the plan.
+        """
+
+    @_abc_1.abstractmethod
+    def ApprovePlan(
+        self,
+        request: _planning_service_pb2.ApprovePlanRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planning_service_pb2.ApprovePlanResponse, _abc.Awaitable[_planning_service_pb2.ApprovePlanResponse]]:
+        """ApprovePlan creates a valid draft's tasks, with their dependencies, in the project in one
+        atomic write, and marks the plan approved.
+        """
+
+    @_abc_1.abstractmethod
+    def CreateView(
+        self,
+        request: _planning_service_pb2.CreateViewRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planning_service_pb2.CreateViewResponse, _abc.Awaitable[_planning_service_pb2.CreateViewResponse]]:
+        """CreateView saves a filter and an order of a project's tasks under a name."""
+
+    @_abc_1.abstractmethod
+    def GetView(
+        self,
+        request: _planning_service_pb2.GetViewRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planning_service_pb2.GetViewResponse, _abc.Awaitable[_planning_service_pb2.GetViewResponse]]:
+        """GetView returns one saved view."""
+
+    @_abc_1.abstractmethod
+    def ListViews(
+        self,
+        request: _planning_service_pb2.ListViewsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planning_service_pb2.ListViewsResponse, _abc.Awaitable[_planning_service_pb2.ListViewsResponse]]:
+        """ListViews pages through a project's saved views, by name."""
+
+    @_abc_1.abstractmethod
+    def UpdateView(
+        self,
+        request: _planning_service_pb2.UpdateViewRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planning_service_pb2.UpdateViewResponse, _abc.Awaitable[_planning_service_pb2.UpdateViewResponse]]:
+        """UpdateView changes the fields named in the update mask."""
+
+    @_abc_1.abstractmethod
+    def DeleteView(
+        self,
+        request: _planning_service_pb2.DeleteViewRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planning_service_pb2.DeleteViewResponse, _abc.Awaitable[_planning_service_pb2.DeleteViewResponse]]:
+        """DeleteView deletes a saved view."""
+
+    @_abc_1.abstractmethod
+    def ListViewTasks(
+        self,
+        request: _planning_service_pb2.ListViewTasksRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planning_service_pb2.ListViewTasksResponse, _abc.Awaitable[_planning_service_pb2.ListViewTasksResponse]]:
+        """ListViewTasks pages through the tasks a saved view selects, in its order (ListTasks
+        with the view's filter and order).
         """
 
 def add_PlanningServiceServicer_to_server(servicer: PlanningServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

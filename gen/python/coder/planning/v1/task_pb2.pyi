@@ -116,6 +116,8 @@ class Task(_message.Message):
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     COMPLETE_TIME_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    MILESTONE_ID_FIELD_NUMBER: _builtins.int
+    CYCLE_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Server-assigned, time-sortable id."""
     project_id: _builtins.str
@@ -140,6 +142,10 @@ class Task(_message.Message):
     """Opaque version of the stored task; send it back on update or delete to refuse
     a write over someone else's newer change.
     """
+    milestone_id: _builtins.str
+    """Id of the project's milestone the task counts towards; empty for none."""
+    cycle_id: _builtins.str
+    """Id of the project's cycle the task is planned into; empty for none."""
     @_builtins.property
     def labels(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Free labels, at most 50, each 1 to 64 characters, no repeats."""
@@ -189,10 +195,12 @@ class Task(_message.Message):
         update_time: _timestamp_pb2.Timestamp | None = ...,
         complete_time: _timestamp_pb2.Timestamp | None = ...,
         etag: _builtins.str = ...,
+        milestone_id: _builtins.str = ...,
+        cycle_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["complete_time", b"complete_time", "create_time", b"create_time", "due_time", b"due_time", "estimate", b"estimate", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignee_id", b"assignee_id", "complete_time", b"complete_time", "create_time", b"create_time", "created_by", b"created_by", "depends_on_task_ids", b"depends_on_task_ids", "description", b"description", "due_time", b"due_time", "estimate", b"estimate", "etag", b"etag", "id", b"id", "labels", b"labels", "organization_id", b"organization_id", "parent_task_id", b"parent_task_id", "priority", b"priority", "project_id", b"project_id", "status", b"status", "title", b"title", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignee_id", b"assignee_id", "complete_time", b"complete_time", "create_time", b"create_time", "created_by", b"created_by", "cycle_id", b"cycle_id", "depends_on_task_ids", b"depends_on_task_ids", "description", b"description", "due_time", b"due_time", "estimate", b"estimate", "etag", b"etag", "id", b"id", "labels", b"labels", "milestone_id", b"milestone_id", "organization_id", b"organization_id", "parent_task_id", b"parent_task_id", "priority", b"priority", "project_id", b"project_id", "status", b"status", "title", b"title", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -14,8 +14,8 @@ import pytest
 from coder.mcp.v1 import mcp_service_pb2_grpc
 from edge import EdgeSettings
 from services.kit import Resources
-from services.knowledge import SERVICE as KNOWLEDGE
 from services.kit.bus import Subscription
+from services.knowledge import SERVICE as KNOWLEDGE
 from services.mcp import McpSettings, definition
 from services.planning import SERVICE as PLANNING
 from services.prompt import SERVICE as PROMPT

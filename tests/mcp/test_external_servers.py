@@ -23,9 +23,10 @@ from tests.fixtures.events import EventRecorder
 from tests.fixtures.grpc_errors import error_reason, rpc_error, violated_fields
 from tests.fixtures.hosts import ServiceHost
 from tests.fixtures.tokens import TokenFactory, auth
+from tests.fixtures.waiting import eventually
 from tests.mcp.external import External
 from tests.mcp.factories import call, executions, registered, server_name, tool_names
-from tests.usage.factories import eventually, query, totals
+from tests.usage.factories import query, totals
 
 
 class TestRegistry:

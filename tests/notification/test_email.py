@@ -7,7 +7,8 @@ from coder.notification.v1 import notification_service_pb2 as api
 from coder.notification.v1.notification_service_pb2_grpc import NotificationServiceStub
 from services.kit import Resources
 from tests.fixtures.tokens import TokenFactory, auth
-from tests.notification.factories import Mailbox, eventually, people, prefs, task_assigned
+from tests.fixtures.waiting import eventually
+from tests.notification.factories import Mailbox, people, prefs, task_assigned
 
 
 class TestEmail:

@@ -25,8 +25,9 @@ from edge.server import server_config
 from services import identity, planning
 from services.kit import Host, Settings, open_resources
 from services.notification import NotificationSettings, definition
+from tests.fixtures.waiting import eventually
 from tests.integration.tenancy import PASSWORD, register
-from tests.notification.factories import Mailbox, Receiver, eventually
+from tests.notification.factories import Mailbox, Receiver
 
 WATCH = "coder.notification.v1.NotificationService/WatchNotifications"
 

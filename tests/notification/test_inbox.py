@@ -15,7 +15,8 @@ from coder.notification.v1.notification_service_pb2_grpc import NotificationServ
 from services.kit import Resources
 from tests.fixtures.events import EventRecorder
 from tests.fixtures.tokens import TokenFactory, auth
-from tests.notification.factories import eventually, people, task_assigned
+from tests.fixtures.waiting import eventually
+from tests.notification.factories import people, task_assigned
 
 
 async def inbox(stub: NotificationServiceStub, token: str) -> list[resources_pb2.Notification]:

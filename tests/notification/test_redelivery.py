@@ -25,8 +25,9 @@ from services.kit.bus import AmqpBus, dead_letter_queue_name, retry_queue_name
 from services.notification import NotificationSettings, definition
 from tests.fixtures.tcp_proxy import TcpProxy
 from tests.fixtures.tokens import TokenFactory, auth
+from tests.fixtures.waiting import eventually
 from tests.kit.bus.conftest import amqp_proxy, amqp_url, proxied_url
-from tests.notification.factories import Mailbox, eventually, member_added, task_assigned
+from tests.notification.factories import Mailbox, member_added, task_assigned
 
 __all__ = ["amqp_proxy", "amqp_url"]  # fixtures used by this module
 

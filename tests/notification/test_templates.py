@@ -9,7 +9,8 @@ from coder.notification.v1 import resources_pb2
 from coder.notification.v1.notification_service_pb2_grpc import NotificationServiceStub
 from services.kit import Resources
 from tests.fixtures.tokens import TokenFactory, auth
-from tests.notification.factories import eventually, people, task_assigned
+from tests.fixtures.waiting import eventually
+from tests.notification.factories import people, task_assigned
 
 
 class TestOwnWording:

@@ -17,15 +17,8 @@ from services.kit import ManualClock, Resources
 from services.kit.bus import make_event
 from tests.fixtures.events import EventRecorder
 from tests.fixtures.tokens import TokenFactory, auth
-from tests.notification.factories import (
-    Mailbox,
-    eventually,
-    people,
-    prefs,
-    status_changed,
-    task_assigned,
-    user,
-)
+from tests.fixtures.waiting import eventually
+from tests.notification.factories import Mailbox, people, prefs, status_changed, task_assigned, user
 
 
 async def inbox(stub: NotificationServiceStub, token: str) -> list[resources_pb2.Notification]:

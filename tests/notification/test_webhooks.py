@@ -15,7 +15,8 @@ from coder.notification.v1 import resources_pb2
 from coder.notification.v1.notification_service_pb2_grpc import NotificationServiceStub
 from services.kit import ManualClock, Resources
 from tests.fixtures.tokens import TokenFactory, auth
-from tests.notification.factories import Receiver, body_of, eventually, people, task_assigned
+from tests.fixtures.waiting import eventually
+from tests.notification.factories import Receiver, body_of, people, task_assigned
 
 
 @pytest.fixture

@@ -23,13 +23,13 @@ from services.usage import SERVICE
 from services.usage._ledger import Counter
 from services.usage.service.counters import Counters
 from tests.fixtures.tokens import TokenFactory, auth
+from tests.fixtures.waiting import eventually
 from tests.kit.cache.conftest import redis_url
 from tests.usage.conftest import START
 from tests.usage.factories import (
     check,
     completion,
     create_quota,
-    eventually,
     publish,
     recorded,
     records_stored,

@@ -14,10 +14,10 @@ from coder.usage.v1.usage_service_pb2_grpc import UsageServiceStub
 from services.kit import ManualClock, Resources
 from services.kit.bus import MemoryBus
 from tests.fixtures.tokens import TokenFactory
+from tests.fixtures.waiting import eventually
 from tests.usage.factories import (
     completion,
     event,
-    eventually,
     meter_total,
     publish,
     query,

@@ -28,14 +28,9 @@ from services.kit.bus import AmqpBus, dead_letter_queue_name, retry_queue_name
 from services.usage import UsageSettings, definition
 from tests.fixtures.tcp_proxy import TcpProxy
 from tests.fixtures.tokens import TokenFactory, auth
+from tests.fixtures.waiting import eventually
 from tests.kit.bus.conftest import amqp_proxy, amqp_url, proxied_url
-from tests.usage.factories import (
-    check,
-    completion,
-    create_quota,
-    eventually,
-    records_stored,
-)
+from tests.usage.factories import check, completion, create_quota, records_stored
 
 __all__ = ["amqp_proxy", "amqp_url"]  # fixtures used by this module
 

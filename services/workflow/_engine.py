@@ -86,7 +86,11 @@ class RunEngine:
         self._temporal = temporal
 
     async def _client(self) -> Client:
-        return await self._temporal.client()
+        # The workers register the search attributes too, but a start may come first: a
+        # start naming an attribute the namespace lacks is refused.
+        client = await self._temporal.client()
+        await self._temporal.register_search_attributes()
+        return client
 
     async def start(self, run: RunInput) -> bool:
         """Start the run; False when a run of that id was already started (a redelivery)."""
@@ -147,7 +151,8 @@ class RunEngine:
         start_after: datetime | None,
         start_before: datetime | None,
     ) -> tuple[list[RunView], bytes | None]:
-        """A page of the organization's runs, newest first."""
+        """A page of the organization's runs, newest first (visibility's own order: the
+        dev server's SQLite visibility refuses ORDER BY)."""
         equal: dict[str, str] = {"definition": definition_id, "trigger": trigger}
         equal["WorkflowType"] = "coder.workflow.Run"
         if status in ("RUN_STATUS_RUNNING", "RUN_STATUS_WAITING"):
@@ -160,7 +165,6 @@ class RunEngine:
             query += f" AND StartTime >= '{start_after.isoformat()}'"
         if start_before is not None:
             query += f" AND StartTime < '{start_before.isoformat()}'"
-        query += " ORDER BY StartTime DESC"
         client = await self._client()
         runs = client.list_workflows(query, page_size=page_size, next_page_token=token)
         await runs.fetch_next_page()

@@ -18,16 +18,20 @@ from services import catalog
 from services.deploy import EnvoyOptions
 from services.kit import Host, Resources, Settings, open_resources
 from tests.deploy.conftest import running_envoy
+from tests.fixtures.temporal import TemporalDevServer
 
 
 @pytest.fixture(scope="module")
-async def resources(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Resources]:
+async def resources(
+    tmp_path_factory: pytest.TempPathFactory, temporal_server: TemporalDevServer
+) -> AsyncIterator[Resources]:
     directory: Path = tmp_path_factory.mktemp("integration")
     settings = Settings(
         data_dir=directory,
         store_url=f"sqlite:///{directory / 'suite.db'}",
         bus_url="memory://",
         cache_url="memory://",
+        temporal_url=temporal_server.url,
     )
     async with open_resources(settings, catalog.load_all()) as opened:
         yield opened

@@ -18,7 +18,8 @@ from services import catalog
 from services.kit import Policy, rule_of
 from tests.conftest import HostFactory
 from tests.fixtures.grpc_errors import error_reason
-from tests.fixtures.hosts import ServiceHost
+from tests.fixtures.hosts import ServiceHost, host_settings
+from tests.fixtures.temporal import TemporalDevServer
 from tests.fixtures.tokens import TokenFactory, auth
 
 DEFINITIONS = catalog.load_all()
@@ -36,8 +37,14 @@ def declared(policy: Policy) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-async def suite(service_host: HostFactory) -> AsyncIterator[ServiceHost]:
-    async with service_host(DEFINITIONS) as started:
+async def suite(
+    service_host: HostFactory,
+    temporal_server: TemporalDevServer,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[ServiceHost]:
+    # Workflow runs on Temporal: the suite serves once Temporal answers.
+    settings = host_settings(tmp_path_factory.mktemp("suite"), temporal_url=temporal_server.url)
+    async with service_host(DEFINITIONS, settings=settings) as started:
         yield started
 
 

@@ -40,7 +40,6 @@ def definition(settings: WorkflowSettings | None = None) -> ServiceDefinition:
             RunEngine(resources.temporal),
             resources.clock,
             resources.caches.locks,
-            own().webhook_tolerance_seconds,
         )
 
     def register(server: grpc.aio.Server, resources: Resources) -> None:

@@ -17,9 +17,3 @@ class WorkflowSettings(BaseSettings):
         description="Hosts (`name` or `name:port`) an HTTP call step may reach; none by "
         "default, so a definition reaches no network until an operator allows it.",
     )
-    webhook_tolerance_seconds: int = Field(
-        300,
-        gt=0,
-        description="How far a webhook delivery's timestamp may be from now (replays older "
-        "than that are refused).",
-    )

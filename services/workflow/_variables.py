@@ -73,6 +73,7 @@ def holds(condition: Mapping[str, Any] | None, variables: Mapping[str, Any]) -> 
 
 def _same(value: Any, expected: Any) -> bool:
     # JSON numbers arrive as floats through Struct; 3 and 3.0 are the same number.
-    if isinstance(value, int | float) and isinstance(expected, int | float):
+    numbers = (value, expected)
+    if all(isinstance(n, int | float) and not isinstance(n, bool) for n in numbers):
         return float(value) == float(expected)
     return bool(value == expected)

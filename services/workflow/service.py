@@ -22,6 +22,7 @@ from google.protobuf import json_format
 from google.protobuf.field_mask_pb2 import FieldMask
 from standardwebhooks import Webhook, WebhookVerificationError
 
+from coder.common.v1 import actor_pb2
 from coder.events.v1 import event_pb2
 from coder.workflow.v1 import definition_pb2, run_pb2, workflow_service_pb2
 from services.kit import (
@@ -59,6 +60,7 @@ WRITABLE = ("name", "description", "steps", "triggers", "concurrency_limit")
 OUTPUT_ONLY = frozenset(
     {"id", "organization_id", "revision", "created_by", "create_time", "update_time"}
 )
+USER = int(actor_pb2.ACTOR_KIND_USER)
 START_LOCK_TTL = 10.0
 """Seconds a definition's start lock lives if its holder dies; a count and a start take less."""
 
@@ -72,13 +74,11 @@ class WorkflowDomain:
         engine: RunEngine,
         clock: Clock,
         locks: LockManager,
-        webhook_tolerance_seconds: int,
     ) -> None:
         self._repository = repository
         self._engine = engine
         self._clock = clock
         self._locks = locks
-        self._tolerance = webhook_tolerance_seconds
 
     # --- definitions -----------------------------------------------------------------------
 
@@ -290,8 +290,9 @@ class WorkflowDomain:
         body: bytes,
         headers: Mapping[str, str],
     ) -> str:
-        """Start a run from a signed delivery; a bad signature, a stale timestamp or an
-        unknown trigger is refused alike (PERMISSION_DENIED), telling a forger nothing."""
+        """Start a run from a signed delivery, for the definition's creator; a bad signature,
+        a timestamp more than five minutes off (Standard Webhooks' replay window) or an unknown
+        trigger is refused alike (PERMISSION_DENIED), telling a forger nothing."""
         refused = PermissionDenied(
             "the webhook delivery's signature does not verify", reason="WEBHOOK_SIGNATURE"
         )
@@ -316,7 +317,7 @@ class WorkflowDomain:
             raise InvalidArgument("the webhook body is not JSON", reason="WEBHOOK_BODY") from None
         run_id = _derived_id("w", headers.get("webhook-id", ""), definition.id, trigger.name)
         starter = RunStarter(
-            organization_id, 0, definition.created_by, run_id, "workflow.run.started"
+            organization_id, USER, definition.created_by, run_id, "workflow.run.started"
         )
         variables = {"input": {}, "webhook": payload}
         run = _run_input(
@@ -449,9 +450,8 @@ class WorkflowDomain:
         )
         fill_timestamp(run.start_time, stored["startTime"])
         run.close_time.FromDatetime(self._clock.now())
-        starter = RunStarter(
-            principal.organization_id, 0, stored["startedBy"], run_id, "workflow.run.started"
-        )
+        # The event's actor is whoever terminated the run.
+        starter = starter_of(principal, run_id)
         await self._repository.record_run(
             document, stored["_etag"], [run_event(run, starter, self._clock)]
         )

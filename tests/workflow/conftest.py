@@ -4,7 +4,9 @@ call steps may reach."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 
 import pytest
 from aiohttp import web
@@ -20,25 +22,43 @@ from tests.fixtures.temporal import TemporalDevServer
 from tests.fixtures.tokens import Metadata, TokenFactory, auth
 
 
-@pytest.fixture(scope="session")
-async def echo_server() -> AsyncIterator[str]:
-    """`POST /echo` answers `{"got": <the JSON body>}`; `GET /fail` answers 400."""
+@dataclass
+class Echo:
+    """The local HTTP endpoint: its `host:port` and how often each body's `key` was posted."""
 
-    async def echo(request: web.Request) -> web.Response:
-        return web.json_response({"got": await request.json()})
+    host: str
+    calls: Counter[str] = field(default_factory=Counter)
+
+
+@pytest.fixture(scope="session")
+async def echo() -> AsyncIterator[Echo]:
+    """`POST /echo` answers `{"got": <the JSON body>}` and counts the body's `key`;
+    `GET /fail` answers 400."""
+    calls: Counter[str] = Counter()
+
+    async def reply(request: web.Request) -> web.Response:
+        body = await request.json()
+        if isinstance(body, dict) and "key" in body:
+            calls[str(body["key"])] += 1
+        return web.json_response({"got": body})
 
     async def fail(_: web.Request) -> web.Response:
         return web.json_response({"error": "no"}, status=400)
 
     app = web.Application()
-    app.add_routes([web.post("/echo", echo), web.get("/fail", fail)])
+    app.add_routes([web.post("/echo", reply), web.get("/fail", fail)])
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"127.0.0.1:{port}"
+    yield Echo(f"127.0.0.1:{port}", calls)
     await runner.cleanup()
+
+
+@pytest.fixture(scope="session")
+def echo_server(echo: Echo) -> str:
+    return echo.host
 
 
 @pytest.fixture(scope="session")

@@ -49,12 +49,12 @@ async def seed(b: Tenant) -> dict[str, str]:
         },
         "definition",
     )
-    run = await created(
-        b.client,
+    started = await b.client.post(
         f"/api/v1/workflow/definitions/{definition}/runs",
-        {"input": {"note": "B secret input"}},
-        "run",
+        json={"input": {"note": "B secret input"}},
     )
+    assert started.status_code == 200, started.text
+    run: str = started.json()["run"]["id"]
     await _run_waits(b, run)
     return {
         "workflow_definition": definition,

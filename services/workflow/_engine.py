@@ -25,7 +25,7 @@ from temporalio.client import (
     WorkflowExecution,
     WorkflowExecutionStatus,
 )
-from temporalio.common import WorkflowIDReusePolicy
+from temporalio.common import Priority, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -102,6 +102,7 @@ class RunEngine:
                 id=workflow_id(run.organization_id, RUN_KIND, run.run_id),
                 task_queue=TASK_QUEUE,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                priority=fairness(run.organization_id),
                 memo={
                     "revision": run.revision,
                     "triggerName": run.trigger_name,
@@ -267,6 +268,13 @@ _EXECUTION_STATUS = {
 }
 
 
+def fairness(organization_id: str) -> Priority:
+    """Tasks keyed by organization: a server with task-queue fairness on dispatches the
+    organizations' runs in turn, so one organization's burst cannot starve the others (a
+    server without it ignores the key)."""
+    return Priority(fairness_key=organization_id)
+
+
 def _schedule_id(organization_id: str, definition_id: str, name: str) -> str:
     return workflow_id(organization_id, SCHEDULE_KIND, f"{definition_id}-{name}")
 
@@ -286,6 +294,7 @@ def _schedule(
             id=workflow_id(organization, "scheduled", f"{definition.id}-{trigger.name}"),
             task_queue=TASK_QUEUE,
             execution_timeout=timedelta(minutes=10),
+            priority=fairness(organization),
             typed_search_attributes=workflow_search_attributes(
                 organization, definition=definition.id, trigger="TRIGGER_KIND_SCHEDULE"
             ),

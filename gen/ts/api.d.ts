@@ -3527,7 +3527,8 @@ export interface paths {
          * DeliverWebhook starts a run from a signed delivery of a webhook trigger (Standard
          * @description DeliverWebhook starts a run from a signed delivery of a webhook trigger (Standard
          *     Webhooks: the `webhook-id`, `webhook-timestamp` and `webhook-signature` headers over the
-         *     raw body). Public: the signature, not a token, proves the sender.
+         *     raw body). Public: the signature, not a token, proves the sender; a delivery that does not
+         *     verify is NOT_FOUND, as for a trigger that does not exist, so a forger learns nothing.
          */
         post: operations["WorkflowService_DeliverWebhook"];
         delete?: never;
@@ -11884,6 +11885,9 @@ export interface components {
             named?: never;
         } | {
             gate?: never;
+        } | {
+            gate?: never;
+            named?: never;
         });
         /** @description SignalRunRequest carries a signal for a run. */
         "coder.workflow.v1.SignalRunRequest-Body": {
@@ -11897,6 +11901,9 @@ export interface components {
             named?: never;
         } | {
             gate?: never;
+        } | {
+            gate?: never;
+            named?: never;
         });
         /** @description SignalRunResponse is empty once the signal is delivered. */
         "coder.workflow.v1.SignalRunResponse": Record<string, never>;

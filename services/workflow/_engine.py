@@ -162,10 +162,11 @@ class RunEngine:
         elif status:
             equal["ExecutionStatus"] = _EXECUTION_STATUS[status]
         query = workflow_query(organization_id, **equal)
+        # Times the service formats itself (never a caller's text), RFC 3339 in UTC.
         if start_after is not None:
-            query += f" AND StartTime >= '{start_after.isoformat()}'"
+            query += f" AND StartTime >= '{_rfc3339(start_after)}'"
         if start_before is not None:
-            query += f" AND StartTime < '{start_before.isoformat()}'"
+            query += f" AND StartTime < '{_rfc3339(start_before)}'"
         client = await self._client()
         runs = client.list_workflows(query, page_size=page_size, next_page_token=token)
         await runs.fetch_next_page()
@@ -266,6 +267,11 @@ _EXECUTION_STATUS = {
     "RUN_STATUS_CANCELLED": "Canceled",
     "RUN_STATUS_TERMINATED": "Terminated",
 }
+
+
+def _rfc3339(moment: datetime) -> str:
+    """A naive UTC datetime (a Timestamp's) as visibility's RFC 3339 text."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def fairness(organization_id: str) -> Priority:

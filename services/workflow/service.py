@@ -33,7 +33,6 @@ from services.kit import (
     InvalidArgument,
     NotFound,
     PageRequest,
-    PermissionDenied,
     ResourceExhausted,
     RunStarter,
     apply_update,
@@ -292,10 +291,8 @@ class WorkflowDomain:
     ) -> str:
         """Start a run from a signed delivery, for the definition's creator; a bad signature,
         a timestamp more than five minutes off (Standard Webhooks' replay window) or an unknown
-        trigger is refused alike (PERMISSION_DENIED), telling a forger nothing."""
-        refused = PermissionDenied(
-            "the webhook delivery's signature does not verify", reason="WEBHOOK_SIGNATURE"
-        )
+        trigger is refused alike (NOT_FOUND), telling a forger nothing."""
+        refused = NotFound("no webhook trigger accepts this delivery", reason="WEBHOOK_REFUSED")
         definition = await self._repository.get_definition(organization_id, definition_id)
         trigger = next(
             (
@@ -376,6 +373,7 @@ class WorkflowDomain:
         self, request: workflow_service_pb2.ListRunsRequest
     ) -> tuple[list[run_pb2.Run], str]:
         organization_id = current_principal().organization_id
+        check_time_range(request, ("start_after", "start_before"))
         page = PageRequest.of(request, organization_id)
         after = request.start_after.ToDatetime() if request.HasField("start_after") else None
         before = request.start_before.ToDatetime() if request.HasField("start_before") else None
@@ -401,7 +399,14 @@ class WorkflowDomain:
             raise NotFound(f"no run {request.run_id}", reason="RUN_NOT_FOUND")
         if view.execution.close_time is not None or view.state is None:
             raise FailedPrecondition(f"run {request.run_id} has ended", reason="RUN_ENDED")
-        if request.WhichOneof("signal") == "gate":
+        kind = request.WhichOneof("signal")
+        if kind is None:
+            raise InvalidArgument(
+                "name what to deliver: a gate decision or a named signal",
+                violations=[FieldViolation("gate", "set gate or named")],
+                reason="SIGNAL_MISSING",
+            )
+        if kind == "gate":
             gate = request.gate
             if gate.step not in view.state.waiting_on:
                 raise FailedPrecondition(

@@ -6,6 +6,7 @@ of a definition; the run's events."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import grpc
 from google.protobuf import json_format
@@ -229,3 +230,36 @@ class TestHistory:
             api.ListRunsRequest(definition_id=definition_id), metadata=as_member()
         )
         assert {run.id for run in everything.runs} == {waiting, ended}
+
+    async def test_runs_are_listed_by_start_time(
+        self, stub: WorkflowServiceStub, as_member: Member
+    ) -> None:
+        definition_id = await create(stub, as_member(), [gate("approve")])
+        run_id = await start(stub, as_member(), definition_id)
+
+        async def listed(**window: datetime) -> list[str]:
+            request = api.ListRunsRequest(definition_id=definition_id)
+            for name, moment in window.items():
+                getattr(request, name).FromDatetime(moment)
+            answer = await stub.ListRuns(request, metadata=as_member())
+            return [run.id for run in answer.runs]
+
+        hour_ago, later = datetime.now(UTC) - timedelta(hours=1), datetime(6045, 11, 9, tzinfo=UTC)
+
+        async def caught_up() -> bool:
+            return await listed(start_after=hour_ago, start_before=later) == [run_id]
+
+        await eventually(caught_up, within=30, interval=0.2)
+        assert await listed(start_after=later) == []
+        assert await listed(start_before=hour_ago) == []
+
+    async def test_a_signal_must_name_what_it_delivers(
+        self, stub: WorkflowServiceStub, as_member: Member
+    ) -> None:
+        definition_id = await create(stub, as_member(), [gate("approve")])
+        run_id = await start(stub, as_member(), definition_id)
+        await reached(stub, as_member(), run_id, run_pb2.RUN_STATUS_WAITING)
+        await rpc_error(
+            stub.SignalRun(api.SignalRunRequest(run_id=run_id), metadata=as_member()),
+            grpc.StatusCode.INVALID_ARGUMENT,
+        )

@@ -172,6 +172,6 @@ class TestWebhookTrigger:
             (self._delivery("org-other", definition_id, b'{"amount": 1}'), headers),
         ):
             await rpc_error(
-                stub.DeliverWebhook(request, metadata=metadata), grpc.StatusCode.PERMISSION_DENIED
+                stub.DeliverWebhook(request, metadata=metadata), grpc.StatusCode.NOT_FOUND
             )
         assert await _runs(stub, as_member(), definition_id) == []

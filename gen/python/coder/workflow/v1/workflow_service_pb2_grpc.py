@@ -178,7 +178,8 @@ class WorkflowServiceServicer:
     def DeliverWebhook(self, request, context):
         """DeliverWebhook starts a run from a signed delivery of a webhook trigger (Standard
         Webhooks: the `webhook-id`, `webhook-timestamp` and `webhook-signature` headers over the
-        raw body). Public: the signature, not a token, proves the sender.
+        raw body). Public: the signature, not a token, proves the sender; a delivery that does not
+        verify is NOT_FOUND, as for a trigger that does not exist, so a forger learns nothing.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

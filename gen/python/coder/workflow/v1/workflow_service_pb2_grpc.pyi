@@ -56,7 +56,8 @@ class WorkflowServiceStub:
     DeliverWebhook: _grpc.UnaryUnaryMultiCallable[_workflow_service_pb2.DeliverWebhookRequest, _workflow_service_pb2.DeliverWebhookResponse]
     """DeliverWebhook starts a run from a signed delivery of a webhook trigger (Standard
     Webhooks: the `webhook-id`, `webhook-timestamp` and `webhook-signature` headers over the
-    raw body). Public: the signature, not a token, proves the sender.
+    raw body). Public: the signature, not a token, proves the sender; a delivery that does not
+    verify is NOT_FOUND, as for a trigger that does not exist, so a forger learns nothing.
     """
     StartRun: _grpc.UnaryUnaryMultiCallable[_workflow_service_pb2.StartRunRequest, _workflow_service_pb2.StartRunResponse]
     """StartRun starts a run of a definition's latest revision by hand."""
@@ -101,7 +102,8 @@ class WorkflowServiceAsyncStub(WorkflowServiceStub):
     DeliverWebhook: _aio.UnaryUnaryMultiCallable[_workflow_service_pb2.DeliverWebhookRequest, _workflow_service_pb2.DeliverWebhookResponse]  # type: ignore[assignment]
     """DeliverWebhook starts a run from a signed delivery of a webhook trigger (Standard
     Webhooks: the `webhook-id`, `webhook-timestamp` and `webhook-signature` headers over the
-    raw body). Public: the signature, not a token, proves the sender.
+    raw body). Public: the signature, not a token, proves the sender; a delivery that does not
+    verify is NOT_FOUND, as for a trigger that does not exist, so a forger learns nothing.
     """
     StartRun: _aio.UnaryUnaryMultiCallable[_workflow_service_pb2.StartRunRequest, _workflow_service_pb2.StartRunResponse]  # type: ignore[assignment]
     """StartRun starts a run of a definition's latest revision by hand."""
@@ -197,7 +199,8 @@ class WorkflowServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_workflow_service_pb2.DeliverWebhookResponse, _abc.Awaitable[_workflow_service_pb2.DeliverWebhookResponse]]:
         """DeliverWebhook starts a run from a signed delivery of a webhook trigger (Standard
         Webhooks: the `webhook-id`, `webhook-timestamp` and `webhook-signature` headers over the
-        raw body). Public: the signature, not a token, proves the sender.
+        raw body). Public: the signature, not a token, proves the sender; a delivery that does not
+        verify is NOT_FOUND, as for a trigger that does not exist, so a forger learns nothing.
         """
 
     @_abc_1.abstractmethod

@@ -11570,8 +11570,8 @@ export interface components {
         "coder.workflow.v1.DeleteDefinitionResponse": Record<string, never>;
         /** @description DeliverWebhookRequest is one signed delivery. */
         "coder.workflow.v1.DeliverWebhookRequest": {
-            /** @description The raw body the signature covers (JSON). */
-            body?: components["schemas"]["google.api.HttpBody"];
+            /** @description The raw body the signature covers (a JSON document; base64 in proto3 JSON). */
+            body?: string;
             /** @description Id of the definition. */
             definitionId: string;
             /** @description The organization of the definition. */
@@ -12131,66 +12131,6 @@ export interface components {
         "coder.workflow.v1.WebhookTrigger": {
             /** @description The signing secret (`whsec_…`), made by the service when the trigger is first saved. */
             readonly secret?: string;
-        };
-        /**
-         * @description Message that represents an arbitrary HTTP body. It should only be used for
-         *     payload formats that can't be represented as JSON, such as raw binary or
-         *     an HTML page.
-         *
-         *
-         *     This message can be used both in streaming and non-streaming API methods in
-         *     the request as well as the response.
-         *
-         *     It can be used as a top-level request field, which is convenient if one
-         *     wants to extract parameters from either the URL or HTTP template into the
-         *     request fields and also want access to the raw HTTP body.
-         *
-         *     Example:
-         *
-         *         message GetResourceRequest {
-         *           // A unique request id.
-         *           string request_id = 1;
-         *
-         *           // The raw HTTP body is bound to this field.
-         *           google.api.HttpBody http_body = 2;
-         *
-         *         }
-         *
-         *         service ResourceService {
-         *           rpc GetResource(GetResourceRequest)
-         *             returns (google.api.HttpBody);
-         *           rpc UpdateResource(google.api.HttpBody)
-         *             returns (google.protobuf.Empty);
-         *
-         *         }
-         *
-         *     Example with streaming methods:
-         *
-         *         service CaldavService {
-         *           rpc GetCalendar(stream google.api.HttpBody)
-         *             returns (stream google.api.HttpBody);
-         *           rpc UpdateCalendar(stream google.api.HttpBody)
-         *             returns (stream google.api.HttpBody);
-         *
-         *         }
-         *
-         *     Use of this type only changes how the request and response bodies are
-         *     handled, all other features will continue to work unchanged.
-         */
-        "google.api.HttpBody": {
-            /** @description The HTTP Content-Type header value specifying the content type of the body. */
-            contentType?: string;
-            /** @description The HTTP request/response body as raw binary. */
-            data?: string;
-            /**
-             * @description Application specific response metadata. Must be set in the first response
-             *     for streaming APIs.
-             */
-            extensions?: ({
-                "@type": string;
-            } & {
-                [key: string]: unknown;
-            })[];
         };
     };
     responses: {
@@ -22061,7 +22001,7 @@ export interface operations {
         };
         requestBody?: {
             content: {
-                "application/json": components["schemas"]["google.api.HttpBody"];
+                "application/json": string;
             };
         };
         responses: {

@@ -83,7 +83,7 @@ class WorkflowServicer(workflow_service_pb2_grpc.WorkflowServiceServicer):
             request.organization_id,
             request.definition_id,
             request.trigger,
-            request.body.data,
+            request.body,
             headers,
         )
         return api.DeliverWebhookResponse(run_id=run_id)

@@ -19,7 +19,7 @@ BODIES: dict[str, dict[str, Any]] = {
         "startTime": "2026-01-01T00:00:00Z",
         "endTime": "2026-01-02T00:00:00Z",
     },
-    "WorkflowService_DeliverWebhook": {"contentType": "application/json", "data": "e30="},
+    "WorkflowService_DeliverWebhook": "e30=",  # type: ignore[dict-item]  # the body is bytes
     "WorkflowService_StartRun": {"input": {"planted": True}},
     "WorkflowService_SignalRun": {"gate": {"step": "approve", "approve": True}},
     "WorkflowService_CancelRun": {},

@@ -133,12 +133,9 @@ class TestWebhookTrigger:
         return str(created.id), str(secret)
 
     def _delivery(self, org: str, definition_id: str, body: bytes) -> api.DeliverWebhookRequest:
-        request = api.DeliverWebhookRequest(
-            organization_id=org, definition_id=definition_id, trigger="incoming"
+        return api.DeliverWebhookRequest(
+            organization_id=org, definition_id=definition_id, trigger="incoming", body=body
         )
-        request.body.content_type = "application/json"
-        request.body.data = body
-        return request
 
     def _signed(self, secret: str, message_id: str, body: str) -> tuple[tuple[str, str], ...]:
         now = datetime.now(UTC)

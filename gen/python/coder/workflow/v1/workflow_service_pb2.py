@@ -28,13 +28,12 @@ from coder.workflow.v1 import definition_pb2 as coder_dot_workflow_dot_v1_dot_de
 from coder.workflow.v1 import run_pb2 as coder_dot_workflow_dot_v1_dot_run__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
-from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(coder/workflow/v1/workflow_service.proto\x12\x11\x63oder.workflow.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1c\x63oder/common/v1/access.proto\x1a\"coder/workflow/v1/definition.proto\x1a\x1b\x63oder/workflow/v1/run.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"X\n\x17\x43reateDefinitionRequest\x12=\n\ndefinition\x18\x01 \x01(\x0b\x32\x1d.coder.workflow.v1.DefinitionB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01\"M\n\x18\x43reateDefinitionResponse\x12\x31\n\ndefinition\x18\x01 \x01(\x0b\x32\x1d.coder.workflow.v1.Definition\"i\n\x14GetDefinitionRequest\x12\x36\n\rdefinition_id\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\xbaH\x18r\x16\x10\x01\x18@2\x10^[0-9A-Za-z_-]+$\x12\x19\n\x08revision\x18\x02 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x00\"J\n\x15GetDefinitionResponse\x12\x31\n\ndefinition\x18\x01 \x01(\x0b\x32\x1d.coder.workflow.v1.Definition\"U\n\x16ListDefinitionsRequest\x12\x1d\n\tpage_size\x18\x01 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12\x1c\n\npage_token\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80 \"f\n\x17ListDefinitionsResponse\x12\x32\n\x0b\x64\x65\x66initions\x18\x01 \x03(\x0b\x32\x1d.coder.workflow.v1.Definition\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x95\x01\n\x1eListDefinitionRevisionsRequest\x12\x36\n\rdefinition_id\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\xbaH\x18r\x16\x10\x01\x18@2\x10^[0-9A-Za-z_-]+$\x12\x1d\n\tpage_size\x18\x02 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12\x1c\n\npage_token\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\x80 \"l\n\x1fListDefinitionRevisionsResponse\x12\x30\n\trevisions\x18\x01 \x03(\x0b\x32\x1d.coder.workflow.v1.Definition\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x89\x01\n\x17UpdateDefinitionRequest\x12=\n\ndefinition\x18\x01 \x01(\x0b\x32\x1d.coder.workflow.v1.DefinitionB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"M\n\x18UpdateDefinitionResponse\x12\x31\n\ndefinition\x18\x01 \x01(\x0b\x32\x1d.coder.workflow.v1.Definition\"i\n\x17\x44\x65leteDefinitionRequest\x12\x36\n\rdefinition_id\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\xbaH\x18r\x16\x10\x01\x18@2\x10^[0-9A-Za-z_-]+$\x12\x16\n\x04\x65tag\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01\"\x1a\n\x18\x44\x65leteDefinitionResponse\"\xa9\x01\n\x14PauseScheduleRequest\x12\x36\n\rdefinition_id\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\xbaH\x18r\x16\x10\x01\x18@2\x10^[0-9A-Za-z_-]+$\x12\x31\n\x07trigger\x18\x02 \x01(\tB \xe2\x41\x01\x02\xbaH\x19r\x17\x10\x01\x18?2\x11^[a-z][a-z0-9_]*$\x12\x0e\n\x06paused\x18\x03 \x01(\x08\x12\x16\n\x04note\x18\x04 \x01(\tB\x08\xbaH\x05r\x03\x18\xf4\x03\"J\n\x15PauseScheduleResponse\x12\x31\n\ndefinition\x18\x01 \x01(\x0b\x32\x1d.coder.workflow.v1.Definition\"\xfa\x01\n\x17\x42\x61\x63kfillScheduleRequest\x12\x36\n\rdefinition_id\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\xbaH\x18r\x16\x10\x01\x18@2\x10^[0-9A-Za-z_-]+$\x12\x31\n\x07trigger\x18\x02 \x01(\tB \xe2\x41\x01\x02\xbaH\x19r\x17\x10\x01\x18?2\x11^[a-z][a-z0-9_]*$\x12:\n\nstart_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01\x12\x38\n\x08\x65nd_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01\"\x1a\n\x18\x42\x61\x63kfillScheduleResponse\"\xe0\x01\n\x15\x44\x65liverWebhookRequest\x12\x38\n\x0forganization_id\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\xbaH\x18r\x16\x10\x01\x18@2\x10^[0-9A-Za-z_-]+$\x12\x36\n\rdefinition_id\x18\x02 \x01(\tB\x1f\xe2\x41\x01\x02\xbaH\x18r\x16\x10\x01\x18@2\x10^[0-9A-Za-z_-]+$\x12\x31\n\x07trigger\x18\x03 \x01(\tB \xe2\x41\x01\x02\xbaH\x19r\x17\x10\x01\x18?2\x11^[a-z][a-z0-9_]*$\x12\"\n\x04\x62ody\x18\x04 \x01(\x0b\x32\x14.google.api.HttpBody\"(\n\x16\x44\x65liverWebhookResponse\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"q\n\x0fStartRunRequest\x12\x36\n\rdefinition_id\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\xbaH\x18r\x16\x10\x01\x18@2\x10^[0-9A-Za-z_-]+$\x12&\n\x05input\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\"7\n\x10StartRunResponse\x12#\n\x03run\x18\x01 \x01(\x0b\x32\x16.coder.workflow.v1.Run\"@\n\rGetRunRequest\x12/\n\x06run_id\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\xbaH\x18r\x16\x10\x01\x18@2\x10^[0-9A-Za-z_-]+$\"5\n\x0eGetRunResponse\x12#\n\x03run\x18\x01 \x01(\x0b\x32\x16.coder.workflow.v1.Run\"\xd6\x02\n\x0fListRunsRequest\x12\x1d\n\tpage_size\x18\x01 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12\x1c\n\npage_token\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80 \x12\x30\n\rdefinition_id\x18\x03 \x01(\tB\x19\xbaH\x16r\x14\x18@2\x10^[0-9A-Za-z_-]*$\x12\x36\n\x06status\x18\x04 \x01(\x0e\x32\x1c.coder.workflow.v1.RunStatusB\x08\xbaH\x05\x82\x01\x02\x10\x01\x12\x39\n\x07trigger\x18\x05 \x01(\x0e\x32\x1e.coder.workflow.v1.TriggerKindB\x08\xbaH\x05\x82\x01\x02\x10\x01\x12/\n\x0bstart_after\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0cstart_before\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"Q\n\x10ListRunsResponse\x12$\n\x04runs\x18\x01 \x03(\x0b\x32\x16.coder.workflow.v1.Run\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"j\n\x0cGateDecision\x12.\n\x04step\x18\x01 \x01(\tB \xe2\x41\x01\x02\xbaH\x19r\x17\x10\x01\x18?2\x11^[a-z][a-z0-9_]*$\x12\x0f\n\x07\x61pprove\x18\x02 \x01(\x08\x12\x19\n\x07\x63omment\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\xd0\x0f\"g\n\x0bNamedSignal\x12.\n\x04name\x18\x01 \x01(\tB \xe2\x41\x01\x02\xbaH\x19r\x17\x10\x01\x18?2\x11^[a-z][a-z0-9_]*$\x12(\n\x07payload\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\"\xaf\x01\n\x10SignalRunRequest\x12/\n\x06run_id\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\xbaH\x18r\x16\x10\x01\x18@2\x10^[0-9A-Za-z_-]+$\x12/\n\x04gate\x18\x02 \x01(\x0b\x32\x1f.coder.workflow.v1.GateDecisionH\x00\x12/\n\x05named\x18\x03 \x01(\x0b\x32\x1e.coder.workflow.v1.NamedSignalH\x00\x42\x08\n\x06signal\"\x13\n\x11SignalRunResponse\"C\n\x10\x43\x61ncelRunRequest\x12/\n\x06run_id\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\xbaH\x18r\x16\x10\x01\x18@2\x10^[0-9A-Za-z_-]+$\"\x13\n\x11\x43\x61ncelRunResponse\"`\n\x13TerminateRunRequest\x12/\n\x06run_id\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\xbaH\x18r\x16\x10\x01\x18@2\x10^[0-9A-Za-z_-]+$\x12\x18\n\x06reason\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\xf4\x03\"\x16\n\x14TerminateRunResponse2\xe5\x15\n\x0fWorkflowService\x12\xbc\x01\n\x10\x43reateDefinition\x12*.coder.workflow.v1.CreateDefinitionRequest\x1a+.coder.workflow.v1.CreateDefinitionResponse\"O\xca\xf3\x18\x1b\n\x19workflow.definition.write\x82\xd3\xe4\x93\x02*\"\x1c/api/v1/workflow/definitions:\ndefinition\x12\xb6\x01\n\rGetDefinition\x12\'.coder.workflow.v1.GetDefinitionRequest\x1a(.coder.workflow.v1.GetDefinitionResponse\"R\xca\xf3\x18\x1a\n\x18workflow.definition.read\x82\xd3\xe4\x93\x02.\x12,/api/v1/workflow/definitions/{definition_id}\x12\xac\x01\n\x0fListDefinitions\x12).coder.workflow.v1.ListDefinitionsRequest\x1a*.coder.workflow.v1.ListDefinitionsResponse\"B\xca\xf3\x18\x1a\n\x18workflow.definition.read\x82\xd3\xe4\x93\x02\x1e\x12\x1c/api/v1/workflow/definitions\x12\xde\x01\n\x17ListDefinitionRevisions\x12\x31.coder.workflow.v1.ListDefinitionRevisionsRequest\x1a\x32.coder.workflow.v1.ListDefinitionRevisionsResponse\"\\\xca\xf3\x18\x1a\n\x18workflow.definition.read\x82\xd3\xe4\x93\x02\x38\x12\x36/api/v1/workflow/definitions/{definition_id}/revisions\x12\xcc\x01\n\x10UpdateDefinition\x12*.coder.workflow.v1.UpdateDefinitionRequest\x1a+.coder.workflow.v1.UpdateDefinitionResponse\"_\xca\xf3\x18\x1b\n\x19workflow.definition.write\x82\xd3\xe4\x93\x02:2,/api/v1/workflow/definitions/{definition.id}:\ndefinition\x12\xc1\x01\n\x10\x44\x65leteDefinition\x12*.coder.workflow.v1.DeleteDefinitionRequest\x1a+.coder.workflow.v1.DeleteDefinitionResponse\"T\xca\xf3\x18\x1c\n\x1aworkflow.definition.delete\x82\xd3\xe4\x93\x02.*,/api/v1/workflow/definitions/{definition_id}\x12\xd3\x01\n\rPauseSchedule\x12\'.coder.workflow.v1.PauseScheduleRequest\x1a(.coder.workflow.v1.PauseScheduleResponse\"o\xca\xf3\x18\x1b\n\x19workflow.definition.write\x82\xd3\xe4\x93\x02J\"E/api/v1/workflow/definitions/{definition_id}/triggers/{trigger}:pause:\x01*\x12\xda\x01\n\x10\x42\x61\x63kfillSchedule\x12*.coder.workflow.v1.BackfillScheduleRequest\x1a+.coder.workflow.v1.BackfillScheduleResponse\"m\xca\xf3\x18\x16\n\x14workflow.run.execute\x82\xd3\xe4\x93\x02M\"H/api/v1/workflow/definitions/{definition_id}/triggers/{trigger}:backfill:\x01*\x12\xc0\x01\n\x0e\x44\x65liverWebhook\x12(.coder.workflow.v1.DeliverWebhookRequest\x1a).coder.workflow.v1.DeliverWebhookResponse\"Y\xca\xf3\x18\x02\x10\x01\x82\xd3\xe4\x93\x02M\"E/api/v1/workflow/webhooks/{organization_id}/{definition_id}/{trigger}:\x04\x62ody\x12\xab\x01\n\x08StartRun\x12\".coder.workflow.v1.StartRunRequest\x1a#.coder.workflow.v1.StartRunResponse\"V\xca\xf3\x18\x16\n\x14workflow.run.execute\x82\xd3\xe4\x93\x02\x36\"1/api/v1/workflow/definitions/{definition_id}/runs:\x01*\x12\x8c\x01\n\x06GetRun\x12 .coder.workflow.v1.GetRunRequest\x1a!.coder.workflow.v1.GetRunResponse\"=\xca\xf3\x18\x13\n\x11workflow.run.read\x82\xd3\xe4\x93\x02 \x12\x1e/api/v1/workflow/runs/{run_id}\x12\x89\x01\n\x08ListRuns\x12\".coder.workflow.v1.ListRunsRequest\x1a#.coder.workflow.v1.ListRunsResponse\"4\xca\xf3\x18\x13\n\x11workflow.run.read\x82\xd3\xe4\x93\x02\x17\x12\x15/api/v1/workflow/runs\x12\xa2\x01\n\tSignalRun\x12#.coder.workflow.v1.SignalRunRequest\x1a$.coder.workflow.v1.SignalRunResponse\"J\xca\xf3\x18\x16\n\x14workflow.run.execute\x82\xd3\xe4\x93\x02*\"%/api/v1/workflow/runs/{run_id}:signal:\x01*\x12\xa2\x01\n\tCancelRun\x12#.coder.workflow.v1.CancelRunRequest\x1a$.coder.workflow.v1.CancelRunResponse\"J\xca\xf3\x18\x16\n\x14workflow.run.execute\x82\xd3\xe4\x93\x02*\"%/api/v1/workflow/runs/{run_id}:cancel:\x01*\x12\xad\x01\n\x0cTerminateRun\x12&.coder.workflow.v1.TerminateRunRequest\x1a\'.coder.workflow.v1.TerminateRunResponse\"L\xca\xf3\x18\x15\n\x13workflow.run.delete\x82\xd3\xe4\x93\x02-\"(/api/v1/workflow/runs/{run_id}:terminate:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(coder/workflow/v1/workflow_service.proto\x12\x11\x63oder.workflow.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1c\x63oder/common/v1/access.proto\x1a\"coder/workflow/v1/definition.proto\x1a\x1b\x63oder/workflow/v1/run.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"X\n\x17\x43reateDefinitionRequest\x12=\n\ndefinition\x18\x01 \x01(\x0b\x32\x1d.coder.workflow.v1.DefinitionB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01\"M\n\x18\x43reateDefinitionResponse\x12\x31\n\ndefinition\x18\x01 \x01(\x0b\x32\x1d.coder.workflow.v1.Definition\"i\n\x14GetDefinitionRequest\x12\x36\n\rdefinition_id\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\xbaH\x18r\x16\x10\x01\x18@2\x10^[0-9A-Za-z_-]+$\x12\x19\n\x08revision\x18\x02 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x00\"J\n\x15GetDefinitionResponse\x12\x31\n\ndefinition\x18\x01 \x01(\x0b\x32\x1d.coder.workflow.v1.Definition\"U\n\x16ListDefinitionsRequest\x12\x1d\n\tpage_size\x18\x01 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12\x1c\n\npage_token\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80 \"f\n\x17ListDefinitionsResponse\x12\x32\n\x0b\x64\x65\x66initions\x18\x01 \x03(\x0b\x32\x1d.coder.workflow.v1.Definition\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x95\x01\n\x1eListDefinitionRevisionsRequest\x12\x36\n\rdefinition_id\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\xbaH\x18r\x16\x10\x01\x18@2\x10^[0-9A-Za-z_-]+$\x12\x1d\n\tpage_size\x18\x02 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12\x1c\n\npage_token\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\x80 \"l\n\x1fListDefinitionRevisionsResponse\x12\x30\n\trevisions\x18\x01 \x03(\x0b\x32\x1d.coder.workflow.v1.Definition\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x89\x01\n\x17UpdateDefinitionRequest\x12=\n\ndefinition\x18\x01 \x01(\x0b\x32\x1d.coder.workflow.v1.DefinitionB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"M\n\x18UpdateDefinitionResponse\x12\x31\n\ndefinition\x18\x01 \x01(\x0b\x32\x1d.coder.workflow.v1.Definition\"i\n\x17\x44\x65leteDefinitionRequest\x12\x36\n\rdefinition_id\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\xbaH\x18r\x16\x10\x01\x18@2\x10^[0-9A-Za-z_-]+$\x12\x16\n\x04\x65tag\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01\"\x1a\n\x18\x44\x65leteDefinitionResponse\"\xa9\x01\n\x14PauseScheduleRequest\x12\x36\n\rdefinition_id\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\xbaH\x18r\x16\x10\x01\x18@2\x10^[0-9A-Za-z_-]+$\x12\x31\n\x07trigger\x18\x02 \x01(\tB \xe2\x41\x01\x02\xbaH\x19r\x17\x10\x01\x18?2\x11^[a-z][a-z0-9_]*$\x12\x0e\n\x06paused\x18\x03 \x01(\x08\x12\x16\n\x04note\x18\x04 \x01(\tB\x08\xbaH\x05r\x03\x18\xf4\x03\"J\n\x15PauseScheduleResponse\x12\x31\n\ndefinition\x18\x01 \x01(\x0b\x32\x1d.coder.workflow.v1.Definition\"\xfa\x01\n\x17\x42\x61\x63kfillScheduleRequest\x12\x36\n\rdefinition_id\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\xbaH\x18r\x16\x10\x01\x18@2\x10^[0-9A-Za-z_-]+$\x12\x31\n\x07trigger\x18\x02 \x01(\tB \xe2\x41\x01\x02\xbaH\x19r\x17\x10\x01\x18?2\x11^[a-z][a-z0-9_]*$\x12:\n\nstart_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01\x12\x38\n\x08\x65nd_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01\"\x1a\n\x18\x42\x61\x63kfillScheduleResponse\"\xd5\x01\n\x15\x44\x65liverWebhookRequest\x12\x38\n\x0forganization_id\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\xbaH\x18r\x16\x10\x01\x18@2\x10^[0-9A-Za-z_-]+$\x12\x36\n\rdefinition_id\x18\x02 \x01(\tB\x1f\xe2\x41\x01\x02\xbaH\x18r\x16\x10\x01\x18@2\x10^[0-9A-Za-z_-]+$\x12\x31\n\x07trigger\x18\x03 \x01(\tB \xe2\x41\x01\x02\xbaH\x19r\x17\x10\x01\x18?2\x11^[a-z][a-z0-9_]*$\x12\x17\n\x04\x62ody\x18\x04 \x01(\x0c\x42\t\xbaH\x06z\x04\x18\x80\x80@\"(\n\x16\x44\x65liverWebhookResponse\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"q\n\x0fStartRunRequest\x12\x36\n\rdefinition_id\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\xbaH\x18r\x16\x10\x01\x18@2\x10^[0-9A-Za-z_-]+$\x12&\n\x05input\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\"7\n\x10StartRunResponse\x12#\n\x03run\x18\x01 \x01(\x0b\x32\x16.coder.workflow.v1.Run\"@\n\rGetRunRequest\x12/\n\x06run_id\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\xbaH\x18r\x16\x10\x01\x18@2\x10^[0-9A-Za-z_-]+$\"5\n\x0eGetRunResponse\x12#\n\x03run\x18\x01 \x01(\x0b\x32\x16.coder.workflow.v1.Run\"\xd6\x02\n\x0fListRunsRequest\x12\x1d\n\tpage_size\x18\x01 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12\x1c\n\npage_token\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80 \x12\x30\n\rdefinition_id\x18\x03 \x01(\tB\x19\xbaH\x16r\x14\x18@2\x10^[0-9A-Za-z_-]*$\x12\x36\n\x06status\x18\x04 \x01(\x0e\x32\x1c.coder.workflow.v1.RunStatusB\x08\xbaH\x05\x82\x01\x02\x10\x01\x12\x39\n\x07trigger\x18\x05 \x01(\x0e\x32\x1e.coder.workflow.v1.TriggerKindB\x08\xbaH\x05\x82\x01\x02\x10\x01\x12/\n\x0bstart_after\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0cstart_before\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"Q\n\x10ListRunsResponse\x12$\n\x04runs\x18\x01 \x03(\x0b\x32\x16.coder.workflow.v1.Run\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"j\n\x0cGateDecision\x12.\n\x04step\x18\x01 \x01(\tB \xe2\x41\x01\x02\xbaH\x19r\x17\x10\x01\x18?2\x11^[a-z][a-z0-9_]*$\x12\x0f\n\x07\x61pprove\x18\x02 \x01(\x08\x12\x19\n\x07\x63omment\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\xd0\x0f\"g\n\x0bNamedSignal\x12.\n\x04name\x18\x01 \x01(\tB \xe2\x41\x01\x02\xbaH\x19r\x17\x10\x01\x18?2\x11^[a-z][a-z0-9_]*$\x12(\n\x07payload\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\"\xaf\x01\n\x10SignalRunRequest\x12/\n\x06run_id\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\xbaH\x18r\x16\x10\x01\x18@2\x10^[0-9A-Za-z_-]+$\x12/\n\x04gate\x18\x02 \x01(\x0b\x32\x1f.coder.workflow.v1.GateDecisionH\x00\x12/\n\x05named\x18\x03 \x01(\x0b\x32\x1e.coder.workflow.v1.NamedSignalH\x00\x42\x08\n\x06signal\"\x13\n\x11SignalRunResponse\"C\n\x10\x43\x61ncelRunRequest\x12/\n\x06run_id\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\xbaH\x18r\x16\x10\x01\x18@2\x10^[0-9A-Za-z_-]+$\"\x13\n\x11\x43\x61ncelRunResponse\"`\n\x13TerminateRunRequest\x12/\n\x06run_id\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\xbaH\x18r\x16\x10\x01\x18@2\x10^[0-9A-Za-z_-]+$\x12\x18\n\x06reason\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\xf4\x03\"\x16\n\x14TerminateRunResponse2\xe5\x15\n\x0fWorkflowService\x12\xbc\x01\n\x10\x43reateDefinition\x12*.coder.workflow.v1.CreateDefinitionRequest\x1a+.coder.workflow.v1.CreateDefinitionResponse\"O\xca\xf3\x18\x1b\n\x19workflow.definition.write\x82\xd3\xe4\x93\x02*\"\x1c/api/v1/workflow/definitions:\ndefinition\x12\xb6\x01\n\rGetDefinition\x12\'.coder.workflow.v1.GetDefinitionRequest\x1a(.coder.workflow.v1.GetDefinitionResponse\"R\xca\xf3\x18\x1a\n\x18workflow.definition.read\x82\xd3\xe4\x93\x02.\x12,/api/v1/workflow/definitions/{definition_id}\x12\xac\x01\n\x0fListDefinitions\x12).coder.workflow.v1.ListDefinitionsRequest\x1a*.coder.workflow.v1.ListDefinitionsResponse\"B\xca\xf3\x18\x1a\n\x18workflow.definition.read\x82\xd3\xe4\x93\x02\x1e\x12\x1c/api/v1/workflow/definitions\x12\xde\x01\n\x17ListDefinitionRevisions\x12\x31.coder.workflow.v1.ListDefinitionRevisionsRequest\x1a\x32.coder.workflow.v1.ListDefinitionRevisionsResponse\"\\\xca\xf3\x18\x1a\n\x18workflow.definition.read\x82\xd3\xe4\x93\x02\x38\x12\x36/api/v1/workflow/definitions/{definition_id}/revisions\x12\xcc\x01\n\x10UpdateDefinition\x12*.coder.workflow.v1.UpdateDefinitionRequest\x1a+.coder.workflow.v1.UpdateDefinitionResponse\"_\xca\xf3\x18\x1b\n\x19workflow.definition.write\x82\xd3\xe4\x93\x02:2,/api/v1/workflow/definitions/{definition.id}:\ndefinition\x12\xc1\x01\n\x10\x44\x65leteDefinition\x12*.coder.workflow.v1.DeleteDefinitionRequest\x1a+.coder.workflow.v1.DeleteDefinitionResponse\"T\xca\xf3\x18\x1c\n\x1aworkflow.definition.delete\x82\xd3\xe4\x93\x02.*,/api/v1/workflow/definitions/{definition_id}\x12\xd3\x01\n\rPauseSchedule\x12\'.coder.workflow.v1.PauseScheduleRequest\x1a(.coder.workflow.v1.PauseScheduleResponse\"o\xca\xf3\x18\x1b\n\x19workflow.definition.write\x82\xd3\xe4\x93\x02J\"E/api/v1/workflow/definitions/{definition_id}/triggers/{trigger}:pause:\x01*\x12\xda\x01\n\x10\x42\x61\x63kfillSchedule\x12*.coder.workflow.v1.BackfillScheduleRequest\x1a+.coder.workflow.v1.BackfillScheduleResponse\"m\xca\xf3\x18\x16\n\x14workflow.run.execute\x82\xd3\xe4\x93\x02M\"H/api/v1/workflow/definitions/{definition_id}/triggers/{trigger}:backfill:\x01*\x12\xc0\x01\n\x0e\x44\x65liverWebhook\x12(.coder.workflow.v1.DeliverWebhookRequest\x1a).coder.workflow.v1.DeliverWebhookResponse\"Y\xca\xf3\x18\x02\x10\x01\x82\xd3\xe4\x93\x02M\"E/api/v1/workflow/webhooks/{organization_id}/{definition_id}/{trigger}:\x04\x62ody\x12\xab\x01\n\x08StartRun\x12\".coder.workflow.v1.StartRunRequest\x1a#.coder.workflow.v1.StartRunResponse\"V\xca\xf3\x18\x16\n\x14workflow.run.execute\x82\xd3\xe4\x93\x02\x36\"1/api/v1/workflow/definitions/{definition_id}/runs:\x01*\x12\x8c\x01\n\x06GetRun\x12 .coder.workflow.v1.GetRunRequest\x1a!.coder.workflow.v1.GetRunResponse\"=\xca\xf3\x18\x13\n\x11workflow.run.read\x82\xd3\xe4\x93\x02 \x12\x1e/api/v1/workflow/runs/{run_id}\x12\x89\x01\n\x08ListRuns\x12\".coder.workflow.v1.ListRunsRequest\x1a#.coder.workflow.v1.ListRunsResponse\"4\xca\xf3\x18\x13\n\x11workflow.run.read\x82\xd3\xe4\x93\x02\x17\x12\x15/api/v1/workflow/runs\x12\xa2\x01\n\tSignalRun\x12#.coder.workflow.v1.SignalRunRequest\x1a$.coder.workflow.v1.SignalRunResponse\"J\xca\xf3\x18\x16\n\x14workflow.run.execute\x82\xd3\xe4\x93\x02*\"%/api/v1/workflow/runs/{run_id}:signal:\x01*\x12\xa2\x01\n\tCancelRun\x12#.coder.workflow.v1.CancelRunRequest\x1a$.coder.workflow.v1.CancelRunResponse\"J\xca\xf3\x18\x16\n\x14workflow.run.execute\x82\xd3\xe4\x93\x02*\"%/api/v1/workflow/runs/{run_id}:cancel:\x01*\x12\xad\x01\n\x0cTerminateRun\x12&.coder.workflow.v1.TerminateRunRequest\x1a\'.coder.workflow.v1.TerminateRunResponse\"L\xca\xf3\x18\x15\n\x13workflow.run.delete\x82\xd3\xe4\x93\x02-\"(/api/v1/workflow/runs/{run_id}:terminate:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -83,6 +82,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DELIVERWEBHOOKREQUEST'].fields_by_name['definition_id']._serialized_options = b'\342A\001\002\272H\030r\026\020\001\030@2\020^[0-9A-Za-z_-]+$'
   _globals['_DELIVERWEBHOOKREQUEST'].fields_by_name['trigger']._loaded_options = None
   _globals['_DELIVERWEBHOOKREQUEST'].fields_by_name['trigger']._serialized_options = b'\342A\001\002\272H\031r\027\020\001\030?2\021^[a-z][a-z0-9_]*$'
+  _globals['_DELIVERWEBHOOKREQUEST'].fields_by_name['body']._loaded_options = None
+  _globals['_DELIVERWEBHOOKREQUEST'].fields_by_name['body']._serialized_options = b'\272H\006z\004\030\200\200@'
   _globals['_STARTRUNREQUEST'].fields_by_name['definition_id']._loaded_options = None
   _globals['_STARTRUNREQUEST'].fields_by_name['definition_id']._serialized_options = b'\342A\001\002\272H\030r\026\020\001\030@2\020^[0-9A-Za-z_-]+$'
   _globals['_GETRUNREQUEST'].fields_by_name['run_id']._loaded_options = None
@@ -141,70 +142,70 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_WORKFLOWSERVICE'].methods_by_name['CancelRun']._serialized_options = b'\312\363\030\026\n\024workflow.run.execute\202\323\344\223\002*\"%/api/v1/workflow/runs/{run_id}:cancel:\001*'
   _globals['_WORKFLOWSERVICE'].methods_by_name['TerminateRun']._loaded_options = None
   _globals['_WORKFLOWSERVICE'].methods_by_name['TerminateRun']._serialized_options = b'\312\363\030\025\n\023workflow.run.delete\202\323\344\223\002-\"(/api/v1/workflow/runs/{run_id}:terminate:\001*'
-  _globals['_CREATEDEFINITIONREQUEST']._serialized_start=374
-  _globals['_CREATEDEFINITIONREQUEST']._serialized_end=462
-  _globals['_CREATEDEFINITIONRESPONSE']._serialized_start=464
-  _globals['_CREATEDEFINITIONRESPONSE']._serialized_end=541
-  _globals['_GETDEFINITIONREQUEST']._serialized_start=543
-  _globals['_GETDEFINITIONREQUEST']._serialized_end=648
-  _globals['_GETDEFINITIONRESPONSE']._serialized_start=650
-  _globals['_GETDEFINITIONRESPONSE']._serialized_end=724
-  _globals['_LISTDEFINITIONSREQUEST']._serialized_start=726
-  _globals['_LISTDEFINITIONSREQUEST']._serialized_end=811
-  _globals['_LISTDEFINITIONSRESPONSE']._serialized_start=813
-  _globals['_LISTDEFINITIONSRESPONSE']._serialized_end=915
-  _globals['_LISTDEFINITIONREVISIONSREQUEST']._serialized_start=918
-  _globals['_LISTDEFINITIONREVISIONSREQUEST']._serialized_end=1067
-  _globals['_LISTDEFINITIONREVISIONSRESPONSE']._serialized_start=1069
-  _globals['_LISTDEFINITIONREVISIONSRESPONSE']._serialized_end=1177
-  _globals['_UPDATEDEFINITIONREQUEST']._serialized_start=1180
-  _globals['_UPDATEDEFINITIONREQUEST']._serialized_end=1317
-  _globals['_UPDATEDEFINITIONRESPONSE']._serialized_start=1319
-  _globals['_UPDATEDEFINITIONRESPONSE']._serialized_end=1396
-  _globals['_DELETEDEFINITIONREQUEST']._serialized_start=1398
-  _globals['_DELETEDEFINITIONREQUEST']._serialized_end=1503
-  _globals['_DELETEDEFINITIONRESPONSE']._serialized_start=1505
-  _globals['_DELETEDEFINITIONRESPONSE']._serialized_end=1531
-  _globals['_PAUSESCHEDULEREQUEST']._serialized_start=1534
-  _globals['_PAUSESCHEDULEREQUEST']._serialized_end=1703
-  _globals['_PAUSESCHEDULERESPONSE']._serialized_start=1705
-  _globals['_PAUSESCHEDULERESPONSE']._serialized_end=1779
-  _globals['_BACKFILLSCHEDULEREQUEST']._serialized_start=1782
-  _globals['_BACKFILLSCHEDULEREQUEST']._serialized_end=2032
-  _globals['_BACKFILLSCHEDULERESPONSE']._serialized_start=2034
-  _globals['_BACKFILLSCHEDULERESPONSE']._serialized_end=2060
-  _globals['_DELIVERWEBHOOKREQUEST']._serialized_start=2063
-  _globals['_DELIVERWEBHOOKREQUEST']._serialized_end=2287
-  _globals['_DELIVERWEBHOOKRESPONSE']._serialized_start=2289
-  _globals['_DELIVERWEBHOOKRESPONSE']._serialized_end=2329
-  _globals['_STARTRUNREQUEST']._serialized_start=2331
-  _globals['_STARTRUNREQUEST']._serialized_end=2444
-  _globals['_STARTRUNRESPONSE']._serialized_start=2446
-  _globals['_STARTRUNRESPONSE']._serialized_end=2501
-  _globals['_GETRUNREQUEST']._serialized_start=2503
-  _globals['_GETRUNREQUEST']._serialized_end=2567
-  _globals['_GETRUNRESPONSE']._serialized_start=2569
-  _globals['_GETRUNRESPONSE']._serialized_end=2622
-  _globals['_LISTRUNSREQUEST']._serialized_start=2625
-  _globals['_LISTRUNSREQUEST']._serialized_end=2967
-  _globals['_LISTRUNSRESPONSE']._serialized_start=2969
-  _globals['_LISTRUNSRESPONSE']._serialized_end=3050
-  _globals['_GATEDECISION']._serialized_start=3052
-  _globals['_GATEDECISION']._serialized_end=3158
-  _globals['_NAMEDSIGNAL']._serialized_start=3160
-  _globals['_NAMEDSIGNAL']._serialized_end=3263
-  _globals['_SIGNALRUNREQUEST']._serialized_start=3266
-  _globals['_SIGNALRUNREQUEST']._serialized_end=3441
-  _globals['_SIGNALRUNRESPONSE']._serialized_start=3443
-  _globals['_SIGNALRUNRESPONSE']._serialized_end=3462
-  _globals['_CANCELRUNREQUEST']._serialized_start=3464
-  _globals['_CANCELRUNREQUEST']._serialized_end=3531
-  _globals['_CANCELRUNRESPONSE']._serialized_start=3533
-  _globals['_CANCELRUNRESPONSE']._serialized_end=3552
-  _globals['_TERMINATERUNREQUEST']._serialized_start=3554
-  _globals['_TERMINATERUNREQUEST']._serialized_end=3650
-  _globals['_TERMINATERUNRESPONSE']._serialized_start=3652
-  _globals['_TERMINATERUNRESPONSE']._serialized_end=3674
-  _globals['_WORKFLOWSERVICE']._serialized_start=3677
-  _globals['_WORKFLOWSERVICE']._serialized_end=6466
+  _globals['_CREATEDEFINITIONREQUEST']._serialized_start=347
+  _globals['_CREATEDEFINITIONREQUEST']._serialized_end=435
+  _globals['_CREATEDEFINITIONRESPONSE']._serialized_start=437
+  _globals['_CREATEDEFINITIONRESPONSE']._serialized_end=514
+  _globals['_GETDEFINITIONREQUEST']._serialized_start=516
+  _globals['_GETDEFINITIONREQUEST']._serialized_end=621
+  _globals['_GETDEFINITIONRESPONSE']._serialized_start=623
+  _globals['_GETDEFINITIONRESPONSE']._serialized_end=697
+  _globals['_LISTDEFINITIONSREQUEST']._serialized_start=699
+  _globals['_LISTDEFINITIONSREQUEST']._serialized_end=784
+  _globals['_LISTDEFINITIONSRESPONSE']._serialized_start=786
+  _globals['_LISTDEFINITIONSRESPONSE']._serialized_end=888
+  _globals['_LISTDEFINITIONREVISIONSREQUEST']._serialized_start=891
+  _globals['_LISTDEFINITIONREVISIONSREQUEST']._serialized_end=1040
+  _globals['_LISTDEFINITIONREVISIONSRESPONSE']._serialized_start=1042
+  _globals['_LISTDEFINITIONREVISIONSRESPONSE']._serialized_end=1150
+  _globals['_UPDATEDEFINITIONREQUEST']._serialized_start=1153
+  _globals['_UPDATEDEFINITIONREQUEST']._serialized_end=1290
+  _globals['_UPDATEDEFINITIONRESPONSE']._serialized_start=1292
+  _globals['_UPDATEDEFINITIONRESPONSE']._serialized_end=1369
+  _globals['_DELETEDEFINITIONREQUEST']._serialized_start=1371
+  _globals['_DELETEDEFINITIONREQUEST']._serialized_end=1476
+  _globals['_DELETEDEFINITIONRESPONSE']._serialized_start=1478
+  _globals['_DELETEDEFINITIONRESPONSE']._serialized_end=1504
+  _globals['_PAUSESCHEDULEREQUEST']._serialized_start=1507
+  _globals['_PAUSESCHEDULEREQUEST']._serialized_end=1676
+  _globals['_PAUSESCHEDULERESPONSE']._serialized_start=1678
+  _globals['_PAUSESCHEDULERESPONSE']._serialized_end=1752
+  _globals['_BACKFILLSCHEDULEREQUEST']._serialized_start=1755
+  _globals['_BACKFILLSCHEDULEREQUEST']._serialized_end=2005
+  _globals['_BACKFILLSCHEDULERESPONSE']._serialized_start=2007
+  _globals['_BACKFILLSCHEDULERESPONSE']._serialized_end=2033
+  _globals['_DELIVERWEBHOOKREQUEST']._serialized_start=2036
+  _globals['_DELIVERWEBHOOKREQUEST']._serialized_end=2249
+  _globals['_DELIVERWEBHOOKRESPONSE']._serialized_start=2251
+  _globals['_DELIVERWEBHOOKRESPONSE']._serialized_end=2291
+  _globals['_STARTRUNREQUEST']._serialized_start=2293
+  _globals['_STARTRUNREQUEST']._serialized_end=2406
+  _globals['_STARTRUNRESPONSE']._serialized_start=2408
+  _globals['_STARTRUNRESPONSE']._serialized_end=2463
+  _globals['_GETRUNREQUEST']._serialized_start=2465
+  _globals['_GETRUNREQUEST']._serialized_end=2529
+  _globals['_GETRUNRESPONSE']._serialized_start=2531
+  _globals['_GETRUNRESPONSE']._serialized_end=2584
+  _globals['_LISTRUNSREQUEST']._serialized_start=2587
+  _globals['_LISTRUNSREQUEST']._serialized_end=2929
+  _globals['_LISTRUNSRESPONSE']._serialized_start=2931
+  _globals['_LISTRUNSRESPONSE']._serialized_end=3012
+  _globals['_GATEDECISION']._serialized_start=3014
+  _globals['_GATEDECISION']._serialized_end=3120
+  _globals['_NAMEDSIGNAL']._serialized_start=3122
+  _globals['_NAMEDSIGNAL']._serialized_end=3225
+  _globals['_SIGNALRUNREQUEST']._serialized_start=3228
+  _globals['_SIGNALRUNREQUEST']._serialized_end=3403
+  _globals['_SIGNALRUNRESPONSE']._serialized_start=3405
+  _globals['_SIGNALRUNRESPONSE']._serialized_end=3424
+  _globals['_CANCELRUNREQUEST']._serialized_start=3426
+  _globals['_CANCELRUNREQUEST']._serialized_end=3493
+  _globals['_CANCELRUNRESPONSE']._serialized_start=3495
+  _globals['_CANCELRUNRESPONSE']._serialized_end=3514
+  _globals['_TERMINATERUNREQUEST']._serialized_start=3516
+  _globals['_TERMINATERUNREQUEST']._serialized_end=3612
+  _globals['_TERMINATERUNRESPONSE']._serialized_start=3614
+  _globals['_TERMINATERUNRESPONSE']._serialized_end=3636
+  _globals['_WORKFLOWSERVICE']._serialized_start=3639
+  _globals['_WORKFLOWSERVICE']._serialized_end=6428
 # @@protoc_insertion_point(module_scope)

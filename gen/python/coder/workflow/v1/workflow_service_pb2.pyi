@@ -6,7 +6,6 @@ isort:skip_file
 from coder.workflow.v1 import definition_pb2 as _definition_pb2
 from coder.workflow.v1 import run_pb2 as _run_pb2
 from collections import abc as _abc
-from google.api import httpbody_pb2 as _httpbody_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import message as _message
@@ -462,19 +461,17 @@ class DeliverWebhookRequest(_message.Message):
     """Id of the definition."""
     trigger: _builtins.str
     """Name of the webhook trigger."""
-    @_builtins.property
-    def body(self) -> _httpbody_pb2.HttpBody:
-        """The raw body the signature covers (JSON)."""
-
+    body: _builtins.bytes
+    """The raw body the signature covers (a JSON document; base64 in proto3 JSON)."""
     def __init__(
         self,
         *,
         organization_id: _builtins.str = ...,
         definition_id: _builtins.str = ...,
         trigger: _builtins.str = ...,
-        body: _httpbody_pb2.HttpBody | None = ...,
+        body: _builtins.bytes = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["body", b"body"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
     _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "definition_id", b"definition_id", "organization_id", b"organization_id", "trigger", b"trigger"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...

@@ -271,7 +271,8 @@ _EXECUTION_STATUS = {
 
 def _rfc3339(moment: datetime) -> str:
     """A naive UTC datetime (a Timestamp's) as visibility's RFC 3339 text."""
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat pads the year to four digits (strftime's %Y does not, for years below 1000).
+    return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def fairness(organization_id: str) -> Priority:

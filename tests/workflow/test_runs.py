@@ -252,6 +252,7 @@ class TestHistory:
         await eventually(caught_up, within=30, interval=0.2)
         assert await listed(start_after=later) == []
         assert await listed(start_before=hour_ago) == []
+        assert await listed(start_before=datetime(307, 12, 22, tzinfo=UTC)) == []
 
     async def test_a_signal_must_name_what_it_delivers(
         self, stub: WorkflowServiceStub, as_member: Member

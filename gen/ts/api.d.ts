@@ -3739,6 +3739,263 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/workflow/definitions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ListDefinitions pages through the organization's definitions, newest first.
+         * @description ListDefinitions pages through the organization's definitions, newest first.
+         */
+        get: operations["WorkflowService_ListDefinitions"];
+        put?: never;
+        /**
+         * CreateDefinition validates and stores a definition at revision 1.
+         * @description CreateDefinition validates and stores a definition at revision 1.
+         */
+        post: operations["WorkflowService_CreateDefinition"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workflow/definitions/{definition_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * GetDefinition returns a definition, its latest revision or the one asked for.
+         * @description GetDefinition returns a definition, its latest revision or the one asked for.
+         */
+        get: operations["WorkflowService_GetDefinition"];
+        put?: never;
+        post?: never;
+        /**
+         * DeleteDefinition deletes a definition, its revisions and its schedules; runs go on.
+         * @description DeleteDefinition deletes a definition, its revisions and its schedules; runs go on.
+         */
+        delete: operations["WorkflowService_DeleteDefinition"];
+        options?: never;
+        head?: never;
+        /**
+         * UpdateDefinition changes the fields named in the update mask, validates the result and
+         * @description UpdateDefinition changes the fields named in the update mask, validates the result and
+         *     stores it as the next revision.
+         */
+        patch: operations["WorkflowService_UpdateDefinition"];
+        trace?: never;
+    };
+    "/api/v1/workflow/definitions/{definition_id}/revisions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ListDefinitionRevisions pages through a definition's revisions, newest first.
+         * @description ListDefinitionRevisions pages through a definition's revisions, newest first.
+         */
+        get: operations["WorkflowService_ListDefinitionRevisions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workflow/definitions/{definition_id}/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * StartRun starts a run of a definition's latest revision by hand.
+         * @description StartRun starts a run of a definition's latest revision by hand.
+         */
+        post: operations["WorkflowService_StartRun"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workflow/definitions/{definition_id}/triggers/{trigger}:backfill": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * BackfillSchedule starts the runs a schedule trigger would have started in a past window.
+         * @description BackfillSchedule starts the runs a schedule trigger would have started in a past window.
+         */
+        post: operations["WorkflowService_BackfillSchedule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workflow/definitions/{definition_id}/triggers/{trigger}:pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * PauseSchedule pauses or resumes a schedule trigger.
+         * @description PauseSchedule pauses or resumes a schedule trigger.
+         */
+        post: operations["WorkflowService_PauseSchedule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workflow/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ListRuns pages through the organization's runs, newest first, filtered by definition,
+         * @description ListRuns pages through the organization's runs, newest first, filtered by definition,
+         *     status, trigger and start time.
+         */
+        get: operations["WorkflowService_ListRuns"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workflow/runs/{run_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * GetRun returns a run with its current state (a query of the running workflow).
+         * @description GetRun returns a run with its current state (a query of the running workflow).
+         */
+        get: operations["WorkflowService_GetRun"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workflow/runs/{run_id}:cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * CancelRun asks a run to stop: it stops at its current step and records the cancellation.
+         * @description CancelRun asks a run to stop: it stops at its current step and records the cancellation.
+         */
+        post: operations["WorkflowService_CancelRun"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workflow/runs/{run_id}:signal": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * SignalRun delivers a named signal to a run, or a person's decision at a gate.
+         * @description SignalRun delivers a named signal to a run, or a person's decision at a gate.
+         */
+        post: operations["WorkflowService_SignalRun"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workflow/runs/{run_id}:terminate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * TerminateRun stops a run at once; nothing more of it runs.
+         * @description TerminateRun stops a run at once; nothing more of it runs.
+         */
+        post: operations["WorkflowService_TerminateRun"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workflow/webhooks/{organization_id}/{definition_id}/{trigger}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * DeliverWebhook starts a run from a signed delivery of a webhook trigger (Standard
+         * @description DeliverWebhook starts a run from a signed delivery of a webhook trigger (Standard
+         *     Webhooks: the `webhook-id`, `webhook-timestamp` and `webhook-signature` headers over the
+         *     raw body). Public: the signature, not a token, proves the sender; a delivery that does not
+         *     verify is NOT_FOUND, as for a trigger that does not exist, so a forger learns nothing.
+         */
+        post: operations["WorkflowService_DeliverWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/auth/invitations/accept": {
         parameters: {
             query?: never;
@@ -12605,6 +12862,768 @@ export interface components {
          *     A request may give a value's number instead of its name; answers carry names.
          */
         "coder.usage.v1.Window": ("WINDOW_UNSPECIFIED" | "WINDOW_HOUR" | "WINDOW_DAY" | "WINDOW_MONTH") | (0 | 1 | 2 | 3);
+        /** @description BackfillScheduleRequest names a schedule trigger and a past window. */
+        "coder.workflow.v1.BackfillScheduleRequest": {
+            /** @description Id of the definition. */
+            definitionId: string;
+            /**
+             * Format: date-time
+             * @description End of the window, after its start.
+             */
+            endTime: string;
+            /**
+             * Format: date-time
+             * @description Start of the window.
+             */
+            startTime: string;
+            /** @description Name of the schedule trigger. */
+            trigger: string;
+        };
+        /** @description BackfillScheduleRequest names a schedule trigger and a past window. */
+        "coder.workflow.v1.BackfillScheduleRequest-Body": {
+            /** @description Set by the path; a value sent here is replaced by it. */
+            definitionId?: string;
+            /**
+             * Format: date-time
+             * @description End of the window, after its start.
+             */
+            endTime: string;
+            /**
+             * Format: date-time
+             * @description Start of the window.
+             */
+            startTime: string;
+            /** @description Set by the path; a value sent here is replaced by it. */
+            trigger?: string;
+        };
+        /** @description BackfillScheduleResponse is empty once the backfill is accepted. */
+        "coder.workflow.v1.BackfillScheduleResponse": Record<string, never>;
+        /** @description Branch is one line of a parallel step. */
+        "coder.workflow.v1.Branch": {
+            /** @description Name, unique among the step's branches. */
+            name: string;
+            /** @description Its steps, in order. */
+            steps: components["schemas"]["coder.workflow.v1.Step"][];
+        };
+        /**
+         * @description CallStep calls something outside the run, as an activity (retried, timed out). Its answer
+         *     becomes the variable `steps.<name>`. A string value `${path}` in its request is replaced by
+         *     the run variable at that path.
+         */
+        "coder.workflow.v1.CallStep": {
+            /** @description An HTTP request to a host on the service's allow-list. */
+            http?: components["schemas"]["coder.workflow.v1.HttpCall"];
+            /**
+             * Format: int32
+             * @description Attempts before the step fails, 1 to 20; 0 means 3.
+             */
+            maxAttempts?: number;
+            /** @description A unary RPC of the suite, called for the run's starter. */
+            rpc?: components["schemas"]["coder.workflow.v1.RpcCall"];
+            /** @description Time one attempt may take, at most 10 minutes; unset means 30 seconds. */
+            timeout?: string;
+        } & ({
+            http?: never;
+        } | {
+            rpc?: never;
+        });
+        /** @description CancelRunRequest names the run to cancel. */
+        "coder.workflow.v1.CancelRunRequest": {
+            /** @description Id of the run. */
+            runId: string;
+        };
+        /** @description CancelRunRequest names the run to cancel. */
+        "coder.workflow.v1.CancelRunRequest-Body": {
+            /** @description Set by the path; a value sent here is replaced by it. */
+            runId?: string;
+        };
+        /** @description CancelRunResponse is empty once the cancellation is asked. */
+        "coder.workflow.v1.CancelRunResponse": Record<string, never>;
+        /** @description Condition guards a step. */
+        "coder.workflow.v1.Condition": {
+            /** @description How to compare. */
+            operator: ("OPERATOR_EQUALS" | "OPERATOR_NOT_EQUALS" | "OPERATOR_EXISTS" | "OPERATOR_NOT_EXISTS" | "OPERATOR_CONTAINS") | (1 | 2 | 3 | 4 | 5);
+            /** @description The value compared with (not used by EXISTS and NOT_EXISTS). */
+            value?: unknown;
+            /**
+             * @description Dotted path of a run variable: `input.<field>`, `steps.<step>.<field>`, `item` in a
+             *     loop, `event.<field>` for a run started by an event.
+             */
+            variable: string;
+        };
+        /** @description CreateDefinitionRequest carries the new definition. */
+        "coder.workflow.v1.CreateDefinitionRequest": {
+            /** @description The definition to create; output-only fields are ignored. */
+            definition: components["schemas"]["coder.workflow.v1.Definition"];
+        };
+        /** @description CreateDefinitionResponse carries the stored definition. */
+        "coder.workflow.v1.CreateDefinitionResponse": {
+            /** @description The definition as stored, with its id, revision and etag. */
+            definition?: components["schemas"]["coder.workflow.v1.Definition"];
+        };
+        /**
+         * @description Definition is a workflow as versioned data: the steps one interpreter runs, and the
+         *     triggers that start it. Every save is a new revision; a run keeps the revision it started on.
+         */
+        "coder.workflow.v1.Definition": {
+            /**
+             * Format: int32
+             * @description Most runs of this definition running at once; 0 means no limit.
+             */
+            concurrencyLimit?: number;
+            /**
+             * Format: date-time
+             * @description When the definition was created.
+             */
+            readonly createTime?: string;
+            /** @description User id of the creator. */
+            readonly createdBy?: string;
+            /** @description Free-text description, at most 20,000 characters. */
+            description?: string;
+            /**
+             * @description Opaque version of the stored definition; send it back on update or delete to refuse a
+             *     write over someone else's newer change.
+             */
+            etag?: string;
+            /** @description Server-assigned, time-sortable id. */
+            readonly id?: string;
+            /** @description Display name, 1 to 200 characters. */
+            name: string;
+            /** @description The organization that owns the definition, taken from the caller's token. */
+            readonly organizationId?: string;
+            /**
+             * Format: int32
+             * @description The revision, 1 on create and one more on every change.
+             */
+            readonly revision?: number;
+            /** @description The steps, run in order from the first one (a step's `next` jumps forward). */
+            steps: components["schemas"]["coder.workflow.v1.Step"][];
+            /** @description What starts a run besides StartRun (always possible). */
+            triggers?: components["schemas"]["coder.workflow.v1.Trigger"][];
+            /**
+             * Format: date-time
+             * @description When the definition last changed.
+             */
+            readonly updateTime?: string;
+        };
+        /**
+         * @description The fields of a Definition to change (AIP-134): the fields sent are the fields changed, so each is optional; an empty value clears a field (an enum cannot be cleared). Definition is a workflow as versioned data: the steps one interpreter runs, and the
+         *     triggers that start it. Every save is a new revision; a run keeps the revision it started on.
+         */
+        "coder.workflow.v1.Definition-Patch": {
+            /**
+             * Format: int32
+             * @description Most runs of this definition running at once; 0 means no limit.
+             */
+            concurrencyLimit?: number;
+            /**
+             * Format: date-time
+             * @description When the definition was created.
+             */
+            readonly createTime?: string;
+            /** @description User id of the creator. */
+            readonly createdBy?: string;
+            /** @description Free-text description, at most 20,000 characters. */
+            description?: string;
+            /**
+             * @description Opaque version of the stored definition; send it back on update or delete to refuse a
+             *     write over someone else's newer change.
+             */
+            etag?: string;
+            /** @description Server-assigned, time-sortable id. */
+            readonly id?: string;
+            /** @description Display name, 1 to 200 characters. */
+            name?: string;
+            /** @description The organization that owns the definition, taken from the caller's token. */
+            readonly organizationId?: string;
+            /**
+             * Format: int32
+             * @description The revision, 1 on create and one more on every change.
+             */
+            readonly revision?: number;
+            /** @description The steps, run in order from the first one (a step's `next` jumps forward). */
+            steps?: components["schemas"]["coder.workflow.v1.Step"][];
+            /** @description What starts a run besides StartRun (always possible). */
+            triggers?: components["schemas"]["coder.workflow.v1.Trigger"][];
+            /**
+             * Format: date-time
+             * @description When the definition last changed.
+             */
+            readonly updateTime?: string;
+        };
+        /** @description DeleteDefinitionRequest names the definition to delete. */
+        "coder.workflow.v1.DeleteDefinitionRequest": {
+            /** @description Id of the definition. */
+            definitionId: string;
+            /** @description When set, the delete is refused unless the stored definition still has this etag. */
+            etag?: string;
+        };
+        /** @description DeleteDefinitionResponse is empty on success. */
+        "coder.workflow.v1.DeleteDefinitionResponse": Record<string, never>;
+        /** @description DeliverWebhookRequest is one signed delivery. */
+        "coder.workflow.v1.DeliverWebhookRequest": {
+            /** @description The raw body the signature covers (a JSON document; base64 in proto3 JSON). */
+            body?: string;
+            /** @description Id of the definition. */
+            definitionId: string;
+            /** @description The organization of the definition. */
+            organizationId: string;
+            /** @description Name of the webhook trigger. */
+            trigger: string;
+        };
+        /** @description DeliverWebhookResponse names the run the delivery started. */
+        "coder.workflow.v1.DeliverWebhookResponse": {
+            /** @description Id of the run (the same for a redelivery of the same `webhook-id`). */
+            runId?: string;
+        };
+        /**
+         * @description EventTrigger starts a run for each event of this type in the organization whose payload
+         *     matches the filter; the payload (proto3 JSON) is the run's `event` variable.
+         */
+        "coder.workflow.v1.EventTrigger": {
+            /** @description Dotted paths of the payload and the text their value must equal (all of them). */
+            filter?: {
+                [key: string]: string;
+            };
+            /** @description Event type, `<domain>.<entity>.<past-verb>` (`planning.task.completed`). */
+            type: string;
+        };
+        /** @description GateDecision is a person's answer at a gate step. */
+        "coder.workflow.v1.GateDecision": {
+            /** @description Approve (the run goes on) or reject (the run fails). */
+            approve?: boolean;
+            /** @description Why. */
+            comment?: string;
+            /** @description Name of the gate step. */
+            step: string;
+        };
+        /**
+         * @description GateStep waits for a person's decision (SignalRun with a gate decision); a rejection fails
+         *     the run, an approval goes on with `{approved, comment, by}` as the step's output.
+         */
+        "coder.workflow.v1.GateStep": {
+            /** @description What a timeout does. */
+            onTimeout?: ("TIMEOUT_ACTION_UNSPECIFIED" | "TIMEOUT_ACTION_FAIL" | "TIMEOUT_ACTION_CONTINUE") | (0 | 1 | 2);
+            /** @description What the person is asked. */
+            prompt?: string;
+            /** @description How long to wait; unset waits for ever. */
+            timeout?: string;
+        };
+        /** @description GetDefinitionRequest names a definition. */
+        "coder.workflow.v1.GetDefinitionRequest": {
+            /** @description Id of the definition. */
+            definitionId: string;
+            /**
+             * Format: int32
+             * @description A past revision to read; 0 means the latest.
+             */
+            revision?: number;
+        };
+        /** @description GetDefinitionResponse carries the definition. */
+        "coder.workflow.v1.GetDefinitionResponse": {
+            /** @description The definition at the revision asked for. */
+            definition?: components["schemas"]["coder.workflow.v1.Definition"];
+        };
+        /** @description GetRunRequest names a run. */
+        "coder.workflow.v1.GetRunRequest": {
+            /** @description Id of the run. */
+            runId: string;
+        };
+        /** @description GetRunResponse carries the run. */
+        "coder.workflow.v1.GetRunResponse": {
+            /** @description The run with its current state. */
+            run?: components["schemas"]["coder.workflow.v1.Run"];
+        };
+        /** @description HttpCall is one HTTP request; the answer's JSON (or text) becomes the step's output. */
+        "coder.workflow.v1.HttpCall": {
+            /** @description JSON body. */
+            body?: unknown;
+            /** @description Request headers. */
+            headers?: {
+                [key: string]: string;
+            };
+            /**
+             * @description GET, POST, PUT, PATCH or DELETE.
+             * @enum {string}
+             */
+            method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+            /** @description Absolute http(s) URL; its host must be on the allow-list. */
+            url: string;
+        };
+        /** @description ListDefinitionRevisionsRequest asks for a page of a definition's revisions. */
+        "coder.workflow.v1.ListDefinitionRevisionsRequest": {
+            /** @description Id of the definition. */
+            definitionId: string;
+            /**
+             * Format: int32
+             * @description Largest number of items to return; 0 means 50, at most 1000.
+             */
+            pageSize?: number;
+            /** @description Token from a previous response's `next_page_token`; the other fields must not change. */
+            pageToken?: string;
+        };
+        /** @description ListDefinitionRevisionsResponse carries a page of revisions. */
+        "coder.workflow.v1.ListDefinitionRevisionsResponse": {
+            /** @description Token for the next page; empty on the last page. */
+            nextPageToken?: string;
+            /** @description The definition at each revision, newest first. */
+            revisions?: components["schemas"]["coder.workflow.v1.Definition"][];
+        };
+        /** @description ListDefinitionsRequest asks for a page of definitions. */
+        "coder.workflow.v1.ListDefinitionsRequest": {
+            /**
+             * Format: int32
+             * @description Largest number of items to return; 0 means 50, at most 1000.
+             */
+            pageSize?: number;
+            /** @description Token from a previous response's `next_page_token`; the other fields must not change. */
+            pageToken?: string;
+        };
+        /** @description ListDefinitionsResponse carries a page of definitions. */
+        "coder.workflow.v1.ListDefinitionsResponse": {
+            /** @description The definitions, newest first. */
+            definitions?: components["schemas"]["coder.workflow.v1.Definition"][];
+            /** @description Token for the next page; empty on the last page. */
+            nextPageToken?: string;
+        };
+        /** @description ListRunsRequest asks for a filtered page of runs. */
+        "coder.workflow.v1.ListRunsRequest": {
+            /** @description Only runs of this definition. */
+            definitionId?: string;
+            /**
+             * Format: int32
+             * @description Largest number of items to return; 0 means 50, at most 1000.
+             */
+            pageSize?: number;
+            /** @description Token from a previous response's `next_page_token`; the other fields must not change. */
+            pageToken?: string;
+            /**
+             * Format: date-time
+             * @description Only runs started at or after this time.
+             */
+            startAfter?: string;
+            /**
+             * Format: date-time
+             * @description Only runs started before this time.
+             */
+            startBefore?: string;
+            /** @description Only runs with this status. */
+            status?: ("RUN_STATUS_UNSPECIFIED" | "RUN_STATUS_RUNNING" | "RUN_STATUS_WAITING" | "RUN_STATUS_COMPLETED" | "RUN_STATUS_FAILED" | "RUN_STATUS_CANCELLED" | "RUN_STATUS_TERMINATED") | (0 | 1 | 2 | 3 | 4 | 5 | 6);
+            /** @description Only runs started this way. */
+            trigger?: ("TRIGGER_KIND_UNSPECIFIED" | "TRIGGER_KIND_MANUAL" | "TRIGGER_KIND_EVENT" | "TRIGGER_KIND_SCHEDULE" | "TRIGGER_KIND_WEBHOOK" | "TRIGGER_KIND_PARENT") | (0 | 1 | 2 | 3 | 4 | 5);
+        };
+        /** @description ListRunsResponse carries a page of runs (without their steps). */
+        "coder.workflow.v1.ListRunsResponse": {
+            /** @description Token for the next page; empty on the last page. */
+            nextPageToken?: string;
+            /** @description The runs, newest first. */
+            runs?: components["schemas"]["coder.workflow.v1.Run"][];
+        };
+        /**
+         * @description LoopStep runs its steps once per item of a list variable, the item as `item`; the output
+         *     is the list of each pass's last output.
+         */
+        "coder.workflow.v1.LoopStep": {
+            /** @description Dotted path of the list variable. */
+            items: string;
+            /**
+             * Format: int32
+             * @description Most items run; a longer list fails the run. 0 means 1000.
+             */
+            maxItems?: number;
+            /** @description The steps of one pass. */
+            steps: components["schemas"]["coder.workflow.v1.Step"][];
+        };
+        /** @description NamedSignal is a signal a wait step waits for. */
+        "coder.workflow.v1.NamedSignal": {
+            /** @description The signal's name. */
+            name: string;
+            /** @description Its payload, the wait step's output. */
+            payload?: {
+                [key: string]: unknown;
+            };
+        };
+        /**
+         * @description Operator compares a variable with a value.
+         *     - `OPERATOR_UNSPECIFIED`: Not allowed.
+         *     - `OPERATOR_EQUALS`: The variable equals the value.
+         *     - `OPERATOR_NOT_EQUALS`: The variable differs from the value (or is absent).
+         *     - `OPERATOR_EXISTS`: The variable is present and not null.
+         *     - `OPERATOR_NOT_EXISTS`: The variable is absent or null.
+         *     - `OPERATOR_CONTAINS`: The variable, a list or a string, contains the value.
+         *     A request may give a value's number instead of its name; answers carry names.
+         */
+        "coder.workflow.v1.Operator": ("OPERATOR_UNSPECIFIED" | "OPERATOR_EQUALS" | "OPERATOR_NOT_EQUALS" | "OPERATOR_EXISTS" | "OPERATOR_NOT_EXISTS" | "OPERATOR_CONTAINS") | (0 | 1 | 2 | 3 | 4 | 5);
+        /**
+         * @description ParallelStep runs its branches side by side and goes on when all are done; the output is
+         *     each branch's last output by branch name.
+         */
+        "coder.workflow.v1.ParallelStep": {
+            /** @description The branches, 2 to 20. */
+            branches: components["schemas"]["coder.workflow.v1.Branch"][];
+        };
+        /** @description PauseScheduleRequest names a schedule trigger and its new state. */
+        "coder.workflow.v1.PauseScheduleRequest": {
+            /** @description Id of the definition. */
+            definitionId: string;
+            /** @description Why, shown on the schedule. */
+            note?: string;
+            /** @description Pause (true) or resume (false). */
+            paused?: boolean;
+            /** @description Name of the schedule trigger. */
+            trigger: string;
+        };
+        /** @description PauseScheduleRequest names a schedule trigger and its new state. */
+        "coder.workflow.v1.PauseScheduleRequest-Body": {
+            /** @description Set by the path; a value sent here is replaced by it. */
+            definitionId?: string;
+            /** @description Why, shown on the schedule. */
+            note?: string;
+            /** @description Pause (true) or resume (false). */
+            paused?: boolean;
+            /** @description Set by the path; a value sent here is replaced by it. */
+            trigger?: string;
+        };
+        /** @description PauseScheduleResponse carries the definition with the trigger's new state. */
+        "coder.workflow.v1.PauseScheduleResponse": {
+            /** @description The definition as stored after the change. */
+            definition?: components["schemas"]["coder.workflow.v1.Definition"];
+        };
+        /** @description RpcCall names a unary RPC of the suite and its request as JSON. */
+        "coder.workflow.v1.RpcCall": {
+            /** @description Full method name, `coder.<domain>.v1.<Service>/<Method>`. */
+            method: string;
+            /** @description The request in proto3 JSON. */
+            request?: {
+                [key: string]: unknown;
+            };
+        };
+        /** @description Run is one execution of a definition (a Temporal workflow). */
+        "coder.workflow.v1.Run": {
+            /**
+             * Format: date-time
+             * @description When it ended.
+             */
+            readonly closeTime?: string;
+            /** @description The definition it runs. */
+            readonly definitionId?: string;
+            /**
+             * Format: int32
+             * @description The definition's revision it runs.
+             */
+            readonly definitionRevision?: number;
+            /** @description Why it failed. */
+            readonly error?: string;
+            /** @description Id of the run. */
+            readonly id?: string;
+            /** @description Its input. */
+            readonly input?: {
+                [key: string]: unknown;
+            };
+            /** @description The organization that owns it. */
+            readonly organizationId?: string;
+            /** @description The last step's output once completed. */
+            readonly output?: unknown;
+            /**
+             * Format: date-time
+             * @description When it started.
+             */
+            readonly startTime?: string;
+            /** @description Who started it (user id, or the actor of the triggering event). */
+            readonly startedBy?: string;
+            /** @description Where it is. */
+            readonly status?: components["schemas"]["coder.workflow.v1.RunStatus"];
+            /** @description Its steps reached so far, in order. */
+            readonly steps?: components["schemas"]["coder.workflow.v1.StepState"][];
+            /** @description What started it. */
+            readonly trigger?: components["schemas"]["coder.workflow.v1.TriggerKind"];
+            /** @description The name of the trigger that started it (empty for StartRun). */
+            readonly triggerName?: string;
+            /** @description The signals (and gate steps) it waits for now. */
+            readonly waitingOn?: string[];
+        };
+        /**
+         * @description RunStatus is where a run is.
+         *     - `RUN_STATUS_UNSPECIFIED`: Not used.
+         *     - `RUN_STATUS_RUNNING`: Running a step.
+         *     - `RUN_STATUS_WAITING`: Waiting for a signal or a person's decision.
+         *     - `RUN_STATUS_COMPLETED`: Done.
+         *     - `RUN_STATUS_FAILED`: Stopped by a failed step, a rejection or a timeout.
+         *     - `RUN_STATUS_CANCELLED`: Cancelled (CancelRun): the run stopped at its next step and recorded it.
+         *     - `RUN_STATUS_TERMINATED`: Terminated (TerminateRun): stopped at once, nothing more ran.
+         *     A request may give a value's number instead of its name; answers carry names.
+         */
+        "coder.workflow.v1.RunStatus": ("RUN_STATUS_UNSPECIFIED" | "RUN_STATUS_RUNNING" | "RUN_STATUS_WAITING" | "RUN_STATUS_COMPLETED" | "RUN_STATUS_FAILED" | "RUN_STATUS_CANCELLED" | "RUN_STATUS_TERMINATED") | (0 | 1 | 2 | 3 | 4 | 5 | 6);
+        /** @description ScheduleTrigger starts runs on a calendar or an interval (a Temporal Schedule). */
+        "coder.workflow.v1.ScheduleTrigger": {
+            /** @description Cron expressions (five fields), any of which fires. */
+            cron?: string[];
+            /** @description Fire every interval, at least one second. */
+            interval?: string;
+            /** @description Paused: no runs until resumed (PauseSchedule). */
+            paused?: boolean;
+            /** @description IANA time zone of the cron expressions; empty means UTC. */
+            timeZone?: string;
+        };
+        /** @description SignalRunRequest carries a signal for a run. */
+        "coder.workflow.v1.SignalRunRequest": {
+            /** @description A decision at a gate. */
+            gate?: components["schemas"]["coder.workflow.v1.GateDecision"];
+            /** @description A named signal. */
+            named?: components["schemas"]["coder.workflow.v1.NamedSignal"];
+            /** @description Id of the run. */
+            runId: string;
+        } & ({
+            named?: never;
+        } | {
+            gate?: never;
+        } | {
+            gate?: never;
+            named?: never;
+        });
+        /** @description SignalRunRequest carries a signal for a run. */
+        "coder.workflow.v1.SignalRunRequest-Body": {
+            /** @description A decision at a gate. */
+            gate?: components["schemas"]["coder.workflow.v1.GateDecision"];
+            /** @description A named signal. */
+            named?: components["schemas"]["coder.workflow.v1.NamedSignal"];
+            /** @description Set by the path; a value sent here is replaced by it. */
+            runId?: string;
+        } & ({
+            named?: never;
+        } | {
+            gate?: never;
+        } | {
+            gate?: never;
+            named?: never;
+        });
+        /** @description SignalRunResponse is empty once the signal is delivered. */
+        "coder.workflow.v1.SignalRunResponse": Record<string, never>;
+        /** @description StartRunRequest starts a run. */
+        "coder.workflow.v1.StartRunRequest": {
+            /** @description Id of the definition. */
+            definitionId: string;
+            /** @description The run's input, its `input` variable. */
+            input?: {
+                [key: string]: unknown;
+            };
+        };
+        /** @description StartRunRequest starts a run. */
+        "coder.workflow.v1.StartRunRequest-Body": {
+            /** @description Set by the path; a value sent here is replaced by it. */
+            definitionId?: string;
+            /** @description The run's input, its `input` variable. */
+            input?: {
+                [key: string]: unknown;
+            };
+        };
+        /** @description StartRunResponse carries the new run. */
+        "coder.workflow.v1.StartRunResponse": {
+            /** @description The run as started. */
+            run?: components["schemas"]["coder.workflow.v1.Run"];
+        };
+        /** @description Step is one unit of a definition: an action, a wait, or a structure of nested steps. */
+        "coder.workflow.v1.Step": {
+            /** @description Call a suite RPC or an allow-listed HTTP endpoint. */
+            call?: components["schemas"]["coder.workflow.v1.CallStep"];
+            /** @description Wait for a person to approve or reject. */
+            gate?: components["schemas"]["coder.workflow.v1.GateStep"];
+            /** @description Run nested steps once per item of a list. */
+            loop?: components["schemas"]["coder.workflow.v1.LoopStep"];
+            /** @description Name, unique in the whole definition; the run's state and variables use it. */
+            name: string;
+            /**
+             * @description The step to go to after this one, a later step of the same list (the next one when
+             *     empty). Jumps are forward only: a definition's flow is acyclic (loops repeat).
+             */
+            next?: string;
+            /** @description Run branches side by side. */
+            parallel?: components["schemas"]["coder.workflow.v1.ParallelStep"];
+            /** @description Run another definition as a child run and wait for it. */
+            subWorkflow?: components["schemas"]["coder.workflow.v1.SubWorkflowStep"];
+            /** @description Sleep for a while (a durable timer). */
+            timer?: components["schemas"]["coder.workflow.v1.TimerStep"];
+            /** @description Wait for a named signal. */
+            wait?: components["schemas"]["coder.workflow.v1.WaitStep"];
+            /** @description Run the step only when this holds; otherwise it is skipped. */
+            when?: components["schemas"]["coder.workflow.v1.Condition"];
+        } & ({
+            gate?: never;
+            loop?: never;
+            parallel?: never;
+            subWorkflow?: never;
+            timer?: never;
+            wait?: never;
+        } | {
+            call?: never;
+            gate?: never;
+            loop?: never;
+            parallel?: never;
+            subWorkflow?: never;
+            timer?: never;
+        } | {
+            call?: never;
+            loop?: never;
+            parallel?: never;
+            subWorkflow?: never;
+            timer?: never;
+            wait?: never;
+        } | {
+            call?: never;
+            gate?: never;
+            loop?: never;
+            parallel?: never;
+            subWorkflow?: never;
+            wait?: never;
+        } | {
+            call?: never;
+            gate?: never;
+            loop?: never;
+            subWorkflow?: never;
+            timer?: never;
+            wait?: never;
+        } | {
+            call?: never;
+            gate?: never;
+            parallel?: never;
+            subWorkflow?: never;
+            timer?: never;
+            wait?: never;
+        } | {
+            call?: never;
+            gate?: never;
+            loop?: never;
+            parallel?: never;
+            timer?: never;
+            wait?: never;
+        });
+        /** @description StepState is one step of a run as the run sees it now. */
+        "coder.workflow.v1.StepState": {
+            /** @description Why it failed. */
+            error?: string;
+            /** @description The step's name; a pass of a loop is `<step>[<index>]`. */
+            name?: string;
+            /** @description Its output once done. */
+            output?: unknown;
+            /** @description Where it is. */
+            status?: components["schemas"]["coder.workflow.v1.StepStatus"];
+        };
+        /**
+         * @description StepStatus is where one step of a run is.
+         *     - `STEP_STATUS_UNSPECIFIED`: Not reached.
+         *     - `STEP_STATUS_RUNNING`: Running.
+         *     - `STEP_STATUS_WAITING`: Waiting for a signal, a decision or a timer.
+         *     - `STEP_STATUS_COMPLETED`: Done.
+         *     - `STEP_STATUS_SKIPPED`: Skipped by its condition.
+         *     - `STEP_STATUS_FAILED`: Failed.
+         *     A request may give a value's number instead of its name; answers carry names.
+         */
+        "coder.workflow.v1.StepStatus": ("STEP_STATUS_UNSPECIFIED" | "STEP_STATUS_RUNNING" | "STEP_STATUS_WAITING" | "STEP_STATUS_COMPLETED" | "STEP_STATUS_SKIPPED" | "STEP_STATUS_FAILED") | (0 | 1 | 2 | 3 | 4 | 5);
+        /**
+         * @description SubWorkflowStep runs another definition of the organization as a child run; the child's
+         *     output becomes the step's output.
+         */
+        "coder.workflow.v1.SubWorkflowStep": {
+            /** @description Id of the definition to run (its latest revision when the step starts). */
+            definitionId: string;
+            /** @description The child's input; `${path}` strings are replaced by run variables. */
+            input?: {
+                [key: string]: unknown;
+            };
+        };
+        /** @description TerminateRunRequest names the run to terminate. */
+        "coder.workflow.v1.TerminateRunRequest": {
+            /** @description Why, recorded with the run. */
+            reason?: string;
+            /** @description Id of the run. */
+            runId: string;
+        };
+        /** @description TerminateRunRequest names the run to terminate. */
+        "coder.workflow.v1.TerminateRunRequest-Body": {
+            /** @description Why, recorded with the run. */
+            reason?: string;
+            /** @description Set by the path; a value sent here is replaced by it. */
+            runId?: string;
+        };
+        /** @description TerminateRunResponse is empty once the run is terminated. */
+        "coder.workflow.v1.TerminateRunResponse": Record<string, never>;
+        /**
+         * @description TimeoutAction says what a wait does when its time is up.
+         *     - `TIMEOUT_ACTION_UNSPECIFIED`: The run fails.
+         *     - `TIMEOUT_ACTION_FAIL`: The run fails.
+         *     - `TIMEOUT_ACTION_CONTINUE`: The run goes on; the step's output is null.
+         *     A request may give a value's number instead of its name; answers carry names.
+         */
+        "coder.workflow.v1.TimeoutAction": ("TIMEOUT_ACTION_UNSPECIFIED" | "TIMEOUT_ACTION_FAIL" | "TIMEOUT_ACTION_CONTINUE") | (0 | 1 | 2);
+        /** @description TimerStep sleeps on a durable timer. */
+        "coder.workflow.v1.TimerStep": {
+            /** @description How long, more than zero. */
+            duration: string;
+        };
+        /** @description Trigger starts runs of a definition on its own. */
+        "coder.workflow.v1.Trigger": {
+            /** @description An event of the suite. */
+            event?: components["schemas"]["coder.workflow.v1.EventTrigger"];
+            /** @description Name, unique among the definition's triggers. */
+            name: string;
+            /** @description A Temporal Schedule. */
+            schedule?: components["schemas"]["coder.workflow.v1.ScheduleTrigger"];
+            /** @description A signed incoming webhook (Standard Webhooks). */
+            webhook?: components["schemas"]["coder.workflow.v1.WebhookTrigger"];
+        } & ({
+            schedule?: never;
+            webhook?: never;
+        } | {
+            event?: never;
+            webhook?: never;
+        } | {
+            event?: never;
+            schedule?: never;
+        });
+        /**
+         * @description TriggerKind is what started a run.
+         *     - `TRIGGER_KIND_UNSPECIFIED`: Not used.
+         *     - `TRIGGER_KIND_MANUAL`: StartRun.
+         *     - `TRIGGER_KIND_EVENT`: An event trigger.
+         *     - `TRIGGER_KIND_SCHEDULE`: A schedule trigger.
+         *     - `TRIGGER_KIND_WEBHOOK`: A webhook trigger.
+         *     - `TRIGGER_KIND_PARENT`: A sub-workflow step of another run.
+         *     A request may give a value's number instead of its name; answers carry names.
+         */
+        "coder.workflow.v1.TriggerKind": ("TRIGGER_KIND_UNSPECIFIED" | "TRIGGER_KIND_MANUAL" | "TRIGGER_KIND_EVENT" | "TRIGGER_KIND_SCHEDULE" | "TRIGGER_KIND_WEBHOOK" | "TRIGGER_KIND_PARENT") | (0 | 1 | 2 | 3 | 4 | 5);
+        /** @description UpdateDefinitionRequest carries the changed fields. */
+        "coder.workflow.v1.UpdateDefinitionRequest": {
+            /** @description The definition with its id, its new values and, optionally, the etag it was read with. */
+            definition: components["schemas"]["coder.workflow.v1.Definition"];
+            /**
+             * @description The fields to change: `name`, `description`, `steps`, `triggers`, `concurrency_limit`.
+             *     Empty means the fields `definition` sets (AIP-134).
+             */
+            updateMask?: string;
+        };
+        /** @description UpdateDefinitionResponse carries the updated definition. */
+        "coder.workflow.v1.UpdateDefinitionResponse": {
+            /** @description The definition as stored after the change. */
+            definition?: components["schemas"]["coder.workflow.v1.Definition"];
+        };
+        /** @description WaitStep waits for a signal of this name (SignalRun); its payload becomes the step's output. */
+        "coder.workflow.v1.WaitStep": {
+            /** @description What a timeout does. */
+            onTimeout?: ("TIMEOUT_ACTION_UNSPECIFIED" | "TIMEOUT_ACTION_FAIL" | "TIMEOUT_ACTION_CONTINUE") | (0 | 1 | 2);
+            /** @description The signal's name. */
+            signal: string;
+            /** @description How long to wait; unset waits for ever. */
+            timeout?: string;
+        };
+        /**
+         * @description WebhookTrigger accepts signed deliveries (Standard Webhooks) at
+         *     `/api/v1/workflow/webhooks/{organization_id}/{definition_id}/{trigger}`; the JSON body is the
+         *     run's `webhook` variable.
+         */
+        "coder.workflow.v1.WebhookTrigger": {
+            /** @description The signing secret (`whsec_…`), made by the service when the trigger is first saved. */
+            readonly secret?: string;
+        };
     };
     responses: {
         /** @description The request is malformed or breaks a rule; the ErrorInfo `reason` and the BadRequest `fieldViolations` say which: malformed JSON (`MALFORMED_JSON`, `JSON_TOO_DEEP`), an unknown field or parameter (`UNKNOWN_PARAMETER`), a value its field cannot hold (`INVALID_JSON_VALUE`), a validation rule (`INVALID_REQUEST`), or a rule that depends on stored state, such as a page token of another listing (`PAGE_TOKEN_INVALID`) or a precondition of the resource (FAILED_PRECONDITION is 400 too). */
@@ -23268,6 +24287,671 @@ export interface operations {
             403: components["responses"]["PermissionDenied"];
             404: components["responses"]["NotFound"];
             408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    WorkflowService_ListDefinitions: {
+        parameters: {
+            query?: {
+                /** @description Largest number of items to return; 0 means 50, at most 1000. */
+                pageSize?: number;
+                /** @description Token from a previous response's `next_page_token`; the other fields must not change. */
+                pageToken?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.workflow.v1.ListDefinitionsResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    WorkflowService_CreateDefinition: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["coder.workflow.v1.Definition"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    /** @description URL of the created resource. */
+                    Location: string;
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.workflow.v1.CreateDefinitionResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    WorkflowService_GetDefinition: {
+        parameters: {
+            query?: {
+                /** @description A past revision to read; 0 means the latest. */
+                revision?: number;
+            };
+            header?: never;
+            path: {
+                /** @description Id of the definition. */
+                definition_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.workflow.v1.GetDefinitionResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    WorkflowService_DeleteDefinition: {
+        parameters: {
+            query?: {
+                /** @description When set, the delete is refused unless the stored definition still has this etag. */
+                etag?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Id of the definition. */
+                definition_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.workflow.v1.DeleteDefinitionResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    WorkflowService_UpdateDefinition: {
+        parameters: {
+            query?: {
+                /** @description The fields to change, comma-separated: `name`, `description`, `steps`, `triggers`, `concurrencyLimit`. A field named here and left out of the body is cleared. Without it (or empty) the fields the body sends are the fields changed (AIP-134). */
+                updateMask?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Server-assigned, time-sortable id. */
+                definition_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["coder.workflow.v1.Definition-Patch"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.workflow.v1.UpdateDefinitionResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    WorkflowService_ListDefinitionRevisions: {
+        parameters: {
+            query?: {
+                /** @description Largest number of items to return; 0 means 50, at most 1000. */
+                pageSize?: number;
+                /** @description Token from a previous response's `next_page_token`; the other fields must not change. */
+                pageToken?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Id of the definition. */
+                definition_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.workflow.v1.ListDefinitionRevisionsResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    WorkflowService_StartRun: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the definition. */
+                definition_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["coder.workflow.v1.StartRunRequest-Body"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.workflow.v1.StartRunResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    WorkflowService_BackfillSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the definition. */
+                definition_id: string;
+                /** @description Name of the schedule trigger. */
+                trigger: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["coder.workflow.v1.BackfillScheduleRequest-Body"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.workflow.v1.BackfillScheduleResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    WorkflowService_PauseSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the definition. */
+                definition_id: string;
+                /** @description Name of the schedule trigger. */
+                trigger: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["coder.workflow.v1.PauseScheduleRequest-Body"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.workflow.v1.PauseScheduleResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    WorkflowService_ListRuns: {
+        parameters: {
+            query?: {
+                /** @description Largest number of items to return; 0 means 50, at most 1000. */
+                pageSize?: number;
+                /** @description Token from a previous response's `next_page_token`; the other fields must not change. */
+                pageToken?: string;
+                /** @description Only runs of this definition. */
+                definitionId?: string;
+                /** @description Only runs with this status. */
+                status?: ("RUN_STATUS_UNSPECIFIED" | "RUN_STATUS_RUNNING" | "RUN_STATUS_WAITING" | "RUN_STATUS_COMPLETED" | "RUN_STATUS_FAILED" | "RUN_STATUS_CANCELLED" | "RUN_STATUS_TERMINATED") | (0 | 1 | 2 | 3 | 4 | 5 | 6);
+                /** @description Only runs started this way. */
+                trigger?: ("TRIGGER_KIND_UNSPECIFIED" | "TRIGGER_KIND_MANUAL" | "TRIGGER_KIND_EVENT" | "TRIGGER_KIND_SCHEDULE" | "TRIGGER_KIND_WEBHOOK" | "TRIGGER_KIND_PARENT") | (0 | 1 | 2 | 3 | 4 | 5);
+                /** @description Only runs started at or after this time. */
+                startAfter?: string;
+                /** @description Only runs started before this time. */
+                startBefore?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.workflow.v1.ListRunsResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    WorkflowService_GetRun: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the run. */
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.workflow.v1.GetRunResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    WorkflowService_CancelRun: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the run. */
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["coder.workflow.v1.CancelRunRequest-Body"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.workflow.v1.CancelRunResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    WorkflowService_SignalRun: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the run. */
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["coder.workflow.v1.SignalRunRequest-Body"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.workflow.v1.SignalRunResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    WorkflowService_TerminateRun: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the run. */
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["coder.workflow.v1.TerminateRunRequest-Body"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.workflow.v1.TerminateRunResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            "5XX": components["responses"]["Error"];
+        };
+    };
+    WorkflowService_DeliverWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organization of the definition. */
+                organization_id: string;
+                /** @description Id of the definition. */
+                definition_id: string;
+                /** @description Name of the webhook trigger. */
+                trigger: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": string;
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: `"<policy>";r=<remaining>;t=<seconds to full>`. */
+                    RateLimit: string;
+                    /** @description The nearest rate limit (draft-ietf-httpapi-ratelimit-headers): `"<policy>";q=<quota>;w=<window seconds>`. */
+                    "RateLimit-Policy": string;
+                    /** @description The request's id: the caller's `X-Request-Id` when sane, else a new one. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["coder.workflow.v1.DeliverWebhookResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             414: components["responses"]["UriTooLong"];
             429: components["responses"]["TooManyRequests"];

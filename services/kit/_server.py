@@ -338,7 +338,7 @@ class Host:
             self.resources.revocations.ping(),
         ]
         if self._durable:
-            checks.append(self.resources.temporal.ping())
+            checks.append(self.resources.temporal.ready())
         results = await asyncio.gather(*checks, return_exceptions=True)
         for failure in results:
             if isinstance(failure, BaseException):

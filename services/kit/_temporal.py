@@ -155,6 +155,13 @@ class Temporal:
         if not healthy:
             raise Unavailable(f"Temporal at {self.settings.url} is not serving")
 
+    async def ready(self) -> None:
+        """Raise unless Temporal answers and the suite's search attributes are registered:
+        what a durable service needs before it may serve (a start naming an attribute the
+        namespace lacks is refused)."""
+        await self.ping()
+        await self.register_search_attributes()
+
     async def register_search_attributes(self) -> None:
         """Add the suite's search attributes to the namespace where they are missing (once per
         process). A namespace managed elsewhere (Temporal Cloud) that refuses the operator

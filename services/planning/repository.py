@@ -567,21 +567,39 @@ class PlanningRepository(Repository):
         self,
         organization_id: str,
         kind: ProjectScoped[M],
-        owner: Condition,
+        owner: Owner,
         announce: Callable[[M], event_pb2.Event],
     ) -> None:
-        """Delete every entity of `kind` matching `owner` (a project's or a task's), in batches,
-        each with the event `announce` makes of it."""
+        """Delete every entity of `kind` that `owner` holds (a project's, or a task's by the
+        field that names it), in batches, each with the event `announce` makes of it."""
         entities, read = kind.entities, kind.from_document
+        selected = F(_OWNER_FIELDS[owner.kind]) == owner.id
         while True:
             page = await entities.page(
-                Query().where(owner).limit(DELETES_PER_BATCH), organization_id
+                Query().where(selected).limit(DELETES_PER_BATCH), organization_id
             )
             if not page.items:
                 return
             operations = [BatchOp.delete(d["id"]) for d in page.items]
             events = [announce(read(d)) for d in page.items]
             await entities.commit(organization_id, operations, events)
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """What a dependent entity hangs off: `project` (any project-scoped entity), `task` (a
+    worklog), `source_task` or `target_task` (either end of a relation)."""
+
+    kind: Literal["project", "task", "source_task", "target_task"]
+    id: str
+
+
+_OWNER_FIELDS = {
+    "project": "projectId",
+    "task": "taskId",
+    "source_task": "sourceTaskId",
+    "target_task": "targetTaskId",
+}
 
 
 def _task_conditions(project_id: str, task_filter: TaskFilter) -> list[Condition]:

@@ -33,13 +33,13 @@ from services.kit import (
     update_paths,
 )
 from services.kit.cache import LockManager
-from services.kit.store import Condition, F
 from services.planning._context import PlanningScope
 from services.planning._dependencies import prerequisites_of
 from services.planning._graph import reaches
 from services.planning.events import PlanningEvents, TaskFeed
 from services.planning.repository import (
     TASK_DELETES_PER_BATCH,
+    Owner,
     PlanningRepository,
     ProjectFilter,
     TaskFilter,
@@ -200,13 +200,13 @@ class PlanningService(PlanningScope):
                     reason="PROJECT_HAS_TASKS",
                 )
             await self._delete_every_task(organization_id, project_id, events)
-        await self._delete_owned(organization_id, F("projectId") == project_id, events)
+        await self._delete_owned(organization_id, Owner("project", project_id), events)
         await self._repository.delete_project(
             organization_id, project_id, project.etag, events.project_deleted(project)
         )
 
     async def _delete_owned(
-        self, organization_id: str, owner: Condition, events: PlanningEvents
+        self, organization_id: str, owner: Owner, events: PlanningEvents
     ) -> None:
         """Delete the milestones, cycles, relations and worklogs `owner` selects (a project's
         or a task's), each announcing itself."""
@@ -376,7 +376,7 @@ class PlanningService(PlanningScope):
         events = self._events(principal)
         # What hangs off the task goes first: a failure in between leaves the task, never a
         # relation or a worklog naming a task that is gone.
-        for owner in (F("sourceTaskId") == task_id, F("targetTaskId") == task_id):
+        for owner in (Owner("source_task", task_id), Owner("target_task", task_id)):
             await self._repository.delete_owned(
                 organization_id,
                 self._repository.relations,
@@ -386,7 +386,7 @@ class PlanningService(PlanningScope):
         await self._repository.delete_owned(
             organization_id,
             self._repository.worklogs,
-            F("taskId") == task_id,
+            Owner("task", task_id),
             lambda w: events.worklog("deleted", w),
         )
         event = events.task_deleted(task)

@@ -177,9 +177,17 @@ def test_bad_options_are_refused(change: dict[str, object], message: str) -> Non
 
 def test_creates_are_marked_for_the_rest_contract_filter() -> None:
     context = build_context(EnvoyOptions(descriptor=DESCRIPTOR), PLANNING)
+    created = {
+        "CreateProject": "project",
+        "CreateTask": "task",
+        "CreateMilestone": "milestone",
+        "CreateCycle": "cycle",
+        "CreateTaskRelation": "relation",
+        "CreateWorklog": "worklog",
+        "CreateView": "view",
+    }
     assert context["created_resources"] == {
-        "/coder.planning.v1.PlanningService/CreateProject": "project",
-        "/coder.planning.v1.PlanningService/CreateTask": "task",
+        f"/coder.planning.v1.PlanningService/{rpc}": field for rpc, field in created.items()
     }
     found = {
         rpc.name: rpc

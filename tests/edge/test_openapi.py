@@ -238,7 +238,15 @@ class TestLinks:
         self, document: dict[str, Any]
     ) -> None:
         links = document["paths"][TASKS]["post"]["responses"]["201"]["links"]
-        assert set(links) == {"GetTask", "UpdateTask", "DeleteTask"}
+        # Every operation whose path names the new task: its own, its relations, its time.
+        assert set(links) == {
+            "GetTask",
+            "UpdateTask",
+            "DeleteTask",
+            "CreateTaskRelation",
+            "ListTaskRelations",
+            "CreateWorklog",
+        }
         assert links["GetTask"] == {
             "operationId": "PlanningService_GetTask",
             "parameters": {

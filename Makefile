@@ -87,6 +87,8 @@ bench: ## benchmarks: kit, edge (gRPC vs edge vs Envoy) and each service's (scri
 	$(PY) scripts/bench/ai.py
 	$(PY) scripts/bench/search.py
 	$(PY) scripts/bench/knowledge.py
+	$(PY) scripts/bench/critical_path.py
+	$(PY) scripts/bench/execution.py
 
 .PHONY: bench-ui
 bench-ui: setup ui-build ## web UI benchmark: first-load JS per route, board time to interactive (50 vs 500 tasks)
